@@ -1,1 +1,73 @@
-export {};
+/**
+ * @fleetprov/device — provision a device's identity with AWS IoT Fleet
+ * Provisioning (by claim), against fleetprov or AWS IoT Core, and connect
+ * with it. Pure TypeScript over mqtt.js; no native addon.
+ */
+
+export {
+  provision,
+  resolveProvisionOptions,
+  defaultClientId,
+  DEFAULT_TIMEOUTS,
+  type ProvisionOptions,
+  type ProvisionTimeouts,
+  type ProbeOptions,
+  type ProvisioningMethod,
+} from './provision.js';
+export { connect, openConnection, alpnFor, AWS_MQTT_ALPN, DEFAULT_MQTT_PORT, type ConnectOptions, type MutualTlsOptions } from './connect.js';
+export { loadIdentity, inspectCredentials, type DeviceIdentity, type CredentialsInspection } from './identity.js';
+export { nextAction, TOKEN_RESUME_WINDOW_MS, type ResumeAction, type StoredCredentialsCheck } from './resume.js';
+export { backoffDelay, retry, sleep, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryOptions } from './retry.js';
+export {
+  generateKeyAndCsr,
+  createCsrForKey,
+  checkCsrMatchesKey,
+  certificateInfo,
+  readCertificate,
+  KEY_ALGORITHMS,
+  type KeyAlgorithm,
+  type KeyAndCsr,
+  type CertificateInfo,
+} from './keys.js';
+export {
+  readRuntimeState,
+  writeRuntimeState,
+  parseRuntimeState,
+  serializeRuntimeState,
+  writeFileAtomic,
+  ensureStorageDir,
+  removeStaleTempFiles,
+  stateFilePath,
+  certificateFileName,
+  privateKeyFileName,
+  STATE_FILE_NAME,
+  DIRECTORY_MODE,
+  PRIVATE_KEY_MODE,
+  CERTIFICATE_MODE,
+  STATE_FILE_MODE,
+  type RuntimeState,
+  type RuntimeConfig,
+  type FleetprovSection,
+  type ProvisioningStage,
+  type PreviousCredential,
+} from './storage.js';
+export { MqttSession, type RpcRequest, type RpcReply } from './mqtt-rpc.js';
+export {
+  DeviceError,
+  DeviceErrorCodes,
+  ProvisioningRejectedError,
+  ProvisioningTimeoutError,
+  NotAuthorizedError,
+  ConnectionError,
+  ConfigError,
+  InvalidResponseError,
+  StorageError,
+  AbortError,
+  isRetryable,
+  isRetryableStatus,
+  type DeviceErrorCode,
+  type DeniedAction,
+  type ProvisioningStep,
+  type RejectionDetails,
+} from './errors.js';
+export type { ProgressEvent, ProgressListener, ProgressStatus } from './events.js';

@@ -67,3 +67,82 @@ export interface Decision {
   /** Human-readable explanation, e.g. `denied: no statement allowed iot:Publish on topic/a/b`. */
   reason: string;
 }
+
+/** Policy language versions accepted in `Version`. */
+export type PolicyVersion = '2012-10-17' | '2008-10-17';
+
+/** Options of {@link ParsedPolicy} parsing (`parsePolicy`). */
+export interface ParsePolicyOptions {
+  /**
+   * Maximum document size in characters, whitespace excluded (AWS counts it that way).
+   * AWS's quota is 2048; fleetprov defaults to 20480 so that generous self-hosted policies
+   * work, and never accepts more than 1 MiB of input whatever this says.
+   */
+  maxChars?: number;
+}
+
+/** A condition operator split into its parts, e.g. `ForAnyValue:StringLikeIfExists`. */
+export interface ConditionOperatorParts {
+  /** The base operator, e.g. `StringLike`. */
+  base: ConditionBaseOperator;
+  /** `ForAnyValue:` / `ForAllValues:` set qualifier, if any. */
+  qualifier: 'ForAnyValue' | 'ForAllValues' | null;
+  /** Whether the operator ends in `IfExists`. */
+  ifExists: boolean;
+}
+
+/** Base condition operators the engine understands. */
+export type ConditionBaseOperator =
+  | 'StringEquals' | 'StringNotEquals' | 'StringEqualsIgnoreCase' | 'StringNotEqualsIgnoreCase'
+  | 'StringLike' | 'StringNotLike'
+  | 'Bool'
+  | 'ArnEquals' | 'ArnLike' | 'ArnNotEquals' | 'ArnNotLike'
+  | 'NumericEquals' | 'NumericNotEquals' | 'NumericLessThan' | 'NumericLessThanEquals'
+  | 'NumericGreaterThan' | 'NumericGreaterThanEquals'
+  | 'IpAddress' | 'NotIpAddress'
+  | 'Null';
+
+/** One `operator → key → values` triple of a statement's `Condition`. */
+export interface ParsedCondition extends ConditionOperatorParts {
+  /** The operator as written, e.g. `ForAllValues:StringEquals`. */
+  operator: string;
+  /** The condition key as written, e.g. `iot:Certificate.Subject.Organization.List`. */
+  key: string;
+  /** Whether the key names a context value the engine knows (unknown keys are always absent). */
+  knownKey: boolean;
+  /** The policy values, scalars converted to strings as IAM does. */
+  values: readonly string[];
+}
+
+/** One validated statement. */
+export interface ParsedStatement {
+  /** 0-based position in the document's Statement list. */
+  index: number;
+  sid?: string;
+  effect: 'Allow' | 'Deny';
+  /** `Action` patterns, or `NotAction` ones when `notAction` is true. */
+  actions: readonly string[];
+  notAction: boolean;
+  /** `Resource` entries, or `NotResource` ones when `notResource` is true. */
+  resources: readonly string[];
+  notResource: boolean;
+  conditions: readonly ParsedCondition[];
+}
+
+/** A validated policy document. Produced by `parsePolicy`; consumed by the evaluators. */
+export interface ParsedPolicy {
+  version: PolicyVersion;
+  id?: string;
+  statements: readonly ParsedStatement[];
+  /** Size in characters, whitespace excluded (what AWS's 2048 quota counts). */
+  size: number;
+  /** Things that are legal but probably mistakes (unknown variables, unknown iot actions...). */
+  warnings: readonly string[];
+}
+
+/** A parsed policy with the name (and optionally the version) it is attached under. */
+export interface NamedParsedPolicy {
+  policyName: string;
+  version?: string;
+  policy: ParsedPolicy;
+}

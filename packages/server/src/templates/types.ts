@@ -8,6 +8,15 @@
 /** Override behaviour for a property of an existing resource. */
 export type OverrideAction = 'DO_NOTHING' | 'REPLACE' | 'FAIL' | 'MERGE';
 
+/** Template type, as in CreateProvisioningTemplate `type`. It decides which features a template may use. */
+export type TemplateType = 'FLEET_PROVISIONING' | 'JITP';
+
+/** Options of `parseTemplate`. */
+export interface ParseOptions {
+  /** Template type; default `FLEET_PROVISIONING` (the AWS default). */
+  type?: TemplateType;
+}
+
 /** Certificate status a template may set. */
 export type TemplateCertificateStatus = 'ACTIVE' | 'INACTIVE';
 
@@ -44,6 +53,8 @@ export interface ParsedTemplate {
   readonly extensionsUsed: readonly string[];
   /** Non-fatal remarks (e.g. "no AWS::IoT::Thing resource: RegisterThing will return an empty thingName"). */
   readonly warnings: readonly string[];
+  /** The type the template was validated for. */
+  readonly templateType: TemplateType;
 }
 
 /** The thing resource after intrinsics are resolved (before overrides). */
@@ -104,6 +115,13 @@ export interface ProvisioningPlan {
   deviceConfiguration: Record<string, string>;
   /** Logical id → ARN-less resource id (thing name, certificate id, policy name), like REST RegisterThing's resourceArns. */
   resources: Record<string, string>;
+}
+
+/** Inputs of `resolveTemplate`. */
+export interface ResolveInput {
+  /** Device parameters (already coerced to strings by the protocol layer). */
+  parameters: Readonly<Record<string, string>>;
+  certificate: CertificateFacts;
 }
 
 /** Inputs of one evaluation. */

@@ -1,0 +1,777 @@
+/**
+ * Fleet provisioning by claim:
+ *
+ * 1. connect with the claim certificate, subscribe to the reply topics
+ *    (checking every SUBACK code);
+ * 2. CreateCertificateFromCsr (default; the key never leaves the device) or
+ *    CreateKeysAndCertificate;
+ * 3. store the key and certificate, then the state, **before** RegisterThing
+ *    activates the certificate, so a crash never loses the only copy of a key;
+ * 4. RegisterThing on the template; store the thing name and device configuration;
+ * 5. reconnect with the new certificate (client id = thing name), optionally
+ *    publish a probe message; only then mark provisioning complete.
+ *
+ * Every stage is persisted, so an interrupted run resumes where it stopped
+ * (see `nextAction`). Failures are typed; throttling (429), server errors
+ * (≥ 500), timeouts and lost connections are retried with backoff.
+ */
+
+import {
+  checkClientId,
+  encodeCreateCertificateFromCsrRequest,
+  encodeCreateKeysAndCertificateRequest,
+  encodeRegisterThingRequest,
+  isValidCertificateId,
+  isValidTemplateName,
+  isValidThingName,
+  parseCreateCertificateFromCsrResponse,
+  parseCreateKeysAndCertificateResponse,
+  parseErrorResponse,
+  parseRegisterThingResponse,
+  ProtocolError,
+  replyTopic,
+  requestTopic,
+  subscriptionTopics,
+  type Operation,
+  type PayloadFormat,
+} from '@fleetprov/protocol';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { alpnFor, DEFAULT_MQTT_PORT, openConnection } from './connect.js';
+import {
+  ConfigError,
+  InvalidResponseError,
+  ProvisioningRejectedError,
+  throwIfAborted,
+  type DeviceError,
+  type ProvisioningStep,
+} from './errors.js';
+import { safeListener, type ProgressEvent, type ProgressListener } from './events.js';
+import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
+import {
+  certificateInfo,
+  certificateMatchesKey,
+  checkCsrMatchesKey,
+  createCsrForKey,
+  generateKeyAndCsr,
+  KEY_ALGORITHMS,
+  readCertificate,
+  readPrivateKey,
+  type KeyAlgorithm,
+} from './keys.js';
+import { MqttSession } from './mqtt-rpc.js';
+import { nextAction, type ResumeAction } from './resume.js';
+import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from './retry.js';
+import {
+  CERTIFICATE_MODE,
+  credentialPaths,
+  ensureStorageDir,
+  isInsideDir,
+  PRIVATE_KEY_MODE,
+  readRuntimeState,
+  removeFile,
+  removeStaleTempFiles,
+  writeFileAtomic,
+  writeRuntimeState,
+  type PreviousCredential,
+  type RuntimeState,
+} from './storage.js';
+
+/** How the new certificate is obtained. */
+export type ProvisioningMethod = 'csr' | 'keys';
+
+/** Time limits, in milliseconds. */
+export interface ProvisionTimeouts {
+  /** TLS handshake + CONNACK. Default 10 000. */
+  connectMs: number;
+  /** SUBACK and PUBACK. Default 10 000. */
+  ackMs: number;
+  /** A reply on `.../accepted` or `.../rejected` after the PUBACK, and the probe echo. Default 10 000. */
+  responseMs: number;
+}
+
+/** Default {@link ProvisionTimeouts} (the AWS IoT Device Client waits 10 s per stage too). */
+export const DEFAULT_TIMEOUTS: Readonly<ProvisionTimeouts> = Object.freeze({ connectMs: 10_000, ackMs: 10_000, responseMs: 10_000 });
+
+/** A message published with the new certificate to prove it works. */
+export interface ProbeOptions {
+  /** Topic to publish to (QoS 1). */
+  topic: string;
+  /** Payload; `{"fleetprov":"probe"}` by default. */
+  payload?: string | Uint8Array;
+  /** Also subscribe to `topic` first and wait for the message to come back. */
+  receive?: boolean;
+}
+
+/** Options of {@link provision}. */
+export interface ProvisionOptions {
+  /** Broker host name (AWS IoT data endpoint or a fleetprov server). */
+  endpoint: string;
+  /** Broker port; 8883 by default. */
+  port?: number;
+  /** ALPN protocol; `x-amzn-mqtt-ca` by default on port 443, none otherwise; `null` for none. */
+  alpn?: string | null;
+  /** Trusted root CA certificate(s), PEM. */
+  rootCa: string;
+  /** Claim certificate, PEM. */
+  claimCert: string;
+  /** Claim private key, PEM. */
+  claimKey: string;
+  /** Client id of the claim connection; `fleetprov-<8 hex>` by default. */
+  clientId?: string;
+  /** Provisioning template name. */
+  templateName: string;
+  /** RegisterThing parameters. */
+  parameters?: Record<string, string>;
+  /** Payload encoding; `json` by default. */
+  format?: PayloadFormat;
+  /** `csr` (default: the private key never leaves the device) or `keys` (the server generates the key). */
+  method?: ProvisioningMethod;
+  /** Key to generate in `csr` mode when no `deviceKeyPem` is given; `ec-p256` by default. */
+  keyAlgorithm?: KeyAlgorithm;
+  /** A ready CSR (PEM) to send; requires `deviceKeyPem`, the key it was made from. */
+  csrPem?: string;
+  /** An existing device private key (PEM). Without `csrPem`, a CSR is built from it. */
+  deviceKeyPem?: string;
+  /**
+   * Where `deviceKeyPem` lives. When given, the state points at this file and
+   * the key is not copied into `storageDir`; otherwise a copy is stored (0600).
+   */
+  deviceKeyPath?: string;
+  /** Subject of generated CSRs; `CN=<clientId>` by default (characters other than `A-Za-z0-9._:-` become `_`). */
+  csrSubject?: string;
+  /** Credentials directory (created with mode 0700). */
+  storageDir: string;
+  /** Time limits. */
+  timeouts?: Partial<ProvisionTimeouts>;
+  /** Retry policy for retryable failures; 5 attempts, 1 s base, 30 s cap by default. */
+  retry?: Partial<RetryPolicy>;
+  /** After reconnecting with the new certificate, publish this probe. */
+  probe?: ProbeOptions;
+  /**
+   * Keep credentials this one replaced (abandoned or earlier certificates)
+   * on disk; `true` by default. When `false` they are deleted — only after
+   * the new certificate was verified, and only files inside `storageDir`.
+   */
+  keepPrevious?: boolean;
+  /**
+   * Called once the new identity is verified (also on a re-run that finds
+   * provisioning complete), e.g. to delete the claim certificate and key.
+   * Its failure is reported through `onProgress`, not thrown.
+   */
+  decommissionClaim?: () => void | Promise<void>;
+  /** MQTT keep-alive in seconds; 60 by default. */
+  keepaliveSec?: number;
+  /** Cancels provisioning; the promise rejects with `AbortError`. */
+  signal?: AbortSignal;
+  /** Receives progress events. */
+  onProgress?: ProgressListener;
+}
+
+/** Options after validation and defaults. */
+interface ResolvedOptions {
+  endpoint: string;
+  port: number;
+  alpn: string | null | undefined;
+  rootCa: string;
+  claimCert: string;
+  claimKey: string;
+  clientId: string;
+  templateName: string;
+  parameters: Record<string, string> | undefined;
+  format: PayloadFormat;
+  method: ProvisioningMethod;
+  keyAlgorithm: KeyAlgorithm;
+  csrPem: string | undefined;
+  deviceKeyPem: string | undefined;
+  deviceKeyPath: string | undefined;
+  csrSubject: string;
+  storageDir: string;
+  timeouts: ProvisionTimeouts;
+  retry: RetryPolicy;
+  probe: ProbeOptions | undefined;
+  keepPrevious: boolean;
+  keepaliveSec: number;
+}
+
+function positiveInteger(value: unknown, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new ConfigError(`${name} must be an integer from 0 to ${max}; got ${String(value)}`, name);
+  }
+  return value;
+}
+
+function requiredText(value: unknown, name: string, what: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${name} is required: ${what}`, name);
+  return value;
+}
+
+/** Generates the default claim-connection client id, `fleetprov-<8 hex digits>`. */
+export function defaultClientId(): string {
+  return `fleetprov-${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Validates {@link ProvisionOptions} and fills in defaults.
+ *
+ * @throws {ConfigError} naming the first bad option.
+ */
+export function resolveProvisionOptions(options: ProvisionOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('provision() needs an options object');
+  const endpoint = requiredText(options.endpoint, 'endpoint', 'the broker host name, e.g. abc123-ats.iot.eu-west-1.amazonaws.com');
+  if (endpoint.includes('://') || endpoint.includes('/')) {
+    throw new ConfigError(`endpoint must be a host name without scheme or path (e.g. abc123-ats.iot.eu-west-1.amazonaws.com); got ${JSON.stringify(endpoint)}`, 'endpoint');
+  }
+  const port = positiveInteger(options.port, 'port', DEFAULT_MQTT_PORT, 65_535);
+  if (port === 0) throw new ConfigError('port must be from 1 to 65535', 'port');
+  const rootCa = requiredText(options.rootCa, 'rootCa', 'the root CA certificate (PEM) that signed the broker certificate');
+  const claimCert = requiredText(options.claimCert, 'claimCert', 'the claim certificate (PEM)');
+  const claimKey = requiredText(options.claimKey, 'claimKey', 'the claim private key (PEM)');
+  const templateName = requiredText(options.templateName, 'templateName', 'the provisioning template name');
+  if (!isValidTemplateName(templateName)) {
+    throw new ConfigError(`templateName ${JSON.stringify(templateName)} is invalid: 1-36 characters of A-Z a-z 0-9 _ -`, 'templateName');
+  }
+  const clientId = options.clientId ?? defaultClientId();
+  const clientIdProblem = checkClientId(clientId);
+  if (clientIdProblem !== null) throw new ConfigError(`clientId: ${clientIdProblem}`, 'clientId');
+  const format = options.format ?? 'json';
+  if (format !== 'json' && format !== 'cbor') throw new ConfigError(`format must be "json" or "cbor"; got ${JSON.stringify(format)}`, 'format');
+  const method = options.method ?? 'csr';
+  if (method !== 'csr' && method !== 'keys') throw new ConfigError(`method must be "csr" or "keys"; got ${JSON.stringify(method)}`, 'method');
+  const keyAlgorithm = options.keyAlgorithm ?? 'ec-p256';
+  if (!KEY_ALGORITHMS.includes(keyAlgorithm)) {
+    throw new ConfigError(`keyAlgorithm must be one of ${KEY_ALGORITHMS.join(', ')}; got ${JSON.stringify(keyAlgorithm)}`, 'keyAlgorithm');
+  }
+  if (method === 'keys' && (options.csrPem !== undefined || options.deviceKeyPem !== undefined)) {
+    throw new ConfigError('csrPem and deviceKeyPem are for method "csr"; with method "keys" the server generates the key', 'method');
+  }
+  if (options.csrPem !== undefined && options.deviceKeyPem === undefined) {
+    throw new ConfigError('csrPem needs deviceKeyPem: the private key the CSR was made from (the certificate is useless without it)', 'deviceKeyPem');
+  }
+  if (options.deviceKeyPath !== undefined && options.deviceKeyPem === undefined) {
+    throw new ConfigError('deviceKeyPath needs deviceKeyPem (the content of that file)', 'deviceKeyPem');
+  }
+  const storageDir = requiredText(options.storageDir, 'storageDir', 'the directory to keep the device credentials in');
+  if (options.parameters !== undefined) {
+    if (typeof options.parameters !== 'object' || options.parameters === null || Array.isArray(options.parameters)) {
+      throw new ConfigError('parameters must be an object of strings, e.g. {"SerialNumber":"1234"}', 'parameters');
+    }
+    try {
+      encodeRegisterThingRequest(format, { certificateOwnershipToken: 'check', parameters: options.parameters });
+    } catch (err) {
+      const path = err instanceof ProtocolError && err.path !== undefined ? err.path : 'parameters';
+      throw new ConfigError(`invalid template parameters: ${(err as Error).message}`, path, err);
+    }
+  }
+  if (options.probe !== undefined) {
+    const topic = options.probe.topic;
+    if (typeof topic !== 'string' || topic === '' || topic.includes('+') || topic.includes('#')) {
+      throw new ConfigError('probe.topic must be a topic name without wildcards', 'probe.topic');
+    }
+  }
+  const t = options.timeouts ?? {};
+  const timeouts: ProvisionTimeouts = {
+    connectMs: positiveInteger(t.connectMs, 'timeouts.connectMs', DEFAULT_TIMEOUTS.connectMs),
+    ackMs: positiveInteger(t.ackMs, 'timeouts.ackMs', DEFAULT_TIMEOUTS.ackMs),
+    responseMs: positiveInteger(t.responseMs, 'timeouts.responseMs', DEFAULT_TIMEOUTS.responseMs),
+  };
+  const r = options.retry ?? {};
+  const retryPolicy: RetryPolicy = {
+    attempts: positiveInteger(r.attempts, 'retry.attempts', DEFAULT_RETRY_POLICY.attempts, 100),
+    baseMs: positiveInteger(r.baseMs, 'retry.baseMs', DEFAULT_RETRY_POLICY.baseMs),
+    maxMs: positiveInteger(r.maxMs, 'retry.maxMs', DEFAULT_RETRY_POLICY.maxMs),
+  };
+  if (retryPolicy.attempts < 1) throw new ConfigError('retry.attempts must be at least 1', 'retry.attempts');
+  return {
+    endpoint,
+    port,
+    alpn: options.alpn,
+    rootCa,
+    claimCert,
+    claimKey,
+    clientId,
+    templateName,
+    parameters: options.parameters,
+    format,
+    method,
+    keyAlgorithm,
+    csrPem: options.csrPem,
+    deviceKeyPem: options.deviceKeyPem,
+    deviceKeyPath: options.deviceKeyPath === undefined ? undefined : resolve(options.deviceKeyPath),
+    csrSubject: options.csrSubject ?? `CN=${clientId.replace(/[^A-Za-z0-9._:-]/g, '_')}`,
+    storageDir: resolve(storageDir),
+    timeouts,
+    retry: retryPolicy,
+    probe: options.probe,
+    keepPrevious: options.keepPrevious ?? true,
+    keepaliveSec: positiveInteger(options.keepaliveSec, 'keepaliveSec', 60, 65_535),
+  };
+}
+
+/** Checks that the PEM inputs parse and belong together, before any network traffic. */
+async function checkMaterial(o: ResolvedOptions): Promise<void> {
+  readCertificate(o.rootCa, 'rootCa');
+  const claimCert = readCertificate(o.claimCert, 'claimCert');
+  const claimKey = readPrivateKey(o.claimKey, 'claimKey');
+  if (!certificateMatchesKey(claimCert, claimKey)) {
+    throw new ConfigError('claimKey is not the private key of claimCert; pass the key that belongs to the claim certificate', 'claimKey');
+  }
+  if (o.csrPem !== undefined && o.deviceKeyPem !== undefined) await checkCsrMatchesKey(o.csrPem, o.deviceKeyPem);
+  else if (o.deviceKeyPem !== undefined) readPrivateKey(o.deviceKeyPem, 'deviceKey');
+}
+
+/** Mutable context of one provision() call. */
+interface Run {
+  o: ResolvedOptions;
+  emit: ProgressListener;
+  signal: AbortSignal | undefined;
+  state: RuntimeState | null;
+  /** Credentials replaced during this and earlier runs. */
+  previous: PreviousCredential[];
+  attempt: number;
+  /** The `decommissionClaim` callback. */
+  decommission: (() => void | Promise<void>) | undefined;
+}
+
+/** Newly issued credentials. */
+interface IssuedCredentials {
+  certificateId: string;
+  certificatePem: string;
+  /** Key to write into the storage directory, or undefined when the key stays at `deviceKeyPath`. */
+  privateKeyPem: string | undefined;
+  ownershipToken: string;
+}
+
+function event(run: Run, step: ProvisioningStep, status: ProgressEvent['status'], detail?: string): void {
+  const e: ProgressEvent = { step, status, attempt: run.attempt };
+  if (detail !== undefined) e.detail = detail;
+  run.emit(e);
+}
+
+/**
+ * Provisions the device: obtains a certificate with the claim, registers it
+ * with the template, verifies it by reconnecting, and stores everything in
+ * `storageDir`. A re-run after success returns the stored identity without
+ * any network traffic; a re-run after a crash resumes.
+ *
+ * @throws {ConfigError} invalid options or unreadable PEM material.
+ * @throws {ProvisioningRejectedError} the server rejected a request (with `statusCode`, `errorCode`, `errorMessage`).
+ * @throws {NotAuthorizedError} the broker refused a connect, subscribe or publish.
+ * @throws {ProvisioningTimeoutError} no answer in time (after the retries).
+ * @throws {ConnectionError} the connection failed (after the retries).
+ * @throws {InvalidResponseError} the server's reply broke the protocol.
+ * @throws {StorageError} the credentials directory could not be written.
+ * @throws {AbortError} `signal` aborted.
+ */
+export async function provision(options: ProvisionOptions): Promise<DeviceIdentity> {
+  const o = resolveProvisionOptions(options);
+  const run: Run = {
+    o,
+    emit: safeListener(options.onProgress),
+    signal: options.signal,
+    state: null,
+    previous: [],
+    attempt: 1,
+    decommission: options.decommissionClaim,
+  };
+  throwIfAborted(run.signal);
+  await checkMaterial(o);
+  await ensureStorageDir(o.storageDir);
+  await removeStaleTempFiles(o.storageDir);
+  // A malformed state file is an error (StorageError), not a reason to start over: it may
+  // describe a working identity that a new registration would replace.
+  run.state = await readRuntimeState(o.storageDir);
+  run.previous = run.state?.fleetprov?.previous.map((p) => ({ ...p })) ?? [];
+
+  const first = await decide(run);
+  if (first.action !== 'done') {
+    await retry(
+      async (attempt) => {
+        run.attempt = attempt;
+        const action = attempt === 1 ? first : await decide(run);
+        if (action.action === 'done') return;
+        if (action.action === 'create' || action.action === 'register') await claimSession(run, action);
+        await verifySession(run);
+      },
+      {
+        ...o.retry,
+        signal: run.signal,
+        onRetry: (err, attempt, delayMs) => {
+          const e = err as Partial<DeviceError> & { step?: ProvisioningStep; message?: string };
+          const retryEvent: ProgressEvent = { step: e.step ?? 'connect', status: 'retry', attempt, delayMs, detail: e.message ?? String(err) };
+          if (typeof e.code === 'string') retryEvent.errorCode = e.code;
+          run.emit(retryEvent);
+        },
+      },
+    );
+  }
+  return finish(run, first.action === 'done');
+}
+
+/** Inspects the stored credentials and asks {@link nextAction}. */
+async function decide(run: Run): Promise<ResumeAction> {
+  const state = run.state;
+  const check =
+    state === null
+      ? { usable: false, problem: 'no state' }
+      : await inspectCredentials(state.runtimeConfig.certificatePath, state.runtimeConfig.privateKeyPath);
+  const action = nextAction(state, Date.now(), check);
+  if (action.action === 'create' && state !== null) event(run, 'create-certificate', 'retry', `starting over: ${action.reason}`);
+  if (action.action === 'register') event(run, 'create-certificate', 'ok', `resuming with stored certificate ${action.certificateId}`);
+  if (action.action === 'verify') event(run, 'register-thing', 'ok', `resuming: certificate ${action.certificateId} is already registered`);
+  return action;
+}
+
+function rememberPrevious(run: Run, credential: PreviousCredential | undefined): void {
+  if (credential === undefined) return;
+  if (run.previous.some((p) => p.certificateId === credential.certificateId)) return;
+  run.previous.push({ ...credential });
+}
+
+/** The claim connection: create credentials if needed, then RegisterThing. */
+async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'create' | 'register' }>): Promise<void> {
+  const o = run.o;
+  const createOp: Operation = o.method === 'csr' ? 'CreateCertificateFromCsr' : 'CreateKeysAndCertificate';
+  event(run, 'connect', 'start', `${o.endpoint}:${o.port} as ${o.clientId} (claim certificate)`);
+  const client = await openConnection(
+    {
+      endpoint: o.endpoint,
+      port: o.port,
+      alpn: o.alpn,
+      rootCa: o.rootCa,
+      cert: o.claimCert,
+      key: o.claimKey,
+      clientId: o.clientId,
+      connectTimeoutMs: o.timeouts.connectMs,
+      keepaliveSec: o.keepaliveSec,
+      signal: run.signal,
+    },
+    'connect',
+  );
+  const session = new MqttSession(client, `${o.endpoint}:${o.port}`);
+  event(run, 'connect', 'ok', alpnFor(o.port, o.alpn) === undefined ? undefined : `ALPN ${alpnFor(o.port, o.alpn)!.join(',')}`);
+  try {
+    const filters = [...subscriptionTopics(createOp, o.format), ...subscriptionTopics('RegisterThing', o.format, o.templateName)];
+    event(run, 'subscribe', 'start', filters.join(', '));
+    await session.subscribe(filters, 'subscribe', o.timeouts.ackMs, run.signal, (filter) => subscribeHint(filter, o));
+    event(run, 'subscribe', 'ok');
+
+    let token: string;
+    let fresh: boolean;
+    if (action.action === 'create') {
+      rememberPrevious(run, action.abandoned);
+      token = await createAndStore(run, session, createOp);
+      fresh = true;
+    } else {
+      token = action.ownershipToken;
+      fresh = false;
+    }
+    try {
+      await registerAndStore(run, session, token);
+    } catch (err) {
+      const staleToken = err instanceof ProvisioningRejectedError && err.errorCode === 'InvalidCertificateOwnershipToken';
+      if (!staleToken || fresh) throw err;
+      // The stored token expired or was already used (perhaps by a RegisterThing whose reply was lost):
+      // keep that certificate as "previous" (it may be active) and start over.
+      const rc = run.state!.runtimeConfig;
+      rememberPrevious(run, { certificateId: run.state!.fleetprov!.certificateId, certificatePath: rc.certificatePath, privateKeyPath: rc.privateKeyPath });
+      event(run, 'register-thing', 'retry', `the stored ownership token was refused (${err.errorMessage}); requesting a new certificate`);
+      token = await createAndStore(run, session, createOp);
+      await registerAndStore(run, session, token);
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+function subscribeHint(filter: string, o: ResolvedOptions): string {
+  if (filter.includes('/create-from-csr/')) {
+    return `the claim policy probably lacks iot:Subscribe on topicfilter/$aws/certificates/create-from-csr/*. Note that $aws/certificates/create/* does NOT cover create-from-csr (a common mistake in policies copied from AWS's example); add it, or use method "keys"`;
+  }
+  if (filter.includes('/create/')) {
+    return 'the claim policy probably lacks iot:Subscribe on topicfilter/$aws/certificates/create/* (Subscribe permissions use topicfilter/, Publish and Receive use topic/)';
+  }
+  return `the claim policy probably lacks iot:Subscribe on topicfilter/$aws/provisioning-templates/${o.templateName}/provision/*; check the template name too`;
+}
+
+function publishHint(topic: string): string {
+  const base = topic.replace(/\/(json|cbor)$/, '/*');
+  const csrNote = topic.includes('/create-from-csr/') ? ' ($aws/certificates/create/* does not cover create-from-csr)' : '';
+  return `the policy probably lacks iot:Publish on topic/${topic} (e.g. topic/${base})${csrNote}`;
+}
+
+function receiveHint(topic: string): string {
+  return `check that the claim policy allows iot:Receive on topic/${topic.replace(/\/(json|cbor)$/, '/*')} and that the server handles ${topic}`;
+}
+
+function rejected(step: ProvisioningStep, format: PayloadFormat, payload: Buffer): ProvisioningRejectedError {
+  const r = parseErrorResponse(format, payload);
+  return new ProvisioningRejectedError({ step, statusCode: r.statusCode, errorCode: r.errorCode, errorMessage: r.errorMessage });
+}
+
+function parseReply<T>(step: ProvisioningStep, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new InvalidResponseError(step, (err as Error).message, err);
+  }
+}
+
+/** Key material for a CSR request: the CSR and the key to store (undefined when it stays at deviceKeyPath). */
+async function csrMaterial(o: ResolvedOptions): Promise<{ csrPem: string; keyPem: string }> {
+  if (o.csrPem !== undefined && o.deviceKeyPem !== undefined) return { csrPem: o.csrPem, keyPem: o.deviceKeyPem };
+  if (o.deviceKeyPem !== undefined) return { csrPem: await createCsrForKey(o.deviceKeyPem, o.csrSubject), keyPem: o.deviceKeyPem };
+  const generated = await generateKeyAndCsr(o.keyAlgorithm, o.csrSubject);
+  return { csrPem: generated.csrPem, keyPem: generated.privateKeyPem };
+}
+
+/** Creates a certificate (CSR or keys), validates it, and stores key, certificate and state. Returns the token. */
+async function createAndStore(run: Run, session: MqttSession, op: Operation): Promise<string> {
+  const o = run.o;
+  const step: ProvisioningStep = 'create-certificate';
+  let payload: Buffer;
+  let keyPem: string | undefined;
+  if (op === 'CreateCertificateFromCsr') {
+    const material = await csrMaterial(o);
+    keyPem = material.keyPem;
+    payload = encodeCreateCertificateFromCsrRequest(o.format, { certificateSigningRequest: material.csrPem });
+  } else {
+    payload = encodeCreateKeysAndCertificateRequest(o.format);
+  }
+  event(run, step, 'start', requestTopic(op, o.format));
+  const reply = await session.request({
+    step,
+    requestTopic: requestTopic(op, o.format),
+    acceptedTopic: replyTopic(op, o.format, 'accepted'),
+    rejectedTopic: replyTopic(op, o.format, 'rejected'),
+    payload,
+    ackTimeoutMs: o.timeouts.ackMs,
+    responseTimeoutMs: o.timeouts.responseMs,
+    signal: run.signal,
+    publishDeniedHint: publishHint,
+    timeoutHint: receiveHint(requestTopic(op, o.format)),
+  });
+  if (reply.kind === 'rejected') throw rejected(step, o.format, reply.payload);
+  let issued: IssuedCredentials;
+  if (op === 'CreateCertificateFromCsr') {
+    const r = parseReply(step, () => parseCreateCertificateFromCsrResponse(o.format, reply.payload));
+    issued = { certificateId: r.certificateId, certificatePem: r.certificatePem, privateKeyPem: keyPem, ownershipToken: r.certificateOwnershipToken };
+  } else {
+    const r = parseReply(step, () => parseCreateKeysAndCertificateResponse(o.format, reply.payload));
+    issued = { certificateId: r.certificateId, certificatePem: r.certificatePem, privateKeyPem: r.privateKey, ownershipToken: r.certificateOwnershipToken };
+  }
+  validateIssued(step, issued);
+  event(run, step, 'ok', `certificate ${issued.certificateId}`);
+  await storeIssued(run, issued);
+  return issued.ownershipToken;
+}
+
+/** Checks the certificate id is safe as a file name and the certificate belongs to the key. */
+function validateIssued(step: ProvisioningStep, issued: IssuedCredentials): void {
+  if (!isValidCertificateId(issued.certificateId)) {
+    throw new InvalidResponseError(step, `certificateId must be 64 hex digits; got ${JSON.stringify(String(issued.certificateId).slice(0, 80))}`);
+  }
+  const cert = parseReply(step, () => readCertificate(issued.certificatePem, 'certificatePem'));
+  if (issued.privateKeyPem !== undefined) {
+    const key = parseReply(step, () => readPrivateKey(issued.privateKeyPem!, 'privateKey'));
+    if (!certificateMatchesKey(cert, key)) throw new InvalidResponseError(step, 'the certificate does not belong to the private key');
+  }
+}
+
+/** Writes key (first), certificate, then the state at stage `credentials-issued`. */
+async function storeIssued(run: Run, issued: IssuedCredentials): Promise<void> {
+  const o = run.o;
+  event(run, 'store', 'start', `certificate ${issued.certificateId}`);
+  const paths = credentialPaths(o.storageDir, issued.certificateId);
+  let privateKeyPath = paths.privateKeyPath;
+  const keyStaysOutside = o.method === 'csr' && o.deviceKeyPath !== undefined;
+  if (keyStaysOutside) privateKeyPath = o.deviceKeyPath!;
+  else await writeFileAtomic(privateKeyPath, issued.privateKeyPem!, PRIVATE_KEY_MODE);
+  await writeFileAtomic(paths.certificatePath, issued.certificatePem, CERTIFICATE_MODE);
+  const state: RuntimeState = {
+    runtimeConfig: {
+      completedFp: false,
+      certificatePath: paths.certificatePath,
+      privateKeyPath,
+      thingName: '',
+      deviceConfiguration: {},
+    },
+    fleetprov: {
+      stage: 'credentials-issued',
+      certificateId: issued.certificateId,
+      ownershipToken: issued.ownershipToken,
+      tokenIssuedAt: new Date().toISOString(),
+      format: o.format,
+      templateName: o.templateName,
+      previous: run.previous.map((p) => ({ ...p })),
+    },
+  };
+  await writeRuntimeState(o.storageDir, state);
+  run.state = state;
+  event(run, 'store', 'ok', `${privateKeyPath}, ${paths.certificatePath}`);
+}
+
+/** RegisterThing with `token`; stores the thing name and device configuration (stage `registered`). */
+async function registerAndStore(run: Run, session: MqttSession, token: string): Promise<void> {
+  const o = run.o;
+  const step: ProvisioningStep = 'register-thing';
+  const topic = requestTopic('RegisterThing', o.format, o.templateName);
+  event(run, step, 'start', topic);
+  const payload = encodeRegisterThingRequest(o.format, o.parameters === undefined ? { certificateOwnershipToken: token } : { certificateOwnershipToken: token, parameters: o.parameters });
+  const reply = await session.request({
+    step,
+    requestTopic: topic,
+    acceptedTopic: replyTopic('RegisterThing', o.format, 'accepted', o.templateName),
+    rejectedTopic: replyTopic('RegisterThing', o.format, 'rejected', o.templateName),
+    payload,
+    ackTimeoutMs: o.timeouts.ackMs,
+    responseTimeoutMs: o.timeouts.responseMs,
+    signal: run.signal,
+    publishDeniedHint: publishHint,
+    timeoutHint: receiveHint(topic),
+  });
+  if (reply.kind === 'rejected') throw rejected(step, o.format, reply.payload);
+  const r = parseReply(step, () => parseRegisterThingResponse(o.format, reply.payload));
+  if (r.thingName !== undefined && !isValidThingName(r.thingName)) {
+    throw new InvalidResponseError(step, `thingName ${JSON.stringify(String(r.thingName).slice(0, 140))} is not a valid thing name`);
+  }
+  const clientId = r.thingName ?? o.clientId;
+  event(
+    run,
+    step,
+    'ok',
+    r.thingName === undefined
+      ? `the template returned no thingName; the configured client id ${o.clientId} will be used to connect`
+      : `thing ${r.thingName}`,
+  );
+  const previousState = run.state!;
+  const state: RuntimeState = {
+    runtimeConfig: {
+      ...previousState.runtimeConfig,
+      thingName: r.thingName ?? '',
+      deviceConfiguration: { ...r.deviceConfiguration },
+    },
+    fleetprov: {
+      stage: 'registered',
+      certificateId: previousState.fleetprov!.certificateId,
+      format: o.format,
+      templateName: o.templateName,
+      clientId,
+      previous: run.previous.map((p) => ({ ...p })),
+    },
+  };
+  event(run, 'store', 'start', 'registration');
+  await writeRuntimeState(o.storageDir, state);
+  run.state = state;
+  event(run, 'store', 'ok', 'stage registered');
+}
+
+/** Reconnects with the new certificate, runs the probe, and marks provisioning complete. */
+async function verifySession(run: Run): Promise<void> {
+  const o = run.o;
+  const state = run.state!;
+  const rc = state.runtimeConfig;
+  const fp = state.fleetprov!;
+  const clientId = fp.clientId ?? (rc.thingName === '' ? o.clientId : rc.thingName);
+  const creds = await inspectCredentials(rc.certificatePath, rc.privateKeyPath);
+  if (!creds.usable) throw new ConfigError(`the stored credentials became unusable: ${creds.problem}`, rc.certificatePath);
+  const key = await readFile(rc.privateKeyPath, 'utf8');
+  event(
+    run,
+    'reconnect',
+    'start',
+    rc.thingName === ''
+      ? `${o.endpoint}:${o.port} as ${clientId} (no thing name from the template; using the configured client id)`
+      : `${o.endpoint}:${o.port} as ${clientId} with certificate ${fp.certificateId}`,
+  );
+  const client = await openConnection(
+    {
+      endpoint: o.endpoint,
+      port: o.port,
+      alpn: o.alpn,
+      rootCa: o.rootCa,
+      cert: creds.certificatePem,
+      key,
+      clientId,
+      connectTimeoutMs: o.timeouts.connectMs,
+      keepaliveSec: o.keepaliveSec,
+      signal: run.signal,
+    },
+    'reconnect',
+  );
+  const session = new MqttSession(client, `${o.endpoint}:${o.port}`);
+  event(run, 'reconnect', 'ok');
+  try {
+    if (o.probe !== undefined) await runProbe(run, session, o.probe);
+  } finally {
+    await session.close();
+  }
+  const verified: RuntimeState = {
+    runtimeConfig: { ...rc, completedFp: true },
+    fleetprov: { ...fp, stage: 'verified', clientId, verifiedAt: new Date().toISOString(), previous: run.previous.map((p) => ({ ...p })) },
+  };
+  delete verified.fleetprov!.ownershipToken;
+  delete verified.fleetprov!.tokenIssuedAt;
+  event(run, 'store', 'start', 'verified');
+  await writeRuntimeState(o.storageDir, verified);
+  run.state = verified;
+  event(run, 'store', 'ok', 'provisioning complete');
+}
+
+async function runProbe(run: Run, session: MqttSession, probe: ProbeOptions): Promise<void> {
+  const o = run.o;
+  const step: ProvisioningStep = 'probe';
+  event(run, step, 'start', probe.receive === true ? `publish and receive on ${probe.topic}` : `publish on ${probe.topic}`);
+  const payload = probe.payload === undefined ? Buffer.from('{"fleetprov":"probe"}') : typeof probe.payload === 'string' ? Buffer.from(probe.payload) : probe.payload;
+  let echo: Promise<Buffer> | undefined;
+  if (probe.receive === true) {
+    await session.subscribe([probe.topic], step, o.timeouts.ackMs, run.signal, (filter) => `the device policy attached by the template probably lacks iot:Subscribe on topicfilter/${filter}`);
+    echo = session.nextMessage(probe.topic, step, o.timeouts.ackMs + o.timeouts.responseMs, run.signal, `check iot:Receive on topic/${probe.topic}`);
+    echo.catch(() => {});
+  }
+  await session.publish(probe.topic, payload, step, o.timeouts.ackMs, run.signal, (topic) => `the device policy attached by the template probably lacks iot:Publish on topic/${topic}`);
+  if (echo !== undefined) await echo;
+  event(run, step, 'ok');
+}
+
+/** After a verified identity: prune previous credentials if asked, decommission the claim, report. */
+async function finish(run: Run, wasAlreadyDone: boolean): Promise<DeviceIdentity> {
+  const o = run.o;
+  let state = run.state!;
+  const warnings: string[] = [];
+  if (!o.keepPrevious && run.previous.length > 0) {
+    const current = state.runtimeConfig;
+    const kept: PreviousCredential[] = [];
+    for (const p of run.previous) {
+      try {
+        for (const path of [p.certificatePath, p.privateKeyPath]) {
+          if (path !== current.certificatePath && path !== current.privateKeyPath && isInsideDir(o.storageDir, path)) await removeFile(path);
+        }
+      } catch (err) {
+        warnings.push(`could not delete previous credential ${p.certificateId}: ${(err as Error).message}`);
+        kept.push(p);
+      }
+    }
+    run.previous = kept;
+    state = { ...state, fleetprov: state.fleetprov === undefined ? undefined : { ...state.fleetprov, previous: kept } };
+    if (state.fleetprov === undefined) delete state.fleetprov;
+    await writeRuntimeState(o.storageDir, state);
+    run.state = state;
+  }
+  const creds = await inspectCredentials(state.runtimeConfig.certificatePath, state.runtimeConfig.privateKeyPath);
+  if (!creds.usable) throw new ConfigError(`the stored credentials became unusable: ${creds.problem}`, state.runtimeConfig.certificatePath);
+  const identity = identityFromState(o.storageDir, state, creds);
+  if (identity.clientId === '') identity.clientId = o.clientId;
+  if (run.decommission !== undefined) {
+    try {
+      await run.decommission();
+    } catch (err) {
+      warnings.push(`claim decommissioning failed: ${(err as Error).message}`);
+    }
+  }
+  const summary = `${wasAlreadyDone ? 'already provisioned: ' : ''}${identity.thingName === undefined ? `client id ${identity.clientId}` : `thing ${identity.thingName}`}, certificate ${identity.certificateId}`;
+  event(run, 'done', 'ok', warnings.length === 0 ? summary : `${summary}; warning: ${warnings.join('; ')}`);
+  return identity;
+}

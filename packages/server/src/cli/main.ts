@@ -1,0 +1,43 @@
+import { Command, CommanderError } from 'commander';
+import { addTemplateCommands } from './template-commands.js';
+import { addPolicyCommands } from './policy-commands.js';
+import { CliError, processIo, type CliIo } from './io.js';
+
+/** Builds the `fleetprov` command tree. */
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('fleetprov')
+    .description('fleetprov: self-hosted AWS IoT Fleet Provisioning (server, CA, registry, engines)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  addTemplateCommands(program, io);
+  addPolicyCommands(program, io);
+  for (const cmd of program.commands) {
+    cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  }
+  return program;
+}
+
+/**
+ * Runs the CLI and resolves to the process exit code:
+ * 0 success, 1 the check failed (invalid template/policy, DENY), 2 bad usage or unreadable input.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      if (err.message) io.stderr(`fleetprov: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    io.stderr(`fleetprov: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    return 70;
+  }
+}

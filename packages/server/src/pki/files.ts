@@ -1,0 +1,150 @@
+/**
+ * The CA on disk, in the server's data directory:
+ *
+ * | file            | content                                   | mode |
+ * |-----------------|-------------------------------------------|------|
+ * | `root-ca.pem`   | root certificate (devices' trust anchor)  | 0644 |
+ * | `root-ca.key`   | root private key                          | 0600 |
+ * | `issuing-ca.pem`| issuing CA certificate                    | 0644 |
+ * | `issuing-ca.key`| issuing CA private key                    | 0600 |
+ *
+ * The directory is kept at 0700. Files are written atomically (temp file, fsync, rename, fsync dir).
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createCertificateAuthority, loadCertificateAuthority, type CaBundle, type CertificateAuthority, type CreateCaOptions } from './ca.js';
+import { PkiError } from './errors.js';
+
+/** File names inside the CA directory. */
+export const CA_FILES = Object.freeze({
+  rootCert: 'root-ca.pem',
+  rootKey: 'root-ca.key',
+  issuingCert: 'issuing-ca.pem',
+  issuingKey: 'issuing-ca.key',
+});
+
+/** Absolute paths of the four CA files. */
+export interface CaFilePaths {
+  readonly rootCert: string;
+  readonly rootKey: string;
+  readonly issuingCert: string;
+  readonly issuingKey: string;
+}
+
+/** The result of {@link loadOrCreateCa}. */
+export interface LoadedCa {
+  /** The CA, verified. */
+  readonly ca: CertificateAuthority;
+  /** True when the CA was created by this call, false when it was loaded. */
+  readonly created: boolean;
+  /** Where the files are. `paths.rootCert` is the file to give devices as their root CA. */
+  readonly paths: CaFilePaths;
+}
+
+/** The four file paths for a CA directory. */
+export function caFilePaths(dir: string): CaFilePaths {
+  return {
+    rootCert: join(dir, CA_FILES.rootCert),
+    rootKey: join(dir, CA_FILES.rootKey),
+    issuingCert: join(dir, CA_FILES.issuingCert),
+    issuingKey: join(dir, CA_FILES.issuingKey),
+  };
+}
+
+/**
+ * Writes `data` to `path` atomically with `mode`: a temporary file in the same directory is written
+ * and fsync'd, renamed over `path`, and the directory is fsync'd.
+ */
+export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', mode);
+  try {
+    await handle.writeFile(data, 'utf8');
+    await handle.chmod(mode); // open()'s mode is filtered by the umask; set it exactly
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await syncDirectory(join(path, '..'));
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Some platforms/filesystems cannot fsync a directory; the rename is still atomic.
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Loads the CA from `dir`, or creates it there when none of its files exist. The directory is
+ * created (or tightened) to mode 0700. A directory holding only some of the four files is refused
+ * rather than overwritten.
+ * @param options used only when creating
+ * @throws {PkiError} `CaFilesIncomplete`, plus whatever `loadCertificateAuthority` throws for files
+ *   that do not belong together
+ */
+export async function loadOrCreateCa(dir: string, options: CreateCaOptions = {}): Promise<LoadedCa> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const paths = caFilePaths(dir);
+  const [rootCertPem, rootKeyPem, issuingCertPem, issuingKeyPem] = await Promise.all([
+    readIfExists(paths.rootCert),
+    readIfExists(paths.rootKey),
+    readIfExists(paths.issuingCert),
+    readIfExists(paths.issuingKey),
+  ]);
+  const present = [rootCertPem, rootKeyPem, issuingCertPem, issuingKeyPem].filter((x) => x !== undefined).length;
+  if (rootCertPem !== undefined && rootKeyPem !== undefined && issuingCertPem !== undefined && issuingKeyPem !== undefined) {
+    const ca = await loadCertificateAuthority({ rootCertPem, rootKeyPem, issuingCertPem, issuingKeyPem });
+    return { ca, created: false, paths };
+  }
+  if (present > 0) {
+    const missing = Object.entries(paths)
+      .filter((_, i) => [rootCertPem, rootKeyPem, issuingCertPem, issuingKeyPem][i] === undefined)
+      .map(([, p]) => p);
+    throw new PkiError(
+      'CaFilesIncomplete',
+      `the CA directory ${dir} is incomplete (missing ${missing.join(', ')}); restore the missing files from a backup, ` +
+        'or delete the remaining CA files to create a new CA (devices trusting the old root will then need the new root-ca.pem)',
+    );
+  }
+  const ca = await createCertificateAuthority(options);
+  await saveCaBundle(dir, ca.bundle);
+  return { ca, created: true, paths };
+}
+
+/** Writes a CA bundle to `dir` (keys 0600, certificates 0644), each file atomically. */
+export async function saveCaBundle(dir: string, bundle: CaBundle): Promise<CaFilePaths> {
+  const paths = caFilePaths(dir);
+  // Keys first: a crash part-way leaves a directory that loadOrCreateCa refuses instead of a root
+  // certificate without its key.
+  await writeFileAtomic(paths.rootKey, bundle.rootKeyPem, 0o600);
+  await writeFileAtomic(paths.issuingKey, bundle.issuingKeyPem, 0o600);
+  await writeFileAtomic(paths.issuingCert, bundle.issuingCertPem, 0o644);
+  await writeFileAtomic(paths.rootCert, bundle.rootCertPem, 0o644);
+  return paths;
+}

@@ -1,0 +1,128 @@
+/**
+ * Typed errors of the registry and the classification of driver errors (better-sqlite3, pg).
+ */
+
+/**
+ * What went wrong. The control-plane API maps these to AWS exceptions:
+ * ResourceNotFound → ResourceNotFoundException (404), ResourceAlreadyExists → ResourceAlreadyExistsException (409),
+ * DeleteConflict → DeleteConflictException (409), VersionConflict → VersionConflictException (409),
+ * VersionsLimitExceeded → VersionsLimitExceededException (409), CertificateState → CertificateStateException (406),
+ * LimitExceeded → LimitExceededException (410), InvalidRequest → InvalidRequestException (400),
+ * Conflict → ConflictingResourceUpdateException / TransferConflictException (409),
+ * InvalidToken → the MQTT API's `InvalidCertificateOwnershipToken`.
+ */
+export type RegistryErrorCode =
+  | 'ResourceNotFound'
+  | 'ResourceAlreadyExists'
+  | 'DeleteConflict'
+  | 'VersionConflict'
+  | 'VersionsLimitExceeded'
+  | 'CertificateState'
+  | 'LimitExceeded'
+  | 'InvalidRequest'
+  | 'Conflict'
+  | 'InvalidToken';
+
+/** Kinds of registry resources, named in errors. */
+export type ResourceType =
+  | 'certificate'
+  | 'ca-certificate'
+  | 'thing'
+  | 'thing-type'
+  | 'thing-group'
+  | 'policy'
+  | 'policy-version'
+  | 'provisioning-template'
+  | 'provisioning-template-version'
+  | 'ownership-token'
+  | 'setting'
+  | 'event';
+
+/** Why `consumeOwnershipToken` refused a token. */
+export type TokenFailure = 'unknown' | 'used' | 'expired' | 'principal-mismatch';
+
+/** Optional facts carried by a {@link RegistryError}. */
+export interface RegistryErrorDetails {
+  resourceType?: ResourceType;
+  /** Id or name of the resource concerned (AWS `resourceId`). */
+  resourceId?: string;
+  /** Its ARN when it has one (AWS `resourceArn`). */
+  resourceArn?: string;
+  /** For code InvalidToken. */
+  tokenFailure?: TokenFailure;
+  /** The driver error this one was mapped from. */
+  cause?: unknown;
+}
+
+/** Every failure the registry reports on purpose. */
+export class RegistryError extends Error {
+  /** Machine-readable reason. */
+  readonly code: RegistryErrorCode;
+  readonly resourceType?: ResourceType;
+  readonly resourceId?: string;
+  readonly resourceArn?: string;
+  readonly tokenFailure?: TokenFailure;
+
+  constructor(code: RegistryErrorCode, message: string, details: RegistryErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'RegistryError';
+    this.code = code;
+    if (details.resourceType !== undefined) this.resourceType = details.resourceType;
+    if (details.resourceId !== undefined) this.resourceId = details.resourceId;
+    if (details.resourceArn !== undefined) this.resourceArn = details.resourceArn;
+    if (details.tokenFailure !== undefined) this.tokenFailure = details.tokenFailure;
+  }
+}
+
+/** True when `err` is a {@link RegistryError}, optionally with the given code. */
+export function isRegistryError(err: unknown, code?: RegistryErrorCode): err is RegistryError {
+  return err instanceof RegistryError && (code === undefined || err.code === code);
+}
+
+/** ResourceNotFound for a resource. */
+export function notFound(resourceType: ResourceType, resourceId: string, resourceArn?: string): RegistryError {
+  return new RegistryError('ResourceNotFound', `${resourceType} ${JSON.stringify(resourceId)} does not exist`, {
+    resourceType,
+    resourceId,
+    ...(resourceArn === undefined ? {} : { resourceArn }),
+  });
+}
+
+/** ResourceAlreadyExists for a resource. */
+export function alreadyExists(resourceType: ResourceType, resourceId: string, resourceArn?: string, cause?: unknown): RegistryError {
+  return new RegistryError('ResourceAlreadyExists', `${resourceType} ${JSON.stringify(resourceId)} already exists`, {
+    resourceType,
+    resourceId,
+    ...(resourceArn === undefined ? {} : { resourceArn }),
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** InvalidRequest with a message saying what to fix. */
+export function invalid(message: string): RegistryError {
+  return new RegistryError('InvalidRequest', message);
+}
+
+function driverCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  const code = (err as { code: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A unique or primary-key violation from better-sqlite3 or pg. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = driverCode(err);
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** A foreign-key violation from better-sqlite3 or pg. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  const code = driverCode(err);
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+
+/** A PostgreSQL serialization failure or deadlock: the transaction may succeed when re-run. */
+export function isRetryableTransactionError(err: unknown): boolean {
+  const code = driverCode(err);
+  return code === '40001' || code === '40P01';
+}

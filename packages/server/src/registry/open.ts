@@ -1,0 +1,130 @@
+/**
+ * Opening a registry: picks the dialect from the location, configures the connection, runs the
+ * migrations and returns the {@link Registry}.
+ *
+ * - `postgres://…` or `postgresql://…` → PostgreSQL through a `pg` Pool (option `schema` selects a
+ *   schema, created if absent, via the connection's search_path).
+ * - anything else → a SQLite file path, or `:memory:`, through better-sqlite3 with WAL journaling,
+ *   foreign keys on and a busy timeout.
+ */
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, isValidAccountId, isValidRegion } from './arn.js';
+import { DEFAULT_LIMITS } from './context.js';
+import type { Database as Schema } from './db-schema.js';
+import { invalid } from './errors.js';
+import { KyselyRegistry } from './kysely-registry.js';
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, RegistryMigrationProvider } from './migrations.js';
+import { ImmediateSqliteDialect } from './sqlite-dialect.js';
+import type { Registry, RegistryDialect, RegistryLimits, RegistryOptions } from './types.js';
+
+/** Default SQLite busy timeout, ms. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** Default PostgreSQL pool size. */
+export const DEFAULT_POOL_SIZE = 10;
+
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** The dialect a location selects. */
+export function dialectOf(urlOrPath: string): RegistryDialect {
+  return /^postgres(ql)?:\/\//i.test(urlOrPath) ? 'postgres' : 'sqlite';
+}
+
+function limitsFrom(opts: RegistryOptions): RegistryLimits {
+  const limits: RegistryLimits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(opts.limits ?? {})) {
+    if (!Object.hasOwn(DEFAULT_LIMITS, key)) throw invalid(`unknown limit ${JSON.stringify(key)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw invalid(`limit ${key} must be a positive integer`);
+    limits[key as keyof RegistryLimits] = value;
+  }
+  return limits;
+}
+
+function openSqlite(path: string, busyTimeoutMs: number): Kysely<Schema> {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: db }) });
+}
+
+async function openPostgres(url: string, schema: string | undefined, poolSize: number): Promise<{ db: Kysely<Schema>; schema: string }> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    if (schema !== undefined) {
+      try {
+        await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+      } catch (err) {
+        // Two processes creating the schema at once: one loses the race on pg_namespace.
+        const code = (err as { code?: unknown }).code;
+        if (code !== '23505' && code !== '42P06') throw err;
+      }
+      return { db, schema };
+    }
+    const row = await sql<{ s: string }>`select current_schema() as s`.execute(db);
+    const current = row.rows[0]?.s;
+    if (!current) throw invalid('the PostgreSQL search_path selects no schema; pass options.schema');
+    return { db, schema: current };
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+}
+
+/**
+ * Opens (creating if needed) the registry at `urlOrPath` and brings its schema up to date.
+ * Region defaults to `us-east-1`; account id to `000000000000` (see arn.ts).
+ */
+export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}): Promise<Registry> {
+  if (typeof urlOrPath !== 'string' || urlOrPath.length === 0) throw invalid('registry location must be a non-empty string');
+  const region = opts.region ?? DEFAULT_REGION;
+  const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
+  if (!isValidRegion(region)) throw invalid(`invalid region ${JSON.stringify(region)}`);
+  if (!isValidAccountId(accountId)) throw invalid(`invalid accountId ${JSON.stringify(accountId)}: 12 digits expected`);
+  const limits = limitsFrom(opts);
+  const clock = opts.clock ?? Date.now;
+  const dialect = dialectOf(urlOrPath);
+
+  let db: Kysely<Schema>;
+  let migrationSchema: string | undefined;
+  if (dialect === 'postgres') {
+    if (opts.schema !== undefined && !SCHEMA_RE.test(opts.schema)) throw invalid('schema must match [a-z_][a-z0-9_]{0,62} (lowercase, unquoted)');
+    const poolSize = opts.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw invalid('poolSize must be a positive integer');
+    const opened = await openPostgres(urlOrPath, opts.schema, poolSize);
+    db = opened.db;
+    migrationSchema = opened.schema;
+  } else {
+    const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    if (!Number.isSafeInteger(busy) || busy < 0) throw invalid('busyTimeoutMs must be a non-negative integer');
+    db = openSqlite(urlOrPath, busy);
+  }
+
+  const migrator = new Migrator({
+    db,
+    provider: new RegistryMigrationProvider(dialect),
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+    ...(migrationSchema === undefined ? {} : { migrationTableSchema: migrationSchema }),
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    await db.destroy();
+    throw error instanceof Error ? error : new Error(`registry migration failed: ${String(error)}`);
+  }
+  return new KyselyRegistry({ db, dialect, arns: new ArnBuilder(region, accountId), limits, clock });
+}

@@ -1,0 +1,68 @@
+/**
+ * The append-only provisioning event log.
+ */
+import type { Ctx } from '../context.js';
+import { toEvent } from '../rows.js';
+import type { EventOutcome, EventRow, ListEventsRequest, NewEvent } from '../types.js';
+import * as v from '../validate.js';
+
+const OUTCOMES: readonly EventOutcome[] = ['accepted', 'rejected', 'info'];
+/** Default number of events returned by listEvents. */
+export const DEFAULT_EVENT_LIMIT = 100;
+/** Largest number of events returned by listEvents. */
+export const MAX_EVENT_LIMIT = 1000;
+
+/** Registry.appendEvent. */
+export async function appendEvent(ctx: Ctx, event: NewEvent): Promise<EventRow> {
+  if (typeof event !== 'object' || event === null) throw v.invalidInput('event');
+  const details = event.details === undefined || event.details === null ? null : event.details;
+  if (details !== null && (typeof details !== 'object' || Array.isArray(details))) throw v.invalidInput('event details (an object)');
+  const row = await ctx.db
+    .insertInto('provisioning_events')
+    .values({
+      at: event.at === undefined ? ctx.now() : v.epochMs(event.at, 'at'),
+      type: v.name(event.type, 'type'),
+      operation: v.optName(event.operation, 'operation'),
+      template_name: v.optName(event.templateName, 'templateName'),
+      certificate_id: v.optName(event.certificateId, 'certificateId'),
+      thing_name: v.optName(event.thingName, 'thingName'),
+      client_id: v.optText(event.clientId, 'clientId', v.MAX_NAME_LENGTH),
+      outcome: v.oneOf(event.outcome, OUTCOMES, 'outcome'),
+      error_code: v.optName(event.errorCode, 'errorCode'),
+      message: v.optText(event.message, 'message', v.MAX_JSON_LENGTH),
+      details: details === null ? null : v.jsonText(details, 'details'),
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toEvent(row);
+}
+
+/** Registry.listEvents. */
+export async function listEvents(ctx: Ctx, req: ListEventsRequest = {}): Promise<EventRow[]> {
+  if (typeof req !== 'object' || req === null) throw v.invalidInput('event query');
+  const limit = req.limit === undefined ? DEFAULT_EVENT_LIMIT : v.int(req.limit, 'limit', 1, MAX_EVENT_LIMIT);
+  const newestFirst = v.bool(req.newestFirst, 'newestFirst', false);
+  let qb = ctx.db.selectFrom('provisioning_events').selectAll();
+  if (req.afterId !== undefined) qb = qb.where('id', '>', v.int(req.afterId, 'afterId'));
+  if (req.beforeId !== undefined) qb = qb.where('id', '<', v.int(req.beforeId, 'beforeId'));
+  if (req.types !== undefined) {
+    if (!Array.isArray(req.types) || req.types.length === 0 || req.types.length > 100) throw v.invalidInput('types (1-100 strings)');
+    qb = qb.where('type', 'in', req.types.map((t) => v.name(t, 'types[]')));
+  }
+  if (req.outcome !== undefined) qb = qb.where('outcome', '=', v.oneOf(req.outcome, OUTCOMES, 'outcome'));
+  if (req.templateName !== undefined) qb = qb.where('template_name', '=', v.name(req.templateName, 'templateName'));
+  if (req.certificateId !== undefined) qb = qb.where('certificate_id', '=', v.name(req.certificateId, 'certificateId'));
+  if (req.thingName !== undefined) qb = qb.where('thing_name', '=', v.name(req.thingName, 'thingName'));
+  if (req.clientId !== undefined) qb = qb.where('client_id', '=', v.text(req.clientId, 'clientId', v.MAX_NAME_LENGTH));
+  if (req.since !== undefined) qb = qb.where('at', '>=', v.epochMs(req.since, 'since'));
+  if (req.until !== undefined) qb = qb.where('at', '<', v.epochMs(req.until, 'until'));
+  const rows = await qb.orderBy('id', newestFirst ? 'desc' : 'asc').limit(limit).execute();
+  return rows.map(toEvent);
+}
+
+/** Registry.pruneEvents. */
+export async function pruneEvents(ctx: Ctx, before: unknown): Promise<number> {
+  const at = v.epochMs(before, 'before');
+  const res = await ctx.db.deleteFrom('provisioning_events').where('at', '<', at).executeTakeFirst();
+  return Number(res.numDeletedRows);
+}

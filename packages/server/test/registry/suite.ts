@@ -1,0 +1,22 @@
+/**
+ * The registry suite shared by every dialect: `registrySuite(name, open)` registers the same tests
+ * against whatever `open` returns (a fresh, empty registry per call).
+ */
+import { describe } from 'node:test';
+import { certificateCases } from './cases-certificates.js';
+import { policyCases } from './cases-policies.js';
+import { stateCases } from './cases-state.js';
+import { thingCases } from './cases-things.js';
+import type { OpenFn } from './helpers.js';
+
+export type { OpenFn } from './helpers.js';
+
+/** Registers the shared registry tests under `describe(name)`. */
+export function registrySuite(name: string, open: OpenFn): void {
+  describe(name, () => {
+    certificateCases(open);
+    thingCases(open);
+    policyCases(open);
+    stateCases(open);
+  });
+}
