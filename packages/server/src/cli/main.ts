@@ -1,6 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { addTemplateCommands } from './template-commands.js';
 import { addPolicyCommands } from './policy-commands.js';
+import { addServerCommand } from './server-command.js';
+import { addDemoCommand } from './demo-command.js';
+import { addAdminCommands } from './admin-commands.js';
+import { addDeviceCommand } from './device-command.js';
 import { CliError, processIo, type CliIo } from './io.js';
 
 /** Builds the `fleetprov` command tree. */
@@ -12,10 +16,17 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   addTemplateCommands(program, io);
   addPolicyCommands(program, io);
-  for (const cmd of program.commands) {
-    cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
-    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
-  }
+  addServerCommand(program, io);
+  addDemoCommand(program, io);
+  addAdminCommands(program, io);
+  addDeviceCommand(program, io);
+  const configure = (cmd: Command): void => {
+    for (const sub of cmd.commands) {
+      sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+      configure(sub);
+    }
+  };
+  configure(program);
   return program;
 }
 

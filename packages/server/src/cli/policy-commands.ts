@@ -53,6 +53,7 @@ export function addPolicyCommands(program: Command, io: CliIo): void {
       policy: string[]; action: string; resource: string; clientId?: string; thingName?: string; thingType?: string;
       thingAttr: string[]; subject: string[]; sourceIp?: string; json?: boolean;
     }) => {
+      if (opts.policy.length === 0) throw new CliError('give at least one --policy FILE');
       const policies: NamedPolicy[] = [];
       for (const file of opts.policy) policies.push(await loadPolicy(file));
       const ctx: PolicyContext = {};
@@ -77,7 +78,7 @@ export function addPolicyCommands(program: Command, io: CliIo): void {
       if (opts.json) {
         io.stdout(JSON.stringify({ decision: decision.allowed ? 'ALLOW' : 'DENY', decidingStatement: decision.decidingStatement ?? null, reason: decision.reason }, null, 2) + '\n');
       } else {
-        io.stdout(`${decision.allowed ? 'ALLOW' : 'DENY'}  ${explainDecision(decision)}\n`);
+        io.stdout(`${decision.allowed ? 'ALLOW' : 'DENY'}\n${explainDecision(decision)}\n`);
       }
       if (!decision.allowed) throw new CliError('', 1);
     });

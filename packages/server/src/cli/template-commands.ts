@@ -76,7 +76,6 @@ export function addTemplateCommands(program: Command, io: CliIo): void {
         return;
       }
       io.stdout(`${file}: valid ${templateType(opts.type)} template; parameters: ${parsed.parameterNames.join(', ') || '(none)'}\n`);
-      for (const ext of parsed.extensionsUsed) io.stdout(`note: uses fleetprov extension ${ext}: this template will not run on AWS IoT\n`);
       for (const w of parsed.warnings) io.stdout(`warning: ${w}\n`);
     });
 

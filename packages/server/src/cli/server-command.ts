@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import type { RunningServer } from '../server.js';
+import { CliError, type CliIo } from './io.js';
+
+function port(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`${name} must be a port number 0-65535, got "${value}"`);
+  return n;
+}
+
+/** The banner printed once the server is up. */
+export function banner(server: RunningServer): string {
+  return [
+    '',
+    'fleetprov server is running',
+    `  MQTT (mTLS) endpoint   ${server.mqttUrl}   (devices; ALPN x-amzn-mqtt-ca accepted)`,
+    `  control plane (AWS)    ${server.controlPlaneUrl}`,
+    `  CA file (trust anchor) ${server.caPath}`,
+    `  admin credentials      ${server.paths.credentials}`,
+    '',
+    'Use it with any AWS SDK or the AWS CLI:',
+    `  export AWS_SHARED_CREDENTIALS_FILE=${server.paths.credentials} AWS_CA_BUNDLE=${server.caPath} AWS_REGION=${server.context.region}`,
+    `  aws iot list-things --endpoint-url ${server.controlPlaneUrl}`,
+    '',
+  ].join('\n');
+}
+
+/** Adds `fleetprov server`. */
+export function addServerCommand(program: Command, io: CliIo): void {
+  program
+    .command('server')
+    .description('run the fleetprov server: MQTT broker with the Fleet Provisioning API, CA, registry and AWS-compatible control plane')
+    .option('--data-dir <dir>', 'data directory (CA, credentials, SQLite registry)', '.fleetprov')
+    .option('--host <addr>', 'listen address', '127.0.0.1')
+    .option('--mqtt-port <n>', 'MQTT over TLS port', '8883')
+    .option('--http-port <n>', 'control-plane HTTPS port', '8443')
+    .option('--hostname <name>', 'extra DNS name or IP for the server certificate (repeatable)', (v: string, prev: string[] = []) => [...prev, v], [])
+    .option('--db <url>', 'registry: postgres://… for PostgreSQL, or a SQLite file path (default DATA_DIR/registry.db)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--cert-validity-days <n>', 'validity of issued device certificates', '365')
+    .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
+    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string }) => {
+      if (opts.keyAlgorithm !== 'rsa-2048' && opts.keyAlgorithm !== 'ec-p256') throw new CliError(`--key-algorithm must be rsa-2048 or ec-p256, got "${opts.keyAlgorithm}"`);
+      const validity = Number(opts.certValidityDays);
+      if (!Number.isInteger(validity) || validity < 1) throw new CliError(`--cert-validity-days must be a positive integer, got "${opts.certValidityDays}"`);
+      let server: RunningServer;
+      try {
+        const { startServer } = await import('../server.js');
+        server = await startServer({
+          dataDir: opts.dataDir,
+          host: opts.host,
+          mqttPort: port(opts.mqttPort, '--mqtt-port'),
+          httpPort: port(opts.httpPort, '--http-port'),
+          hostnames: opts.hostname,
+          ...(opts.db !== undefined ? { db: opts.db } : {}),
+          logLevel: opts.logLevel,
+          certificateValidityDays: validity,
+          keyAlgorithm: opts.keyAlgorithm,
+        });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'EADDRINUSE') throw new CliError(`a port is already in use (${e.message}); choose others with --mqtt-port / --http-port`, 1);
+        if (e.code === 'EACCES') throw new CliError(`cannot listen: ${e.message} (ports below 1024 need privileges)`, 1);
+        throw err;
+      }
+      io.stdout(banner(server) + '\n');
+      await new Promise<void>((resolveStop) => {
+        const stop = (signal: string) => {
+          io.stderr(`\nfleetprov: ${signal} received, shutting down\n`);
+          server.close().then(resolveStop, resolveStop);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    });
+}

@@ -1,0 +1,110 @@
+/**
+ * The server's data directory: CA, TLS server certificate, admin credentials, SQLite database.
+ *
+ *   DIR/ca/root-ca.pem        trust anchor for devices and admin clients (like AmazonRootCA1.pem)
+ *   DIR/ca/…                  root and issuing CA keys (0600)
+ *   DIR/tls/server.pem, .key  the MQTT/HTTPS server certificate (chain) and key (0600)
+ *   DIR/credentials           admin access keys, AWS shared-credentials format, profile `default` (0600)
+ *   DIR/registry.db           SQLite registry (unless --db selects PostgreSQL)
+ */
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile, chmod } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadOrCreateCa, issueServerCertificate, writeFileAtomic, type CertificateAuthority } from './pki/index.js';
+import { classifyHostnames } from './pki/issue.js';
+import { generateAccessKeyPair, readSharedCredentialsFile, writeSharedCredentialsFile, type AccessKeyPair } from './api/credentials.js';
+
+/** Paths of the files in a data directory. */
+export interface DataDirPaths {
+  dir: string;
+  caDir: string;
+  rootCa: string;
+  serverCert: string;
+  serverKey: string;
+  credentials: string;
+  sqlite: string;
+}
+
+/** What a data directory holds once prepared. */
+export interface PreparedDataDir {
+  paths: DataDirPaths;
+  ca: CertificateAuthority;
+  /** Server certificate chain PEM and key PEM for the TLS listeners. */
+  serverTls: { cert: string; key: string; hostnames: readonly string[] };
+  admin: AccessKeyPair;
+  /** True when this call created the CA (first start). */
+  created: boolean;
+}
+
+/** Paths inside `dir`. */
+export function dataDirPaths(dir: string): DataDirPaths {
+  const abs = resolve(dir);
+  return {
+    dir: abs,
+    caDir: join(abs, 'ca'),
+    rootCa: join(abs, 'ca', 'root-ca.pem'),
+    serverCert: join(abs, 'tls', 'server.pem'),
+    serverKey: join(abs, 'tls', 'server.key'),
+    credentials: join(abs, 'credentials'),
+    sqlite: join(abs, 'registry.db'),
+  };
+}
+
+const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+
+/** Reuses the stored server certificate if it covers every host name and is not about to expire. */
+async function loadServerTls(paths: DataDirPaths, hostnames: readonly string[], ca: CertificateAuthority): Promise<{ cert: string; key: string } | null> {
+  let cert: string;
+  let key: string;
+  try {
+    [cert, key] = await Promise.all([readFile(paths.serverCert, 'utf8'), readFile(paths.serverKey, 'utf8')]);
+  } catch {
+    return null;
+  }
+  try {
+    const leaf = new X509Certificate(cert);
+    if (!leaf.checkIssued(new X509Certificate(ca.issuingCertificatePem))) return null;
+    if (Date.parse(leaf.validTo) - Date.now() < RENEW_BEFORE_MS) return null;
+    const san = leaf.subjectAltName ?? '';
+    const { dns, ips } = classifyHostnames(hostnames);
+    const covered = dns.every((d) => san.includes(`DNS:${d}`)) && ips.every((ip) => san.includes(`IP Address:${ip.toUpperCase()}`) || san.includes(`IP Address:${ip}`));
+    return covered ? { cert, key } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Creates (first start) or loads (restart) everything in the data directory.
+ * Private keys and the credentials file are written atomically with mode 0600.
+ */
+export async function prepareDataDir(dir: string, hostnames: readonly string[] = []): Promise<PreparedDataDir> {
+  const paths = dataDirPaths(dir);
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  await chmod(paths.dir, 0o700);
+  const { ca, created } = await loadOrCreateCa(paths.caDir);
+
+  await mkdir(join(paths.dir, 'tls'), { recursive: true, mode: 0o700 });
+  let serverTls = await loadServerTls(paths, hostnames, ca);
+  if (!serverTls) {
+    const issued = await issueServerCertificate(ca, hostnames);
+    await writeFileAtomic(paths.serverKey, issued.privateKeyPem, 0o600);
+    await writeFileAtomic(paths.serverCert, issued.chainPem, 0o644);
+    serverTls = { cert: issued.chainPem, key: issued.privateKeyPem };
+  }
+  const { dns, ips } = classifyHostnames(hostnames);
+
+  let admin = await readSharedCredentialsFile(paths.credentials);
+  if (!admin?.accessKeyId || !admin.secretAccessKey) {
+    const pair = generateAccessKeyPair();
+    await writeSharedCredentialsFile(paths.credentials, pair);
+    admin = pair;
+  }
+  return {
+    paths,
+    ca,
+    serverTls: { ...serverTls, hostnames: [...dns, ...ips] },
+    admin: { accessKeyId: admin.accessKeyId!, secretAccessKey: admin.secretAccessKey! },
+    created,
+  };
+}

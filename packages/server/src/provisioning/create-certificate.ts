@@ -1,0 +1,93 @@
+/**
+ * CreateKeysAndCertificate and CreateCertificateFromCsr (spec §1.2, §1.3): issue a certificate, store
+ * it PENDING_ACTIVATION together with its ownership token in one transaction, answer with both.
+ */
+import {
+  encodeCreateCertificateFromCsrResponse,
+  encodeCreateKeysAndCertificateResponse,
+  parseCreateCertificateFromCsrRequest,
+  parseCreateKeysAndCertificateRequest,
+} from '@fleetprov/protocol';
+import { createKeysAndCertificate, CsrError, issueFromCsr, parseCertificateFacts } from '../pki/index.js';
+import type { ServiceContext } from '../service-context.js';
+import { rejection } from './errors.js';
+import type { OwnershipTokens } from './ownership-tokens.js';
+import { provisioningEvent, type RequestScope } from './request-scope.js';
+
+/** What the certificate operations need. */
+export interface CertificateOperationDeps {
+  ctx: ServiceContext;
+  tokens: OwnershipTokens;
+}
+
+/**
+ * Stores a freshly issued certificate as PENDING_ACTIVATION, issued by the requesting principal, with
+ * its ownership token and an `accepted` event, all in one transaction. Returns the token.
+ */
+async function storePendingCertificate(deps: CertificateOperationDeps, scope: RequestScope, certificatePem: string): Promise<string> {
+  const { ctx, tokens } = deps;
+  const facts = parseCertificateFacts(certificatePem);
+  scope.certificateId = facts.certificateId;
+  return ctx.registry.transaction(async (tx) => {
+    await tx.createCertificate({
+      id: facts.certificateId,
+      pem: certificatePem,
+      status: 'PENDING_ACTIVATION',
+      notBefore: facts.notBefore.getTime(),
+      notAfter: facts.notAfter.getTime(),
+      subjectDn: facts.subjectDn,
+      issuerDn: facts.issuerDn,
+      serial: facts.serialNumberHex,
+      issuedByPrincipal: scope.principalId,
+    });
+    const token = await tokens.issue(facts.certificateId, scope.principalId, { registry: tx });
+    await tx.appendEvent(
+      provisioningEvent(scope, 'accepted', `certificate ${facts.certificateId} created (PENDING_ACTIVATION)`, {
+        at: ctx.now().getTime(),
+        details: { keyType: facts.publicKey.type, keyBits: facts.publicKey.bits, notAfter: facts.notAfter.toISOString() },
+      }),
+    );
+    return token;
+  });
+}
+
+/** CreateKeysAndCertificate: a key pair from the pool, a certificate for it, PENDING_ACTIVATION. */
+export async function handleCreateKeysAndCertificate(deps: CertificateOperationDeps, scope: RequestScope): Promise<Buffer> {
+  const { ctx } = deps;
+  parseCreateKeysAndCertificateRequest(scope.format, scope.payload);
+  const issued = await createKeysAndCertificate(ctx.ca, {
+    keyAlgorithm: ctx.keyAlgorithm,
+    keyPool: ctx.keyPool,
+    validityDays: ctx.certificateValidityDays,
+    now: ctx.now(),
+  });
+  const token = await storePendingCertificate(deps, scope, issued.certificatePem);
+  return encodeCreateKeysAndCertificateResponse(scope.format, {
+    certificateId: issued.certificateId,
+    certificatePem: issued.certificatePem,
+    privateKey: issued.privateKeyPem,
+    certificateOwnershipToken: token,
+  });
+}
+
+/** CreateCertificateFromCsr: verify the CSR (signature, key strength), issue, PENDING_ACTIVATION. */
+export async function handleCreateCertificateFromCsr(deps: CertificateOperationDeps, scope: RequestScope): Promise<Buffer> {
+  const { ctx } = deps;
+  const request = parseCreateCertificateFromCsrRequest(scope.format, scope.payload);
+  let issued;
+  try {
+    issued = await issueFromCsr(ctx.ca, request.certificateSigningRequest, {
+      validityDays: ctx.certificateValidityDays,
+      now: ctx.now(),
+    });
+  } catch (err) {
+    if (err instanceof CsrError) throw rejection('InvalidPayload', `certificateSigningRequest refused: ${err.message}`, err);
+    throw err;
+  }
+  const token = await storePendingCertificate(deps, scope, issued.certificatePem);
+  return encodeCreateCertificateFromCsrResponse(scope.format, {
+    certificateOwnershipToken: token,
+    certificateId: issued.certificateId,
+    certificatePem: issued.certificatePem,
+  });
+}

@@ -1,0 +1,191 @@
+/**
+ * The broker's Fleet Provisioning callback: routes a request by topic to its operation, answers on
+ * the matching `.../accepted` or `.../rejected` topic in the topic's format, and for every request
+ * writes a log line and a provisioning event (accepted ones inside the operation's transaction).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  encodeErrorResponse,
+  ERROR_STATUS_CODES,
+  HOOK_TIMEOUT_MS,
+  parseTopic,
+  ProtocolError,
+  replyTopic,
+  type ErrorCode,
+  type ParsedTopic,
+} from '@fleetprov/protocol';
+import type { ProvisioningReply, ProvisioningRequest, ProvisioningRequestHandler } from '../broker/index.js';
+import type { ServiceContext } from '../service-context.js';
+import { handleCreateCertificateFromCsr, handleCreateKeysAndCertificate } from './create-certificate.js';
+import { ProvisioningError, rejection, ServiceRejection } from './errors.js';
+import type { PreProvisioningHook } from './hook.js';
+import { createOwnershipTokens, type OwnershipTokens } from './ownership-tokens.js';
+import { handleRegisterThing } from './register-thing.js';
+import { provisioningEvent, type RequestScope } from './request-scope.js';
+import { TemplateCache } from './template-cache.js';
+import { PrincipalThrottle, type ThrottleOptions } from './throttle.js';
+
+/** Options of {@link createProvisioningHandler}. */
+export interface ProvisioningHandlerOptions {
+  /** Token service to use (e.g. shared with the control plane). Default: one created from the context. */
+  tokens?: OwnershipTokens;
+  /** Per-principal rate limit (default 50 requests/s, burst 100), or `false` for none. */
+  throttle?: ThrottleOptions | false;
+  /**
+   * Extension point for pre-provisioning hooks (spec §3): when set, called before RegisterThing's
+   * transaction for every RegisterThing request. Denial, failure or timeout → 403 AccessDenied,
+   * nothing created. The template's own `preProvisioningHook` field is passed in the context for the
+   * hook to act on; calling external hooks (Lambda-like targets) is a later issue.
+   */
+  preProvisioningHook?: PreProvisioningHook;
+  /** Time the hook may take, ms. Default 5000 (AWS's hard limit). */
+  hookTimeoutMs?: number;
+  /** Parsed templates kept in memory. Default 256. */
+  templateCacheSize?: number;
+}
+
+/** Throttled requests of one principal produce at most one event and one warning per this many ms. */
+const THROTTLE_REPORT_INTERVAL_MS = 1000;
+
+/** What a rejected request is turned into. */
+interface Refusal {
+  code: ErrorCode;
+  message: string;
+  /** The error to log when it differs from the message (internal failures). */
+  cause?: unknown;
+}
+
+/** A device-facing refusal from anything an operation threw; internal details never leave the server. */
+function toRefusal(err: unknown): Refusal {
+  const cause = err instanceof ProtocolError && err.cause !== undefined ? { cause: err.cause } : {};
+  if (err instanceof ProtocolError && err.code !== 'InternalFailure') return { code: err.code, message: err.message, ...cause };
+  const reference = randomBytes(6).toString('hex');
+  if (err instanceof ServiceRejection) return { code: 'InternalFailure', message: `${err.message} (reference ${reference})`, cause: err.cause ?? err };
+  return {
+    code: 'InternalFailure',
+    message: `the server failed to process the request (reference ${reference}); retry later and report the reference if it persists`,
+    cause: err,
+  };
+}
+
+function checkOptions(opts: ProvisioningHandlerOptions): void {
+  if (typeof opts !== 'object' || opts === null) throw new ProvisioningError('InvalidArgument', 'options must be an object');
+  if (opts.preProvisioningHook !== undefined && typeof opts.preProvisioningHook !== 'function') {
+    throw new ProvisioningError('InvalidArgument', 'preProvisioningHook must be a function');
+  }
+  const timeout = opts.hookTimeoutMs;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 600_000)) {
+    throw new ProvisioningError('InvalidArgument', 'hookTimeoutMs must be an integer from 1 to 600000');
+  }
+}
+
+/**
+ * Creates the handler the broker calls for every PUBLISH to a Fleet Provisioning request topic.
+ * Reads (or creates) the ownership-token key from the registry settings first.
+ * @throws {ProvisioningError} `InvalidArgument` for bad options, `InvalidTokenKey` for a malformed stored key
+ */
+export async function createProvisioningHandler(ctx: ServiceContext, opts: ProvisioningHandlerOptions = {}): Promise<ProvisioningRequestHandler> {
+  checkOptions(opts);
+  const tokens = opts.tokens ?? (await createOwnershipTokens(ctx));
+  const throttle = opts.throttle === false ? null : new PrincipalThrottle(opts.throttle ?? {});
+  const templates = new TemplateCache(opts.templateCacheSize);
+  const log = ctx.logger.child({ component: 'provisioning' });
+  const lastThrottleReport = new Map<string, { at: number; suppressed: number }>();
+  const certificateDeps = { ctx, tokens };
+  const registerDeps = { ctx, tokens, templates, preProvisioningHook: opts.preProvisioningHook, hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
+
+  function run(topic: ParsedTopic, scope: RequestScope): Promise<Buffer> {
+    switch (topic.operation) {
+      case 'CreateKeysAndCertificate':
+        return handleCreateKeysAndCertificate(certificateDeps, scope);
+      case 'CreateCertificateFromCsr':
+        return handleCreateCertificateFromCsr(certificateDeps, scope);
+      case 'RegisterThing':
+        return handleRegisterThing(registerDeps, scope, topic.templateName);
+    }
+  }
+
+  /** Whether to report this throttled request (event + warning), and how many were silenced before it. */
+  function throttleReport(principalId: string): { report: boolean; suppressed: number } {
+    const now = performance.now();
+    const last = lastThrottleReport.get(principalId);
+    if (last !== undefined && now - last.at < THROTTLE_REPORT_INTERVAL_MS) {
+      last.suppressed++;
+      return { report: false, suppressed: 0 };
+    }
+    lastThrottleReport.delete(principalId);
+    lastThrottleReport.set(principalId, { at: now, suppressed: 0 });
+    if (lastThrottleReport.size > 10_000) lastThrottleReport.delete(lastThrottleReport.keys().next().value as string);
+    return { report: true, suppressed: last?.suppressed ?? 0 };
+  }
+
+  async function reject(topic: ParsedTopic, scope: RequestScope, err: unknown): Promise<ProvisioningReply> {
+    const refusal = toRefusal(err);
+    const reply: ProvisioningReply = {
+      topic: replyTopic(topic.operation, topic.format, 'rejected', scope.templateName),
+      payload: encodeErrorResponse(topic.format, { statusCode: ERROR_STATUS_CODES[refusal.code], errorCode: refusal.code, errorMessage: refusal.message }),
+    };
+    let report = true;
+    let suppressed = 0;
+    if (refusal.code === 'Throttling') ({ report, suppressed } = throttleReport(scope.principalId));
+    if (!report) return reply;
+    const fields = {
+      operation: scope.operation,
+      template: scope.templateName,
+      clientId: scope.clientId,
+      principal: scope.principalId,
+      certificateId: scope.certificateId,
+      errorCode: refusal.code,
+      ...(refusal.code === 'InternalFailure' || refusal.cause instanceof Error ? { err: refusal.cause } : {}),
+    };
+    const line = `${scope.operation} from client ${JSON.stringify(scope.clientId)} rejected (${refusal.code}): ${refusal.message}`;
+    if (refusal.code === 'InternalFailure') log.error(fields, line);
+    else log.warn(fields, line);
+    try {
+      await ctx.registry.appendEvent(
+        provisioningEvent(scope, 'rejected', refusal.message, {
+          errorCode: refusal.code,
+          at: ctx.now().getTime(),
+          details: { statusCode: ERROR_STATUS_CODES[refusal.code], ...(suppressed > 0 ? { throttledSinceLastEvent: suppressed } : {}) },
+        }),
+      );
+    } catch (eventErr) {
+      log.error({ err: eventErr, operation: scope.operation }, `could not record the rejection of ${scope.operation} in the event log`);
+    }
+    return reply;
+  }
+
+  return async function onProvisioningRequest(req: ProvisioningRequest): Promise<ProvisioningReply | null> {
+    const topic = parseTopic(req.topic);
+    if (topic === null || topic.kind !== 'request') {
+      log.warn({ topic: req.topic, clientId: req.clientId }, `ignored a provisioning request on ${JSON.stringify(req.topic)}: not a Fleet Provisioning request topic`);
+      return null;
+    }
+    const scope: RequestScope = {
+      operation: topic.operation,
+      format: topic.format,
+      ...(topic.operation === 'RegisterThing' ? { templateName: topic.templateName } : {}),
+      payload: Buffer.isBuffer(req.payload) ? req.payload : Buffer.from(req.payload ?? ''),
+      principalId: req.principal.certificateId,
+      clientId: req.clientId,
+      startedAt: performance.now(),
+    };
+    try {
+      const wait = throttle === null ? 0 : throttle.take(scope.principalId);
+      if (wait > 0 && throttle !== null) {
+        throw rejection(
+          'Throttling',
+          `rate exceeded: at most ${throttle.ratePerSecond} provisioning requests per second (burst ${throttle.burst}) per certificate; retry in ${wait} ms`,
+        );
+      }
+      const payload = await run(topic, scope);
+      log.info(
+        { operation: scope.operation, template: scope.templateName, clientId: scope.clientId, principal: scope.principalId, certificateId: scope.certificateId, thingName: scope.thingName },
+        `${scope.operation} from client ${JSON.stringify(scope.clientId)} accepted${scope.thingName ? `: thing ${scope.thingName}` : ''}${scope.certificateId ? `, certificate ${scope.certificateId}` : ''}`,
+      );
+      return { topic: replyTopic(topic.operation, topic.format, 'accepted', scope.templateName), payload };
+    } catch (err) {
+      return reject(topic, scope, err);
+    }
+  };
+}

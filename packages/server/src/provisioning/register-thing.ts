@@ -1,0 +1,308 @@
+/**
+ * RegisterThing (spec §1.4, §2.3): checks the template and the ownership token, runs the
+ * pre-provisioning hook, evaluates the template, then applies the plan in ONE registry transaction —
+ * consume the token, create or update the thing, create inline policies, attach policies and the
+ * thing to the certificate, set the certificate's status, append the event. A failure at any step
+ * leaves the registry as it was (the token stays unused).
+ */
+import { encodeRegisterThingResponse, parseRegisterThingRequest } from '@fleetprov/protocol';
+import { parsePolicy, PolicyError } from '../policy/index.js';
+import { parseCertificateFacts } from '../pki/index.js';
+import { isRegistryError, type Registry, type TemplateRow } from '../registry/index.js';
+import {
+  planProvisioning,
+  resolveTemplate,
+  TemplateError,
+  type ExistingThing,
+  type ParsedTemplate,
+  type ProvisioningPlan,
+  type ResolvedTemplate,
+  type ThingPlan,
+} from '../templates/index.js';
+import type { ServiceContext } from '../service-context.js';
+import { rejection } from './errors.js';
+import { runPreProvisioningHook, type PreProvisioningHook } from './hook.js';
+import { OwnershipTokenError, type OwnershipTokenClaims, type OwnershipTokens } from './ownership-tokens.js';
+import { provisioningEvent, type RequestScope } from './request-scope.js';
+import type { TemplateCache } from './template-cache.js';
+
+/** What RegisterThing needs. */
+export interface RegisterThingDeps {
+  ctx: ServiceContext;
+  tokens: OwnershipTokens;
+  templates: TemplateCache;
+  preProvisioningHook: PreProvisioningHook | undefined;
+  hookTimeoutMs: number;
+}
+
+/** The template by name, usable for fleet provisioning. */
+async function loadTemplate(ctx: ServiceContext, name: string): Promise<TemplateRow> {
+  const template = await ctx.registry.getProvisioningTemplate(name);
+  if (template === null) {
+    throw rejection('ResourceNotFound', `template ${name} does not exist; create it with CreateProvisioningTemplate or fix the template name in the topic`);
+  }
+  if (template.type !== 'FLEET_PROVISIONING') {
+    throw rejection('AccessDenied', `template ${name} is a ${template.type} template; RegisterThing needs a FLEET_PROVISIONING template`);
+  }
+  if (!template.enabled) {
+    throw rejection('AccessDenied', `template ${name} is disabled; enable it with UpdateProvisioningTemplate`);
+  }
+  return template;
+}
+
+function parsedTemplate(deps: RegisterThingDeps, template: TemplateRow): ParsedTemplate {
+  try {
+    return deps.templates.get(template);
+  } catch (err) {
+    // Bodies are validated when stored; one that no longer parses is the operator's problem.
+    throw rejection('InternalFailure', `template ${template.name} is not valid in this server version; an administrator must fix it`, err);
+  }
+}
+
+/** Checks the token, its row and its certificate before anything else runs. */
+async function openToken(deps: RegisterThingDeps, scope: RequestScope, token: string): Promise<{ claims: OwnershipTokenClaims; certificatePem: string }> {
+  const { ctx, tokens } = deps;
+  const opened = tokens.open(token, scope.principalId);
+  if (!opened.ok) throw opened.error;
+  const claims = opened.claims;
+  scope.certificateId = claims.certificateId;
+  const row = await ctx.registry.getOwnershipToken(claims.tokenId);
+  if (row === null) throw new OwnershipTokenError('invalid');
+  if (row.usedAt !== null) throw new OwnershipTokenError('used');
+  const certificate = await ctx.registry.getCertificate(claims.certificateId);
+  if (certificate === null) {
+    throw rejection(
+      'InvalidCertificateOwnershipToken',
+      `certificate ${claims.certificateId} no longer exists; call CreateKeysAndCertificate or CreateCertificateFromCsr again`,
+    );
+  }
+  if (certificate.status !== 'PENDING_ACTIVATION') {
+    throw rejection(
+      'InvalidCertificateOwnershipToken',
+      `certificate ${claims.certificateId} is ${certificate.status}, not PENDING_ACTIVATION, so it cannot be registered; call CreateKeysAndCertificate or CreateCertificateFromCsr again`,
+    );
+  }
+  return { claims, certificatePem: certificate.pem };
+}
+
+/** Evaluates the template; maps engine errors to what the device must fix. */
+function resolve(template: ParsedTemplate, name: string, parameters: Record<string, string>, certificateId: string, certificatePem: string): ResolvedTemplate {
+  const facts = parseCertificateFacts(certificatePem);
+  try {
+    return resolveTemplate(template, { parameters, certificate: { certificateId, subject: facts.subject } });
+  } catch (err) {
+    throw templateRejection(err, name);
+  }
+}
+
+function templateRejection(err: unknown, templateName: string): unknown {
+  if (!(err instanceof TemplateError)) return err;
+  switch (err.code) {
+    case 'MissingParameter': {
+      const parameter = err.parameter ?? err.path;
+      return rejection('InvalidPayload', `missing parameter ${parameter}: template ${templateName} needs a value for "${parameter}"; add it to "parameters"`, err);
+    }
+    case 'ResourceConflict':
+      return rejection('ResourceConflict', `template ${templateName}: ${err.message}`, err);
+    case 'EvaluationError':
+      return rejection('InvalidPayload', `template ${templateName} cannot be evaluated with these parameters: ${err.message}`, err);
+    default:
+      return rejection('InternalFailure', `template ${templateName} is not valid; an administrator must fix it`, err);
+  }
+}
+
+/** All pages of a thing's group names. */
+async function thingGroupNames(tx: Registry, thingName: string): Promise<string[]> {
+  const names: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await tx.listThingGroupsForThing(thingName, { maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
+    names.push(...page.items.map((g) => g.groupName));
+    nextToken = page.nextToken;
+  } while (nextToken !== undefined);
+  return names;
+}
+
+async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
+  const thing = await tx.getThing(thingName);
+  if (thing === null) return null;
+  return {
+    thingName: thing.name,
+    thingTypeName: thing.thingTypeName,
+    attributes: thing.attributes,
+    thingGroups: await thingGroupNames(tx, thing.name),
+    billingGroup: thing.billingGroupName,
+  };
+}
+
+/** Thing types and groups the plan names must exist: AWS does not create them. */
+async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateName: string): Promise<void> {
+  if (plan.thingTypeName !== null && (await tx.getThingType(plan.thingTypeName)) === null) {
+    throw rejection('InvalidPayload', `thing type ${plan.thingTypeName} named by template ${templateName} does not exist; create it with CreateThingType`);
+  }
+  for (const group of plan.thingGroups) {
+    if ((await tx.getThingGroup(group)) === null) {
+      throw rejection('InvalidPayload', `thing group ${group} named by template ${templateName} does not exist; create it with CreateThingGroup`);
+    }
+  }
+}
+
+async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing | null, templateName: string): Promise<void> {
+  if (plan.action === 'unchanged') return;
+  await requireThingDependencies(tx, plan, templateName);
+  if (plan.action === 'create' || existing === null) {
+    await tx.createThing({
+      name: plan.thingName,
+      thingTypeName: plan.thingTypeName,
+      attributes: plan.attributes,
+      billingGroupName: plan.billingGroup,
+    });
+    for (const group of plan.thingGroups) await tx.addThingToThingGroup(group, plan.thingName);
+    return;
+  }
+  // The plan holds the final attribute set: replace, not merge.
+  await tx.updateThing(plan.thingName, {
+    attributes: plan.attributes,
+    merge: false,
+    ...(plan.thingTypeName === null ? (existing.thingTypeName ? { removeThingType: true } : {}) : { thingTypeName: plan.thingTypeName }),
+    ...(plan.billingGroup === null ? (existing.billingGroup ? { removeBillingGroup: true } : {}) : { billingGroupName: plan.billingGroup }),
+  });
+  for (const group of existing.thingGroups) if (!plan.thingGroups.includes(group)) await tx.removeThingFromThingGroup(group, plan.thingName);
+  for (const group of plan.thingGroups) if (!existing.thingGroups.includes(group)) await tx.addThingToThingGroup(group, plan.thingName);
+}
+
+async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId: string, templateName: string): Promise<void> {
+  for (const policy of plan.policies) {
+    if (policy.kind === 'inline') {
+      if ((await tx.getPolicy(policy.policyName)) === null) {
+        try {
+          parsePolicy(policy.document);
+        } catch (err) {
+          if (err instanceof PolicyError) {
+            throw rejection('InvalidPayload', `template ${templateName}: the inline policy of resource ${policy.logicalId} is not a valid IoT policy (${err.message}); fix the template`, err);
+          }
+          throw err;
+        }
+        try {
+          await tx.createPolicy({ name: policy.policyName, document: policy.document });
+        } catch (err) {
+          // Another RegisterThing created the same inline policy (same document, same hash name).
+          if (!isRegistryError(err, 'ResourceAlreadyExists')) throw err;
+        }
+      }
+    } else if ((await tx.getPolicy(policy.policyName)) === null) {
+      throw rejection('InvalidPayload', `policy ${policy.policyName} named by template ${templateName} does not exist; create it with CreatePolicy`);
+    }
+    await tx.attachPolicy(policy.policyName, { type: 'certificate', id: certificateId });
+  }
+}
+
+/** Registry failures inside the transaction, as what the device is told. */
+function registryRejection(err: unknown, templateName: string): unknown {
+  if (!isRegistryError(err)) return err;
+  switch (err.code) {
+    case 'InvalidRequest':
+    case 'LimitExceeded':
+    case 'ResourceNotFound':
+      return rejection('InvalidPayload', `template ${templateName} cannot be applied: ${err.message}`, err);
+    case 'ResourceAlreadyExists':
+    case 'VersionConflict':
+    case 'Conflict':
+      return rejection('ResourceConflict', `template ${templateName} cannot be applied: ${err.message}; another request changed the same resource, retry`, err);
+    default:
+      return err;
+  }
+}
+
+/** The RegisterThing operation. */
+export async function handleRegisterThing(deps: RegisterThingDeps, scope: RequestScope, templateName: string): Promise<Buffer> {
+  const { ctx, tokens } = deps;
+  const request = parseRegisterThingRequest(scope.format, scope.payload);
+  const template = await loadTemplate(ctx, templateName);
+  const parsed = parsedTemplate(deps, template);
+  const { claims, certificatePem } = await openToken(deps, scope, request.certificateOwnershipToken);
+  const deviceParameters: Record<string, string> = request.parameters ?? (Object.create(null) as Record<string, string>);
+
+  let parameters = deviceParameters;
+  let overridden: string[] = [];
+  if (deps.preProvisioningHook !== undefined) {
+    const outcome = await runPreProvisioningHook(
+      deps.preProvisioningHook,
+      {
+        claimCertificateId: scope.principalId,
+        certificateId: claims.certificateId,
+        certificatePem,
+        templateArn: template.arn,
+        clientId: scope.clientId,
+        parameters: deviceParameters,
+      },
+      { template },
+      deps.hookTimeoutMs,
+    );
+    if (!outcome.allowed) {
+      throw rejection('AccessDenied', `provisioning with template ${templateName} was denied by its pre-provisioning hook`, new Error(outcome.reason, { cause: outcome.cause }));
+    }
+    parameters = outcome.parameters;
+    overridden = outcome.overridden;
+  }
+
+  const resolved = resolve(parsed, templateName, parameters, claims.certificateId, certificatePem);
+  if (resolved.thing !== undefined) scope.thingName = resolved.thing.thingName;
+
+  const plan = await ctx.registry.transaction(async (tx) => {
+    await tokens.consume(claims, tx);
+    const certificate = await tx.getCertificate(claims.certificateId);
+    if (certificate === null || certificate.status !== 'PENDING_ACTIVATION') {
+      throw rejection(
+        'InvalidCertificateOwnershipToken',
+        `certificate ${claims.certificateId} is no longer PENDING_ACTIVATION; call CreateKeysAndCertificate or CreateCertificateFromCsr again`,
+      );
+    }
+    try {
+      const existing = resolved.thing === undefined ? null : await existingThing(tx, resolved.thing.thingName);
+      let planned: ProvisioningPlan;
+      try {
+        planned = planProvisioning(resolved, existing);
+      } catch (err) {
+        throw templateRejection(err, templateName);
+      }
+      if (planned.thing !== undefined) await applyThing(tx, planned.thing, existing, templateName);
+      await applyPolicies(tx, planned, claims.certificateId, templateName);
+      if (planned.thing !== undefined) await tx.attachThingPrincipal(planned.thing.thingName, claims.certificateId);
+      if (planned.certificate !== undefined) await tx.updateCertificateStatus(claims.certificateId, planned.certificate.status);
+      const status = planned.certificate?.status ?? 'PENDING_ACTIVATION';
+      await tx.appendEvent(
+        provisioningEvent(
+          scope,
+          'accepted',
+          planned.thing === undefined
+            ? `certificate ${claims.certificateId} registered (${status})`
+            : `thing ${planned.thing.thingName} ${planned.thing.action === 'create' ? 'created' : planned.thing.action === 'update' ? 'updated' : 'unchanged'}; certificate ${claims.certificateId} attached (${status})`,
+          {
+            at: ctx.now().getTime(),
+            details: {
+              resources: planned.resources,
+              certificateStatus: status,
+              ...(planned.thing === undefined ? {} : { thingAction: planned.thing.action }),
+              ...(overridden.length === 0 ? {} : { parameterOverrides: overridden }),
+            },
+          },
+        ),
+      );
+      return planned;
+    } catch (err) {
+      throw registryRejection(err, templateName);
+    }
+  });
+
+  if (plan.certificate === undefined) {
+    deps.ctx.logger.warn(
+      { component: 'provisioning', template: templateName, certificateId: claims.certificateId },
+      `template ${templateName} has no AWS::IoT::Certificate resource: certificate ${claims.certificateId} stays PENDING_ACTIVATION`,
+    );
+  }
+  return encodeRegisterThingResponse(scope.format, {
+    deviceConfiguration: plan.deviceConfiguration,
+    ...(plan.thing === undefined ? {} : { thingName: plan.thing.thingName }),
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * `startServer`: one process that behaves like AWS IoT Core for provisioning — the MQTT broker over
+ * mutual TLS with the Fleet Provisioning API, and the AWS-compatible control plane over HTTPS —
+ * on a data directory (CA, credentials) and a registry (SQLite by default, PostgreSQL by URL).
+ */
+import pino, { type Logger } from 'pino';
+import { prepareDataDir, type DataDirPaths } from './data-dir.js';
+import { openRegistry, type Registry } from './registry/index.js';
+import { KeyPool } from './pki/index.js';
+import { startBroker, type Broker } from './broker/index.js';
+import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
+import { registerControlPlaneRoutes } from './api/routes/index.js';
+import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper } from './provisioning/index.js';
+import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
+
+/** Options of {@link startServer}; every one has a default. */
+export interface ServerOptions {
+  /** Data directory. Default `./.fleetprov`. */
+  dataDir?: string;
+  /** Listen address. Default `127.0.0.1`. */
+  host?: string;
+  /** MQTT over TLS port; 0 picks a free one. Default 8883. */
+  mqttPort?: number;
+  /** Control-plane HTTPS port; 0 picks a free one. Default 8443. */
+  httpPort?: number;
+  /** Extra names for the server certificate (localhost and 127.0.0.1 are always included). */
+  hostnames?: readonly string[];
+  /** `postgres://…` for PostgreSQL; a file path for SQLite. Default `DATA_DIR/registry.db`. */
+  db?: string;
+  /** Log level (pino). Default `info`. */
+  logLevel?: string;
+  /** A logger to use instead of creating one. */
+  logger?: Logger;
+  /** Region and account id in ARNs. Defaults `us-east-1`, `000000000000`. */
+  region?: string;
+  accountId?: string;
+  /** Validity of issued device certificates in days. Default 365. */
+  certificateValidityDays?: number;
+  /** Key algorithm of CreateKeysAndCertificate. Default `rsa-2048` (as AWS). */
+  keyAlgorithm?: GeneratedKeyAlgorithm;
+  /** Ready RSA keys kept in the pool. Default 8. */
+  keyPoolSize?: number;
+  /** How often expired pending certificates are swept, ms. Default 60000. */
+  sweepIntervalMs?: number;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Actual ports (useful with port 0). */
+  mqttPort: number;
+  httpPort: number;
+  host: string;
+  /** `mqtts://host:port` and `https://host:port`. */
+  mqttUrl: string;
+  controlPlaneUrl: string;
+  /** Files in the data directory (`paths.rootCa`, `paths.credentials`, …). */
+  paths: DataDirPaths;
+  /** The trust anchor devices and admin clients use. */
+  caPath: string;
+  registry: Registry;
+  broker: Broker;
+  api: ApiApp;
+  context: ServiceContext;
+  /** Admin access key id (the secret is in `paths.credentials`). */
+  accessKeyId: string;
+  /** Stops listeners, background work and the registry. */
+  close(): Promise<void>;
+}
+
+/** Starts the broker, the provisioning API and the control plane on a data directory. */
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? '127.0.0.1';
+  const logger = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { service: 'fleetprov' } });
+  const region = options.region ?? 'us-east-1';
+  const accountId = options.accountId ?? '000000000000';
+  const hostnames = [...(options.hostnames ?? [])];
+  if (host !== '0.0.0.0' && host !== '::' && !hostnames.includes(host)) hostnames.push(host);
+
+  const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
+  const registry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
+  const keyAlgorithm = options.keyAlgorithm ?? 'rsa-2048';
+  const keyPool = new KeyPool({ targets: keyAlgorithm === 'rsa-2048' ? { 'rsa-2048': options.keyPoolSize ?? 8 } : {} });
+
+  let broker: Broker | undefined;
+  const context: ServiceContext = {
+    registry,
+    ca: data.ca,
+    keyPool,
+    logger,
+    region,
+    accountId,
+    certificateValidityDays: options.certificateValidityDays ?? 365,
+    keyAlgorithm,
+    endpointAddress: hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
+    disconnectCertificate: (certificateId, reason) => broker?.disconnectCertificate(certificateId, reason) ?? 0,
+    now: () => new Date(),
+  };
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  try {
+    const authority = createRegistryAuthority(context);
+    const onProvisioningRequest = await createProvisioningHandler(context);
+    broker = await startBroker({
+      host,
+      port: options.mqttPort ?? 8883,
+      tls: { cert: data.serverTls.cert, key: data.serverTls.key, ca: data.ca.caCertificatesPem },
+      authority,
+      onProvisioningRequest,
+      logger,
+    });
+    const b = broker;
+    cleanups.push(() => b.close());
+
+    const api = buildApiApp({
+      credentials: staticCredentialStore([data.admin]),
+      https: { key: data.serverTls.key, cert: data.serverTls.cert },
+      logger: logger.child({ component: 'api' }),
+      region,
+      accountId,
+      endpointAddress: context.endpointAddress,
+    });
+    registerControlPlaneRoutes(api, context);
+    await api.listen({ host, port: options.httpPort ?? 8443 });
+    cleanups.push(() => api.close());
+    const address = api.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : (options.httpPort ?? 8443);
+
+    const sweeper = startTokenSweeper(context, { intervalMs: options.sweepIntervalMs ?? 60_000 });
+    cleanups.push(() => sweeper.stop());
+
+    const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+    let closed = false;
+    return {
+      mqttPort: b.port,
+      httpPort,
+      host,
+      mqttUrl: `mqtts://${urlHost}:${b.port}`,
+      controlPlaneUrl: `https://${urlHost}:${httpPort}`,
+      paths: data.paths,
+      caPath: data.paths.rootCa,
+      registry,
+      broker: b,
+      api,
+      context,
+      accessKeyId: data.admin.accessKeyId,
+      async close() {
+        if (closed) return;
+        closed = true;
+        for (const fn of cleanups.reverse()) await fn();
+        await keyPool.close();
+        await registry.close();
+      },
+    };
+  } catch (err) {
+    for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => undefined);
+    await keyPool.close();
+    await registry.close();
+    throw err;
+  }
+}

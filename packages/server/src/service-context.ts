@@ -1,0 +1,30 @@
+import type { Logger } from 'pino';
+import type { Registry } from './registry/index.js';
+import type { CertificateAuthority, KeyPool } from './pki/index.js';
+
+/** Key algorithm for keys fleetprov generates (CreateKeysAndCertificate). */
+export type GeneratedKeyAlgorithm = 'rsa-2048' | 'ec-p256';
+
+/**
+ * Everything the provisioning handlers, the broker authority and the control-plane routes share.
+ * Built once by `startServer`; no state that matters lives here — it is all in the registry.
+ */
+export interface ServiceContext {
+  registry: Registry;
+  ca: CertificateAuthority;
+  /** Pre-generated key pairs for CreateKeysAndCertificate (RSA-2048 is slow to generate). */
+  keyPool: KeyPool;
+  logger: Logger;
+  region: string;
+  accountId: string;
+  /** Validity of device certificates fleetprov issues, in days (default 365). */
+  certificateValidityDays: number;
+  /** Key algorithm of CreateKeysAndCertificate (AWS: RSA-2048). */
+  keyAlgorithm: GeneratedKeyAlgorithm;
+  /** Host name devices connect to (DescribeEndpoint). */
+  endpointAddress: string;
+  /** Drops live MQTT connections of a certificate (after deactivate/revoke/delete); returns how many. */
+  disconnectCertificate(certificateId: string, reason: string): number;
+  /** Current time (tests may fix it). */
+  now(): Date;
+}

@@ -1,0 +1,175 @@
+import { packageRoot } from '../cli/support.js';
+/**
+ * Test environment of the control-plane routes: a real SQLite registry in a temp dir, a real
+ * fleetprov CA (EC P-256), a small key pool, the API app over HTTPS on 127.0.0.1 with every
+ * route registered, and the real `@aws-sdk/client-iot` as the client.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IoTServiceException, type IoTClient } from '@aws-sdk/client-iot';
+import pino from 'pino';
+import { buildApiApp, type ApiApp } from '../../src/api/app.js';
+import { staticCredentialStore } from '../../src/api/credentials.js';
+import { registerControlPlaneRoutes } from '../../src/api/routes/index.js';
+import { createCertificateAuthority, issueServerCertificate, KeyPool, type CertificateAuthority } from '../../src/pki/index.js';
+import { openRegistry, type Registry } from '../../src/registry/index.js';
+import type { ServiceContext } from '../../src/service-context.js';
+import { ADMIN, iotClient } from '../api/helpers.js';
+
+/** Region and account of the test server (ARNs use them). */
+export const REGION = 'eu-central-1';
+export const ACCOUNT_ID = '123456789012';
+
+/** One recorded call of `ctx.disconnectCertificate`. */
+export interface DisconnectCall {
+  certificateId: string;
+  reason: string;
+}
+
+/** A running control-plane server and its collaborators. */
+export interface RoutesEnv {
+  app: ApiApp;
+  client: IoTClient;
+  registry: Registry;
+  ca: CertificateAuthority;
+  ctx: ServiceContext;
+  /** Every call of `ctx.disconnectCertificate`, in order. */
+  disconnects: DisconnectCall[];
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+/** Starts a fresh environment (about 50 ms). */
+export async function startRoutesEnv(): Promise<RoutesEnv> {
+  const dir = await mkdtemp(join(tmpdir(), 'fleetprov-routes-'));
+  const registry = await openRegistry(join(dir, 'registry.db'), { region: REGION, accountId: ACCOUNT_ID });
+  const ca = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
+  const keyPool = new KeyPool({ targets: { 'ec-p256': 2 }, workers: 1 });
+  const server = await issueServerCertificate(ca, ['127.0.0.1']);
+  const disconnects: DisconnectCall[] = [];
+  const ctx: ServiceContext = {
+    registry,
+    ca,
+    keyPool,
+    logger: pino({ level: 'silent' }),
+    region: REGION,
+    accountId: ACCOUNT_ID,
+    certificateValidityDays: 365,
+    keyAlgorithm: 'ec-p256',
+    endpointAddress: 'localhost',
+    disconnectCertificate(certificateId, reason) {
+      disconnects.push({ certificateId, reason });
+      return 1;
+    },
+    now: () => new Date(),
+  };
+  const app = buildApiApp({
+    credentials: staticCredentialStore([ADMIN]),
+    https: { key: server.privateKeyPem, cert: server.chainPem },
+    region: REGION,
+    accountId: ACCOUNT_ID,
+    logger: false,
+  });
+  registerControlPlaneRoutes(app, ctx);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const baseUrl = `https://127.0.0.1:${port}`;
+  const client = iotClient(baseUrl, ADMIN, { ca: ca.rootCertificatePem });
+  return {
+    app,
+    client,
+    registry,
+    ca,
+    ctx,
+    disconnects,
+    baseUrl,
+    async close() {
+      client.destroy();
+      await app.close();
+      await keyPool.close();
+      await registry.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Awaits `promise`, which must reject with the AWS exception `name` (as the SDK raises it), with
+ * `status` when given and a message matching `message` when given. Returns the exception.
+ */
+export async function expectAwsError(
+  promise: Promise<unknown>,
+  name: string,
+  opts: { status?: number; message?: RegExp } = {},
+): Promise<IoTServiceException & Record<string, unknown>> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught !== undefined, `expected ${name}, but the call succeeded`);
+  assert.ok(caught instanceof IoTServiceException, `expected an IoTServiceException, got ${String(caught)}`);
+  assert.equal(caught.name, name, `expected ${name}, got ${caught.name}: ${caught.message}`);
+  if (opts.status !== undefined) assert.equal(caught.$metadata.httpStatusCode, opts.status);
+  if (opts.message !== undefined) assert.match(caught.message, opts.message);
+  return caught as IoTServiceException & Record<string, unknown>;
+}
+
+/** Everything in the registry that the control plane can change, as plain data. */
+export async function snapshot(registry: Registry): Promise<unknown> {
+  const certificates = await drainMarker((marker) => registry.listCertificates({ includeHidden: true, pageSize: 250, ...(marker ? { marker } : {}) }));
+  const policies = await drainMarker((marker) => registry.listPolicies({ pageSize: 250, ...(marker ? { marker } : {}) }));
+  const policyVersions = await Promise.all(policies.map((p) => registry.listPolicyVersions(p.name)));
+  const policyTargets = await Promise.all(policies.map((p) => drainMarker((marker) => registry.listTargetsForPolicy(p.name, marker ? { marker } : {}))));
+  const templates = await drainToken((nextToken) => registry.listProvisioningTemplates({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }));
+  const templateVersions = await Promise.all(templates.map((t) => drainToken((nextToken) => registry.listProvisioningTemplateVersions(t.name, nextToken ? { nextToken } : {}))));
+  const things = await drainToken((nextToken) => registry.listThings({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }));
+  const principals = await Promise.all(things.map((t) => drainToken((nextToken) => registry.listThingPrincipals(t.name, nextToken ? { nextToken } : {}))));
+  const groups = await drainToken((nextToken) => registry.listThingGroups({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }));
+  const members = await Promise.all(groups.map((g) => drainToken((nextToken) => registry.listThingsInThingGroup(g.name, nextToken ? { nextToken } : {}))));
+  const thingTypes = await drainToken((nextToken) => registry.listThingTypes(nextToken ? { nextToken } : {}));
+  return { certificates, policies, policyVersions, policyTargets, templates, templateVersions, things, principals, groups, members, thingTypes };
+}
+
+async function drainMarker<T>(page: (marker: string | undefined) => Promise<{ items: T[]; nextMarker?: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let marker: string | undefined;
+  do {
+    const p = await page(marker);
+    out.push(...p.items);
+    marker = p.nextMarker;
+  } while (marker !== undefined);
+  return out;
+}
+
+async function drainToken<T>(page: (token: string | undefined) => Promise<{ items: T[]; nextToken?: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const p = await page(token);
+    out.push(...p.items);
+    token = p.nextToken;
+  } while (token !== undefined);
+  return out;
+}
+
+/**
+ * Runs `failingCall` (which must itself assert its failure) and asserts that the registry holds
+ * exactly what it held before.
+ */
+export async function assertUnchanged(registry: Registry, failingCall: () => Promise<unknown>): Promise<void> {
+  const before = await snapshot(registry);
+  await failingCall();
+  assert.deepEqual(await snapshot(registry), before, 'the failing call changed the registry');
+}
+
+
+/** A fixture file's text (test/fixtures/<path>). */
+export function fixture(path: string): Promise<string> {
+  return readFile(join(packageRoot(), 'test', 'fixtures', path), 'utf8');
+}
