@@ -1,1 +1,13 @@
-export {};
+/**
+ * @fleetprov/server — a self-hostable service that speaks AWS IoT Core's Fleet Provisioning protocol.
+ * `startServer` runs everything; the engines, PKI and registry are exported for embedding and tooling.
+ */
+export { startServer, type ServerOptions, type RunningServer } from './server.js';
+export type { ServiceContext, GeneratedKeyAlgorithm } from './service-context.js';
+export { prepareDataDir, dataDirPaths, type DataDirPaths, type PreparedDataDir } from './data-dir.js';
+export { parseTemplate, resolveTemplate, planProvisioning, evaluateTemplate, TemplateError } from './templates/index.js';
+export type { ProvisioningPlan, ParsedTemplate, EvaluationInput, ExistingThing } from './templates/types.js';
+export { parsePolicy, evaluatePolicies, PolicyCache, PolicyError, explainDecision } from './policy/index.js';
+export type { PolicyContext, NamedPolicy, Decision } from './policy/types.js';
+export { openRegistry, RegistryError, type Registry } from './registry/index.js';
+export { createAdminClient, type AdminTarget } from './cli/admin-client.js';

@@ -40,6 +40,12 @@ export interface ServerOptions {
   keyAlgorithm?: GeneratedKeyAlgorithm;
   /** Ready RSA keys kept in the pool. Default 8. */
   keyPoolSize?: number;
+  /**
+   * Provisioning requests per second allowed per connecting certificate (burst: twice that); beyond it
+   * requests are rejected with 429 Throttling. Every device of a batch shares its claim certificate, so the
+   * default is high: 1000.
+   */
+  provisioningRatePerSecond?: number;
   /** How often expired pending certificates are swept, ms. Default 60000. */
   sweepIntervalMs?: number;
 }
@@ -99,7 +105,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     const authority = createRegistryAuthority(context);
-    const onProvisioningRequest = await createProvisioningHandler(context);
+    const rate = options.provisioningRatePerSecond ?? 1000;
+    const onProvisioningRequest = await createProvisioningHandler(context, { throttle: { ratePerSecond: rate, burst: rate * 2 } });
     broker = await startBroker({
       host,
       port: options.mqttPort ?? 8883,

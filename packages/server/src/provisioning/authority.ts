@@ -2,7 +2,8 @@
  * The broker's authority backed by the registry and the policy engine: who a client certificate is
  * (registered, ACTIVE, within its validity), which IoT policies apply (the certificate's, plus the
  * thing-group policies of the thing whose name equals the client id), and the policy variables of the
- * connection. `authorize` is synchronous and uses a compiled policy set; the set is refreshed in the
+ * connection (thing variables: the thing whose name equals the client id, or the certificate's
+ * exclusively attached thing). `authorize` is synchronous and uses a compiled policy set; the set is refreshed in the
  * background at most every `policyRefreshIntervalMs`, so policy changes reach live connections
  * within that time (AWS: minutes) without ever blocking a packet.
  */
@@ -107,7 +108,9 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     if (refusal !== null) return { set: null, denyReason: refusal, certificateRefused: true, context: base };
     const clientId = base.clientId ?? '';
     const principal = await registry.getPoliciesForPrincipal(certId);
-    const attached = principal.things.find((t) => t.thingName === clientId);
+    // Thing variables and group policies: the thing named like the client id, else (newer AWS
+    // docs) the thing the certificate is exclusively attached to.
+    const attached = principal.things.find((t) => t.thingName === clientId) ?? principal.things.find((t) => t.exclusive);
     let thing: PolicyContext['thing'] = null;
     if (attached !== undefined) {
       const row = await registry.getThing(attached.thingName);

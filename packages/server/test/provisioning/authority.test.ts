@@ -105,6 +105,19 @@ describe('registry authority', () => {
     await client.endAsync();
   });
 
+  test('an exclusively attached thing provides the thing variables whatever the client id', async () => {
+    await lab.registry.createPolicy({
+      name: 'exclusive_vars',
+      document: policyDoc(ALLOW_CONNECT, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/own/${iot:Connection.Thing.ThingName}' }),
+    });
+    const creds = await lab.registerCertificate('exclusive', ['exclusive_vars']);
+    await lab.registry.createThing({ name: 'excl-1' });
+    await lab.registry.attachThingPrincipal('excl-1', creds.certificateId, 'EXCLUSIVE_THING');
+    const client = await lab.connect(creds, 'any-client-id');
+    assert.deepEqual(await subscribeGranted(client, ['own/excl-1', 'own/any-client-id']), [0, 128]);
+    await client.endAsync();
+  });
+
   test('thing-group policies apply only when the client id is the thing name', async () => {
     await lab.registry.createPolicy({ name: 'connect_only', document: policyDoc(ALLOW_CONNECT) });
     await lab.registry.createPolicy({ name: 'group_topics', document: policyDoc({ Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/group/*' }) });

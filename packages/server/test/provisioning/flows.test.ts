@@ -205,6 +205,61 @@ describe('fleet provisioning flows (SQLite)', () => {
     await claim.endAsync();
   });
 
+  test('re-provisioning updates the thing per OverrideSettings and reuses an inline policy', async () => {
+    const template = JSON.stringify({
+      Parameters: {
+        SerialNumber: { Type: 'String' },
+        Model: { Type: 'String' },
+        Line: { Type: 'String' },
+        'AWS::IoT::Certificate::Id': { Type: 'String' },
+      },
+      Resources: {
+        certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'Active' } },
+        policy: {
+          Type: 'AWS::IoT::Policy',
+          Properties: { PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] } },
+        },
+        thing: {
+          Type: 'AWS::IoT::Thing',
+          OverrideSettings: { AttributePayload: 'MERGE', ThingTypeName: 'REPLACE', ThingGroups: 'REPLACE' },
+          Properties: {
+            ThingName: { Ref: 'SerialNumber' },
+            ThingTypeName: { Ref: 'Model' },
+            ThingGroups: [{ Ref: 'Line' }],
+            AttributePayload: { model: { Ref: 'Model' } },
+          },
+        },
+      },
+      DeviceConfiguration: { line: { Ref: 'Line' } },
+    });
+    await lab.registry.createProvisioningTemplate({ name: 'update_template', body: template, enabled: true, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.createPolicy({ name: 'update_claim', document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] }) });
+    for (const name of ['model-a', 'model-b']) await lab.registry.createThingType({ name });
+    for (const name of ['line-a', 'line-b']) await lab.registry.createThingGroup({ name });
+    const claim = await lab.connect(await lab.registerCertificate('update-claim', ['update_claim']), 'factory-update');
+    const policiesBefore = (await lab.registry.listPolicies({ pageSize: 250 })).items.length;
+
+    const first = await createKeys(claim);
+    const one = accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: first.token, parameters: { SerialNumber: 'upd-1', Model: 'model-a', Line: 'line-a' } }, 'update_template'));
+    assert.deepEqual(one, { deviceConfiguration: { line: 'line-a' }, thingName: 'upd-1' });
+    assert.equal((await lab.registry.listPolicies({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was created');
+    const [inline] = (await lab.registry.listAttachedPolicies({ type: 'certificate', id: first.certificateId })).items;
+    assert.match(inline?.policyName ?? '', /^[0-9A-F]{40}$/);
+    await lab.registry.updateThing('upd-1', { attributes: { site: 'plant-9' }, merge: true });
+
+    const second = await createKeys(claim);
+    accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'upd-1', Model: 'model-b', Line: 'line-b' } }, 'update_template'));
+    const thing = await lab.registry.getThing('upd-1');
+    assert.equal(thing?.thingTypeName, 'model-b');
+    assert.deepEqual(thing?.attributes, { model: 'model-b', site: 'plant-9' });
+    assert.deepEqual((await lab.registry.listThingGroupsForThing('upd-1')).items.map((g) => g.groupName), ['line-b']);
+    assert.equal((await lab.registry.listPolicies({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was reused');
+    assert.deepEqual((await lab.registry.listAttachedPolicies({ type: 'certificate', id: second.certificateId })).items.map((p) => p.policyName), [inline?.policyName]);
+    const [event] = await lab.registry.listEvents({ certificateId: second.certificateId, newestFirst: true, limit: 1 });
+    assert.equal(event?.details?.thingAction, 'update');
+    await claim.endAsync();
+  });
+
   test('the claim certificate may publish only where its policy allows: anything else disconnects it', async () => {
     const claim = await lab.connect(lab.claim, 'factory-6');
     const gone = new Promise<void>((resolve) => claim.once('close', () => resolve()));
