@@ -105,6 +105,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     const authority = createRegistryAuthority(context);
+    cleanups.push(() => authority.close());
     const rate = options.provisioningRatePerSecond ?? 1000;
     const onProvisioningRequest = await createProvisioningHandler(context, { throttle: { ratePerSecond: rate, burst: rate * 2 } });
     broker = await startBroker({
