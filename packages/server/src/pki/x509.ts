@@ -1,8 +1,8 @@
 /**
- * The one place that loads `@peculiar/x509`: installs the Reflect shim it needs first, then points
+ * The one place that loads `@peculiar/x509`: loads the Reflect metadata polyfill it needs first, then points
  * it at Node's built-in WebCrypto. Every other PKI module imports `x509` from here.
  */
-import './reflect-shim.js';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
