@@ -5,7 +5,7 @@
  *
  * cbor-x is not used for decoding because it rejects indefinite-length text
  * strings (which the embedded C demo says devices may send), does not validate
- * UTF-8 and silently renames `__proto__` keys. It is still used for encoding.
+ * UTF-8 and silently renames `__proto__` keys. Encoding is in cbor-encoder.ts.
  */
 
 import { ProtocolError } from './errors.js';

@@ -1,9 +1,9 @@
 /**
  * JSON and CBOR payload codecs. Decoding is defensive (size, depth, UTF-8,
- * prototype keys); encoding uses JSON.stringify or cbor-x.
+ * prototype keys); encoding uses JSON.stringify or the encoder in cbor-encoder.ts.
  */
 
-import { Encoder } from 'cbor-x';
+import { encodeCbor } from './cbor-encoder.js';
 import { decodeCbor } from './cbor-decoder.js';
 import { ProtocolError } from './errors.js';
 import { hasLoneSurrogate, MAX_NESTING_DEPTH, MAX_PAYLOAD_BYTES } from './limits.js';
@@ -14,7 +14,6 @@ import { formatPath, isForbiddenKey } from './wire-guards.js';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 // Plain maps with definite, minimal-length headers; no records, no tags.
-const cborEncoder = new Encoder({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
 
 function invalid(message: string, path: ReadonlyArray<string | number> = []): never {
   const where = formatPath(path);
@@ -148,8 +147,7 @@ export function encodePayload(format: PayloadFormat, value: WireValue): Buffer {
       if (text === undefined) throw new TypeError(`cannot encode ${typeof value} as JSON`);
       out = Buffer.from(text, 'utf8');
     } else {
-      // Copy: cbor-x may hand out a view of its reusable work buffer.
-      out = Buffer.from(cborEncoder.encode(value));
+      out = encodeCbor(value);
     }
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encode as cborxEncode } from 'cbor-x';
+import { decode as cborxDecode, encode as cborxEncode } from 'cbor-x';
 import {
   decodePayload,
   encodePayload,
@@ -291,5 +291,32 @@ describe('head helper sanity', () => {
     assert.deepEqual(head(3, 23), [0x77]);
     assert.deepEqual(head(3, 24), [0x78, 24]);
     assert.deepEqual(head(4, 300), [0x99, 0x01, 0x2c]);
+  });
+});
+
+describe('CBOR encoder (own, no native addon)', () => {
+  it('writes the canonical bytes for each kind of value', () => {
+    const hex = (v: WireValue) => encodePayload('cbor', v).toString('hex');
+    assert.equal(hex({ a: 'b' }), 'a161616162');
+    assert.equal(hex(0), '00');
+    assert.equal(hex(23), '17');
+    assert.equal(hex(24), '1818');
+    assert.equal(hex(256), '190100');
+    assert.equal(hex(65536), '1a00010000');
+    assert.equal(hex(2 ** 32), '1b0000000100000000');
+    assert.equal(hex(-1), '20');
+    assert.equal(hex(-500), '3901f3');
+    assert.equal(hex(1.5), 'fb3ff8000000000000');
+    assert.equal(hex(true), 'f5');
+    assert.equal(hex(false), 'f4');
+    assert.equal(hex(null), 'f6');
+    assert.equal(hex('ü'), '62c3bc');
+    assert.equal(hex([1, 'a']), '82016161');
+    assert.equal(hex({ statusCode: 400 }), 'a16a737461747573436f6465190190');
+  });
+
+  it('agrees with cbor-x on what it decodes', () => {
+    const value: WireValue = { certificateId: 'a'.repeat(64), n: -7, f: 0.25, ok: true, none: null, list: ['x', 1], nested: { k: 'v' } };
+    assert.deepEqual({ ...(cborxDecode(encodePayload('cbor', value)) as object) }, value);
   });
 });

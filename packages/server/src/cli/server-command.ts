@@ -19,7 +19,9 @@ export function banner(server: RunningServer): string {
     `  admin credentials      ${server.paths.credentials}`,
     '',
     'Use it with any AWS SDK or the AWS CLI:',
-    `  export AWS_SHARED_CREDENTIALS_FILE=${server.paths.credentials} AWS_CA_BUNDLE=${server.caPath} AWS_REGION=${server.context.region}`,
+    `  export AWS_SHARED_CREDENTIALS_FILE=${server.paths.credentials} AWS_REGION=${server.context.region}`,
+    `  export AWS_CA_BUNDLE=${server.caPath}          # AWS CLI, Python, Go, Java SDKs`,
+    `  export NODE_EXTRA_CA_CERTS=${server.caPath}    # the JavaScript SDK ignores AWS_CA_BUNDLE`,
     `  aws iot list-things --endpoint-url ${server.controlPlaneUrl}`,
     '',
   ].join('\n');
@@ -67,8 +69,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
         if (e.code === 'EACCES') throw new CliError(`cannot listen: ${e.message} (ports below 1024 need privileges)`, 1);
         throw err;
       }
-      io.stdout(banner(server) + '\n');
-      await new Promise<void>((resolveStop) => {
+      const stopped = new Promise<void>((resolveStop) => {
         const stop = (signal: string) => {
           io.stderr(`\nfleetprov: ${signal} received, shutting down\n`);
           server.close().then(resolveStop, resolveStop);
@@ -76,5 +77,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
+      io.stdout(banner(server) + '\n');
+      await stopped;
     });
 }
