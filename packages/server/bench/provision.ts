@@ -6,6 +6,7 @@
  * Then CreateKeysAndCertificate separately with RSA-2048 and EC P-256 keys.
  *
  *   npm run bench:provision -- --devices 1000 --concurrency 50
+ *   FLEETPROV_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:provision   (profile the server)
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,7 +47,8 @@ interface ServerProcess { child: ChildProcess; mqttPort: number; httpPort: numbe
 
 async function startServerProcess(keyAlgorithm: string): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-bench-'));
-  const child = spawn(process.execPath, [bin, 'server', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--log-level', 'error', '--key-algorithm', keyAlgorithm], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const nodeArgs = (process.env.FLEETPROV_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const child = spawn(process.execPath, [...nodeArgs, bin, 'server', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--log-level', 'error', '--key-algorithm', keyAlgorithm], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {

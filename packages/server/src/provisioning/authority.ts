@@ -175,6 +175,22 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     }
   }
 
+  /**
+   * Policy-variable facts by certificate id. A certificate id is the hash of the certificate, so its
+   * facts never change; parsing X.509 on every CONNECT was a visible share of the broker's CPU.
+   */
+  const certificateContexts = new Map<string, NonNullable<PolicyContext['certificate']>>();
+  const MAX_CACHED_CONTEXTS = 10_000;
+  function cachedCertificateContext(certId: string, pem: string): NonNullable<PolicyContext['certificate']> {
+    let context = certificateContexts.get(certId);
+    if (context === undefined) {
+      context = certificateContext(parseCertificateFacts(pem));
+      certificateContexts.set(certId, context);
+      if (certificateContexts.size > MAX_CACHED_CONTEXTS) certificateContexts.delete(certificateContexts.keys().next().value as string);
+    }
+    return context;
+  }
+
   async function authenticate(attempt: ConnectAttempt): Promise<AuthenticationResult> {
     const certId = certificateIdOf(attempt.peerCertificate);
     const cert = await ctx.registry.getCertificate(certId);
@@ -187,14 +203,14 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     }
     const refusal = statusRefusal(cert, ctx.now().getTime());
     if (refusal !== null) return { ok: false, reason: refusal };
-    let facts: CertificateFacts;
+    let certificate: NonNullable<PolicyContext['certificate']>;
     try {
-      facts = parseCertificateFacts(cert.pem);
+      certificate = cachedCertificateContext(certId, cert.pem);
     } catch (err) {
       log.error({ certificateId: certId, err }, `the stored PEM of certificate ${certId} cannot be parsed`);
       return { ok: false, reason: `certificate ${certId} is stored in a form the server cannot read` };
     }
-    const base: PolicyContext = { clientId: attempt.clientId, sourceIp: attempt.sourceIp, certificate: certificateContext(facts), thing: null };
+    const base: PolicyContext = { clientId: attempt.clientId, sourceIp: attempt.sourceIp, certificate, thing: null };
     const state = await loadState(certId, base, cert);
     if (state.certificateRefused) return { ok: false, reason: state.denyReason };
     return { ok: true, principal: new RegistryPrincipal(certId, state, base) };

@@ -16,7 +16,7 @@ import type { Database as Schema } from './db-schema.js';
 import { invalid } from './errors.js';
 import { KyselyRegistry } from './kysely-registry.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, RegistryMigrationProvider } from './migrations.js';
-import { ImmediateSqliteDialect } from './sqlite-dialect.js';
+import { ImmediateSqliteDialect, withStatementCache } from './sqlite-dialect.js';
 import type { Registry, RegistryDialect, RegistryLimits, RegistryOptions } from './types.js';
 
 /** Default SQLite busy timeout, ms. */
@@ -52,7 +52,7 @@ function openSqlite(path: string, busyTimeoutMs: number): Kysely<Schema> {
     db.close();
     throw err;
   }
-  return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: db }) });
+  return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(db) }) });
 }
 
 async function openPostgres(url: string, schema: string | undefined, poolSize: number): Promise<{ db: Kysely<Schema>; schema: string }> {

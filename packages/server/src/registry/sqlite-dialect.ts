@@ -13,7 +13,9 @@ import {
   type DatabaseConnection,
   type DialectAdapter,
   type Driver,
+  type SqliteDatabase,
   type SqliteDialectConfig,
+  type SqliteStatement,
 } from 'kysely';
 
 /** SQLite driver whose transactions begin with `BEGIN IMMEDIATE`. */
@@ -50,4 +52,29 @@ export class ImmediateSqliteDialect extends SqliteDialect {
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
   }
+}
+
+/**
+ * Wraps a better-sqlite3 database so that `prepare` reuses statements by SQL text (bounded LRU).
+ * Kysely's driver prepares every query afresh, which costs more than running it; the registry's
+ * queries come from a small fixed set, so a cache removes that cost. Statements are never iterated
+ * concurrently (the registry does not stream), so sharing them is safe.
+ */
+export function withStatementCache(db: SqliteDatabase, maxStatements = 512): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => db.close(),
+    prepare(sql: string): SqliteStatement {
+      let stmt = cache.get(sql);
+      if (stmt !== undefined) {
+        cache.delete(sql);
+        cache.set(sql, stmt);
+        return stmt;
+      }
+      stmt = db.prepare(sql);
+      cache.set(sql, stmt);
+      if (cache.size > maxStatements) cache.delete(cache.keys().next().value as string);
+      return stmt;
+    },
+  };
 }
