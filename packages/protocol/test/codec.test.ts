@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decode as cborxDecode, encode as cborxEncode } from 'cbor-x';
 import {
   decodePayload,
   encodePayload,
@@ -126,9 +125,10 @@ describe('hand-built CBOR', () => {
     });
   });
 
-  it('decodes cbor-x output', () => {
+  it('decodes the RFC 8949 bytes another encoder writes', () => {
     const value = { a: ['x', 1, null], b: { c: 'd' } };
-    assert.deepEqual(JSON.parse(JSON.stringify(decodePayload('cbor', cborxEncode(value)))), value);
+    const bytes = Buffer.from('a2616183617801f66162a161636164', 'hex');
+    assert.deepEqual(JSON.parse(JSON.stringify(decodePayload('cbor', bytes))), value);
   });
 
   const rejections: Array<[string, number[], RegExp]> = [
@@ -315,8 +315,8 @@ describe('CBOR encoder (own, no native addon)', () => {
     assert.equal(hex({ statusCode: 400 }), 'a16a737461747573436f6465190190');
   });
 
-  it('agrees with cbor-x on what it decodes', () => {
+  it('round-trips every kind of value through the decoder', () => {
     const value: WireValue = { certificateId: 'a'.repeat(64), n: -7, f: 0.25, ok: true, none: null, list: ['x', 1], nested: { k: 'v' } };
-    assert.deepEqual({ ...(cborxDecode(encodePayload('cbor', value)) as object) }, value);
+    assert.deepEqual(JSON.parse(JSON.stringify(decodePayload('cbor', encodePayload('cbor', value)))), value);
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { encode as cborxEncode } from 'cbor-x';
+import { encodeCbor } from '../src/cbor-encoder.js';
+import type { WireValue } from '../src/payloads.js';
 import {
   decodePayload,
   encodeCreateCertificateFromCsrResponse,
@@ -51,7 +52,7 @@ function onlyProtocolErrors(format: PayloadFormat, buf: Uint8Array): void {
 
 /** Encodes an arbitrary JS value as JSON or CBOR bytes without going through our own validation. */
 function rawEncode(format: PayloadFormat, value: unknown): Buffer {
-  return format === 'json' ? Buffer.from(JSON.stringify(value) ?? 'null') : Buffer.from(cborxEncode(value));
+  return format === 'json' ? Buffer.from(JSON.stringify(value) ?? 'null') : encodeCbor(value as WireValue);
 }
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
