@@ -11,7 +11,7 @@ import { KeyPool } from './pki/index.js';
 import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
-import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper } from './provisioning/index.js';
+import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
 
 /** Options of {@link startServer}; every one has a default. */
@@ -47,6 +47,12 @@ export interface ServerOptions {
    * default is high: 1000.
    */
   provisioningRatePerSecond?: number;
+  /**
+   * An in-process pre-provisioning hook, called before every RegisterThing with AWS's Lambda event
+   * (`claimCertificateId`, `certificateId`, `certificatePem`, `templateArn`, `clientId`, `parameters`);
+   * a denial, error or timeout rejects with 403 AccessDenied and creates nothing.
+   */
+  preProvisioningHook?: PreProvisioningHook;
   /** How often expired pending certificates are swept, ms. Default 60000. */
   sweepIntervalMs?: number;
 }
@@ -110,7 +116,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const authority = createRegistryAuthority(context);
     cleanups.push(() => authority.close());
     const rate = options.provisioningRatePerSecond ?? 1000;
-    const onProvisioningRequest = await createProvisioningHandler(context, { throttle: { ratePerSecond: rate, burst: rate * 2 } });
+    const onProvisioningRequest = await createProvisioningHandler(context, {
+      throttle: { ratePerSecond: rate, burst: rate * 2 },
+      ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
+    });
     broker = await startBroker({
       host,
       port: options.mqttPort ?? 8883,
