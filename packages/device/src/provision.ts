@@ -42,6 +42,8 @@ import { alpnFor, DEFAULT_MQTT_PORT, openConnection } from './connect.js';
 import {
   ConfigError,
   InvalidResponseError,
+  isRetryable,
+  NotAuthorizedError,
   ProvisioningRejectedError,
   throwIfAborted,
   type DeviceError,
@@ -398,6 +400,7 @@ export async function provision(options: ProvisionOptions): Promise<DeviceIdenti
       {
         ...o.retry,
         signal: run.signal,
+        shouldRetry: shouldRetryProvisioning,
         onRetry: (err, attempt, delayMs) => {
           const e = err as Partial<DeviceError> & { step?: ProvisioningStep; message?: string };
           const retryEvent: ProgressEvent = { step: e.step ?? 'connect', status: 'retry', attempt, delayMs, detail: e.message ?? String(err) };
@@ -408,6 +411,16 @@ export async function provision(options: ProvisionOptions): Promise<DeviceIdenti
     );
   }
   return finish(run, first.action === 'done');
+}
+
+/**
+ * Retry decision of {@link provision}: retryable errors, plus ONE retry of a publish that looked denied.
+ * AWS IoT denies a PUBLISH by closing the connection, which a network drop or a server restart at that
+ * moment looks exactly like; a second close on a fresh connection is taken as the real denial.
+ */
+export function shouldRetryProvisioning(err: unknown, attempt: number): boolean {
+  if (isRetryable(err)) return true;
+  return err instanceof NotAuthorizedError && err.action === 'publish' && attempt === 1;
 }
 
 /** Inspects the stored credentials and asks {@link nextAction}. */

@@ -127,3 +127,17 @@ describe('sleep', () => {
     await assert.rejects(sleep(10_000, AbortSignal.abort()), AbortError);
   });
 });
+
+describe('shouldRetryProvisioning', () => {
+  it('retries a publish that looked denied once, then takes the second close as the denial', async () => {
+    const { shouldRetryProvisioning } = await import('../src/provision.js');
+    const { NotAuthorizedError, ConnectionError, ProvisioningRejectedError } = await import('../src/errors.js');
+    const denied = new NotAuthorizedError('register-thing', 'publish', '$aws/x', 'closed after PUBLISH');
+    assert.equal(shouldRetryProvisioning(denied, 1), true);
+    assert.equal(shouldRetryProvisioning(denied, 2), false);
+    const subscribeDenied = new NotAuthorizedError('subscribe', 'subscribe', '$aws/x', 'SUBACK 0x80');
+    assert.equal(shouldRetryProvisioning(subscribeDenied, 1), false, 'a SUBACK failure is unambiguous');
+    assert.equal(shouldRetryProvisioning(new ConnectionError('connect', 'lost'), 3), true);
+    assert.equal(shouldRetryProvisioning(new ProvisioningRejectedError({ step: 'register-thing', statusCode: 404, errorCode: 'ResourceNotFound', errorMessage: 'no template' }), 1), false);
+  });
+});
