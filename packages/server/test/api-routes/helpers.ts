@@ -1,4 +1,3 @@
-import { packageRoot } from '../cli/support.js';
 /**
  * Test environment of the control-plane routes: a real SQLite registry in a temp dir, a real
  * fleetprov CA (EC P-256), a small key pool, the API app over HTTPS on 127.0.0.1 with every
@@ -9,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../support/package-root.js';
 import { IoTServiceException, type IoTClient } from '@aws-sdk/client-iot';
 import pino from 'pino';
 import { buildApiApp, type ApiApp } from '../../src/api/app.js';

@@ -4,12 +4,12 @@
  * and the provisioning handler, and mqtt.js clients over mutual TLS.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { packageRoot } from '../support/package-root.js';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
 import {
@@ -42,19 +42,6 @@ import {
 
 // ------------------------------------------------------------------ fixtures
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
-      if (pkg.name === '@fleetprov/server') return dir;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('could not find the @fleetprov/server package root');
-    dir = parent;
-  }
-}
 
 const root = packageRoot();
 

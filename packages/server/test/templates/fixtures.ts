@@ -2,24 +2,11 @@
  * Test helpers: reads fixture files from packages/server/test/fixtures, found by walking up from this
  * file to the `@fleetprov/server` package root (works under tsx and from compiled dist/).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../support/package-root.js';
 import { TemplateError, type TemplateErrorCode } from '../../src/templates/index.js';
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
-      if (pkg.name === '@fleetprov/server') return dir;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('could not find the @fleetprov/server package root');
-    dir = parent;
-  }
-}
 
 const root = packageRoot();
 
