@@ -37,6 +37,8 @@ export interface ServerOptions {
   accountId?: string;
   /** Validity of issued device certificates in days. Default 365. */
   certificateValidityDays?: number;
+  /** Fixed expiry of every issued device certificate instead of the validity in days, e.g. AWS's `2049-12-31T23:59:59Z`. */
+  certificateNotAfter?: Date;
   /** Key algorithm of CreateKeysAndCertificate. Default `rsa-2048` (as AWS). */
   keyAlgorithm?: GeneratedKeyAlgorithm;
   /** Ready RSA keys kept in the pool. Default 8. */
@@ -105,6 +107,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     region,
     accountId,
     certificateValidityDays: options.certificateValidityDays ?? 365,
+    ...(options.certificateNotAfter !== undefined ? { certificateNotAfter: options.certificateNotAfter } : {}),
     keyAlgorithm,
     endpointAddress: hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
     disconnectCertificate: (certificateId, reason) => broker?.disconnectCertificate(certificateId, reason) ?? 0,

@@ -19,6 +19,11 @@ export interface ServiceContext {
   accountId: string;
   /** Validity of device certificates fleetprov issues, in days (default 365). */
   certificateValidityDays: number;
+  /**
+   * A fixed expiry for every issued device certificate instead of `certificateValidityDays`,
+   * e.g. AWS's own choice `2049-12-31T23:59:59Z`.
+   */
+  certificateNotAfter?: Date;
   /** Key algorithm of CreateKeysAndCertificate (AWS: RSA-2048). */
   keyAlgorithm: GeneratedKeyAlgorithm;
   /** Host name devices connect to (DescribeEndpoint). */
@@ -27,4 +32,11 @@ export interface ServiceContext {
   disconnectCertificate(certificateId: string, reason: string): number;
   /** Current time (tests may fix it). */
   now(): Date;
+}
+
+/** The validity options of a device certificate issued now under `ctx`'s settings. */
+export function issuedCertificateValidity(ctx: ServiceContext): { validityDays: number; notAfter?: Date; now: Date } {
+  return ctx.certificateNotAfter !== undefined
+    ? { validityDays: ctx.certificateValidityDays, notAfter: ctx.certificateNotAfter, now: ctx.now() }
+    : { validityDays: ctx.certificateValidityDays, now: ctx.now() };
 }

@@ -40,12 +40,20 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--db <url>', 'registry: postgres://… for PostgreSQL, or a SQLite file path (default DATA_DIR/registry.db)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--cert-validity-days <n>', 'validity of issued device certificates', '365')
+    .option('--cert-not-after <date>', 'fixed expiry of issued device certificates instead of --cert-validity-days (AWS uses 2049-12-31T23:59:59Z)')
     .option('--rate-limit <n>', 'provisioning requests per second per certificate (devices of a batch share their claim certificate)', '1000')
     .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
-    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string }) => {
+    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string }) => {
       if (opts.keyAlgorithm !== 'rsa-2048' && opts.keyAlgorithm !== 'ec-p256') throw new CliError(`--key-algorithm must be rsa-2048 or ec-p256, got "${opts.keyAlgorithm}"`);
       const validity = Number(opts.certValidityDays);
       if (!Number.isInteger(validity) || validity < 1) throw new CliError(`--cert-validity-days must be a positive integer, got "${opts.certValidityDays}"`);
+      let certificateNotAfter: Date | undefined;
+      if (opts.certNotAfter !== undefined) {
+        certificateNotAfter = new Date(opts.certNotAfter);
+        if (Number.isNaN(certificateNotAfter.getTime()) || certificateNotAfter.getTime() <= Date.now()) {
+          throw new CliError(`--cert-not-after must be a future date like 2049-12-31T23:59:59Z, got "${opts.certNotAfter}"`);
+        }
+      }
       const rateLimit = Number(opts.rateLimit);
       if (!(rateLimit > 0)) throw new CliError(`--rate-limit must be a positive number, got "${opts.rateLimit}"`);
       let server: RunningServer;
@@ -62,6 +70,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
           certificateValidityDays: validity,
           keyAlgorithm: opts.keyAlgorithm,
           provisioningRatePerSecond: rateLimit,
+          ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
         });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;

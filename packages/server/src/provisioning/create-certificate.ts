@@ -2,6 +2,7 @@
  * CreateKeysAndCertificate and CreateCertificateFromCsr (spec §1.2, §1.3): issue a certificate, store
  * it PENDING_ACTIVATION together with its ownership token in one transaction, answer with both.
  */
+import { issuedCertificateValidity } from '../service-context.js';
 import {
   encodeCreateCertificateFromCsrResponse,
   encodeCreateKeysAndCertificateResponse,
@@ -58,8 +59,7 @@ export async function handleCreateKeysAndCertificate(deps: CertificateOperationD
   const issued = await createKeysAndCertificate(ctx.ca, {
     keyAlgorithm: ctx.keyAlgorithm,
     keyPool: ctx.keyPool,
-    validityDays: ctx.certificateValidityDays,
-    now: ctx.now(),
+    ...issuedCertificateValidity(ctx),
   });
   const token = await storePendingCertificate(deps, scope, issued.certificatePem);
   return encodeCreateKeysAndCertificateResponse(scope.format, {
@@ -77,8 +77,7 @@ export async function handleCreateCertificateFromCsr(deps: CertificateOperationD
   let issued;
   try {
     issued = await issueFromCsr(ctx.ca, request.certificateSigningRequest, {
-      validityDays: ctx.certificateValidityDays,
-      now: ctx.now(),
+      ...issuedCertificateValidity(ctx),
     });
   } catch (err) {
     if (err instanceof CsrError) throw rejection('InvalidPayload', `certificateSigningRequest refused: ${err.message}`, err);

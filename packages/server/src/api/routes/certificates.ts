@@ -9,6 +9,7 @@
  * Leaving ACTIVE (or being deleted) drops the certificate's live MQTT connections through
  * `ctx.disconnectCertificate`.
  */
+import { issuedCertificateValidity } from '../../service-context.js';
 import {
   createKeysAndCertificate,
   issueFromCsr,
@@ -190,8 +191,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       const issued = await createKeysAndCertificate(ctx.ca, {
         keyAlgorithm: ctx.keyAlgorithm,
         keyPool: ctx.keyPool,
-        validityDays: ctx.certificateValidityDays,
-        now: ctx.now(),
+        ...issuedCertificateValidity(ctx),
       });
       const facts = parseCertificateFacts(issued.certificatePem);
       const row = await registry.createCertificate(certificateRecord(issued.certificatePem, facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
@@ -211,7 +211,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       const setAsActive = queryBoolean(request, 'setAsActive') ?? false;
       const body = bodyObject(request);
       const csr = requiredString(body, 'certificateSigningRequest', PEM_TEXT);
-      const issued = await issueFromCsr(ctx.ca, csr, { validityDays: ctx.certificateValidityDays, now: ctx.now() });
+      const issued = await issueFromCsr(ctx.ca, csr, issuedCertificateValidity(ctx));
       const facts = parseCertificateFacts(issued.certificatePem);
       const row = await registry.createCertificate(certificateRecord(issued.certificatePem, facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
       return { certificateArn: row.arn, certificateId: row.id, certificatePem: row.pem };
