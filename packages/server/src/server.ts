@@ -12,6 +12,7 @@ import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
 import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
+import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
 
 /** Options of {@link startServer}; every one has a default. */
@@ -57,6 +58,12 @@ export interface ServerOptions {
   preProvisioningHook?: PreProvisioningHook;
   /** How often expired pending certificates are swept, ms. Default 60000. */
   sweepIntervalMs?: number;
+  /**
+   * Enables Prometheus metrics at `GET /metrics` on the control plane, readable with
+   * `Authorization: Bearer <metricsToken>` (1-1024 visible ASCII characters). Without it metrics are
+   * not collected and `/metrics` answers 404 "metrics disabled".
+   */
+  metricsToken?: string;
 }
 
 /** A running server. */
@@ -76,6 +83,8 @@ export interface RunningServer {
   broker: Broker;
   api: ApiApp;
   context: ServiceContext;
+  /** The Prometheus metrics, when `metricsToken` enabled them. */
+  metrics: FleetprovMetrics | null;
   /** Admin access key id (the secret is in `paths.credentials`). */
   accessKeyId: string;
   /** Stops listeners, background work and the registry. */
@@ -90,6 +99,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const accountId = options.accountId ?? '000000000000';
   const hostnames = [...(options.hostnames ?? [])];
   if (host !== '0.0.0.0' && host !== '::' && !hostnames.includes(host)) hostnames.push(host);
+  const metricsToken = options.metricsToken === undefined ? undefined : checkMetricsToken(options.metricsToken);
+  const metrics = metricsToken === undefined ? null : createMetrics();
 
   const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
   const registry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
@@ -122,6 +133,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const onProvisioningRequest = await createProvisioningHandler(context, {
       throttle: { ratePerSecond: rate, burst: rate * 2 },
       ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
+      ...(metrics !== null
+        ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook }
+        : {}),
     });
     broker = await startBroker({
       host,
@@ -132,7 +146,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger,
     });
     const b = broker;
-    cleanups.push(() => b.close());
+    let brokerListening = true;
+    cleanups.push(() => {
+      brokerListening = false;
+      return b.close();
+    });
+    if (metrics !== null) {
+      cleanups.push(metrics.observeBroker(b));
+      metrics.observeCertificates(registry);
+    }
 
     const api = buildApiApp({
       credentials: staticCredentialStore([data.admin]),
@@ -141,8 +163,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       region,
       accountId,
       endpointAddress: context.endpointAddress,
+      readiness: createReadinessProbe({ registry, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
     });
     registerControlPlaneRoutes(api, context);
+    registerMetricsRoute(api, metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null);
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());
     const address = api.server.address();
@@ -165,6 +189,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       broker: b,
       api,
       context,
+      metrics,
       accessKeyId: data.admin.accessKeyId,
       async close() {
         if (closed) return;

@@ -113,14 +113,16 @@ const JSON_CONTENT_TYPE_RE = /^application\/(?:[\w.+-]+\+)?(?:x-amz-json-1\.[01]
 const ACCOUNT_ID_RE = /^\d{12}$/;
 
 /**
- * True for routes that skip SigV4: `/healthz`, `/readyz`, and `/console` with everything under
- * it. Decided on the matched route pattern, so URL encoding cannot smuggle a private route in.
+ * True for routes that skip SigV4: `/healthz`, `/readyz`, `/metrics` (it checks a bearer token
+ * itself, see metrics/route.ts), and `/console` with everything under it. Decided on the matched
+ * route pattern, so URL encoding cannot smuggle a private route in.
  */
 export function isPublicRoute(routePattern: string | undefined): boolean {
   if (routePattern === undefined) return false;
   return (
     routePattern === '/healthz' ||
     routePattern === '/readyz' ||
+    routePattern === '/metrics' ||
     routePattern === '/console' ||
     routePattern.startsWith('/console/')
   );

@@ -15,6 +15,7 @@ export function banner(server: RunningServer): string {
     'fleetprov server is running',
     `  MQTT (mTLS) endpoint   ${server.mqttUrl}   (devices; ALPN x-amzn-mqtt-ca accepted)`,
     `  control plane (AWS)    ${server.controlPlaneUrl}`,
+    `  health                 ${server.controlPlaneUrl}/healthz, /readyz${server.metrics ? `, /metrics (bearer token)` : ''}`,
     `  CA file (trust anchor) ${server.caPath}`,
     `  admin credentials      ${server.paths.credentials}`,
     '',
@@ -41,9 +42,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--cert-validity-days <n>', 'validity of issued device certificates', '365')
     .option('--cert-not-after <date>', 'fixed expiry of issued device certificates instead of --cert-validity-days (AWS uses 2049-12-31T23:59:59Z)')
+    .option('--metrics-token <token>', 'enable GET /metrics (Prometheus) for scrapers sending Authorization: Bearer <token>; also read from FLEETPROV_METRICS_TOKEN')
     .option('--rate-limit <n>', 'provisioning requests per second per certificate (devices of a batch share their claim certificate)', '1000')
     .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
-    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string }) => {
+    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string }) => {
       if (opts.keyAlgorithm !== 'rsa-2048' && opts.keyAlgorithm !== 'ec-p256') throw new CliError(`--key-algorithm must be rsa-2048 or ec-p256, got "${opts.keyAlgorithm}"`);
       const validity = Number(opts.certValidityDays);
       if (!Number.isInteger(validity) || validity < 1) throw new CliError(`--cert-validity-days must be a positive integer, got "${opts.certValidityDays}"`);
@@ -70,6 +72,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
           certificateValidityDays: validity,
           keyAlgorithm: opts.keyAlgorithm,
           provisioningRatePerSecond: rateLimit,
+          ...((opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN) ? { metricsToken: opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN } : {}),
           ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
         });
       } catch (err) {

@@ -12,6 +12,7 @@ import {
   ProtocolError,
   replyTopic,
   type ErrorCode,
+  type Operation,
   type ParsedTopic,
 } from '@fleetprov/protocol';
 import type { ProvisioningReply, ProvisioningRequest, ProvisioningRequestHandler } from '../broker/index.js';
@@ -42,6 +43,22 @@ export interface ProvisioningHandlerOptions {
   hookTimeoutMs?: number;
   /** Parsed templates kept in memory. Default 256. */
   templateCacheSize?: number;
+  /** Called once per answered request, after its reply is ready (for metrics). Must not throw; errors are logged. */
+  onOutcome?: (outcome: ProvisioningOutcome) => void;
+  /** Called with the time the pre-provisioning hook took to answer, ms, each time it answers or fails (not while it hangs). */
+  onPreProvisioningHookDuration?: (durationMs: number) => void;
+}
+
+/** What {@link ProvisioningHandlerOptions.onOutcome} receives. */
+export interface ProvisioningOutcome {
+  operation: Operation;
+  /** RegisterThing only: the template name from the topic, as the device sent it (it may name no template). */
+  templateName?: string;
+  outcome: 'accepted' | 'rejected';
+  /** Rejections only. */
+  errorCode?: ErrorCode;
+  /** From the start of handling to the reply being ready, ms. */
+  durationMs: number;
 }
 
 /** Throttled requests of one principal produce at most one event and one warning per this many ms. */
@@ -70,8 +87,8 @@ function toRefusal(err: unknown): Refusal {
 
 function checkOptions(opts: ProvisioningHandlerOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new ProvisioningError('InvalidArgument', 'options must be an object');
-  if (opts.preProvisioningHook !== undefined && typeof opts.preProvisioningHook !== 'function') {
-    throw new ProvisioningError('InvalidArgument', 'preProvisioningHook must be a function');
+  for (const name of ['preProvisioningHook', 'onOutcome', 'onPreProvisioningHookDuration'] as const) {
+    if (opts[name] !== undefined && typeof opts[name] !== 'function') throw new ProvisioningError('InvalidArgument', `${name} must be a function`);
   }
   const timeout = opts.hookTimeoutMs;
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 600_000)) {
@@ -92,7 +109,43 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
   const log = ctx.logger.child({ component: 'provisioning' });
   const lastThrottleReport = new Map<string, { at: number; suppressed: number }>();
   const certificateDeps = { ctx, tokens };
-  const registerDeps = { ctx, tokens, templates, preProvisioningHook: opts.preProvisioningHook, hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
+  const registerDeps = { ctx, tokens, templates, preProvisioningHook: timedHook(opts.preProvisioningHook), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
+
+  /** The hook, reporting its duration to `onPreProvisioningHookDuration` when that is set. */
+  function timedHook(hook: PreProvisioningHook | undefined): PreProvisioningHook | undefined {
+    const report = opts.onPreProvisioningHookDuration;
+    if (hook === undefined || report === undefined) return hook;
+    return async (event, context) => {
+      const start = performance.now();
+      try {
+        return await hook(event, context);
+      } finally {
+        notify(() => report(performance.now() - start), 'onPreProvisioningHookDuration');
+      }
+    };
+  }
+
+  /** Runs a caller's callback; a throwing callback is logged, never fails the request. */
+  function notify(call: () => void, name: string): void {
+    try {
+      call();
+    } catch (err) {
+      log.error({ err }, `the ${name} callback threw`);
+    }
+  }
+
+  function reportOutcome(scope: RequestScope, errorCode?: ErrorCode): void {
+    const onOutcome = opts.onOutcome;
+    if (onOutcome === undefined) return;
+    const outcome: ProvisioningOutcome = {
+      operation: scope.operation,
+      ...(scope.templateName !== undefined ? { templateName: scope.templateName } : {}),
+      outcome: errorCode === undefined ? 'accepted' : 'rejected',
+      ...(errorCode !== undefined ? { errorCode } : {}),
+      durationMs: performance.now() - scope.startedAt,
+    };
+    notify(() => onOutcome(outcome), 'onOutcome');
+  }
 
   function run(topic: ParsedTopic, scope: RequestScope): Promise<Buffer> {
     switch (topic.operation) {
@@ -119,8 +172,7 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
     return { report: true, suppressed: last?.suppressed ?? 0 };
   }
 
-  async function reject(topic: ParsedTopic, scope: RequestScope, err: unknown): Promise<ProvisioningReply> {
-    const refusal = toRefusal(err);
+  async function reject(topic: ParsedTopic, scope: RequestScope, refusal: Refusal): Promise<ProvisioningReply> {
     const reply: ProvisioningReply = {
       topic: replyTopic(topic.operation, topic.format, 'rejected', scope.templateName),
       payload: encodeErrorResponse(topic.format, { statusCode: ERROR_STATUS_CODES[refusal.code], errorCode: refusal.code, errorMessage: refusal.message }),
@@ -183,9 +235,13 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
         { operation: scope.operation, template: scope.templateName, clientId: scope.clientId, principal: scope.principalId, certificateId: scope.certificateId, thingName: scope.thingName },
         `${scope.operation} from client ${JSON.stringify(scope.clientId)} accepted${scope.thingName ? `: thing ${scope.thingName}` : ''}${scope.certificateId ? `, certificate ${scope.certificateId}` : ''}`,
       );
+      reportOutcome(scope);
       return { topic: replyTopic(topic.operation, topic.format, 'accepted', scope.templateName), payload };
     } catch (err) {
-      return reject(topic, scope, err);
+      const refusal = toRefusal(err);
+      const reply = await reject(topic, scope, refusal);
+      reportOutcome(scope, refusal.code);
+      return reply;
     }
   };
 }
