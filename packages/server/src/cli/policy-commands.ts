@@ -23,7 +23,7 @@ async function loadPolicy(file: string): Promise<NamedPolicy> {
 
 /** Adds `policy check` and `policy test`. */
 export function addPolicyCommands(program: Command, io: CliIo): void {
-  const policy = program.command('policy').description('check IoT policy documents and simulate authorization offline');
+  const policy = program.command('policy').description('IoT policies: check and simulate authorization offline; create, list, get on a server');
 
   policy
     .command('check')

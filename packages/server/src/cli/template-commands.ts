@@ -51,7 +51,7 @@ function reportTemplateError(err: unknown): never {
 
 /** Adds `template validate` and `template render`. */
 export function addTemplateCommands(program: Command, io: CliIo): void {
-  const template = program.command('template').description('check and try provisioning templates offline (no server needed)');
+  const template = program.command('template').description('provisioning templates: validate and render offline; create, list, describe, enable, disable on a server');
 
   template
     .command('validate')
