@@ -17,8 +17,9 @@ import { encodePayload, requestTopic, subscriptionTopics, type Operation } from 
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createAdminClient } from '../../src/cli/admin-client.js';
 import { createCsr } from '../../src/pki/index.js';
+import { PG_URL, requirePostgres } from '../support/postgres.js';
 
-const BASE_URL = process.env.FLEETPROV_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const BASE_URL = PG_URL;
 const DB = `fp_two_${process.pid}_${randomBytes(4).toString('hex')}`;
 const dbUrl = (name: string) => { const u = new URL(BASE_URL); u.pathname = `/${name}`; return u.toString(); };
 
@@ -28,8 +29,6 @@ async function admin(sql: string): Promise<void> {
   try { await client.query(sql); } finally { await client.end(); }
 }
 
-let unreachable: string | null = null;
-try { await admin('select 1'); } catch (err) { unreachable = (err as Error).message; }
 
 const ARN = 'arn:aws:iot:us-east-1:000000000000';
 const TEMPLATE = 'two_servers';
@@ -50,11 +49,7 @@ async function rpc(client: mqtt.MqttClient, op: Operation, body: object, templat
   });
 }
 
-if (unreachable !== null) {
-  const message = `PostgreSQL not reachable at ${BASE_URL} (${unreachable}); set FLEETPROV_TEST_PG_URL`;
-  if (process.env.CI) test('two servers on one PostgreSQL database', () => assert.fail(`${message}. Under CI this test must run.`));
-  else test('two servers on one PostgreSQL database', (t) => t.skip(message));
-} else {
+if (await requirePostgres('two servers on one PostgreSQL database')) {
   describe('two servers on one PostgreSQL database', () => {
     let dataDir: string;
     let a: RunningServer;

@@ -12,34 +12,12 @@ import { requestTopic } from '@fleetprov/protocol';
 import { createCsr } from '../../src/pki/index.js';
 import { openRegistry } from '../../src/registry/index.js';
 import { createOwnershipTokens, OWNERSHIP_TOKEN_KEY_SETTING } from '../../src/provisioning/index.js';
+import { PG_URL, requirePostgres } from '../support/postgres.js';
 import { accepted, body, call, collectReplies, createKeys, registerThing, rejectedWith, snapshot, startLab, subscribeReplies, type Lab } from './helpers.js';
 
-const PG_URL = process.env.FLEETPROV_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `fp_prov_${process.pid}_${randomBytes(4).toString('hex')}`;
 
-async function reachable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return null;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const unreachable = await reachable();
-
-if (unreachable !== null) {
-  const message = `PostgreSQL not reachable at ${PG_URL.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@')} (${unreachable}); set FLEETPROV_TEST_PG_URL`;
-  if (process.env.CI) {
-    test('fleet provisioning on PostgreSQL', () => assert.fail(`${message}. Under CI the PostgreSQL provisioning tests must run.`));
-  } else {
-    test('fleet provisioning on PostgreSQL', (t) => t.skip(message));
-  }
-} else {
+if (await requirePostgres('fleet provisioning on PostgreSQL')) {
   describe('fleet provisioning on PostgreSQL', () => {
     let lab: Lab;
     before(async () => {

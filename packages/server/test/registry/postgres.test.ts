@@ -14,23 +14,10 @@ import { isForeignKeyViolation, isUniqueViolation, RegistryError } from '../../s
 import type { Registry, RegistryOptions } from '../../src/registry/types.js';
 import { certId, certInput } from './helpers.js';
 import { registrySuite } from './suite.js';
+import { PG_URL, requirePostgres } from '../support/postgres.js';
 
-const PG_URL = process.env.FLEETPROV_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const RUN_ID = `fp_test_${process.pid}_${randomBytes(4).toString('hex')}`;
 const schemas: string[] = [];
-
-async function reachable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return null;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 function freshSchema(): string {
   const name = `${RUN_ID}_${schemas.length + 1}`;
@@ -42,25 +29,7 @@ function openIn(schema: string, opts?: RegistryOptions): Promise<Registry> {
   return openRegistry(PG_URL, { ...opts, schema });
 }
 
-/** The URL without its password, for messages. */
-function redacted(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
-
-const unreachable = await reachable();
-
-if (unreachable !== null) {
-  const message = `PostgreSQL not reachable at ${redacted(PG_URL)} (${unreachable}); set FLEETPROV_TEST_PG_URL`;
-  if (process.env.CI) {
-    test('registry on PostgreSQL', () => {
-      assert.fail(`${message}. Under CI the PostgreSQL registry tests must run.`);
-    });
-  } else {
-    test('registry on PostgreSQL', (t) => {
-      t.skip(message);
-    });
-  }
-} else {
+if (await requirePostgres('registry on PostgreSQL')) {
   after(async () => {
     const client = new pg.Client({ connectionString: PG_URL });
     await client.connect();

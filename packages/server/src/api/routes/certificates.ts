@@ -38,11 +38,10 @@ import {
   optionalString,
   queryBoolean,
   queryEnum,
-  queryPageSize,
-  queryToken,
   requiredString,
   type JsonObject,
   type StringRule,
+  markerPageRequest,
 } from './input.js';
 import { compact, epochSeconds } from './shared.js';
 
@@ -265,13 +264,11 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
   app.get(
     '/certificates',
     operation(async (request) => {
-      const pageSize = queryPageSize(request, 'pageSize');
-      const marker = queryToken(request, 'marker');
+      const paging = markerPageRequest(request);
       const ascending = queryBoolean(request, 'isAscendingOrder') ?? false;
       const page = await registry.listCertificates({
         ascending,
-        ...(pageSize === undefined ? {} : { pageSize }),
-        ...(marker === undefined ? {} : { marker }),
+        ...paging,
       });
       return compact({ certificates: page.items.map(summarizeCertificate), nextMarker: page.nextMarker });
     }),

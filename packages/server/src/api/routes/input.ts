@@ -259,3 +259,17 @@ export function checkEnum<T extends string>(value: unknown, field: string, allow
   }
   return value as T;
 }
+
+/** `maxResults` / `nextToken` query parameters as a registry page request (absent ones left out). */
+export function tokenPageRequest(request: FastifyRequest): { maxResults?: number; nextToken?: string } {
+  const maxResults = queryPageSize(request, 'maxResults');
+  const nextToken = queryToken(request, 'nextToken');
+  return { ...(maxResults === undefined ? {} : { maxResults }), ...(nextToken === undefined ? {} : { nextToken }) };
+}
+
+/** `pageSize` / `marker` query parameters as a registry page request (absent ones left out). */
+export function markerPageRequest(request: FastifyRequest): { pageSize?: number; marker?: string } {
+  const pageSize = queryPageSize(request, 'pageSize');
+  const marker = queryToken(request, 'marker');
+  return { ...(pageSize === undefined ? {} : { pageSize }), ...(marker === undefined ? {} : { marker }) };
+}

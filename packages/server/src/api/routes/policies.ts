@@ -22,11 +22,10 @@ import {
   POLICY_NAME,
   POLICY_VERSION_ID,
   queryBoolean,
-  queryPageSize,
-  queryToken,
   quoteValue,
   requiredString,
   type StringRule,
+  markerPageRequest,
 } from './input.js';
 import { compact, epochSeconds, MAX_ARN_LENGTH, policyTargetFromArn } from './shared.js';
 
@@ -98,12 +97,10 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.get(
     '/policies',
     operation(async (request) => {
-      const pageSize = queryPageSize(request, 'pageSize');
-      const marker = queryToken(request, 'marker');
+      const paging = markerPageRequest(request);
       const ascending = queryBoolean(request, 'isAscendingOrder');
       const page = await registry.listPolicies({
-        ...(pageSize === undefined ? {} : { pageSize }),
-        ...(marker === undefined ? {} : { marker }),
+        ...paging,
         ...(ascending === undefined ? {} : { ascending }),
       });
       return compact({ policies: page.items.map((p) => ({ policyName: p.name, policyArn: p.arn })), nextMarker: page.nextMarker });
@@ -211,12 +208,10 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const target = policyTargetFromArn(ctx, pathParam(request, 'target', TARGET), 'target');
       const recursive = queryBoolean(request, 'recursive') ?? false;
-      const pageSize = queryPageSize(request, 'pageSize');
-      const marker = queryToken(request, 'marker');
+      const paging = markerPageRequest(request);
       const page = await registry.listAttachedPolicies(target, {
         recursive,
-        ...(pageSize === undefined ? {} : { pageSize }),
-        ...(marker === undefined ? {} : { marker }),
+        ...paging,
       });
       return compact({ policies: page.items.map((p) => ({ policyName: p.policyName, policyArn: p.policyArn })), nextMarker: page.nextMarker });
     }),
@@ -227,11 +222,9 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/policy-targets/:policyName',
     operation(async (request) => {
       const name = policyNameParam(request);
-      const pageSize = queryPageSize(request, 'pageSize');
-      const marker = queryToken(request, 'marker');
+      const paging = markerPageRequest(request);
       const page = await registry.listTargetsForPolicy(name, {
-        ...(pageSize === undefined ? {} : { pageSize }),
-        ...(marker === undefined ? {} : { marker }),
+        ...paging,
       });
       return compact({ targets: page.items.map((t) => t.arn), nextMarker: page.nextMarker });
     }),

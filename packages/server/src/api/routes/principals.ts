@@ -9,7 +9,7 @@ import type { ServiceContext } from '../../service-context.js';
 import type { ApiApp } from '../app.js';
 import { resourceNotFound } from '../errors.js';
 import { operation } from './errors-map.js';
-import { pathParam, queryEnum, queryPageSize, queryToken, quoteValue, requiredHeader, RESOURCE_NAME } from './input.js';
+import { pathParam, queryEnum, quoteValue, requiredHeader, RESOURCE_NAME, tokenPageRequest } from './input.js';
 import { certificateIdFromArn, compact, MAX_ARN_LENGTH } from './shared.js';
 
 /** The header carrying the principal. */
@@ -19,12 +19,6 @@ const THING_PRINCIPAL_TYPES: readonly ThingPrincipalType[] = ['EXCLUSIVE_THING',
 
 function principalCertificateId(ctx: ServiceContext, request: FastifyRequest): string {
   return certificateIdFromArn(ctx, requiredHeader(request, PRINCIPAL_HEADER, MAX_ARN_LENGTH), 'principal');
-}
-
-function pageRequest(request: FastifyRequest): { maxResults?: number; nextToken?: string } {
-  const maxResults = queryPageSize(request, 'maxResults');
-  const nextToken = queryToken(request, 'nextToken');
-  return { ...(maxResults === undefined ? {} : { maxResults }), ...(nextToken === undefined ? {} : { nextToken }) };
 }
 
 /** Registers the thing-principal operations. */
@@ -61,7 +55,7 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
     '/things/:thingName/principals',
     operation(async (request) => {
       const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
-      const page = await registry.listThingPrincipals(thingName, pageRequest(request));
+      const page = await registry.listThingPrincipals(thingName, tokenPageRequest(request));
       return compact({ principals: page.items.map((p) => p.certificateArn), nextToken: page.nextToken });
     }),
   );
@@ -71,7 +65,7 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
     '/principals/things',
     operation(async (request) => {
       const certificateId = principalCertificateId(ctx, request);
-      const page = await registry.listPrincipalThings(certificateId, pageRequest(request));
+      const page = await registry.listPrincipalThings(certificateId, tokenPageRequest(request));
       return compact({ things: page.items.map((p) => p.thingName), nextToken: page.nextToken });
     }),
   );

@@ -24,13 +24,12 @@ import {
   optionalString,
   pathParam,
   queryBoolean,
-  queryPageSize,
-  queryToken,
   quoteValue,
   requiredString,
   TEMPLATE_NAME,
   type JsonObject,
   type StringRule,
+  tokenPageRequest,
 } from './input.js';
 import { compact, epochSeconds } from './shared.js';
 
@@ -158,11 +157,9 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.get(
     '/provisioning-templates',
     operation(async (request) => {
-      const maxResults = queryPageSize(request, 'maxResults');
-      const nextToken = queryToken(request, 'nextToken');
+      const paging = tokenPageRequest(request);
       const page = await registry.listProvisioningTemplates({
-        ...(maxResults === undefined ? {} : { maxResults }),
-        ...(nextToken === undefined ? {} : { nextToken }),
+        ...paging,
       });
       return compact({ templates: page.items.map(summarizeTemplate), nextToken: page.nextToken });
     }),
@@ -247,11 +244,9 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/provisioning-templates/:templateName/versions',
     operation(async (request) => {
       const name = templateNameParam(request);
-      const maxResults = queryPageSize(request, 'maxResults');
-      const nextToken = queryToken(request, 'nextToken');
+      const paging = tokenPageRequest(request);
       const page = await registry.listProvisioningTemplateVersions(name, {
-        ...(maxResults === undefined ? {} : { maxResults }),
-        ...(nextToken === undefined ? {} : { nextToken }),
+        ...paging,
       });
       return compact({ versions: page.items.map(summarizeVersion), nextToken: page.nextToken });
     }),

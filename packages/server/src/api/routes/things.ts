@@ -27,13 +27,12 @@ import {
   pathParam,
   queryBoolean,
   queryInteger,
-  queryPageSize,
   queryString,
-  queryToken,
   quoteValue,
   RESOURCE_NAME,
   type JsonObject,
   type StringRule,
+  tokenPageRequest,
 } from './input.js';
 import { compact, epochSeconds, MAX_ARN_LENGTH, thingGroupNameFromArn, thingNameFromArn } from './shared.js';
 
@@ -171,16 +170,14 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.get(
     '/things',
     operation(async (request) => {
-      const maxResults = queryPageSize(request, 'maxResults');
-      const nextToken = queryToken(request, 'nextToken');
+      const paging = tokenPageRequest(request);
       const attributeName = queryString(request, 'attributeName', ATTRIBUTE_NAME);
       const attributeValue = queryString(request, 'attributeValue', ATTRIBUTE_VALUE);
       const thingTypeName = queryString(request, 'thingTypeName', RESOURCE_NAME);
       const usePrefixAttributeValue = queryBoolean(request, 'usePrefixAttributeValue');
       if (attributeValue !== undefined && attributeName === undefined) throw invalidRequest('attributeValue requires attributeName.');
       const page = await registry.listThings({
-        ...(maxResults === undefined ? {} : { maxResults }),
-        ...(nextToken === undefined ? {} : { nextToken }),
+        ...paging,
         ...(attributeName === undefined ? {} : { attributeName }),
         ...(attributeValue === undefined ? {} : { attributeValue }),
         ...(thingTypeName === undefined ? {} : { thingTypeName }),
@@ -261,16 +258,14 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.get(
     '/thing-types',
     operation(async (request) => {
-      const maxResults = queryPageSize(request, 'maxResults');
-      const nextToken = queryToken(request, 'nextToken');
+      const paging = tokenPageRequest(request);
       const thingTypeName = queryString(request, 'thingTypeName', RESOURCE_NAME);
       if (thingTypeName !== undefined) {
         const type = await registry.getThingType(thingTypeName);
         return { thingTypes: type === null ? [] : [thingTypeDefinition(type)] };
       }
       const page = await registry.listThingTypes({
-        ...(maxResults === undefined ? {} : { maxResults }),
-        ...(nextToken === undefined ? {} : { nextToken }),
+        ...paging,
       });
       return compact({ thingTypes: page.items.map(thingTypeDefinition), nextToken: page.nextToken });
     }),
@@ -313,14 +308,12 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.get(
     '/thing-groups',
     operation(async (request) => {
-      const maxResults = queryPageSize(request, 'maxResults');
-      const nextToken = queryToken(request, 'nextToken');
+      const paging = tokenPageRequest(request);
       const parentGroupName = queryString(request, 'parentGroup', RESOURCE_NAME);
       const namePrefixFilter = queryString(request, 'namePrefixFilter', RESOURCE_NAME);
       const recursive = queryBoolean(request, 'recursive');
       const page = await registry.listThingGroups({
-        ...(maxResults === undefined ? {} : { maxResults }),
-        ...(nextToken === undefined ? {} : { nextToken }),
+        ...paging,
         ...(parentGroupName === undefined ? {} : { parentGroupName }),
         ...(namePrefixFilter === undefined ? {} : { namePrefixFilter }),
         ...(recursive === undefined ? {} : { recursive }),
@@ -391,12 +384,10 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = thingGroupNameParam(request);
       const recursive = queryBoolean(request, 'recursive');
-      const maxResults = queryPageSize(request, 'maxResults');
-      const nextToken = queryToken(request, 'nextToken');
+      const paging = tokenPageRequest(request);
       const page = await registry.listThingsInThingGroup(name, {
         ...(recursive === undefined ? {} : { recursive }),
-        ...(maxResults === undefined ? {} : { maxResults }),
-        ...(nextToken === undefined ? {} : { nextToken }),
+        ...paging,
       });
       return compact({ things: page.items, nextToken: page.nextToken });
     }),
@@ -407,11 +398,9 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/things/:thingName/thing-groups',
     operation(async (request) => {
       const name = thingNameParam(request);
-      const maxResults = queryPageSize(request, 'maxResults');
-      const nextToken = queryToken(request, 'nextToken');
+      const paging = tokenPageRequest(request);
       const page = await registry.listThingGroupsForThing(name, {
-        ...(maxResults === undefined ? {} : { maxResults }),
-        ...(nextToken === undefined ? {} : { nextToken }),
+        ...paging,
       });
       return compact({ thingGroups: page.items, nextToken: page.nextToken });
     }),
