@@ -43,3 +43,18 @@ test('fleetprov server refuses a malformed or past --cert-not-after before start
     assert.match(r.stderr, /--cert-not-after must be a future date/);
   }
 });
+
+test('fleetprov server refuses bad --rate-limit, --key-algorithm and ports before starting', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--rate-limit', '0'], /--rate-limit must be a positive number/],
+    [['--rate-limit', 'fast'], /--rate-limit must be a positive number/],
+    [['--key-algorithm', 'dsa'], /--key-algorithm must be rsa-2048 or ec-p256/],
+    [['--mqtt-port', '70000'], /--mqtt-port must be a port number/],
+    [['--cert-validity-days', '-3'], /--cert-validity-days must be a positive integer/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run('server', '--mqtt-port', '0', '--http-port', '0', ...args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, message);
+  }
+});
