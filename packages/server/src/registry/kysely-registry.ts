@@ -37,6 +37,8 @@ import type {
   ListCaCertificatesRequest,
   ListCertificatesRequest,
   ListEventsRequest,
+  CountEventsRequest,
+  EventCountBucket,
   ListExpiringCertificatesRequest,
   ListThingGroupsRequest,
   ListThingsRequest,
@@ -330,6 +332,9 @@ export class KyselyRegistry implements Registry {
   listThings(req?: ListThingsRequest): Promise<TokenPage<ThingRow>> {
     return this.#read((c) => things.listThings(c, req));
   }
+  countThings(): Promise<number> {
+    return this.#read((c) => things.countThings(c));
+  }
   updateThing(name: string, update: ThingUpdate): Promise<ThingRow> {
     return this.#write((c) => things.updateThing(c, name, update));
   }
@@ -503,5 +508,8 @@ export class KyselyRegistry implements Registry {
   }
   pruneEvents(before: number): Promise<number> {
     return this.#single((c) => events.pruneEvents(c, before));
+  }
+  countEvents(req: CountEventsRequest): Promise<EventCountBucket[]> {
+    return this.#read((c) => events.countEvents(c, req));
   }
 }

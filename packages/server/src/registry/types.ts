@@ -288,6 +288,8 @@ export interface ListThingsRequest extends TokenPageRequest {
   /** With `attributeValue`: match values starting with it. */
   usePrefixAttributeValue?: boolean;
   thingTypeName?: string;
+  /** fleetprov extension (the console's search): only things whose name starts with this. */
+  namePrefix?: string;
 }
 
 /** A thing type. */
@@ -555,6 +557,26 @@ export interface ListEventsRequest {
   until?: number;
 }
 
+/** Input of {@link Registry.countEvents}. */
+export interface CountEventsRequest {
+  /** Only events with `at >= since`. */
+  since: number;
+  /** Only events with `at < until`. Default: no upper bound. */
+  until?: number;
+  /** Width of a bucket in ms (1000..86400000). */
+  bucketMs: number;
+  /** Only events of these types. */
+  types?: string[];
+}
+
+/** One bucket of {@link Registry.countEvents}: events of one outcome in `[start, start + bucketMs)`. */
+export interface EventCountBucket {
+  /** Start of the bucket, epoch ms (a multiple of `bucketMs`). */
+  start: number;
+  outcome: EventOutcome;
+  count: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------------------------
@@ -682,6 +704,8 @@ export interface Registry {
   getThing(name: string): Promise<ThingRow | null>;
   /** ListThings, by name. */
   listThings(req?: ListThingsRequest): Promise<TokenPage<ThingRow>>;
+  /** Number of things. */
+  countThings(): Promise<number>;
   /** UpdateThing. VersionConflict when `expectedVersion` differs. Bumps version. */
   updateThing(name: string, update: ThingUpdate): Promise<ThingRow>;
   /**
@@ -824,4 +848,6 @@ export interface Registry {
   listEvents(req?: ListEventsRequest): Promise<EventRow[]>;
   /** Deletes events with `at` before `before`. Returns the count. */
   pruneEvents(before: number): Promise<number>;
+  /** Events per time bucket and outcome (only non-empty buckets), oldest bucket first. */
+  countEvents(req: CountEventsRequest): Promise<EventCountBucket[]>;
 }

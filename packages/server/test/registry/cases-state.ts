@@ -148,6 +148,46 @@ export function stateCases(open: OpenFn): void {
     );
   });
 
+  test('events: countEvents buckets by time and outcome, filtered by window and type', () =>
+    withRegistry(open, async (r) => {
+      const base = 28_333_333 * 60_000; // a multiple of 60000
+      await r.appendEvent({ type: 'provisioning', outcome: 'accepted', at: base + 1_000 });
+      await r.appendEvent({ type: 'provisioning', outcome: 'accepted', at: base + 59_999 });
+      await r.appendEvent({ type: 'provisioning', outcome: 'rejected', at: base + 30_000 });
+      await r.appendEvent({ type: 'provisioning', outcome: 'rejected', at: base + 60_000 });
+      await r.appendEvent({ type: 'sweeper', outcome: 'info', at: base + 60_001 });
+      await r.appendEvent({ type: 'provisioning', outcome: 'accepted', at: base - 1 });
+      assert.deepEqual(await r.countEvents({ since: base, bucketMs: 60_000 }), [
+        { start: base, outcome: 'accepted', count: 2 },
+        { start: base, outcome: 'rejected', count: 1 },
+        { start: base + 60_000, outcome: 'info', count: 1 },
+        { start: base + 60_000, outcome: 'rejected', count: 1 },
+      ]);
+      assert.deepEqual(await r.countEvents({ since: base, until: base + 60_000, bucketMs: 1000, types: ['provisioning'] }), [
+        { start: base + 1_000, outcome: 'accepted', count: 1 },
+        { start: base + 30_000, outcome: 'rejected', count: 1 },
+        { start: base + 59_000, outcome: 'accepted', count: 1 },
+      ]);
+      assert.deepEqual(await r.countEvents({ since: base + 120_000, bucketMs: 60_000 }), []);
+      for (const bucketMs of [0, 999, 86_400_001, 1.5]) await rejectsWith(r.countEvents({ since: base, bucketMs }), 'InvalidRequest');
+      await rejectsWith(r.countEvents({ since: base, bucketMs: 1000, types: [] }), 'InvalidRequest');
+    }));
+
+  test('things: countThings and the namePrefix filter of listThings', () =>
+    withRegistry(open, async (r) => {
+      assert.equal(await r.countThings(), 0);
+      for (const name of ['dev-1', 'dev-10', 'dev-2', 'devx', 'other', 'de']) await r.createThing({ name });
+      assert.equal(await r.countThings(), 6);
+      const first = await r.listThings({ namePrefix: 'dev-', maxResults: 2 });
+      assert.deepEqual(first.items.map((t) => t.name), ['dev-1', 'dev-10']);
+      const second = await r.listThings({ namePrefix: 'dev-', maxResults: 2, nextToken: first.nextToken! });
+      assert.deepEqual(second.items.map((t) => t.name), ['dev-2']);
+      assert.equal(second.nextToken, undefined);
+      assert.deepEqual((await r.listThings({ namePrefix: 'nope' })).items, []);
+      assert.deepEqual((await r.listThings({ namePrefix: 'other' })).items.map((t) => t.name), ['other']);
+      await rejectsWith(r.listThings({ namePrefix: '' }), 'InvalidRequest');
+    }));
+
   test('transaction: commit returns the value, a throw persists nothing', () =>
     withRegistry(open, async (r) => {
       const value = await r.transaction(async (tx) => {

@@ -3,7 +3,8 @@
  */
 import type { Ctx } from '../context.js';
 import { toEvent } from '../rows.js';
-import type { EventOutcome, EventRow, ListEventsRequest, NewEvent } from '../types.js';
+import { sql } from 'kysely';
+import type { CountEventsRequest, EventCountBucket, EventOutcome, EventRow, ListEventsRequest, NewEvent } from '../types.js';
 import * as v from '../validate.js';
 
 const OUTCOMES: readonly EventOutcome[] = ['accepted', 'rejected', 'info'];
@@ -65,4 +66,26 @@ export async function pruneEvents(ctx: Ctx, before: unknown): Promise<number> {
   const at = v.epochMs(before, 'before');
   const res = await ctx.db.deleteFrom('provisioning_events').where('at', '<', at).executeTakeFirst();
   return Number(res.numDeletedRows);
+}
+
+/** Registry.countEvents: one GROUP BY over the `at` index. */
+export async function countEvents(ctx: Ctx, req: CountEventsRequest): Promise<EventCountBucket[]> {
+  if (typeof req !== 'object' || req === null) throw v.invalidInput('event count query');
+  const since = v.epochMs(req.since, 'since');
+  const bucketMs = v.int(req.bucketMs, 'bucketMs', 1000, 86_400_000);
+  // Integer arithmetic on both dialects: floor(at / bucket) * bucket.
+  const start = sql<string | number>`(${sql.ref('at')} - (${sql.ref('at')} % ${sql.lit(bucketMs)}))`;
+  let qb = ctx.db
+    .selectFrom('provisioning_events')
+    .select([start.as('start'), 'outcome', (eb) => eb.fn.countAll<string | number>().as('n')])
+    .where('at', '>=', since);
+  if (req.until !== undefined) qb = qb.where('at', '<', v.epochMs(req.until, 'until'));
+  if (req.types !== undefined) {
+    if (!Array.isArray(req.types) || req.types.length === 0 || req.types.length > 100) throw v.invalidInput('types (1-100 strings)');
+    qb = qb.where('type', 'in', req.types.map((t) => v.name(t, 'types[]')));
+  }
+  const rows = await qb.groupBy([start, 'outcome']).orderBy(start).orderBy('outcome').execute();
+  return rows
+    .filter((r) => (OUTCOMES as readonly string[]).includes(r.outcome))
+    .map((r) => ({ start: Number(r.start), outcome: r.outcome as EventOutcome, count: Number(r.n) }));
 }

@@ -116,10 +116,21 @@ export async function listThings(ctx: Ctx, req: ListThingsRequest = {}): Promise
       return eb.exists(sub);
     });
   }
+  if (req.namePrefix !== undefined) {
+    const prefix = v.name(req.namePrefix, 'namePrefix');
+    // The range lets the primary-key index start at the prefix; substr keeps only real matches.
+    qb = qb.where('name', '>=', prefix).where(sql<string>`substr(${sql.ref('name')}, 1, ${sql.lit(codePoints(prefix))})`, '=', prefix);
+  }
   if (after) qb = qb.where('name', '>', after[0] as string);
   const rows = (await qb.orderBy('name').limit(size + 1).execute()).map(toThing);
   const page = cutPage(rows, size, (r) => [r.name]);
   return page.nextKey ? { items: page.items, nextToken: encodeCursor('things', page.nextKey) } : { items: page.items };
+}
+
+/** Registry.countThings. */
+export async function countThings(ctx: Ctx): Promise<number> {
+  const row = await ctx.db.selectFrom('things').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** Registry.updateThing. */
