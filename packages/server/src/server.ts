@@ -14,6 +14,7 @@ import { registerControlPlaneRoutes } from './api/routes/index.js';
 import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
 import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
+import { ConsoleSessions, createSessionAuth, registerConsole } from './console/index.js';
 
 /** Options of {@link startServer}; every one has a default. */
 export interface ServerOptions {
@@ -156,8 +157,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       metrics.observeCertificates(registry);
     }
 
+    const credentials = staticCredentialStore([data.admin]);
+    const consoleSessions = new ConsoleSessions();
     const api = buildApiApp({
-      credentials: staticCredentialStore([data.admin]),
+      credentials,
+      sessionAuth: createSessionAuth(consoleSessions),
       https: { key: data.serverTls.key, cert: data.serverTls.cert },
       logger: logger.child({ component: 'api' }),
       region,
@@ -166,6 +170,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       readiness: createReadinessProbe({ registry, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
     });
     registerControlPlaneRoutes(api, context);
+    registerConsole(api, { context, sessions: consoleSessions, credentials });
     registerMetricsRoute(api, metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null);
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());

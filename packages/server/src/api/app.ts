@@ -5,7 +5,8 @@
  * - keeps the exact raw body bytes (`request.rawBody`) and parses JSON bodies only after
  *   authentication;
  * - verifies AWS Signature Version 4 on every route except `/healthz`, `/readyz` and `/console*`
- *   (`request.awsAuth` says who signed);
+ *   (`request.awsAuth` says who signed); an unsigned request may instead be accepted by
+ *   `sessionAuth` (the console's session cookie; `request.sessionAuth` says whose);
  * - parses query strings the way SigV4 signs them (`+` stays `+`);
  * - answers every error AWS-style: status code, `x-amzn-ErrorType`, `{"message": ...}`; schema
  *   validation errors become `InvalidRequestException` naming the field, unknown routes
@@ -62,6 +63,14 @@ export interface ApiTlsOptions {
   ca?: string | Buffer | Array<string | Buffer>;
 }
 
+/** Who sent a request that {@link ApiAppOptions.sessionAuth} accepted instead of a signature. */
+export interface SessionPrincipal {
+  /** The access key id the session was opened with. */
+  accessKeyId: string;
+  /** An id of the session that is safe to log. */
+  sessionId: string;
+}
+
 /** Options of {@link buildApiApp}. */
 export interface ApiAppOptions {
   /** Looks up the secret of an access key id (see {@link CredentialStore}). */
@@ -90,6 +99,13 @@ export interface ApiAppOptions {
   readiness?: () => boolean | Promise<boolean>;
   /** Clock in epoch ms, for signature time checks; default `Date.now`. */
   now?: () => number;
+  /**
+   * Authenticates a request that carries no SigV4 signature by another credential (the console's
+   * session cookie, see console/auth.ts): returns who sent it, `null` when it carries none (it is
+   * then refused as unsigned), or throws an {@link ApiError} to refuse it. Signed requests never
+   * reach it.
+   */
+  sessionAuth?: (request: FastifyRequest) => SessionPrincipal | null;
 }
 
 /** The Fastify instance {@link buildApiApp} returns (HTTP or HTTPS). */
@@ -99,6 +115,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who signed the request; `null` on public routes (`/healthz`, `/readyz`, `/console*`). */
     awsAuth: VerifiedSigV4 | null;
+    /** Who sent an unsigned request that `sessionAuth` accepted; `null` otherwise. */
+    sessionAuth: SessionPrincipal | null;
     /** The exact raw body bytes (empty when there was no body); set before validation. */
     rawBody: Buffer | null;
   }
@@ -157,6 +175,17 @@ export function buildApiApp(options: ApiAppOptions): ApiApp {
     ...(options.now === undefined ? {} : { now: options.now }),
   };
 
+  /** `options.sessionAuth`, logging its refusals as SigV4 failures are logged. */
+  function authenticateSession(request: FastifyRequest): SessionPrincipal | null {
+    if (options.sessionAuth === undefined) return null;
+    try {
+      return options.sessionAuth(request);
+    } catch (err) {
+      if (err instanceof ApiError) request.log.warn({ errorType: err.errorType, reason: err.message }, 'request authentication failed');
+      throw err;
+    }
+  }
+
   const common = {
     bodyLimit,
     requestTimeout: 60_000,
@@ -180,6 +209,7 @@ export function buildApiApp(options: ApiAppOptions): ApiApp {
 
   app.decorate('awsAccount', Object.freeze({ partition: 'aws' as const, region, accountId }));
   app.decorateRequest('awsAuth', null);
+  app.decorateRequest('sessionAuth', null);
   app.decorateRequest('rawBody', null);
 
   // Keep every body as raw bytes; JSON is parsed in preValidation, after the signature check.
@@ -192,6 +222,11 @@ export function buildApiApp(options: ApiAppOptions): ApiApp {
     void reply.header('x-amzn-RequestId', request.id);
     // Refuse unsigned requests before reading their bodies.
     if (!isPublicRoute(request.routeOptions.url) && !hasSigV4Authentication(request.raw.url ?? '', request.headers.authorization)) {
+      const session = authenticateSession(request);
+      if (session !== null) {
+        request.sessionAuth = session;
+        return;
+      }
       request.log.info({ errorType: 'MissingAuthenticationTokenException' }, 'request refused: not signed');
       throw missingAuthenticationError();
     }
@@ -200,7 +235,7 @@ export function buildApiApp(options: ApiAppOptions): ApiApp {
   app.addHook('preValidation', async (request) => {
     const raw = Buffer.isBuffer(request.body) ? request.body : EMPTY_BODY;
     request.rawBody = raw;
-    if (!isPublicRoute(request.routeOptions.url)) {
+    if (!isPublicRoute(request.routeOptions.url) && request.sessionAuth === null) {
       try {
         request.awsAuth = await verifySigV4(
           { method: request.raw.method ?? 'GET', url: request.raw.url ?? '/', rawHeaders: request.raw.rawHeaders, body: raw },

@@ -123,7 +123,8 @@ async function thingGroupNames(tx: Registry, thingName: string): Promise<string[
   return names;
 }
 
-async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
+/** The thing `thingName` as the template engine sees it (with its group names), or null. */
+export async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
   const thing = await tx.getThing(thingName);
   if (thing === null) return null;
   return {

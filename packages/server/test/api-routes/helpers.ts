@@ -17,6 +17,7 @@ import { registerControlPlaneRoutes } from '../../src/api/routes/index.js';
 import { createCertificateAuthority, issueServerCertificate, KeyPool, type CertificateAuthority } from '../../src/pki/index.js';
 import { openRegistry, type Registry } from '../../src/registry/index.js';
 import type { ServiceContext } from '../../src/service-context.js';
+import { createSessionAuth, registerConsole, type ConsoleSessions } from '../../src/console/index.js';
 import { ADMIN, iotClient } from '../api/helpers.js';
 
 /** Region and account of the test server (ARNs use them). */
@@ -42,8 +43,14 @@ export interface RoutesEnv {
   close(): Promise<void>;
 }
 
+/** Options of {@link startRoutesEnv}. */
+export interface RoutesEnvOptions {
+  /** Also serve the web console with these sessions (cookie auth on every route). */
+  consoleSessions?: ConsoleSessions;
+}
+
 /** Starts a fresh environment (about 50 ms). */
-export async function startRoutesEnv(): Promise<RoutesEnv> {
+export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<RoutesEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'fleetprov-routes-'));
   const registry = await openRegistry(join(dir, 'registry.db'), { region: REGION, accountId: ACCOUNT_ID });
   const ca = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
@@ -66,14 +73,17 @@ export async function startRoutesEnv(): Promise<RoutesEnv> {
     },
     now: () => new Date(),
   };
+  const credentials = staticCredentialStore([ADMIN]);
   const app = buildApiApp({
-    credentials: staticCredentialStore([ADMIN]),
+    credentials,
+    ...(options.consoleSessions === undefined ? {} : { sessionAuth: createSessionAuth(options.consoleSessions) }),
     https: { key: server.privateKeyPem, cert: server.chainPem },
     region: REGION,
     accountId: ACCOUNT_ID,
     logger: false,
   });
   registerControlPlaneRoutes(app, ctx);
+  if (options.consoleSessions !== undefined) registerConsole(app, { context: ctx, sessions: options.consoleSessions, credentials });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const baseUrl = `https://127.0.0.1:${port}`;

@@ -266,8 +266,11 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
     operation(async (request) => {
       const paging = markerPageRequest(request);
       const ascending = queryBoolean(request, 'isAscendingOrder') ?? false;
+      // fleetprov extension (the console's status filter): only certificates in this status.
+      const status = queryEnum(request, 'status', CERTIFICATE_STATUSES);
       const page = await registry.listCertificates({
         ascending,
+        ...(status === undefined ? {} : { status }),
         ...paging,
       });
       return compact({ certificates: page.items.map(summarizeCertificate), nextMarker: page.nextMarker });

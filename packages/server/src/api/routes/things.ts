@@ -175,6 +175,8 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const attributeValue = queryString(request, 'attributeValue', ATTRIBUTE_VALUE);
       const thingTypeName = queryString(request, 'thingTypeName', RESOURCE_NAME);
       const usePrefixAttributeValue = queryBoolean(request, 'usePrefixAttributeValue');
+      // fleetprov extension (the console's search box): things whose name starts with this.
+      const namePrefix = queryString(request, 'namePrefix', RESOURCE_NAME);
       if (attributeValue !== undefined && attributeName === undefined) throw invalidRequest('attributeValue requires attributeName.');
       const page = await registry.listThings({
         ...paging,
@@ -182,6 +184,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
         ...(attributeValue === undefined ? {} : { attributeValue }),
         ...(thingTypeName === undefined ? {} : { thingTypeName }),
         ...(usePrefixAttributeValue === undefined ? {} : { usePrefixAttributeValue }),
+        ...(namePrefix === undefined ? {} : { namePrefix }),
       });
       return compact({ things: page.items.map(thingAttribute), nextToken: page.nextToken });
     }),

@@ -1,0 +1,195 @@
+/**
+ * The web console's own routes, under `/console` (public as far as SigV4 goes: each checks the
+ * session itself):
+ * - `GET /console/` and `GET /console/assets/<file>`: the static single-page app shipped in
+ *   `packages/server/console/` (no data in it; everything it shows comes from the API);
+ * - `POST /console/api/login`: the access key pair, or a login token of `fleetprov console-login`,
+ *   for a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS);
+ * - `GET /console/api/session`, `POST /console/api/logout`.
+ * And, over SigV4 (or a session), `POST /fleetprov/console/login-tokens`, which mints a login token.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiApp } from '../api/app.js';
+import { ApiError } from '../api/errors.js';
+import type { CredentialStore } from '../api/sigv4.js';
+import { bodyObject, checkString, has, type StringRule } from '../api/routes/input.js';
+import { checkCsrf, checkOrigin, CSRF_HEADER, readCookie, requestSession, SESSION_COOKIE, sessionCookieHeader } from './auth.js';
+import { safeEqual, type ConsoleSession, type ConsoleSessions } from './sessions.js';
+
+/** Directory of the console's static files (`packages/server/console`). */
+export const CONSOLE_ASSET_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'console');
+
+/** Failed logins allowed per client address within {@link LOGIN_FAILURE_WINDOW_MS}. */
+export const MAX_LOGIN_FAILURES = 10;
+/** Window of {@link MAX_LOGIN_FAILURES}: 5 minutes. */
+export const LOGIN_FAILURE_WINDOW_MS = 5 * 60 * 1000;
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+
+/** Served with every console page: nothing but the console's own files may run or load. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-cache',
+};
+
+const ACCESS_KEY_ID: StringRule = { min: 16, max: 128, pattern: /^[A-Za-z0-9]+$/, patternText: 'letters and digits' };
+const SECRET: StringRule = { min: 1, max: 256 };
+const LOGIN_TOKEN: StringRule = { min: 1, max: 256 };
+
+/** Options of {@link registerConsoleRoutes}. */
+export interface ConsoleRouteOptions {
+  sessions: ConsoleSessions;
+  /** The admin credentials (the same store SigV4 checks). */
+  credentials: CredentialStore;
+  /** Directory of the static files; default {@link CONSOLE_ASSET_DIR}. */
+  assetDir?: string;
+  /** Clock in epoch ms; default the sessions' clock. */
+  now?: () => number;
+}
+
+interface Asset {
+  body: Buffer;
+  type: string;
+}
+
+/** Reads every file of the asset directory (up to three levels deep) once, at startup. */
+function loadAssets(dir: string): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  const walk = (sub: string, depth: number): void => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const rel = sub === '' ? entry.name : `${sub}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (depth < 3) walk(rel, depth + 1);
+        continue;
+      }
+      const type = CONTENT_TYPES[extname(entry.name)];
+      if (type !== undefined) assets.set(rel, { body: readFileSync(join(dir, rel)), type });
+    }
+  };
+  walk('', 1);
+  return assets;
+}
+
+function sendAsset(reply: FastifyReply, asset: Asset): FastifyReply {
+  return reply.headers(SECURITY_HEADERS).type(asset.type).send(asset.body);
+}
+
+function sessionView(session: ConsoleSession): object {
+  return { accessKeyId: session.accessKeyId, csrfToken: session.csrfToken, expiresAt: session.expiresAt / 1000 };
+}
+
+/** Registers the console's pages, assets and session routes on the control-plane app. */
+export function registerConsoleRoutes(app: ApiApp, options: ConsoleRouteOptions): void {
+  const { sessions, credentials } = options;
+  const now = options.now ?? (() => sessions.now());
+  const assets = loadAssets(options.assetDir ?? CONSOLE_ASSET_DIR);
+  const index = assets.get('index.html');
+  if (index === undefined) throw new Error(`the console's index.html is missing from ${options.assetDir ?? CONSOLE_ASSET_DIR}`);
+  const failures = new Map<string, number[]>();
+  const maxAgeSeconds = Math.floor(sessions.maxTtlMs / 1000);
+
+  const notFound = (request: FastifyRequest): ApiError =>
+    new ApiError('UnknownOperationException', `No console file matches ${(request.raw.url ?? '').slice(0, 256)}.`);
+
+  app.get('/console', async (_request, reply) => reply.redirect('/console/'));
+  app.get('/console/', async (_request, reply) => sendAsset(reply, index));
+  app.get('/console/assets/*', async (request, reply) => {
+    const rel = (request.params as { '*': string })['*'];
+    const asset = assets.get(`assets/${rel}`);
+    if (asset === undefined) throw notFound(request);
+    return sendAsset(reply, asset);
+  });
+
+  /** Refuses a login attempt beyond the failure budget of its address. */
+  function checkFailureBudget(ip: string): void {
+    const cutoff = now() - LOGIN_FAILURE_WINDOW_MS;
+    const recent = (failures.get(ip) ?? []).filter((t) => t > cutoff);
+    if (recent.length === 0) failures.delete(ip);
+    else failures.set(ip, recent);
+    if (recent.length >= MAX_LOGIN_FAILURES) {
+      throw new ApiError('ThrottlingException', `Too many failed logins from ${ip}; wait ${LOGIN_FAILURE_WINDOW_MS / 60000} minutes.`);
+    }
+  }
+
+  function recordFailure(ip: string): void {
+    if (failures.size > 10_000) failures.clear();
+    failures.set(ip, [...(failures.get(ip) ?? []), now()]);
+  }
+
+  async function checkKeyPair(accessKeyId: string, secretAccessKey: string): Promise<boolean> {
+    const expected = await credentials(accessKeyId, undefined);
+    return expected !== undefined && safeEqual(expected, secretAccessKey);
+  }
+
+  app.post('/console/api/login', async (request, reply) => {
+    // A custom header cannot be sent cross-site without a CORS preflight, which this server never grants.
+    if (request.headers[CSRF_HEADER] === undefined) {
+      throw new ApiError('AccessDeniedException', 'A console login must send the X-Fleetprov-Csrf header.');
+    }
+    checkOrigin(request);
+    checkFailureBudget(request.ip);
+    const body = bodyObject(request);
+    let accessKeyId: string | undefined;
+    if (has(body, 'loginToken')) {
+      const token = checkString(body.loginToken, 'loginToken', LOGIN_TOKEN);
+      accessKeyId = sessions.consumeLoginToken(token);
+      if (accessKeyId === undefined) {
+        recordFailure(request.ip);
+        request.log.warn({ reason: 'unknown, used or expired login token' }, 'console login refused');
+        throw new ApiError('UnrecognizedClientException', 'The login token is not valid (unknown, already used or expired); run fleetprov console-login again.');
+      }
+    } else {
+      const id = checkString(body.accessKeyId, 'accessKeyId', ACCESS_KEY_ID);
+      const secret = checkString(body.secretAccessKey, 'secretAccessKey', SECRET);
+      if (!(await checkKeyPair(id, secret))) {
+        recordFailure(request.ip);
+        request.log.warn({ accessKeyId: id, reason: 'wrong access key pair' }, 'console login refused');
+        throw new ApiError('UnrecognizedClientException', 'The access key id or the secret access key is wrong.');
+      }
+      accessKeyId = id;
+    }
+    const { cookie, session } = sessions.create(accessKeyId);
+    request.log.info({ accessKeyId, session: session.id.slice(0, 16) }, 'console login');
+    void reply.header('set-cookie', sessionCookieHeader(cookie, { secure: request.protocol === 'https', maxAgeSeconds }));
+    return sessionView(session);
+  });
+
+  app.get('/console/api/session', async (request) => {
+    const session = requestSession(sessions, request);
+    if (session === null) throw new ApiError('UnauthorizedException', 'Not logged in to the console.');
+    return sessionView(session);
+  });
+
+  app.post('/console/api/logout', async (request, reply) => {
+    const session = requestSession(sessions, request);
+    if (session !== null) {
+      checkCsrf(session, request);
+      sessions.destroy(readCookie(request.headers.cookie, SESSION_COOKIE) ?? '');
+    }
+    void reply.header('set-cookie', sessionCookieHeader('', { secure: request.protocol === 'https', maxAgeSeconds }));
+    return {};
+  });
+
+  // fleetprov extension (SigV4 or a session): a one-time login token for `fleetprov console-login`.
+  app.post('/fleetprov/console/login-tokens', async (request) => {
+    const who = request.awsAuth?.accessKeyId ?? request.sessionAuth?.accessKeyId;
+    if (who === undefined) throw new ApiError('AccessDeniedException', 'Sign the request to mint a login token.');
+    const { token, expiresAt } = sessions.mintLoginToken(who);
+    request.log.info({ accessKeyId: who }, 'console login token minted');
+    return { loginToken: token, expiresAt: expiresAt / 1000, loginPath: `/console/#login=${token}` };
+  });
+}
