@@ -42,22 +42,25 @@ function showLogin(message) {
   const secret = h('input', { id: 'secretAccessKey', name: 'secretAccessKey', type: 'password', autocomplete: 'current-password', required: true });
   const status = h('div', { 'data-testid': 'login-status' }, message ? h('div', { class: 'alert warn' }, message) : null);
   const submit = h('button', { class: 'primary', type: 'submit' }, 'Sign in');
+  const token = h('input', { id: 'loginToken', 'aria-label': 'Login token', spellcheck: 'false', autocomplete: 'off' });
+  async function signIn(credentials) {
+    submit.disabled = true;
+    try {
+      await login(credentials);
+      await start();
+    } catch (err) {
+      mount(status, errorBox(err instanceof ApiError ? { message: err.message } : err, 'Sign-in failed:'));
+      secret.value = '';
+    } finally {
+      submit.disabled = false;
+    }
+  }
   const form = h('form', {
     class: 'login',
     'data-testid': 'login-form',
-    onsubmit: async (e) => {
+    onsubmit: (e) => {
       e.preventDefault();
-      submit.disabled = true;
-      try {
-        await login({ accessKeyId: keyId.value.trim(), secretAccessKey: secret.value });
-        await start();
-      } catch (err) {
-        mount(status, errorBox(err instanceof ApiError ? { message: err.message } : err, 'Sign-in failed:'));
-        secret.value = '';
-        secret.focus();
-      } finally {
-        submit.disabled = false;
-      }
+      void signIn({ accessKeyId: keyId.value.trim(), secretAccessKey: secret.value });
     },
   },
   h('div', { class: 'brand' }, h('img', { src: '/console/assets/favicon.svg', alt: '' }), 'fleetprov console'),
@@ -65,7 +68,11 @@ function showLogin(message) {
   h('label', { for: 'accessKeyId' }, 'Access key id'), keyId,
   h('label', { for: 'secretAccessKey' }, 'Secret access key'), secret,
   status, submit,
-  h('div', { class: 'alt' }, 'Or run ', h('code', {}, 'fleetprov console-login'), ' on the server and open the link it prints.'));
+  h('details', { class: 'alt' },
+    h('summary', {}, 'Sign in with a login token instead'),
+    h('p', {}, 'Run ', h('code', {}, 'fleetprov console-login'), ' on the server and open the link it prints, or paste its token here.'),
+    token,
+    h('button', { type: 'button', 'data-testid': 'token-login', onclick: () => void signIn({ loginToken: token.value.trim() }) }, 'Sign in with token')));
   root.className = '';
   mount(root, h('div', { class: 'login-wrap' }, form));
   keyId.focus();
@@ -88,6 +95,9 @@ async function route() {
   if (session === null) return;
   const id = ++renderId;
   if (cleanup) { cleanup(); cleanup = null; }
+  // A notice survives the navigation it caused, not the ones after it.
+  for (const t of document.querySelectorAll('.toast')) if (Date.now() - Number(t.dataset.at) > 1000) t.remove();
+  for (const m of document.querySelectorAll('.modal-back')) m.remove();
   const { path, query } = parseHash();
   const page = PAGES.find((p) => p.path.test(path));
   shell ??= layout();
@@ -123,14 +133,21 @@ async function start() {
 onSessionLost((message) => {
   if (session !== null) showLogin(`Your session ended (${message ?? 'signed out'}). Sign in again.`);
 });
-window.addEventListener('hashchange', () => void route());
 
-// A login link of `fleetprov console-login`: /console/#login=<token>. The token leaves the
-// address bar at once and is exchanged for a session cookie.
-const tokenMatch = /^#login=([A-Za-z0-9_-]{20,256})$/.exec(location.hash);
-if (tokenMatch) {
+/**
+ * A login link of `fleetprov console-login`: /console/#login=<token>. The token leaves the
+ * address bar at once and is exchanged for a session cookie. False when the address is no such link.
+ */
+function loginFromLink() {
+  const match = /^#login=(.*)$/.exec(location.hash);
+  if (match === null) return false;
   history.replaceState(null, '', '/console/#/');
-  login({ loginToken: tokenMatch[1] }).then(start, (err) => showLogin(`The login link did not work: ${err.message}`));
-} else {
-  start().catch((err) => mount(root, errorBox(err, 'The console could not start:')));
+  login({ loginToken: decodeURIComponent(match[1]) }).then(start, (err) => showLogin(`The login link did not work: ${err.message}`));
+  return true;
 }
+
+window.addEventListener('hashchange', () => {
+  if (!loginFromLink()) void route();
+});
+
+if (!loginFromLink()) start().catch((err) => mount(root, errorBox(err, 'The console could not start:')));

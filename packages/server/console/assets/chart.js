@@ -16,7 +16,7 @@ function el(tag, attrs, text) {
 function niceMax(v) {
   if (v <= 0) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 2, 4, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
 
@@ -43,7 +43,7 @@ export function drawRateChart(svg, provisioning, nowSeconds) {
   for (let g = 0; g <= 4; g++) {
     const v = (max * g) / 4;
     svg.append(el('line', { class: 'gridline', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-    svg.append(el('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, v >= 10 ? v.toFixed(0) : v.toFixed(v >= 1 ? 1 : 2)));
+    svg.append(el('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, v >= 10 ? v.toFixed(0) : String(Number(v.toPrecision(3)))));
   }
   svg.append(el('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
   for (let m = 0; m <= 6; m++) {

@@ -12,7 +12,7 @@ export function pretty(text) {
  * { ok: false, path, message }; it runs as the text changes (debounced) and on demand.
  */
 export function jsonEditor({ value, validate, rows = 22, testid }) {
-  const area = h('textarea', { rows, spellcheck: 'false', 'data-testid': testid, 'aria-label': 'JSON document' });
+  const area = h('textarea', { rows, wrap: 'off', spellcheck: 'false', 'data-testid': testid, 'aria-label': 'JSON document' });
   area.value = value;
   const status = h('div', { 'data-testid': `${testid}-status` });
   let timer;
@@ -27,7 +27,7 @@ export function jsonEditor({ value, validate, rows = 22, testid }) {
     }
     const range = result.path ? locatePath(area.value, result.path) : null;
     mount(status, h('div', { class: 'alert error', role: 'alert', 'data-testid': 'json-error', 'data-path': result.path ?? '' },
-      result.path ? ['At ', h('span', { class: 'error-path', 'data-testid': 'json-error-path' }, result.path), range ? ` (line ${lineOf(area.value, range[0])})` : '', ': '] : null,
+      result.path ? h('div', {}, 'At ', h('span', { class: 'error-path', 'data-testid': 'json-error-path' }, result.path), range ? ` (line ${lineOf(area.value, range[0])})` : '') : null,
       result.message,
       range ? [' ', h('button', { class: 'small', type: 'button', onclick: () => { area.focus(); area.setSelectionRange(range[0], range[1]); } }, 'Show')] : null));
   }

@@ -109,7 +109,7 @@ export function confirmDialog({ title, message, confirmLabel = 'Confirm', danger
 
 /** A short notice at the bottom right. */
 export function toast(message) {
-  const el = h('div', { class: 'toast', role: 'status' }, message);
+  const el = h('div', { class: 'toast', role: 'status', dataset: { at: String(Date.now()) } }, message);
   document.body.append(el);
   setTimeout(() => el.remove(), 3500);
 }

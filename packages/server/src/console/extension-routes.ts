@@ -54,16 +54,22 @@ const MAX_COUNTED = 10_000;
 /** An engine error as the console shows it: where (JSON path) and what. */
 interface EngineErrorView {
   code: string;
+  /** JSON path of the problem; `''` for the whole document. */
   path: string;
+  /** The engine's message (with the path). */
   message: string;
+  /** The message without the path. */
+  detail: string;
 }
 
 function templateErrorView(err: TemplateError): EngineErrorView {
-  return { code: err.code, path: err.path, message: err.message };
+  const prefix = `${err.path}: `;
+  const detail = err.path !== '' && err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+  return { code: err.code, path: err.path, message: err.message, detail };
 }
 
 function policyErrorView(err: PolicyError): EngineErrorView {
-  return { code: err.code, path: err.path, message: err.message };
+  return { code: err.code, path: err.path, message: err.message, detail: err.detail };
 }
 
 /** Counts the items of a paged list (up to {@link MAX_COUNTED}); `capped` when counting stopped. */

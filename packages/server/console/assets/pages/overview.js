@@ -49,8 +49,8 @@ export async function render(root) {
       const { totals } = drawRateChart(svg, stats.provisioning, stats.now);
       chartNote.textContent = `(${Math.round(totals.accepted)} accepted, ${Math.round(totals.rejected)} rejected)`;
       mount(rejections, table([
-        { title: 'When', render: (e) => h('span', { class: 'nowrap', title: new Date(e.at * 1000).toISOString() }, ago(e.at)) },
-        { title: 'Operation', render: (e) => e.operation ?? e.type },
+        { title: 'When', class: 'nowrap', render: (e) => h('span', { class: 'nowrap', title: new Date(e.at * 1000).toISOString() }, ago(e.at)) },
+        { title: 'Operation', class: 'nowrap', render: (e) => e.operation ?? e.type },
         { title: 'Client / thing', render: (e) => e.thingName ? h('a', { href: `#/things/${encodeURIComponent(e.thingName)}` }, e.thingName) : h('code', {}, e.clientId ?? '—') },
         { title: 'Reason', render: (e) => [badge(e.errorCode ?? 'rejected', 'bad'), ' ', e.message ?? ''] },
       ], events.events, { empty: 'No rejected provisioning requests.', testid: 'rejections' }));

@@ -13,7 +13,7 @@ const STARTER = {
 async function validateDocument(text) {
   const r = await api('POST', '/fleetprov/policies/validate', { body: { policyDocument: text } });
   if (r.valid) return { ok: true, note: [`${r.statements} statement(s)`, ...r.warnings.map((w) => `warning: ${w}`)].join(' · ') };
-  return { ok: false, path: r.error.path, message: r.error.message };
+  return { ok: false, path: r.error.path, message: r.error.detail };
 }
 
 function simulator(editor, policyName) {
@@ -30,7 +30,7 @@ function simulator(editor, policyName) {
           body: { policyDocument: editor.value, draftPolicyName: policyName, action: action.value, resource: resource.value.trim(), clientId: clientId.value, ...(thing.value.trim() ? { thingName: thing.value.trim() } : {}) },
         });
         if (!r.valid) {
-          editor.show({ ok: false, path: r.error.path, message: r.error.message });
+          editor.show({ ok: false, path: r.error.path, message: r.error.detail });
           mount(out, errorBox({ message: r.error.message }, 'The document is not valid:'));
           return;
         }

@@ -17,7 +17,7 @@ async function validateBody(text, type) {
     const note = [`parameters: ${r.parameters.join(', ') || '(none)'}`, ...r.warnings.map((w) => `warning: ${w}`)].join(' · ');
     return { ok: true, note };
   }
-  return { ok: false, path: r.error.path, message: `${r.error.code}: ${r.error.message}` };
+  return { ok: false, path: r.error.path, message: `${r.error.detail} (${r.error.code})` };
 }
 
 function parseParams(text) {
@@ -42,7 +42,7 @@ function tryItPanel(editor, getType) {
       try {
         const r = await api('POST', '/fleetprov/templates/render', { body: { templateBody: editor.value, type: getType(), parameters: parseParams(params.value) } });
         if (!r.valid) {
-          editor.show({ ok: false, path: r.error.path, message: `${r.error.code}: ${r.error.message}` });
+          editor.show({ ok: false, path: r.error.path, message: `${r.error.detail} (${r.error.code})` });
           mount(out, errorBox({ message: `${r.error.code}: ${r.error.message}` }, 'The template does not evaluate:'));
           return;
         }
