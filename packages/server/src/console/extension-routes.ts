@@ -172,7 +172,8 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
       const templateName = queryString(request, 'templateName', TEMPLATE_NAME);
       const events = await registry.listEvents({
         newestFirst: true,
-        limit: limit + 1,
+        // One more than asked tells whether another page follows (within the registry's 1000).
+        limit: Math.min(limit + 1, 1000),
         ...(beforeId === undefined ? {} : { beforeId }),
         ...(outcome === undefined ? {} : { outcome }),
         ...(thingName === undefined ? {} : { thingName }),
@@ -180,7 +181,7 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
         ...(templateName === undefined ? {} : { templateName }),
       });
       const page = events.slice(0, limit);
-      const more = events.length > limit && page.length > 0;
+      const more = page.length > 0 && (events.length > limit || page.length === 1000);
       return { events: page.map(eventView), ...(more ? { nextBeforeId: page[page.length - 1]!.id } : {}) };
     }),
   );
