@@ -27,7 +27,7 @@ export async function render(root) {
       h('h2', {}, 'Provisioning requests per second, last hour ', chartNote),
       svg,
       h('div', { class: 'legend' }, SERIES.map((s) => h('span', { style: `--c:${s.color}` }, s.label)))),
-    h('div', { class: 'grid two' },
+    h('div', { class: 'grid two wide-left' },
       h('div', { class: 'panel' }, h('h2', {}, 'Latest rejections'), rejections),
       h('div', { class: 'panel' }, h('h2', {}, 'Certificates by status'), certs)));
 
@@ -51,7 +51,7 @@ export async function render(root) {
       mount(rejections, table([
         { title: 'When', class: 'nowrap', render: (e) => h('span', { class: 'nowrap', title: new Date(e.at * 1000).toISOString() }, ago(e.at)) },
         { title: 'Operation', class: 'nowrap', render: (e) => e.operation ?? e.type },
-        { title: 'Client / thing', render: (e) => e.thingName ? h('a', { href: `#/things/${encodeURIComponent(e.thingName)}` }, e.thingName) : h('code', {}, e.clientId ?? '—') },
+        { title: 'Client / thing', class: 'nowrap', render: (e) => e.thingName ? h('a', { href: `#/things/${encodeURIComponent(e.thingName)}` }, e.thingName) : h('code', {}, e.clientId ?? '—') },
         { title: 'Reason', render: (e) => [badge(e.errorCode ?? 'rejected', 'bad'), ' ', e.message ?? ''] },
       ], events.events, { empty: 'No rejected provisioning requests.', testid: 'rejections' }));
       mount(certs, table([

@@ -71,6 +71,8 @@ export async function render(root, { name }) {
   const editor = jsonEditor({ value: policy ? pretty(policy.policyDocument) : JSON.stringify(STARTER, null, 2), validate: validateDocument, testid: 'policy-document' });
   const nameInput = h('input', { id: 'p-name', 'data-testid': 'policy-name', placeholder: 'device_policy', style: 'width:100%' });
   const message = h('div', {});
+  // A save's complaint is stale once the document changes.
+  editor.area.addEventListener('input', () => mount(message));
   const enc = encodeURIComponent(name);
   const reload = () => render(root, { name });
 

@@ -86,6 +86,8 @@ export async function render(root, { name }) {
   if (template?.type) type.value = template.type;
   const editor = jsonEditor({ value: template ? pretty(template.templateBody) : JSON.stringify(STARTER, null, 2), validate: (text) => validateBody(text, type.value), testid: 'template-body' });
   const message = h('div', { 'data-testid': 'template-message' });
+  // A save's complaint is stale once the document changes.
+  editor.area.addEventListener('input', () => mount(message));
 
   const nameInput = h('input', { id: 't-name', 'data-testid': 'template-name', placeholder: 'birthing_template', pattern: '[0-9A-Za-z_-]{1,36}', style: 'width:100%' });
   const description = h('input', { id: 't-desc', style: 'width:100%', value: template?.description ?? '' });
