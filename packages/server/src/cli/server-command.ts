@@ -16,6 +16,7 @@ export function banner(server: RunningServer): string {
     `  MQTT (mTLS) endpoint   ${server.mqttUrl}   (devices; ALPN x-amzn-mqtt-ca accepted)`,
     `  control plane (AWS)    ${server.controlPlaneUrl}`,
     `  health                 ${server.controlPlaneUrl}/healthz, /readyz${server.metrics ? `, /metrics (bearer token)` : ''}`,
+    `  web console            ${server.controlPlaneUrl}/console/   (sign in with the admin keys, or: fleetprov console-login)`,
     `  CA file (trust anchor) ${server.caPath}`,
     `  admin credentials      ${server.paths.credentials}`,
     '',
