@@ -30,10 +30,10 @@ export function onSessionLost(fn) {
  * @returns the JSON answer
  * @throws {ApiError}
  */
-export async function api(method, path, { query, body, quiet } = {}) {
+export async function api(method, path, { query, body, quiet, headers: extra } = {}) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v));
-  const headers = { accept: 'application/json' };
+  const headers = { accept: 'application/json', ...(extra ?? {}) };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-fleetprov-csrf'] = csrfToken;
   let res;

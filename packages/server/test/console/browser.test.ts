@@ -82,7 +82,8 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`);
     dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-console-'));
-    server = await startServer({ dataDir, mqttPort: 0, httpPort: 0, logLevel: 'silent', keyAlgorithm: 'ec-p256' });
+    // 20-day certificates: within the 30 days in which the console flags a certificate as due for rotation.
+    server = await startServer({ dataDir, mqttPort: 0, httpPort: 0, logLevel: 'silent', keyAlgorithm: 'ec-p256', certificateValidityDays: 20 });
     admin = (await readSharedCredentialsFile(server.paths.credentials))!;
     await mkdir(SCREENSHOTS, { recursive: true });
     context = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
@@ -250,6 +251,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.waitForSelector('[data-testid=thing-certificates]', WAIT);
     const certs = page.locator('[data-testid=thing-certificates]');
     assert.match(await certs.innerText(), /ACTIVE/);
+    assert.match(await certs.innerText(), /rotation due/, 'a certificate 20 days from expiry is due for rotation');
     assert.ok(await certs.locator(`a[href="#/certificates/${device.certificateId}"]`).count() === 1);
     await page.waitForSelector('[data-testid=thing-history] .badge.ok', WAIT);
     assert.match(await page.locator('[data-testid=thing-history]').innerText(), /RegisterThing/);
@@ -289,6 +291,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     const closed = new Promise<void>((resolve) => device.client.once('close', () => resolve()));
     await page.goto(url(`/certificates/${device.certificateId}`));
     await page.waitForSelector('button[data-action=deactivate]', WAIT);
+    assert.equal(await page.locator('[data-testid=certificate-things]').innerText(), device.thingName);
     await page.click('button[data-action=deactivate]');
     await page.waitForSelector('.modal', WAIT);
     await page.click('.modal button:text("Cancel")');

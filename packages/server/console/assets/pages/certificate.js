@@ -12,11 +12,11 @@ export async function render(root, { id }) {
       mount(root, pageHead('Certificate', { crumbs: [{ text: 'Certificates', href: '#/certificates' }] }), errorBox(err));
       return;
     }
-    const [policies, history] = await Promise.all([
+    const [policies, principalThings] = await Promise.all([
       api('POST', `/attached-policies/${encodeURIComponent(c.certificateArn)}`, { query: { pageSize: 250 } }).catch(() => ({ policies: [] })),
-      api('GET', '/fleetprov/events', { query: { certificateId: id, limit: 20 } }).catch(() => ({ events: [] })),
+      api('GET', '/principals/things', { query: { maxResults: 250 }, headers: { 'x-amzn-principal': c.certificateArn } }).catch(() => ({ things: [] })),
     ]);
-    const things = [...new Set((history.events ?? []).map((e) => e.thingName).filter(Boolean))];
+    const things = principalThings.things ?? [];
     mount(root,
       pageHead(`Certificate ${id.slice(0, 12)}…`, {
         crumbs: [{ text: 'Certificates', href: '#/certificates' }, { text: id.slice(0, 12) }],
@@ -31,7 +31,7 @@ export async function render(root, { id }) {
           h('dt', {}, 'Created'), h('dd', {}, fmtDate(c.creationDate)),
           h('dt', {}, 'Mode'), h('dd', {}, c.certificateMode ?? '—'),
           h('dt', {}, 'Issuing CA'), h('dd', {}, c.caCertificateId ? h('code', {}, c.caCertificateId) : 'fleetprov CA'),
-          h('dt', {}, 'Provisioned things'), h('dd', {}, things.length === 0 ? '—' : things.map((t) => h('a', { href: `#/things/${encodeURIComponent(t)}`, style: 'margin-right:8px' }, t))))),
+          h('dt', {}, 'Things'), h('dd', { 'data-testid': 'certificate-things' }, things.length === 0 ? '—' : things.map((t) => h('a', { href: `#/things/${encodeURIComponent(t)}`, style: 'margin-right:8px' }, t))))),
       h('div', { class: 'panel' }, h('h2', {}, 'Attached policies'),
         table([{ title: 'Policy', render: (p) => h('a', { href: `#/policies/${encodeURIComponent(p.policyName)}` }, p.policyName) }], policies.policies ?? [], { empty: 'No policy is attached.' })),
       h('div', { class: 'panel' }, h('h2', {}, 'PEM'), h('pre', {}, c.certificatePem)));

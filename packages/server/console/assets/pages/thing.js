@@ -47,10 +47,10 @@ export async function render(root, { name }) {
       ], certificates, { empty: 'No certificate is attached.', testid: 'thing-certificates' })),
     h('div', { class: 'panel' }, h('h2', {}, 'Provisioning history'),
       table([
-        { title: 'When', render: (e) => h('span', { title: new Date(e.at * 1000).toISOString(), class: 'nowrap' }, `${fmtDate(e.at)} (${ago(e.at)})`) },
+        { title: 'When', class: 'nowrap', render: (e) => h('span', { title: new Date(e.at * 1000).toISOString() }, `${fmtDate(e.at)} (${ago(e.at)})`) },
         { title: 'Outcome', render: (e) => badge(e.outcome) },
-        { title: 'Operation', render: (e) => e.operation ?? e.type },
-        { title: 'Template', render: (e) => e.templateName ? h('a', { href: `#/templates/${encodeURIComponent(e.templateName)}` }, e.templateName) : '—' },
+        { title: 'Operation', class: 'nowrap', render: (e) => e.operation ?? e.type },
+        { title: 'Template', class: 'nowrap', render: (e) => e.templateName ? h('a', { href: `#/templates/${encodeURIComponent(e.templateName)}` }, e.templateName) : '—' },
         { title: 'Details', render: (e) => [e.errorCode ? [badge(e.errorCode, 'bad'), ' '] : null, e.message ?? ''] },
       ], history.events ?? [], { empty: 'No provisioning events for this thing.', testid: 'thing-history' })));
 }
