@@ -3,7 +3,7 @@
  * every control-plane route; documented in docs/console.md):
  * - `GET  /fleetprov/stats`: counts (things, certificates by status, templates, policies) and
  *   provisioning requests per time bucket and outcome, from the event log;
- * - `GET  /fleetprov/events`: the provisioning event log, newest first, filtered;
+ * - `GET  /fleetprov/console/events`: the provisioning event log, newest first, filtered;
  * - `POST /fleetprov/templates/validate`: a template body checked by the engine, the error at its JSON path;
  * - `POST /fleetprov/templates/render`: the provisioning plan of a body (or a stored template) for
  *   given parameters, against the registry's current things, changing nothing;
@@ -162,7 +162,7 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
   );
 
   app.get(
-    '/fleetprov/events',
+    '/fleetprov/console/events',
     operation(async (request) => {
       const limit = queryInteger(request, 'limit', 1, 1000) ?? 50;
       const beforeId = queryInteger(request, 'beforeId', 1, Number.MAX_SAFE_INTEGER);

@@ -31,7 +31,7 @@ describe('console extension routes', () => {
   after(() => env.close());
 
   test('every extension route refuses unauthenticated calls', async () => {
-    for (const [method, path] of [['GET', '/fleetprov/stats'], ['GET', '/fleetprov/events'], ['GET', '/fleetprov/trust-anchor'], ['POST', '/fleetprov/templates/validate'], ['POST', '/fleetprov/templates/render'], ['POST', '/fleetprov/policies/validate'], ['POST', '/fleetprov/policies/simulate']]) {
+    for (const [method, path] of [['GET', '/fleetprov/stats'], ['GET', '/fleetprov/console/events'], ['GET', '/fleetprov/trust-anchor'], ['POST', '/fleetprov/templates/validate'], ['POST', '/fleetprov/templates/render'], ['POST', '/fleetprov/policies/validate'], ['POST', '/fleetprov/policies/simulate']]) {
       const res = await env.send(method!, path!, method === 'POST' ? { body: {} } : {});
       assert.equal(res.status, 403, `${method} ${path}`);
       assert.equal(errorType(res), 'MissingAuthenticationTokenException');
@@ -72,19 +72,19 @@ describe('console extension routes', () => {
   test('events: newest first, filtered, paged with nextBeforeId; malformed filters are refused', async () => {
     const ids: number[] = [];
     for (let i = 0; i < 5; i++) ids.push((await env.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, outcome: 'rejected', thingName: 'paged', errorCode: 'InvalidPayload', message: `no ${i}` })).id);
-    const first = (await get('/fleetprov/events?thingName=paged&limit=2')).json() as { events: Array<{ id: number; message: string; at: number }>; nextBeforeId?: number };
+    const first = (await get('/fleetprov/console/events?thingName=paged&limit=2')).json() as { events: Array<{ id: number; message: string; at: number }>; nextBeforeId?: number };
     assert.deepEqual(first.events.map((e) => e.id), [ids[4], ids[3]]);
     assert.equal(first.nextBeforeId, ids[3]);
     assert.ok(first.events[0]!.at > 1e9 && first.events[0]!.at < 1e11, 'times are epoch seconds');
-    const second = (await get(`/fleetprov/events?thingName=paged&limit=2&beforeId=${first.nextBeforeId}`)).json() as { events: Array<{ id: number }>; nextBeforeId?: number };
+    const second = (await get(`/fleetprov/console/events?thingName=paged&limit=2&beforeId=${first.nextBeforeId}`)).json() as { events: Array<{ id: number }>; nextBeforeId?: number };
     assert.deepEqual(second.events.map((e) => e.id), [ids[2], ids[1]]);
-    const last = (await get(`/fleetprov/events?thingName=paged&limit=2&beforeId=${second.nextBeforeId}`)).json() as { events: Array<{ id: number }>; nextBeforeId?: number };
+    const last = (await get(`/fleetprov/console/events?thingName=paged&limit=2&beforeId=${second.nextBeforeId}`)).json() as { events: Array<{ id: number }>; nextBeforeId?: number };
     assert.deepEqual(last.events.map((e) => e.id), [ids[0]]);
     assert.equal(last.nextBeforeId, undefined);
-    const accepted = (await get('/fleetprov/events?outcome=accepted&limit=1000')).json() as { events: Array<{ outcome: string }> };
+    const accepted = (await get('/fleetprov/console/events?outcome=accepted&limit=1000')).json() as { events: Array<{ outcome: string }> };
     assert.ok(accepted.events.every((e) => e.outcome === 'accepted'));
     for (const bad of ['limit=0', 'limit=1001', 'outcome=maybe', 'certificateId=xyz', 'thingName=has%20space', 'beforeId=-1', `thingName=${'a'.repeat(200)}`]) {
-      assert.equal((await get(`/fleetprov/events?${bad}`)).status, 400, bad);
+      assert.equal((await get(`/fleetprov/console/events?${bad}`)).status, 400, bad);
     }
   });
 

@@ -35,7 +35,7 @@ export async function render(root) {
     try {
       const [stats, events] = await Promise.all([
         api('GET', '/fleetprov/stats', { query: { windowSeconds: 3600, bucketSeconds: 30 } }),
-        api('GET', '/fleetprov/events', { query: { outcome: 'rejected', limit: 10 } }),
+        api('GET', '/fleetprov/console/events', { query: { outcome: 'rejected', limit: 10 } }),
       ]);
       mount(problem);
       const c = stats.certificatesByStatus;

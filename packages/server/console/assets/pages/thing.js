@@ -15,7 +15,7 @@ export async function render(root, { name }) {
   const [groups, principals, history] = await Promise.all([
     api('GET', `/things/${enc}/thing-groups`, { query: { maxResults: 250 } }),
     api('GET', `/things/${enc}/principals`, { query: { maxResults: 250 } }),
-    api('GET', '/fleetprov/events', { query: { thingName: name, limit: 50 } }),
+    api('GET', '/fleetprov/console/events', { query: { thingName: name, limit: 50 } }),
   ]);
   const certificates = await Promise.all((principals.principals ?? []).map(async (arn) => {
     const id = arn.split('/').pop();
