@@ -182,6 +182,33 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     assert.equal(stored.enabled, true);
   });
 
+  test('a template is disabled and enabled behind a confirmation, and a changed body becomes a new default version', async () => {
+    await page.goto(url(`/templates/${TEMPLATE}`));
+    await page.waitForSelector('[data-testid=template-toggle]', WAIT);
+    await page.click('[data-testid=template-toggle]');
+    await page.click('[data-testid=confirm-ok]');
+    await page.waitForSelector('[data-testid=template-toggle]:text-is("Enable")', WAIT);
+    assert.equal((await server.registry.getProvisioningTemplate(TEMPLATE))?.enabled, false);
+    await page.click('[data-testid=template-toggle]');
+    await page.click('[data-testid=confirm-ok]');
+    await page.waitForSelector('[data-testid=template-toggle]:text-is("Disable")', WAIT);
+    assert.equal((await server.registry.getProvisioningTemplate(TEMPLATE))?.enabled, true);
+
+    const body = JSON.parse(DEVICE_TEMPLATE) as { DeviceConfiguration: Record<string, string> };
+    body.DeviceConfiguration = { FallbackUrl: 'https://example.com/fallback' };
+    await page.fill('[data-testid=template-body]', JSON.stringify(body, null, 2));
+    await page.waitForSelector('[data-testid=template-body-status] .alert.ok', WAIT);
+    await page.click('[data-testid=template-save]');
+    await page.waitForSelector('[data-testid=template-versions] a:text-is("v2")', WAIT);
+    const stored = await server.registry.getProvisioningTemplate(TEMPLATE);
+    assert.equal(stored?.defaultVersionId, 2);
+    assert.deepEqual((JSON.parse(stored!.body) as { DeviceConfiguration: unknown }).DeviceConfiguration, { FallbackUrl: 'https://example.com/fallback' });
+    assert.equal(stored?.enabled, true);
+    await page.goto(url('/templates'));
+    await page.waitForSelector(`[data-testid=templates-table] a:text-is("${TEMPLATE}")`, WAIT);
+    await shot('templates');
+  });
+
   test('a claim certificate is created with its policy; its key is shown once and the bundle holds the root CA', async () => {
     await page.goto(url('/certificates'));
     await page.waitForSelector('[data-testid=create-claim]', WAIT);
