@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from './registry/index.js';
-import type { CertificateAuthority, KeyPool } from './pki/index.js';
+import type { CertificateAuthority, CertificateFactsCache, KeyPool } from './pki/index.js';
 
 /** Key algorithm for keys fleetprov generates (CreateKeysAndCertificate). */
 export type GeneratedKeyAlgorithm = 'rsa-2048' | 'ec-p256';
@@ -32,6 +32,12 @@ export interface ServiceContext {
   disconnectCertificate(certificateId: string, reason: string): number;
   /** Current time (tests may fix it). */
   now(): Date;
+  /**
+   * Facts of certificates by id, shared by the provisioning handlers (which add the certificates
+   * they issue) and the broker authority (which reads them on CONNECT). Optional: without it each
+   * side parses what it needs.
+   */
+  certificateFacts?: CertificateFactsCache;
 }
 
 /** The validity options of a device certificate issued now under `ctx`'s settings. */
