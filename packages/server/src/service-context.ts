@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from './registry/index.js';
-import type { CertificateAuthority, CertificateFactsCache, KeyPool } from './pki/index.js';
+import { parseCertificateFacts, type CertificateAuthority, type CertificateFacts, type CertificateFactsCache, type KeyPool } from './pki/index.js';
 
 /** Key algorithm for keys fleetprov generates (CreateKeysAndCertificate). */
 export type GeneratedKeyAlgorithm = 'rsa-2048' | 'ec-p256';
@@ -45,4 +45,12 @@ export function issuedCertificateValidity(ctx: ServiceContext): { validityDays: 
   return ctx.certificateNotAfter !== undefined
     ? { validityDays: ctx.certificateValidityDays, notAfter: ctx.certificateNotAfter, now: ctx.now() }
     : { validityDays: ctx.certificateValidityDays, now: ctx.now() };
+}
+
+/**
+ * The facts of certificate `certificateId` whose PEM is `pem`, from the context's cache when it has one.
+ * @throws {PkiError} `InvalidCertificate` when the PEM must be parsed and cannot be
+ */
+export function certificateFactsOf(ctx: ServiceContext, certificateId: string, pem: string): CertificateFacts {
+  return ctx.certificateFacts !== undefined ? ctx.certificateFacts.factsOf(certificateId, pem) : parseCertificateFacts(pem);
 }
