@@ -10,7 +10,7 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSecureContext } from 'node:tls';
+import { connect as tlsConnect, createSecureContext } from 'node:tls';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,6 +131,21 @@ async function main(): Promise<void> {
   console.log(`preparing ${DEVICES} EC P-256 keys and CSRs (not timed) ...`);
   const csrs = await Promise.all(Array.from({ length: DEVICES }, () => createCsr({ keyAlgorithm: 'ec-p256' })));
 
+  // Ceiling: the mutual-TLS handshake alone (no MQTT), on the broker's own listener. A provisioning
+  // needs two of them (claim, then the new certificate), so half this rate bounds any provisioning rate.
+  async function handshakeOne(): Promise<number> {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.mqttPort, servername: 'localhost', secureContext: claimTls.secureContext, ALPNProtocols: ['mqtt'] });
+      socket.once('secureConnect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+    return performance.now() - t0;
+  }
+
   // Baseline: bare mTLS connect + one QoS 1 publish round trip, same broker, same concurrency.
   async function baselineOne(i: number): Promise<number> {
     const t0 = performance.now();
@@ -182,8 +197,12 @@ async function main(): Promise<void> {
   }
 
   console.log(`\nconcurrency ${CONCURRENCY}`);
+  const handshakes = ONLY === undefined || ONLY === 'baseline' ? await run('ceiling: mTLS handshake only (no MQTT)', DEVICES, handshakeOne) : null;
   const base = ONLY === undefined || ONLY === 'baseline' ? await run('baseline: mTLS connect + QoS1 round trip', DEVICES, baselineOne) : null;
   const csr = ONLY === undefined || ONLY === 'csr' ? await run('CSR provisioning (connect→CSR→Register→reconnect)', DEVICES, provisionOne) : null;
+  if (handshakes !== null) {
+    console.log(`two handshakes per provisioning: at most ${(handshakes.rate / 2).toFixed(0)} provisionings/s on this machine with Node's TLS`);
+  }
   if (base !== null && csr !== null) {
     console.log(`ratio provisioning/baseline: ${(csr.rate / base.rate).toFixed(2)} of the bare connect rate; p50 latency ${(csr.p50 / base.p50).toFixed(2)}x`);
   }
