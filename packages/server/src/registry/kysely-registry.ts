@@ -64,6 +64,7 @@ import type {
   TemplateVersionRow,
   ThingGroupRow,
   ThingGroupUpdate,
+  ThingPrincipalPageRequest,
   ThingPrincipalRow,
   ThingPrincipalType,
   ThingRow,
@@ -391,10 +392,10 @@ export class KyselyRegistry implements Registry {
   detachThingPrincipal(thingName: string, certificateId: string): Promise<boolean> {
     return this.#single((c) => principals.detachThingPrincipal(c, thingName, certificateId));
   }
-  listThingPrincipals(thingName: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
+  listThingPrincipals(thingName: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
     return this.#read((c) => principals.listThingPrincipals(c, thingName, req));
   }
-  listPrincipalThings(certificateId: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
+  listPrincipalThings(certificateId: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
     return this.#read((c) => principals.listPrincipalThings(c, certificateId, req));
   }
 

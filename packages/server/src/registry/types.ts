@@ -351,6 +351,11 @@ export interface ThingPrincipalRow {
   createdAt: number;
 }
 
+/** Paging of thing-principal listings, optionally only attachments of one type (the V2 APIs). */
+export interface ThingPrincipalPageRequest extends TokenPageRequest {
+  type?: ThingPrincipalType;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Policies
 // ---------------------------------------------------------------------------------------------
@@ -732,9 +737,9 @@ export interface Registry {
   /** DetachThingPrincipal. False when it was not attached. */
   detachThingPrincipal(thingName: string, certificateId: string): Promise<boolean>;
   /** ListThingPrincipals. ResourceNotFound for an unknown thing. */
-  listThingPrincipals(thingName: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
+  listThingPrincipals(thingName: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
   /** ListPrincipalThings. ResourceNotFound for an unknown certificate. */
-  listPrincipalThings(certificateId: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
+  listPrincipalThings(certificateId: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
 
   // Policies -----------------------------------------------------------------------------------
   /** CreatePolicy: version "1", the default. ResourceAlreadyExists. */
