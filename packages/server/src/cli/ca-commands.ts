@@ -50,7 +50,9 @@ async function refuseExisting(paths: readonly string[]): Promise<void> {
 function pkiInputError(err: unknown, certFile: string, keyFile: string): never {
   if (err instanceof PkiError) {
     if (err.code === 'KeyMismatch') throw new CliError(`the key ${keyFile} does not belong to the CA certificate ${certFile}`);
-    throw new CliError(`${certFile} / ${keyFile}: ${err.message}`);
+    if (err.code === 'InvalidCertificate') throw new CliError(`${certFile}: ${err.message}`);
+    if (err.code === 'InvalidKey' || err.code === 'UnsupportedKey') throw new CliError(`${keyFile}: ${err.message}`);
+    throw new CliError(err.message);
   }
   throw err;
 }
