@@ -61,7 +61,7 @@ export async function runJitpDemoDevice(server: RunningServer, iot: IoTClient, w
     storageDir: join(workDir, 'devices', 'device-4'),
     retry: { attempts: 5, baseMs: 200, maxMs: 1000 },
     onProgress: (e) => {
-      if (e.status === 'retry') io.stdout(`  device-4: connection refused (${e.detail ?? 'dropped'}); retrying in ${e.delayMs ?? 0} ms\n`);
+      if (e.status === 'retry') io.stdout(`  device-4: connection refused (${e.errorCode ?? 'dropped'}), as the first connection of a JITP certificate always is; retrying in ${e.delayMs ?? 0} ms\n`);
     },
   });
   await result.client.endAsync(true).catch(() => undefined);

@@ -45,7 +45,7 @@ describe('runDemoFleet against a started server', () => {
       assert.ok(Number.isInteger(r.ms) && r.ms >= 0);
     }
     assert.match(out, /provisioning device-3 \(CreateCertificateFromCsr \/ CBOR\)/);
-    assert.match(out, /device-4: connection refused .*retrying/);
+    assert.match(out, /device-4: connection refused \(ERR_FLEETPROV_NOT_AUTHORIZED\).*retrying in/);
 
     // The registry agrees: the three things exist.
     const iot = await createAdminClient({ endpoint: server!.controlPlaneUrl, credentialsPath: server!.paths.credentials, caPath: server!.caPath });
