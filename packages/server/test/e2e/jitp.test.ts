@@ -428,6 +428,14 @@ describe('refused device certificates create nothing', () => {
     await expectRefused({ cert: chain, key: device.privateKeyPem!, certificateId: device.certificateId }, 'dev-forged', null);
   });
 
+  test('a JITP template that fails while being applied (a missing policy) leaves nothing behind', async () => {
+    const body = JSON.parse(await readFile(examplePath('jitp-device-template.json'), 'utf8')) as { Resources: Record<string, unknown> };
+    body.Resources.policy = { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'no_such_policy' } };
+    await admin.send(new CreateProvisioningTemplateCommand({ templateName: 'jitp_broken', type: 'JITP', templateBody: JSON.stringify(body), provisioningRoleArn: 'arn:aws:iam::123456789012:role/JITP' }));
+    const broken = await cliCa('broken', ['--template', 'jitp_broken', '--auto-registration']);
+    await expectRefused(await cliDevice(broken, 'dev-broken', ['--serial', 'SN-B']), 'dev-broken', /no_such_policy/);
+  });
+
   test('a CA registered while the server runs is used without a restart, and deactivating it stops new registrations', async () => {
     const late = await cliCa('late', ['--template', 'jitp_devices', '--auto-registration']);
     const device = await cliDevice(late, 'dev-late', ['--serial', 'SN-L']);
