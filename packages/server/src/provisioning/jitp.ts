@@ -113,13 +113,20 @@ function templateReason(err: unknown, templateLabel: string, certificateId: stri
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A CA's JITP template: parsed, how messages name it, its name when it is a stored template (null when inline). */
+interface CaTemplate {
+  parsed: ParsedTemplate;
+  label: string;
+  name: string | null;
+}
+
 /** The CA's JITP template, parsed; null for a CA without one (JITR). A string is a refusal reason. */
-async function loadCaTemplate(registry: Registry, ca: CaCertificateRow): Promise<{ parsed: ParsedTemplate; label: string } | null | string> {
+async function loadCaTemplate(registry: Registry, ca: CaCertificateRow): Promise<CaTemplate | null | string> {
   const config = ca.registrationConfig;
   if (config === null) return null;
   if (config.templateBody !== undefined) {
     try {
-      return { parsed: parseTemplate(config.templateBody, { type: 'JITP' }), label: `of CA ${ca.id}` };
+      return { parsed: parseTemplate(config.templateBody, { type: 'JITP' }), label: `of CA ${ca.id}`, name: null };
     } catch (err) {
       return `the JITP template body of CA ${ca.id} is not valid (${err instanceof Error ? err.message : String(err)}); fix it with UpdateCACertificate`;
     }
@@ -129,7 +136,7 @@ async function loadCaTemplate(registry: Registry, ca: CaCertificateRow): Promise
     if (template === null) return `CA ${ca.id} names JITP template ${config.templateName}, which does not exist; create it or update the CA's registrationConfig`;
     if (template.type !== 'JITP') return `template ${template.name} named by CA ${ca.id} is not a JITP template`;
     try {
-      return { parsed: parseTemplate(template.body, { type: 'JITP' }), label: template.name };
+      return { parsed: parseTemplate(template.body, { type: 'JITP' }), label: template.name, name: template.name };
     } catch (err) {
       return `JITP template ${template.name} is not valid in this server version (${err instanceof Error ? err.message : String(err)}); an administrator must fix it`;
     }
@@ -242,7 +249,7 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
         await tx.appendEvent({
           type: JIT_EVENT_TYPE,
           operation: planned === undefined ? 'JustInTimeRegistration' : 'JustInTimeProvisioning',
-          templateName: template === null ? null : template.label,
+          templateName: template?.name ?? null,
           certificateId,
           thingName: planned?.thing?.thingName ?? null,
           clientId: attempt.clientId,

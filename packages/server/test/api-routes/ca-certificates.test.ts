@@ -177,6 +177,14 @@ describe('RegisterCACertificate', () => {
     );
   });
 
+  it('refuses an expired verification certificate', async () => {
+    const ca = await createTestCa({ subject: { CN: 'Stale verification CA' }, now: new Date(Date.now() - 30 * 86_400_000) });
+    const stale = await issueDeviceCertificate(ca, { subject: { CN: await code() }, now: new Date(Date.now() - 20 * 86_400_000), validityDays: 2 });
+    await assertNothingChanged(() =>
+      expectAwsError(register({ caCertificate: ca.certificatePem, verificationCertificate: stale.certificatePem }), 'CertificateValidationException', { message: /verificationCertificate has expired/ }),
+    );
+  });
+
   it('refuses a certificate that is not a CA (basicConstraints cA=false)', async () => {
     const ca = await createTestCa({ subject: { CN: 'Signer' } });
     const leaf = await issueDeviceCertificate(ca, { subject: { CN: 'not-a-ca' } });
