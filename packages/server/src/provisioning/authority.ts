@@ -25,7 +25,7 @@ export interface RegistryAuthorityOptions {
   /** Compiled-policy cache shared by every connection. Default: a new one. */
   policyCache?: PolicyCache;
   /**
-   * Extension point for just-in-time registration (JITP/JITR, a later issue): called when a CONNECT
+   * Extension point for just-in-time registration (JITP/JITR, see jitp.ts): called when a CONNECT
    * presents a certificate the registry does not know. Return a result to use it, or null to refuse
    * the certificate as unregistered.
    */
