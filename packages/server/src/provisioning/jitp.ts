@@ -80,7 +80,14 @@ async function findIssuingCa(registry: Registry, leafPem: string, facts: Certifi
     const ca = await registry.getCaCertificate(certificateIdOf(der));
     if (ca !== null && verifyIssuedBy(leafPem, ca.pem)) return ca;
   }
-  const page = await registry.listCaCertificates({ subjectDn: facts.issuerDn, pageSize: MAX_SAME_SUBJECT, ascending: true });
+  let page;
+  try {
+    page = await registry.listCaCertificates({ subjectDn: facts.issuerDn, pageSize: MAX_SAME_SUBJECT, ascending: true });
+  } catch (err) {
+    // An issuer name the registry cannot even index (oversized) belongs to no registered CA.
+    if (isRegistryError(err, 'InvalidRequest')) return null;
+    throw err;
+  }
   const verified = page.items.filter((ca) => verifyIssuedBy(leafPem, ca.pem));
   // Several registrations of one CA key (e.g. a renewed CA): prefer one that can auto-register.
   return verified.find((ca) => ca.status === 'ACTIVE' && ca.autoRegistration === 'ENABLE') ?? verified[0] ?? null;

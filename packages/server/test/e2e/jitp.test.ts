@@ -421,6 +421,12 @@ describe('refused device certificates create nothing', () => {
     await expectRefused({ cert: device.certificatePem, key: device.privateKeyPem!, certificateId: device.certificateId }, 'dev-stranger', null);
   });
 
+  test('an oversized issuer name is simply unregistered (not a server error)', async () => {
+    const huge = await createTestCa({ subject: [['O', 'o'.repeat(1000)], ['OU', 'u'.repeat(1000)], ['CN', 'Huge CA']] });
+    const device = await issueDeviceCertificate(huge, { subject: { CN: 'dev-huge', serialNumber: 'SN-H' } });
+    await expectRefused({ cert: device.certificatePem, key: device.privateKeyPem!, certificateId: device.certificateId }, 'dev-huge', null);
+  });
+
   test('forged: same issuer name as a registered CA, another key, with the real CA sent along', async () => {
     const forger = await createTestCa({ subject: { O: 'Example Manufacturer', CN: 'jitp-refusals CA' } });
     const device = await issueDeviceCertificate(forger, { subject: { CN: 'dev-forged', serialNumber: 'SN-F' } });
