@@ -12,3 +12,4 @@ export type { PolicyContext, NamedPolicy, Decision } from './policy/types.js';
 export { openRegistry, RegistryError, type Registry } from './registry/index.js';
 export { createAdminClient, type AdminTarget } from './cli/admin-client.js';
 export { createMetrics, type FleetprovMetrics } from './metrics/index.js';
+export { certificateRegisteredTopic, type CertificateRegisteredEvent } from './provisioning/jitp.js';

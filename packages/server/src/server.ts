@@ -12,6 +12,7 @@ import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
 import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
+import { createJustInTimeRegistration } from './provisioning/jitp.js';
 import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
 
@@ -128,7 +129,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    const authority = createRegistryAuthority(context);
+    // JITP/JITR: certificates of registered CAs are registered on their first CONNECT; the
+    // registered event goes out through the broker (created below, before any CONNECT).
+    const jit = createJustInTimeRegistration(context, { publish: (topic, payload) => broker?.publish(topic, payload, { qos: 1 }) ?? Promise.resolve() });
+    const authority = createRegistryAuthority(context, {
+      unregisteredCertificateHook: jit.onUnregisteredCertificate,
+      pendingCertificateHook: jit.onPendingCertificate,
+    });
     cleanups.push(() => authority.close());
     const rate = options.provisioningRatePerSecond ?? 1000;
     const onProvisioningRequest = await createProvisioningHandler(context, {

@@ -29,7 +29,8 @@ import { createAdminClient } from './admin-client.js';
 import { CliError, type CliIo } from './io.js';
 import { readInputFile } from './files.js';
 
-interface ConnectionOptions {
+/** Options every command that talks to a server has (see {@link withConnection}). */
+export interface ConnectionOptions {
   endpoint: string;
   dataDir: string;
   credentials?: string;
@@ -37,7 +38,8 @@ interface ConnectionOptions {
   region: string;
 }
 
-function withConnection(cmd: Command): Command {
+/** Adds the options that say which server to talk to. */
+export function withConnection(cmd: Command): Command {
   return cmd
     .option('--endpoint <url>', 'control-plane URL', 'https://127.0.0.1:8443')
     .option('--data-dir <dir>', 'server data directory (for its credentials and CA)', '.fleetprov')
@@ -46,13 +48,14 @@ function withConnection(cmd: Command): Command {
     .option('--region <region>', 'region to sign requests for', 'us-east-1');
 }
 
-async function client(opts: ConnectionOptions): Promise<IoTClient> {
+/** An admin client for the server the options name. */
+export async function client(opts: ConnectionOptions): Promise<IoTClient> {
   const paths = dataDirPaths(opts.dataDir);
   return createAdminClient({ endpoint: opts.endpoint, credentialsPath: opts.credentials ?? paths.credentials, caPath: opts.ca ?? paths.rootCa, region: opts.region });
 }
 
 /** Runs a control-plane call and turns AWS errors and connection failures into CLI errors. */
-async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
+export async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -63,7 +66,8 @@ async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Pr
   }
 }
 
-function print(io: CliIo, value: unknown): void {
+/** Prints a value as indented JSON (dates as ISO 8601). */
+export function print(io: CliIo, value: unknown): void {
   io.stdout(JSON.stringify(value, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v), 2) + '\n');
 }
 

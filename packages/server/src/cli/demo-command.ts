@@ -1,7 +1,8 @@
 /**
  * `fleetprov demo` (`npm start`): an embedded server in a temporary data directory, the claim policy,
  * a device policy with thing variables, the `born_<SerialNumber>` template, a claim certificate, and
- * a small simulated fleet provisioned with the device library — one device per flow.
+ * a small simulated fleet provisioned with the device library — one device per flow — and a JITP
+ * device whose factory certificate comes from a registered manufacturer CA (demo-jitp.ts).
  */
 import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { createAdminClient } from './admin-client.js';
 import { banner } from './server-command.js';
 import { CliError, type CliIo } from './io.js';
 import { examplePath } from './examples.js';
+import { runJitpDemoDevice } from './demo-jitp.js';
 
 const TEMPLATE = 'birthing_template';
 const CLAIM_POLICY = 'claim_policy';
@@ -131,7 +133,26 @@ export async function runDemoFleet(server: RunningServer, workDir: string, io: C
       ms: Math.round(ms),
     });
   }
+  results.push(await jitpRow(server, iot, workDir, suffix, rootCa, io));
   return results;
+}
+
+/** The JITP device (a factory certificate from a registered manufacturer CA) as a table row. */
+async function jitpRow(server: RunningServer, iot: IoTClient, workDir: string, suffix: string, rootCa: string, io: CliIo): Promise<DemoResult> {
+  const started = performance.now();
+  const { identity, attempts } = await runJitpDemoDevice(server, iot, workDir, `sn-${suffix}`, io);
+  const ms = performance.now() - started;
+  const described = await iot.send(new DescribeCertificateCommand({ certificateId: identity.certificateId }));
+  return {
+    device: 'device-4',
+    flow: `JITP / dropped once, ${attempts} attempts`,
+    thing: identity.thingName ?? '(none)',
+    certificateId: identity.certificateId.slice(0, 12) + '…',
+    status: described.certificateDescription?.status ?? '?',
+    allowedPublish: await tryPublish(identity, server, rootCa, `$aws/things/${identity.thingName}/shadow/update`),
+    forbiddenPublish: await tryPublish(identity, server, rootCa, `$aws/things/someone_else/shadow/update`),
+    ms: Math.round(ms),
+  };
 }
 
 /** Formats rows as an aligned table. */

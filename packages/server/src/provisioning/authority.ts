@@ -25,11 +25,16 @@ export interface RegistryAuthorityOptions {
   /** Compiled-policy cache shared by every connection. Default: a new one. */
   policyCache?: PolicyCache;
   /**
-   * Extension point for just-in-time registration (JITP/JITR, a later issue): called when a CONNECT
+   * Extension point for just-in-time registration (JITP/JITR, see jitp.ts): called when a CONNECT
    * presents a certificate the registry does not know. Return a result to use it, or null to refuse
    * the certificate as unregistered.
    */
   unregisteredCertificateHook?: (attempt: ConnectAttempt, certificateId: string) => Promise<AuthenticationResult | null>;
+  /**
+   * Called (and awaited; errors are logged) when a CONNECT presents a certificate that is still
+   * PENDING_ACTIVATION, before it is refused: JITR republishes the registered event (as AWS does).
+   */
+  pendingCertificateHook?: (certificate: CertificateRow) => Promise<void>;
   /** Monotonic clock for refresh timing, ms. Default `performance.now`. */
   clock?: () => number;
 }
@@ -58,6 +63,9 @@ function statusRefusal(cert: CertificateRow, now: number): string | null {
     case 'ACTIVE':
       break;
     case 'PENDING_ACTIVATION':
+      if (cert.caCertificateId !== null) {
+        return `certificate ${cert.id} (auto-registered from CA ${cert.caCertificateId}) is PENDING_ACTIVATION: activate it with UpdateCertificate, then reconnect`;
+      }
       return `certificate ${cert.id} is PENDING_ACTIVATION: register it with RegisterThing (over the connection that created it) before connecting with it`;
     case 'INACTIVE':
       return `certificate ${cert.id} is INACTIVE: activate it with UpdateCertificate to connect`;
@@ -193,7 +201,12 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
       return { ok: false, reason: `certificate ${certId} is not registered; register it (RegisterCertificate) or provision a new one` };
     }
     const refusal = statusRefusal(cert, ctx.now().getTime());
-    if (refusal !== null) return { ok: false, reason: refusal };
+    if (refusal !== null) {
+      if (cert.status === 'PENDING_ACTIVATION' && opts.pendingCertificateHook !== undefined) {
+        await opts.pendingCertificateHook(cert).catch((err: unknown) => log.error({ certificateId: certId, err }, 'pendingCertificateHook failed'));
+      }
+      return { ok: false, reason: refusal };
+    }
     let certificate: NonNullable<PolicyContext['certificate']>;
     try {
       certificate = certificateContext(facts.factsOf(certId, cert.pem));

@@ -12,3 +12,12 @@ export { startTokenSweeper, type TokenSweeper, type TokenSweeperOptions, type Sw
 export { PrincipalThrottle, DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE_PER_SECOND, type ThrottleOptions } from './throttle.js';
 export { PROVISIONING_EVENT_TYPE } from './request-scope.js';
 export { ProvisioningError, ServiceRejection, type ProvisioningErrorCode } from './errors.js';
+export {
+  createJustInTimeRegistration,
+  certificateRegisteredTopic,
+  JIT_EVENT_TYPE,
+  type CertificateRegisteredEvent,
+  type JustInTimeRegistration,
+  type JustInTimeRegistrationOptions,
+} from './jitp.js';
+export { getRegistrationCode, deleteRegistrationCode, REGISTRATION_CODE_SETTING } from './registration-code.js';

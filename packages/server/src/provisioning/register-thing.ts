@@ -129,7 +129,8 @@ async function thingGroupNames(tx: Registry, thingName: string): Promise<string[
   return names;
 }
 
-async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
+/** The thing as the template engine sees it (also used by JITP). */
+export async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
   const thing = await tx.getThing(thingName);
   if (thing === null) return null;
   return {
@@ -153,7 +154,8 @@ async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateN
   }
 }
 
-async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing | null, templateName: string): Promise<void> {
+/** Creates or updates the planned thing (also used by JITP). */
+export async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing | null, templateName: string): Promise<void> {
   if (plan.action === 'unchanged') return;
   await requireThingDependencies(tx, plan, templateName);
   if (plan.action === 'create' || existing === null) {
@@ -177,7 +179,8 @@ async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing
   for (const group of plan.thingGroups) if (!existing.thingGroups.includes(group)) await tx.addThingToThingGroup(group, plan.thingName);
 }
 
-async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId: string, templateName: string): Promise<void> {
+/** Creates inline policies and attaches the planned policies to the certificate (also used by JITP). */
+export async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId: string, templateName: string): Promise<void> {
   for (const policy of plan.policies) {
     if (policy.kind === 'inline') {
       if ((await tx.getPolicy(policy.policyName)) === null) {
@@ -203,8 +206,8 @@ async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId
   }
 }
 
-/** Registry failures inside the transaction, as what the device is told. */
-function registryRejection(err: unknown, templateName: string): unknown {
+/** Registry failures inside the transaction, as what the device is told (also used by JITP). */
+export function registryRejection(err: unknown, templateName: string): unknown {
   if (!isRegistryError(err)) return err;
   switch (err.code) {
     case 'InvalidRequest':

@@ -234,6 +234,8 @@ export interface ListCaCertificatesRequest extends MarkerPageRequest {
   ascending?: boolean;
   /** Only CAs whose registrationConfig names this template. */
   templateName?: string;
+  /** Only CAs with exactly this subject DN (as stored: RFC 4514-style, encoding order); finds a certificate's issuer. */
+  subjectDn?: string;
 }
 
 // ---------------------------------------------------------------------------------------------

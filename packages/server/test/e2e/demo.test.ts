@@ -14,6 +14,7 @@ import { createAdminClient } from '../../src/cli/admin-client.js';
 import { fleetprovBin, runNode } from './support.js';
 
 const FLOWS = ['CreateKeysAndCertificate / JSON', 'CreateCertificateFromCsr / JSON', 'CreateCertificateFromCsr / CBOR'];
+const JITP_FLOW = /^JITP \/ dropped once, [2-9] attempts$/;
 
 describe('runDemoFleet against a started server', () => {
   let dir: string;
@@ -30,17 +31,21 @@ describe('runDemoFleet against a started server', () => {
   test('every device is provisioned (ACTIVE), may publish on its own topics and is refused elsewhere', async () => {
     let out = '';
     const rows = await runDemoFleet(server!, join(dir, 'work'), { stdout: (t) => void (out += t), stderr: (t) => void (out += t) });
-    assert.deepEqual(rows.map((r) => r.flow), FLOWS);
-    assert.deepEqual(rows.map((r) => r.device), ['device-1', 'device-2', 'device-3']);
+    assert.deepEqual(rows.slice(0, 3).map((r) => r.flow), FLOWS);
+    assert.deepEqual(rows.map((r) => r.device), ['device-1', 'device-2', 'device-3', 'device-4']);
+    // The JITP device: its first connection is dropped, a retry connects (JITP_FLOW).
+    assert.match(rows[3]!.flow, JITP_FLOW);
+    assert.match(rows[3]!.thing, /^jitp-sn-[0-9a-z]+$/);
     for (const r of rows) {
       assert.equal(r.status, 'ACTIVE', r.device);
       assert.equal(r.allowedPublish, 'accepted', r.device);
       assert.equal(r.forbiddenPublish, 'refused', r.device);
-      assert.match(r.thing, /^born_(keys|csr|cbor)-[0-9a-z]+$/);
+      assert.match(r.thing, /^(born_(keys|csr|cbor)|jitp-sn)-[0-9a-z]+$/);
       assert.match(r.certificateId, /^[0-9a-f]{12}…$/);
       assert.ok(Number.isInteger(r.ms) && r.ms >= 0);
     }
     assert.match(out, /provisioning device-3 \(CreateCertificateFromCsr \/ CBOR\)/);
+    assert.match(out, /device-4: connection refused \(ERR_FLEETPROV_NOT_AUTHORIZED\).*retrying in/);
 
     // The registry agrees: the three things exist.
     const iot = await createAdminClient({ endpoint: server!.controlPlaneUrl, credentialsPath: server!.paths.credentials, caPath: server!.caPath });
@@ -69,6 +74,7 @@ test('`fleetprov demo` as a process (the `npm start` path) exits 0 and prints th
       const row = new RegExp(`^device-${i + 1} +${flow.replace(/\//g, '\\/')} +born_\\S+ +[0-9a-f]{12}… +ACTIVE +accepted +refused +\\d+ ms *$`, 'm');
       assert.match(r.stdout, row);
     }
+    assert.match(r.stdout, /^device-4 +JITP \/ dropped once, [2-9] attempts +jitp-sn-\S+ +[0-9a-f]{12}… +ACTIVE +accepted +refused +\d+ ms *$/m);
     assert.match(r.stdout, /every device was provisioned, reconnected with its own certificate/);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -315,4 +315,21 @@ export function certificateCases(open: OpenFn): void {
       },
       { limits: { maxCaCertificatesPerSubject: 2 } },
     ));
+
+  test('CA certificate: listing by subject DN (finding a certificate\'s issuer)', () =>
+    withRegistry(open, async (r) => {
+      const base = { pem: 'PEM', status: 'ACTIVE' as const, autoRegistration: 'ENABLE' as const, notBefore: 1, notAfter: 2 };
+      const a1 = await r.createCaCertificate({ ...base, id: certId('sub-a1'), subjectDn: 'O=Acme, CN=Device CA' });
+      const a2 = await r.createCaCertificate({ ...base, id: certId('sub-a2'), subjectDn: 'O=Acme, CN=Device CA' });
+      await r.createCaCertificate({ ...base, id: certId('sub-b'), subjectDn: 'O=Acme, CN=Other CA' });
+      const found = await r.listCaCertificates({ subjectDn: 'O=Acme, CN=Device CA', ascending: true });
+      assert.deepEqual(found.items.map((c) => c.id).sort(), [a1.id, a2.id].sort());
+      assert.deepEqual((await r.listCaCertificates({ subjectDn: 'CN=Device CA' })).items, []);
+      const paged = await r.listCaCertificates({ subjectDn: 'O=Acme, CN=Device CA', pageSize: 1, ascending: true });
+      assert.equal(paged.items.length, 1);
+      assert.ok(paged.nextMarker);
+      const rest = await r.listCaCertificates({ subjectDn: 'O=Acme, CN=Device CA', pageSize: 1, ascending: true, marker: paged.nextMarker });
+      assert.deepEqual([...paged.items, ...rest.items].map((c) => c.id).sort(), [a1.id, a2.id].sort());
+      await rejectsWith(r.listCaCertificates({ subjectDn: 42 as unknown as string }), 'InvalidRequest');
+    }));
 }
