@@ -16,10 +16,12 @@ import {
   type ParsedTopic,
 } from '@fleetprov/protocol';
 import type { ProvisioningReply, ProvisioningRequest, ProvisioningRequestHandler } from '../broker/index.js';
+import type { TemplateRow } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
 import { handleCreateCertificateFromCsr, handleCreateKeysAndCertificate } from './create-certificate.js';
 import { ProvisioningError, rejection, ServiceRejection } from './errors.js';
 import type { PreProvisioningHook } from './hook.js';
+import { createHookResolver, type HookResolver } from './hook-resolver.js';
 import { createOwnershipTokens, type OwnershipTokens } from './ownership-tokens.js';
 import { handleRegisterThing } from './register-thing.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
@@ -39,6 +41,13 @@ export interface ProvisioningHandlerOptions {
    * hook to act on; calling external hooks (Lambda-like targets) is a later issue.
    */
   preProvisioningHook?: PreProvisioningHook;
+  /**
+   * In-process hooks by name or ARN: a template whose `preProvisioningHook.targetArn` names one runs
+   * it instead of `preProvisioningHook` (an http(s) URL runs a webhook; see hook-resolver.ts).
+   */
+  preProvisioningHooks?: Readonly<Record<string, PreProvisioningHook>>;
+  /** HMAC key that signs webhook calls (see webhook.ts). Without it, webhook targets deny. */
+  webhookSecret?: string;
   /** Time the hook may take, ms. Default 5000 (AWS's hard limit). */
   hookTimeoutMs?: number;
   /** Parsed templates kept in memory. Default 256. */
@@ -109,7 +118,12 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
   const log = ctx.logger.child({ component: 'provisioning' });
   const lastThrottleReport = new Map<string, { at: number; suppressed: number }>();
   const certificateDeps = { ctx, tokens };
-  const registerDeps = { ctx, tokens, templates, preProvisioningHook: timedHook(opts.preProvisioningHook), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
+  const hooks: HookResolver = createHookResolver({
+    ...(opts.preProvisioningHook !== undefined ? { defaultHook: opts.preProvisioningHook } : {}),
+    ...(opts.preProvisioningHooks !== undefined ? { functions: opts.preProvisioningHooks } : {}),
+    ...(opts.webhookSecret !== undefined ? { webhookSecret: opts.webhookSecret } : {}),
+  });
+  const registerDeps = { ctx, tokens, templates, resolveHook: (template: TemplateRow) => timedHook(hooks(template)), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
 
   /** The hook, reporting its duration to `onPreProvisioningHookDuration` when that is set. */
   function timedHook(hook: PreProvisioningHook | undefined): PreProvisioningHook | undefined {

@@ -8,11 +8,12 @@ import type { ApiApp } from '../app.js';
 import { registerCertificateRoutes } from './certificates.js';
 import { registerPolicyRoutes } from './policies.js';
 import { registerPrincipalRoutes } from './principals.js';
+import { registerProvisioningClaimRoutes } from './provisioning-claim.js';
 import { registerTemplateRoutes } from './templates.js';
 import { registerThingRoutes } from './things.js';
 
 export { REGISTRY_ERROR_TYPES, registryErrorToApi, toApiError, operation, type OperationHandler } from './errors-map.js';
-export { registerCertificateRoutes, registerPolicyRoutes, registerPrincipalRoutes, registerTemplateRoutes, registerThingRoutes };
+export { registerCertificateRoutes, registerPolicyRoutes, registerPrincipalRoutes, registerProvisioningClaimRoutes, registerTemplateRoutes, registerThingRoutes };
 
 /**
  * Adds every control-plane operation (provisioning templates, certificates, policies, things,
@@ -24,4 +25,5 @@ export function registerControlPlaneRoutes(app: ApiApp, ctx: ServiceContext): vo
   registerPolicyRoutes(app, ctx);
   registerThingRoutes(app, ctx);
   registerPrincipalRoutes(app, ctx);
+  registerProvisioningClaimRoutes(app, ctx);
 }
