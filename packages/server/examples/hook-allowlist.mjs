@@ -80,13 +80,10 @@ const server = createServer((req, res) => {
   let size = 0;
   req.on('data', (chunk) => {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) {
-      reply(res, 413, { message: 'body too large' });
-      req.destroy();
-    } else chunks.push(chunk);
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   });
   req.on('end', () => {
-    if (size > MAX_BODY_BYTES) return;
+    if (size > MAX_BODY_BYTES) return reply(res, 413, { message: 'body too large' });
     const body = Buffer.concat(chunks).toString('utf8');
     const problem = verify(req.headers, body);
     if (problem !== null) {
