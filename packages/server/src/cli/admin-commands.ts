@@ -9,6 +9,7 @@ import {
   AttachPolicyCommand,
   CreateKeysAndCertificateCommand,
   CreatePolicyCommand,
+  CreateProvisioningClaimCommand,
   CreateProvisioningTemplateCommand,
   DescribeCertificateCommand,
   DescribeProvisioningTemplateCommand,
@@ -27,9 +28,10 @@ import {
 import { dataDirPaths } from '../data-dir.js';
 import { createAdminClient } from './admin-client.js';
 import { CliError, type CliIo } from './io.js';
-import { readInputFile } from './files.js';
+import { readInputFile, writeFileAtomic } from './files.js';
 
-interface ConnectionOptions {
+/** Options every control-plane command takes. */
+export interface ConnectionOptions {
   endpoint: string;
   dataDir: string;
   credentials?: string;
@@ -37,7 +39,8 @@ interface ConnectionOptions {
   region: string;
 }
 
-function withConnection(cmd: Command): Command {
+/** Adds the connection options (`--endpoint`, `--data-dir`, `--credentials`, `--ca`, `--region`). */
+export function withConnection(cmd: Command): Command {
   return cmd
     .option('--endpoint <url>', 'control-plane URL', 'https://127.0.0.1:8443')
     .option('--data-dir <dir>', 'server data directory (for its credentials and CA)', '.fleetprov')
@@ -46,13 +49,14 @@ function withConnection(cmd: Command): Command {
     .option('--region <region>', 'region to sign requests for', 'us-east-1');
 }
 
-async function client(opts: ConnectionOptions): Promise<IoTClient> {
+/** The admin client for the connection options. */
+export async function client(opts: ConnectionOptions): Promise<IoTClient> {
   const paths = dataDirPaths(opts.dataDir);
   return createAdminClient({ endpoint: opts.endpoint, credentialsPath: opts.credentials ?? paths.credentials, caPath: opts.ca ?? paths.rootCa, region: opts.region });
 }
 
 /** Runs a control-plane call and turns AWS errors and connection failures into CLI errors. */
-async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
+export async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -179,6 +183,26 @@ export function addAdminCommands(program: Command, io: CliIo): void {
       await writeFile(join(opts.out, 'claim.pem.key'), created.keyPair!.PrivateKey!, { mode: 0o600 });
       await writeFile(join(opts.out, 'root-ca.pem'), ca, { mode: 0o644 });
       io.stdout(`claim certificate ${created.certificateId} (ACTIVE, policy ${opts.policy})\n`);
+      io.stdout(`  ${join(opts.out, 'claim.pem.crt')}\n  ${join(opts.out, 'claim.pem.key')}\n  ${join(opts.out, 'root-ca.pem')}\n`);
+    });
+  withConnection(claim.command('temporary').description('CreateProvisioningClaim: a temporary claim certificate for one template, valid 5 minutes (trusted-user provisioning)')
+    .argument('<template>', 'the provisioning template the claim may be used with')
+    .option('--out <dir>', 'write claim.pem.crt, claim.pem.key (0600) and root-ca.pem there instead of printing JSON'))
+    .addHelpText('after', '\nThe certificate is hidden from `cert list`, allowed only the certificate topics and this template\'s RegisterThing topics,\nand the device must finish provisioning before it expires.')
+    .action(async (templateName: string, opts: ConnectionOptions & { out?: string }) => {
+      const iot = await client(opts);
+      const claimed = await call('CreateProvisioningClaim', opts.endpoint, () => iot.send(new CreateProvisioningClaimCommand({ templateName })));
+      const expiration = claimed.expiration?.toISOString() ?? '?';
+      if (opts.out === undefined) {
+        print(io, { certificateId: claimed.certificateId, certificatePem: claimed.certificatePem, keyPair: claimed.keyPair, expiration });
+        return;
+      }
+      const ca = await readFile(opts.ca ?? dataDirPaths(opts.dataDir).rootCa, 'utf8');
+      await mkdir(opts.out, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(join(opts.out, 'claim.pem.crt'), claimed.certificatePem!, 0o644);
+      await writeFileAtomic(join(opts.out, 'claim.pem.key'), claimed.keyPair!.PrivateKey!, 0o600);
+      await writeFileAtomic(join(opts.out, 'root-ca.pem'), ca, 0o644);
+      io.stdout(`temporary claim certificate ${claimed.certificateId} for template ${templateName}, valid until ${expiration}\n`);
       io.stdout(`  ${join(opts.out, 'claim.pem.crt')}\n  ${join(opts.out, 'claim.pem.key')}\n  ${join(opts.out, 'root-ca.pem')}\n`);
     });
 }
