@@ -190,7 +190,7 @@ export function formatTable(rows: readonly DemoResult[]): string {
   const head = ['device', 'flow', 'thing', 'certificate', 'status', 'allowed publish', 'forbidden publish', 'time', 'note'];
   const body = rows.map((r) => [r.device, r.flow, r.thing, r.certificateId, r.status, r.allowedPublish, r.forbiddenPublish, `${r.ms} ms`, r.note]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
