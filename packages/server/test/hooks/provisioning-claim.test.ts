@@ -5,7 +5,9 @@
  * connect and the sweeper deletes it. Bad requests create nothing.
  */
 import assert from 'node:assert/strict';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import https from 'node:https';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import {
@@ -16,6 +18,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { parseCertificateFacts } from '../../src/pki/index.js';
 import { subscribeGranted } from '../provisioning/helpers.js';
+import { fleetprovBin, runNode } from '../e2e/support.js';
 import { connectMqtt, createTemplate, provisionOnce, ROLE_ARN, rpc, startTestServer, type TestServer } from './support.js';
 
 /** Every certificate, hidden ones included, by status. */
@@ -118,6 +121,38 @@ describe('CreateProvisioningClaim', () => {
     await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'bad name!' })), { name: 'InvalidRequestException' });
     assert.equal(await unsigned(t, 'POST', '/provisioning-templates/trusted_template/provisioning-claim'), 403);
     assert.deepEqual(await certificateCounts(t), before);
+  });
+
+  test('`fleetprov claim temporary TEMPLATE --out DIR` writes a working claim (key 0600); without --out it prints JSON; an unknown template exits 1', async () => {
+    const out = join(t.dataDir, 'temporary-claim');
+    const cli = (args: string[]) => runNode([fleetprovBin(), 'claim', 'temporary', ...args, '--endpoint', t.server.controlPlaneUrl, '--data-dir', t.dataDir], { timeoutMs: 60_000 });
+    const written = await cli(['trusted_template', '--out', out]);
+    assert.equal(written.code, 0, written.stderr);
+    const id = /temporary claim certificate ([0-9a-f]{64}) for template trusted_template, valid until (\S+)/.exec(written.stdout);
+    assert.ok(id, written.stdout);
+    assert.ok(Math.abs(new Date(id[2]!).getTime() - Date.now() - 300_000) < 10_000);
+    assert.equal((await stat(join(out, 'claim.pem.key'))).mode & 0o777, 0o600);
+    assert.equal((await stat(join(out, 'claim.pem.crt'))).mode & 0o777, 0o644);
+    assert.equal(await readFile(join(out, 'root-ca.pem'), 'utf8'), t.ca);
+    assert.deepEqual((await readdir(out)).sort(), ['claim.pem.crt', 'claim.pem.key', 'root-ca.pem'], 'no temporary files left');
+    const client = await connectMqtt(t, { cert: await readFile(join(out, 'claim.pem.crt'), 'utf8'), key: await readFile(join(out, 'claim.pem.key'), 'utf8') }, 'cli-claim-device');
+    try {
+      const result = await provisionOnce(client, 'trusted_template', { SerialNumber: 'cli-1' });
+      assert.ok(result.register.accepted, JSON.stringify(result.register.payload));
+    } finally {
+      await client.endAsync(true);
+    }
+    const printed = await cli(['trusted_template']);
+    assert.equal(printed.code, 0, printed.stderr);
+    const json = JSON.parse(printed.stdout) as { certificateId: string; certificatePem: string; keyPair: { PrivateKey: string }; expiration: string };
+    assert.match(json.certificateId, /^[0-9a-f]{64}$/);
+    assert.match(json.keyPair.PrivateKey, /PRIVATE KEY/);
+    const before = await certificateCounts(t);
+    const missing = await cli(['no_such_template', '--out', join(t.dataDir, 'never')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /CreateProvisioningClaim failed: ResourceNotFoundException/);
+    assert.deepEqual(await certificateCounts(t), before);
+    await assert.rejects(stat(join(t.dataDir, 'never')), { code: 'ENOENT' });
   });
 
   test('once expired it cannot connect, and the sweeper deletes it', async () => {
