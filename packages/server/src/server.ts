@@ -71,6 +71,8 @@ export interface ServerOptions {
    * `DATA_DIR/hook-secret` (see `RunningServer.hookSecretPath`).
    */
   hookSecret?: string;
+  /** CA certificates (PEM) to trust for `https://` webhooks in addition to Node's store (e.g. a private CA). */
+  hookCa?: string;
   /** How often expired pending certificates are swept, ms. Default 60000. */
   sweepIntervalMs?: number;
   /**
@@ -160,6 +162,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ...(options.preProvisioningHooks !== undefined ? { preProvisioningHooks: options.preProvisioningHooks } : {}),
       ...(options.preProvisioningHookTimeoutMs !== undefined ? { hookTimeoutMs: options.preProvisioningHookTimeoutMs } : {}),
       webhookSecret: hookSecret.secret,
+      ...(options.hookCa !== undefined ? { webhookCa: options.hookCa } : {}),
       ...(metrics !== null
         ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook }
         : {}),

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { RunningServer } from '../server.js';
 import { CliError, type CliIo } from './io.js';
+import { readInputFile } from './files.js';
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -47,8 +48,9 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--rate-limit <n>', 'provisioning requests per second per certificate (devices of a batch share their claim certificate)', '1000')
     .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
     .option('--hook-timeout-ms <n>', 'time a pre-provisioning hook (webhook) may take before the request is denied', '5000')
+    .option('--hook-ca <file>', 'PEM file of CA certificates to trust for https:// webhooks (besides the system store)')
     .addHelpText('after', '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.')
-    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string; hookTimeoutMs: string }) => {
+    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string; hookTimeoutMs: string; hookCa?: string }) => {
       if (opts.keyAlgorithm !== 'rsa-2048' && opts.keyAlgorithm !== 'ec-p256') throw new CliError(`--key-algorithm must be rsa-2048 or ec-p256, got "${opts.keyAlgorithm}"`);
       const validity = Number(opts.certValidityDays);
       if (!Number.isInteger(validity) || validity < 1) throw new CliError(`--cert-validity-days must be a positive integer, got "${opts.certValidityDays}"`);
@@ -69,6 +71,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
       if (hookSecret !== undefined && (hookSecret.length < 16 || /\s/.test(hookSecret))) {
         throw new CliError('FLEETPROV_HOOK_SECRET must be at least 16 characters without whitespace (or unset it to use DATA_DIR/hook-secret)');
       }
+      const hookCa = opts.hookCa === undefined ? undefined : await readInputFile(opts.hookCa, '--hook-ca file');
+      if (hookCa !== undefined && !hookCa.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`--hook-ca ${opts.hookCa} holds no PEM certificate`);
       let server: RunningServer;
       try {
         const { startServer } = await import('../server.js');
@@ -85,6 +89,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
           provisioningRatePerSecond: rateLimit,
           preProvisioningHookTimeoutMs: hookTimeoutMs,
           ...(hookSecret !== undefined ? { hookSecret } : {}),
+          ...(hookCa !== undefined ? { hookCa } : {}),
           ...((opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN) ? { metricsToken: opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN } : {}),
           ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
         });

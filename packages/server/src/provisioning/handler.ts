@@ -48,6 +48,8 @@ export interface ProvisioningHandlerOptions {
   preProvisioningHooks?: Readonly<Record<string, PreProvisioningHook>>;
   /** HMAC key that signs webhook calls (see webhook.ts). Without it, webhook targets deny. */
   webhookSecret?: string;
+  /** Extra CA certificates (PEM) trusted for https webhooks, besides Node's store. */
+  webhookCa?: string | string[];
   /** Time the hook may take, ms. Default 5000 (AWS's hard limit). */
   hookTimeoutMs?: number;
   /** Parsed templates kept in memory. Default 256. */
@@ -122,6 +124,7 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
     ...(opts.preProvisioningHook !== undefined ? { defaultHook: opts.preProvisioningHook } : {}),
     ...(opts.preProvisioningHooks !== undefined ? { functions: opts.preProvisioningHooks } : {}),
     ...(opts.webhookSecret !== undefined ? { webhookSecret: opts.webhookSecret } : {}),
+    ...(opts.webhookCa !== undefined ? { webhookCa: opts.webhookCa } : {}),
   });
   const registerDeps = { ctx, tokens, templates, resolveHook: (template: TemplateRow) => timedHook(hooks(template)), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
 

@@ -5,7 +5,7 @@
  * `FLEETPROV_HOOK_SECRET` sets it explicitly instead (several servers sharing one database need the same key).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile, rename, open } from 'node:fs/promises';
+import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProvisioningError } from './errors.js';
 
@@ -49,5 +49,6 @@ export async function loadOrCreateHookSecret(dataDir: string): Promise<{ secret:
     await handle.close();
   }
   await rename(tmp, path);
-  return { secret, path };
+  // Another process may have renamed its own secret into place at the same moment: use what is on disk.
+  return { secret: checkHookSecret((await readFile(path, 'utf8')).trim()), path };
 }

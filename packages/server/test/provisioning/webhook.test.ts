@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import {
@@ -16,6 +17,7 @@ import {
   WEBHOOK_SIGNATURE_HEADER,
   WEBHOOK_TIMESTAMP_HEADER,
 } from '../../src/provisioning/index.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../src/pki/index.js';
 import { closedPort } from '../e2e/support.js';
 import { accepted, createKeys, registerThing, rejectedWith, snapshot, startLab, type Lab } from './helpers.js';
 
@@ -187,5 +189,60 @@ describe('pre-provisioning webhook without a secret', () => {
     } finally {
       await lab.close();
     }
+  });
+});
+
+describe('pre-provisioning webhook over https', () => {
+  let lab: Lab;
+  const servers: HttpsServer[] = [];
+  const calls: string[] = [];
+
+  /** An https webhook with a certificate for `names` from `ca`; returns its URL. */
+  async function httpsWebhook(ca: Awaited<ReturnType<typeof createCertificateAuthority>>, names: string[]): Promise<string> {
+    const tls = await issueServerCertificate(ca, names);
+    const server = createHttpsServer({ key: tls.privateKeyPem, cert: tls.chainPem }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        calls.push(Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ allowProvisioning: true, parameterOverrides: { SerialNumber: 'via-https' } }));
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    servers.push(server);
+    const address = server.address();
+    return `https://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/hook`;
+  }
+
+  before(async () => {
+    // The webhook's certificate comes from a private CA that only the handler's webhookCa trusts.
+    const privateCa = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
+    const untrustedCa = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
+    lab = await startLab({ handler: { webhookSecret: SECRET, hookTimeoutMs: 5000, webhookCa: privateCa.rootCertificatePem } });
+    await lab.registry.updateProvisioningTemplate('birthing_template', { preProvisioningHook: { targetArn: await httpsWebhook(privateCa, ['127.0.0.1']) } });
+    await lab.registry.updateProvisioningTemplate('device_template', { preProvisioningHook: { targetArn: await httpsWebhook(untrustedCa, ['127.0.0.1']) } });
+  });
+  after(async () => {
+    await lab.close();
+    for (const server of servers) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('an https webhook whose certificate chains to webhookCa is called; one from an untrusted CA is refused', async () => {
+    const claim = await lab.connect(lab.claim, 'https-client');
+    const keys = await createKeys(claim);
+    assert.equal(accepted(await registerThing(claim, keys.token, { SerialNumber: 'x' })).thingName, 'born_via-https');
+    assert.equal(calls.length, 1);
+    const deviceClaim = await lab.connect(lab.deviceClaim, 'https-device-client');
+    const other = await createKeys(deviceClaim);
+    const before = await snapshot(lab);
+    const reply = await registerThing(deviceClaim, other.token, { SerialNumber: 'y' }, 'json', 'device_template');
+    rejectedWith(reply, 403, 'AccessDenied', /the webhook could not be reached \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    assert.deepEqual(await snapshot(lab), before);
+    assert.equal(calls.length, 1, 'the untrusted webhook never saw the event');
   });
 });
