@@ -7,7 +7,7 @@ import { chmod } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
 import { openRegistry, type Registry } from './registry/index.js';
-import { KeyPool } from './pki/index.js';
+import { CertificateFactsCache, KeyPool } from './pki/index.js';
 import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
@@ -149,6 +149,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     endpointAddress: hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
     disconnectCertificate: (certificateId, reason) => broker?.disconnectCertificate(certificateId, reason) ?? 0,
     now: () => new Date(),
+    certificateFacts: new CertificateFactsCache(),
   };
 
   const cleanups: Array<() => Promise<void> | void> = [];

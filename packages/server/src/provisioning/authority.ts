@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { AuthenticationResult, BrokerAuthority, ConnectAttempt, Principal } from '../broker/index.js';
-import { certificateId as certificateIdOf, parseCertificateFacts, toPolicyDn, type CertificateFacts } from '../pki/index.js';
+import { CertificateFactsCache, certificateId as certificateIdOf, toPolicyDn, type CertificateFacts } from '../pki/index.js';
 import { PolicyCache, PolicyError, type CompiledPolicySet, type Decision, type NamedPolicy, type PolicyContext } from '../policy/index.js';
 import type { CertificateRow } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
@@ -179,20 +179,11 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
   }
 
   /**
-   * Policy-variable facts by certificate id. A certificate id is the hash of the certificate, so its
-   * facts never change; parsing X.509 on every CONNECT was a visible share of the broker's CPU.
+   * Certificate facts by id (a certificate id is the hash of the certificate, so its facts never
+   * change): parsing X.509 on every CONNECT was a visible share of the broker's CPU. Shared with the
+   * provisioning handlers through the context, so a newly issued certificate is never parsed.
    */
-  const certificateContexts = new Map<string, NonNullable<PolicyContext['certificate']>>();
-  const MAX_CACHED_CONTEXTS = 10_000;
-  function cachedCertificateContext(certId: string, pem: string): NonNullable<PolicyContext['certificate']> {
-    let context = certificateContexts.get(certId);
-    if (context === undefined) {
-      context = certificateContext(parseCertificateFacts(pem));
-      certificateContexts.set(certId, context);
-      if (certificateContexts.size > MAX_CACHED_CONTEXTS) certificateContexts.delete(certificateContexts.keys().next().value as string);
-    }
-    return context;
-  }
+  const facts = ctx.certificateFacts ?? new CertificateFactsCache();
 
   async function authenticate(attempt: ConnectAttempt): Promise<AuthenticationResult> {
     const certId = certificateIdOf(attempt.peerCertificate);
@@ -208,7 +199,7 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     if (refusal !== null) return { ok: false, reason: refusal };
     let certificate: NonNullable<PolicyContext['certificate']>;
     try {
-      certificate = cachedCertificateContext(certId, cert.pem);
+      certificate = certificateContext(facts.factsOf(certId, cert.pem));
     } catch (err) {
       log.error({ certificateId: certId, err }, `the stored PEM of certificate ${certId} cannot be parsed`);
       return { ok: false, reason: `certificate ${certId} is stored in a form the server cannot read` };

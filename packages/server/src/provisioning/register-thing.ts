@@ -7,7 +7,6 @@
  */
 import { encodeRegisterThingResponse, parseRegisterThingRequest } from '@fleetprov/protocol';
 import { parsePolicy, PolicyError } from '../policy/index.js';
-import { parseCertificateFacts } from '../pki/index.js';
 import { isRegistryError, type Registry, type TemplateRow } from '../registry/index.js';
 import {
   planProvisioning,
@@ -19,7 +18,7 @@ import {
   type ResolvedTemplate,
   type ThingPlan,
 } from '../templates/index.js';
-import type { ServiceContext } from '../service-context.js';
+import { certificateFactsOf, type ServiceContext } from '../service-context.js';
 import { rejection } from './errors.js';
 import { runPreProvisioningHook, type PreProvisioningHook } from './hook.js';
 import { OwnershipTokenError, type OwnershipTokenClaims, type OwnershipTokens } from './ownership-tokens.js';
@@ -87,8 +86,15 @@ async function openToken(deps: RegisterThingDeps, scope: RequestScope, token: st
 }
 
 /** Evaluates the template; maps engine errors to what the device must fix. */
-function resolve(template: ParsedTemplate, name: string, parameters: Record<string, string>, certificateId: string, certificatePem: string): ResolvedTemplate {
-  const facts = parseCertificateFacts(certificatePem);
+function resolve(
+  ctx: ServiceContext,
+  template: ParsedTemplate,
+  name: string,
+  parameters: Record<string, string>,
+  certificateId: string,
+  certificatePem: string,
+): ResolvedTemplate {
+  const facts = certificateFactsOf(ctx, certificateId, certificatePem);
   try {
     return resolveTemplate(template, { parameters, certificate: { certificateId, subject: facts.subject } });
   } catch (err) {
@@ -248,7 +254,7 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
     overridden = outcome.overridden;
   }
 
-  const resolved = resolve(parsed, templateName, parameters, claims.certificateId, certificatePem);
+  const resolved = resolve(deps.ctx, parsed, templateName, parameters, claims.certificateId, certificatePem);
   if (resolved.thing !== undefined) scope.thingName = resolved.thing.thingName;
 
   const plan = await ctx.registry.transaction(async (tx) => {
