@@ -92,7 +92,8 @@ export function observeRegistry(registry: Registry, opts: ObserveRegistryOptions
     };
     const overrides: Partial<Registry> = {
       async createThing(input) {
-        const existed = typeof input?.name === 'string' ? (await tx.getThing(input.name)) !== null : false;
+        // CreateThing is idempotent: only a thing that did not exist is CREATED. A malformed name is left to createThing to refuse.
+        const existed = typeof input?.name === 'string' ? (await tx.getThing(input.name).catch(() => null)) !== null : false;
         const row = await tx.createThing(input);
         if (!existed) thing(row, 'CREATED');
         return row;
@@ -103,7 +104,7 @@ export function observeRegistry(registry: Registry, opts: ObserveRegistryOptions
         return row;
       },
       async deleteThing(name, delOpts) {
-        const before = await tx.getThing(name);
+        const before = await tx.getThing(name).catch(() => null);
         const deleted = await tx.deleteThing(name, delOpts);
         if (deleted && before !== null) thing(before, 'DELETED');
         return deleted;
@@ -114,13 +115,13 @@ export function observeRegistry(registry: Registry, opts: ObserveRegistryOptions
         return row;
       },
       async updateCertificateStatus(id, status) {
-        const before = await tx.getCertificate(id);
+        const before = await tx.getCertificate(id).catch(() => null);
         const row = await tx.updateCertificateStatus(id, status);
         if (before === null || before.status !== row.status) cert(row.id, 'UPDATED', row.status, before?.status ?? null);
         return row;
       },
       async deleteCertificate(id, delOpts) {
-        const before = await tx.getCertificate(id);
+        const before = await tx.getCertificate(id).catch(() => null);
         await tx.deleteCertificate(id, delOpts);
         if (before !== null) cert(before.id, 'DELETED', null, before.status);
       },
