@@ -30,6 +30,9 @@ import { createAdminClient } from './admin-client.js';
 import { CliError, type CliIo } from './io.js';
 import { readInputFile, writeFileAtomic } from './files.js';
 
+/** The only payloadVersion AWS defines for pre-provisioning hooks. */
+const HOOK_PAYLOAD_VERSION = '2020-04-01';
+
 /** Options every control-plane command takes. */
 export interface ConnectionOptions {
   endpoint: string;
@@ -95,8 +98,9 @@ export function addAdminCommands(program: Command, io: CliIo): void {
   withConnection(template.command('create').description('create a provisioning template on the server (validated first)').argument('<name>').argument('<file>', 'template body')
     .option('--enabled', 'enable it now (AWS default: disabled)')
     .option('--type <type>', 'FLEET_PROVISIONING or JITP', 'FLEET_PROVISIONING')
-    .option('--description <text>', 'description'))
-    .action(async (name: string, file: string, opts: ConnectionOptions & { enabled?: boolean; type: string; description?: string }) => {
+    .option('--description <text>', 'description')
+    .option('--hook <target>', 'pre-provisioning hook: an https:// (or http://) webhook URL, or the name of an in-process hook'))
+    .action(async (name: string, file: string, opts: ConnectionOptions & { enabled?: boolean; type: string; description?: string; hook?: string }) => {
       const body = await readInputFile(file, 'template');
       const iot = await client(opts);
       const r = await call('CreateProvisioningTemplate', opts.endpoint, () => iot.send(new CreateProvisioningTemplateCommand({
@@ -106,6 +110,7 @@ export function addAdminCommands(program: Command, io: CliIo): void {
         type: opts.type === 'JITP' ? 'JITP' : 'FLEET_PROVISIONING',
         provisioningRoleArn: 'arn:aws:iam::000000000000:role/fleetprov-provisioning',
         ...(opts.description !== undefined ? { description: opts.description } : {}),
+        ...(opts.hook !== undefined ? { preProvisioningHook: { targetArn: opts.hook, payloadVersion: HOOK_PAYLOAD_VERSION } } : {}),
       })));
       print(io, { templateName: r.templateName, templateArn: r.templateArn, defaultVersionId: r.defaultVersionId, enabled: opts.enabled === true });
     });
@@ -117,8 +122,19 @@ export function addAdminCommands(program: Command, io: CliIo): void {
   withConnection(template.command('describe').description('show a provisioning template on the server').argument('<name>')).action(async (name: string, opts: ConnectionOptions) => {
     const iot = await client(opts);
     const r = await call('DescribeProvisioningTemplate', opts.endpoint, () => iot.send(new DescribeProvisioningTemplateCommand({ templateName: name })));
-    print(io, { templateName: r.templateName, enabled: r.enabled, type: r.type, defaultVersionId: r.defaultVersionId, templateBody: JSON.parse(r.templateBody ?? 'null') as unknown });
+    print(io, { templateName: r.templateName, enabled: r.enabled, type: r.type, defaultVersionId: r.defaultVersionId, preProvisioningHook: r.preProvisioningHook ?? null, templateBody: JSON.parse(r.templateBody ?? 'null') as unknown });
   });
+  withConnection(template.command('hook').description('set or remove the pre-provisioning hook of a template (a webhook URL or an in-process hook name)').argument('<name>').argument('[target]', 'https:// or http:// webhook URL, or a registered hook name / Lambda ARN')
+    .option('--remove', 'remove the hook'))
+    .action(async (name: string, target: string | undefined, opts: ConnectionOptions & { remove?: boolean }) => {
+      if ((target === undefined) === (opts.remove !== true)) throw new CliError('give either a hook target or --remove (not both)');
+      const iot = await client(opts);
+      await call('UpdateProvisioningTemplate', opts.endpoint, () => iot.send(new UpdateProvisioningTemplateCommand({
+        templateName: name,
+        ...(target !== undefined ? { preProvisioningHook: { targetArn: target, payloadVersion: HOOK_PAYLOAD_VERSION } } : { removePreProvisioningHook: true }),
+      })));
+      io.stdout(target !== undefined ? `${name}: pre-provisioning hook ${target}\n` : `${name}: pre-provisioning hook removed\n`);
+    });
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
     withConnection(template.command(verb).description(`${verb} a provisioning template`).argument('<name>')).action(async (name: string, opts: ConnectionOptions) => {
       const iot = await client(opts);

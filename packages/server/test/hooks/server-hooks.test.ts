@@ -16,7 +16,8 @@ import type { MqttClient } from 'mqtt';
 import { DescribeProvisioningTemplateCommand } from '@aws-sdk/client-iot';
 import { signWebhookRequest, webhookSignature, type PreProvisioningHookEvent } from '../../src/provisioning/index.js';
 import { packageRoot } from '../support/package-root.js';
-import { connectMqtt, createClaim, createTemplate, provisionOnce, startTestServer, type TestServer } from './support.js';
+import { fleetprovBin, runNode } from '../e2e/support.js';
+import { connectMqtt, createClaim, createTemplate, provisionOnce, startTestServer, thingTemplate, type TestServer } from './support.js';
 
 /** The example webhook as a child process. */
 interface ExampleWebhook {
@@ -157,6 +158,35 @@ describe('the example allow-list webhook with a real server', () => {
     const hugeTs = String(Math.floor(Date.now() / 1000));
     const hugeRes = await post(webhook.url, huge, { 'x-fleetprov-timestamp': hugeTs, 'x-fleetprov-delivery': 'd', 'x-fleetprov-signature': webhookSignature(secret, hugeTs, 'd', huge) });
     assert.equal(hugeRes.status, 413);
+  });
+
+  test('the CLI sets and removes a template\'s hook: `template create --hook`, `template hook NAME TARGET|--remove`', async () => {
+    const cli = (...args: string[]) => runNode([fleetprovBin(), ...args, '--endpoint', t.server.controlPlaneUrl, '--data-dir', t.dataDir], { timeoutMs: 60_000 });
+    const file = join(t.dataDir, 'cli-template.json');
+    await writeFile(file, thingTemplate('cli_'));
+    const created = await cli('template', 'create', 'cli_template', file, '--enabled', '--hook', webhook.url);
+    assert.equal(created.code, 0, created.stderr);
+    const described = await cli('template', 'describe', 'cli_template');
+    assert.deepEqual((JSON.parse(described.stdout) as { preProvisioningHook: unknown }).preProvisioningHook, { targetArn: webhook.url, payloadVersion: '2020-04-01' });
+    const refused = await provisionOnce(claim, 'cli_template', { SerialNumber: 'not-listed' });
+    assert.match(String(refused.register.payload.errorMessage), /the hook denied provisioning/);
+    const removed = await cli('template', 'hook', 'cli_template', '--remove');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /cli_template: pre-provisioning hook removed/);
+    const allowed = await provisionOnce(claim, 'cli_template', { SerialNumber: 'not-listed' });
+    assert.ok(allowed.register.accepted, JSON.stringify(allowed.register.payload));
+    const set = await cli('template', 'hook', 'cli_template', webhook.url);
+    assert.equal(set.code, 0, set.stderr);
+    const refusedAgain = await provisionOnce(claim, 'cli_template', { SerialNumber: 'also-not-listed' });
+    assert.equal(refusedAgain.register.accepted, false);
+    for (const args of [['template', 'hook', 'cli_template'], ['template', 'hook', 'cli_template', webhook.url, '--remove']]) {
+      const bad = await cli(...args);
+      assert.equal(bad.code, 2, args.join(' '));
+      assert.match(bad.stderr, /give either a hook target or --remove/);
+    }
+    const missing = await cli('template', 'hook', 'no_such_template', webhook.url);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /ResourceNotFoundException/);
   });
 
   test('a server signing with another secret is refused by the webhook: RegisterThing denied with "HTTP 401"', async () => {
