@@ -53,7 +53,8 @@ export interface ServerOptions {
    */
   provisioningRatePerSecond?: number;
   /**
-   * An in-process pre-provisioning hook, called before every RegisterThing with AWS's Lambda event
+   * An in-process pre-provisioning hook, called before every RegisterThing on a template without a
+   * `preProvisioningHook` of its own, with AWS's Lambda event
    * (`claimCertificateId`, `certificateId`, `certificatePem`, `templateArn`, `clientId`, `parameters`);
    * a denial, error or timeout rejects with 403 AccessDenied and creates nothing.
    */

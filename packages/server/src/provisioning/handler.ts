@@ -35,10 +35,10 @@ export interface ProvisioningHandlerOptions {
   /** Per-principal rate limit (default 50 requests/s, burst 100), or `false` for none. */
   throttle?: ThrottleOptions | false;
   /**
-   * Extension point for pre-provisioning hooks (spec §3): when set, called before RegisterThing's
-   * transaction for every RegisterThing request. Denial, failure or timeout → 403 AccessDenied,
-   * nothing created. The template's own `preProvisioningHook` field is passed in the context for the
-   * hook to act on; calling external hooks (Lambda-like targets) is a later issue.
+   * The server-wide pre-provisioning hook (spec §3): called before RegisterThing's transaction for
+   * every template WITHOUT a `preProvisioningHook` of its own (a template's own hook is resolved from
+   * its targetArn instead; see hook-resolver.ts). Denial, failure or timeout → 403 AccessDenied,
+   * nothing created.
    */
   preProvisioningHook?: PreProvisioningHook;
   /**
