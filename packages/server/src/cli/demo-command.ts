@@ -111,7 +111,11 @@ export async function runDemoFleet(server: RunningServer, workDir: string, io: C
     if (webhook !== null) results.push(await provisionUnlisted(server, rootCa, claim, `unlisted-${suffix}`, workDir, io));
     return results;
   } finally {
-    await webhook?.close();
+    if (webhook !== null) {
+      // The webhook lives only as long as the demo run: leave the template without it (for --keep-running).
+      await iot.send(new UpdateProvisioningTemplateCommand({ templateName: TEMPLATE, removePreProvisioningHook: true })).catch(() => undefined);
+      await webhook.close();
+    }
   }
 }
 

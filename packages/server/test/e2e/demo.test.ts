@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DescribeThingCommand, ListThingsCommand } from '@aws-sdk/client-iot';
+import { DescribeProvisioningTemplateCommand, DescribeThingCommand, ListThingsCommand } from '@aws-sdk/client-iot';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { formatTable, runDemoFleet } from '../../src/cli/demo-command.js';
 import { createAdminClient } from '../../src/cli/admin-client.js';
@@ -54,6 +54,8 @@ describe('runDemoFleet against a started server', () => {
     try {
       const things = (await iot.send(new ListThingsCommand({}))).things?.map((t) => t.thingName).sort();
       assert.deepEqual(things, rows.map((r) => r.thing).sort(), 'no thing for the refused device');
+      // The demo's webhook stopped with the run, so the template no longer points at it.
+      assert.equal((await iot.send(new DescribeProvisioningTemplateCommand({ templateName: 'birthing_template' }))).preProvisioningHook, undefined);
       const described = await iot.send(new DescribeThingCommand({ thingName: rows[0]!.thing }));
       assert.equal(described.thingName, rows[0]!.thing);
     } finally {
