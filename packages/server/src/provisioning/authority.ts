@@ -14,6 +14,7 @@ import { PolicyCache, PolicyError, type CompiledPolicySet, type Decision, type N
 import type { CertificateRow } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
 import { ProvisioningError } from './errors.js';
+import { temporaryClaimPolicy } from './temporary-claim.js';
 
 /** Default time between background refreshes of a connection's policies: 30 s. */
 export const DEFAULT_POLICY_REFRESH_INTERVAL_MS = 30_000;
@@ -114,6 +115,8 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     if (cert === null) return { set: null, denyReason: `certificate ${certId} no longer exists`, certificateRefused: true, context: base };
     const refusal = statusRefusal(cert, ctx.now().getTime());
     if (refusal !== null) return { set: null, denyReason: refusal, certificateRefused: true, context: base };
+    // A temporary claim (CreateProvisioningClaim) has only its implicit policy, scoped to its template.
+    if (cert.claimTemplateName !== null) return { set: cache.compile([temporaryClaimPolicy(cert.claimTemplateName)]), denyReason: '', certificateRefused: false, context: base };
     const clientId = base.clientId ?? '';
     const principal = await registry.getPoliciesForPrincipal(certId);
     // Thing variables and group policies: the thing named like the client id, else (newer AWS

@@ -30,7 +30,8 @@ export interface RegisterThingDeps {
   ctx: ServiceContext;
   tokens: OwnershipTokens;
   templates: TemplateCache;
-  preProvisioningHook: PreProvisioningHook | undefined;
+  /** The pre-provisioning hook of a template, if it has one (see hook-resolver.ts). */
+  resolveHook: (template: TemplateRow) => PreProvisioningHook | undefined;
   hookTimeoutMs: number;
 }
 
@@ -234,9 +235,10 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
 
   let parameters = deviceParameters;
   let overridden: string[] = [];
-  if (deps.preProvisioningHook !== undefined) {
+  const hook = deps.resolveHook(template);
+  if (hook !== undefined) {
     const outcome = await runPreProvisioningHook(
-      deps.preProvisioningHook,
+      hook,
       {
         claimCertificateId: scope.principalId,
         certificateId: claims.certificateId,
@@ -249,7 +251,7 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
       deps.hookTimeoutMs,
     );
     if (!outcome.allowed) {
-      throw rejection('AccessDenied', `provisioning with template ${templateName} was denied by its pre-provisioning hook`, new Error(outcome.reason, { cause: outcome.cause }));
+      throw rejection('AccessDenied', `provisioning with template ${templateName} was denied by its pre-provisioning hook: ${outcome.reason}`, new Error(outcome.reason, { cause: outcome.cause }));
     }
     parameters = outcome.parameters;
     overridden = outcome.overridden;

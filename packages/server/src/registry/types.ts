@@ -137,6 +137,8 @@ export interface CertificateRow {
   hidden: boolean;
   /** End of life of a temporary claim certificate; null otherwise. */
   expiresAt: number | null;
+  /** The template a temporary claim certificate may provision with (CreateProvisioningClaim); null otherwise. */
+  claimTemplateName: string | null;
 }
 
 /** Input of {@link Registry.createCertificate}. */
@@ -155,6 +157,8 @@ export interface NewCertificate {
   issuedByPrincipal?: string | null;
   hidden?: boolean;
   expiresAt?: number | null;
+  /** Temporary claim certificates only: the template they are scoped to. */
+  claimTemplateName?: string | null;
 }
 
 /** Input of {@link Registry.listCertificates}. */

@@ -41,6 +41,7 @@ export function certificateCases(open: OpenFn): void {
       assert.equal(read?.issuedByPrincipal, certId('claim'));
       assert.equal(read?.hidden, false);
       assert.equal(read?.expiresAt, null);
+      assert.equal(read?.claimTemplateName, null);
       assert.equal(read?.ownedBy, '000000000000');
       assert.equal(await r.getCertificate(certId('nope')), null);
       assert.equal(await r.getCertificate('not-hex'), null);
@@ -234,6 +235,27 @@ export function certificateCases(open: OpenFn): void {
       await r.attachThingPrincipal('x', used.id);
       assert.deepEqual(await r.deleteExpiredTemporaryCertificates(1_000), [old.id]);
       for (const c of [live, used, normal]) assert.ok(await r.getCertificate(c.id));
+    }));
+
+  test('certificate: a temporary claim keeps its template name; hidden from lists, swept when expired', () =>
+    withRegistry(open, async (r) => {
+      const claim = await r.createCertificate(certInput('tmp-claim', { hidden: true, expiresAt: 500, claimTemplateName: 'my_template' }));
+      assert.equal(claim.claimTemplateName, 'my_template');
+      assert.equal((await r.getCertificate(claim.id))?.claimTemplateName, 'my_template');
+      assert.deepEqual((await r.listCertificates()).items.map((c) => c.id), []);
+      assert.deepEqual((await r.listCertificates({ includeHidden: true })).items.map((c) => c.claimTemplateName), ['my_template']);
+      await rejectsWith(r.createCertificate(certInput('tmp-bad', { claimTemplateName: '' })), 'InvalidRequest');
+      await rejectsWith(r.createCertificate(certInput('tmp-long', { claimTemplateName: 'x'.repeat(37) })), 'InvalidRequest');
+      // Inside a transaction that rolls back, nothing stays.
+      await assert.rejects(
+        r.transaction(async (tx) => {
+          await tx.createCertificate(certInput('tmp-rolled-back', { hidden: true, expiresAt: 500, claimTemplateName: 't' }));
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.equal(await r.getCertificate(certId('tmp-rolled-back')), null);
+      assert.deepEqual(await r.deleteExpiredTemporaryCertificates(1_000), [claim.id]);
     }));
 
   test('certificate: transfer, accept, reject and cancel', () =>

@@ -9,11 +9,20 @@ import { registerCaCertificateRoutes } from './ca-certificates.js';
 import { registerCertificateRoutes } from './certificates.js';
 import { registerPolicyRoutes } from './policies.js';
 import { registerPrincipalRoutes } from './principals.js';
+import { registerProvisioningClaimRoutes } from './provisioning-claim.js';
 import { registerTemplateRoutes } from './templates.js';
 import { registerThingRoutes } from './things.js';
 
 export { REGISTRY_ERROR_TYPES, registryErrorToApi, toApiError, operation, type OperationHandler } from './errors-map.js';
-export { registerCaCertificateRoutes, registerCertificateRoutes, registerPolicyRoutes, registerPrincipalRoutes, registerTemplateRoutes, registerThingRoutes };
+export {
+  registerCaCertificateRoutes,
+  registerCertificateRoutes,
+  registerPolicyRoutes,
+  registerPrincipalRoutes,
+  registerProvisioningClaimRoutes,
+  registerTemplateRoutes,
+  registerThingRoutes,
+};
 
 /**
  * Adds every control-plane operation (provisioning templates, certificates, policies, things,
@@ -26,4 +35,5 @@ export function registerControlPlaneRoutes(app: ApiApp, ctx: ServiceContext): vo
   registerThingRoutes(app, ctx);
   registerPrincipalRoutes(app, ctx);
   registerCaCertificateRoutes(app, ctx);
+  registerProvisioningClaimRoutes(app, ctx);
 }
