@@ -5,6 +5,8 @@ import { addServerCommand } from './server-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addAdminCommands } from './admin-commands.js';
 import { addDeviceCommand } from './device-command.js';
+import { addCaCommands } from './ca-commands.js';
+import { addEventsCommand } from './events-command.js';
 import { addConsoleCommand } from './console-command.js';
 import { CliError, processIo, type CliIo } from './io.js';
 
@@ -21,6 +23,8 @@ export function buildProgram(io: CliIo): Command {
   addDemoCommand(program, io);
   addAdminCommands(program, io);
   addDeviceCommand(program, io);
+  addCaCommands(program, io);
+  addEventsCommand(program, io);
   addConsoleCommand(program, io);
   const configure = (cmd: Command): void => {
     for (const sub of cmd.commands) {

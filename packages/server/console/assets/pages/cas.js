@@ -18,7 +18,12 @@ export async function render(root) {
     return;
   }
   const rows = await Promise.all((list.certificates ?? []).map(async (c) => {
-    try { return { ...c, ...(await api('GET', `/cacertificate/${c.certificateId}`)).certificateDescription }; } catch { return c; }
+    try {
+      const d = await api('GET', `/cacertificate/${c.certificateId}`);
+      return { ...c, ...d.certificateDescription, registrationConfig: d.registrationConfig };
+    } catch {
+      return c;
+    }
   }));
   mount(body, table([
     { title: 'CA certificate', render: (c) => h('code', { title: c.certificateId }, shortId(c.certificateId)) },
