@@ -327,7 +327,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     assert.equal(device.client.connected, true);
     await page.click('button[data-action=deactivate]');
     await page.click('[data-testid=confirm-ok]');
-    await page.waitForSelector('[data-testid=certificate-status] .badge.warn', WAIT);
+    await page.waitForSelector('[data-testid=certificate-status] .badge:text-is("INACTIVE")', WAIT);
     assert.match(await page.locator('[data-testid=certificate-status]').innerText(), /INACTIVE/);
     await closed;
     assert.equal((await server.registry.getCertificate(device.certificateId))?.status, 'INACTIVE');
