@@ -12,6 +12,7 @@ import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
 import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
+import { createRotationAckHandler, isRotationRequestTopic, RotationService, type RotationOptions } from './rotation/index.js';
 import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
 
@@ -64,6 +65,12 @@ export interface ServerOptions {
    * not collected and `/metrics` answers 404 "metrics disabled".
    */
   metricsToken?: string;
+  /**
+   * Certificate rotation (docs/rotation.md): grace period before an old certificate is retired after
+   * its replacement connected (`graceMs`, default 1 hour), what it becomes (`retireStatus`, INACTIVE
+   * or REVOKED), and how often the monitor runs (`intervalMs`, default 60 s).
+   */
+  rotation?: Omit<RotationOptions, 'publish'>;
 }
 
 /** A running server. */
@@ -85,6 +92,8 @@ export interface RunningServer {
   context: ServiceContext;
   /** The Prometheus metrics, when `metricsToken` enabled them. */
   metrics: FleetprovMetrics | null;
+  /** The certificate-rotation service (requests, due certificates, the monitor). */
+  rotation: RotationService;
   /** Admin access key id (the secret is in `paths.credentials`). */
   accessKeyId: string;
   /** Stops listeners, background work and the registry. */
@@ -130,13 +139,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const authority = createRegistryAuthority(context);
     cleanups.push(() => authority.close());
     const rate = options.provisioningRatePerSecond ?? 1000;
-    const onProvisioningRequest = await createProvisioningHandler(context, {
+    const rotation = new RotationService(context, { ...options.rotation, publish: (topic, payload) => broker!.publish(topic, payload, { qos: 1 }) });
+    cleanups.push(() => rotation.stop());
+    const onRotationAck = createRotationAckHandler({ registry, service: rotation, logger });
+    const onFleetProvisioningRequest = await createProvisioningHandler(context, {
+      onRegistered: rotation.onRegistered,
       throttle: { ratePerSecond: rate, burst: rate * 2 },
       ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
       ...(metrics !== null
         ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook }
         : {}),
     });
+    const onProvisioningRequest: typeof onFleetProvisioningRequest = (req) => (isRotationRequestTopic(req.topic) ? onRotationAck(req) : onFleetProvisioningRequest(req));
     broker = await startBroker({
       host,
       port: options.mqttPort ?? 8883,
@@ -146,6 +160,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger,
     });
     const b = broker;
+    b.on('connected', (e) => rotation.onConnected(e.certificateId));
+    rotation.start();
     let brokerListening = true;
     cleanups.push(() => {
       brokerListening = false;
@@ -190,6 +206,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       api,
       context,
       metrics,
+      rotation,
       accessKeyId: data.admin.accessKeyId,
       async close() {
         if (closed) return;

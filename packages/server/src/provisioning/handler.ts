@@ -21,7 +21,7 @@ import { handleCreateCertificateFromCsr, handleCreateKeysAndCertificate } from '
 import { ProvisioningError, rejection, ServiceRejection } from './errors.js';
 import type { PreProvisioningHook } from './hook.js';
 import { createOwnershipTokens, type OwnershipTokens } from './ownership-tokens.js';
-import { handleRegisterThing } from './register-thing.js';
+import { handleRegisterThing, type RegistrationObserver } from './register-thing.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
 import { TemplateCache } from './template-cache.js';
 import { PrincipalThrottle, type ThrottleOptions } from './throttle.js';
@@ -41,6 +41,8 @@ export interface ProvisioningHandlerOptions {
   preProvisioningHook?: PreProvisioningHook;
   /** Time the hook may take, ms. Default 5000 (AWS's hard limit). */
   hookTimeoutMs?: number;
+  /** Called inside every accepted RegisterThing's transaction (certificate rotation bookkeeping). */
+  onRegistered?: RegistrationObserver;
   /** Parsed templates kept in memory. Default 256. */
   templateCacheSize?: number;
   /** Called once per answered request, after its reply is ready (for metrics). Must not throw; errors are logged. */
@@ -87,7 +89,7 @@ function toRefusal(err: unknown): Refusal {
 
 function checkOptions(opts: ProvisioningHandlerOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new ProvisioningError('InvalidArgument', 'options must be an object');
-  for (const name of ['preProvisioningHook', 'onOutcome', 'onPreProvisioningHookDuration'] as const) {
+  for (const name of ['preProvisioningHook', 'onOutcome', 'onPreProvisioningHookDuration', 'onRegistered'] as const) {
     if (opts[name] !== undefined && typeof opts[name] !== 'function') throw new ProvisioningError('InvalidArgument', `${name} must be a function`);
   }
   const timeout = opts.hookTimeoutMs;
@@ -109,7 +111,7 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
   const log = ctx.logger.child({ component: 'provisioning' });
   const lastThrottleReport = new Map<string, { at: number; suppressed: number }>();
   const certificateDeps = { ctx, tokens };
-  const registerDeps = { ctx, tokens, templates, preProvisioningHook: timedHook(opts.preProvisioningHook), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
+  const registerDeps = { ctx, tokens, templates, preProvisioningHook: timedHook(opts.preProvisioningHook), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS, onRegistered: opts.onRegistered };
 
   /** The hook, reporting its duration to `onPreProvisioningHookDuration` when that is set. */
   function timedHook(hook: PreProvisioningHook | undefined): PreProvisioningHook | undefined {
