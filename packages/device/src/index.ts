@@ -13,7 +13,9 @@ export {
   type ProvisionTimeouts,
   type ProbeOptions,
   type ProvisioningMethod,
+  type RotationProvisionOptions,
 } from './provision.js';
+export { rotate, rotationAckTopics, type RotateOptions, type RotationResult } from './rotate.js';
 export { connect, openConnection, alpnFor, AWS_MQTT_ALPN, DEFAULT_MQTT_PORT, type ConnectOptions, type MutualTlsOptions } from './connect.js';
 export { loadIdentity, inspectCredentials, type DeviceIdentity, type CredentialsInspection } from './identity.js';
 export { nextAction, TOKEN_RESUME_WINDOW_MS, type ResumeAction, type StoredCredentialsCheck } from './resume.js';
@@ -50,6 +52,8 @@ export {
   type FleetprovSection,
   type ProvisioningStage,
   type PreviousCredential,
+  type PendingRotation,
+  type RotationStage,
 } from './storage.js';
 export { MqttSession, type RpcRequest, type RpcReply } from './mqtt-rpc.js';
 export {
