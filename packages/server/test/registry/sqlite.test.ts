@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openRegistry } from '../../src/registry/open.js';
+import { registryMigrations } from '../../src/registry/migrations.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import type { RegistryOptions } from '../../src/registry/types.js';
 import { certId, certInput } from './helpers.js';
@@ -42,7 +43,7 @@ describe('registry on SQLite: files', () => {
     const raw = new Database(path, { readonly: true });
     try {
       const rows = raw.prepare('select name from fleetprov_migration').all() as Array<{ name: string }>;
-      assert.deepEqual(rows.map((r) => r.name), ['0001_initial']);
+      assert.deepEqual(rows.map((r) => r.name), Object.keys(registryMigrations('sqlite')).sort());
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
       raw.close();
