@@ -375,8 +375,9 @@ export class RotationService {
           : `certificate ${opts.certificateId} is not an ACTIVE certificate of thing ${thingName}`,
       );
     }
-    for (const r of out) if (r.state === 'requested') await this.notify(r);
-    return out;
+    const unique = [...new Map(out.map((r) => [r.id, r])).values()];
+    for (const r of unique) if (r.state === 'requested') await this.notify(r);
+    return unique;
   }
 
   /** Publishes the rotation notice of a requested rotation and records when. Never throws. */
