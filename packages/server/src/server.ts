@@ -11,6 +11,7 @@ import { KeyPool } from './pki/index.js';
 import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
+import { registerRotationRoutes } from './api/routes/rotation.js';
 import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
 import { createRotationAckHandler, isRotationRequestTopic, RotationService, type RotationOptions } from './rotation/index.js';
 import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
@@ -182,6 +183,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       readiness: createReadinessProbe({ registry, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
     });
     registerControlPlaneRoutes(api, context);
+    registerRotationRoutes(api, context, rotation);
     registerMetricsRoute(api, metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null);
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());

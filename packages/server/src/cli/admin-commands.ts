@@ -29,7 +29,8 @@ import { createAdminClient } from './admin-client.js';
 import { CliError, type CliIo } from './io.js';
 import { readInputFile } from './files.js';
 
-interface ConnectionOptions {
+/** Options of every command that talks to the control plane. */
+export interface ConnectionOptions {
   endpoint: string;
   dataDir: string;
   credentials?: string;
@@ -37,7 +38,8 @@ interface ConnectionOptions {
   region: string;
 }
 
-function withConnection(cmd: Command): Command {
+/** Adds the control-plane connection options to a command. */
+export function withConnection(cmd: Command): Command {
   return cmd
     .option('--endpoint <url>', 'control-plane URL', 'https://127.0.0.1:8443')
     .option('--data-dir <dir>', 'server data directory (for its credentials and CA)', '.fleetprov')
@@ -63,7 +65,8 @@ async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Pr
   }
 }
 
-function print(io: CliIo, value: unknown): void {
+/** Prints a value as indented JSON (dates as ISO 8601). */
+export function print(io: CliIo, value: unknown): void {
   io.stdout(JSON.stringify(value, (_k, v: unknown) => (v instanceof Date ? v.toISOString() : v), 2) + '\n');
 }
 

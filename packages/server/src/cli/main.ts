@@ -5,6 +5,7 @@ import { addServerCommand } from './server-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addAdminCommands } from './admin-commands.js';
 import { addDeviceCommand } from './device-command.js';
+import { addRotationCommands } from './rotation-commands.js';
 import { CliError, processIo, type CliIo } from './io.js';
 
 /** Builds the `fleetprov` command tree. */
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
   addDemoCommand(program, io);
   addAdminCommands(program, io);
   addDeviceCommand(program, io);
+  addRotationCommands(program, io);
   const configure = (cmd: Command): void => {
     for (const sub of cmd.commands) {
       sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
