@@ -137,11 +137,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    const authority = createRegistryAuthority(context);
-    cleanups.push(() => authority.close());
-    const rate = options.provisioningRatePerSecond ?? 1000;
     const rotation = new RotationService(context, { ...options.rotation, publish: (topic, payload) => broker!.publish(topic, payload, { qos: 1 }) });
     cleanups.push(() => rotation.stop());
+    const authority = createRegistryAuthority(context, { expiredCertificateRecovery: (cert, clientId) => rotation.recoveryGrant(cert, clientId) });
+    cleanups.push(() => authority.close());
+    const rate = options.provisioningRatePerSecond ?? 1000;
     const onRotationAck = createRotationAckHandler({ registry, service: rotation, logger });
     const onFleetProvisioningRequest = await createProvisioningHandler(context, {
       onRegistered: rotation.onRegistered,

@@ -195,6 +195,8 @@ export class RotationService {
     const open = await tx.getOpenRotation(r.principalId);
     let rotation: RotationRow;
     if (open === null) {
+      const principal = await tx.getCertificate(r.principalId);
+      const expired = principal !== null && principal.notAfter < now;
       const policy = await this.policyFor(tx, r.thingName, r.principalId);
       rotation = await tx.createRotation({
         id: randomUUID(),
@@ -202,7 +204,7 @@ export class RotationService {
         oldCertificateId: r.principalId,
         newCertificateId: r.certificateId,
         state: 'issued',
-        reason: 'device',
+        reason: expired ? 'recovery' : 'device',
         templateName: r.templateName,
         retireStatus: policy?.retireStatus ?? this.#retireStatus,
         graceMs: this.#graceOf(policy),
@@ -240,6 +242,28 @@ export class RotationService {
         );
     }
   };
+
+  // ------------------------------------------------------------------ recovery after expiry
+
+  /**
+   * Whether an ACTIVE but expired certificate may connect to rotate (opt-in): the template that
+   * registered it has a rotation policy with `allowExpiredRecovery`, the connection's client id is a
+   * thing the certificate is attached to, and the expiry is within `recoveryWindowDays`.
+   * @returns the template the recovery connection may use, or null
+   */
+  async recoveryGrant(cert: CertificateRow, clientId: string): Promise<{ templateName: string } | null> {
+    const registry = this.#registry;
+    const template = await registry.getCertificateTemplate(cert.id);
+    if (template === null) return null;
+    const policy = await registry.getRotationPolicy('template', template);
+    if (policy === null || !policy.allowExpiredRecovery) return null;
+    if (policy.recoveryWindowDays !== null && this.#now() > cert.notAfter + policy.recoveryWindowDays * DAY_MS) return null;
+    const things = (await registry.listPrincipalThings(cert.id, { maxResults: 250 })).items.map((t) => t.thingName);
+    if (!things.includes(clientId)) return null;
+    const open = await registry.getOpenRotation(cert.id);
+    if (open !== null && open.state === 'acknowledged') return null; // already replaced by a working certificate
+    return { templateName: policy.rotationTemplate ?? template };
+  }
 
   // ------------------------------------------------------------------ acknowledge
 
