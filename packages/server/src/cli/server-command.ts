@@ -45,7 +45,12 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--metrics-token <token>', 'enable GET /metrics (Prometheus) for scrapers sending Authorization: Bearer <token>; also read from FLEETPROV_METRICS_TOKEN')
     .option('--rate-limit <n>', 'provisioning requests per second per certificate (devices of a batch share their claim certificate)', '1000')
     .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
-    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string }) => {
+    .option('--rotation-grace-seconds <n>', 'certificate rotation: time between the new certificate\'s first connection and the old one\'s retirement (rotation policies may override it)', '3600')
+    .option('--rotation-retire-status <status>', 'certificate rotation: what a retired certificate becomes, INACTIVE or REVOKED', 'INACTIVE')
+    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string; rotationGraceSeconds: string; rotationRetireStatus: string }) => {
+      const grace = Number(opts.rotationGraceSeconds);
+      if (!/^\d+$/.test(opts.rotationGraceSeconds) || grace > 366 * 86_400) throw new CliError(`--rotation-grace-seconds must be an integer from 0 to ${366 * 86_400}, got "${opts.rotationGraceSeconds}"`);
+      if (opts.rotationRetireStatus !== 'INACTIVE' && opts.rotationRetireStatus !== 'REVOKED') throw new CliError(`--rotation-retire-status must be INACTIVE or REVOKED, got "${opts.rotationRetireStatus}"`);
       if (opts.keyAlgorithm !== 'rsa-2048' && opts.keyAlgorithm !== 'ec-p256') throw new CliError(`--key-algorithm must be rsa-2048 or ec-p256, got "${opts.keyAlgorithm}"`);
       const validity = Number(opts.certValidityDays);
       if (!Number.isInteger(validity) || validity < 1) throw new CliError(`--cert-validity-days must be a positive integer, got "${opts.certValidityDays}"`);
@@ -72,6 +77,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
           certificateValidityDays: validity,
           keyAlgorithm: opts.keyAlgorithm,
           provisioningRatePerSecond: rateLimit,
+          rotation: { graceMs: grace * 1000, retireStatus: opts.rotationRetireStatus },
           ...((opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN) ? { metricsToken: opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN } : {}),
           ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
         });

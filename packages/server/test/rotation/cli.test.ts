@@ -144,3 +144,17 @@ describe('rotation CLI and control-plane extension', () => {
     assert.equal((await fleet.server.registry.listRotations()).items.length, before, 'no rotation created');
   });
 });
+
+test('fleetprov server refuses bad --rotation-grace-seconds and --rotation-retire-status before starting', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--rotation-grace-seconds', '-1'], /--rotation-grace-seconds must be an integer/],
+    [['--rotation-grace-seconds', 'soon'], /--rotation-grace-seconds must be an integer/],
+    [['--rotation-grace-seconds', '99999999999'], /--rotation-grace-seconds must be an integer/],
+    [['--rotation-retire-status', 'DELETED'], /--rotation-retire-status must be INACTIVE or REVOKED/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run('server', '--mqtt-port', '0', '--http-port', '0', ...args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, message);
+  }
+});
