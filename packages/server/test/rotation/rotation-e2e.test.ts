@@ -4,7 +4,7 @@
  * certificate and the registry consistent.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { connect, NotAuthorizedError, ProvisioningRejectedError, provision, rotate } from '@fleetprov/device';
 import { identityOf, ROTATION_TEMPLATE, startRotationFleet, type RotationFleet } from './support.js';
@@ -32,6 +32,8 @@ describe('certificate rotation (device-initiated, AWS-compatible)', () => {
       assert.equal(result.identity.thingName, `born_${s}`);
       assert.equal(result.identity.deviceConfiguration.rotated, 'true');
       await fleet.assertConnects(result.identity);
+      assert.equal(statSync(result.identity.privateKeyPath).mode & 0o777, 0o600, 'the new key is 0600');
+      assert.equal(statSync(result.identity.statePath).mode & 0o777, 0o600);
       await fleet.waitFor(`old certificate of ${s} INACTIVE`, async () => (await fleet.status(old)) === 'INACTIVE');
       assert.equal(await fleet.status(result.identity.certificateId), 'ACTIVE');
       assert.deepEqual(await fleet.thingCertificates(`born_${s}`), [old, result.identity.certificateId].sort(), 'the new certificate is attached to the same thing');
