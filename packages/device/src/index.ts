@@ -16,6 +16,7 @@ export {
   type RotationProvisionOptions,
 } from './provision.js';
 export { rotate, rotationAckTopics, type RotateOptions, type RotationResult } from './rotate.js';
+export { onRotationNotice, parseRotationNotice, type RotationNotice } from './rotation-notices.js';
 export { connect, openConnection, alpnFor, AWS_MQTT_ALPN, DEFAULT_MQTT_PORT, type ConnectOptions, type MutualTlsOptions } from './connect.js';
 export { loadIdentity, inspectCredentials, type DeviceIdentity, type CredentialsInspection } from './identity.js';
 export { nextAction, TOKEN_RESUME_WINDOW_MS, type ResumeAction, type StoredCredentialsCheck } from './resume.js';

@@ -89,3 +89,12 @@ test('fleetprov-device rotate: missing flags exit 2, --help describes the comman
   assert.match(out, /--no-acknowledge/);
   assert.match(out, /current certificate/i);
 });
+
+test('parseRotationNotice accepts the server notice and rejects anything else', async () => {
+  const { parseRotationNotice } = await import('../src/rotation-notices.js');
+  const ok = parseRotationNotice(JSON.stringify({ rotationId: 'r1', thingName: 'born_1', certificateId: 'a'.repeat(64), reason: 'age', templateName: 'rotation_template', extra: 1 }));
+  assert.deepEqual(ok, { rotationId: 'r1', thingName: 'born_1', certificateId: 'a'.repeat(64), reason: 'age', templateName: 'rotation_template' });
+  for (const bad of ['', '{', '[]', 'null', '{"rotationId":"r1"}', JSON.stringify({ rotationId: 1, thingName: 'x', certificateId: 'y' }), '{"__proto__":{"rotationId":"r","thingName":"t","certificateId":"c"}}']) {
+    assert.equal(parseRotationNotice(bad), null, bad);
+  }
+});

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { rawRequest } from '../api/helpers.js';
 import { run } from '../cli/support.js';
 import { identityOf, ROTATION_TEMPLATE, startRotationFleet, type RotationFleet } from './support.js';
-import { rotate } from '@fleetprov/device';
+import { connect, onRotationNotice, rotate, type RotationNotice } from '@fleetprov/device';
 
 describe('rotation CLI and control-plane extension', () => {
   let fleet: RotationFleet;
@@ -94,6 +94,10 @@ describe('rotation CLI and control-plane extension', () => {
     assert.equal(entry?.due, false);
     assert.equal((JSON.parse((await run('rotation', 'due', ...conn)).stdout) as { certificates: unknown[] }).certificates.length, 0, 'nothing is due yet');
 
+    // The device listens for rotation notices.
+    const listener = await connect(dev, { endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa });
+    const noticed = new Promise<RotationNotice>((resolve) => void onRotationNotice(listener, 'born_m1', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the SUBSCRIBE complete
     // Due now: within 400 days of notAfter. The monitor (every 100 ms) requests the rotation.
     const now = await run('rotation', 'policy', 'set', 'template', 'birthing_template', '--renew-before-days', '400', '--rotation-template', ROTATION_TEMPLATE, ...conn);
     assert.equal(now.code, 0, now.stderr);
@@ -102,7 +106,12 @@ describe('rotation CLI and control-plane extension', () => {
     assert.equal(rotation?.reason, 'expiry');
     assert.equal(rotation?.templateName, ROTATION_TEMPLATE);
     assert.equal(rotation?.oldCertificateId, dev.certificateId);
-    const result = await rotate(fleet.rotateOptions('m1'));
+    const notice = await noticed;
+    assert.equal(notice.rotationId, rotation?.id, 'the device was notified of the rotation');
+    assert.equal(notice.certificateId, dev.certificateId);
+    assert.equal(notice.reason, 'expiry');
+    await listener.endAsync();
+    const result = await rotate(fleet.rotateOptions('m1', { templateName: notice.templateName ?? 'missing' }));
     assert.equal(result.confirmed, true);
     await fleet.waitFor('retired', async () => (await fleet.rotations('born_m1'))[0]?.state === 'retired');
     assert.equal(await fleet.status(dev.certificateId), 'INACTIVE');
