@@ -48,6 +48,17 @@ export function rotationCases(open: OpenFn): void {
       await rejectsWith(r.updateRotation('rot-5', { superseded: ['not-an-id'] }), 'InvalidRequest');
     }));
 
+  test('rotation: of concurrent requests for the same certificate exactly one creates the rotation', () =>
+    withRegistry(open, async (r) => {
+      const { old } = await fixture(r);
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => r.createRotation({ id: `race-${i}`, thingName: 'dev1', oldCertificateId: old, state: 'requested', reason: 'age', retireStatus: 'INACTIVE', graceMs: 0 })),
+      );
+      assert.equal(attempts.filter((a) => a.status === 'fulfilled').length, 1);
+      for (const a of attempts) if (a.status === 'rejected') assert.equal((a.reason as { code?: string }).code, 'ResourceAlreadyExists');
+      assert.equal((await r.listRotations()).items.length, 1);
+    }));
+
   test('rotation: listing pages by request time and filters by state and thing', () =>
     withRegistry(open, async (r) => {
       await r.createThing({ name: 'dev1' });
