@@ -7,6 +7,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { readFile } from 'node:fs/promises';
 import { AbortError, ConfigError, ConnectionError, NotAuthorizedError, ProvisioningTimeoutError, type ProvisioningStep } from './errors.js';
 import type { DeviceIdentity } from './identity.js';
+import { retry, type RetryPolicy } from './retry.js';
 
 /** ALPN protocol AWS IoT requires for MQTT over TLS on port 443. */
 export const AWS_MQTT_ALPN = 'x-amzn-mqtt-ca';
@@ -184,6 +185,47 @@ export function openConnection(options: MutualTlsOptions, step: ProvisioningStep
   });
 }
 
+/**
+ * How {@link openConnectionWithRetry} retries: AWS closes the first connection of a certificate it
+ * just registered (JITP/JITR) and a JITR device must wait until something activated its certificate.
+ * Default 6 attempts, delays up to 1 s, 2 s, 4 s, 8 s, 10 s.
+ */
+export const FIRST_CONNECTION_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({ attempts: 6, baseMs: 1000, maxMs: 10_000 });
+
+/**
+ * True for the failures of a first connection with a just-in-time registered certificate: refused
+ * (CONNACK not authorized, a TLS alert refusing the certificate) or closed before CONNACK.
+ * Failures retrying cannot fix (the server's certificate does not verify, bad inputs) are false.
+ */
+export function isFirstConnectionFailure(err: unknown): boolean {
+  if (err instanceof NotAuthorizedError) return err.action === 'connect';
+  if (err instanceof ConnectionError) return err.retryable;
+  return err instanceof ProvisioningTimeoutError;
+}
+
+/**
+ * {@link openConnection}, retried with exponential backoff (full jitter) while the connection is
+ * refused or closed: for devices whose certificate is registered just in time (JITP/JITR), whose
+ * first connection AWS IoT (and fleetprov) always drops. The last error is rethrown when the
+ * attempts are used up.
+ *
+ * @param onRetry called before each wait, with the failure and the delay.
+ */
+export function openConnectionWithRetry(
+  options: MutualTlsOptions,
+  policy: Partial<RetryPolicy> = {},
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void,
+  step: ProvisioningStep = 'connect',
+): Promise<MqttClient> {
+  return retry(() => openConnection(options, step), {
+    ...FIRST_CONNECTION_RETRY_POLICY,
+    ...policy,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    shouldRetry: (err) => isFirstConnectionFailure(err),
+    ...(onRetry === undefined ? {} : { onRetry }),
+  });
+}
+
 /** Options of {@link connect}. */
 export interface ConnectOptions {
   /** Broker host name. */
@@ -207,6 +249,14 @@ export interface ConnectOptions {
    * reconnection after the first connection succeeded.
    */
   mqttOptions?: Partial<IClientOptions>;
+  /**
+   * JITP/JITR: retry a refused or closed connection with backoff (`true` for
+   * {@link FIRST_CONNECTION_RETRY_POLICY}, or a policy), because the first connection of a
+   * just-in-time registered certificate is always dropped.
+   */
+  retryFirstConnection?: boolean | Partial<RetryPolicy>;
+  /** Called before each retry of `retryFirstConnection`. */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
 /**
@@ -228,7 +278,7 @@ export async function connect(identity: DeviceIdentity, options: ConnectOptions)
   }
   const clientId = options.clientId ?? identity.clientId;
   if (clientId === '') throw new ConfigError('the identity has no client id; pass options.clientId', 'clientId');
-  return openConnection({
+  const tls: MutualTlsOptions = {
     endpoint: options.endpoint,
     port: options.port,
     alpn: options.alpn,
@@ -240,5 +290,8 @@ export async function connect(identity: DeviceIdentity, options: ConnectOptions)
     keepaliveSec: options.keepaliveSec,
     signal: options.signal,
     mqttOptions: options.mqttOptions,
-  });
+  };
+  const again = options.retryFirstConnection;
+  if (again === undefined || again === false) return openConnection(tls);
+  return openConnectionWithRetry(tls, again === true ? {} : again, options.onRetry);
 }

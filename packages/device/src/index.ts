@@ -17,7 +17,19 @@ export {
 } from './provision.js';
 export { rotate, rotationAckTopics, type RotateOptions, type RotationResult } from './rotate.js';
 export { onRotationNotice, parseRotationNotice, type RotationNotice } from './rotation-notices.js';
-export { connect, openConnection, alpnFor, AWS_MQTT_ALPN, DEFAULT_MQTT_PORT, type ConnectOptions, type MutualTlsOptions } from './connect.js';
+export {
+  connect,
+  openConnection,
+  openConnectionWithRetry,
+  isFirstConnectionFailure,
+  FIRST_CONNECTION_RETRY_POLICY,
+  alpnFor,
+  AWS_MQTT_ALPN,
+  DEFAULT_MQTT_PORT,
+  type ConnectOptions,
+  type MutualTlsOptions,
+} from './connect.js';
+export { connectJustInTime, type JustInTimeConnectOptions, type JustInTimeConnection } from './jitp.js';
 export { loadIdentity, inspectCredentials, type DeviceIdentity, type CredentialsInspection } from './identity.js';
 export { nextAction, TOKEN_RESUME_WINDOW_MS, type ResumeAction, type StoredCredentialsCheck } from './resume.js';
 export { backoffDelay, retry, sleep, DEFAULT_RETRY_POLICY, type RetryPolicy, type RetryOptions } from './retry.js';

@@ -10,6 +10,7 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect as tlsConnect, createSecureContext } from 'node:tls';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,8 @@ function arg(name: string, fallback: number): number {
 const DEVICES = arg('devices', 500);
 const CONCURRENCY = arg('concurrency', 50);
 const KEYS_DEVICES = arg('keys-devices', 40);
+/** `--only csr|baseline|keys` runs one part (for profiling); default all. */
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const TEMPLATE = 'bench_template';
 const bin = fileURLToPath(new URL('../../bin/fleetprov.js', import.meta.url));
 
@@ -62,6 +65,20 @@ async function startServerProcess(keyAlgorithm: string): Promise<ServerProcess> 
   return { child, dataDir, ...ports };
 }
 
+/** CPU time (user + system) a process has used, ms, from /proc (Linux; NaN elsewhere). */
+async function processCpuMs(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** The server process whose CPU time each run reports. */
+let measuredServerPid = 0;
+
 function peakRssMb(pid: number): Promise<number> {
   return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? NaN) / 1024, () => NaN);
 }
@@ -83,6 +100,7 @@ async function rpc(client: mqtt.MqttClient, op: Operation, format: PayloadFormat
 
 async function main(): Promise<void> {
   const server = await startServerProcess('ec-p256');
+  measuredServerPid = server.child.pid!;
   const ca = await readFile(join(server.dataDir, 'ca', 'root-ca.pem'), 'utf8');
   const iot = await createAdminClient({ endpoint: `https://127.0.0.1:${server.httpPort}`, credentialsPath: join(server.dataDir, 'credentials'), caPath: join(server.dataDir, 'ca', 'root-ca.pem') });
   const arn = 'arn:aws:iot:us-east-1:000000000000';
@@ -105,15 +123,34 @@ async function main(): Promise<void> {
   const claim = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
   await iot.send(new AttachPolicyCommand({ policyName: 'claim', target: claim.certificateArn! }));
   const tls = { host: '127.0.0.1', port: server.mqttPort, ca, protocol: 'mqtts' as const, protocolVersion: 4 as const, reconnectPeriod: 0, connectTimeout: 30_000, rejectUnauthorized: true, servername: 'localhost' };
+  // Every simulated device holds the same claim credentials: load them into one TLS context, as a
+  // device loads its own once, instead of re-parsing the PEM files on every connection of the load
+  // generator (which shares the server's two cores). A device's new certificate gets a context of its own.
+  const claimTls = { ...tls, secureContext: createSecureContext({ ca, cert: claim.certificatePem!, key: claim.keyPair!.PrivateKey! }) };
 
   console.log(`preparing ${DEVICES} EC P-256 keys and CSRs (not timed) ...`);
   const csrs = await Promise.all(Array.from({ length: DEVICES }, () => createCsr({ keyAlgorithm: 'ec-p256' })));
+
+  // Ceiling: the mutual-TLS handshake alone (no MQTT), on the broker's own listener. A provisioning
+  // needs two of them (claim, then the new certificate), so half this rate bounds any provisioning rate.
+  async function handshakeOne(): Promise<number> {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: server.mqttPort, servername: 'localhost', secureContext: claimTls.secureContext, ALPNProtocols: ['mqtt'] });
+      socket.once('secureConnect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+    return performance.now() - t0;
+  }
 
   // Baseline: bare mTLS connect + one QoS 1 publish round trip, same broker, same concurrency.
   async function baselineOne(i: number): Promise<number> {
     const t0 = performance.now();
     const clientId = `base-${i}`;
-    const c = await mqtt.connectAsync({ ...tls, clientId, cert: claim.certificatePem!, key: claim.keyPair!.PrivateKey! });
+    const c = await mqtt.connectAsync({ ...claimTls, clientId });
     await c.subscribeAsync(`bench/${clientId}`, { qos: 1 });
     await new Promise<void>((resolve) => { c.once('message', () => resolve()); void c.publishAsync(`bench/${clientId}`, 'x', { qos: 1 }); });
     await c.endAsync();
@@ -123,7 +160,7 @@ async function main(): Promise<void> {
   async function provisionOne(i: number): Promise<number> {
     const t0 = performance.now();
     const format: PayloadFormat = 'json';
-    const c = await mqtt.connectAsync({ ...tls, clientId: `claim-${i}`, cert: claim.certificatePem!, key: claim.keyPair!.PrivateKey! });
+    const c = await mqtt.connectAsync({ ...claimTls, clientId: `claim-${i}` });
     await c.subscribeAsync([...subscriptionTopics('CreateCertificateFromCsr', format), ...subscriptionTopics('RegisterThing', format, TEMPLATE)], { qos: 1 });
     const created = await rpc(c, 'CreateCertificateFromCsr', format, { certificateSigningRequest: csrs[i]!.csrPem });
     const registered = await rpc(c, 'RegisterThing', format, { certificateOwnershipToken: created.certificateOwnershipToken, parameters: { SerialNumber: String(i) } }, TEMPLATE);
@@ -138,6 +175,8 @@ async function main(): Promise<void> {
     let next = 0;
     let failures = 0;
     const start = performance.now();
+    const serverCpu0 = await processCpuMs(measuredServerPid);
+    const selfCpu0 = process.cpuUsage();
     let lastReport = start;
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
       while (next < n) {
@@ -147,31 +186,41 @@ async function main(): Promise<void> {
       }
     }));
     const secs = (performance.now() - start) / 1000;
+    const serverCpuMs = (await processCpuMs(measuredServerPid)) - serverCpu0;
+    const self = process.cpuUsage(selfCpu0);
     latencies.sort((a, b) => a - b);
     const r = { rate: latencies.length / secs, p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) };
-    console.log(`${name.padEnd(44)} ${String(latencies.length).padStart(6)} ok ${String(failures).padStart(4)} failed  ${r.rate.toFixed(1).padStart(8)}/s  p50 ${r.p50.toFixed(1)} ms  p95 ${r.p95.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms`);
+    const perOp = (ms: number) => (latencies.length > 0 ? (ms / latencies.length).toFixed(2) : 'n/a');
+    console.log(`${name.padEnd(44)} ${String(latencies.length).padStart(6)} ok ${String(failures).padStart(4)} failed  ${r.rate.toFixed(1).padStart(8)}/s  p50 ${r.p50.toFixed(1)} ms  p95 ${r.p95.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU/op: server ${perOp(serverCpuMs)} ms, load generator ${perOp((self.user + self.system) / 1000)} ms`);
     if (failures > 0) process.exitCode = 1;
     return r;
   }
 
   console.log(`\nconcurrency ${CONCURRENCY}`);
-  const base = await run('baseline: mTLS connect + QoS1 round trip', DEVICES, baselineOne);
-  const csr = await run('CSR provisioning (connect→CSR→Register→reconnect)', DEVICES, provisionOne);
-  console.log(`ratio provisioning/baseline: ${(csr.rate / base.rate).toFixed(2)} of the bare connect rate; p50 latency ${(csr.p50 / base.p50).toFixed(2)}x`);
+  const handshakes = ONLY === undefined || ONLY === 'baseline' ? await run('ceiling: mTLS handshake only (no MQTT)', DEVICES, handshakeOne) : null;
+  const base = ONLY === undefined || ONLY === 'baseline' ? await run('baseline: mTLS connect + QoS1 round trip', DEVICES, baselineOne) : null;
+  const csr = ONLY === undefined || ONLY === 'csr' ? await run('CSR provisioning (connect→CSR→Register→reconnect)', DEVICES, provisionOne) : null;
+  if (handshakes !== null) {
+    console.log(`two handshakes per provisioning: at most ${(handshakes.rate / 2).toFixed(0)} provisionings/s on this machine with Node's TLS`);
+  }
+  if (base !== null && csr !== null) {
+    console.log(`ratio provisioning/baseline: ${(csr.rate / base.rate).toFixed(2)} of the bare connect rate; p50 latency ${(csr.p50 / base.p50).toFixed(2)}x`);
+  }
   console.log(`server peak RSS: ${(await peakRssMb(server.child.pid!)).toFixed(0)} MB`);
   server.child.kill('SIGTERM');
   await rm(server.dataDir, { recursive: true, force: true });
 
   // CreateKeysAndCertificate: RSA-2048 (AWS's key type; bounded by key generation) vs EC P-256.
-  for (const alg of ['rsa-2048', 'ec-p256']) {
+  for (const alg of ONLY === undefined || ONLY === 'keys' ? ['rsa-2048', 'ec-p256'] : []) {
     const s = await startServerProcess(alg);
+    measuredServerPid = s.child.pid!;
     const sca = await readFile(join(s.dataDir, 'ca', 'root-ca.pem'), 'utf8');
     const siot = await createAdminClient({ endpoint: `https://127.0.0.1:${s.httpPort}`, credentialsPath: join(s.dataDir, 'credentials'), caPath: join(s.dataDir, 'ca', 'root-ca.pem') });
     await siot.send(new CreatePolicyCommand({ policyName: 'claim', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [
       { Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Receive', 'iot:Subscribe'], Resource: '*' }] }) }));
     const k = await siot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     await siot.send(new AttachPolicyCommand({ policyName: 'claim', target: k.certificateArn! }));
-    const stls = { ...tls, port: s.mqttPort, ca: sca, cert: k.certificatePem!, key: k.keyPair!.PrivateKey! };
+    const stls = { ...tls, port: s.mqttPort, ca: sca, secureContext: createSecureContext({ ca: sca, cert: k.certificatePem!, key: k.keyPair!.PrivateKey! }) };
     await run(`CreateKeysAndCertificate ${alg}`, KEYS_DEVICES, async (i) => {
       const t0 = performance.now();
       const c = await mqtt.connectAsync({ ...stls, clientId: `keys-${i}` });

@@ -12,3 +12,15 @@ export type { PolicyContext, NamedPolicy, Decision } from './policy/types.js';
 export { openRegistry, RegistryError, type Registry } from './registry/index.js';
 export { createAdminClient, type AdminTarget } from './cli/admin-client.js';
 export { createMetrics, type FleetprovMetrics } from './metrics/index.js';
+export { certificateRegisteredTopic, type CertificateRegisteredEvent } from './provisioning/jitp.js';
+export {
+  verifyWebhookSignature,
+  signWebhookRequest,
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  type PreProvisioningHook,
+  type PreProvisioningHookEvent,
+  type PreProvisioningHookResult,
+} from './provisioning/index.js';
+export { thingEventTopic, type ThingEventPayload, type RegistryChange, type EventPublisher } from './events/index.js';

@@ -7,15 +7,18 @@ import { chmod } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
 import { openRegistry, type Registry } from './registry/index.js';
-import { KeyPool } from './pki/index.js';
+import { CertificateFactsCache, KeyPool } from './pki/index.js';
 import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
 import { registerRotationRoutes } from './api/routes/rotation.js';
 import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
 import { createRotationAckHandler, isRotationRequestTopic, RotationService, type RotationOptions } from './rotation/index.js';
+import { createJustInTimeRegistration } from './provisioning/jitp.js';
+import { checkHookSecret, loadOrCreateHookSecret } from './provisioning/hook-secret.js';
 import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
+import { cachedEventConfigurations, createEventPublisher, observeRegistry, registerEventRoutes, type EventPublisher } from './events/index.js';
 
 /** Options of {@link startServer}; every one has a default. */
 export interface ServerOptions {
@@ -53,11 +56,27 @@ export interface ServerOptions {
    */
   provisioningRatePerSecond?: number;
   /**
-   * An in-process pre-provisioning hook, called before every RegisterThing with AWS's Lambda event
+   * An in-process pre-provisioning hook, called before every RegisterThing on a template without a
+   * `preProvisioningHook` of its own, with AWS's Lambda event
    * (`claimCertificateId`, `certificateId`, `certificatePem`, `templateArn`, `clientId`, `parameters`);
    * a denial, error or timeout rejects with 403 AccessDenied and creates nothing.
    */
   preProvisioningHook?: PreProvisioningHook;
+  /**
+   * In-process hooks by name or ARN. A template whose `preProvisioningHook.targetArn` is one of these
+   * names (or a Lambda ARN ending in `function:<name>`) runs that function; a targetArn that is an
+   * `https://` / `http://` URL calls that webhook; any other targetArn denies.
+   */
+  preProvisioningHooks?: Readonly<Record<string, PreProvisioningHook>>;
+  /** Time a pre-provisioning hook may take, ms (1-600000). Default 5000, AWS's limit. */
+  preProvisioningHookTimeoutMs?: number;
+  /**
+   * HMAC key webhook calls are signed with (16+ characters). Default: generated once in
+   * `DATA_DIR/hook-secret` (see `RunningServer.hookSecretPath`).
+   */
+  hookSecret?: string;
+  /** CA certificates (PEM) to trust for `https://` webhooks in addition to Node's store (e.g. a private CA). */
+  hookCa?: string;
   /** How often expired pending certificates are swept, ms. Default 60000. */
   sweepIntervalMs?: number;
   /**
@@ -91,10 +110,14 @@ export interface RunningServer {
   broker: Broker;
   api: ApiApp;
   context: ServiceContext;
+  /** Publishes registry events; `events.idle()` resolves once every committed change was published. */
+  events: EventPublisher;
   /** The Prometheus metrics, when `metricsToken` enabled them. */
   metrics: FleetprovMetrics | null;
   /** The certificate-rotation service (requests, due certificates, the monitor). */
   rotation: RotationService;
+  /** The file holding the webhook HMAC key, or null when `hookSecret` was given. */
+  hookSecretPath: string | null;
   /** Admin access key id (the secret is in `paths.credentials`). */
   accessKeyId: string;
   /** Stops listeners, background work and the registry. */
@@ -113,13 +136,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const metrics = metricsToken === undefined ? null : createMetrics();
 
   const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
-  const registry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
+  const hookSecret = options.hookSecret !== undefined ? { secret: checkHookSecret(options.hookSecret), path: null } : await loadOrCreateHookSecret(data.paths.dir);
+  let broker: Broker | undefined;
+  const rawRegistry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
+  // Registry changes are logged with the change and published on $aws/events/... after commit.
+  const eventConfigurations = cachedEventConfigurations(rawRegistry);
+  const eventPublisher = createEventPublisher({ broker: () => broker, configurations: eventConfigurations, logger });
+  const registry = observeRegistry(rawRegistry, { onCommit: (changes) => eventPublisher.publish(changes), logger });
   // The SQLite file holds the ownership-token key: owner-only, like the CA keys.
   if (options.db === undefined) await chmod(data.paths.sqlite, 0o600).catch(() => undefined);
   const keyAlgorithm = options.keyAlgorithm ?? 'rsa-2048';
   const keyPool = new KeyPool({ targets: keyAlgorithm === 'rsa-2048' ? { 'rsa-2048': options.keyPoolSize ?? 8 } : {} });
 
-  let broker: Broker | undefined;
   const context: ServiceContext = {
     registry,
     ca: data.ca,
@@ -133,13 +161,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     endpointAddress: hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
     disconnectCertificate: (certificateId, reason) => broker?.disconnectCertificate(certificateId, reason) ?? 0,
     now: () => new Date(),
+    certificateFacts: new CertificateFactsCache(),
   };
 
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     const rotation = new RotationService(context, { ...options.rotation, publish: (topic, payload) => broker!.publish(topic, payload, { qos: 1 }) });
     cleanups.push(() => rotation.stop());
-    const authority = createRegistryAuthority(context, { expiredCertificateRecovery: (cert, clientId) => rotation.recoveryGrant(cert, clientId) });
+    // JITP/JITR: certificates of registered CAs are registered on their first CONNECT; the
+    // registered event goes out through the broker (created below, before any CONNECT).
+    const jit = createJustInTimeRegistration(context, { publish: (topic, payload) => broker?.publish(topic, payload, { qos: 1 }) ?? Promise.resolve() });
+    const authority = createRegistryAuthority(context, {
+      unregisteredCertificateHook: jit.onUnregisteredCertificate,
+      pendingCertificateHook: jit.onPendingCertificate,
+      expiredCertificateRecovery: (cert, clientId) => rotation.recoveryGrant(cert, clientId),
+    });
     cleanups.push(() => authority.close());
     const rate = options.provisioningRatePerSecond ?? 1000;
     const onRotationAck = createRotationAckHandler({ registry, service: rotation, logger });
@@ -147,6 +183,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       onRegistered: rotation.onRegistered,
       throttle: { ratePerSecond: rate, burst: rate * 2 },
       ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
+      ...(options.preProvisioningHooks !== undefined ? { preProvisioningHooks: options.preProvisioningHooks } : {}),
+      ...(options.preProvisioningHookTimeoutMs !== undefined ? { hookTimeoutMs: options.preProvisioningHookTimeoutMs } : {}),
+      webhookSecret: hookSecret.secret,
+      ...(options.hookCa !== undefined ? { webhookCa: options.hookCa } : {}),
       ...(metrics !== null
         ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook }
         : {}),
@@ -184,6 +224,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     registerControlPlaneRoutes(api, context);
     registerRotationRoutes(api, context, rotation);
+    registerEventRoutes(api, context, { configurations: eventConfigurations });
     registerMetricsRoute(api, metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null);
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());
@@ -209,6 +250,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       context,
       metrics,
       rotation,
+      events: eventPublisher,
+      hookSecretPath: hookSecret.path,
       accessKeyId: data.admin.accessKeyId,
       async close() {
         if (closed) return;

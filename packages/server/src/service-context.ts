@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from './registry/index.js';
-import type { CertificateAuthority, KeyPool } from './pki/index.js';
+import { parseCertificateFacts, type CertificateAuthority, type CertificateFacts, type CertificateFactsCache, type KeyPool } from './pki/index.js';
 
 /** Key algorithm for keys fleetprov generates (CreateKeysAndCertificate). */
 export type GeneratedKeyAlgorithm = 'rsa-2048' | 'ec-p256';
@@ -32,6 +32,12 @@ export interface ServiceContext {
   disconnectCertificate(certificateId: string, reason: string): number;
   /** Current time (tests may fix it). */
   now(): Date;
+  /**
+   * Facts of certificates by id, shared by the provisioning handlers (which add the certificates
+   * they issue) and the broker authority (which reads them on CONNECT). Optional: without it each
+   * side parses what it needs.
+   */
+  certificateFacts?: CertificateFactsCache;
 }
 
 /** The validity options of a device certificate issued now under `ctx`'s settings. */
@@ -39,4 +45,12 @@ export function issuedCertificateValidity(ctx: ServiceContext): { validityDays: 
   return ctx.certificateNotAfter !== undefined
     ? { validityDays: ctx.certificateValidityDays, notAfter: ctx.certificateNotAfter, now: ctx.now() }
     : { validityDays: ctx.certificateValidityDays, now: ctx.now() };
+}
+
+/**
+ * The facts of certificate `certificateId` whose PEM is `pem`, from the context's cache when it has one.
+ * @throws {PkiError} `InvalidCertificate` when the PEM must be parsed and cannot be
+ */
+export function certificateFactsOf(ctx: ServiceContext, certificateId: string, pem: string): CertificateFacts {
+  return ctx.certificateFacts !== undefined ? ctx.certificateFacts.factsOf(certificateId, pem) : parseCertificateFacts(pem);
 }

@@ -22,6 +22,7 @@ import {
 import type { ProgressEvent } from '../events.js';
 import { loadIdentity, type DeviceIdentity } from '../identity.js';
 import { MAX_PEM_CHARS } from '../keys.js';
+import { connectJustInTime, type JustInTimeConnectOptions } from '../jitp.js';
 import { provision, type ProvisionOptions } from '../provision.js';
 import { rotate, type RotateOptions } from '../rotate.js';
 import { readRuntimeState, removeFile } from '../storage.js';
@@ -69,6 +70,7 @@ interface ProvisionFlags {
   retries?: number;
   json?: boolean;
   config?: string;
+  jitp?: boolean;
 }
 
 function integerArg(min: number, max: number) {
@@ -250,7 +252,83 @@ function progressPrinter(io: CliIo, json: boolean): (e: ProgressEvent) => void {
   };
 }
 
+/** Flags `--jitp` cannot be combined with (they belong to claim-based fleet provisioning). */
+const FLEET_ONLY_FLAGS: ReadonlyArray<[keyof ProvisionFlags, string]> = [
+  ['templateName', '--template-name'],
+  ['templateParameters', '--template-parameters'],
+  ['csrFile', '--csr-file'],
+  ['deviceKey', '--device-key'],
+  ['method', '--method'],
+  ['keyAlgorithm', '--key-algorithm'],
+  ['deleteClaim', '--delete-claim'],
+  ['config', '--config'],
+];
+
+/**
+ * `provision --jitp`: the device already holds a certificate from its manufacturer's CA, registered
+ * with the server for JITP (or JITR). Connects, retrying through the first connection the server
+ * drops after registering the certificate, then stores the certificate and key as the identity.
+ */
+async function runJitp(flags: ProvisionFlags, io: CliIo): Promise<number> {
+  const json = flags.json === true;
+  const fail = (err: unknown): number => {
+    if (json) io.stdout(JSON.stringify({ type: 'result', ok: false, error: describeError(err) }) + '\n');
+    io.stderr(humanError(err) + '\n');
+    return exitCodeFor(err);
+  };
+  let options: JustInTimeConnectOptions;
+  try {
+    const conflicting = FLEET_ONLY_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
+    if (conflicting.length > 0) throw new ConfigError(`--jitp connects with the device certificate itself; drop ${conflicting.join(', ')}`, conflicting[0]);
+    const s = settingsFromFlags(flags);
+    const missing: string[] = [];
+    if (s.endpoint === undefined) missing.push('--endpoint');
+    if (s.rootCaPath === undefined) missing.push('--root-ca');
+    if (s.claimCertPath === undefined) missing.push('--cert');
+    if (s.claimKeyPath === undefined) missing.push('--key');
+    if (missing.length > 0) throw new ConfigError(`missing ${missing.join(', ')}: --jitp needs the endpoint, its root CA and the device certificate and key`, missing[0]);
+    options = {
+      endpoint: s.endpoint!,
+      rootCa: await readPemFile(s.rootCaPath!, '--root-ca', 'the root CA certificate'),
+      cert: await readPemFile(s.claimCertPath!, '--cert', 'the device certificate'),
+      key: await readPemFile(s.claimKeyPath!, '--key', 'the device private key'),
+      storageDir: s.outDir ?? defaultOutDir(),
+    };
+    if (s.port !== undefined) options.port = s.port;
+    if (s.thingName !== undefined) options.clientId = s.thingName;
+    if (s.timeoutSec !== undefined) options.connectTimeoutMs = s.timeoutSec * 1000;
+    if (s.retries !== undefined) options.retry = { attempts: s.retries + 1 };
+  } catch (err) {
+    return fail(err);
+  }
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  options.signal = controller.signal;
+  options.onProgress = progressPrinter(io, json);
+  if (!json) io.stdout(`connecting to ${options.endpoint}:${options.port ?? 8883} with the device certificate (JITP/JITR: the first connection is dropped and retried)\n`);
+  try {
+    const result = await connectJustInTime(options);
+    result.client.end(true);
+    const identity = result.identity;
+    if (json) {
+      io.stdout(JSON.stringify({ type: 'result', ok: true, attempts: result.attempts, identity: identity === undefined ? null : identityJson(identity) }) + '\n');
+    } else {
+      io.stdout(
+        `connected as ${result.clientId} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n  certificate ${result.certificateId}\n` +
+          (identity === undefined ? '' : `  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`),
+      );
+    }
+    return ExitCode.Ok;
+  } catch (err) {
+    return fail(err);
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
 async function runProvision(flags: ProvisionFlags, io: CliIo): Promise<number> {
+  if (flags.jitp === true) return runJitp(flags, io);
   const json = flags.json === true;
   const fail = (err: unknown): number => {
     if (json) io.stdout(JSON.stringify({ type: 'result', ok: false, error: describeError(err) }) + '\n');
@@ -446,6 +524,10 @@ function buildProgram(io: CliIo, result: { code: number }): Command {
     .option('--timeout <seconds>', 'time allowed for each step (connect, acknowledgements, replies); default 10', integerArg(1, 3600))
     .option('--retries <n>', 'retries after the first attempt for throttling, server errors, timeouts and lost connections; default 4', integerArg(0, 99))
     .option('--json', 'machine output: one JSON line per progress event, then a result line')
+    .option(
+      '--jitp',
+      'just-in-time provisioning: --cert/--key are the device certificate from a manufacturer CA registered for JITP/JITR; connect as --thing-name (default: the certificate CN), retrying the first connection the server drops (--retries), then store them in --out',
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 provisioned, 1 provisioning failed (details printed), 2 bad usage or unreadable input, 130 interrupted.',

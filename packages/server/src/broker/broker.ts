@@ -32,6 +32,7 @@ import {
   type PublishTopicClass,
 } from './topic-rules.js';
 import { createBrokerTlsServer, peerCertificates, sourceIpOf, type BrokerTlsMaterial } from './tls-server.js';
+import { SessionExpiry, type SessionStore } from './session-expiry.js';
 
 /** Options of {@link startBroker}. */
 export interface BrokerOptions {
@@ -147,6 +148,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly #onProvisioningRequest: ProvisioningRequestHandler | undefined;
   readonly #log: Logger;
   readonly #limits: BrokerLimits;
+  readonly #sessions: SessionExpiry;
   readonly #registry = new ConnectionRegistry();
   /** Raw TCP sockets, including those still in the TLS handshake (closed by `close()`). */
   readonly #sockets = new Set<Socket>();
@@ -168,6 +170,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.#limits = limits;
     this.#log = log;
     this.#host = options.host ?? '0.0.0.0';
+    this.#sessions = new SessionExpiry({
+      store: (aedes as unknown as { persistence: SessionStore }).persistence,
+      sessionExpiryMs: limits.sessionExpiryMs,
+      logger: log,
+    });
     this.#installAedesHooks();
     this.#installServerHandlers();
   }
@@ -190,6 +197,16 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Deliveries dropped because `iot:Receive` denied them, since start. */
   get deniedReceiveCount(): number {
     return this.#deniedReceives;
+  }
+
+  /** Persistent sessions deleted because their client stayed away longer than `sessionExpiryMs`. */
+  get expiredSessionCount(): number {
+    return this.#sessions.expiredCount;
+  }
+
+  /** Deletes the persistent sessions that expired now (the broker also does it periodically); resolves to how many. */
+  expireSessions(): Promise<number> {
+    return this.#sessions.sweep();
   }
 
   /** Number of MQTT sessions that completed CONNECT and are still open. */
@@ -248,6 +265,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         this.#drop(conn);
       }
       for (const socket of this.#sockets) socket.destroy();
+      this.#sessions.close();
       await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
       await serverClosed;
       this.#log.info('broker closed');
@@ -369,6 +387,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const previous = this.#registry.close(conn);
     if (previous === null) return;
     conn.provisioning?.close();
+    // A persistent session starts expiring when its last connection goes (not when a takeover closes the old one).
+    if (previous === 'connected' && conn.clientId !== null && this.#registry.byClientId(conn.clientId) === undefined) {
+      this.#sessions.disconnected(conn.clientId, conn.client?.clean !== false);
+    }
     const reason = conn.closeReason ?? 'connection closed';
     if (previous === 'connected' && conn.principal && conn.clientId !== null) {
       const durationMs = Date.now() - conn.openedAt;
@@ -566,6 +588,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const conn = this.#registry.forClient(client);
     if (!conn || !conn.principal || conn.state !== 'connecting') return;
     this.#registry.markConnected(conn);
+    if (conn.clientId !== null) this.#sessions.connected(conn.clientId);
     const event: ConnectedEvent = {
       connectionId: conn.id,
       clientId: conn.clientId ?? '',

@@ -186,6 +186,11 @@ export class ConnectionRegistry {
     return [...(this.#byCertificate.get(certificateId) ?? [])];
   }
 
+  /** The live authenticated connection using `clientId`, if any. */
+  byClientId(clientId: string): BrokerConnection | undefined {
+    return this.#byClientId.get(clientId);
+  }
+
   /** Every open connection, in any state. */
   all(): BrokerConnection[] {
     return [...this.#all];

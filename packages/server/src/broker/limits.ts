@@ -39,6 +39,11 @@ export interface BrokerLimits {
   drainTimeoutMs: number;
   /** Simultaneous TCP connections accepted; further ones are closed at once. Default 50000. */
   maxConnections: number;
+  /**
+   * How long the subscriptions and queued messages of a disconnected `cleanSession: false` client
+   * are kept. AWS: 1 hour (3600000).
+   */
+  sessionExpiryMs: number;
 }
 
 /** Headroom above `maxPayloadBytes` allowed for the rest of a PUBLISH packet. */
@@ -58,6 +63,7 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
   provisioningTimeoutMs: 30_000,
   drainTimeoutMs: 30_000,
   maxConnections: 50_000,
+  sessionExpiryMs: 3_600_000,
 });
 
 /** Largest value accepted for any limit (about 24 days in ms; also bounds Node timers). */

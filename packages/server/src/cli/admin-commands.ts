@@ -9,6 +9,7 @@ import {
   AttachPolicyCommand,
   CreateKeysAndCertificateCommand,
   CreatePolicyCommand,
+  CreateProvisioningClaimCommand,
   CreateProvisioningTemplateCommand,
   DescribeCertificateCommand,
   DescribeProvisioningTemplateCommand,
@@ -27,9 +28,12 @@ import {
 import { dataDirPaths } from '../data-dir.js';
 import { createAdminClient } from './admin-client.js';
 import { CliError, type CliIo } from './io.js';
-import { readInputFile } from './files.js';
+import { readInputFile, writeFileAtomic } from './files.js';
 
-/** Options of every command that talks to the control plane. */
+/** The only payloadVersion AWS defines for pre-provisioning hooks. */
+const HOOK_PAYLOAD_VERSION = '2020-04-01';
+
+/** Options every control-plane command takes. */
 export interface ConnectionOptions {
   endpoint: string;
   dataDir: string;
@@ -38,7 +42,7 @@ export interface ConnectionOptions {
   region: string;
 }
 
-/** Adds the control-plane connection options to a command. */
+/** Adds the connection options (`--endpoint`, `--data-dir`, `--credentials`, `--ca`, `--region`). */
 export function withConnection(cmd: Command): Command {
   return cmd
     .option('--endpoint <url>', 'control-plane URL', 'https://127.0.0.1:8443')
@@ -48,13 +52,14 @@ export function withConnection(cmd: Command): Command {
     .option('--region <region>', 'region to sign requests for', 'us-east-1');
 }
 
-async function client(opts: ConnectionOptions): Promise<IoTClient> {
+/** The admin client for the connection options. */
+export async function client(opts: ConnectionOptions): Promise<IoTClient> {
   const paths = dataDirPaths(opts.dataDir);
   return createAdminClient({ endpoint: opts.endpoint, credentialsPath: opts.credentials ?? paths.credentials, caPath: opts.ca ?? paths.rootCa, region: opts.region });
 }
 
 /** Runs a control-plane call and turns AWS errors and connection failures into CLI errors. */
-async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
+export async function call<T>(what: string, endpoint: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -94,8 +99,9 @@ export function addAdminCommands(program: Command, io: CliIo): void {
   withConnection(template.command('create').description('create a provisioning template on the server (validated first)').argument('<name>').argument('<file>', 'template body')
     .option('--enabled', 'enable it now (AWS default: disabled)')
     .option('--type <type>', 'FLEET_PROVISIONING or JITP', 'FLEET_PROVISIONING')
-    .option('--description <text>', 'description'))
-    .action(async (name: string, file: string, opts: ConnectionOptions & { enabled?: boolean; type: string; description?: string }) => {
+    .option('--description <text>', 'description')
+    .option('--hook <target>', 'pre-provisioning hook: an https:// (or http://) webhook URL, or the name of an in-process hook'))
+    .action(async (name: string, file: string, opts: ConnectionOptions & { enabled?: boolean; type: string; description?: string; hook?: string }) => {
       const body = await readInputFile(file, 'template');
       const iot = await client(opts);
       const r = await call('CreateProvisioningTemplate', opts.endpoint, () => iot.send(new CreateProvisioningTemplateCommand({
@@ -105,6 +111,7 @@ export function addAdminCommands(program: Command, io: CliIo): void {
         type: opts.type === 'JITP' ? 'JITP' : 'FLEET_PROVISIONING',
         provisioningRoleArn: 'arn:aws:iam::000000000000:role/fleetprov-provisioning',
         ...(opts.description !== undefined ? { description: opts.description } : {}),
+        ...(opts.hook !== undefined ? { preProvisioningHook: { targetArn: opts.hook, payloadVersion: HOOK_PAYLOAD_VERSION } } : {}),
       })));
       print(io, { templateName: r.templateName, templateArn: r.templateArn, defaultVersionId: r.defaultVersionId, enabled: opts.enabled === true });
     });
@@ -116,8 +123,19 @@ export function addAdminCommands(program: Command, io: CliIo): void {
   withConnection(template.command('describe').description('show a provisioning template on the server').argument('<name>')).action(async (name: string, opts: ConnectionOptions) => {
     const iot = await client(opts);
     const r = await call('DescribeProvisioningTemplate', opts.endpoint, () => iot.send(new DescribeProvisioningTemplateCommand({ templateName: name })));
-    print(io, { templateName: r.templateName, enabled: r.enabled, type: r.type, defaultVersionId: r.defaultVersionId, templateBody: JSON.parse(r.templateBody ?? 'null') as unknown });
+    print(io, { templateName: r.templateName, enabled: r.enabled, type: r.type, defaultVersionId: r.defaultVersionId, preProvisioningHook: r.preProvisioningHook ?? null, templateBody: JSON.parse(r.templateBody ?? 'null') as unknown });
   });
+  withConnection(template.command('hook').description('set or remove the pre-provisioning hook of a template (a webhook URL or an in-process hook name)').argument('<name>').argument('[target]', 'https:// or http:// webhook URL, or a registered hook name / Lambda ARN')
+    .option('--remove', 'remove the hook'))
+    .action(async (name: string, target: string | undefined, opts: ConnectionOptions & { remove?: boolean }) => {
+      if ((target === undefined) === (opts.remove !== true)) throw new CliError('give either a hook target or --remove (not both)');
+      const iot = await client(opts);
+      await call('UpdateProvisioningTemplate', opts.endpoint, () => iot.send(new UpdateProvisioningTemplateCommand({
+        templateName: name,
+        ...(target !== undefined ? { preProvisioningHook: { targetArn: target, payloadVersion: HOOK_PAYLOAD_VERSION } } : { removePreProvisioningHook: true }),
+      })));
+      io.stdout(target !== undefined ? `${name}: pre-provisioning hook ${target}\n` : `${name}: pre-provisioning hook removed\n`);
+    });
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
     withConnection(template.command(verb).description(`${verb} a provisioning template`).argument('<name>')).action(async (name: string, opts: ConnectionOptions) => {
       const iot = await client(opts);
@@ -182,6 +200,26 @@ export function addAdminCommands(program: Command, io: CliIo): void {
       await writeFile(join(opts.out, 'claim.pem.key'), created.keyPair!.PrivateKey!, { mode: 0o600 });
       await writeFile(join(opts.out, 'root-ca.pem'), ca, { mode: 0o644 });
       io.stdout(`claim certificate ${created.certificateId} (ACTIVE, policy ${opts.policy})\n`);
+      io.stdout(`  ${join(opts.out, 'claim.pem.crt')}\n  ${join(opts.out, 'claim.pem.key')}\n  ${join(opts.out, 'root-ca.pem')}\n`);
+    });
+  withConnection(claim.command('temporary').description('CreateProvisioningClaim: a temporary claim certificate for one template, valid 5 minutes (trusted-user provisioning)')
+    .argument('<template>', 'the provisioning template the claim may be used with')
+    .option('--out <dir>', 'write claim.pem.crt, claim.pem.key (0600) and root-ca.pem there instead of printing JSON'))
+    .addHelpText('after', '\nThe certificate is hidden from `cert list`, allowed only the certificate topics and this template\'s RegisterThing topics,\nand the device must finish provisioning before it expires.')
+    .action(async (templateName: string, opts: ConnectionOptions & { out?: string }) => {
+      const iot = await client(opts);
+      const claimed = await call('CreateProvisioningClaim', opts.endpoint, () => iot.send(new CreateProvisioningClaimCommand({ templateName })));
+      const expiration = claimed.expiration?.toISOString() ?? '?';
+      if (opts.out === undefined) {
+        print(io, { certificateId: claimed.certificateId, certificatePem: claimed.certificatePem, keyPair: claimed.keyPair, expiration });
+        return;
+      }
+      const ca = await readFile(opts.ca ?? dataDirPaths(opts.dataDir).rootCa, 'utf8');
+      await mkdir(opts.out, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(join(opts.out, 'claim.pem.crt'), claimed.certificatePem!, 0o644);
+      await writeFileAtomic(join(opts.out, 'claim.pem.key'), claimed.keyPair!.PrivateKey!, 0o600);
+      await writeFileAtomic(join(opts.out, 'root-ca.pem'), ca, 0o644);
+      io.stdout(`temporary claim certificate ${claimed.certificateId} for template ${templateName}, valid until ${expiration}\n`);
       io.stdout(`  ${join(opts.out, 'claim.pem.crt')}\n  ${join(opts.out, 'claim.pem.key')}\n  ${join(opts.out, 'root-ca.pem')}\n`);
     });
 }

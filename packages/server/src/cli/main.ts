@@ -6,6 +6,8 @@ import { addDemoCommand } from './demo-command.js';
 import { addAdminCommands } from './admin-commands.js';
 import { addDeviceCommand } from './device-command.js';
 import { addRotationCommands } from './rotation-commands.js';
+import { addCaCommands } from './ca-commands.js';
+import { addEventsCommand } from './events-command.js';
 import { CliError, processIo, type CliIo } from './io.js';
 
 /** Builds the `fleetprov` command tree. */
@@ -22,6 +24,8 @@ export function buildProgram(io: CliIo): Command {
   addAdminCommands(program, io);
   addDeviceCommand(program, io);
   addRotationCommands(program, io);
+  addCaCommands(program, io);
+  addEventsCommand(program, io);
   const configure = (cmd: Command): void => {
     for (const sub of cmd.commands) {
       sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { RunningServer } from '../server.js';
 import { CliError, type CliIo } from './io.js';
+import { readInputFile } from './files.js';
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -18,6 +19,7 @@ export function banner(server: RunningServer): string {
     `  health                 ${server.controlPlaneUrl}/healthz, /readyz${server.metrics ? `, /metrics (bearer token)` : ''}`,
     `  CA file (trust anchor) ${server.caPath}`,
     `  admin credentials      ${server.paths.credentials}`,
+    `  webhook HMAC secret    ${server.hookSecretPath ?? '(FLEETPROV_HOOK_SECRET)'}   (pre-provisioning webhooks verify x-fleetprov-signature with it)`,
     '',
     'Use it with any AWS SDK or the AWS CLI:',
     `  export AWS_SHARED_CREDENTIALS_FILE=${server.paths.credentials} AWS_REGION=${server.context.region}`,
@@ -47,7 +49,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
     .option('--rotation-grace-seconds <n>', 'certificate rotation: time between the new certificate\'s first connection and the old one\'s retirement (rotation policies may override it)', '3600')
     .option('--rotation-retire-status <status>', 'certificate rotation: what a retired certificate becomes, INACTIVE or REVOKED', 'INACTIVE')
-    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string; rotationGraceSeconds: string; rotationRetireStatus: string }) => {
+    .option('--hook-timeout-ms <n>', 'time a pre-provisioning hook (webhook) may take before the request is denied', '5000')
+    .option('--hook-ca <file>', 'PEM file of CA certificates to trust for https:// webhooks (besides the system store)')
+    .addHelpText('after', '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.')
+    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string; hookTimeoutMs: string; hookCa?: string; rotationGraceSeconds: string; rotationRetireStatus: string }) => {
       const grace = Number(opts.rotationGraceSeconds);
       if (!/^\d+$/.test(opts.rotationGraceSeconds) || grace > 366 * 86_400) throw new CliError(`--rotation-grace-seconds must be an integer from 0 to ${366 * 86_400}, got "${opts.rotationGraceSeconds}"`);
       if (opts.rotationRetireStatus !== 'INACTIVE' && opts.rotationRetireStatus !== 'REVOKED') throw new CliError(`--rotation-retire-status must be INACTIVE or REVOKED, got "${opts.rotationRetireStatus}"`);
@@ -63,6 +68,16 @@ export function addServerCommand(program: Command, io: CliIo): void {
       }
       const rateLimit = Number(opts.rateLimit);
       if (!(rateLimit > 0)) throw new CliError(`--rate-limit must be a positive number, got "${opts.rateLimit}"`);
+      const hookTimeoutMs = Number(opts.hookTimeoutMs);
+      if (!Number.isInteger(hookTimeoutMs) || hookTimeoutMs < 1 || hookTimeoutMs > 600_000) {
+        throw new CliError(`--hook-timeout-ms must be an integer from 1 to 600000, got "${opts.hookTimeoutMs}"`);
+      }
+      const hookSecret = process.env.FLEETPROV_HOOK_SECRET;
+      if (hookSecret !== undefined && (hookSecret.length < 16 || /\s/.test(hookSecret))) {
+        throw new CliError('FLEETPROV_HOOK_SECRET must be at least 16 characters without whitespace (or unset it to use DATA_DIR/hook-secret)');
+      }
+      const hookCa = opts.hookCa === undefined ? undefined : await readInputFile(opts.hookCa, '--hook-ca file');
+      if (hookCa !== undefined && !hookCa.includes('-----BEGIN CERTIFICATE-----')) throw new CliError(`--hook-ca ${opts.hookCa} holds no PEM certificate`);
       let server: RunningServer;
       try {
         const { startServer } = await import('../server.js');
@@ -78,6 +93,9 @@ export function addServerCommand(program: Command, io: CliIo): void {
           keyAlgorithm: opts.keyAlgorithm,
           provisioningRatePerSecond: rateLimit,
           rotation: { graceMs: grace * 1000, retireStatus: opts.rotationRetireStatus },
+          preProvisioningHookTimeoutMs: hookTimeoutMs,
+          ...(hookSecret !== undefined ? { hookSecret } : {}),
+          ...(hookCa !== undefined ? { hookCa } : {}),
           ...((opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN) ? { metricsToken: opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN } : {}),
           ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
         });

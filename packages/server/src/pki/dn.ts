@@ -120,6 +120,14 @@ export function dnPairs(input: DnInput): Array<[string, string]> {
   });
 }
 
+/** Names built by this module with its short keys: re-reading them would only repeat the parse. */
+const SHORT_KEYED = new WeakSet<x509.Name>();
+
+function shortKeyed(name: x509.Name): x509.Name {
+  SHORT_KEYED.add(name);
+  return name;
+}
+
 /**
  * Builds an `x509.Name` from plain data. Values are stored verbatim (no escaping is interpreted):
  * PrintableString when possible, otherwise UTF8String (IA5String for emailAddress/DC).
@@ -127,17 +135,18 @@ export function dnPairs(input: DnInput): Array<[string, string]> {
  */
 export function buildName(input: DnInput): x509.Name {
   const json = dnPairs(input).map(([key, value]) => ({ [resolveType(key).oid]: [attributeValue(key, value)] }));
-  return new x509.Name(json as x509.JsonNameParams, X509_NAMES);
+  return shortKeyed(new x509.Name(json as x509.JsonNameParams, X509_NAMES));
 }
 
 /** Wraps a DER-encoded Name so that it prints and reads with this module's short keys. */
 export function nameFromDer(der: ArrayBuffer | Uint8Array): x509.Name {
-  return new x509.Name(der instanceof ArrayBuffer ? der : Uint8Array.from(der).buffer, X509_NAMES);
+  return shortKeyed(new x509.Name(der instanceof ArrayBuffer ? der : Uint8Array.from(der).buffer, X509_NAMES));
 }
 
 /** Re-reads an `x509.Name` (e.g. `cert.subjectName`) with this module's short keys. */
 export function withShortKeys(name: x509.Name): x509.Name {
-  return new x509.Name(name.toArrayBuffer(), X509_NAMES);
+  if (SHORT_KEYED.has(name)) return name;
+  return shortKeyed(new x509.Name(name.toArrayBuffer(), X509_NAMES));
 }
 
 /** Reads a name into a {@link DnRecord}: every value of every attribute, in order. */

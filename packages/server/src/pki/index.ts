@@ -46,6 +46,7 @@ export {
 export { KeyPool, type KeyPoolOptions, type KeyPoolStats } from './keypool.js';
 export { certificateId } from './cert-id.js';
 export { parseCertificateFacts, type CertificateFacts, type AltNames } from './cert-facts.js';
+export { CertificateFactsCache, DEFAULT_FACTS_CACHE_SIZE } from './facts-cache.js';
 export { toPolicyDn, DN_ATTRIBUTE_TYPES, type DnInput, type DnRecord, type DnAttributeType } from './dn.js';
 export { verifyIssuedBy, checkValidity, type ValidityStatus } from './verify.js';
 export { createSigner, randomSerialNumber, type CertificateSigner, type ValidityOptions } from './signer.js';

@@ -7,14 +7,27 @@
  * BasicConstraints CA:FALSE (critical), KeyUsage digitalSignature (critical).
  */
 import { isIP } from 'node:net';
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { CertificateAuthority } from './ca.js';
+import type { CertificateFacts } from './cert-facts.js';
 import { certificateIdFromDer } from './cert-id.js';
 import { verifyCsr, type VerifiedCsr } from './csr.js';
+import { deviceCertificateFacts, signDeviceCertificate } from './device-certificate.js';
 import { buildName, type DnInput } from './dn.js';
 import { PkiError } from './errors.js';
 import type { KeyPool } from './keypool.js';
-import { exportPrivateKeyPem, exportPublicKeyPem, generateKeyPair, isKeyAlgorithm, spkiDer, type KeyAlgorithm, type KeyPair } from './keys.js';
+import {
+  describePublicKey,
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  generateKeyPair,
+  isKeyAlgorithm,
+  spkiDer,
+  type KeyAlgorithm,
+  type KeyPair,
+  type PublicKeyDescription,
+} from './keys.js';
+import { encodePem } from './pem.js';
 import { randomSerialNumber, resolveValidity, signCertificate, type CertificateSigner, type ValidityOptions } from './signer.js';
 import { x509 } from './x509.js';
 
@@ -33,6 +46,12 @@ export interface IssuedCertificate {
   readonly notAfter: Date;
 }
 
+/** A device certificate just issued, with what is known about it without parsing it back. */
+export interface IssuedDeviceCertificate extends IssuedCertificate {
+  /** Exactly what `parseCertificateFacts(certificatePem)` returns. */
+  readonly facts: CertificateFacts;
+}
+
 /** Options for device certificates. */
 export interface DeviceCertificateOptions extends ValidityOptions {
   /** Subject. Default `CN=AWS IoT Certificate`. */
@@ -43,10 +62,6 @@ export interface DeviceCertificateOptions extends ValidityOptions {
 export interface IssueFromCsrOptions extends DeviceCertificateOptions {
   /** Copy the CSR's subject instead of using `subject` (AWS uses a fixed subject). Default false. */
   useCsrSubject?: boolean;
-}
-
-function deviceExtensions(): x509.Extension[] {
-  return [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)];
 }
 
 function finish(cert: x509.X509Certificate, serialNumber: string): IssuedCertificate {
@@ -60,31 +75,44 @@ function finish(cert: x509.X509Certificate, serialNumber: string): IssuedCertifi
   };
 }
 
+/** Subject DER of the AWS device subject, built once. */
+let awsSubjectDer: Buffer | undefined;
+
+function subjectDer(subject: DnInput | undefined): Buffer {
+  if (subject === undefined || subject === AWS_DEVICE_SUBJECT) return (awsSubjectDer ??= Buffer.from(buildName(AWS_DEVICE_SUBJECT).toArrayBuffer()));
+  return Buffer.from(buildName(subject).toArrayBuffer());
+}
+
 /**
  * Issues a device certificate for a public key with the AWS device profile. `publicKey` is a
- * KeyObject or SubjectPublicKeyInfo DER that was already validated (e.g. `VerifiedCsr.publicKeySpki`).
+ * KeyObject or SubjectPublicKeyInfo DER that was already validated (e.g. `VerifiedCsr.publicKeySpki`);
+ * `keyDescription` (e.g. `VerifiedCsr.key`) saves re-reading it.
  * @throws {PkiError} `InvalidName`, `InvalidValidity`
  */
 export async function issueDeviceCertificateForKey(
   signer: CertificateSigner,
   publicKey: Buffer | KeyObject,
   options: DeviceCertificateOptions = {},
-): Promise<IssuedCertificate> {
+  keyDescription?: PublicKeyDescription,
+): Promise<IssuedDeviceCertificate> {
   const { notBefore, notAfter } = resolveValidity(options, signer.certificate.notAfter);
-  const serialNumber = randomSerialNumber();
-  const cert = await signCertificate(signer, {
-    subject: buildName(options.subject ?? AWS_DEVICE_SUBJECT),
-    publicKeySpki: Buffer.isBuffer(publicKey) ? publicKey : spkiDer(publicKey),
-    serialNumber,
+  const spki = Buffer.isBuffer(publicKey) ? publicKey : spkiDer(publicKey);
+  const input = { subjectDer: subjectDer(options.subject), publicKeySpki: spki, serialNumber: randomSerialNumber(), notBefore, notAfter };
+  const der = signDeviceCertificate(signer.der, input);
+  const description = keyDescription ?? describePublicKey(Buffer.isBuffer(publicKey) ? createPublicKey({ key: spki, format: 'der', type: 'spki' }) : publicKey);
+  const facts = deviceCertificateFacts(signer.der, input, der, description);
+  return {
+    certificatePem: encodePem('CERTIFICATE', der),
+    certificateId: facts.certificateId,
+    serialNumber: input.serialNumber,
     notBefore,
     notAfter,
-    extensions: deviceExtensions(),
-  });
-  return finish(cert, serialNumber);
+    facts,
+  };
 }
 
 /** The result of {@link issueFromCsr}: the certificate plus what was learned from the CSR. */
-export interface IssuedFromCsr extends IssuedCertificate {
+export interface IssuedFromCsr extends IssuedDeviceCertificate {
   /** The verified CSR (subject, key description, signature algorithm). */
   readonly csr: VerifiedCsr;
 }
@@ -102,7 +130,7 @@ export async function issueFromCsr(ca: CertificateAuthority, csrPem: string, opt
     if (Object.keys(csr.subject).length === 0) throw new PkiError('InvalidName', 'the CSR has an empty subject; cannot copy it');
     subject = Object.entries(csr.subject).flatMap(([key, values]) => values.map((value): [string, string] => [key, value]));
   }
-  const issued = await issueDeviceCertificateForKey(ca.issuer, csr.publicKeySpki, { ...options, subject: subject ?? AWS_DEVICE_SUBJECT });
+  const issued = await issueDeviceCertificateForKey(ca.issuer, csr.publicKeySpki, { ...options, subject: subject ?? AWS_DEVICE_SUBJECT }, csr.key);
   return { ...issued, csr };
 }
 
@@ -115,7 +143,7 @@ export interface CreateKeysOptions extends DeviceCertificateOptions {
 }
 
 /** The result of {@link createKeysAndCertificate}. */
-export interface KeysAndCertificate extends IssuedCertificate {
+export interface KeysAndCertificate extends IssuedDeviceCertificate {
   /** Private key PEM: PKCS#1 (`BEGIN RSA PRIVATE KEY`) for RSA, SEC1 (`BEGIN EC PRIVATE KEY`) for EC. */
   readonly privateKeyPem: string;
   /** Public key PEM (SPKI, `BEGIN PUBLIC KEY`). */

@@ -6,6 +6,7 @@ import { randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } f
 import { PkiError } from './errors.js';
 import { importSigningKey, keyIdentifier, parsePrivateKeyPem, spkiDer, type SigningKey } from './keys.js';
 import { findPemBlock } from './pem.js';
+import { derSigningIdentity, type DerSigningIdentity } from './device-certificate.js';
 import { x509 } from './x509.js';
 
 /** A CA certificate with its private key imported for signing. */
@@ -18,6 +19,8 @@ export interface CertificateSigner {
   readonly keyIdentifier: string;
   /** The imported private key and the signature algorithm it uses. */
   readonly signingKey: SigningKey;
+  /** The same key for `node:crypto`, for the device-certificate fast path (`device-certificate.ts`). */
+  readonly der: DerSigningIdentity;
 }
 
 /** Longest certificate PEM accepted anywhere in this module. */
@@ -55,11 +58,13 @@ export async function createSigner(certificatePem: string, privateKey: string | 
   }
   const ski = certificate.getExtension(x509.SubjectKeyIdentifierExtension);
   const signingKey = await importSigningKey(key);
+  const keyId = ski?.keyId ?? keyIdentifier(spkiDer(key));
   return {
     certificatePem: certificate.toString('pem') + '\n',
     certificate,
-    keyIdentifier: ski?.keyId ?? keyIdentifier(spkiDer(key)),
+    keyIdentifier: keyId,
     signingKey,
+    der: derSigningIdentity(key, signingKey.algorithm.hash, Buffer.from(certificate.subjectName.toArrayBuffer()), keyId),
   };
 }
 

@@ -9,11 +9,12 @@
  */
 import type { Logger } from 'pino';
 import type { AuthenticationResult, BrokerAuthority, ConnectAttempt, Principal } from '../broker/index.js';
-import { certificateId as certificateIdOf, parseCertificateFacts, toPolicyDn, type CertificateFacts } from '../pki/index.js';
+import { CertificateFactsCache, certificateId as certificateIdOf, toPolicyDn, type CertificateFacts } from '../pki/index.js';
 import { PolicyCache, PolicyError, type CompiledPolicySet, type Decision, type NamedPolicy, type PolicyContext } from '../policy/index.js';
 import type { CertificateRow } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
 import { ProvisioningError } from './errors.js';
+import { temporaryClaimPolicy } from './temporary-claim.js';
 
 /** Default time between background refreshes of a connection's policies: 30 s. */
 export const DEFAULT_POLICY_REFRESH_INTERVAL_MS = 30_000;
@@ -25,11 +26,16 @@ export interface RegistryAuthorityOptions {
   /** Compiled-policy cache shared by every connection. Default: a new one. */
   policyCache?: PolicyCache;
   /**
-   * Extension point for just-in-time registration (JITP/JITR, a later issue): called when a CONNECT
+   * Extension point for just-in-time registration (JITP/JITR, see jitp.ts): called when a CONNECT
    * presents a certificate the registry does not know. Return a result to use it, or null to refuse
    * the certificate as unregistered.
    */
   unregisteredCertificateHook?: (attempt: ConnectAttempt, certificateId: string) => Promise<AuthenticationResult | null>;
+  /**
+   * Called (and awaited; errors are logged) when a CONNECT presents a certificate that is still
+   * PENDING_ACTIVATION, before it is refused: JITR republishes the registered event (as AWS does).
+   */
+  pendingCertificateHook?: (certificate: CertificateRow) => Promise<void>;
   /** Monotonic clock for refresh timing, ms. Default `performance.now`. */
   clock?: () => number;
   /**
@@ -65,6 +71,9 @@ function statusRefusal(cert: CertificateRow, now: number, ignoreExpiry = false):
     case 'ACTIVE':
       break;
     case 'PENDING_ACTIVATION':
+      if (cert.caCertificateId !== null) {
+        return `certificate ${cert.id} (auto-registered from CA ${cert.caCertificateId}) is PENDING_ACTIVATION: activate it with UpdateCertificate, then reconnect`;
+      }
       return `certificate ${cert.id} is PENDING_ACTIVATION: register it with RegisterThing (over the connection that created it) before connecting with it`;
     case 'INACTIVE':
       return `certificate ${cert.id} is INACTIVE: activate it with UpdateCertificate to connect`;
@@ -113,6 +122,8 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     if (cert === null) return { set: null, denyReason: `certificate ${certId} no longer exists`, certificateRefused: true, context: base };
     const refusal = statusRefusal(cert, ctx.now().getTime(), ignoreExpiry);
     if (refusal !== null) return { set: null, denyReason: refusal, certificateRefused: true, context: base };
+    // A temporary claim (CreateProvisioningClaim) has only its implicit policy, scoped to its template.
+    if (cert.claimTemplateName !== null) return { set: cache.compile([temporaryClaimPolicy(cert.claimTemplateName)]), denyReason: '', certificateRefused: false, context: base };
     const clientId = base.clientId ?? '';
     const principal = await registry.getPoliciesForPrincipal(certId);
     // Thing variables and group policies: the thing named like the client id, else (newer AWS
@@ -183,20 +194,11 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
   }
 
   /**
-   * Policy-variable facts by certificate id. A certificate id is the hash of the certificate, so its
-   * facts never change; parsing X.509 on every CONNECT was a visible share of the broker's CPU.
+   * Certificate facts by id (a certificate id is the hash of the certificate, so its facts never
+   * change): parsing X.509 on every CONNECT was a visible share of the broker's CPU. Shared with the
+   * provisioning handlers through the context, so a newly issued certificate is never parsed.
    */
-  const certificateContexts = new Map<string, NonNullable<PolicyContext['certificate']>>();
-  const MAX_CACHED_CONTEXTS = 10_000;
-  function cachedCertificateContext(certId: string, pem: string): NonNullable<PolicyContext['certificate']> {
-    let context = certificateContexts.get(certId);
-    if (context === undefined) {
-      context = certificateContext(parseCertificateFacts(pem));
-      certificateContexts.set(certId, context);
-      if (certificateContexts.size > MAX_CACHED_CONTEXTS) certificateContexts.delete(certificateContexts.keys().next().value as string);
-    }
-    return context;
-  }
+  const facts = ctx.certificateFacts ?? new CertificateFactsCache();
 
   async function authenticate(attempt: ConnectAttempt): Promise<AuthenticationResult> {
     const certId = certificateIdOf(attempt.peerCertificate);
@@ -212,6 +214,9 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     const refusal = statusRefusal(cert, now);
     let recovery: { templateName: string } | null = null;
     if (refusal !== null) {
+      if (cert.status === 'PENDING_ACTIVATION' && opts.pendingCertificateHook !== undefined) {
+        await opts.pendingCertificateHook(cert).catch((err: unknown) => log.error({ certificateId: certId, err }, 'pendingCertificateHook failed'));
+      }
       const expiredOnly = cert.status === 'ACTIVE' && cert.expiresAt === null && now > cert.notAfter && statusRefusal(cert, now, true) === null;
       if (expiredOnly && opts.expiredCertificateRecovery !== undefined) recovery = await opts.expiredCertificateRecovery(cert, attempt.clientId);
       if (recovery === null) return { ok: false, reason: refusal };
@@ -219,7 +224,7 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
     }
     let certificate: NonNullable<PolicyContext['certificate']>;
     try {
-      certificate = cachedCertificateContext(certId, cert.pem);
+      certificate = certificateContext(facts.factsOf(certId, cert.pem));
     } catch (err) {
       log.error({ certificateId: certId, err }, `the stored PEM of certificate ${certId} cannot be parsed`);
       return { ok: false, reason: `certificate ${certId} is stored in a form the server cannot read` };

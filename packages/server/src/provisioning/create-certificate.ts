@@ -9,7 +9,7 @@ import {
   parseCreateCertificateFromCsrRequest,
   parseCreateKeysAndCertificateRequest,
 } from '@fleetprov/protocol';
-import { createKeysAndCertificate, CsrError, issueFromCsr, parseCertificateFacts } from '../pki/index.js';
+import { createKeysAndCertificate, CsrError, issueFromCsr, type CertificateFacts } from '../pki/index.js';
 import type { ServiceContext } from '../service-context.js';
 import { rejection } from './errors.js';
 import type { OwnershipTokens } from './ownership-tokens.js';
@@ -25,11 +25,15 @@ export interface CertificateOperationDeps {
  * Stores a freshly issued certificate as PENDING_ACTIVATION, issued by the requesting principal, with
  * its ownership token and an `accepted` event, all in one transaction. Returns the token.
  */
-async function storePendingCertificate(deps: CertificateOperationDeps, scope: RequestScope, certificatePem: string): Promise<string> {
+async function storePendingCertificate(
+  deps: CertificateOperationDeps,
+  scope: RequestScope,
+  certificatePem: string,
+  facts: CertificateFacts,
+): Promise<string> {
   const { ctx, tokens } = deps;
-  const facts = parseCertificateFacts(certificatePem);
   scope.certificateId = facts.certificateId;
-  return ctx.registry.transaction(async (tx) => {
+  const token = await ctx.registry.transaction(async (tx) => {
     await tx.createCertificate({
       id: facts.certificateId,
       pem: certificatePem,
@@ -50,6 +54,8 @@ async function storePendingCertificate(deps: CertificateOperationDeps, scope: Re
     );
     return token;
   });
+  ctx.certificateFacts?.remember(facts);
+  return token;
 }
 
 /** CreateKeysAndCertificate: a key pair from the pool, a certificate for it, PENDING_ACTIVATION. */
@@ -61,7 +67,7 @@ export async function handleCreateKeysAndCertificate(deps: CertificateOperationD
     keyPool: ctx.keyPool,
     ...issuedCertificateValidity(ctx),
   });
-  const token = await storePendingCertificate(deps, scope, issued.certificatePem);
+  const token = await storePendingCertificate(deps, scope, issued.certificatePem, issued.facts);
   return encodeCreateKeysAndCertificateResponse(scope.format, {
     certificateId: issued.certificateId,
     certificatePem: issued.certificatePem,
@@ -83,7 +89,7 @@ export async function handleCreateCertificateFromCsr(deps: CertificateOperationD
     if (err instanceof CsrError) throw rejection('InvalidPayload', `certificateSigningRequest refused: ${err.message}`, err);
     throw err;
   }
-  const token = await storePendingCertificate(deps, scope, issued.certificatePem);
+  const token = await storePendingCertificate(deps, scope, issued.certificatePem, issued.facts);
   return encodeCreateCertificateFromCsrResponse(scope.format, {
     certificateOwnershipToken: token,
     certificateId: issued.certificateId,

@@ -16,10 +16,12 @@ import {
   type ParsedTopic,
 } from '@fleetprov/protocol';
 import type { ProvisioningReply, ProvisioningRequest, ProvisioningRequestHandler } from '../broker/index.js';
+import type { TemplateRow } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
 import { handleCreateCertificateFromCsr, handleCreateKeysAndCertificate } from './create-certificate.js';
 import { ProvisioningError, rejection, ServiceRejection } from './errors.js';
 import type { PreProvisioningHook } from './hook.js';
+import { createHookResolver, type HookResolver } from './hook-resolver.js';
 import { createOwnershipTokens, type OwnershipTokens } from './ownership-tokens.js';
 import { handleRegisterThing, type RegistrationObserver } from './register-thing.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
@@ -33,12 +35,21 @@ export interface ProvisioningHandlerOptions {
   /** Per-principal rate limit (default 50 requests/s, burst 100), or `false` for none. */
   throttle?: ThrottleOptions | false;
   /**
-   * Extension point for pre-provisioning hooks (spec §3): when set, called before RegisterThing's
-   * transaction for every RegisterThing request. Denial, failure or timeout → 403 AccessDenied,
-   * nothing created. The template's own `preProvisioningHook` field is passed in the context for the
-   * hook to act on; calling external hooks (Lambda-like targets) is a later issue.
+   * The server-wide pre-provisioning hook (spec §3): called before RegisterThing's transaction for
+   * every template WITHOUT a `preProvisioningHook` of its own (a template's own hook is resolved from
+   * its targetArn instead; see hook-resolver.ts). Denial, failure or timeout → 403 AccessDenied,
+   * nothing created.
    */
   preProvisioningHook?: PreProvisioningHook;
+  /**
+   * In-process hooks by name or ARN: a template whose `preProvisioningHook.targetArn` names one runs
+   * it instead of `preProvisioningHook` (an http(s) URL runs a webhook; see hook-resolver.ts).
+   */
+  preProvisioningHooks?: Readonly<Record<string, PreProvisioningHook>>;
+  /** HMAC key that signs webhook calls (see webhook.ts). Without it, webhook targets deny. */
+  webhookSecret?: string;
+  /** Extra CA certificates (PEM) trusted for https webhooks, besides Node's store. */
+  webhookCa?: string | string[];
   /** Time the hook may take, ms. Default 5000 (AWS's hard limit). */
   hookTimeoutMs?: number;
   /** Called inside every accepted RegisterThing's transaction (certificate rotation bookkeeping). */
@@ -111,7 +122,13 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
   const log = ctx.logger.child({ component: 'provisioning' });
   const lastThrottleReport = new Map<string, { at: number; suppressed: number }>();
   const certificateDeps = { ctx, tokens };
-  const registerDeps = { ctx, tokens, templates, preProvisioningHook: timedHook(opts.preProvisioningHook), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS, onRegistered: opts.onRegistered };
+  const hooks: HookResolver = createHookResolver({
+    ...(opts.preProvisioningHook !== undefined ? { defaultHook: opts.preProvisioningHook } : {}),
+    ...(opts.preProvisioningHooks !== undefined ? { functions: opts.preProvisioningHooks } : {}),
+    ...(opts.webhookSecret !== undefined ? { webhookSecret: opts.webhookSecret } : {}),
+    ...(opts.webhookCa !== undefined ? { webhookCa: opts.webhookCa } : {}),
+  });
+  const registerDeps = { ctx, tokens, templates, resolveHook: (template: TemplateRow) => timedHook(hooks(template)), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS, onRegistered: opts.onRegistered };
 
   /** The hook, reporting its duration to `onPreProvisioningHookDuration` when that is set. */
   function timedHook(hook: PreProvisioningHook | undefined): PreProvisioningHook | undefined {

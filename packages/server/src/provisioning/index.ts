@@ -6,9 +6,34 @@
 export { createOwnershipTokens, OwnershipTokenError, OWNERSHIP_TOKEN_KEY_SETTING, OWNERSHIP_TOKEN_CHARS, TOKEN_MESSAGES } from './ownership-tokens.js';
 export type { OwnershipTokens, OwnershipTokenClaims, OwnershipTokenFailure, OpenTokenResult } from './ownership-tokens.js';
 export { createProvisioningHandler, type ProvisioningHandlerOptions } from './handler.js';
-export type { PreProvisioningHook, PreProvisioningHookEvent, PreProvisioningHookResult, PreProvisioningHookContext } from './hook.js';
+export type { PreProvisioningHook, PreProvisioningHookEvent, PreProvisioningHookResult, PreProvisioningHookContext, HookOutcome } from './hook.js';
+export { HookCallError, runPreProvisioningHook, validateHookAnswer } from './hook.js';
+export { createHookResolver, type HookResolver, type HookResolverOptions } from './hook-resolver.js';
+export {
+  createWebhookHook,
+  isWebhookTarget,
+  signWebhookRequest,
+  verifyWebhookSignature,
+  webhookSignature,
+  MAX_WEBHOOK_REPLY_BYTES,
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+  type WebhookHookOptions,
+  type WebhookSignature,
+} from './webhook.js';
+export { loadOrCreateHookSecret, HOOK_SECRET_FILE, MIN_HOOK_SECRET_LENGTH } from './hook-secret.js';
 export { createRegistryAuthority, DEFAULT_POLICY_REFRESH_INTERVAL_MS, type RegistryAuthority, type RegistryAuthorityOptions } from './authority.js';
 export { startTokenSweeper, type TokenSweeper, type TokenSweeperOptions, type SweepResult } from './sweeper.js';
 export { PrincipalThrottle, DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE_PER_SECOND, type ThrottleOptions } from './throttle.js';
 export { PROVISIONING_EVENT_TYPE } from './request-scope.js';
 export { ProvisioningError, ServiceRejection, type ProvisioningErrorCode } from './errors.js';
+export {
+  createJustInTimeRegistration,
+  certificateRegisteredTopic,
+  JIT_EVENT_TYPE,
+  type CertificateRegisteredEvent,
+  type JustInTimeRegistration,
+  type JustInTimeRegistrationOptions,
+} from './jitp.js';
+export { getRegistrationCode, deleteRegistrationCode, REGISTRATION_CODE_SETTING } from './registration-code.js';

@@ -7,7 +7,6 @@
  */
 import { encodeRegisterThingResponse, parseRegisterThingRequest } from '@fleetprov/protocol';
 import { parsePolicy, PolicyError } from '../policy/index.js';
-import { parseCertificateFacts } from '../pki/index.js';
 import { isRegistryError, type Registry, type TemplateRow } from '../registry/index.js';
 import {
   planProvisioning,
@@ -19,7 +18,7 @@ import {
   type ResolvedTemplate,
   type ThingPlan,
 } from '../templates/index.js';
-import type { ServiceContext } from '../service-context.js';
+import { certificateFactsOf, type ServiceContext } from '../service-context.js';
 import { rejection } from './errors.js';
 import { runPreProvisioningHook, type PreProvisioningHook } from './hook.js';
 import { OwnershipTokenError, type OwnershipTokenClaims, type OwnershipTokens } from './ownership-tokens.js';
@@ -31,7 +30,8 @@ export interface RegisterThingDeps {
   ctx: ServiceContext;
   tokens: OwnershipTokens;
   templates: TemplateCache;
-  preProvisioningHook: PreProvisioningHook | undefined;
+  /** The pre-provisioning hook of a template, if it has one (see hook-resolver.ts). */
+  resolveHook: (template: TemplateRow) => PreProvisioningHook | undefined;
   hookTimeoutMs: number;
   /** Called inside the transaction once the plan is applied (rotation bookkeeping); throwing rejects and rolls back. */
   onRegistered?: RegistrationObserver | undefined;
@@ -104,8 +104,15 @@ async function openToken(deps: RegisterThingDeps, scope: RequestScope, token: st
 }
 
 /** Evaluates the template; maps engine errors to what the device must fix. */
-function resolve(template: ParsedTemplate, name: string, parameters: Record<string, string>, certificateId: string, certificatePem: string): ResolvedTemplate {
-  const facts = parseCertificateFacts(certificatePem);
+function resolve(
+  ctx: ServiceContext,
+  template: ParsedTemplate,
+  name: string,
+  parameters: Record<string, string>,
+  certificateId: string,
+  certificatePem: string,
+): ResolvedTemplate {
+  const facts = certificateFactsOf(ctx, certificateId, certificatePem);
   try {
     return resolveTemplate(template, { parameters, certificate: { certificateId, subject: facts.subject } });
   } catch (err) {
@@ -141,7 +148,8 @@ async function thingGroupNames(tx: Registry, thingName: string): Promise<string[
   return names;
 }
 
-async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
+/** The thing as the template engine sees it (also used by JITP). */
+export async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
   const thing = await tx.getThing(thingName);
   if (thing === null) return null;
   return {
@@ -165,7 +173,8 @@ async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateN
   }
 }
 
-async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing | null, templateName: string): Promise<void> {
+/** Creates or updates the planned thing (also used by JITP). */
+export async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing | null, templateName: string): Promise<void> {
   if (plan.action === 'unchanged') return;
   await requireThingDependencies(tx, plan, templateName);
   if (plan.action === 'create' || existing === null) {
@@ -189,7 +198,8 @@ async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing
   for (const group of plan.thingGroups) if (!existing.thingGroups.includes(group)) await tx.addThingToThingGroup(group, plan.thingName);
 }
 
-async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId: string, templateName: string): Promise<void> {
+/** Creates inline policies and attaches the planned policies to the certificate (also used by JITP). */
+export async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId: string, templateName: string): Promise<void> {
   for (const policy of plan.policies) {
     if (policy.kind === 'inline') {
       if ((await tx.getPolicy(policy.policyName)) === null) {
@@ -215,8 +225,8 @@ async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId
   }
 }
 
-/** Registry failures inside the transaction, as what the device is told. */
-function registryRejection(err: unknown, templateName: string): unknown {
+/** Registry failures inside the transaction, as what the device is told (also used by JITP). */
+export function registryRejection(err: unknown, templateName: string): unknown {
   if (!isRegistryError(err)) return err;
   switch (err.code) {
     case 'InvalidRequest':
@@ -243,9 +253,10 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
 
   let parameters = deviceParameters;
   let overridden: string[] = [];
-  if (deps.preProvisioningHook !== undefined) {
+  const hook = deps.resolveHook(template);
+  if (hook !== undefined) {
     const outcome = await runPreProvisioningHook(
-      deps.preProvisioningHook,
+      hook,
       {
         claimCertificateId: scope.principalId,
         certificateId: claims.certificateId,
@@ -258,13 +269,13 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
       deps.hookTimeoutMs,
     );
     if (!outcome.allowed) {
-      throw rejection('AccessDenied', `provisioning with template ${templateName} was denied by its pre-provisioning hook`, new Error(outcome.reason, { cause: outcome.cause }));
+      throw rejection('AccessDenied', `provisioning with template ${templateName} was denied by its pre-provisioning hook: ${outcome.reason}`, new Error(outcome.reason, { cause: outcome.cause }));
     }
     parameters = outcome.parameters;
     overridden = outcome.overridden;
   }
 
-  const resolved = resolve(parsed, templateName, parameters, claims.certificateId, certificatePem);
+  const resolved = resolve(deps.ctx, parsed, templateName, parameters, claims.certificateId, certificatePem);
   if (resolved.thing !== undefined) scope.thingName = resolved.thing.thingName;
 
   const plan = await ctx.registry.transaction(async (tx) => {

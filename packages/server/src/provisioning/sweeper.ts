@@ -19,6 +19,8 @@ export interface SweepResult {
   deletedCertificates: string[];
   /** Number of expired token rows deleted. */
   deletedTokens: number;
+  /** Ids of the deleted expired temporary claim certificates (CreateProvisioningClaim). */
+  deletedTemporaryClaims: string[];
 }
 
 /** A running sweeper. */
@@ -47,6 +49,10 @@ export function startTokenSweeper(ctx: ServiceContext, options: TokenSweeperOpti
     const now = ctx.now().getTime();
     const deletedCertificates = await ctx.registry.deleteExpiredPendingCertificates(now);
     const deletedTokens = await ctx.registry.deleteExpiredOwnershipTokens(now);
+    const deletedTemporaryClaims = await ctx.registry.deleteExpiredTemporaryCertificates(now);
+    if (deletedTemporaryClaims.length > 0) {
+      log.info({ count: deletedTemporaryClaims.length, certificateIds: deletedTemporaryClaims.slice(0, 100) }, `deleted ${deletedTemporaryClaims.length} expired temporary claim certificate(s)`);
+    }
     if (deletedCertificates.length > 0) {
       log.info(
         { count: deletedCertificates.length, certificateIds: deletedCertificates.slice(0, 100) },
@@ -61,7 +67,7 @@ export function startTokenSweeper(ctx: ServiceContext, options: TokenSweeperOpti
         details: { certificateIds: deletedCertificates.slice(0, 500), count: deletedCertificates.length },
       });
     }
-    return { deletedCertificates, deletedTokens };
+    return { deletedCertificates, deletedTokens, deletedTemporaryClaims };
   }
 
   function sweepNow(): Promise<SweepResult> {

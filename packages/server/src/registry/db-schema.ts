@@ -63,6 +63,8 @@ export interface CertificatesTable {
   issued_by_principal: string | null;
   hidden: BoolInt;
   expires_at: NullableInt8;
+  /** 0003_hooks. */
+  claim_template_name: string | null;
 }
 
 /** `thing_types`. */

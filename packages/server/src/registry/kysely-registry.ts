@@ -65,6 +65,7 @@ import type {
   TemplateVersionRow,
   ThingGroupRow,
   ThingGroupUpdate,
+  ThingPrincipalPageRequest,
   ThingPrincipalRow,
   ThingPrincipalType,
   ThingRow,
@@ -188,10 +189,15 @@ export class KyselyRegistry implements Registry {
     return this.#topLevel((child) => fn(child.#ctx));
   }
 
-  /** A single-statement write: atomic by itself at the top level; a savepoint inside a transaction. */
+  /**
+   * A single-statement write: atomic by itself at the top level. Inside a transaction PostgreSQL needs
+   * a savepoint (a failed statement would abort the whole transaction); SQLite rolls back just the
+   * failed statement and the transaction stays usable, so there the savepoint would only cost two
+   * statements.
+   */
   async #single<T>(fn: (ctx: Ctx) => Promise<T>): Promise<T> {
     this.#guard();
-    if (this.#tx) return this.#inSavepoint(this.#tx, () => fn(this.#ctx));
+    if (this.#tx) return this.#ctx.dialect === 'sqlite' ? this.#tx.lock.run(() => fn(this.#ctx)) : this.#inSavepoint(this.#tx, () => fn(this.#ctx));
     return fn(this.#ctx);
   }
 
@@ -397,10 +403,10 @@ export class KyselyRegistry implements Registry {
   detachThingPrincipal(thingName: string, certificateId: string): Promise<boolean> {
     return this.#single((c) => principals.detachThingPrincipal(c, thingName, certificateId));
   }
-  listThingPrincipals(thingName: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
+  listThingPrincipals(thingName: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
     return this.#read((c) => principals.listThingPrincipals(c, thingName, req));
   }
-  listPrincipalThings(certificateId: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
+  listPrincipalThings(certificateId: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>> {
     return this.#read((c) => principals.listPrincipalThings(c, certificateId, req));
   }
 

@@ -310,9 +310,22 @@ function rotation(dialect: RegistryDialect): Migration {
   };
 }
 
+/**
+ * 0003_hooks: the provisioning template a temporary claim certificate (CreateProvisioningClaim) is
+ * scoped to; null for every other certificate.
+ */
+function hooks(dialect: RegistryDialect): Migration {
+  const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: AnyDb): Promise<void> {
+      await db.schema.alterTable('certificates').addColumn('claim_template_name', key).execute();
+    },
+  };
+}
+
 /** The migrations, by name (applied in name order). */
 export function registryMigrations(dialect: RegistryDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_rotation': rotation(dialect) };
+  return { '0001_initial': initial(dialect), '0002_rotation': rotation(dialect), '0003_hooks': hooks(dialect) };
 }
 
 /** A Kysely MigrationProvider over {@link registryMigrations}. */

@@ -67,6 +67,7 @@ export function toCertificate(r: Selectable<CertificatesTable>): CertificateRow 
     issuedByPrincipal: r.issued_by_principal,
     hidden: r.hidden !== 0,
     expiresAt: optNum(r.expires_at),
+    claimTemplateName: r.claim_template_name ?? null,
   };
 }
 

@@ -139,6 +139,8 @@ export interface CertificateRow {
   hidden: boolean;
   /** End of life of a temporary claim certificate; null otherwise. */
   expiresAt: number | null;
+  /** The template a temporary claim certificate may provision with (CreateProvisioningClaim); null otherwise. */
+  claimTemplateName: string | null;
 }
 
 /** Input of {@link Registry.createCertificate}. */
@@ -157,6 +159,8 @@ export interface NewCertificate {
   issuedByPrincipal?: string | null;
   hidden?: boolean;
   expiresAt?: number | null;
+  /** Temporary claim certificates only: the template they are scoped to. */
+  claimTemplateName?: string | null;
 }
 
 /** Input of {@link Registry.listCertificates}. */
@@ -236,6 +240,8 @@ export interface ListCaCertificatesRequest extends MarkerPageRequest {
   ascending?: boolean;
   /** Only CAs whose registrationConfig names this template. */
   templateName?: string;
+  /** Only CAs with exactly this subject DN (as stored: RFC 4514-style, encoding order); finds a certificate's issuer. */
+  subjectDn?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,6 +357,11 @@ export interface ThingPrincipalRow {
   certificateArn: string;
   type: ThingPrincipalType;
   createdAt: number;
+}
+
+/** Paging of thing-principal listings, optionally only attachments of one type (the V2 APIs). */
+export interface ThingPrincipalPageRequest extends TokenPageRequest {
+  type?: ThingPrincipalType;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -734,9 +745,9 @@ export interface Registry extends RotationStore {
   /** DetachThingPrincipal. False when it was not attached. */
   detachThingPrincipal(thingName: string, certificateId: string): Promise<boolean>;
   /** ListThingPrincipals. ResourceNotFound for an unknown thing. */
-  listThingPrincipals(thingName: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
+  listThingPrincipals(thingName: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
   /** ListPrincipalThings. ResourceNotFound for an unknown certificate. */
-  listPrincipalThings(certificateId: string, req?: TokenPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
+  listPrincipalThings(certificateId: string, req?: ThingPrincipalPageRequest): Promise<TokenPage<ThingPrincipalRow>>;
 
   // Policies -----------------------------------------------------------------------------------
   /** CreatePolicy: version "1", the default. ResourceAlreadyExists. */

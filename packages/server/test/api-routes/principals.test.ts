@@ -9,7 +9,9 @@ import {
   CreateThingCommand,
   DetachThingPrincipalCommand,
   ListPrincipalThingsCommand,
+  ListPrincipalThingsV2Command,
   ListThingPrincipalsCommand,
+  ListThingPrincipalsV2Command,
 } from '@aws-sdk/client-iot';
 import { ACCOUNT_ID, REGION, assertUnchanged, expectAwsError, startRoutesEnv, type RoutesEnv } from './helpers.js';
 
@@ -64,6 +66,29 @@ describe('thing principals', () => {
         message: /exclusively attached to thing "t3"/,
       }),
     );
+  });
+
+  it('V2 listings report the attachment type and filter by it, with paging', async () => {
+    const t3 = await env.client.send(new ListThingPrincipalsV2Command({ thingName: 't3' }));
+    assert.deepEqual(t3.thingPrincipalObjects, [{ principal: certB, thingPrincipalType: 'EXCLUSIVE_THING' }]);
+    const t3Shared = await env.client.send(new ListThingPrincipalsV2Command({ thingName: 't3', thingPrincipalType: 'NON_EXCLUSIVE_THING' }));
+    assert.deepEqual(t3Shared.thingPrincipalObjects, []);
+    const byA = await env.client.send(new ListPrincipalThingsV2Command({ principal: certA, thingPrincipalType: 'NON_EXCLUSIVE_THING', maxResults: 1 }));
+    assert.deepEqual(byA.principalThingObjects, [{ thingName: 't1', thingPrincipalType: 'NON_EXCLUSIVE_THING' }]);
+    const rest = await env.client.send(new ListPrincipalThingsV2Command({ principal: certA, thingPrincipalType: 'NON_EXCLUSIVE_THING', nextToken: byA.nextToken }));
+    assert.deepEqual(rest.principalThingObjects, [{ thingName: 't2', thingPrincipalType: 'NON_EXCLUSIVE_THING' }]);
+    assert.equal(rest.nextToken, undefined);
+    const exclusiveB = await env.client.send(new ListPrincipalThingsV2Command({ principal: certB, thingPrincipalType: 'EXCLUSIVE_THING' }));
+    assert.deepEqual(exclusiveB.principalThingObjects, [{ thingName: 't3', thingPrincipalType: 'EXCLUSIVE_THING' }]);
+    await expectAwsError(env.client.send(new ListThingPrincipalsV2Command({ thingName: 't3', thingPrincipalType: 'SHARED' as never })), 'InvalidRequestException', {
+      message: /thingPrincipalType must be one of/,
+    });
+    await expectAwsError(env.client.send(new ListThingPrincipalsV2Command({ thingName: 'ghost' })), 'ResourceNotFoundException', { status: 404 });
+    await expectAwsError(
+      env.client.send(new ListPrincipalThingsV2Command({ principal: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:cert/${'d'.repeat(64)}` })),
+      'ResourceNotFoundException',
+    );
+    await expectAwsError(env.client.send(new ListPrincipalThingsV2Command({ principal: 'not-an-arn' })), 'InvalidRequestException', { message: /principal/ });
   });
 
   it('detaches', async () => {

@@ -24,7 +24,7 @@ describe('token sweeper', () => {
     accepted(await registerThing(claim, registered.token, { SerialNumber: 'kept' }));
     const sweeper = startTokenSweeper(lab.ctx, { intervalMs: 3_600_000 });
     try {
-      assert.deepEqual(await sweeper.sweepNow(), { deletedCertificates: [], deletedTokens: 0 });
+      assert.deepEqual(await sweeper.sweepNow(), { deletedCertificates: [], deletedTokens: 0, deletedTemporaryClaims: [] });
       lab.clock.skewMs = 3_600_000;
       const fresh = await createKeys(claim); // issued "an hour later": not expired yet
       const result = await sweeper.sweepNow();

@@ -41,6 +41,7 @@ export function certificateCases(open: OpenFn): void {
       assert.equal(read?.issuedByPrincipal, certId('claim'));
       assert.equal(read?.hidden, false);
       assert.equal(read?.expiresAt, null);
+      assert.equal(read?.claimTemplateName, null);
       assert.equal(read?.ownedBy, '000000000000');
       assert.equal(await r.getCertificate(certId('nope')), null);
       assert.equal(await r.getCertificate('not-hex'), null);
@@ -236,6 +237,27 @@ export function certificateCases(open: OpenFn): void {
       for (const c of [live, used, normal]) assert.ok(await r.getCertificate(c.id));
     }));
 
+  test('certificate: a temporary claim keeps its template name; hidden from lists, swept when expired', () =>
+    withRegistry(open, async (r) => {
+      const claim = await r.createCertificate(certInput('tmp-claim', { hidden: true, expiresAt: 500, claimTemplateName: 'my_template' }));
+      assert.equal(claim.claimTemplateName, 'my_template');
+      assert.equal((await r.getCertificate(claim.id))?.claimTemplateName, 'my_template');
+      assert.deepEqual((await r.listCertificates()).items.map((c) => c.id), []);
+      assert.deepEqual((await r.listCertificates({ includeHidden: true })).items.map((c) => c.claimTemplateName), ['my_template']);
+      await rejectsWith(r.createCertificate(certInput('tmp-bad', { claimTemplateName: '' })), 'InvalidRequest');
+      await rejectsWith(r.createCertificate(certInput('tmp-long', { claimTemplateName: 'x'.repeat(37) })), 'InvalidRequest');
+      // Inside a transaction that rolls back, nothing stays.
+      await assert.rejects(
+        r.transaction(async (tx) => {
+          await tx.createCertificate(certInput('tmp-rolled-back', { hidden: true, expiresAt: 500, claimTemplateName: 't' }));
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.equal(await r.getCertificate(certId('tmp-rolled-back')), null);
+      assert.deepEqual(await r.deleteExpiredTemporaryCertificates(1_000), [claim.id]);
+    }));
+
   test('certificate: transfer, accept, reject and cancel', () =>
     withRegistry(open, async (r) => {
       const c = await r.createCertificate(certInput('xfer'));
@@ -315,4 +337,21 @@ export function certificateCases(open: OpenFn): void {
       },
       { limits: { maxCaCertificatesPerSubject: 2 } },
     ));
+
+  test('CA certificate: listing by subject DN (finding a certificate\'s issuer)', () =>
+    withRegistry(open, async (r) => {
+      const base = { pem: 'PEM', status: 'ACTIVE' as const, autoRegistration: 'ENABLE' as const, notBefore: 1, notAfter: 2 };
+      const a1 = await r.createCaCertificate({ ...base, id: certId('sub-a1'), subjectDn: 'O=Acme, CN=Device CA' });
+      const a2 = await r.createCaCertificate({ ...base, id: certId('sub-a2'), subjectDn: 'O=Acme, CN=Device CA' });
+      await r.createCaCertificate({ ...base, id: certId('sub-b'), subjectDn: 'O=Acme, CN=Other CA' });
+      const found = await r.listCaCertificates({ subjectDn: 'O=Acme, CN=Device CA', ascending: true });
+      assert.deepEqual(found.items.map((c) => c.id).sort(), [a1.id, a2.id].sort());
+      assert.deepEqual((await r.listCaCertificates({ subjectDn: 'CN=Device CA' })).items, []);
+      const paged = await r.listCaCertificates({ subjectDn: 'O=Acme, CN=Device CA', pageSize: 1, ascending: true });
+      assert.equal(paged.items.length, 1);
+      assert.ok(paged.nextMarker);
+      const rest = await r.listCaCertificates({ subjectDn: 'O=Acme, CN=Device CA', pageSize: 1, ascending: true, marker: paged.nextMarker });
+      assert.deepEqual([...paged.items, ...rest.items].map((c) => c.id).sort(), [a1.id, a2.id].sort());
+      await rejectsWith(r.listCaCertificates({ subjectDn: 42 as unknown as string }), 'InvalidRequest');
+    }));
 }

@@ -272,6 +272,14 @@ export function thingCases(open: OpenFn): void {
         things.items.map((p) => p.thingName),
         ['ta', 'tb', 'tc'],
       );
+      // Filtered by attachment type (ListThingPrincipalsV2 / ListPrincipalThingsV2), paging within the filter.
+      assert.deepEqual((await r.listThingPrincipals('tc', { type: 'EXCLUSIVE_THING' })).items.map((p) => p.certificateId), [c2.id]);
+      assert.deepEqual((await r.listThingPrincipals('tc', { type: 'NON_EXCLUSIVE_THING' })).items.map((p) => p.certificateId), [c1.id]);
+      const shared = await r.listPrincipalThings(c1.id, { type: 'NON_EXCLUSIVE_THING', maxResults: 2 });
+      assert.deepEqual(shared.items.map((p) => p.thingName), ['ta', 'tb']);
+      assert.deepEqual((await r.listPrincipalThings(c1.id, { type: 'NON_EXCLUSIVE_THING', nextToken: shared.nextToken })).items.map((p) => p.thingName), ['tc']);
+      assert.deepEqual((await r.listPrincipalThings(c1.id, { type: 'EXCLUSIVE_THING' })).items, []);
+      await rejectsWith(r.listThingPrincipals('tc', { type: 'WEIRD' as never }), 'InvalidRequest');
       await rejectsWith(r.listThingPrincipals('missing'), 'ResourceNotFound');
       await rejectsWith(r.listPrincipalThings(certId('missing')), 'ResourceNotFound');
       assert.equal(await r.detachThingPrincipal('ta', c1.id), true);

@@ -192,8 +192,8 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
         keyPool: ctx.keyPool,
         ...issuedCertificateValidity(ctx),
       });
-      const facts = parseCertificateFacts(issued.certificatePem);
-      const row = await registry.createCertificate(certificateRecord(issued.certificatePem, facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      const row = await registry.createCertificate(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      ctx.certificateFacts?.remember(issued.facts);
       return {
         certificateArn: row.arn,
         certificateId: row.id,
@@ -211,8 +211,8 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       const body = bodyObject(request);
       const csr = requiredString(body, 'certificateSigningRequest', PEM_TEXT);
       const issued = await issueFromCsr(ctx.ca, csr, issuedCertificateValidity(ctx));
-      const facts = parseCertificateFacts(issued.certificatePem);
-      const row = await registry.createCertificate(certificateRecord(issued.certificatePem, facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      const row = await registry.createCertificate(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      ctx.certificateFacts?.remember(issued.facts);
       return { certificateArn: row.arn, certificateId: row.id, certificatePem: row.pem };
     }),
   );

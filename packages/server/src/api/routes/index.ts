@@ -5,18 +5,28 @@
  */
 import type { ServiceContext } from '../../service-context.js';
 import type { ApiApp } from '../app.js';
+import { registerCaCertificateRoutes } from './ca-certificates.js';
 import { registerCertificateRoutes } from './certificates.js';
 import { registerPolicyRoutes } from './policies.js';
 import { registerPrincipalRoutes } from './principals.js';
+import { registerProvisioningClaimRoutes } from './provisioning-claim.js';
 import { registerTemplateRoutes } from './templates.js';
 import { registerThingRoutes } from './things.js';
 
 export { REGISTRY_ERROR_TYPES, registryErrorToApi, toApiError, operation, type OperationHandler } from './errors-map.js';
-export { registerCertificateRoutes, registerPolicyRoutes, registerPrincipalRoutes, registerTemplateRoutes, registerThingRoutes };
+export {
+  registerCaCertificateRoutes,
+  registerCertificateRoutes,
+  registerPolicyRoutes,
+  registerPrincipalRoutes,
+  registerProvisioningClaimRoutes,
+  registerTemplateRoutes,
+  registerThingRoutes,
+};
 
 /**
  * Adds every control-plane operation (provisioning templates, certificates, policies, things,
- * thing types, thing groups, thing principals) to `app`. Call before `app.listen()`.
+ * thing types, thing groups, thing principals, CA certificates) to `app`. Call before `app.listen()`.
  */
 export function registerControlPlaneRoutes(app: ApiApp, ctx: ServiceContext): void {
   registerTemplateRoutes(app, ctx);
@@ -24,4 +34,6 @@ export function registerControlPlaneRoutes(app: ApiApp, ctx: ServiceContext): vo
   registerPolicyRoutes(app, ctx);
   registerThingRoutes(app, ctx);
   registerPrincipalRoutes(app, ctx);
+  registerCaCertificateRoutes(app, ctx);
+  registerProvisioningClaimRoutes(app, ctx);
 }

@@ -1,6 +1,6 @@
 /**
- * Thing principals (spec §9): AttachThingPrincipal, DetachThingPrincipal, ListThingPrincipals and
- * ListPrincipalThings. The principal travels in the `x-amzn-principal` header and must be a
+ * Thing principals (spec §9): AttachThingPrincipal, DetachThingPrincipal, ListThingPrincipals,
+ * ListPrincipalThings, and their V2 forms that report (and filter by) the attachment type. The principal travels in the `x-amzn-principal` header and must be a
  * certificate ARN of this server (fleetprov has no Cognito identities).
  */
 import type { FastifyRequest } from 'fastify';
@@ -57,6 +57,34 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
       const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
       const page = await registry.listThingPrincipals(thingName, tokenPageRequest(request));
       return compact({ principals: page.items.map((p) => p.certificateArn), nextToken: page.nextToken });
+    }),
+  );
+
+  // ListThingPrincipalsV2
+  app.get(
+    '/things/:thingName/principals-v2',
+    operation(async (request) => {
+      const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
+      const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES);
+      const page = await registry.listThingPrincipals(thingName, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
+      return compact({
+        thingPrincipalObjects: page.items.map((p) => ({ principal: p.certificateArn, thingPrincipalType: p.type })),
+        nextToken: page.nextToken,
+      });
+    }),
+  );
+
+  // ListPrincipalThingsV2
+  app.get(
+    '/principals/things-v2',
+    operation(async (request) => {
+      const certificateId = principalCertificateId(ctx, request);
+      const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES);
+      const page = await registry.listPrincipalThings(certificateId, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
+      return compact({
+        principalThingObjects: page.items.map((p) => ({ thingName: p.thingName, thingPrincipalType: p.type })),
+        nextToken: page.nextToken,
+      });
     }),
   );
 

@@ -100,6 +100,7 @@ export async function listCaCertificates(ctx: Ctx, req: ListCaCertificatesReques
   const after = decodeCursor(kind, req.marker, 'ns');
   let qb = ctx.db.selectFrom('ca_certificates').selectAll();
   if (req.templateName !== undefined) qb = qb.where('registration_template_name', '=', v.name(req.templateName, 'templateName'));
+  if (req.subjectDn !== undefined) qb = qb.where('subject_dn', '=', v.indexedText(req.subjectDn, 'subjectDn'));
   if (after) {
     const [at, id] = after as [number, string];
     qb = qb.where((eb) =>

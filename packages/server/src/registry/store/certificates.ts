@@ -69,6 +69,7 @@ export async function createCertificate(ctx: Ctx, input: NewCertificate): Promis
     issued_by_principal: input.issuedByPrincipal == null ? null : v.certificateId(input.issuedByPrincipal, 'issuedByPrincipal'),
     hidden: hidden ? 1 : 0,
     expires_at: v.optEpochMs(input.expiresAt, 'expiresAt'),
+    claim_template_name: input.claimTemplateName == null ? null : v.nonEmpty(input.claimTemplateName, 'claimTemplateName', 36),
   };
   if (caCertificateId !== null) {
     const ca = await ctx.db.selectFrom('ca_certificates').select('id').where('id', '=', caCertificateId).executeTakeFirst();

@@ -5,11 +5,15 @@ import { forUpdate, type Ctx } from '../context.js';
 import { cutPage, decodeCursor, encodeCursor, pageSize } from '../cursor.js';
 import { invalid, notFound } from '../errors.js';
 import { toThingPrincipal } from '../rows.js';
-import type { ThingPrincipalRow, ThingPrincipalType, TokenPage, TokenPageRequest } from '../types.js';
+import type { ThingPrincipalPageRequest, ThingPrincipalRow, ThingPrincipalType, TokenPage } from '../types.js';
 import * as v from '../validate.js';
 import { requireThing } from './things.js';
 
 const TYPES = ['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING'] as const;
+
+function principalType(type: unknown): ThingPrincipalType {
+  return v.oneOf(type, TYPES, 'thingPrincipalType');
+}
 
 async function requireCertificate(ctx: Ctx, id: string, lock: boolean): Promise<void> {
   const qb = ctx.db.selectFrom('certificates').select('id').where('id', '=', id);
@@ -21,7 +25,7 @@ async function requireCertificate(ctx: Ctx, id: string, lock: boolean): Promise<
 export async function attachThingPrincipal(ctx: Ctx, thingName: unknown, certificateId: unknown, type: unknown = 'NON_EXCLUSIVE_THING'): Promise<void> {
   const thing = v.name(thingName, 'thingName');
   const cert = v.certificateId(certificateId);
-  const kind: ThingPrincipalType = v.oneOf(type, TYPES, 'thingPrincipalType');
+  const kind = principalType(type);
   await requireThing(ctx, thing, false);
   await requireCertificate(ctx, cert, true); // the lock serialises attachments of this certificate
   const current = await ctx.db.selectFrom('thing_principals').select(['thing_name', 'type']).where('certificate_id', '=', cert).execute();
@@ -52,12 +56,13 @@ export async function detachThingPrincipal(ctx: Ctx, thingName: unknown, certifi
 }
 
 /** Registry.listThingPrincipals. Keyset over certificate id. */
-export async function listThingPrincipals(ctx: Ctx, thingName: unknown, req: TokenPageRequest = {}): Promise<TokenPage<ThingPrincipalRow>> {
+export async function listThingPrincipals(ctx: Ctx, thingName: unknown, req: ThingPrincipalPageRequest = {}): Promise<TokenPage<ThingPrincipalRow>> {
   const thing = v.name(thingName, 'thingName');
   const size = pageSize(req.maxResults, 'maxResults');
   const after = decodeCursor('thing-principals', req.nextToken, 's');
   await requireThing(ctx, thing, false);
   let qb = ctx.db.selectFrom('thing_principals').selectAll().where('thing_name', '=', thing);
+  if (req.type !== undefined) qb = qb.where('type', '=', principalType(req.type));
   if (after) qb = qb.where('certificate_id', '>', after[0] as string);
   const rows = (await qb.orderBy('certificate_id').limit(size + 1).execute()).map((r) => toThingPrincipal(ctx, r));
   const page = cutPage(rows, size, (r) => [r.certificateId]);
@@ -65,12 +70,13 @@ export async function listThingPrincipals(ctx: Ctx, thingName: unknown, req: Tok
 }
 
 /** Registry.listPrincipalThings. Keyset over thing name. */
-export async function listPrincipalThings(ctx: Ctx, certificateId: unknown, req: TokenPageRequest = {}): Promise<TokenPage<ThingPrincipalRow>> {
+export async function listPrincipalThings(ctx: Ctx, certificateId: unknown, req: ThingPrincipalPageRequest = {}): Promise<TokenPage<ThingPrincipalRow>> {
   const cert = v.certificateId(certificateId);
   const size = pageSize(req.maxResults, 'maxResults');
   const after = decodeCursor('principal-things', req.nextToken, 's');
   await requireCertificate(ctx, cert, false);
   let qb = ctx.db.selectFrom('thing_principals').selectAll().where('certificate_id', '=', cert);
+  if (req.type !== undefined) qb = qb.where('type', '=', principalType(req.type));
   if (after) qb = qb.where('thing_name', '>', after[0] as string);
   const rows = (await qb.orderBy('thing_name').limit(size + 1).execute()).map((r) => toThingPrincipal(ctx, r));
   const page = cutPage(rows, size, (r) => [r.thingName]);
