@@ -229,6 +229,11 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   }
   const creds = await inspectCredentials(state.runtimeConfig.certificatePath, state.runtimeConfig.privateKeyPath);
   if (!creds.usable) throw new ConfigError(`the current credentials are unusable (${creds.problem}); provision again`, state.runtimeConfig.certificatePath);
+  if (state.fleetprov === undefined) {
+    // A runtime config written by the AWS IoT Device Client (or stripped by hand): start fleetprov's section.
+    state.fleetprov = { stage: 'verified', certificateId: creds.certificateId, format: o.format, templateName: o.templateName, previous: [] };
+    if (state.runtimeConfig.thingName !== '') state.fleetprov.clientId = state.runtimeConfig.thingName;
+  }
   const run: Run = { o, emit: safeListener(options.onProgress), signal: options.signal, state, identity: identityFromState(o.storageDir, state, creds) };
   if (run.identity.clientId === '') throw new ConfigError('the identity has no client id (the template returned no thing name): rotation needs a thing', 'storageDir');
   const previousCertificateId = run.identity.certificateId;

@@ -24,7 +24,7 @@ import { createAdminClient } from './admin-client.js';
 import { banner } from './server-command.js';
 import { CliError, type CliIo } from './io.js';
 import { examplePath } from './examples.js';
-import { formatRotationTable, runDemoRotation } from './demo-rotation.js';
+import { formatRotationTable, rotatableDemoDevices, runDemoRotation } from './demo-rotation.js';
 import { runJitpDemoDevice } from './demo-jitp.js';
 
 const TEMPLATE = 'birthing_template';
@@ -246,7 +246,7 @@ export function addDemoCommand(program: Command, io: CliIo): void {
         if (!ok) throw new CliError('the demo did not end as expected (see the table)', 1);
         io.stdout('every device was provisioned (device-4 just in time, from its manufacturer CA), reconnected with its own certificate, published where its policy allows and was refused elsewhere;\n');
         io.stdout('the device whose serial number is not on the allow-list was refused by the pre-provisioning webhook, and nothing was created for it.\n\n');
-        const rotated = await runDemoRotation(server, workDir, rows.filter((r) => r.status === 'ACTIVE' && r.flow.startsWith('Create')).map((r) => r.device), DEVICE_POLICY, io);
+        const rotated = await runDemoRotation(server, workDir, rotatableDemoDevices(rows), DEVICE_POLICY, io);
         io.stdout('\n' + formatRotationTable(rotated) + '\n\n');
         if (!rotated.every((r) => r.oldStatus === 'INACTIVE' && r.newStatus === 'ACTIVE' && r.oldConnect === 'refused' && r.confirmed)) {
           throw new CliError('the rotation step did not end as expected (see the table)', 1);

@@ -57,6 +57,11 @@ async function canConnect(server: RunningServer, rootCa: string, identity: Param
   }
 }
 
+/** The demo devices provisioned by claim (their things are `born_<SerialNumber>`, as the rotation template expects). */
+export function rotatableDemoDevices(rows: ReadonlyArray<{ device: string; status: string; flow: string }>): string[] {
+  return rows.filter((r) => r.status === 'ACTIVE' && r.flow.startsWith('Create')).map((r) => r.device);
+}
+
 /** Rotates the certificate of every device provisioned under `workDir/devices/<name>`. */
 export async function runDemoRotation(server: RunningServer, workDir: string, devices: readonly string[], devicePolicy: string, io: CliIo): Promise<DemoRotationResult[]> {
   const iot = await createAdminClient({ endpoint: server.controlPlaneUrl, credentialsPath: server.paths.credentials, caPath: server.caPath, region: server.context.region });

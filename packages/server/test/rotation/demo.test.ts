@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runDemoFleet } from '../../src/cli/demo-command.js';
-import { formatRotationTable, runDemoRotation } from '../../src/cli/demo-rotation.js';
+import { formatRotationTable, rotatableDemoDevices, runDemoRotation } from '../../src/cli/demo-rotation.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 
 describe('demo rotation step', () => {
@@ -27,7 +27,7 @@ describe('demo rotation step', () => {
     let out = '';
     const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (out += t) };
     const provisioned = await runDemoFleet(server, join(dir, 'work'), io);
-    const rows = await runDemoRotation(server, join(dir, 'work'), provisioned.map((r) => r.device), 'device_policy', io);
+    const rows = await runDemoRotation(server, join(dir, 'work'), rotatableDemoDevices(provisioned), 'device_policy', io);
     assert.deepEqual(rows.map((r) => r.device), ['device-1', 'device-2', 'device-3']);
     for (const r of rows) {
       assert.equal(r.oldStatus, 'INACTIVE', r.device);

@@ -72,7 +72,8 @@ describe('rotation: recovery after expiry', () => {
     await refusedRotation('e1'); // a policy without allowExpiredRecovery does not allow it either
     assert.equal((await fleet.server.registry.listCertificates({ pageSize: 250 })).items.length, before);
     assert.equal(await fleet.status(dev.certificateId), 'ACTIVE');
-    assert.equal((await fleet.rotations('born_e1')).length, 0);
+    // The monitor may have requested a rotation (an expired certificate under a policy is overdue), but nothing was issued.
+    assert.ok((await fleet.rotations('born_e1')).every((r) => r.state === 'requested' && r.newCertificateId === null));
   });
 
   test('with allowExpiredRecovery the device rotates; the expired certificate is retired', async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { connect, NotAuthorizedError, ProvisioningRejectedError, provision, rotate } from '@fleetprov/device';
+import { connect, NotAuthorizedError, ProvisioningRejectedError, provision, readRuntimeState, rotate, writeRuntimeState } from '@fleetprov/device';
 import { identityOf, ROTATION_TEMPLATE, startRotationFleet, type RotationFleet } from './support.js';
 
 describe('certificate rotation (device-initiated, AWS-compatible)', () => {
@@ -60,6 +60,16 @@ describe('certificate rotation (device-initiated, AWS-compatible)', () => {
     assert.notEqual(rotated.certificateId, first.certificateId);
     await fleet.assertConnects(rotated);
     await fleet.waitFor('old certificate INACTIVE', async () => (await fleet.status(first.certificateId)) === 'INACTIVE');
+  });
+
+  test('a runtime config written by the AWS IoT Device Client (no fleetprov section) rotates too', async () => {
+    const first = await fleet.provisionDevice('dc1');
+    const state = await readRuntimeState(fleet.storageDir('dc1'));
+    await writeRuntimeState(fleet.storageDir('dc1'), { runtimeConfig: state!.runtimeConfig });
+    const result = await rotate(fleet.rotateOptions('dc1'));
+    assert.equal(result.previousCertificateId, first.certificateId);
+    assert.equal(result.identity.clientId, 'born_dc1');
+    await fleet.assertConnects(result.identity);
   });
 
   test('rotation requested by a certificate not attached to the thing is refused; nothing changes', async () => {
