@@ -208,7 +208,7 @@ export interface ProvisioningEventsTable {
   details: string | null;
 }
 
-/** `certificate_rotations` (migration 0002_rotation). */
+/** `certificate_rotations` (migration 0004_rotation). */
 export interface CertificateRotationsTable {
   id: string;
   thing_name: string;
@@ -232,7 +232,7 @@ export interface CertificateRotationsTable {
   modified_at: Int8;
 }
 
-/** `rotation_policies` (migration 0002_rotation). */
+/** `rotation_policies` (migration 0004_rotation). */
 export interface RotationPoliciesTable {
   target_type: string;
   target_name: string;
@@ -247,7 +247,7 @@ export interface RotationPoliciesTable {
   modified_at: Int8;
 }
 
-/** `certificate_templates` (migration 0002_rotation). */
+/** `certificate_templates` (migration 0004_rotation). */
 export interface CertificateTemplatesTable {
   certificate_id: string;
   template_name: string;

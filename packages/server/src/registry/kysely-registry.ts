@@ -522,7 +522,7 @@ export class KyselyRegistry implements Registry {
     return this.#single((c) => events.pruneEvents(c, before));
   }
 
-  // Rotations (migration 0002_rotation) ----------------------------------------------------------
+  // Rotations (migration 0004_rotation) ----------------------------------------------------------
   createRotation(input: NewRotation): Promise<RotationRow> {
     return this.#write((c) => rotations.createRotation(c, input));
   }

@@ -325,7 +325,7 @@ function hooks(dialect: RegistryDialect): Migration {
 
 /** The migrations, by name (applied in name order). */
 export function registryMigrations(dialect: RegistryDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0002_rotation': rotation(dialect), '0003_hooks': hooks(dialect) };
+  return { '0001_initial': initial(dialect), '0003_hooks': hooks(dialect), '0004_rotation': rotation(dialect) };
 }
 
 /** A Kysely MigrationProvider over {@link registryMigrations}. */

@@ -120,9 +120,6 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
     provider: new RegistryMigrationProvider(dialect),
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: MIGRATION_LOCK_TABLE,
-    // Feature branches own fixed prefixes (0002_rotation, 0003_hooks, ...) and merge in any order: a
-    // database migrated before a lower-numbered migration arrived must still accept it.
-    allowUnorderedMigrations: true,
     ...(migrationSchema === undefined ? {} : { migrationTableSchema: migrationSchema }),
   });
   const { error } = await migrator.migrateToLatest();

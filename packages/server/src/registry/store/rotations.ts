@@ -1,5 +1,5 @@
 /**
- * Certificate rotations, rotation policies and certificate provenance (migration 0002_rotation).
+ * Certificate rotations, rotation policies and certificate provenance (migration 0004_rotation).
  */
 import type { Selectable, Updateable } from 'kysely';
 import { insertUnique, num, optNum, type Ctx } from '../context.js';
