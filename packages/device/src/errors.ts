@@ -12,6 +12,8 @@ export type ProvisioningStep =
   | 'store'
   | 'reconnect'
   | 'probe'
+  | 'acknowledge'
+  | 'switch'
   | 'done';
 
 /** Stable machine-readable error codes of this package. */

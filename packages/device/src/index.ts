@@ -13,7 +13,10 @@ export {
   type ProvisionTimeouts,
   type ProbeOptions,
   type ProvisioningMethod,
+  type RotationProvisionOptions,
 } from './provision.js';
+export { rotate, rotationAckTopics, type RotateOptions, type RotationResult } from './rotate.js';
+export { onRotationNotice, parseRotationNotice, type RotationNotice } from './rotation-notices.js';
 export {
   connect,
   openConnection,
@@ -62,6 +65,8 @@ export {
   type FleetprovSection,
   type ProvisioningStage,
   type PreviousCredential,
+  type PendingRotation,
+  type RotationStage,
 } from './storage.js';
 export { MqttSession, type RpcRequest, type RpcReply } from './mqtt-rpc.js';
 export {

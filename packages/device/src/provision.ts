@@ -64,6 +64,7 @@ import {
 } from './keys.js';
 import { MqttSession } from './mqtt-rpc.js';
 import { nextAction, type ResumeAction } from './resume.js';
+import { rotate, type RotateOptions } from './rotate.js';
 import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from './retry.js';
 import {
   CERTIFICATE_MODE,
@@ -169,7 +170,16 @@ export interface ProvisionOptions {
   signal?: AbortSignal;
   /** Receives progress events. */
   onProgress?: ProgressListener;
+  /** `false` (or absent) for provisioning by claim; see {@link RotationProvisionOptions} for `true`. */
+  isRotation?: false;
 }
+
+/**
+ * `provision(options)` with `isRotation: true` rotates the certificate of the identity in
+ * `storageDir` (see {@link rotate}) instead of provisioning with a claim, like the aws-samples
+ * Python client's `isRotation=True`.
+ */
+export type RotationProvisionOptions = RotateOptions & { isRotation: true };
 
 /** Options after validation and defaults. */
 interface ResolvedOptions {
@@ -367,8 +377,17 @@ function event(run: Run, step: ProvisioningStep, status: ProgressEvent['status']
  * @throws {StorageError} the credentials directory could not be written.
  * @throws {AbortError} `signal` aborted.
  */
-export async function provision(options: ProvisionOptions): Promise<DeviceIdentity> {
-  const o = resolveProvisionOptions(options);
+export async function provision(options: ProvisionOptions | RotationProvisionOptions): Promise<DeviceIdentity> {
+  if (typeof options === 'object' && options !== null && options.isRotation === true) {
+    // The aws-samples Python client's shape: provision again with the CURRENT identity against a rotation template.
+    const r = options as RotationProvisionOptions;
+    const rotateOptions: RotateOptions = { endpoint: r.endpoint, rootCa: r.rootCa, storageDir: r.storageDir, templateName: r.templateName };
+    for (const key of ['port', 'alpn', 'parameters', 'format', 'method', 'keyAlgorithm', 'csrSubject', 'acknowledge', 'keepPrevious', 'timeouts', 'retry', 'keepaliveSec', 'signal', 'onProgress'] as const) {
+      if (r[key] !== undefined) (rotateOptions as unknown as Record<string, unknown>)[key] = r[key];
+    }
+    return (await rotate(rotateOptions)).identity;
+  }
+  const o = resolveProvisionOptions(options as ProvisionOptions);
   const run: Run = {
     o,
     emit: safeListener(options.onProgress),

@@ -204,6 +204,30 @@ export interface RuntimeConfig {
   deviceConfiguration: Record<string, string>;
 }
 
+/** How far a certificate rotation got (the current identity stays in use until `switch`). */
+export type RotationStage = 'credentials-issued' | 'registered' | 'verified' | 'acknowledged';
+
+/** A rotation in progress: the replacement credentials, not yet in use. */
+export interface PendingRotation {
+  stage: RotationStage;
+  /** Id of the replacement certificate. */
+  certificateId: string;
+  certificatePath: string;
+  privateKeyPath: string;
+  /** Ownership token, kept until RegisterThing succeeded. */
+  ownershipToken?: string;
+  tokenIssuedAt?: string;
+  /** The rotation template. */
+  templateName: string;
+  format: 'json' | 'cbor';
+  /** Thing name and device configuration RegisterThing returned. */
+  thingName?: string;
+  deviceConfiguration?: Record<string, string>;
+  /** The server confirmed the rotation (fleetprov's acknowledgement reply). */
+  confirmed?: boolean;
+  startedAt: string;
+}
+
 /** The `fleetprov` section: what is needed to resume an interrupted run. */
 export interface FleetprovSection {
   /** How far provisioning got. */
@@ -224,6 +248,8 @@ export interface FleetprovSection {
   verifiedAt?: string;
   /** Older credentials this one replaces. */
   previous: PreviousCredential[];
+  /** A certificate rotation in progress (see `rotate()`). */
+  rotation?: PendingRotation;
 }
 
 /** The whole runtime state file. */
@@ -263,6 +289,7 @@ export function serializeRuntimeState(state: RuntimeState): string {
       clientId: fp.clientId,
       verifiedAt: fp.verifiedAt,
       previous: fp.previous.map((p) => ({ certificateId: p.certificateId, cert: p.certificatePath, key: p.privateKeyPath })),
+      ...(fp.rotation === undefined ? {} : { rotation: { ...fp.rotation, cert: fp.rotation.certificatePath, key: fp.rotation.privateKeyPath, certificatePath: undefined, privateKeyPath: undefined } }),
     };
   }
   return JSON.stringify(out, null, 2) + '\n';
@@ -364,7 +391,42 @@ export function parseRuntimeState(text: string, dir: string): RuntimeState {
   if (clientId !== undefined) fleetprov.clientId = clientId;
   const verifiedAt = optionalString(fpRaw, 'verifiedAt', 'fleetprov');
   if (verifiedAt !== undefined) fleetprov.verifiedAt = verifiedAt;
+  const rotationRaw = field(fpRaw, 'rotation');
+  if (rotationRaw !== undefined && rotationRaw !== null) fleetprov.rotation = parsePendingRotation(rotationRaw, dir);
   return { runtimeConfig, fleetprov };
+}
+
+const ROTATION_STAGES: readonly RotationStage[] = ['credentials-issued', 'registered', 'verified', 'acknowledged'];
+
+function parsePendingRotation(raw: unknown, dir: string): PendingRotation {
+  const where = 'fleetprov.rotation';
+  if (!isRecord(raw)) throw new TypeError(`${where} must be an object`);
+  const stage = field(raw, 'stage');
+  if (typeof stage !== 'string' || !(ROTATION_STAGES as readonly string[]).includes(stage)) throw new TypeError(`${where}.stage must be one of ${ROTATION_STAGES.join(', ')}`);
+  const format = field(raw, 'format');
+  if (format !== 'json' && format !== 'cbor') throw new TypeError(`${where}.format must be "json" or "cbor"`);
+  const rotation: PendingRotation = {
+    stage: stage as RotationStage,
+    certificateId: requiredString(raw, 'certificateId', where),
+    certificatePath: resolvePath(dir, requiredString(raw, 'cert', where)),
+    privateKeyPath: resolvePath(dir, requiredString(raw, 'key', where)),
+    templateName: requiredString(raw, 'templateName', where),
+    format,
+    startedAt: requiredString(raw, 'startedAt', where),
+  };
+  for (const key of ['ownershipToken', 'tokenIssuedAt', 'thingName'] as const) {
+    const value = optionalString(raw, key, where);
+    if (value !== undefined) rotation[key] = value;
+  }
+  const config = field(raw, 'deviceConfiguration');
+  if (config !== undefined && config !== null) {
+    if (!isRecord(config) || Object.keys(config).length > MAX_DEVICE_CONFIG_ENTRIES) throw new TypeError(`${where}.deviceConfiguration must be an object`);
+    rotation.deviceConfiguration = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])) as Record<string, string>;
+  }
+  const confirmed = field(raw, 'confirmed');
+  if (confirmed !== undefined && typeof confirmed !== 'boolean') throw new TypeError(`${where}.confirmed must be true or false`);
+  if (confirmed === true) rotation.confirmed = true;
+  return rotation;
 }
 
 /**

@@ -11,7 +11,9 @@ import { CertificateFactsCache, KeyPool } from './pki/index.js';
 import { startBroker, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
+import { registerRotationRoutes } from './api/routes/rotation.js';
 import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
+import { createRotationAckHandler, isRotationRequestTopic, RotationService, type RotationOptions } from './rotation/index.js';
 import { createJustInTimeRegistration } from './provisioning/jitp.js';
 import { checkHookSecret, loadOrCreateHookSecret } from './provisioning/hook-secret.js';
 import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
@@ -84,6 +86,12 @@ export interface ServerOptions {
    * not collected and `/metrics` answers 404 "metrics disabled".
    */
   metricsToken?: string;
+  /**
+   * Certificate rotation (docs/rotation.md): grace period before an old certificate is retired after
+   * its replacement connected (`graceMs`, default 1 hour), what it becomes (`retireStatus`, INACTIVE
+   * or REVOKED), and how often the monitor runs (`intervalMs`, default 60 s).
+   */
+  rotation?: Omit<RotationOptions, 'publish'>;
 }
 
 /** A running server. */
@@ -107,6 +115,8 @@ export interface RunningServer {
   events: EventPublisher;
   /** The Prometheus metrics, when `metricsToken` enabled them. */
   metrics: FleetprovMetrics | null;
+  /** The certificate-rotation service (requests, due certificates, the monitor). */
+  rotation: RotationService;
   /** The file holding the webhook HMAC key, or null when `hookSecret` was given. */
   hookSecretPath: string | null;
   /** Admin access key id (the secret is in `paths.credentials`). */
@@ -157,16 +167,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
+    const rotation = new RotationService(context, { ...options.rotation, publish: (topic, payload) => broker!.publish(topic, payload, { qos: 1 }) });
+    cleanups.push(() => rotation.stop());
     // JITP/JITR: certificates of registered CAs are registered on their first CONNECT; the
     // registered event goes out through the broker (created below, before any CONNECT).
     const jit = createJustInTimeRegistration(context, { publish: (topic, payload) => broker?.publish(topic, payload, { qos: 1 }) ?? Promise.resolve() });
     const authority = createRegistryAuthority(context, {
       unregisteredCertificateHook: jit.onUnregisteredCertificate,
       pendingCertificateHook: jit.onPendingCertificate,
+      expiredCertificateRecovery: (cert, clientId) => rotation.recoveryGrant(cert, clientId),
     });
     cleanups.push(() => authority.close());
     const rate = options.provisioningRatePerSecond ?? 1000;
-    const onProvisioningRequest = await createProvisioningHandler(context, {
+    const onRotationAck = createRotationAckHandler({ registry, service: rotation, logger });
+    const onFleetProvisioningRequest = await createProvisioningHandler(context, {
+      onRegistered: rotation.onRegistered,
       throttle: { ratePerSecond: rate, burst: rate * 2 },
       ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
       ...(options.preProvisioningHooks !== undefined ? { preProvisioningHooks: options.preProvisioningHooks } : {}),
@@ -177,6 +192,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook }
         : {}),
     });
+    const onProvisioningRequest: typeof onFleetProvisioningRequest = (req) => (isRotationRequestTopic(req.topic) ? onRotationAck(req) : onFleetProvisioningRequest(req));
     broker = await startBroker({
       host,
       port: options.mqttPort ?? 8883,
@@ -186,6 +202,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger,
     });
     const b = broker;
+    b.on('connected', (e) => rotation.onConnected(e.certificateId));
+    rotation.start();
     let brokerListening = true;
     cleanups.push(() => {
       brokerListening = false;
@@ -209,6 +227,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       readiness: createReadinessProbe({ registry, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
     });
     registerControlPlaneRoutes(api, context);
+    registerRotationRoutes(api, context, rotation);
     registerEventRoutes(api, context, { configurations: eventConfigurations });
     registerConsole(api, { context, sessions: consoleSessions, credentials });
     registerMetricsRoute(api, metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null);
@@ -235,6 +254,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       api,
       context,
       metrics,
+      rotation,
       events: eventPublisher,
       hookSecretPath: hookSecret.path,
       accessKeyId: data.admin.accessKeyId,

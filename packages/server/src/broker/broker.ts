@@ -638,7 +638,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       callback(new BrokerError('PublishRefused', verdict.reason));
       return;
     }
-    if (verdict.topicClass.kind === 'provisioning-request') this.#dispatchProvisioning(conn, packet);
+    if (verdict.topicClass.kind === 'provisioning-request' || verdict.topicClass.kind === 'service-request') this.#dispatchProvisioning(conn, packet);
     callback(null);
   }
 

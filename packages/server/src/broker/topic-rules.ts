@@ -12,6 +12,7 @@ import {
   RULES_TOPIC_PREFIX,
   type ParsedTopic,
 } from '@fleetprov/protocol';
+import { isRotationRequestTopic, isRotationServerTopic } from '../rotation/topics.js';
 
 /** How the broker treats a PUBLISH topic that passed `checkTopicName`. */
 export type PublishTopicClass =
@@ -21,6 +22,8 @@ export type PublishTopicClass =
   | { kind: 'routed'; reserved: true }
   /** A Fleet Provisioning request topic: handed to the provisioning handler, never routed. */
   | { kind: 'provisioning-request'; reserved: true; parsed: ParsedTopic }
+  /** A request of a fleetprov service extension (rotation acknowledgement): handed to the provisioning handler, never routed. */
+  | { kind: 'service-request'; reserved: true }
   /** A Basic Ingest topic (`$aws/rules/<rule>/...`): accepted, never routed (fleetprov has no rules engine). */
   | { kind: 'ingest'; reserved: true }
   /** A reserved topic clients may not publish to. */
@@ -35,7 +38,11 @@ const ROUTED_THING_SERVICES: ReadonlySet<string> = new Set(['shadow', 'jobs']);
  * `$` topics other than the documented ones are refused.
  */
 export function classifyPublishTopic(topic: string): PublishTopicClass {
-  if (!topic.startsWith('$')) return { kind: 'routed', reserved: false };
+  if (!topic.startsWith('$')) {
+    if (isRotationRequestTopic(topic)) return { kind: 'service-request', reserved: true };
+    if (isRotationServerTopic(topic)) return { kind: 'refused', reason: `${topic} is published by the server only (fleetprov rotation extension)` };
+    return { kind: 'routed', reserved: false };
+  }
   if (isProvisioningTopic(topic)) {
     const parsed = parseTopic(topic);
     if (parsed === null) return { kind: 'refused', reason: `${topic} is a reserved topic but not a Fleet Provisioning request topic` };
@@ -132,7 +139,7 @@ export function checkSubscribeReserved(filter: string): string | null {
  * topics or the broker's internal `$SYS` topics.
  */
 export function isRoutableTopic(topic: string): boolean {
-  if (!topic.startsWith('$')) return true;
+  if (!topic.startsWith('$')) return !isRotationRequestTopic(topic);
   if (topic.startsWith('$SYS/')) return false;
   if (topic.startsWith(RULES_TOPIC_PREFIX)) return false;
   if (isProvisioningTopic(topic)) {

@@ -24,6 +24,7 @@ import { createAdminClient } from './admin-client.js';
 import { banner } from './server-command.js';
 import { CliError, type CliIo } from './io.js';
 import { examplePath } from './examples.js';
+import { formatRotationTable, rotatableDemoDevices, runDemoRotation } from './demo-rotation.js';
 import { runJitpDemoDevice } from './demo-jitp.js';
 
 const TEMPLATE = 'birthing_template';
@@ -232,7 +233,7 @@ export function addDemoCommand(program: Command, io: CliIo): void {
       const workDir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'fleetprov-demo-')));
       const { startServer } = await import('../server.js');
       io.stdout(`starting an embedded fleetprov server in ${workDir} ...\n`);
-      const server = await startServer({ dataDir: join(workDir, 'server'), mqttPort: 0, httpPort: 0, logLevel: opts.logLevel, keyPoolSize: 2 });
+      const server = await startServer({ dataDir: join(workDir, 'server'), mqttPort: 0, httpPort: 0, logLevel: opts.logLevel, keyPoolSize: 2, rotation: { graceMs: 0 } });
       try {
         const rows = await runDemoFleet(server, workDir, io);
         io.stdout('\n' + formatTable(rows) + '\n\n');
@@ -244,7 +245,13 @@ export function addDemoCommand(program: Command, io: CliIo): void {
         io.stdout(`files: server data ${server.paths.dir}, claim ${join(workDir, 'claim')}, devices ${join(workDir, 'devices')}\n`);
         if (!ok) throw new CliError('the demo did not end as expected (see the table)', 1);
         io.stdout('every device was provisioned (device-4 just in time, from its manufacturer CA), reconnected with its own certificate, published where its policy allows and was refused elsewhere;\n');
-        io.stdout('the device whose serial number is not on the allow-list was refused by the pre-provisioning webhook, and nothing was created for it.\n');
+        io.stdout('the device whose serial number is not on the allow-list was refused by the pre-provisioning webhook, and nothing was created for it.\n\n');
+        const rotated = await runDemoRotation(server, workDir, rotatableDemoDevices(rows), DEVICE_POLICY, io);
+        io.stdout('\n' + formatRotationTable(rotated) + '\n\n');
+        if (!rotated.every((r) => r.oldStatus === 'INACTIVE' && r.newStatus === 'ACTIVE' && r.oldConnect === 'refused' && r.confirmed)) {
+          throw new CliError('the rotation step did not end as expected (see the table)', 1);
+        }
+        io.stdout('every device rotated its certificate with its current identity; each old certificate was retired (INACTIVE) once the new one connected.\n');
         if (opts.keepRunning) {
           io.stdout(banner(server) + '\n');
           await new Promise<void>((resolve) => {

@@ -6,7 +6,7 @@ import { CliError, type CliIo } from './io.js';
 export function addDeviceCommand(program: Command, io: CliIo): void {
   program
     .command('device')
-    .description('the device client (same as fleetprov-device): provision, status — run `fleetprov device --help`')
+    .description('the device client (same as fleetprov-device): provision, status, rotate — run `fleetprov device --help`')
     .helpOption(false)
     .allowUnknownOption(true)
     .allowExcessArguments(true)

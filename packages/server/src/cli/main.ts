@@ -5,6 +5,7 @@ import { addServerCommand } from './server-command.js';
 import { addDemoCommand } from './demo-command.js';
 import { addAdminCommands } from './admin-commands.js';
 import { addDeviceCommand } from './device-command.js';
+import { addRotationCommands } from './rotation-commands.js';
 import { addCaCommands } from './ca-commands.js';
 import { addEventsCommand } from './events-command.js';
 import { addConsoleCommand } from './console-command.js';
@@ -23,6 +24,7 @@ export function buildProgram(io: CliIo): Command {
   addDemoCommand(program, io);
   addAdminCommands(program, io);
   addDeviceCommand(program, io);
+  addRotationCommands(program, io);
   addCaCommands(program, io);
   addEventsCommand(program, io);
   addConsoleCommand(program, io);

@@ -48,10 +48,15 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--metrics-token <token>', 'enable GET /metrics (Prometheus) for scrapers sending Authorization: Bearer <token>; also read from FLEETPROV_METRICS_TOKEN')
     .option('--rate-limit <n>', 'provisioning requests per second per certificate (devices of a batch share their claim certificate)', '1000')
     .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
+    .option('--rotation-grace-seconds <n>', 'certificate rotation: time between the new certificate\'s first connection and the old one\'s retirement (rotation policies may override it)', '3600')
+    .option('--rotation-retire-status <status>', 'certificate rotation: what a retired certificate becomes, INACTIVE or REVOKED', 'INACTIVE')
     .option('--hook-timeout-ms <n>', 'time a pre-provisioning hook (webhook) may take before the request is denied', '5000')
     .option('--hook-ca <file>', 'PEM file of CA certificates to trust for https:// webhooks (besides the system store)')
     .addHelpText('after', '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.')
-    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string; hookTimeoutMs: string; hookCa?: string }) => {
+    .action(async (opts: { dataDir: string; host: string; mqttPort: string; httpPort: string; hostname: string[]; db?: string; logLevel: string; certValidityDays: string; keyAlgorithm: string; rateLimit: string; certNotAfter?: string; metricsToken?: string; hookTimeoutMs: string; hookCa?: string; rotationGraceSeconds: string; rotationRetireStatus: string }) => {
+      const grace = Number(opts.rotationGraceSeconds);
+      if (!/^\d+$/.test(opts.rotationGraceSeconds) || grace > 366 * 86_400) throw new CliError(`--rotation-grace-seconds must be an integer from 0 to ${366 * 86_400}, got "${opts.rotationGraceSeconds}"`);
+      if (opts.rotationRetireStatus !== 'INACTIVE' && opts.rotationRetireStatus !== 'REVOKED') throw new CliError(`--rotation-retire-status must be INACTIVE or REVOKED, got "${opts.rotationRetireStatus}"`);
       if (opts.keyAlgorithm !== 'rsa-2048' && opts.keyAlgorithm !== 'ec-p256') throw new CliError(`--key-algorithm must be rsa-2048 or ec-p256, got "${opts.keyAlgorithm}"`);
       const validity = Number(opts.certValidityDays);
       if (!Number.isInteger(validity) || validity < 1) throw new CliError(`--cert-validity-days must be a positive integer, got "${opts.certValidityDays}"`);
@@ -88,6 +93,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
           certificateValidityDays: validity,
           keyAlgorithm: opts.keyAlgorithm,
           provisioningRatePerSecond: rateLimit,
+          rotation: { graceMs: grace * 1000, retireStatus: opts.rotationRetireStatus },
           preProvisioningHookTimeoutMs: hookTimeoutMs,
           ...(hookSecret !== undefined ? { hookSecret } : {}),
           ...(hookCa !== undefined ? { hookCa } : {}),

@@ -38,6 +38,13 @@ export interface RegistryAuthorityOptions {
   pendingCertificateHook?: (certificate: CertificateRow) => Promise<void>;
   /** Monotonic clock for refresh timing, ms. Default `performance.now`. */
   clock?: () => number;
+  /**
+   * Recovery after expiry (opt-in, docs/rotation.md): called when an ACTIVE certificate is past its
+   * notAfter. Returning a template lets the connection in with a principal restricted to
+   * CreateCertificateFromCsr and that template's RegisterThing (and only as far as the
+   * certificate's own policies allow too); null refuses it as expired.
+   */
+  expiredCertificateRecovery?: (cert: CertificateRow, clientId: string) => Promise<{ templateName: string } | null>;
 }
 
 /** The authority, with its policy cache exposed (for stats and invalidation). */
@@ -59,7 +66,7 @@ interface PrincipalState {
 }
 
 /** Why a certificate in this state may not connect, or null when it may. */
-function statusRefusal(cert: CertificateRow, now: number): string | null {
+function statusRefusal(cert: CertificateRow, now: number, ignoreExpiry = false): string | null {
   switch (cert.status) {
     case 'ACTIVE':
       break;
@@ -78,7 +85,7 @@ function statusRefusal(cert: CertificateRow, now: number): string | null {
   if (cert.expiresAt !== null && now >= cert.expiresAt) {
     return `temporary claim certificate ${cert.id} expired at ${new Date(cert.expiresAt).toISOString()}`;
   }
-  if (now > cert.notAfter) return `certificate expired at ${new Date(cert.notAfter).toISOString()}`;
+  if (now > cert.notAfter && !ignoreExpiry) return `certificate expired at ${new Date(cert.notAfter).toISOString()}`;
   if (now < cert.notBefore) return `certificate is not valid before ${new Date(cert.notBefore).toISOString()}`;
   return null;
 }
@@ -109,11 +116,11 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
   let closed = false;
 
   /** Reads the certificate's status, policies and thing; compiles the policies. Never throws for bad data. */
-  async function loadState(certId: string, base: PolicyContext, known?: CertificateRow): Promise<PrincipalState> {
+  async function loadState(certId: string, base: PolicyContext, known?: CertificateRow, ignoreExpiry = false): Promise<PrincipalState> {
     const registry = ctx.registry;
     const cert = known ?? (await registry.getCertificate(certId));
     if (cert === null) return { set: null, denyReason: `certificate ${certId} no longer exists`, certificateRefused: true, context: base };
-    const refusal = statusRefusal(cert, ctx.now().getTime());
+    const refusal = statusRefusal(cert, ctx.now().getTime(), ignoreExpiry);
     if (refusal !== null) return { set: null, denyReason: refusal, certificateRefused: true, context: base };
     // A temporary claim (CreateProvisioningClaim) has only its implicit policy, scoped to its template.
     if (cert.claimTemplateName !== null) return { set: cache.compile([temporaryClaimPolicy(cert.claimTemplateName)]), denyReason: '', certificateRefused: false, context: base };
@@ -203,12 +210,17 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
       }
       return { ok: false, reason: `certificate ${certId} is not registered; register it (RegisterCertificate) or provision a new one` };
     }
-    const refusal = statusRefusal(cert, ctx.now().getTime());
+    const now = ctx.now().getTime();
+    const refusal = statusRefusal(cert, now);
+    let recovery: { templateName: string } | null = null;
     if (refusal !== null) {
       if (cert.status === 'PENDING_ACTIVATION' && opts.pendingCertificateHook !== undefined) {
         await opts.pendingCertificateHook(cert).catch((err: unknown) => log.error({ certificateId: certId, err }, 'pendingCertificateHook failed'));
       }
-      return { ok: false, reason: refusal };
+      const expiredOnly = cert.status === 'ACTIVE' && cert.expiresAt === null && now > cert.notAfter && statusRefusal(cert, now, true) === null;
+      if (expiredOnly && opts.expiredCertificateRecovery !== undefined) recovery = await opts.expiredCertificateRecovery(cert, attempt.clientId);
+      if (recovery === null) return { ok: false, reason: refusal };
+      log.warn({ certificateId: certId, clientId: attempt.clientId, template: recovery.templateName }, `certificate ${certId} expired at ${new Date(cert.notAfter).toISOString()}: connected in recovery mode (rotation with template ${recovery.templateName} only)`);
     }
     let certificate: NonNullable<PolicyContext['certificate']>;
     try {
@@ -218,9 +230,39 @@ export function createRegistryAuthority(ctx: ServiceContext, opts: RegistryAutho
       return { ok: false, reason: `certificate ${certId} is stored in a form the server cannot read` };
     }
     const base: PolicyContext = { clientId: attempt.clientId, sourceIp: attempt.sourceIp, certificate, thing: null };
-    const state = await loadState(certId, base, cert);
+    const state = await loadState(certId, base, cert, recovery !== null);
     if (state.certificateRefused) return { ok: false, reason: state.denyReason };
+    if (recovery !== null) return { ok: true, principal: recoveryPrincipal(certId, state, attempt.clientId, recovery.templateName) };
     return { ok: true, principal: new RegistryPrincipal(certId, state, base) };
+  }
+
+  /**
+   * The principal of an expired certificate in recovery mode: only the CSR flow and RegisterThing on
+   * one template, intersected with the certificate's own policies; never refreshed (the
+   * certificate's policies are frozen for this connection; deactivating it still drops it).
+   */
+  function recoveryPrincipal(certId: string, state: PrincipalState, clientId: string, templateName: string): Principal {
+    const allowed = new Set<string>([`iot:Connect client/${clientId}`]);
+    for (const fmt of ['json', 'cbor']) {
+      for (const base of [`$aws/certificates/create-from-csr/${fmt}`, `$aws/provisioning-templates/${templateName}/provision/${fmt}`]) {
+        allowed.add(`iot:Publish topic/${base}`);
+        for (const outcome of ['accepted', 'rejected']) {
+          allowed.add(`iot:Receive topic/${base}/${outcome}`);
+          allowed.add(`iot:Subscribe topicfilter/${base}/${outcome}`);
+        }
+      }
+    }
+    return {
+      certificateId: certId,
+      context: state.context,
+      authorize(action: string, resource: string): Decision {
+        if (!allowed.has(`${action} ${resource}`)) {
+          return { allowed: false, reason: `certificate ${certId} is expired and connected in recovery mode: only CreateCertificateFromCsr and RegisterThing on template ${templateName} are allowed` };
+        }
+        if (state.set === null) return { allowed: false, reason: state.denyReason };
+        return state.set.authorize(action, resource, state.context);
+      },
+    };
   }
 
   return {

@@ -23,7 +23,7 @@ import { ProvisioningError, rejection, ServiceRejection } from './errors.js';
 import type { PreProvisioningHook } from './hook.js';
 import { createHookResolver, type HookResolver } from './hook-resolver.js';
 import { createOwnershipTokens, type OwnershipTokens } from './ownership-tokens.js';
-import { handleRegisterThing } from './register-thing.js';
+import { handleRegisterThing, type RegistrationObserver } from './register-thing.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
 import { TemplateCache } from './template-cache.js';
 import { PrincipalThrottle, type ThrottleOptions } from './throttle.js';
@@ -52,6 +52,8 @@ export interface ProvisioningHandlerOptions {
   webhookCa?: string | string[];
   /** Time the hook may take, ms. Default 5000 (AWS's hard limit). */
   hookTimeoutMs?: number;
+  /** Called inside every accepted RegisterThing's transaction (certificate rotation bookkeeping). */
+  onRegistered?: RegistrationObserver;
   /** Parsed templates kept in memory. Default 256. */
   templateCacheSize?: number;
   /** Called once per answered request, after its reply is ready (for metrics). Must not throw; errors are logged. */
@@ -98,7 +100,7 @@ function toRefusal(err: unknown): Refusal {
 
 function checkOptions(opts: ProvisioningHandlerOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new ProvisioningError('InvalidArgument', 'options must be an object');
-  for (const name of ['preProvisioningHook', 'onOutcome', 'onPreProvisioningHookDuration'] as const) {
+  for (const name of ['preProvisioningHook', 'onOutcome', 'onPreProvisioningHookDuration', 'onRegistered'] as const) {
     if (opts[name] !== undefined && typeof opts[name] !== 'function') throw new ProvisioningError('InvalidArgument', `${name} must be a function`);
   }
   const timeout = opts.hookTimeoutMs;
@@ -126,7 +128,7 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
     ...(opts.webhookSecret !== undefined ? { webhookSecret: opts.webhookSecret } : {}),
     ...(opts.webhookCa !== undefined ? { webhookCa: opts.webhookCa } : {}),
   });
-  const registerDeps = { ctx, tokens, templates, resolveHook: (template: TemplateRow) => timedHook(hooks(template)), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS };
+  const registerDeps = { ctx, tokens, templates, resolveHook: (template: TemplateRow) => timedHook(hooks(template)), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS, onRegistered: opts.onRegistered };
 
   /** The hook, reporting its duration to `onPreProvisioningHookDuration` when that is set. */
   function timedHook(hook: PreProvisioningHook | undefined): PreProvisioningHook | undefined {

@@ -33,7 +33,25 @@ export interface RegisterThingDeps {
   /** The pre-provisioning hook of a template, if it has one (see hook-resolver.ts). */
   resolveHook: (template: TemplateRow) => PreProvisioningHook | undefined;
   hookTimeoutMs: number;
+  /** Called inside the transaction once the plan is applied (rotation bookkeeping); throwing rejects and rolls back. */
+  onRegistered?: RegistrationObserver | undefined;
 }
+
+/** What {@link RegisterThingDeps.onRegistered} learns about an applied RegisterThing. */
+export interface AppliedRegistration {
+  /** Certificate id of the requesting connection (claim, or the old certificate during rotation). */
+  principalId: string;
+  /** The certificate just registered. */
+  certificateId: string;
+  /** The thing the certificate was attached to, if the template has one. */
+  thingName: string | undefined;
+  templateName: string;
+  /** Status the template gave the certificate. */
+  certificateStatus: string;
+}
+
+/** Observes an applied RegisterThing inside its transaction (`tx`). */
+export type RegistrationObserver = (tx: Registry, registration: AppliedRegistration) => Promise<void>;
 
 /** The template by name, usable for fleet provisioning. */
 async function loadTemplate(ctx: ServiceContext, name: string): Promise<TemplateRow> {
@@ -282,6 +300,9 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
       if (planned.thing !== undefined) await tx.attachThingPrincipal(planned.thing.thingName, claims.certificateId);
       if (planned.certificate !== undefined) await tx.updateCertificateStatus(claims.certificateId, planned.certificate.status);
       const status = planned.certificate?.status ?? 'PENDING_ACTIVATION';
+      if (deps.onRegistered !== undefined) {
+        await deps.onRegistered(tx, { principalId: scope.principalId, certificateId: claims.certificateId, thingName: planned.thing?.thingName, templateName, certificateStatus: status });
+      }
       await tx.appendEvent(
         provisioningEvent(
           scope,

@@ -208,6 +208,52 @@ export interface ProvisioningEventsTable {
   details: string | null;
 }
 
+/** `certificate_rotations` (migration 0004_rotation). */
+export interface CertificateRotationsTable {
+  id: string;
+  thing_name: string;
+  old_certificate_id: string;
+  new_certificate_id: string | null;
+  /** The old certificate id while the rotation is open, else null (unique). */
+  open_key: string | null;
+  state: string;
+  reason: string;
+  template_name: string | null;
+  retire_status: string;
+  grace_ms: Int8;
+  requested_at: Int8;
+  issued_at: NullableInt8;
+  acknowledged_at: NullableInt8;
+  retire_after: NullableInt8;
+  retired_at: NullableInt8;
+  /** JSON array of certificate ids. */
+  superseded: string;
+  notified_at: NullableInt8;
+  modified_at: Int8;
+}
+
+/** `rotation_policies` (migration 0004_rotation). */
+export interface RotationPoliciesTable {
+  target_type: string;
+  target_name: string;
+  max_age_days: number | null;
+  renew_before_days: number | null;
+  rotation_template: string | null;
+  grace_seconds: number | null;
+  retire_status: string;
+  allow_expired_recovery: BoolInt;
+  recovery_window_days: number | null;
+  created_at: Int8;
+  modified_at: Int8;
+}
+
+/** `certificate_templates` (migration 0004_rotation). */
+export interface CertificateTemplatesTable {
+  certificate_id: string;
+  template_name: string;
+  created_at: Int8;
+}
+
 /** The whole database. */
 export interface Database {
   settings: SettingsTable;
@@ -227,4 +273,7 @@ export interface Database {
   provisioning_template_versions: ProvisioningTemplateVersionsTable;
   ownership_tokens: OwnershipTokensTable;
   provisioning_events: ProvisioningEventsTable;
+  certificate_rotations: CertificateRotationsTable;
+  rotation_policies: RotationPoliciesTable;
+  certificate_templates: CertificateTemplatesTable;
 }

@@ -36,7 +36,9 @@ export type ResourceType =
   | 'provisioning-template-version'
   | 'ownership-token'
   | 'setting'
-  | 'event';
+  | 'event'
+  | 'rotation'
+  | 'rotation-policy';
 
 /** Why `consumeOwnershipToken` refused a token. */
 export type TokenFailure = 'unknown' | 'used' | 'expired' | 'principal-mismatch';

@@ -3,6 +3,7 @@
  * ownership tokens, settings and provisioning events, on SQLite or PostgreSQL.
  */
 export * from './types.js';
+export * from './rotation-types.js';
 export {
   RegistryError,
   isRegistryError,

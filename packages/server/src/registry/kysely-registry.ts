@@ -22,6 +22,7 @@ import * as certs from './store/certificates.js';
 import * as events from './store/events.js';
 import * as policies from './store/policies.js';
 import * as principals from './store/principals.js';
+import * as rotations from './store/rotations.js';
 import * as settings from './store/settings.js';
 import * as templates from './store/templates.js';
 import * as groups from './store/thing-groups.js';
@@ -75,6 +76,16 @@ import type {
   TokenPage,
   TokenPageRequest,
 } from './types.js';
+import type {
+  ListRotationsRequest,
+  NewRotation,
+  NewRotationPolicy,
+  RotationPolicyRow,
+  RotationPolicyTargetType,
+  RotationRow,
+  RotationState,
+  RotationUpdate,
+} from './rotation-types.js';
 
 /** Attempts of a top-level transaction that PostgreSQL aborted as a serialization failure or deadlock. */
 export const MAX_TRANSACTION_ATTEMPTS = 3;
@@ -517,5 +528,46 @@ export class KyselyRegistry implements Registry {
   }
   countEvents(req: CountEventsRequest): Promise<EventCountBucket[]> {
     return this.#read((c) => events.countEvents(c, req));
+  }
+
+  // Rotations (migration 0004_rotation) ----------------------------------------------------------
+  createRotation(input: NewRotation): Promise<RotationRow> {
+    return this.#write((c) => rotations.createRotation(c, input));
+  }
+  getRotation(id: string): Promise<RotationRow | null> {
+    return this.#read((c) => rotations.getRotation(c, id));
+  }
+  getOpenRotation(oldCertificateId: string): Promise<RotationRow | null> {
+    return this.#read((c) => rotations.getOpenRotation(c, oldCertificateId));
+  }
+  getRotationByNewCertificate(newCertificateId: string): Promise<RotationRow | null> {
+    return this.#read((c) => rotations.getRotationByNewCertificate(c, newCertificateId));
+  }
+  updateRotation(id: string, update: RotationUpdate, opts?: { expectedStates?: RotationState[] }): Promise<RotationRow> {
+    return this.#write((c) => rotations.updateRotation(c, id, update, opts));
+  }
+  listRotations(req?: ListRotationsRequest): Promise<TokenPage<RotationRow>> {
+    return this.#read((c) => rotations.listRotations(c, req));
+  }
+  putRotationPolicy(input: NewRotationPolicy): Promise<RotationPolicyRow> {
+    return this.#write((c) => rotations.putRotationPolicy(c, input));
+  }
+  getRotationPolicy(targetType: RotationPolicyTargetType, targetName: string): Promise<RotationPolicyRow | null> {
+    return this.#read((c) => rotations.getRotationPolicy(c, targetType, targetName));
+  }
+  listRotationPolicies(): Promise<RotationPolicyRow[]> {
+    return this.#read((c) => rotations.listRotationPolicies(c));
+  }
+  deleteRotationPolicy(targetType: RotationPolicyTargetType, targetName: string): Promise<boolean> {
+    return this.#single((c) => rotations.deleteRotationPolicy(c, targetType, targetName));
+  }
+  recordCertificateTemplate(certificateId: string, templateName: string): Promise<void> {
+    return this.#write((c) => rotations.recordCertificateTemplate(c, certificateId, templateName));
+  }
+  getCertificateTemplate(certificateId: string): Promise<string | null> {
+    return this.#read((c) => rotations.getCertificateTemplate(c, certificateId));
+  }
+  listCertificatesByTemplate(templateName: string, req?: TokenPageRequest): Promise<TokenPage<string>> {
+    return this.#read((c) => rotations.listCertificatesByTemplate(c, templateName, req));
   }
 }

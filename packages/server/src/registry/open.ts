@@ -8,7 +8,7 @@
  *   foreign keys on and a busy timeout.
  */
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, Migrator } from 'kysely';
 import pg from 'pg';
 import { ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, isValidAccountId, isValidRegion } from './arn.js';
 import { DEFAULT_LIMITS } from './context.js';
@@ -16,6 +16,7 @@ import type { Database as Schema } from './db-schema.js';
 import { invalid } from './errors.js';
 import { KyselyRegistry } from './kysely-registry.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, RegistryMigrationProvider } from './migrations.js';
+import { SingleSchemaPostgresDialect } from './pg-dialect.js';
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-dialect.js';
 import type { Registry, RegistryDialect, RegistryLimits, RegistryOptions } from './types.js';
 
@@ -63,24 +64,24 @@ async function openPostgres(url: string, schema: string | undefined, poolSize: n
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   try {
-    if (schema !== undefined) {
+    let target = schema;
+    if (target !== undefined) {
       try {
-        await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+        await pool.query(`create schema if not exists "${target}"`); // target matched SCHEMA_RE
       } catch (err) {
         // Two processes creating the schema at once: one loses the race on pg_namespace.
         const code = (err as { code?: unknown }).code;
         if (code !== '23505' && code !== '42P06') throw err;
       }
-      return { db, schema };
+    } else {
+      const row = await pool.query<{ s: string | null }>('select current_schema() as s');
+      target = row.rows[0]?.s ?? undefined;
+      if (!target) throw invalid('the PostgreSQL search_path selects no schema; pass options.schema');
     }
-    const row = await sql<{ s: string }>`select current_schema() as s`.execute(db);
-    const current = row.rows[0]?.s;
-    if (!current) throw invalid('the PostgreSQL search_path selects no schema; pass options.schema');
-    return { db, schema: current };
+    return { db: new Kysely<Schema>({ dialect: new SingleSchemaPostgresDialect({ pool }, target) }), schema: target };
   } catch (err) {
-    await db.destroy();
+    await pool.end().catch(() => undefined);
     throw err;
   }
 }

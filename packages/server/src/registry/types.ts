@@ -6,6 +6,8 @@
  * Getters return `null` for a missing resource; mutators throw {@link RegistryError} (see errors.ts).
  */
 
+import type { RotationStore } from './rotation-types.js';
+
 /** AWS `CertificateStatus`. */
 export type CertificateStatus =
   | 'ACTIVE'
@@ -637,7 +639,7 @@ export type RegistryDialect = 'sqlite' | 'postgres';
  * fleetprov's storage. Every mutating method is all-or-nothing on its own; `transaction` groups
  * several. Inside `transaction(fn)` use only the `tx` handed to `fn`.
  */
-export interface Registry {
+export interface Registry extends RotationStore {
   /** The database behind this registry. */
   readonly dialect: RegistryDialect;
   /** Region used in ARNs. */

@@ -176,6 +176,38 @@ if (await requirePostgres('registry on PostgreSQL')) {
       }
     });
 
+    test('opening is not disturbed by other schemas being created and dropped meanwhile', async () => {
+      // Kysely's stock introspector reads every schema's tables by name, so a schema dropped by
+      // someone else mid-query failed the open with "schema … does not exist".
+      const churner = new pg.Client({ connectionString: PG_URL });
+      await churner.connect();
+      let churning = true;
+      let churned = 0;
+      const churn = (async () => {
+        for (let i = 0; churning && i < 2000; i++) {
+          const other = `${RUN_ID}_churn_${i}`;
+          await churner.query(`create schema "${other}"`);
+          await churner.query(`create table "${other}".t${i % 5} (id serial primary key, v text)`);
+          await churner.query(`drop schema "${other}" cascade`);
+          churned++;
+        }
+      })();
+      try {
+        for (let round = 0; round < 6; round++) {
+          const opened = await Promise.all(Array.from({ length: 4 }, () => openIn(freshSchema())));
+          for (const r of opened) {
+            assert.equal(r.dialect, 'postgres');
+            await r.close();
+          }
+        }
+      } finally {
+        churning = false;
+        await churn;
+        await churner.end();
+      }
+      assert.ok(churned > 0, 'the churner created and dropped schemas during the opens');
+    });
+
     test('a bad schema name is refused before connecting', async () => {
       await assert.rejects(openRegistry(PG_URL, { schema: 'x"; drop schema public; --' }), RegistryError);
     });

@@ -5,6 +5,7 @@
 import { describe } from 'node:test';
 import { certificateCases } from './cases-certificates.js';
 import { policyCases } from './cases-policies.js';
+import { rotationCases } from './cases-rotation.js';
 import { stateCases } from './cases-state.js';
 import { thingCases } from './cases-things.js';
 import type { OpenFn } from './helpers.js';
@@ -18,5 +19,6 @@ export function registrySuite(name: string, open: OpenFn): void {
     thingCases(open);
     policyCases(open);
     stateCases(open);
+    rotationCases(open);
   });
 }
