@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { dataDirPaths } from '../data-dir.js';
 import { withConnection, type ConnectionOptions } from './admin-commands.js';
 import { CliError, type CliIo } from './io.js';
-import { createSignedGetter, type SignedGetter } from './signed-request.js';
+import { createExtensionClient, ExtensionApiError, type ExtensionCall } from './extension-client.js';
 
 /** An event as `GET /fleetprov/events` returns it. */
 interface EventJson {
@@ -43,25 +43,16 @@ export function formatEvent(e: EventJson): string {
   return `${e.time}  #${e.id}  ${e.outcome.padEnd(8)}  ${(e.operation ?? e.type).padEnd(24)}${e.errorCode ? `  ${e.errorCode}` : ''}  ${e.message ?? ''}${subject ? `  (${subject})` : ''}`;
 }
 
-async function fetchEvents(getter: SignedGetter, endpoint: string, query: Record<string, string | undefined>): Promise<{ events: EventJson[]; lastId: number }> {
-  let res;
+async function fetchEvents(call: ExtensionCall, endpoint: string, query: Record<string, string | undefined>): Promise<{ events: EventJson[]; lastId: number }> {
+  const defined = Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
   try {
-    res = await getter.get('/fleetprov/events', query);
+    return (await call('GET', '/fleetprov/events', defined)) as unknown as { events: EventJson[]; lastId: number };
   } catch (err) {
+    if (err instanceof ExtensionApiError) throw new CliError(`reading the event log failed: HTTP ${err.statusCode}: ${err.message}`, 1);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ECONNREFUSED') throw new CliError(`cannot reach the control plane at ${endpoint}: is \`fleetprov server\` running? (--endpoint sets the URL)`, 1);
     throw new CliError(`reading the event log failed: ${(err as Error).message}`, 1);
   }
-  if (res.status !== 200) {
-    let message = res.body;
-    try {
-      message = String((JSON.parse(res.body) as { message?: unknown }).message ?? res.body);
-    } catch {
-      // not JSON
-    }
-    throw new CliError(`reading the event log failed: HTTP ${res.status}: ${message}`, 1);
-  }
-  return JSON.parse(res.body) as { events: EventJson[]; lastId: number };
 }
 
 /** Adds `fleetprov events`. */
@@ -87,12 +78,12 @@ export function addEventsCommand(program: Command, io: CliIo): void {
       throw new CliError(`--outcome must be accepted, rejected or info, got "${opts.outcome}"`);
     }
     const paths = dataDirPaths(opts.dataDir);
-    const getter = await createSignedGetter({ endpoint: opts.endpoint, credentialsPath: opts.credentials ?? paths.credentials, caPath: opts.ca ?? paths.rootCa, region: opts.region });
+    const call = await createExtensionClient({ endpoint: opts.endpoint, credentialsPath: opts.credentials ?? paths.credentials, caPath: opts.ca ?? paths.rootCa, region: opts.region });
     const filters = { type: opts.type, outcome: opts.outcome, thingName: opts.thing, templateName: opts.template };
     const show = (events: EventJson[]) => {
       for (const e of events) io.stdout((opts.json ? JSON.stringify(e) : formatEvent(e)) + '\n');
     };
-    const first = await fetchEvents(getter, opts.endpoint, { ...filters, newestFirst: 'true', limit: String(limit) });
+    const first = await fetchEvents(call, opts.endpoint, { ...filters, newestFirst: 'true', limit: String(limit) });
     show([...first.events].reverse());
     if (!opts.follow) return;
     let lastId = first.lastId;
@@ -105,7 +96,7 @@ export function addEventsCommand(program: Command, io: CliIo): void {
     while (!stopping) {
       await new Promise((resolve) => setTimeout(resolve, interval));
       if (stopping) break;
-      const page = await fetchEvents(getter, opts.endpoint, { ...filters, afterId: String(lastId), limit: '1000' });
+      const page = await fetchEvents(call, opts.endpoint, { ...filters, afterId: String(lastId), limit: '1000' });
       show(page.events);
       lastId = Math.max(lastId, page.lastId);
     }

@@ -7,7 +7,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import https from 'node:https';
 import { readSharedCredentialsFile } from '../api/credentials.js';
-import { buildCanonicalRequest, buildStringToSign, deriveSigningKey, formatAmzDate, SIGV4_ALGORITHM } from '../api/sigv4.js';
+import { buildCanonicalRequest, buildStringToSign, canonicalQueryString, deriveSigningKey, formatAmzDate, SIGV4_ALGORITHM } from '../api/sigv4.js';
 import type { AdminTarget } from './admin-client.js';
 import { CliError } from './io.js';
 
@@ -45,7 +45,9 @@ export async function createExtensionClient(target: AdminTarget): Promise<Extens
   return async (method, path, query = {}, body) => {
     const payload = body === undefined ? '' : JSON.stringify(body);
     const pairs = Object.entries(query).map(([name, value]) => ({ name, value }));
-    const search = new URLSearchParams(query).toString();
+    // The query goes on the wire exactly as it is signed (RFC 3986 encoding, sorted): URLSearchParams
+    // would send a space as "+", which SigV4 reads as a literal plus, and the signature would not match.
+    const search = canonicalQueryString(pairs);
     const amzDate = formatAmzDate(Date.now());
     const shortDate = amzDate.slice(0, 8);
     const payloadHash = createHash('sha256').update(payload).digest('hex');

@@ -24,7 +24,7 @@ import {
   UpdateEventConfigurationsCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { createSignedGetter } from '../../src/cli/signed-request.js';
+import { createExtensionClient, ExtensionApiError } from '../../src/cli/extension-client.js';
 import { fleetprovBin, runNode } from '../e2e/support.js';
 import { subscribeGranted } from '../provisioning/helpers.js';
 import { ARN, connectMqtt, createClaim, createTemplate, eventually, provisionOnce, ROLE_ARN, startTestServer, type TestServer } from './support.js';
@@ -198,14 +198,18 @@ describe('registry events', () => {
     const unauthorized = await runNode([fleetprovBin(), 'events', '--endpoint', t.server.controlPlaneUrl, '--data-dir', t.dataDir, '--credentials', wrongCreds], { timeoutMs: 60_000 });
     assert.equal(unauthorized.code, 1);
     assert.match(unauthorized.stderr, /reading the event log failed: HTTP 403/);
-    const getter = await createSignedGetter({ endpoint: t.server.controlPlaneUrl, credentialsPath: t.server.paths.credentials, caPath: t.server.caPath });
-    assert.equal((await getter.get('/fleetprov/events', { limit: 'abc' })).status, 400);
-    assert.equal((await getter.get('/fleetprov/events', { limit: '1001' })).status, 400);
-    assert.equal((await getter.get('/fleetprov/events', { afterId: '1', newestFirst: 'true' })).status, 400);
-    assert.equal((await getter.get('/fleetprov/events', { thingName: 'bad name!' })).status, 400);
-    const ok = await getter.get('/fleetprov/events', { limit: '2', newestFirst: 'true' });
-    assert.equal(ok.status, 200);
-    assert.equal((JSON.parse(ok.body) as { events: unknown[] }).events.length, 2);
+    const call = await createExtensionClient({ endpoint: t.server.controlPlaneUrl, credentialsPath: t.server.paths.credentials, caPath: t.server.caPath });
+    const statusOf = (query: Record<string, string>) =>
+      call('GET', '/fleetprov/events', query).then(
+        () => 200,
+        (err: unknown) => (err instanceof ExtensionApiError ? err.statusCode : Promise.reject(err)),
+      );
+    assert.equal(await statusOf({ limit: 'abc' }), 400);
+    assert.equal(await statusOf({ limit: '1001' }), 400);
+    assert.equal(await statusOf({ afterId: '1', newestFirst: 'true' }), 400);
+    assert.equal(await statusOf({ thingName: 'bad name!' }), 400);
+    const ok = (await call('GET', '/fleetprov/events', { limit: '2', newestFirst: 'true' })) as { events: unknown[] };
+    assert.equal(ok.events.length, 2);
     const unsignedStatus = await new Promise<number>((resolve, reject) => {
       const req = https.request(`${t.server.controlPlaneUrl}/fleetprov/events`, { ca: t.ca, servername: 'localhost' }, (res) => {
         res.resume();
