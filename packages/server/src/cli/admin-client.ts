@@ -16,8 +16,19 @@ export interface AdminTarget {
   region?: string;
 }
 
-/** An `@aws-sdk/client-iot` client for a fleetprov server: the same client works against AWS. */
-export async function createAdminClient(target: AdminTarget): Promise<IoTClient> {
+/** What signing requests to a control plane takes: the CA to trust and the admin keys. */
+export interface AdminMaterial {
+  ca: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+}
+
+/**
+ * Reads the CA file and the credentials file `target` names.
+ * @throws {CliError} saying which file is missing and which option passes it
+ */
+export async function loadAdminMaterial(target: AdminTarget): Promise<AdminMaterial> {
   let ca: string;
   try {
     ca = await readFile(target.caPath, 'utf8');
@@ -28,10 +39,16 @@ export async function createAdminClient(target: AdminTarget): Promise<IoTClient>
   if (!creds?.accessKeyId || !creds.secretAccessKey) {
     throw new CliError(`no admin credentials in ${target.credentialsPath}; pass --credentials (the server's DATA_DIR/credentials)`);
   }
+  return { ca, accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, region: target.region ?? 'us-east-1' };
+}
+
+/** An `@aws-sdk/client-iot` client for a fleetprov server: the same client works against AWS. */
+export async function createAdminClient(target: AdminTarget): Promise<IoTClient> {
+  const { ca, accessKeyId, secretAccessKey, region } = await loadAdminMaterial(target);
   return new IoTClient({
     endpoint: target.endpoint,
-    region: target.region ?? 'us-east-1',
-    credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
+    region,
+    credentials: { accessKeyId, secretAccessKey },
     requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca, keepAlive: true }) }),
     maxAttempts: 2,
   });

@@ -4,12 +4,9 @@
  * own SigV4 primitives, and trusts only the given CA.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import https from 'node:https';
-import { readSharedCredentialsFile } from '../api/credentials.js';
 import { buildCanonicalRequest, buildStringToSign, canonicalQueryString, deriveSigningKey, formatAmzDate, SIGV4_ALGORITHM } from '../api/sigv4.js';
-import type { AdminTarget } from './admin-client.js';
-import { CliError } from './io.js';
+import { loadAdminMaterial, type AdminTarget } from './admin-client.js';
 
 /** An error answer of the control plane. */
 export class ExtensionApiError extends Error {
@@ -29,18 +26,8 @@ export type ExtensionCall = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: st
 
 /** A signed client for `target`. */
 export async function createExtensionClient(target: AdminTarget): Promise<ExtensionCall> {
-  let ca: string;
-  try {
-    ca = await readFile(target.caPath, 'utf8');
-  } catch {
-    throw new CliError(`cannot read the CA file ${target.caPath}; pass --ca (the server's DATA_DIR/ca/root-ca.pem)`);
-  }
-  const creds = await readSharedCredentialsFile(target.credentialsPath).catch(() => undefined);
-  if (!creds?.accessKeyId || !creds.secretAccessKey) {
-    throw new CliError(`no admin credentials in ${target.credentialsPath}; pass --credentials (the server's DATA_DIR/credentials)`);
-  }
+  const { ca, accessKeyId, secretAccessKey, region } = await loadAdminMaterial(target);
   const base = new URL(target.endpoint);
-  const region = target.region ?? 'us-east-1';
   const agent = new https.Agent({ ca, keepAlive: false });
   return async (method, path, query = {}, body) => {
     const payload = body === undefined ? '' : JSON.stringify(body);
@@ -63,8 +50,8 @@ export async function createExtensionClient(target: AdminTarget): Promise<Extens
       payloadHash,
     });
     const scope = `${shortDate}/${region}/iot/aws4_request`;
-    const signature = createHmac('sha256', deriveSigningKey(creds.secretAccessKey!, shortDate, region, 'iot')).update(buildStringToSign(amzDate, scope, canonical)).digest('hex');
-    headers.authorization = `${SIGV4_ALGORITHM} Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
+    const signature = createHmac('sha256', deriveSigningKey(secretAccessKey, shortDate, region, 'iot')).update(buildStringToSign(amzDate, scope, canonical)).digest('hex');
+    headers.authorization = `${SIGV4_ALGORITHM} Credential=${accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
     const { status, text, errorType } = await new Promise<{ status: number; text: string; errorType: string }>((resolve, reject) => {
       const req = https.request({ hostname: base.hostname, port: base.port, method, path: `${path}${search === '' ? '' : `?${search}`}`, headers, agent }, (res) => {
         let data = '';
