@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TEMPORARY_CLAIM_LIFETIME_MS } from '@fleetprov/protocol';
-import { createKeysAndCertificate, parseCertificateFacts } from '../pki/index.js';
+import { createKeysAndCertificate } from '../pki/index.js';
 import type { NamedPolicy } from '../policy/index.js';
 import type { ServiceContext } from '../service-context.js';
 
@@ -55,7 +55,7 @@ export async function createTemporaryClaim(ctx: ServiceContext, templateName: st
     now,
     notAfter: new Date(now.getTime() + lifetimeMs),
   });
-  const facts = parseCertificateFacts(issued.certificatePem);
+  const facts = issued.facts;
   const row = await ctx.registry.createCertificate({
     id: facts.certificateId,
     pem: issued.certificatePem,
@@ -69,6 +69,7 @@ export async function createTemporaryClaim(ctx: ServiceContext, templateName: st
     expiresAt: facts.notAfter.getTime(),
     claimTemplateName: templateName,
   });
+  ctx.certificateFacts?.remember(facts);
   return {
     certificateId: row.id,
     certificateArn: row.arn,
