@@ -26,7 +26,6 @@ import {
   isValidThingName,
   parseCreateCertificateFromCsrResponse,
   parseCreateKeysAndCertificateResponse,
-  parseErrorResponse,
   parseRegisterThingResponse,
   ProtocolError,
   replyTopic,
@@ -49,6 +48,7 @@ import {
   type DeviceError,
   type ProvisioningStep,
 } from './errors.js';
+import { parseReply, rejected } from './replies.js';
 import { safeListener, type ProgressEvent, type ProgressListener } from './events.js';
 import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
 import {
@@ -536,19 +536,6 @@ function publishHint(topic: string): string {
 
 function receiveHint(topic: string): string {
   return `check that the claim policy allows iot:Receive on topic/${topic.replace(/\/(json|cbor)$/, '/*')} and that the server handles ${topic}`;
-}
-
-function rejected(step: ProvisioningStep, format: PayloadFormat, payload: Buffer): ProvisioningRejectedError {
-  const r = parseErrorResponse(format, payload);
-  return new ProvisioningRejectedError({ step, statusCode: r.statusCode, errorCode: r.errorCode, errorMessage: r.errorMessage });
-}
-
-function parseReply<T>(step: ProvisioningStep, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new InvalidResponseError(step, (err as Error).message, err);
-  }
 }
 
 /** Key material for a CSR request: the CSR and the key to store (undefined when it stays at deviceKeyPath). */

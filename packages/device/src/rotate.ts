@@ -25,7 +25,6 @@ import {
   isValidThingName,
   parseCreateCertificateFromCsrResponse,
   parseCreateKeysAndCertificateResponse,
-  parseErrorResponse,
   parseRegisterThingResponse,
   replyTopic,
   requestTopic,
@@ -46,6 +45,7 @@ import {
   throwIfAborted,
   type ProvisioningStep,
 } from './errors.js';
+import { parseReply, rejected } from './replies.js';
 import { safeListener, type ProgressEvent, type ProgressListener } from './events.js';
 import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
 import { certificateMatchesKey, generateKeyAndCsr, KEY_ALGORITHMS, readCertificate, readPrivateKey, type KeyAlgorithm } from './keys.js';
@@ -268,19 +268,6 @@ async function saveRotation(run: Run, rotation: PendingRotation | undefined): Pr
   else next.fleetprov!.rotation = rotation;
   await writeRuntimeState(run.o.storageDir, next);
   run.state = next;
-}
-
-function rejected(step: ProvisioningStep, format: PayloadFormat, payload: Buffer): ProvisioningRejectedError {
-  const r = parseErrorResponse(format, payload);
-  return new ProvisioningRejectedError({ step, statusCode: r.statusCode, errorCode: r.errorCode, errorMessage: r.errorMessage });
-}
-
-function parseReply<T>(step: ProvisioningStep, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new InvalidResponseError(step, (err as Error).message, err);
-  }
 }
 
 const policyHint = (action: string) => (topic: string): string =>
