@@ -19,7 +19,7 @@ import {
   ProvisioningTimeoutError,
   StorageError,
 } from '../errors.js';
-import type { ProgressEvent } from '../events.js';
+import type { ProgressEvent, ProgressListener } from '../events.js';
 import { loadIdentity, type DeviceIdentity } from '../identity.js';
 import { MAX_PEM_CHARS } from '../keys.js';
 import { connectJustInTime, type JustInTimeConnectOptions } from '../jitp.js';
@@ -301,30 +301,19 @@ async function runJitp(flags: ProvisionFlags, io: CliIo): Promise<number> {
   } catch (err) {
     return fail(err);
   }
-  const controller = new AbortController();
-  const onSigint = (): void => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
-  options.signal = controller.signal;
-  options.onProgress = progressPrinter(io, json);
-  if (!json) io.stdout(`connecting to ${options.endpoint}:${options.port ?? 8883} with the device certificate (JITP/JITR: the first connection is dropped and retried)\n`);
-  try {
-    const result = await connectJustInTime(options);
-    result.client.end(true);
-    const identity = result.identity;
-    if (json) {
-      io.stdout(JSON.stringify({ type: 'result', ok: true, attempts: result.attempts, identity: identity === undefined ? null : identityJson(identity) }) + '\n');
-    } else {
-      io.stdout(
-        `connected as ${result.clientId} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n  certificate ${result.certificateId}\n` +
-          (identity === undefined ? '' : `  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`),
-      );
-    }
-    return ExitCode.Ok;
-  } catch (err) {
-    return fail(err);
-  } finally {
-    process.removeListener('SIGINT', onSigint);
+  return runInterruptible(io, json, fail, options, `connecting to ${options.endpoint}:${options.port ?? 8883} with the device certificate (JITP/JITR: the first connection is dropped and retried)\n`, async () => {
+  const result = await connectJustInTime(options);
+  result.client.end(true);
+  const identity = result.identity;
+  if (json) {
+    io.stdout(JSON.stringify({ type: 'result', ok: true, attempts: result.attempts, identity: identity === undefined ? null : identityJson(identity) }) + '\n');
+  } else {
+    io.stdout(
+      `connected as ${result.clientId} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n  certificate ${result.certificateId}\n` +
+        (identity === undefined ? '' : `  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`),
+    );
   }
+  });
 }
 
 async function runProvision(flags: ProvisionFlags, io: CliIo): Promise<number> {
@@ -349,28 +338,17 @@ async function runProvision(flags: ProvisionFlags, io: CliIo): Promise<number> {
   } catch (err) {
     return fail(err);
   }
-  const controller = new AbortController();
-  const onSigint = (): void => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSigint);
-  options.signal = controller.signal;
-  options.onProgress = progressPrinter(io, json);
-  if (!json) io.stdout(`provisioning with template ${options.templateName} at ${options.endpoint}:${options.port ?? 8883} (credentials in ${resolve(options.storageDir)})\n`);
-  try {
-    const identity = await provision(options);
-    if (json) {
-      io.stdout(JSON.stringify({ type: 'result', ok: true, identity: identityJson(identity) }) + '\n');
-    } else {
-      io.stdout(
-        `provisioned ${identity.thingName === undefined ? `(no thing; client id ${identity.clientId})` : `thing ${identity.thingName}`}\n` +
-          `  certificate ${identity.certificateId}\n  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`,
-      );
-    }
-    return ExitCode.Ok;
-  } catch (err) {
-    return fail(err);
-  } finally {
-    process.removeListener('SIGINT', onSigint);
+  return runInterruptible(io, json, fail, options, `provisioning with template ${options.templateName} at ${options.endpoint}:${options.port ?? 8883} (credentials in ${resolve(options.storageDir)})\n`, async () => {
+  const identity = await provision(options);
+  if (json) {
+    io.stdout(JSON.stringify({ type: 'result', ok: true, identity: identityJson(identity) }) + '\n');
+  } else {
+    io.stdout(
+      `provisioned ${identity.thingName === undefined ? `(no thing; client id ${identity.clientId})` : `thing ${identity.thingName}`}\n` +
+        `  certificate ${identity.certificateId}\n  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`,
+    );
   }
+  });
 }
 
 async function runStatus(flags: { out?: string; json?: boolean }, io: CliIo): Promise<number> {
@@ -463,22 +441,40 @@ async function runRotate(flags: RotateFlags, io: CliIo): Promise<number> {
   } catch (err) {
     return fail(err);
   }
+  return runInterruptible(io, json, fail, options, `rotating the certificate in ${options.storageDir} with template ${options.templateName} at ${options.endpoint}:${options.port ?? 8883}\n`, async () => {
+  const result = await rotate(options);
+  if (json) {
+    io.stdout(JSON.stringify({ type: 'result', ok: true, previousCertificateId: result.previousCertificateId, confirmed: result.confirmed, identity: identityJson(result.identity) }) + '\n');
+  } else {
+    io.stdout(
+      `rotated ${result.identity.thingName ?? result.identity.clientId}\n  old certificate ${result.previousCertificateId}\n  new certificate ${result.identity.certificateId}\n` +
+        `  ${result.confirmed ? 'the server confirmed the rotation; the old files were ' + (options.keepPrevious ? 'kept' : 'deleted') : 'not confirmed by the server: the old files are kept'}\n`,
+    );
+  }
+  });
+}
+
+/**
+ * Runs a long device operation: Ctrl-C aborts it through `options.signal`, progress goes to the
+ * terminal (or as JSON lines), `banner` says what is about to happen; resolves to the exit code
+ * (`fail` reports an error and gives its code).
+ */
+async function runInterruptible(
+  io: CliIo,
+  json: boolean,
+  fail: (err: unknown) => number,
+  options: { signal?: AbortSignal; onProgress?: ProgressListener },
+  banner: string,
+  work: () => Promise<void>,
+): Promise<number> {
   const controller = new AbortController();
   const onSigint = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSigint);
   options.signal = controller.signal;
   options.onProgress = progressPrinter(io, json);
-  if (!json) io.stdout(`rotating the certificate in ${options.storageDir} with template ${options.templateName} at ${options.endpoint}:${options.port ?? 8883}\n`);
+  if (!json) io.stdout(banner);
   try {
-    const result = await rotate(options);
-    if (json) {
-      io.stdout(JSON.stringify({ type: 'result', ok: true, previousCertificateId: result.previousCertificateId, confirmed: result.confirmed, identity: identityJson(result.identity) }) + '\n');
-    } else {
-      io.stdout(
-        `rotated ${result.identity.thingName ?? result.identity.clientId}\n  old certificate ${result.previousCertificateId}\n  new certificate ${result.identity.certificateId}\n` +
-          `  ${result.confirmed ? 'the server confirmed the rotation; the old files were ' + (options.keepPrevious ? 'kept' : 'deleted') : 'not confirmed by the server: the old files are kept'}\n`,
-      );
-    }
+    await work();
     return ExitCode.Ok;
   } catch (err) {
     return fail(err);
