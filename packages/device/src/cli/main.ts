@@ -302,17 +302,17 @@ async function runJitp(flags: ProvisionFlags, io: CliIo): Promise<number> {
     return fail(err);
   }
   return runInterruptible(io, json, fail, options, `connecting to ${options.endpoint}:${options.port ?? 8883} with the device certificate (JITP/JITR: the first connection is dropped and retried)\n`, async () => {
-  const result = await connectJustInTime(options);
-  result.client.end(true);
-  const identity = result.identity;
-  if (json) {
-    io.stdout(JSON.stringify({ type: 'result', ok: true, attempts: result.attempts, identity: identity === undefined ? null : identityJson(identity) }) + '\n');
-  } else {
-    io.stdout(
-      `connected as ${result.clientId} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n  certificate ${result.certificateId}\n` +
-        (identity === undefined ? '' : `  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`),
-    );
-  }
+    const result = await connectJustInTime(options);
+    result.client.end(true);
+    const identity = result.identity;
+    if (json) {
+      io.stdout(JSON.stringify({ type: 'result', ok: true, attempts: result.attempts, identity: identity === undefined ? null : identityJson(identity) }) + '\n');
+    } else {
+      io.stdout(
+        `connected as ${result.clientId} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n  certificate ${result.certificateId}\n` +
+          (identity === undefined ? '' : `  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`),
+      );
+    }
   });
 }
 
@@ -339,15 +339,15 @@ async function runProvision(flags: ProvisionFlags, io: CliIo): Promise<number> {
     return fail(err);
   }
   return runInterruptible(io, json, fail, options, `provisioning with template ${options.templateName} at ${options.endpoint}:${options.port ?? 8883} (credentials in ${resolve(options.storageDir)})\n`, async () => {
-  const identity = await provision(options);
-  if (json) {
-    io.stdout(JSON.stringify({ type: 'result', ok: true, identity: identityJson(identity) }) + '\n');
-  } else {
-    io.stdout(
-      `provisioned ${identity.thingName === undefined ? `(no thing; client id ${identity.clientId})` : `thing ${identity.thingName}`}\n` +
-        `  certificate ${identity.certificateId}\n  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`,
-    );
-  }
+    const identity = await provision(options);
+    if (json) {
+      io.stdout(JSON.stringify({ type: 'result', ok: true, identity: identityJson(identity) }) + '\n');
+    } else {
+      io.stdout(
+        `provisioned ${identity.thingName === undefined ? `(no thing; client id ${identity.clientId})` : `thing ${identity.thingName}`}\n` +
+          `  certificate ${identity.certificateId}\n  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`,
+      );
+    }
   });
 }
 
@@ -442,15 +442,15 @@ async function runRotate(flags: RotateFlags, io: CliIo): Promise<number> {
     return fail(err);
   }
   return runInterruptible(io, json, fail, options, `rotating the certificate in ${options.storageDir} with template ${options.templateName} at ${options.endpoint}:${options.port ?? 8883}\n`, async () => {
-  const result = await rotate(options);
-  if (json) {
-    io.stdout(JSON.stringify({ type: 'result', ok: true, previousCertificateId: result.previousCertificateId, confirmed: result.confirmed, identity: identityJson(result.identity) }) + '\n');
-  } else {
-    io.stdout(
-      `rotated ${result.identity.thingName ?? result.identity.clientId}\n  old certificate ${result.previousCertificateId}\n  new certificate ${result.identity.certificateId}\n` +
-        `  ${result.confirmed ? 'the server confirmed the rotation; the old files were ' + (options.keepPrevious ? 'kept' : 'deleted') : 'not confirmed by the server: the old files are kept'}\n`,
-    );
-  }
+    const result = await rotate(options);
+    if (json) {
+      io.stdout(JSON.stringify({ type: 'result', ok: true, previousCertificateId: result.previousCertificateId, confirmed: result.confirmed, identity: identityJson(result.identity) }) + '\n');
+    } else {
+      io.stdout(
+        `rotated ${result.identity.thingName ?? result.identity.clientId}\n  old certificate ${result.previousCertificateId}\n  new certificate ${result.identity.certificateId}\n` +
+          `  ${result.confirmed ? 'the server confirmed the rotation; the old files were ' + (options.keepPrevious ? 'kept' : 'deleted') : 'not confirmed by the server: the old files are kept'}\n`,
+      );
+    }
   });
 }
 
