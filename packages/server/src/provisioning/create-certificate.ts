@@ -2,6 +2,7 @@
  * CreateKeysAndCertificate and CreateCertificateFromCsr (spec §1.2, §1.3): issue a certificate, store
  * it PENDING_ACTIVATION together with its ownership token in one transaction, answer with both.
  */
+import { certificateRecord } from '../certificate-record.js';
 import { issuedCertificateValidity } from '../service-context.js';
 import {
   encodeCreateCertificateFromCsrResponse,
@@ -34,17 +35,7 @@ async function storePendingCertificate(
   const { ctx, tokens } = deps;
   scope.certificateId = facts.certificateId;
   const token = await ctx.registry.transaction(async (tx) => {
-    await tx.createCertificate({
-      id: facts.certificateId,
-      pem: certificatePem,
-      status: 'PENDING_ACTIVATION',
-      notBefore: facts.notBefore.getTime(),
-      notAfter: facts.notAfter.getTime(),
-      subjectDn: facts.subjectDn,
-      issuerDn: facts.issuerDn,
-      serial: facts.serialNumberHex,
-      issuedByPrincipal: scope.principalId,
-    });
+    await tx.createCertificate(certificateRecord(certificatePem, facts, 'PENDING_ACTIVATION', { issuedByPrincipal: scope.principalId }));
     const token = await tokens.issue(facts.certificateId, scope.principalId, { registry: tx });
     await tx.appendEvent(
       provisioningEvent(scope, 'accepted', `certificate ${facts.certificateId} created (PENDING_ACTIVATION)`, {

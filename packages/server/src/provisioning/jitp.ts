@@ -19,6 +19,7 @@
  */
 import type { Logger } from 'pino';
 import type { AuthenticationResult, ConnectAttempt } from '../broker/index.js';
+import { certificateRecord } from '../certificate-record.js';
 import { certificateId as certificateIdOf, parseCertificateFacts, verifyIssuedBy, type CertificateFacts } from '../pki/index.js';
 import { encodePem } from '../pki/pem.js';
 import { isRegistryError, type CaCertificateRow, type CertificateRow, type Registry } from '../registry/index.js';
@@ -222,18 +223,7 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
       }
     }
 
-    const record = {
-      id: certificateId,
-      pem,
-      status: 'PENDING_ACTIVATION' as const,
-      caCertificateId: ca.id,
-      mode: ca.mode,
-      notBefore: facts.notBefore.getTime(),
-      notAfter: facts.notAfter.getTime(),
-      subjectDn: facts.subjectDn,
-      issuerDn: facts.issuerDn,
-      serial: facts.serialNumberHex,
-    };
+    const record = certificateRecord(pem, facts, 'PENDING_ACTIVATION', { caCertificateId: ca.id, mode: ca.mode });
     let created: CertificateRow;
     let plan: ProvisioningPlan | undefined;
     try {

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { TEMPORARY_CLAIM_LIFETIME_MS } from '@fleetprov/protocol';
+import { certificateRecord } from '../certificate-record.js';
 import { createKeysAndCertificate } from '../pki/index.js';
 import type { NamedPolicy } from '../policy/index.js';
 import type { ServiceContext } from '../service-context.js';
@@ -56,19 +57,9 @@ export async function createTemporaryClaim(ctx: ServiceContext, templateName: st
     notAfter: new Date(now.getTime() + lifetimeMs),
   });
   const facts = issued.facts;
-  const row = await ctx.registry.createCertificate({
-    id: facts.certificateId,
-    pem: issued.certificatePem,
-    status: 'ACTIVE',
-    notBefore: facts.notBefore.getTime(),
-    notAfter: facts.notAfter.getTime(),
-    subjectDn: facts.subjectDn,
-    issuerDn: facts.issuerDn,
-    serial: facts.serialNumberHex,
-    hidden: true,
-    expiresAt: facts.notAfter.getTime(),
-    claimTemplateName: templateName,
-  });
+  const row = await ctx.registry.createCertificate(
+    certificateRecord(issued.certificatePem, facts, 'ACTIVE', { hidden: true, expiresAt: facts.notAfter.getTime(), claimTemplateName: templateName }),
+  );
   ctx.certificateFacts?.remember(facts);
   return {
     certificateId: row.id,

@@ -24,8 +24,8 @@ import {
   type CertificateMode,
   type CertificateRow,
   type CertificateStatus,
-  type NewCertificate,
 } from '../../registry/index.js';
+import { certificateRecord } from '../../certificate-record.js';
 import type { ServiceContext } from '../../service-context.js';
 import type { ApiApp } from '../app.js';
 import { ApiError, invalidRequest, resourceNotFound } from '../errors.js';
@@ -53,20 +53,6 @@ const REGISTRATION_STATUSES: readonly CertificateStatus[] = ['ACTIVE', 'INACTIVE
 const MAX_CA_SCAN = 10_000;
 
 /** What the registry stores about a certificate, from its PEM. */
-function certificateRecord(pem: string, facts: CertificateFacts, status: CertificateStatus, extra: Partial<NewCertificate> = {}): NewCertificate {
-  return {
-    id: facts.certificateId,
-    pem,
-    status,
-    notBefore: facts.notBefore.getTime(),
-    notAfter: facts.notAfter.getTime(),
-    subjectDn: facts.subjectDn,
-    issuerDn: facts.issuerDn,
-    serial: facts.serialNumberHex,
-    ...extra,
-  };
-}
-
 function describeCertificate(c: CertificateRow): object {
   const transfer = c.transferData;
   return {
