@@ -1,7 +1,8 @@
 /**
  * Which topics clients may publish to, subscribe to and receive, independent of IoT
  * policies: topic filter limits, MQTT filter matching and AWS's reserved-topic rules
- * (spec §1.1 and §8). Pure functions.
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html and
+ * https://docs.aws.amazon.com/iot/latest/developerguide/topics.html). Pure functions.
  */
 import {
   hasLoneSurrogate,
