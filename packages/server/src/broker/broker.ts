@@ -213,7 +213,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
     const publish = { ...ctx, router };
     aedes.authorizePublish = (client, packet, callback) => authorizePublish(publish, client, packet, callback);
     aedes.authorizeSubscribe = (client, subscription, callback) => authorizeSubscribe(ctx, client, subscription, callback);
-    aedes.authorizeForward = (client, packet) => authorizeForward(ctx, client, packet);
+    aedes.authorizeForward = (client, packet) => authorizeForward(publish, client, packet);
     aedes.on('clientReady', (client) => clientReady(connect, client));
     aedes.on('clientError', (client, error) => clientError(ctx, client, error));
     aedes.on('connectionError', (client, error) => clientError(ctx, client, error));

@@ -1,21 +1,27 @@
 /**
  * Delivery to a client: `iot:Receive` on every message aedes forwards (and never a message on a
- * topic that is not routed), and the replies of requests to the server, sent to the requesting
+ * topic that is not routed, such as a request to the server that a route handles), and the replies of requests to the server, sent to the requesting
  * connection only, at the QoS of its best matching subscription.
  */
 import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import { checkTopicName } from '@fleetprov/protocol';
 import type { BrokerConnection } from '../connections.js';
 import type { JobOutcome } from '../ordered-runner.js';
-import type { RouteReply } from '../router.js';
+import type { RouteReply, TopicRouter } from '../router.js';
 import { isRoutableTopic, topicMatchesFilter } from '../topic-rules.js';
 import { authorizeSafely, connectionFacts, errorMessage, type HandlerContext } from './context.js';
 
+/** What the forward check needs besides the shared context. */
+export interface ForwardContext extends HandlerContext {
+  /** The routes of request topics: a request is answered by the server, never routed to subscribers. */
+  readonly router: TopicRouter;
+}
+
 /** aedes' `authorizeForward`: the packet to deliver to `client`, or null to drop it for that client. */
-export function authorizeForward(ctx: HandlerContext, client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+export function authorizeForward(ctx: ForwardContext, client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
   const conn = ctx.connections.forClient(client);
   if (!conn || !conn.principal) return null;
-  if (!isRoutableTopic(packet.topic)) return null;
+  if (!isRoutableTopic(packet.topic) || ctx.router.match(packet.topic) !== null) return null;
   const resource = `topic/${packet.topic}`;
   const decision = authorizeSafely(conn.principal, 'iot:Receive', resource);
   if (!decision.allowed) {
