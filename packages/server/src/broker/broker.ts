@@ -22,38 +22,14 @@ import { authorizePublish } from './handlers/publish.js';
 import { authorizeSubscribe, unsubscribed } from './handlers/subscribe.js';
 import { resolveLimits, type BrokerLimits } from './limits.js';
 import { installListener, type ListenerContext } from './listener.js';
-import type { BrokerBus, MessageBus } from './message-bus.js';
+import type { MessageBus } from './message-bus.js';
+import { checkBrokerOptions, type BrokerOptions, type ServerPublishOptions } from './options.js';
 import { TopicRouter } from './router.js';
 import { SessionExpiry, type SessionStore } from './session-expiry.js';
-import { createBrokerTlsServer, type BrokerTlsMaterial } from './tls-server.js';
+import { createBrokerTlsServer } from './tls-server.js';
 
 export type { BrokerEvents, ConnectedEvent, DeniedEvent, DenialStage, DisconnectedEvent } from './events.js';
-
-/** Options of {@link startBroker}. */
-export interface BrokerOptions {
-  /** Address to listen on. Default `0.0.0.0`. */
-  host?: string;
-  /** Port to listen on; 0 picks a free one (read it back from {@link Broker.port}). */
-  port: number;
-  /** Server certificate and key. */
-  tls: BrokerTlsMaterial;
-  /** Decides who a client certificate is. */
-  authority: BrokerAuthority;
-  /** The routes of requests to the server (Fleet Provisioning, rotation...). Default: none (such requests are logged and dropped). */
-  router?: TopicRouter;
-  /** A bus the services hold; the broker binds it to itself once it listens. */
-  bus?: BrokerBus;
-  /** Where the broker logs (a child logger with `component: 'broker'` is used). */
-  logger: Logger;
-  /** Overrides of the default limits. */
-  limits?: Partial<BrokerLimits>;
-}
-
-/** Options of {@link Broker.publish}. */
-export interface ServerPublishOptions {
-  /** Default 0. */
-  qos?: 0 | 1;
-}
+export type { BrokerOptions, ServerPublishOptions } from './options.js';
 
 /** A running broker. Create it with {@link startBroker}. */
 export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
@@ -238,16 +214,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
  * @throws {BrokerError} `InvalidOption` for bad options, `ListenFailed` when the port cannot be opened.
  */
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
-  if (typeof options !== 'object' || options === null) throw new BrokerError('InvalidOption', 'options are required');
-  if (!options.authority || typeof options.authority.authenticate !== 'function') {
-    throw new BrokerError('InvalidOption', 'authority.authenticate must be a function');
-  }
-  if (!options.logger) throw new BrokerError('InvalidOption', 'logger is required');
-  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
-    throw new BrokerError('InvalidOption', `port must be an integer from 0 to 65535; got ${String(options.port)}`);
-  }
-  if (!options.tls || !options.tls.key || !options.tls.cert) throw new BrokerError('InvalidOption', 'tls.key and tls.cert are required');
-  if (options.router !== undefined && !(options.router instanceof TopicRouter)) throw new BrokerError('InvalidOption', 'router must be a TopicRouter');
+  checkBrokerOptions(options);
   const limits = resolveLimits(options.limits);
   const log = options.logger.child({ component: 'broker' });
   let server: Server;

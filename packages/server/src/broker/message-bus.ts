@@ -5,7 +5,7 @@
  * routes); they get a {@link BrokerBus} at construction, which the broker binds itself to when it
  * starts listening (`startBroker({ bus })`).
  */
-import type { ServerPublishOptions } from './broker.js';
+import type { ServerPublishOptions } from './options.js';
 
 /** What services may ask of the broker. */
 export interface MessageBus {

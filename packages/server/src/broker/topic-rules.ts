@@ -21,9 +21,9 @@ export type PublishTopicClass =
   | { kind: 'routed'; reserved: false }
   /** A documented `$aws/things/<thing>/shadow|jobs/...` topic: routed to subscribers like any other. */
   | { kind: 'routed'; reserved: true }
-  /** A Fleet Provisioning request topic: handed to the provisioning handler, never routed. */
+  /** A Fleet Provisioning request topic: handed to its route of the topic router (router.ts), never routed to subscribers. */
   | { kind: 'provisioning-request'; reserved: true; parsed: ParsedTopic }
-  /** A request of a fleetprov service extension (rotation acknowledgement): handed to the provisioning handler, never routed. */
+  /** A request of a fleetprov service extension (rotation acknowledgement): handed to its route of the topic router, never routed to subscribers. */
   | { kind: 'service-request'; reserved: true }
   /** A Basic Ingest topic (`$aws/rules/<rule>/...`): accepted, never routed (fleetprov has no rules engine). */
   | { kind: 'ingest'; reserved: true }
