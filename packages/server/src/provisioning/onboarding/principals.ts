@@ -14,8 +14,8 @@ import type { ServiceContext } from '../../service-context.js';
 import { temporaryClaimPolicy } from '../temporary-claim.js';
 import type { OnboardingAttempt } from './method.js';
 
-/** What a principal decides with: replaced wholesale by each refresh (internal to this module and its principals). */
-export interface PrincipalState {
+/** What a principal decides with: replaced wholesale by each refresh. */
+interface PrincipalState {
   /** Null when every request must be denied (`denyReason` says why). */
   readonly set: CompiledPolicySet | null;
   readonly denyReason: string;
@@ -93,11 +93,6 @@ export class PrincipalFactory {
     this.#facts = ctx.certificateFacts ?? new CertificateFactsCache();
   }
 
-  /** True once {@link close} stopped background refreshes. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Stops background refreshes (connections keep their last policies). */
   close(): void {
     this.#closed = true;
@@ -109,7 +104,9 @@ export class PrincipalFactory {
     if (typeof base === 'string') return { ok: false, reason: base };
     const state = await this.#loadState(cert.id, base, cert);
     if (state.certificateRefused) return { ok: false, reason: state.denyReason };
-    return { ok: true, principal: new RefreshingPrincipal(this, cert.id, state, base) };
+    const { clock, refreshMs, log } = this.#opts;
+    const refresher: Refresher = { reload: () => this.#loadState(cert.id, base), clock, refreshMs, log, isClosed: () => this.#closed };
+    return { ok: true, principal: new RefreshingPrincipal(refresher, cert.id, state) };
   }
 
   /**
@@ -159,16 +156,6 @@ export class PrincipalFactory {
     return { clientId: attempt.clientId, sourceIp: attempt.sourceIp, certificate, thing: null };
   }
 
-  /** @internal Re-reads a principal's state (for {@link RefreshingPrincipal}). */
-  refreshState(certId: string, base: PolicyContext): Promise<PrincipalState> {
-    return this.#loadState(certId, base);
-  }
-
-  /** @internal */
-  get options(): PrincipalFactoryOptions {
-    return this.#opts;
-  }
-
   /** Reads the certificate's status, policies and thing; compiles the policies. Never throws for bad data. */
   async #loadState(certId: string, base: PolicyContext, known?: CertificateRow, ignoreExpiry = false): Promise<PrincipalState> {
     const registry = this.#ctx.registry;
@@ -206,21 +193,30 @@ export class PrincipalFactory {
   }
 }
 
+/** How a {@link RefreshingPrincipal} re-reads its state. */
+interface Refresher {
+  /** Reads the principal's current state. */
+  reload(): Promise<PrincipalState>;
+  clock(): number;
+  refreshMs: number;
+  log: Logger;
+  /** True once the authority closed: no more refreshes. */
+  isClosed(): boolean;
+}
+
 /** A registered certificate's principal: decides with its last state, re-read in the background when stale. */
 class RefreshingPrincipal implements Principal {
   readonly certificateId: string;
-  readonly #factory: PrincipalFactory;
-  readonly #base: PolicyContext;
+  readonly #refresher: Refresher;
   #state: PrincipalState;
   #loadedAt: number;
   #refreshing = false;
 
-  constructor(factory: PrincipalFactory, certId: string, state: PrincipalState, base: PolicyContext) {
-    this.#factory = factory;
+  constructor(refresher: Refresher, certId: string, state: PrincipalState) {
+    this.#refresher = refresher;
     this.certificateId = certId;
     this.#state = state;
-    this.#base = base;
-    this.#loadedAt = factory.options.clock();
+    this.#loadedAt = refresher.clock();
   }
 
   get context(): PolicyContext {
@@ -228,8 +224,8 @@ class RefreshingPrincipal implements Principal {
   }
 
   authorize(action: string, resource: string): Decision {
-    const { clock, refreshMs } = this.#factory.options;
-    if (!this.#refreshing && !this.#factory.closed && clock() - this.#loadedAt >= refreshMs) this.#refresh();
+    const refresher = this.#refresher;
+    if (!this.#refreshing && !refresher.isClosed() && refresher.clock() - this.#loadedAt >= refresher.refreshMs) this.#refresh();
     const state = this.#state;
     if (state.set === null) return { allowed: false, reason: state.denyReason };
     return state.set.authorize(action, resource, state.context);
@@ -238,17 +234,17 @@ class RefreshingPrincipal implements Principal {
   /** Re-reads the principal in the background; keeps the current state if that fails. */
   #refresh(): void {
     this.#refreshing = true;
-    const { clock, log } = this.#factory.options;
-    this.#factory.refreshState(this.certificateId, this.#base).then(
+    const refresher = this.#refresher;
+    refresher.reload().then(
       (state) => {
         this.#state = state;
-        this.#loadedAt = clock();
+        this.#loadedAt = refresher.clock();
         this.#refreshing = false;
       },
       (err: unknown) => {
-        this.#loadedAt = clock();
+        this.#loadedAt = refresher.clock();
         this.#refreshing = false;
-        if (!this.#factory.closed) log.warn({ certificateId: this.certificateId, err }, `refreshing the policies of certificate ${this.certificateId} failed; keeping the previous ones`);
+        if (!refresher.isClosed()) refresher.log.warn({ certificateId: this.certificateId, err }, `refreshing the policies of certificate ${this.certificateId} failed; keeping the previous ones`);
       },
     );
   }
