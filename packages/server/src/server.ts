@@ -8,12 +8,19 @@ import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
 import { openRegistry, type Registry } from './registry/index.js';
 import { CertificateFactsCache, KeyPool } from './pki/index.js';
-import { startBroker, type Broker } from './broker/index.js';
+import { BrokerBus, startBroker, TopicRouter, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { registerControlPlaneRoutes } from './api/routes/index.js';
 import { registerRotationRoutes } from './api/routes/rotation.js';
-import { createProvisioningHandler, createRegistryAuthority, startTokenSweeper, type PreProvisioningHook } from './provisioning/index.js';
-import { createRotationAckHandler, isRotationRequestTopic, RotationService, type RotationOptions } from './rotation/index.js';
+import {
+  createProvisioningHandler,
+  createRegistryAuthority,
+  fleetProvisioningRequests,
+  startTokenSweeper,
+  type PreProvisioningHook,
+  type ProvisioningHandlerOptions,
+} from './provisioning/index.js';
+import { createRotationAckHandler, rotationAcknowledgements, RotationService, type RotationOptions } from './rotation/index.js';
 import { createJustInTimeRegistration } from './provisioning/jitp.js';
 import { checkHookSecret, loadOrCreateHookSecret } from './provisioning/hook-secret.js';
 import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
@@ -138,11 +145,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
   const hookSecret = options.hookSecret !== undefined ? { secret: checkHookSecret(options.hookSecret), path: null } : await loadOrCreateHookSecret(data.paths.dir);
-  let broker: Broker | undefined;
+  // The services the broker needs (its authority, its routes) are built before it; they reach it
+  // through this bus, which the broker binds to itself when it starts listening.
+  const bus = new BrokerBus();
   const rawRegistry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
   // Registry changes are logged with the change and published on $aws/events/... after commit.
   const eventConfigurations = cachedEventConfigurations(rawRegistry);
-  const eventPublisher = createEventPublisher({ broker: () => broker, configurations: eventConfigurations, logger });
+  const eventPublisher = createEventPublisher({ bus, configurations: eventConfigurations, logger });
   const registry = observeRegistry(rawRegistry, { onCommit: (changes) => eventPublisher.publish(changes), logger });
   // The SQLite file holds the ownership-token key: owner-only, like the CA keys.
   if (options.db === undefined) await chmod(data.paths.sqlite, 0o600).catch(() => undefined);
@@ -160,57 +169,42 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(options.certificateNotAfter !== undefined ? { certificateNotAfter: options.certificateNotAfter } : {}),
     keyAlgorithm,
     endpointAddress: hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
-    disconnectCertificate: (certificateId, reason) => broker?.disconnectCertificate(certificateId, reason) ?? 0,
+    disconnectCertificate: (certificateId, reason) => bus.disconnectCertificate(certificateId, reason),
     now: () => new Date(),
     certificateFacts: new CertificateFactsCache(),
   };
 
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    const rotation = new RotationService(context, { ...options.rotation, publish: (topic, payload) => broker!.publish(topic, payload, { qos: 1 }) });
+    const rotation = new RotationService(context, { ...options.rotation, publish: (topic, payload) => bus.publish(topic, payload, { qos: 1 }) });
     cleanups.push(() => rotation.stop());
-    // JITP/JITR: certificates of registered CAs are registered on their first CONNECT; the
-    // registered event goes out through the broker (created below, before any CONNECT).
-    const jit = createJustInTimeRegistration(context, { publish: (topic, payload) => broker?.publish(topic, payload, { qos: 1 }) ?? Promise.resolve() });
     const authority = createRegistryAuthority(context, {
-      unregisteredCertificateHook: jit.onUnregisteredCertificate,
-      pendingCertificateHook: jit.onPendingCertificate,
+      // JITP/JITR: certificates of registered CAs are registered on their first CONNECT.
+      justInTimeRegistration: createJustInTimeRegistration(context, { bus }),
       expiredCertificateRecovery: (cert, clientId) => rotation.recoveryGrant(cert, clientId),
     });
     cleanups.push(() => authority.close());
-    const rate = options.provisioningRatePerSecond ?? 1000;
-    const onRotationAck = createRotationAckHandler({ registry, service: rotation, logger });
-    const onFleetProvisioningRequest = await createProvisioningHandler(context, {
-      onRegistered: rotation.onRegistered,
-      throttle: { ratePerSecond: rate, burst: rate * 2 },
-      ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
-      ...(options.preProvisioningHooks !== undefined ? { preProvisioningHooks: options.preProvisioningHooks } : {}),
-      ...(options.preProvisioningHookTimeoutMs !== undefined ? { hookTimeoutMs: options.preProvisioningHookTimeoutMs } : {}),
-      webhookSecret: hookSecret.secret,
-      ...(options.hookCa !== undefined ? { webhookCa: options.hookCa } : {}),
-      ...(metrics !== null
-        ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook }
-        : {}),
-    });
-    const onProvisioningRequest: typeof onFleetProvisioningRequest = (req) => (isRotationRequestTopic(req.topic) ? onRotationAck(req) : onFleetProvisioningRequest(req));
-    broker = await startBroker({
+    const router = new TopicRouter()
+      .handle(fleetProvisioningRequests, await createProvisioningHandler(context, provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics)))
+      .handle(rotationAcknowledgements, createRotationAckHandler({ registry, service: rotation, logger }));
+    const broker = await startBroker({
       host,
       port: options.mqttPort ?? 8883,
       tls: { cert: data.serverTls.cert, key: data.serverTls.key, ca: data.ca.caCertificatesPem },
       authority,
-      onProvisioningRequest,
+      router,
+      bus,
       logger,
     });
-    const b = broker;
-    b.on('connected', (e) => rotation.onConnected(e.certificateId));
+    broker.on('connected', (e) => rotation.onConnected(e.certificateId));
     rotation.start();
     let brokerListening = true;
     cleanups.push(() => {
       brokerListening = false;
-      return b.close();
+      return broker.close();
     });
     if (metrics !== null) {
-      cleanups.push(metrics.observeBroker(b));
+      cleanups.push(metrics.observeBroker(broker));
       metrics.observeCertificates(registry);
     }
 
@@ -242,15 +236,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
     let closed = false;
     return {
-      mqttPort: b.port,
+      mqttPort: broker.port,
       httpPort,
       host,
-      mqttUrl: `mqtts://${urlHost}:${b.port}`,
+      mqttUrl: `mqtts://${urlHost}:${broker.port}`,
       controlPlaneUrl: `https://${urlHost}:${httpPort}`,
       paths: data.paths,
       caPath: data.paths.rootCa,
       registry,
-      broker: b,
+      broker,
       api,
       context,
       metrics,
@@ -272,4 +266,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     await registry.close();
     throw err;
   }
+}
+
+/** The Fleet Provisioning handler's options from the server's. */
+function provisioningHandlerOptions(options: ServerOptions, rotation: RotationService, webhookSecret: string, metrics: FleetprovMetrics | null): ProvisioningHandlerOptions {
+  const rate = options.provisioningRatePerSecond ?? 1000;
+  return {
+    onRegistered: rotation.onRegistered,
+    throttle: { ratePerSecond: rate, burst: rate * 2 },
+    ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
+    ...(options.preProvisioningHooks !== undefined ? { preProvisioningHooks: options.preProvisioningHooks } : {}),
+    ...(options.preProvisioningHookTimeoutMs !== undefined ? { hookTimeoutMs: options.preProvisioningHookTimeoutMs } : {}),
+    webhookSecret,
+    ...(options.hookCa !== undefined ? { webhookCa: options.hookCa } : {}),
+    ...(metrics !== null ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook } : {}),
+  };
 }

@@ -55,31 +55,3 @@ export interface BrokerAuthority {
    */
   authenticate(attempt: ConnectAttempt): Promise<AuthenticationResult>;
 }
-
-/** A PUBLISH to a Fleet Provisioning request topic that `iot:Publish` allowed. */
-export interface ProvisioningRequest {
-  /** The request topic, e.g. `$aws/certificates/create/json`. */
-  topic: string;
-  /** The request payload (JSON or CBOR, as the topic says). */
-  payload: Buffer;
-  /** The principal of the requesting connection. */
-  principal: Principal;
-  /** Client id of the requesting connection. */
-  clientId: string;
-}
-
-/** The response to a provisioning request: delivered to the requesting connection only. */
-export interface ProvisioningReply {
-  /** The `.../accepted` or `.../rejected` topic. */
-  topic: string;
-  /** The encoded response. */
-  payload: Buffer;
-}
-
-/**
- * Called for every PUBLISH to a Fleet Provisioning request topic after `iot:Publish`
- * allowed it. Returns the reply to send to that connection only, or null for no reply.
- * The broker runs at most a few requests of one connection at a time and delivers
- * their replies in request order; throttling replies (`429`) are the handler's job.
- */
-export type ProvisioningRequestHandler = (req: ProvisioningRequest) => Promise<ProvisioningReply | null>;

@@ -4,8 +4,9 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { Client } from 'aedes';
-import type { Principal, ProvisioningReply } from './authority.js';
+import type { Principal } from './authority.js';
 import type { OrderedRunner } from './ordered-runner.js';
+import type { RouteReply } from './router.js';
 
 /** Lifecycle of a {@link BrokerConnection}. */
 export type ConnectionState =
@@ -58,8 +59,8 @@ export class BrokerConnection {
   closeReason: string | null = null;
   /** Granted topic filters and their QoS. */
   readonly subscriptions = new Map<string, number>();
-  /** Created on the first provisioning request. */
-  provisioning: OrderedRunner<ProvisioningReply | null> | null = null;
+  /** The requests to the server (routed by the topic router) of this connection; created on the first one. */
+  requests: OrderedRunner<RouteReply | null> | null = null;
 
   constructor(id: number, facts: TlsFacts) {
     this.id = id;

@@ -12,15 +12,17 @@ export {
   type DisconnectedEvent,
   type ServerPublishOptions,
 } from './broker.js';
-export type {
-  AuthenticationResult,
-  BrokerAuthority,
-  ConnectAttempt,
-  Principal,
-  ProvisioningReply,
-  ProvisioningRequest,
-  ProvisioningRequestHandler,
-} from './authority.js';
+export type { AuthenticationResult, BrokerAuthority, ConnectAttempt, Principal } from './authority.js';
+export {
+  TopicRouter,
+  type RequestFacts,
+  type RouteHandler,
+  type RouteMatch,
+  type RouteReply,
+  type RoutedRequest,
+  type TopicMatcher,
+} from './router.js';
+export { BrokerBus, type MessageBus } from './message-bus.js';
 export { BrokerError, ConnackCode, type BrokerErrorCode, type ConnackCodeValue } from './errors.js';
 export { DEFAULT_BROKER_LIMITS, resolveLimits, type BrokerLimits } from './limits.js';
 export { ACCEPTED_ALPN_PROTOCOLS, type BrokerTlsMaterial } from './tls-server.js';

@@ -1,6 +1,6 @@
 /**
  * Tunable bounds of the broker. Defaults follow AWS IoT Core's documented MQTT limits
- * (spec §8) where AWS states one, and conservative fleetprov choices elsewhere.
+ * (AWS IoT Core quotas, https://docs.aws.amazon.com/general/latest/gr/iot-core.html) where AWS states one, and conservative fleetprov choices elsewhere.
  */
 import {
   MAX_PAYLOAD_BYTES,

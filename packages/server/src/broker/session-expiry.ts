@@ -1,5 +1,5 @@
 /**
- * Persistent-session expiry, as AWS IoT does it (spec §8: "Persistent session expiry: 1 h"): the
+ * Persistent-session expiry, as AWS IoT does it (AWS IoT Core quotas, "Persistent session expiry period": 1 h by default, https://docs.aws.amazon.com/general/latest/gr/iot-core.html): the
  * subscriptions and queued QoS 1 messages of a client that connected with `cleanSession: false`
  * are kept after it disconnects, but only for `sessionExpiryMs`; a client that has not reconnected
  * by then finds `sessionPresent: false` and nothing queued.

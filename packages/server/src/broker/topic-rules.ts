@@ -1,7 +1,8 @@
 /**
  * Which topics clients may publish to, subscribe to and receive, independent of IoT
  * policies: topic filter limits, MQTT filter matching and AWS's reserved-topic rules
- * (spec §1.1 and §8). Pure functions.
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html and
+ * https://docs.aws.amazon.com/iot/latest/developerguide/topics.html). Pure functions.
  */
 import {
   hasLoneSurrogate,
@@ -20,9 +21,9 @@ export type PublishTopicClass =
   | { kind: 'routed'; reserved: false }
   /** A documented `$aws/things/<thing>/shadow|jobs/...` topic: routed to subscribers like any other. */
   | { kind: 'routed'; reserved: true }
-  /** A Fleet Provisioning request topic: handed to the provisioning handler, never routed. */
+  /** A Fleet Provisioning request topic: handed to its route of the topic router (router.ts), never routed to subscribers. */
   | { kind: 'provisioning-request'; reserved: true; parsed: ParsedTopic }
-  /** A request of a fleetprov service extension (rotation acknowledgement): handed to the provisioning handler, never routed. */
+  /** A request of a fleetprov service extension (rotation acknowledgement): handed to its route of the topic router, never routed to subscribers. */
   | { kind: 'service-request'; reserved: true }
   /** A Basic Ingest topic (`$aws/rules/<rule>/...`): accepted, never routed (fleetprov has no rules engine). */
   | { kind: 'ingest'; reserved: true }

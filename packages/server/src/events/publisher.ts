@@ -5,15 +5,15 @@
  * Publishing is ordered and never blocks the request that made the change.
  */
 import type { Logger } from 'pino';
-import type { Broker } from '../broker/index.js';
+import type { MessageBus } from '../broker/index.js';
 import { thingEventTopic } from './aws-events.js';
 import type { cachedEventConfigurations } from './event-configurations.js';
 import type { RegistryChange } from './observed-registry.js';
 
 /** Options of {@link createEventPublisher}. */
 export interface EventPublisherOptions {
-  /** The broker, once it runs (changes before that are not published). */
-  broker: () => Broker | undefined;
+  /** Where events are published (QoS 1); before the broker binds it, they reach no one. */
+  bus: Pick<MessageBus, 'publish'>;
   configurations: ReturnType<typeof cachedEventConfigurations>;
   logger: Logger;
 }
@@ -32,14 +32,12 @@ export function createEventPublisher(opts: EventPublisherOptions): EventPublishe
   async function send(changes: readonly RegistryChange[]): Promise<void> {
     const things = changes.filter((c): c is Extract<RegistryChange, { kind: 'thing' }> => c.kind === 'thing');
     if (things.length === 0) return;
-    const broker = opts.broker();
-    if (broker === undefined) return;
     const config = await opts.configurations.get();
     if (!config.enabled.THING) return;
     for (const change of things) {
       const topic = thingEventTopic(change.thingName, change.operation);
       try {
-        await broker.publish(topic, JSON.stringify(change.payload), { qos: 1 });
+        await opts.bus.publish(topic, JSON.stringify(change.payload), { qos: 1 });
       } catch (err) {
         log.warn({ err, topic }, `could not publish the registry event on ${topic}`);
       }

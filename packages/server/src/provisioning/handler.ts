@@ -1,6 +1,7 @@
 /**
- * The broker's Fleet Provisioning callback: routes a request by topic to its operation, answers on
- * the matching `.../accepted` or `.../rejected` topic in the topic's format, and for every request
+ * The Fleet Provisioning route of the broker's topic router: {@link fleetProvisioningRequests}
+ * recognises (and parses, once) the request topics; the handler runs the topic's operation, answers
+ * on the matching `.../accepted` or `.../rejected` topic in the topic's format, and for every request
  * writes a log line and a provisioning event (accepted ones inside the operation's transaction).
  */
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,7 @@ import {
   type Operation,
   type ParsedTopic,
 } from '@fleetprov/protocol';
-import type { ProvisioningReply, ProvisioningRequest, ProvisioningRequestHandler } from '../broker/index.js';
+import type { RouteHandler, RouteReply, RoutedRequest, TopicMatcher } from '../broker/index.js';
 import type { TemplateRow } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
 import { handleCreateCertificateFromCsr, handleCreateKeysAndCertificate } from './create-certificate.js';
@@ -35,7 +36,7 @@ export interface ProvisioningHandlerOptions {
   /** Per-principal rate limit (default 50 requests/s, burst 100), or `false` for none. */
   throttle?: ThrottleOptions | false;
   /**
-   * The server-wide pre-provisioning hook (spec §3): called before RegisterThing's transaction for
+   * The server-wide pre-provisioning hook (docs/hooks-claims-events.md): called before RegisterThing's transaction for
    * every template WITHOUT a `preProvisioningHook` of its own (a template's own hook is resolved from
    * its targetArn instead; see hook-resolver.ts). Denial, failure or timeout → 403 AccessDenied,
    * nothing created.
@@ -74,6 +75,21 @@ export interface ProvisioningOutcome {
   durationMs: number;
 }
 
+/**
+ * The Fleet Provisioning request topics (`$aws/certificates/create/<format>`,
+ * `$aws/certificates/create-from-csr/<format>`, `$aws/provisioning-templates/<name>/provision/<format>`),
+ * parsed with the protocol package's topic parser. Reply topics are not requests (clients may only
+ * subscribe to them), and a will message may not be a request.
+ */
+export const fleetProvisioningRequests: TopicMatcher<ParsedTopic> = {
+  description: 'Fleet Provisioning request',
+  allowsWill: false,
+  match(topic) {
+    const parsed = parseTopic(topic);
+    return parsed !== null && parsed.kind === 'request' ? parsed : null;
+  },
+};
+
 /** Throttled requests of one principal produce at most one event and one warning per this many ms. */
 const THROTTLE_REPORT_INTERVAL_MS = 1000;
 
@@ -110,11 +126,12 @@ function checkOptions(opts: ProvisioningHandlerOptions): void {
 }
 
 /**
- * Creates the handler the broker calls for every PUBLISH to a Fleet Provisioning request topic.
- * Reads (or creates) the ownership-token key from the registry settings first.
+ * Creates the handler of the {@link fleetProvisioningRequests} route: the broker calls it for every
+ * PUBLISH to a Fleet Provisioning request topic that `iot:Publish` allowed. Reads (or creates) the
+ * ownership-token key from the registry settings first.
  * @throws {ProvisioningError} `InvalidArgument` for bad options, `InvalidTokenKey` for a malformed stored key
  */
-export async function createProvisioningHandler(ctx: ServiceContext, opts: ProvisioningHandlerOptions = {}): Promise<ProvisioningRequestHandler> {
+export async function createProvisioningHandler(ctx: ServiceContext, opts: ProvisioningHandlerOptions = {}): Promise<RouteHandler<ParsedTopic>> {
   checkOptions(opts);
   const tokens = opts.tokens ?? (await createOwnershipTokens(ctx));
   const throttle = opts.throttle === false ? null : new PrincipalThrottle(opts.throttle ?? {});
@@ -191,8 +208,8 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
     return { report: true, suppressed: last?.suppressed ?? 0 };
   }
 
-  async function reject(topic: ParsedTopic, scope: RequestScope, refusal: Refusal): Promise<ProvisioningReply> {
-    const reply: ProvisioningReply = {
+  async function reject(topic: ParsedTopic, scope: RequestScope, refusal: Refusal): Promise<RouteReply> {
+    const reply: RouteReply = {
       topic: replyTopic(topic.operation, topic.format, 'rejected', scope.templateName),
       payload: encodeErrorResponse(topic.format, { statusCode: ERROR_STATUS_CODES[refusal.code], errorCode: refusal.code, errorMessage: refusal.message }),
     };
@@ -226,17 +243,13 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
     return reply;
   }
 
-  return async function onProvisioningRequest(req: ProvisioningRequest): Promise<ProvisioningReply | null> {
-    const topic = parseTopic(req.topic);
-    if (topic === null || topic.kind !== 'request') {
-      log.warn({ topic: req.topic, clientId: req.clientId }, `ignored a provisioning request on ${JSON.stringify(req.topic)}: not a Fleet Provisioning request topic`);
-      return null;
-    }
+  return async function onProvisioningRequest(req: RoutedRequest<ParsedTopic>): Promise<RouteReply | null> {
+    const topic = req.parsed;
     const scope: RequestScope = {
       operation: topic.operation,
       format: topic.format,
       ...(topic.operation === 'RegisterThing' ? { templateName: topic.templateName } : {}),
-      payload: Buffer.isBuffer(req.payload) ? req.payload : Buffer.from(req.payload ?? ''),
+      payload: req.payload,
       principalId: req.principal.certificateId,
       clientId: req.clientId,
       startedAt: performance.now(),

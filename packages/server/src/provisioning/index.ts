@@ -5,7 +5,7 @@
  */
 export { createOwnershipTokens, OwnershipTokenError, OWNERSHIP_TOKEN_KEY_SETTING, OWNERSHIP_TOKEN_CHARS, TOKEN_MESSAGES } from './ownership-tokens.js';
 export type { OwnershipTokens, OwnershipTokenClaims, OwnershipTokenFailure, OpenTokenResult } from './ownership-tokens.js';
-export { createProvisioningHandler, type ProvisioningHandlerOptions } from './handler.js';
+export { createProvisioningHandler, fleetProvisioningRequests, type ProvisioningHandlerOptions, type ProvisioningOutcome } from './handler.js';
 export type { PreProvisioningHook, PreProvisioningHookEvent, PreProvisioningHookResult, PreProvisioningHookContext, HookOutcome } from './hook.js';
 export { HookCallError, runPreProvisioningHook, validateHookAnswer } from './hook.js';
 export { createHookResolver, type HookResolver, type HookResolverOptions } from './hook-resolver.js';
@@ -23,7 +23,12 @@ export {
   type WebhookSignature,
 } from './webhook.js';
 export { loadOrCreateHookSecret, HOOK_SECRET_FILE, MIN_HOOK_SECRET_LENGTH } from './hook-secret.js';
-export { createRegistryAuthority, DEFAULT_POLICY_REFRESH_INTERVAL_MS, type RegistryAuthority, type RegistryAuthorityOptions } from './authority.js';
+export { createRegistryAuthority, onboardingAuthority, DEFAULT_POLICY_REFRESH_INTERVAL_MS, type RegistryAuthority, type RegistryAuthorityOptions } from './authority.js';
+export type { OnboardingAttempt, OnboardingMethod } from './onboarding/method.js';
+export { ExpiryRecovery, type ExpiryRecoveryGrant } from './onboarding/expiry-recovery.js';
+export { RegisteredCertificate } from './onboarding/registered-certificate.js';
+export { TemporaryClaim } from './onboarding/temporary-claim.js';
+export { PrincipalFactory, statusRefusal, type PrincipalFactoryOptions } from './onboarding/principals.js';
 export { startTokenSweeper, type TokenSweeper, type TokenSweeperOptions, type SweepResult } from './sweeper.js';
 export { PrincipalThrottle, DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE_PER_SECOND, type ThrottleOptions } from './throttle.js';
 export { PROVISIONING_EVENT_TYPE } from './request-scope.js';

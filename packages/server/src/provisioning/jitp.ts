@@ -1,6 +1,6 @@
 /**
  * Just-in-time registration (JITR) and provisioning (JITP) of device certificates signed by a
- * registered CA (spec §5), plugged into the registry authority as its unregistered-certificate hook.
+ * registered CA (docs/jitp.md): the registry authority's first onboarding method (onboarding/method.ts).
  *
  * A CONNECT presenting a certificate the registry does not know is checked here: its issuer must be a
  * registered CA (found by the certificates the client sent along, else by the leaf's issuer DN) whose
@@ -18,7 +18,7 @@
  * reconnect (after JITR, once something activated the certificate).
  */
 import type { Logger } from 'pino';
-import type { AuthenticationResult, ConnectAttempt } from '../broker/index.js';
+import type { AuthenticationResult, ConnectAttempt, MessageBus } from '../broker/index.js';
 import { certificateRecord } from '../certificate-record.js';
 import { certificateId as certificateIdOf, parseCertificateFacts, verifyIssuedBy, type CertificateFacts } from '../pki/index.js';
 import { encodePem } from '../pki/pem.js';
@@ -26,6 +26,7 @@ import { isRegistryError, type CaCertificateRow, type CertificateRow, type Regis
 import type { ServiceContext } from '../service-context.js';
 import { parseTemplate, planProvisioning, resolveTemplate, TemplateError, type ParsedTemplate, type ProvisioningPlan, type ResolvedTemplate } from '../templates/index.js';
 import { ServiceRejection } from './errors.js';
+import type { OnboardingAttempt, OnboardingMethod } from './onboarding/method.js';
 import { applyPolicies, applyThing, existingThing, registryRejection } from './register-thing.js';
 
 /** Event `type` of the provisioning event log rows written here. */
@@ -50,17 +51,17 @@ export interface CertificateRegisteredEvent {
 
 /** Options of {@link createJustInTimeRegistration}. */
 export interface JustInTimeRegistrationOptions {
-  /** Publishes a server event to subscribers (the broker's `publish`, QoS 1). */
-  publish(topic: string, payload: string): Promise<void>;
+  /** Where the registered events are published (QoS 1). */
+  bus: Pick<MessageBus, 'publish'>;
 }
 
-/** What {@link createJustInTimeRegistration} returns: the two authority hooks. */
-export interface JustInTimeRegistration {
-  /** For `RegistryAuthorityOptions.unregisteredCertificateHook`: null when no registered CA signed the certificate. */
-  onUnregisteredCertificate(attempt: ConnectAttempt, certificateId: string): Promise<AuthenticationResult | null>;
-  /** For a certificate still PENDING_ACTIVATION that a CA registered: publishes the registered event again (as AWS). */
-  onPendingCertificate(certificate: CertificateRow): Promise<void>;
-}
+/**
+ * The just-in-time registration onboarding method. It decides certificates the registry does not
+ * know (null when no registered CA signed them); for a certificate a CA registered that is still
+ * PENDING_ACTIVATION it publishes the registered event again (as AWS does) and declines, so the
+ * registered-certificate method refuses it with its status.
+ */
+export type JustInTimeRegistration = OnboardingMethod;
 
 /** Most registered CAs with one subject (AWS's limit is 10). */
 const MAX_SAME_SUBJECT = 50;
@@ -152,7 +153,7 @@ async function loadCaTemplate(registry: Registry, ca: CaCertificateRow): Promise
   return null;
 }
 
-/** Creates the JITR/JITP hooks of the registry authority. */
+/** Creates the JITR/JITP onboarding method of the registry authority. */
 export function createJustInTimeRegistration(ctx: ServiceContext, options: JustInTimeRegistrationOptions): JustInTimeRegistration {
   const log: Logger = ctx.logger.child({ component: 'jit-registration' });
 
@@ -166,7 +167,7 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
       certificateRegistrationTimestamp: String(registeredAt),
     };
     try {
-      await options.publish(certificateRegisteredTopic(caCertificateId), JSON.stringify(event));
+      await options.bus.publish(certificateRegisteredTopic(caCertificateId), JSON.stringify(event), { qos: 1 });
     } catch (err) {
       log.error({ err, certificateId, caCertificateId }, `publishing the registered event of certificate ${certificateId} failed`);
     }
@@ -290,5 +291,15 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
     await publishRegistered(certificate.id, certificate.caCertificateId, certificate.createdAt);
   }
 
-  return { onUnregisteredCertificate, onPendingCertificate };
+  return {
+    name: 'just-in-time registration',
+    async authenticate(attempt: OnboardingAttempt): Promise<AuthenticationResult | null> {
+      const cert = attempt.certificate;
+      if (cert === null) return onUnregisteredCertificate(attempt, attempt.certificateId);
+      if (cert.status === 'PENDING_ACTIVATION') {
+        await onPendingCertificate(cert).catch((err: unknown) => log.error({ certificateId: cert.id, err }, `republishing the registered event of certificate ${cert.id} failed`));
+      }
+      return null;
+    },
+  };
 }

@@ -7,10 +7,28 @@
  */
 import { ERROR_STATUS_CODES, type ErrorCode } from '@fleetprov/protocol';
 import type { Logger } from 'pino';
-import type { ProvisioningReply, ProvisioningRequest } from '../broker/index.js';
+import type { RouteHandler, RouteReply, TopicMatcher } from '../broker/index.js';
 import type { Registry, RotationRow } from '../registry/index.js';
 import type { RotationService } from './service.js';
 import { parseRotationTopic, rotationAckReplyTopic } from './topics.js';
+
+/** A rotation acknowledgement topic, parsed: `fleetprov/things/<thingName>/rotation/ack`. */
+export interface RotationAckTopic {
+  thingName: string;
+}
+
+/**
+ * The acknowledgement topics of the rotation extension (docs/rotation.md), parsed once for the
+ * route's handler. The notification and reply topics are the server's own, never requests.
+ */
+export const rotationAcknowledgements: TopicMatcher<RotationAckTopic> = {
+  description: 'rotation acknowledgement',
+  allowsWill: true,
+  match(topic) {
+    const parsed = parseRotationTopic(topic);
+    return parsed !== null && parsed.kind === 'ack' ? { thingName: parsed.thingName } : null;
+  },
+};
 
 /** Largest acknowledgement payload accepted, bytes. */
 export const MAX_ACK_PAYLOAD_BYTES = 4096;
@@ -39,14 +57,13 @@ function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
-/** Creates the handler of acknowledgement requests (a broker provisioning-style handler). */
-export function createRotationAckHandler(deps: { registry: Registry; service: RotationService; logger: Logger }): (req: ProvisioningRequest) => Promise<ProvisioningReply | null> {
+/** Creates the handler of the {@link rotationAcknowledgements} route. */
+export function createRotationAckHandler(deps: { registry: Registry; service: RotationService; logger: Logger }): RouteHandler<RotationAckTopic> {
   const log = deps.logger.child({ component: 'rotation' });
   return async (req) => {
-    const topic = parseRotationTopic(req.topic);
-    if (topic === null || topic.kind !== 'ack') return null;
+    const topic = req.parsed;
     const certificateId = req.principal.certificateId;
-    const reject = (code: ErrorCode, message: string): ProvisioningReply => {
+    const reject = (code: ErrorCode, message: string): RouteReply => {
       log.warn({ clientId: req.clientId, certificateId, thingName: topic.thingName, errorCode: code }, `rotation acknowledgement from client ${JSON.stringify(req.clientId)} rejected (${code}): ${message}`);
       return { topic: rotationAckReplyTopic(topic.thingName, 'rejected'), payload: json({ statusCode: ERROR_STATUS_CODES[code], errorCode: code, errorMessage: message }) };
     };

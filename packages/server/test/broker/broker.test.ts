@@ -2,7 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { startBroker, type Broker, type DeniedEvent, type DisconnectedEvent, type ConnectedEvent, type ProvisioningRequest } from '../../src/broker/index.js';
+import type { ParsedTopic } from '@fleetprov/protocol';
+import { startBroker, TopicRouter, type Broker, type DeniedEvent, type DisconnectedEvent, type ConnectedEvent, type RoutedRequest } from '../../src/broker/index.js';
+import { fleetProvisioningRequests } from '../../src/provisioning/index.js';
 import {
   CLAIM_NO_ACCEPTED_POLICY,
   CLAIM_POLICY,
@@ -41,7 +43,7 @@ let thingCert: DeviceCredentials;
 let open: DeviceCredentials;
 let retainer: DeviceCredentials;
 let stranger: DeviceCredentials;
-const requests: ProvisioningRequest[] = [];
+const requests: Array<RoutedRequest<ParsedTopic>> = [];
 const denied: DeniedEvent[] = [];
 const connected: ConnectedEvent[] = [];
 const disconnected: DisconnectedEvent[] = [];
@@ -75,14 +77,14 @@ before(async () => {
     tls: lab.serverTls,
     authority,
     logger: captured.logger,
-    onProvisioningRequest: async (req) => {
+    router: new TopicRouter().handle(fleetProvisioningRequests, async (req) => {
       requests.push(req);
       const wantRejected = req.payload.toString() === 'reject';
       return {
         topic: `${req.topic}/${wantRejected ? 'rejected' : 'accepted'}`,
         payload: Buffer.from(JSON.stringify({ for: req.clientId, seq: requests.length })),
       };
-    },
+    }),
   });
   broker.on('denied', (e) => denied.push(e));
   broker.on('connected', (e) => connected.push(e));
@@ -566,7 +568,7 @@ describe('broker with short timeouts', () => {
       authority,
       logger: captured.logger,
       limits: { maxProvisioningInFlight: 2, maxProvisioningQueued: 2 },
-      onProvisioningRequest: async (req) => {
+      router: new TopicRouter().handle(fleetProvisioningRequests, async (req) => {
         running++;
         peak = Math.max(peak, running);
         const n = Number(req.payload.toString());
@@ -574,7 +576,7 @@ describe('broker with short timeouts', () => {
         await new Promise((r) => setTimeout(r, 60 - n * 10));
         running--;
         return { topic: `${req.topic}/accepted`, payload: Buffer.from(String(n)) };
-      },
+      }),
     });
     const client = await connectDevice(quick.port, lab, claim, { clientId: 'burst' });
     try {

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { issueDeviceCertificate } from '../../src/pki/index.js';
-import type { ConnectAttempt } from '../../src/broker/index.js';
+import type { OnboardingAttempt } from '../../src/provisioning/index.js';
 import { closed, connackRefusal, startLab, subscribeGranted, type DeviceCredentials, type Lab } from './helpers.js';
 
 const ALLOW_CONNECT = { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' };
@@ -35,9 +35,12 @@ describe('registry authority', () => {
     lab = await startLab({
       authority: {
         policyRefreshIntervalMs: 100,
-        unregisteredCertificateHook: async (_attempt: ConnectAttempt, certificateId: string) => {
-          unregisteredCalls.push(certificateId);
-          return null;
+        justInTimeRegistration: {
+          name: 'test just-in-time registration',
+          authenticate: async (attempt: OnboardingAttempt) => {
+            if (attempt.certificate === null) unregisteredCalls.push(attempt.certificateId);
+            return null;
+          },
         },
       },
     });

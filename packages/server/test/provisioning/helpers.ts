@@ -21,7 +21,7 @@ import {
   type PayloadFormat,
   type WireValue,
 } from '@fleetprov/protocol';
-import { startBroker, type Broker, type BrokerLimits } from '../../src/broker/index.js';
+import { startBroker, TopicRouter, type Broker, type BrokerLimits } from '../../src/broker/index.js';
 import {
   createCertificateAuthority,
   issueDeviceCertificate,
@@ -35,6 +35,7 @@ import type { GeneratedKeyAlgorithm, ServiceContext } from '../../src/service-co
 import {
   createProvisioningHandler,
   createRegistryAuthority,
+  fleetProvisioningRequests,
   type ProvisioningHandlerOptions,
   type RegistryAuthority,
   type RegistryAuthorityOptions,
@@ -173,7 +174,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     port: 0,
     tls: { key: server.privateKeyPem, cert: server.chainPem, ca: ca.caCertificatesPem },
     authority,
-    onProvisioningRequest: handler,
+    router: new TopicRouter().handle(fleetProvisioningRequests, handler),
     logger,
     limits: { maxPayloadBytes: 200_000, ...options.brokerLimits },
   });
