@@ -8,12 +8,13 @@
  * claim certificate and download its bundle, provision a device with it, see the device appear
  * with its certificate and history, simulate a policy decision, deactivate the certificate and see
  * the device's MQTT connection dropped. Also: 10 000 things page and search on the server.
- * Screenshots of the main pages go to docs/screenshots/.
+ * Screenshots of the main pages are taken on every run (a page that cannot render fails the step); they
+ * replace docs/screenshots/ only with FLEETPROV_UPDATE_SCREENSHOTS=1, so a test run leaves the tree clean.
  *
  * Chromium is required: without /usr/bin/chromium (or $CHROMIUM_PATH) this test fails.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SCREENSHOTS = join(packageRoot(), '..', '..', 'docs', 'screenshots');
+const SCREENSHOTS = process.env.FLEETPROV_UPDATE_SCREENSHOTS === '1' ? join(packageRoot(), '..', '..', 'docs', 'screenshots') : mkdtempSync(join(tmpdir(), 'fleetprov-screenshots-'));
 const TEMPLATE = 'device_template';
 const WAIT = { timeout: 60_000 };
 
@@ -81,7 +82,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
   };
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it), or set CHROMIUM_PATH`);
+    assert.ok(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM}: apt-get install -y chromium (npm test installs it), or set CHROMIUM_PATH`);
     dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-console-'));
     // 20-day certificates: within the 30 days in which the console flags a certificate as due for rotation.
     server = await startServer({ dataDir, mqttPort: 0, httpPort: 0, logLevel: 'silent', keyAlgorithm: 'ec-p256', certificateValidityDays: 20 });
@@ -105,6 +106,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await context?.close();
     await server?.close();
     if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    if (process.env.FLEETPROV_UPDATE_SCREENSHOTS !== '1') await rm(SCREENSHOTS, { recursive: true, force: true });
   });
 
   test('the console is not open without signing in, and a wrong key is refused', async () => {
