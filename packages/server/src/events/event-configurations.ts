@@ -42,7 +42,7 @@ function defaults(): EventConfigurations {
 
 /** The configuration in the registry (all disabled when never set or unreadable). */
 export async function readEventConfigurations(registry: Registry): Promise<EventConfigurations> {
-  const text = await registry.getSetting(EVENT_CONFIGURATIONS_SETTING);
+  const text = await registry.settings.get(EVENT_CONFIGURATIONS_SETTING);
   const config = defaults();
   if (text === null) return config;
   try {
@@ -63,7 +63,7 @@ export async function updateEventConfigurations(registry: Registry, changes: Par
     for (const [type, value] of Object.entries(changes)) config.enabled[type as EventType] = value === true;
     config.createdAt ??= now;
     config.modifiedAt = now;
-    await tx.setSetting(EVENT_CONFIGURATIONS_SETTING, JSON.stringify(config));
+    await tx.settings.set(EVENT_CONFIGURATIONS_SETTING, JSON.stringify(config));
     return config;
   });
 }

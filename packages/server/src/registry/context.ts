@@ -1,13 +1,15 @@
 /**
- * What the store functions (store/*.ts) work with: a Kysely handle (the root database or a
- * transaction), the dialect, ARN builder, quotas and clock. Store functions that write several
- * statements expect to be called inside a transaction; KyselyRegistry arranges that.
+ * What the stores (`<aggregate>/store.ts`) work with: a Kysely handle (the root database or a
+ * transaction), the dialect, ARN builder, quotas and clock; writes also get a {@link ChangeRecorder}.
+ * The stores' {@link Session} decides whether a write runs in a transaction or a savepoint.
  */
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import type { ArnBuilder } from './arn.js';
+import type { ChangeRecorder } from './changes.js';
 import { isUniqueViolation } from './errors.js';
 import type { Database } from './db-schema.js';
-import type { RegistryDialect, RegistryLimits } from './types.js';
+import type { RegistryDialect, RegistryLimits } from './common-types.js';
+import type { Session } from './session.js';
 
 /** Execution context of the store functions. */
 export interface Ctx {
@@ -19,7 +21,13 @@ export interface Ctx {
   readonly now: () => number;
 }
 
-/** Default quotas (spec §6, §8). */
+/** Execution context of a write: a {@link Ctx} that also records the changes it makes. */
+export interface WriteCtx extends Ctx {
+  /** Records a thing or certificate change into the current unit of work. */
+  readonly record: ChangeRecorder;
+}
+
+/** Default quotas: AWS IoT Core's default quotas (AWS General Reference, "AWS IoT Core endpoints and quotas"). */
 export const DEFAULT_LIMITS: Readonly<RegistryLimits> = Object.freeze({
   maxPolicyVersions: 5,
   maxTemplateVersions: 5,

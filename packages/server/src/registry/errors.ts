@@ -40,7 +40,7 @@ export type ResourceType =
   | 'rotation'
   | 'rotation-policy';
 
-/** Why `consumeOwnershipToken` refused a token. */
+/** Why `tokens.consume` refused a token. */
 export type TokenFailure = 'unknown' | 'used' | 'expired' | 'principal-mismatch';
 
 /** Optional facts carried by a {@link RegistryError}. */

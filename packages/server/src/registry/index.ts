@@ -1,9 +1,17 @@
 /**
  * The registry: fleetprov's storage of certificates, things, policies, templates, CA certificates,
- * ownership tokens, settings and provisioning events, on SQLite or PostgreSQL.
+ * ownership tokens, settings, rotations and provisioning events, on SQLite or PostgreSQL. One store
+ * per aggregate (`<aggregate>/types.ts` + `<aggregate>/store.ts`), composed into `Registry`.
+ *
+ * A new method is written twice: in the aggregate's interface (`types.ts`) and in its store class
+ * (`store.ts`), running through `this.#s.read`, `write` or `single` (session.ts). A write that
+ * changes a thing or a certificate records it with `ctx.record` (changes.ts), which is how observers
+ * (events/observed-registry.ts) see it. A new aggregate: a folder with both files, a property on
+ * `Registry` (types.ts) and its construction in kysely-registry.ts. A schema change: a new file in
+ * migrations/, listed in migrations/index.ts.
  */
 export * from './types.js';
-export * from './rotation-types.js';
+export { thingEventPayload } from './changes.js';
 export {
   RegistryError,
   isRegistryError,

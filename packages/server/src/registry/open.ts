@@ -15,7 +15,7 @@ import { DEFAULT_LIMITS } from './context.js';
 import type { Database as Schema } from './db-schema.js';
 import { invalid } from './errors.js';
 import { KyselyRegistry } from './kysely-registry.js';
-import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, RegistryMigrationProvider } from './migrations.js';
+import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, RegistryMigrationProvider } from './migrations/index.js';
 import { SingleSchemaPostgresDialect } from './pg-dialect.js';
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-dialect.js';
 import type { Registry, RegistryDialect, RegistryLimits, RegistryOptions } from './types.js';

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { openRegistry } from '../../src/registry/open.js';
-import { registryMigrations } from '../../src/registry/migrations.js';
+import { registryMigrations } from '../../src/registry/migrations/index.js';
 import { isForeignKeyViolation, isUniqueViolation, RegistryError } from '../../src/registry/errors.js';
 import type { Registry, RegistryOptions } from '../../src/registry/types.js';
 import { certId, certInput } from './helpers.js';
@@ -50,10 +50,10 @@ if (await requirePostgres('registry on PostgreSQL')) {
       const b = await openIn(schema);
       try {
         assert.equal(a.dialect, 'postgres');
-        const c = await a.createCertificate(certInput('pg-shared', { status: 'PENDING_ACTIVATION' }));
-        await a.createOwnershipToken({ id: 'pg-token', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
+        const c = await a.certificates.create(certInput('pg-shared', { status: 'PENDING_ACTIVATION' }));
+        await a.tokens.create({ id: 'pg-token', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
         const results = await Promise.allSettled(
-          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).consumeOwnershipToken('pg-token', 100 + i)),
+          Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).tokens.consume('pg-token', 100 + i)),
         );
         assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1);
         for (const x of results) {
@@ -73,30 +73,30 @@ if (await requirePostgres('registry on PostgreSQL')) {
       const a = await openIn(schema);
       const b = await openIn(schema);
       try {
-        const c = await a.createCertificate(certInput('pg-tx', { status: 'PENDING_ACTIVATION' }));
-        await a.createOwnershipToken({ id: 'pg-tx-token', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
+        const c = await a.certificates.create(certInput('pg-tx', { status: 'PENDING_ACTIVATION' }));
+        await a.tokens.create({ id: 'pg-tx-token', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
         // Each "process" runs a RegisterThing-like transaction: consume, then activate the certificate.
         const attempt = (r: Registry, i: number): Promise<string> =>
           r.transaction(async (tx) => {
-            await tx.consumeOwnershipToken('pg-tx-token', 100 + i);
-            await tx.createThing({ name: `winner-${i}` });
+            await tx.tokens.consume('pg-tx-token', 100 + i);
+            await tx.things.create({ name: `winner-${i}` });
             return `winner-${i}`;
           });
         const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => attempt(i % 2 === 0 ? a : b, i)));
         const winners = results.filter((x): x is PromiseFulfilledResult<string> => x.status === 'fulfilled');
         assert.equal(winners.length, 1);
-        assert.equal((await a.listThings()).items.length, 1);
-        assert.equal((await b.listThings()).items[0]?.name, winners[0]?.value);
+        assert.equal((await a.things.list()).items.length, 1);
+        assert.equal((await b.things.list()).items[0]?.name, winners[0]?.value);
 
-        await a.createOwnershipToken({ id: 'pg-rb', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
+        await a.tokens.create({ id: 'pg-rb', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
         await assert.rejects(
           a.transaction(async (tx) => {
-            await tx.consumeOwnershipToken('pg-rb', 1);
+            await tx.tokens.consume('pg-rb', 1);
             throw new Error('late failure');
           }),
           /late failure/,
         );
-        assert.equal((await b.consumeOwnershipToken('pg-rb', 2)).usedAt, 2);
+        assert.equal((await b.tokens.consume('pg-rb', 2)).usedAt, 2);
       } finally {
         await a.close();
         await b.close();
@@ -109,7 +109,7 @@ if (await requirePostgres('registry on PostgreSQL')) {
       const b = await openIn(schema);
       try {
         const results = await Promise.allSettled(
-          Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).createThing({ name: 'raced', attributes: { by: String(i) } })),
+          Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? a : b).things.create({ name: 'raced', attributes: { by: String(i) } })),
         );
         assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1);
         for (const x of results) {
@@ -127,11 +127,11 @@ if (await requirePostgres('registry on PostgreSQL')) {
     test('concurrent opens of a fresh schema migrate once; reopen keeps data', async () => {
       const schema = freshSchema();
       const opened = await Promise.all([openIn(schema), openIn(schema), openIn(schema)]);
-      await opened[0]?.createPolicy({ name: 'survives', document: '{}' });
+      await opened[0]?.policies.create({ name: 'survives', document: '{}' });
       await Promise.all(opened.map((r) => r.close()));
       const again = await openIn(schema);
       try {
-        assert.equal((await again.getPolicy('survives'))?.document, '{}');
+        assert.equal((await again.policies.get('survives'))?.document, '{}');
       } finally {
         await again.close();
       }
@@ -149,8 +149,8 @@ if (await requirePostgres('registry on PostgreSQL')) {
       const a = await openIn(freshSchema());
       const b = await openIn(freshSchema());
       try {
-        await a.createThing({ name: 'only-in-a' });
-        assert.equal(await b.getThing('only-in-a'), null);
+        await a.things.create({ name: 'only-in-a' });
+        assert.equal(await b.things.get('only-in-a'), null);
       } finally {
         await a.close();
         await b.close();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openRegistry } from '../../src/registry/open.js';
-import { registryMigrations } from '../../src/registry/migrations.js';
+import { registryMigrations } from '../../src/registry/migrations/index.js';
 import { RegistryError } from '../../src/registry/errors.js';
 import type { RegistryOptions } from '../../src/registry/types.js';
 import { certId, certInput } from './helpers.js';
@@ -31,13 +31,13 @@ describe('registry on SQLite: files', () => {
     const path = freshPath();
     const first = await openRegistry(path);
     assert.equal(first.dialect, 'sqlite');
-    await first.createThing({ name: 'persisted', attributes: { a: '1' } });
-    await first.createPolicy({ name: 'p', document: '{"Statement":[]}' });
+    await first.things.create({ name: 'persisted', attributes: { a: '1' } });
+    await first.policies.create({ name: 'p', document: '{"Statement":[]}' });
     await first.close();
     for (let i = 0; i < 2; i++) {
       const again = await openRegistry(path);
-      assert.deepEqual((await again.getThing('persisted'))?.attributes, { a: '1' });
-      assert.equal((await again.getPolicy('p'))?.document, '{"Statement":[]}');
+      assert.deepEqual((await again.things.get('persisted'))?.attributes, { a: '1' });
+      assert.equal((await again.policies.get('p'))?.document, '{"Statement":[]}');
       await again.close();
     }
     const raw = new Database(path, { readonly: true });
@@ -52,9 +52,9 @@ describe('registry on SQLite: files', () => {
 
   test(':memory: works and starts empty every time', async () => {
     const a = await openRegistry(':memory:');
-    await a.createThing({ name: 'm' });
+    await a.things.create({ name: 'm' });
     const b = await openRegistry(':memory:');
-    assert.equal(await b.getThing('m'), null);
+    assert.equal(await b.things.get('m'), null);
     await a.close();
     await b.close();
   });
@@ -64,20 +64,20 @@ describe('registry on SQLite: files', () => {
     const a = await openRegistry(path);
     const b = await openRegistry(path);
     try {
-      const c = await a.createCertificate(certInput('shared', { status: 'PENDING_ACTIVATION' }));
-      await a.createOwnershipToken({ id: 'shared-token', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
-      const attempts = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).consumeOwnershipToken('shared-token', 100 + i));
+      const c = await a.certificates.create(certInput('shared', { status: 'PENDING_ACTIVATION' }));
+      await a.tokens.create({ id: 'shared-token', certificateId: c.id, principal: certId('claim'), expiresAt: 10_000 });
+      const attempts = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).tokens.consume('shared-token', 100 + i));
       const results = await Promise.allSettled(attempts);
       assert.equal(results.filter((x) => x.status === 'fulfilled').length, 1);
       for (const x of results) {
         if (x.status === 'rejected') assert.ok(x.reason instanceof RegistryError && x.reason.tokenFailure === 'used');
       }
-      const keyA = await a.ensureSetting('token-key', 'from-a');
-      const keyB = await b.ensureSetting('token-key', 'from-b');
+      const keyA = await a.settings.ensure('token-key', 'from-a');
+      const keyB = await b.settings.ensure('token-key', 'from-b');
       assert.equal(keyA, 'from-a');
       assert.equal(keyB, 'from-a');
-      await b.createThing({ name: 'written-by-b' });
-      assert.ok(await a.getThing('written-by-b'));
+      await b.things.create({ name: 'written-by-b' });
+      assert.ok(await a.things.get('written-by-b'));
     } finally {
       await a.close();
       await b.close();

@@ -1,23 +1,14 @@
 /**
- * Schema migrations, run by Kysely's Migrator on every open (already-applied ones are skipped).
- * One migration code path for both dialects; the only dialect switches are the auto-increment id of
- * the event log and the byte-order ("C") collation of key columns on PostgreSQL, which makes list
- * order (and so pagination) identical to SQLite's BINARY collation.
- *
- * Never edit a released migration; add a new one with a name sorting after the last.
+ * Registry migration 0001_initial (see index.ts). Never edit a released migration.
  */
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import type { RegistryDialect } from './types.js';
-
-/** Name of Kysely's migration bookkeeping table. */
-export const MIGRATION_TABLE = 'fleetprov_migration';
-/** Name of Kysely's migration lock table. */
-export const MIGRATION_LOCK_TABLE = 'fleetprov_migration_lock';
+import { sql, type Kysely, type Migration } from 'kysely';
+import type { RegistryDialect } from '../common-types.js';
 
 // Kysely's Migration interface takes Kysely<any>: migrations run against a schema that is still being built.
 type AnyDb = Kysely<any>;
 
-function initial(dialect: RegistryDialect): Migration {
+/** 0001_initial: the initial schema (settings, CA certificates, certificates, things, thing types, groups, policies, templates, tokens, event log). */
+export function initial(dialect: RegistryDialect): Migration {
   const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
   const ms = 'bigint';
   return {
@@ -245,99 +236,4 @@ function initial(dialect: RegistryDialect): Migration {
       await db.schema.createIndex('provisioning_events_thing').on('provisioning_events').column('thing_name').execute();
     },
   };
-}
-
-/**
- * Certificate rotation (docs/rotation.md): rotations, rotation policies, and which template
- * registered each certificate. `open_key` holds the old certificate id while a rotation is open and
- * null afterwards: its unique index allows one open rotation per certificate on both dialects.
- */
-function rotation(dialect: RegistryDialect): Migration {
-  const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
-  const ms = 'bigint';
-  return {
-    async up(db: AnyDb): Promise<void> {
-      await db.schema
-        .createTable('certificate_rotations')
-        .addColumn('id', key, (c) => c.primaryKey())
-        .addColumn('thing_name', key, (c) => c.notNull())
-        .addColumn('old_certificate_id', key, (c) => c.notNull())
-        .addColumn('new_certificate_id', key)
-        .addColumn('open_key', key)
-        .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('reason', 'text', (c) => c.notNull())
-        .addColumn('template_name', key)
-        .addColumn('retire_status', 'text', (c) => c.notNull())
-        .addColumn('grace_ms', ms, (c) => c.notNull())
-        .addColumn('requested_at', ms, (c) => c.notNull())
-        .addColumn('issued_at', ms)
-        .addColumn('acknowledged_at', ms)
-        .addColumn('retire_after', ms)
-        .addColumn('retired_at', ms)
-        .addColumn('superseded', 'text', (c) => c.notNull())
-        .addColumn('notified_at', ms)
-        .addColumn('modified_at', ms, (c) => c.notNull())
-        .execute();
-      await db.schema.createIndex('certificate_rotations_open').on('certificate_rotations').column('open_key').unique().execute();
-      await db.schema.createIndex('certificate_rotations_new').on('certificate_rotations').column('new_certificate_id').execute();
-      await db.schema.createIndex('certificate_rotations_thing').on('certificate_rotations').column('thing_name').execute();
-      await db.schema.createIndex('certificate_rotations_requested').on('certificate_rotations').columns(['requested_at', 'id']).execute();
-
-      await db.schema
-        .createTable('rotation_policies')
-        .addColumn('target_type', key, (c) => c.notNull())
-        .addColumn('target_name', key, (c) => c.notNull())
-        .addColumn('max_age_days', 'integer')
-        .addColumn('renew_before_days', 'integer')
-        .addColumn('rotation_template', key)
-        .addColumn('grace_seconds', 'integer')
-        .addColumn('retire_status', 'text', (c) => c.notNull())
-        .addColumn('allow_expired_recovery', 'integer', (c) => c.notNull())
-        .addColumn('recovery_window_days', 'integer')
-        .addColumn('created_at', ms, (c) => c.notNull())
-        .addColumn('modified_at', ms, (c) => c.notNull())
-        .addPrimaryKeyConstraint('rotation_policies_pk', ['target_type', 'target_name'])
-        .execute();
-
-      await db.schema
-        .createTable('certificate_templates')
-        .addColumn('certificate_id', key, (c) => c.primaryKey().references('certificates.id').onDelete('cascade'))
-        .addColumn('template_name', key, (c) => c.notNull())
-        .addColumn('created_at', ms, (c) => c.notNull())
-        .execute();
-      await db.schema.createIndex('certificate_templates_template').on('certificate_templates').columns(['template_name', 'certificate_id']).execute();
-    },
-  };
-}
-
-/**
- * 0003_hooks: the provisioning template a temporary claim certificate (CreateProvisioningClaim) is
- * scoped to; null for every other certificate.
- */
-function hooks(dialect: RegistryDialect): Migration {
-  const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
-  return {
-    async up(db: AnyDb): Promise<void> {
-      await db.schema.alterTable('certificates').addColumn('claim_template_name', key).execute();
-    },
-  };
-}
-
-/** The migrations, by name (applied in name order). */
-export function registryMigrations(dialect: RegistryDialect): Record<string, Migration> {
-  return { '0001_initial': initial(dialect), '0003_hooks': hooks(dialect), '0004_rotation': rotation(dialect) };
-}
-
-/** A Kysely MigrationProvider over {@link registryMigrations}. */
-export class RegistryMigrationProvider implements MigrationProvider {
-  readonly #dialect: RegistryDialect;
-
-  constructor(dialect: RegistryDialect) {
-    this.#dialect = dialect;
-  }
-
-  /** The migrations for the dialect. */
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return registryMigrations(this.#dialect);
-  }
 }

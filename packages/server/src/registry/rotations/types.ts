@@ -1,9 +1,11 @@
 /**
- * Registry types of certificate rotation (a fleetprov extension, see docs/rotation.md): one row per
- * rotation of one certificate (request → issue → acknowledge → retire), the rotation policies of
- * templates and thing groups, and which template registered a certificate. Timestamps are epoch ms.
+ * Certificate rotation (a fleetprov extension, see docs/rotation.md): one row per rotation of one
+ * certificate (request → issue → acknowledge → retire), the rotation policies of templates and thing
+ * groups, and which template registered a certificate. Timestamps are epoch ms; getters return null
+ * for a missing resource.
  */
-import type { TokenPage, TokenPageRequest } from './types.js';
+import type { TokenPage, TokenPageRequest } from '../common-types.js';
+import type { Registry } from '../types.js';
 
 /** Where a rotation stands. `requested`, `issued` and `acknowledged` are open; the others are final. */
 export type RotationState = 'requested' | 'issued' | 'acknowledged' | 'retired' | 'cancelled';
@@ -53,7 +55,7 @@ export interface RotationRow {
   modifiedAt: number;
 }
 
-/** Input of {@link RotationStore.createRotation}. */
+/** Input of {@link RotationStore.create}. */
 export interface NewRotation {
   id: string;
   thingName: string;
@@ -67,7 +69,7 @@ export interface NewRotation {
   graceMs: number;
 }
 
-/** Input of {@link RotationStore.updateRotation}; absent fields are left as they are. */
+/** Input of {@link RotationStore.update}; absent fields are left as they are. */
 export interface RotationUpdate {
   state?: RotationState;
   newCertificateId?: string | null;
@@ -80,7 +82,7 @@ export interface RotationUpdate {
   notifiedAt?: number | null;
 }
 
-/** Input of {@link RotationStore.listRotations}. */
+/** Input of {@link RotationStore.list}. */
 export interface ListRotationsRequest extends TokenPageRequest {
   /** Only these states. */
   states?: RotationState[];
@@ -114,7 +116,7 @@ export interface RotationPolicyRow {
   modifiedAt: number;
 }
 
-/** Input of {@link RotationStore.putRotationPolicy}. */
+/** Input of {@link RotationStore.putPolicy}. */
 export interface NewRotationPolicy {
   targetType: RotationPolicyTargetType;
   targetName: string;
@@ -129,36 +131,34 @@ export interface NewRotationPolicy {
   recoveryWindowDays?: number | null;
 }
 
-/** The registry methods of certificate rotation (part of `Registry`). */
+/** The rotations store of a {@link Registry} (`registry.rotations`). */
 export interface RotationStore {
   /**
    * Stores a rotation. ResourceAlreadyExists when the old certificate already has an open rotation
    * (also between processes: a unique key decides). ResourceNotFound for an unknown certificate or thing.
    */
-  createRotation(input: NewRotation): Promise<RotationRow>;
+  create(input: NewRotation): Promise<RotationRow>;
   /** The rotation, or null. */
-  getRotation(id: string): Promise<RotationRow | null>;
+  get(id: string): Promise<RotationRow | null>;
   /** The open rotation of an old certificate, or null. */
-  getOpenRotation(oldCertificateId: string): Promise<RotationRow | null>;
+  getOpen(oldCertificateId: string): Promise<RotationRow | null>;
   /** The most recent rotation whose replacement is `newCertificateId`, or null. */
-  getRotationByNewCertificate(newCertificateId: string): Promise<RotationRow | null>;
+  getByNewCertificate(newCertificateId: string): Promise<RotationRow | null>;
   /**
    * Changes a rotation. With `expectedStates`, Conflict unless its state is one of them (checked in
    * the same statement, so of two racing updates one wins). ResourceNotFound for an unknown id.
    */
-  updateRotation(id: string, update: RotationUpdate, opts?: { expectedStates?: RotationState[] }): Promise<RotationRow>;
+  update(id: string, update: RotationUpdate, opts?: { expectedStates?: RotationState[] }): Promise<RotationRow>;
   /** Rotations by request time, oldest first. */
-  listRotations(req?: ListRotationsRequest): Promise<TokenPage<RotationRow>>;
-
+  list(req?: ListRotationsRequest): Promise<TokenPage<RotationRow>>;
   /** Creates or replaces the policy of a target. ResourceNotFound for an unknown template or thing group. */
-  putRotationPolicy(input: NewRotationPolicy): Promise<RotationPolicyRow>;
+  putPolicy(input: NewRotationPolicy): Promise<RotationPolicyRow>;
   /** The policy of a target, or null. */
-  getRotationPolicy(targetType: RotationPolicyTargetType, targetName: string): Promise<RotationPolicyRow | null>;
+  getPolicy(targetType: RotationPolicyTargetType, targetName: string): Promise<RotationPolicyRow | null>;
   /** Every policy, by target type and name. */
-  listRotationPolicies(): Promise<RotationPolicyRow[]>;
+  listPolicies(): Promise<RotationPolicyRow[]>;
   /** Deletes a policy. False when absent. */
-  deleteRotationPolicy(targetType: RotationPolicyTargetType, targetName: string): Promise<boolean>;
-
+  deletePolicy(targetType: RotationPolicyTargetType, targetName: string): Promise<boolean>;
   /** Records that `templateName` registered the certificate (RegisterThing). Idempotent (last wins). */
   recordCertificateTemplate(certificateId: string, templateName: string): Promise<void>;
   /** The template that registered the certificate, or null. */

@@ -1,0 +1,314 @@
+/**
+ * Things and thing types. `things.attributes` (JSON) is authoritative; `thing_attributes` is its
+ * search index for ListThings, rewritten in the same transaction.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql, type Insertable, type Selectable } from 'kysely';
+import { codePoints, forUpdate, insertUnique, type Ctx } from '../context.js';
+import { cutPage, decodeCursor, encodeCursor, pageSize } from '../cursor.js';
+import type { ThingsTable } from '../db-schema.js';
+import { alreadyExists, invalid, notFound, RegistryError } from '../errors.js';
+import { toThing, toThingType } from '../rows.js';
+import type { Session } from '../session.js';
+import type {
+  Attributes,
+  ListThingsRequest,
+  NewThing,
+  ThingRow,
+  ThingTypeRow,
+  ThingUpdate,
+  TokenPage,
+  TokenPageRequest,
+} from '../types.js';
+import * as v from '../validate.js';
+import type { ThingStore } from './types.js';
+
+/** The stored thing row, optionally locked; undefined when absent. */
+export async function selectThing(ctx: Ctx, name: string, lock: boolean): Promise<Selectable<ThingsTable> | undefined> {
+  const qb = ctx.db.selectFrom('things').selectAll().where('name', '=', name);
+  return (lock ? forUpdate(ctx, qb) : qb).executeTakeFirst();
+}
+
+/** The stored thing row; ResourceNotFound when absent. */
+export async function requireThing(ctx: Ctx, name: string, lock: boolean): Promise<Selectable<ThingsTable>> {
+  const row = await selectThing(ctx, name, lock);
+  if (!row) throw notFound('thing', name, ctx.arns.thing(name));
+  return row;
+}
+
+async function requireThingType(ctx: Ctx, name: string): Promise<void> {
+  const t = await ctx.db.selectFrom('thing_types').select('name').where('name', '=', name).executeTakeFirst();
+  if (!t) throw notFound('thing-type', name, ctx.arns.thingType(name));
+}
+
+async function writeAttributeIndex(ctx: Ctx, thingName: string, attrs: Attributes, replace: boolean): Promise<void> {
+  if (replace) await ctx.db.deleteFrom('thing_attributes').where('thing_name', '=', thingName).execute();
+  const rows = Object.entries(attrs).map(([name, value]) => ({ thing_name: thingName, name, value }));
+  if (rows.length > 0) await ctx.db.insertInto('thing_attributes').values(rows).execute();
+}
+
+function sameAttributes(a: Attributes, b: Attributes): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/** `base` with `changes` applied: an empty value removes the attribute. */
+export function mergeAttributes(base: Attributes, changes: Attributes): Attributes {
+  const out = new Map(Object.entries(base));
+  for (const [k, val] of Object.entries(changes)) {
+    if (val === '') out.delete(k);
+    else out.set(k, val);
+  }
+  return Object.fromEntries(out);
+}
+
+/** {@link ThingStore} over Kysely; every method runs through the registry handle's {@link Session}. */
+export class KyselyThingStore implements ThingStore {
+  readonly #s: Session;
+
+  constructor(session: Session) {
+    this.#s = session;
+  }
+
+  /** ThingStore.create. */
+  create(input: NewThing): Promise<ThingRow> {
+    return this.#s.write(async (ctx) => {
+      if (typeof input !== 'object' || input === null) throw v.invalidInput('thing');
+      const name = v.name(input.name, 'thingName');
+      const thingTypeName = v.optName(input.thingTypeName, 'thingTypeName');
+      const attrs = input.attributes === undefined ? {} : v.attributes(input.attributes, 'attributes', true);
+      const billing = v.optName(input.billingGroupName, 'billingGroupName');
+      const existing = await selectThing(ctx, name, true);
+      if (existing) {
+        const same =
+          existing.thing_type_name === thingTypeName &&
+          existing.billing_group_name === billing &&
+          sameAttributes(v.parseAttributes(existing.attributes), attrs);
+        if (same) return toThing(existing);
+        throw alreadyExists('thing', name, existing.arn);
+      }
+      if (thingTypeName !== null) await requireThingType(ctx, thingTypeName);
+      const now = ctx.now();
+      const row: Insertable<ThingsTable> & Selectable<ThingsTable> = {
+        name,
+        id: randomUUID(),
+        arn: ctx.arns.thing(name),
+        thing_type_name: thingTypeName,
+        attributes: JSON.stringify(attrs),
+        version: 1,
+        billing_group_name: billing,
+        created_at: now,
+        modified_at: now,
+      };
+      await insertUnique(
+        () => ctx.db.insertInto('things').values(row).execute(),
+        (cause) => alreadyExists('thing', name, row.arn, cause),
+      );
+      await writeAttributeIndex(ctx, name, attrs, false);
+      const thing = toThing(row);
+      ctx.record.thing(thing, 'CREATED');
+      return thing;
+    });
+  }
+
+  /** ThingStore.get. */
+  get(name: unknown): Promise<ThingRow | null> {
+    return this.#s.read(async (ctx) => {
+      if (typeof name !== 'string') return null;
+      const row = await selectThing(ctx, name, false);
+      return row ? toThing(row) : null;
+    });
+  }
+
+  /** ThingStore.list. Keyset over name. */
+  list(req: ListThingsRequest = {}): Promise<TokenPage<ThingRow>> {
+    return this.#s.read(async (ctx) => {
+      const size = pageSize(req.maxResults, 'maxResults');
+      const after = decodeCursor('things', req.nextToken, 's');
+      let qb = ctx.db.selectFrom('things').selectAll();
+      if (req.thingTypeName !== undefined) qb = qb.where('thing_type_name', '=', v.name(req.thingTypeName, 'thingTypeName'));
+      if (req.attributeValue !== undefined && req.attributeName === undefined) throw invalid('attributeValue requires attributeName');
+      if (req.attributeName !== undefined) {
+        const attrName = v.name(req.attributeName, 'attributeName');
+        const attrValue = req.attributeValue === undefined ? undefined : v.text(req.attributeValue, 'attributeValue', v.MAX_ATTRIBUTE_VALUE_LENGTH);
+        const prefix = v.bool(req.usePrefixAttributeValue, 'usePrefixAttributeValue', false);
+        qb = qb.where((eb) => {
+          let sub = eb.selectFrom('thing_attributes as a').select('a.name').whereRef('a.thing_name', '=', 'things.name').where('a.name', '=', attrName);
+          if (attrValue !== undefined) {
+            sub = prefix
+              ? sub.where(sql<string>`substr(${sql.ref('a.value')}, 1, ${sql.lit(codePoints(attrValue))})`, '=', attrValue)
+              : sub.where('a.value', '=', attrValue);
+          }
+          return eb.exists(sub);
+        });
+      }
+      if (req.namePrefix !== undefined) {
+        const prefix = v.name(req.namePrefix, 'namePrefix');
+        // The range lets the primary-key index start at the prefix; substr keeps only real matches.
+        qb = qb.where('name', '>=', prefix).where(sql<string>`substr(${sql.ref('name')}, 1, ${sql.lit(codePoints(prefix))})`, '=', prefix);
+      }
+      if (after) qb = qb.where('name', '>', after[0] as string);
+      const rows = (await qb.orderBy('name').limit(size + 1).execute()).map(toThing);
+      const page = cutPage(rows, size, (r) => [r.name]);
+      return page.nextKey ? { items: page.items, nextToken: encodeCursor('things', page.nextKey) } : { items: page.items };
+    });
+  }
+
+  /** ThingStore.count. */
+  count(): Promise<number> {
+    return this.#s.read(async (ctx) => {
+      const row = await ctx.db.selectFrom('things').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    });
+  }
+
+  /** ThingStore.update. */
+  update(thingName: unknown, update: ThingUpdate): Promise<ThingRow> {
+    return this.#s.write(async (ctx) => {
+      if (typeof update !== 'object' || update === null) throw v.invalidInput('thing update');
+      const name = v.name(thingName, 'thingName');
+      const removeType = v.bool(update.removeThingType, 'removeThingType', false);
+      const removeBilling = v.bool(update.removeBillingGroup, 'removeBillingGroup', false);
+      if (removeType && update.thingTypeName !== undefined) throw invalid('thingTypeName and removeThingType are mutually exclusive');
+      if (removeBilling && update.billingGroupName !== undefined) throw invalid('billingGroupName and removeBillingGroup are mutually exclusive');
+      const merge = v.bool(update.merge, 'merge', false);
+      const newAttrs = update.attributes === undefined ? undefined : v.attributes(update.attributes, 'attributes', false);
+      const expected = update.expectedVersion === undefined ? undefined : v.int(update.expectedVersion, 'expectedVersion', 0);
+      const row = await requireThing(ctx, name, true);
+      if (expected !== undefined && expected !== row.version) {
+        throw new RegistryError('VersionConflict', `thing ${JSON.stringify(name)} is at version ${row.version}, not ${expected}`, {
+          resourceType: 'thing',
+          resourceId: name,
+          resourceArn: row.arn,
+        });
+      }
+      let thingType = row.thing_type_name;
+      if (removeType) thingType = null;
+      else if (update.thingTypeName !== undefined) {
+        thingType = v.name(update.thingTypeName, 'thingTypeName');
+        await requireThingType(ctx, thingType);
+      }
+      let billing = row.billing_group_name;
+      if (removeBilling) billing = null;
+      else if (update.billingGroupName !== undefined) billing = v.name(update.billingGroupName, 'billingGroupName');
+      let attrs = v.parseAttributes(row.attributes);
+      if (newAttrs !== undefined) attrs = mergeAttributes(merge ? attrs : {}, newAttrs);
+      const next: Selectable<ThingsTable> = {
+        ...row,
+        thing_type_name: thingType,
+        billing_group_name: billing,
+        attributes: JSON.stringify(attrs),
+        version: row.version + 1,
+        modified_at: ctx.now(),
+      };
+      const res = await ctx.db
+        .updateTable('things')
+        .set({
+          thing_type_name: next.thing_type_name,
+          billing_group_name: next.billing_group_name,
+          attributes: next.attributes,
+          version: next.version,
+          modified_at: next.modified_at as number,
+        })
+        .where('name', '=', name)
+        .where('version', '=', row.version)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) {
+        throw new RegistryError('VersionConflict', `thing ${JSON.stringify(name)} changed concurrently`, { resourceType: 'thing', resourceId: name });
+      }
+      if (newAttrs !== undefined) await writeAttributeIndex(ctx, name, attrs, true);
+      const thing = toThing(next);
+      ctx.record.thing(thing, 'UPDATED');
+      return thing;
+    });
+  }
+
+  /** ThingStore.delete. */
+  delete(thingName: unknown, opts: { expectedVersion?: number } = {}): Promise<boolean> {
+    return this.#s.write(async (ctx) => {
+      const name = v.name(thingName, 'thingName');
+      const expected = opts.expectedVersion === undefined ? undefined : v.int(opts.expectedVersion, 'expectedVersion', 0);
+      const row = await selectThing(ctx, name, true);
+      if (!row) return false;
+      if (expected !== undefined && expected !== row.version) {
+        throw new RegistryError('VersionConflict', `thing ${JSON.stringify(name)} is at version ${row.version}, not ${expected}`, {
+          resourceType: 'thing',
+          resourceId: name,
+          resourceArn: row.arn,
+        });
+      }
+      const principal = await ctx.db.selectFrom('thing_principals').select('certificate_id').where('thing_name', '=', name).limit(1).executeTakeFirst();
+      if (principal) {
+        throw new RegistryError('DeleteConflict', `certificate ${principal.certificate_id} is attached to thing ${JSON.stringify(name)}; detach it first`, {
+          resourceType: 'thing',
+          resourceId: name,
+          resourceArn: row.arn,
+        });
+      }
+      // Attribute index and group memberships go by ON DELETE CASCADE.
+      await ctx.db.deleteFrom('things').where('name', '=', name).execute();
+      ctx.record.thing(toThing(row), 'DELETED');
+      return true;
+    });
+  }
+
+  /** ThingStore.createType. */
+  createType(input: { name: string; description?: string | null }): Promise<ThingTypeRow> {
+    return this.#s.write(async (ctx) => {
+      if (typeof input !== 'object' || input === null) throw v.invalidInput('thing type');
+      const name = v.name(input.name, 'thingTypeName');
+      const row = {
+        name,
+        arn: ctx.arns.thingType(name),
+        description: v.optText(input.description, 'description', 2028),
+        created_at: ctx.now(),
+      };
+      const exists = await ctx.db.selectFrom('thing_types').select('name').where('name', '=', name).executeTakeFirst();
+      if (exists) throw alreadyExists('thing-type', name, row.arn);
+      await insertUnique(
+        () => ctx.db.insertInto('thing_types').values(row).execute(),
+        (cause) => alreadyExists('thing-type', name, row.arn, cause),
+      );
+      return toThingType(row);
+    });
+  }
+
+  /** ThingStore.getType. */
+  getType(name: unknown): Promise<ThingTypeRow | null> {
+    return this.#s.read(async (ctx) => {
+      if (typeof name !== 'string') return null;
+      const row = await ctx.db.selectFrom('thing_types').selectAll().where('name', '=', name).executeTakeFirst();
+      return row ? toThingType(row) : null;
+    });
+  }
+
+  /** ThingStore.listTypes. */
+  listTypes(req: TokenPageRequest = {}): Promise<TokenPage<ThingTypeRow>> {
+    return this.#s.read(async (ctx) => {
+      const size = pageSize(req.maxResults, 'maxResults');
+      const after = decodeCursor('thing-types', req.nextToken, 's');
+      let qb = ctx.db.selectFrom('thing_types').selectAll();
+      if (after) qb = qb.where('name', '>', after[0] as string);
+      const rows = (await qb.orderBy('name').limit(size + 1).execute()).map(toThingType);
+      const page = cutPage(rows, size, (r) => [r.name]);
+      return page.nextKey ? { items: page.items, nextToken: encodeCursor('thing-types', page.nextKey) } : { items: page.items };
+    });
+  }
+
+  /** ThingStore.deleteType. */
+  deleteType(typeName: unknown): Promise<boolean> {
+    return this.#s.write(async (ctx) => {
+      const name = v.name(typeName, 'thingTypeName');
+      const used = await ctx.db.selectFrom('things').select('name').where('thing_type_name', '=', name).limit(1).executeTakeFirst();
+      if (used) {
+        throw new RegistryError('DeleteConflict', `thing ${JSON.stringify(used.name)} uses thing type ${JSON.stringify(name)}`, {
+          resourceType: 'thing-type',
+          resourceId: name,
+        });
+      }
+      const res = await ctx.db.deleteFrom('thing_types').where('name', '=', name).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    });
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Things and thing types (AWS CreateThing, DescribeThing, UpdateThing, CreateThingType, ...).
+ * Timestamps are epoch milliseconds; getters return null for a missing resource.
+ */
+import type { Attributes, TokenPage, TokenPageRequest } from '../common-types.js';
+import type { Registry } from '../types.js';
+
+/** A thing. */
+export interface ThingRow {
+  name: string;
+  /** UUID. */
+  id: string;
+  arn: string;
+  thingTypeName: string | null;
+  attributes: Attributes;
+  /** Starts at 1, +1 per update. */
+  version: number;
+  billingGroupName: string | null;
+  createdAt: number;
+  modifiedAt: number;
+}
+
+/** Input of {@link ThingStore.create}. */
+export interface NewThing {
+  name: string;
+  thingTypeName?: string | null;
+  /** Attributes with an empty value are not stored. */
+  attributes?: Attributes;
+  billingGroupName?: string | null;
+}
+
+/** Input of {@link ThingStore.update}. */
+export interface ThingUpdate {
+  thingTypeName?: string;
+  removeThingType?: boolean;
+  /** New attributes; an empty value removes that attribute. */
+  attributes?: Attributes;
+  /** Merge `attributes` into the existing ones instead of replacing them. Default false (AWS). */
+  merge?: boolean;
+  /** Fail with VersionConflict unless the thing's version equals this. */
+  expectedVersion?: number;
+  billingGroupName?: string;
+  removeBillingGroup?: boolean;
+}
+
+/** Input of {@link ThingStore.list}. */
+export interface ListThingsRequest extends TokenPageRequest {
+  attributeName?: string;
+  attributeValue?: string;
+  /** With `attributeValue`: match values starting with it. */
+  usePrefixAttributeValue?: boolean;
+  thingTypeName?: string;
+  /** fleetprov extension (the console's search): only things whose name starts with this. */
+  namePrefix?: string;
+}
+
+/** A thing type. */
+export interface ThingTypeRow {
+  name: string;
+  arn: string;
+  description: string | null;
+  createdAt: number;
+}
+
+/** The things and thing types store of a {@link Registry} (`registry.things`). */
+export interface ThingStore {
+  /**
+   * CreateThing. Idempotent when the same configuration exists already; ResourceAlreadyExists when a
+   * thing of that name exists with another configuration. ResourceNotFound for an unknown thing type.
+   */
+  create(input: NewThing): Promise<ThingRow>;
+  /** DescribeThing: the thing, or null. */
+  get(name: string): Promise<ThingRow | null>;
+  /** ListThings, by name. */
+  list(req?: ListThingsRequest): Promise<TokenPage<ThingRow>>;
+  /** Number of things. */
+  count(): Promise<number>;
+  /** UpdateThing. VersionConflict when `expectedVersion` differs. Bumps version. */
+  update(name: string, update: ThingUpdate): Promise<ThingRow>;
+  /**
+   * DeleteThing. Returns false when there was no such thing. DeleteConflict while certificates are
+   * attached; VersionConflict when `expectedVersion` differs. Group memberships go with it.
+   */
+  delete(name: string, opts?: { expectedVersion?: number }): Promise<boolean>;
+  /** CreateThingType. ResourceAlreadyExists. */
+  createType(input: { name: string; description?: string | null }): Promise<ThingTypeRow>;
+  /** DescribeThingType: the thing type, or null. */
+  getType(name: string): Promise<ThingTypeRow | null>;
+  /** ListThingTypes, by name. */
+  listTypes(req?: TokenPageRequest): Promise<TokenPage<ThingTypeRow>>;
+  /** DeleteThingType. DeleteConflict while things use it; false when absent. */
+  deleteType(name: string): Promise<boolean>;
+}
