@@ -205,7 +205,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     if (metrics !== null) {
       cleanups.push(metrics.observeBroker(broker));
-      metrics.observeCertificates(registry);
+      metrics.observeCertificates({ countCertificatesByStatus: () => registry.certificates.countByStatus() });
     }
 
     const credentials = staticCredentialStore([data.admin]);
@@ -218,7 +218,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       region,
       accountId,
       endpointAddress: context.endpointAddress,
-      readiness: createReadinessProbe({ registry, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
+      readiness: createReadinessProbe({ registry: { getSetting: (key) => registry.settings.get(key) }, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
     });
     registerControlPlaneRoutes(api, context);
     registerRotationRoutes(api, context, rotation);

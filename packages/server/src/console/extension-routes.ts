@@ -104,7 +104,7 @@ function eventView(e: EventRow): object {
 async function storedPolicies(registry: Registry, names: readonly string[]): Promise<NamedPolicy[]> {
   const out: NamedPolicy[] = [];
   for (const name of names) {
-    const policy = await registry.getPolicy(name);
+    const policy = await registry.policies.get(name);
     if (policy === null) throw resourceNotFound(`The policy ${JSON.stringify(name)} does not exist.`);
     out.push({ policyName: policy.name, version: policy.defaultVersionId, document: policy.document });
   }
@@ -126,16 +126,16 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
       const bucketMs = bucketSeconds * 1000;
       const since = Math.floor((nowMs - windowSeconds * 1000) / bucketMs) * bucketMs;
       const [things, certificates, withHidden, buckets, templates, enabledTemplates, policies] = await Promise.all([
-        registry.countThings(),
-        registry.countCertificatesByStatus(),
-        registry.countCertificatesByStatus({ includeHidden: true }),
-        registry.countEvents({ since, bucketMs, types: [PROVISIONING_EVENT_TYPE] }),
-        countPaged((next) => registry.listProvisioningTemplates({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) }).then((p) => ({ items: p.items, next: p.nextToken }))),
+        registry.things.count(),
+        registry.certificates.countByStatus(),
+        registry.certificates.countByStatus({ includeHidden: true }),
+        registry.events.count({ since, bucketMs, types: [PROVISIONING_EVENT_TYPE] }),
+        countPaged((next) => registry.templates.list({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) }).then((p) => ({ items: p.items, next: p.nextToken }))),
         countPaged(
-          (next) => registry.listProvisioningTemplates({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) }).then((p) => ({ items: p.items, next: p.nextToken })),
+          (next) => registry.templates.list({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) }).then((p) => ({ items: p.items, next: p.nextToken })),
           (t) => t.enabled,
         ),
-        countPaged((next) => registry.listPolicies({ pageSize: 250, ...(next === undefined ? {} : { marker: next }) }).then((p) => ({ items: p.items, next: p.nextMarker }))),
+        countPaged((next) => registry.policies.list({ pageSize: 250, ...(next === undefined ? {} : { marker: next }) }).then((p) => ({ items: p.items, next: p.nextMarker }))),
       ]);
       const temporaryClaims = Object.fromEntries(
         Object.entries(withHidden).map(([status, n]) => [status, n - (certificates[status as CertificateStatus] ?? 0)]),
@@ -170,7 +170,7 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
       const thingName = queryString(request, 'thingName', RESOURCE_NAME);
       const certificateId = queryString(request, 'certificateId', CERTIFICATE_ID)?.toLowerCase();
       const templateName = queryString(request, 'templateName', TEMPLATE_NAME);
-      const events = await registry.listEvents({
+      const events = await registry.events.list({
         newestFirst: true,
         // One more than asked tells whether another page follows (within the registry's 1000).
         limit: Math.min(limit + 1, 1000),
@@ -211,7 +211,7 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
       const templateName = optionalString(body, 'templateName', TEMPLATE_NAME);
       if ((templateBody === undefined) === (templateName === undefined)) throw invalidRequest('Give exactly one of templateBody and templateName.');
       if (templateName !== undefined) {
-        const stored = await registry.getProvisioningTemplate(templateName);
+        const stored = await registry.templates.get(templateName);
         if (stored === null) throw resourceNotFound(`The provisioning template ${JSON.stringify(templateName)} does not exist.`);
         templateBody = stored.body;
         type ??= stored.type;
@@ -272,7 +272,7 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
       const context: PolicyContext = {};
       if (clientId !== undefined && clientId !== '') context.clientId = clientId;
       if (thingName !== undefined) {
-        const thing = await registry.getThing(thingName);
+        const thing = await registry.things.get(thingName);
         if (thing === null) throw resourceNotFound(`The thing ${JSON.stringify(thingName)} does not exist.`);
         context.thing = { thingName: thing.name, thingTypeName: thing.thingTypeName, attributes: thing.attributes, isAttached: true };
       }

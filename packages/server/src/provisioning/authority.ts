@@ -70,7 +70,7 @@ export function onboardingAuthority(ctx: ServiceContext, methods: readonly Onboa
   return {
     async authenticate(connect: ConnectAttempt): Promise<AuthenticationResult> {
       const certificateId = certificateIdOf(connect.peerCertificate);
-      const certificate = await ctx.registry.getCertificate(certificateId);
+      const certificate = await ctx.registry.certificates.get(certificateId);
       const attempt: OnboardingAttempt = { ...connect, certificateId, certificate, now: ctx.now().getTime() };
       for (const method of methods) {
         const result = await method.authenticate(attempt);

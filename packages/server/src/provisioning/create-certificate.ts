@@ -35,9 +35,9 @@ async function storePendingCertificate(
   const { ctx, tokens } = deps;
   scope.certificateId = facts.certificateId;
   const token = await ctx.registry.transaction(async (tx) => {
-    await tx.createCertificate(certificateRecord(certificatePem, facts, 'PENDING_ACTIVATION', { issuedByPrincipal: scope.principalId }));
+    await tx.certificates.create(certificateRecord(certificatePem, facts, 'PENDING_ACTIVATION', { issuedByPrincipal: scope.principalId }));
     const token = await tokens.issue(facts.certificateId, scope.principalId, { registry: tx });
-    await tx.appendEvent(
+    await tx.events.append(
       provisioningEvent(scope, 'accepted', `certificate ${facts.certificateId} created (PENDING_ACTIVATION)`, {
         at: ctx.now().getTime(),
         details: { keyType: facts.publicKey.type, keyBits: facts.publicKey.bits, notAfter: facts.notAfter.toISOString() },

@@ -230,7 +230,7 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
     if (refusal.code === 'InternalFailure') log.error(fields, line);
     else log.warn(fields, line);
     try {
-      await ctx.registry.appendEvent(
+      await ctx.registry.events.append(
         provisioningEvent(scope, 'rejected', refusal.message, {
           errorCode: refusal.code,
           at: ctx.now().getTime(),

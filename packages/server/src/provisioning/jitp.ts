@@ -79,12 +79,12 @@ function refuse(reason: string): AuthenticationResult {
  */
 async function findIssuingCa(registry: Registry, leafPem: string, facts: CertificateFacts, chain: readonly Buffer[]): Promise<CaCertificateRow | null> {
   for (const der of chain) {
-    const ca = await registry.getCaCertificate(certificateIdOf(der));
+    const ca = await registry.caCertificates.get(certificateIdOf(der));
     if (ca !== null && verifyIssuedBy(leafPem, ca.pem)) return ca;
   }
   let page;
   try {
-    page = await registry.listCaCertificates({ subjectDn: facts.issuerDn, pageSize: MAX_SAME_SUBJECT, ascending: true });
+    page = await registry.caCertificates.list({ subjectDn: facts.issuerDn, pageSize: MAX_SAME_SUBJECT, ascending: true });
   } catch (err) {
     // An issuer name the registry cannot even index (oversized) belongs to no registered CA.
     if (isRegistryError(err, 'InvalidRequest')) return null;
@@ -141,7 +141,7 @@ async function loadCaTemplate(registry: Registry, ca: CaCertificateRow): Promise
     }
   }
   if (config.templateName !== undefined) {
-    const template = await registry.getProvisioningTemplate(config.templateName);
+    const template = await registry.templates.get(config.templateName);
     if (template === null) return `CA ${ca.id} names JITP template ${config.templateName}, which does not exist; create it or update the CA's registrationConfig`;
     if (template.type !== 'JITP') return `template ${template.name} named by CA ${ca.id} is not a JITP template`;
     try {
@@ -176,7 +176,7 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
   async function logRejected(attempt: ConnectAttempt, certificateId: string, reason: string, caCertificateId?: string): Promise<void> {
     log.warn({ certificateId, caCertificateId, clientId: attempt.clientId, sourceIp: attempt.sourceIp, reason }, `just-in-time registration refused: ${reason}`);
     try {
-      await ctx.registry.appendEvent({
+      await ctx.registry.events.append({
         type: JIT_EVENT_TYPE,
         operation: 'JustInTimeRegistration',
         certificateId,
@@ -229,7 +229,7 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
     let plan: ProvisioningPlan | undefined;
     try {
       ({ created, plan } = await ctx.registry.transaction(async (tx) => {
-        const row = await tx.createCertificate(record);
+        const row = await tx.certificates.create(record);
         let planned: ProvisioningPlan | undefined;
         if (resolved !== undefined && template !== null) {
           try {
@@ -237,14 +237,14 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
             planned = planProvisioning(resolved, existing);
             if (planned.thing !== undefined) await applyThing(tx, planned.thing, existing, template.label);
             await applyPolicies(tx, planned, certificateId, template.label);
-            if (planned.thing !== undefined) await tx.attachThingPrincipal(planned.thing.thingName, certificateId);
-            if (planned.certificate !== undefined) await tx.updateCertificateStatus(certificateId, planned.certificate.status);
+            if (planned.thing !== undefined) await tx.thingPrincipals.attach(planned.thing.thingName, certificateId);
+            if (planned.certificate !== undefined) await tx.certificates.updateStatus(certificateId, planned.certificate.status);
           } catch (err) {
             throw registryRejection(err, template.label);
           }
         }
         const status = planned?.certificate?.status ?? 'PENDING_ACTIVATION';
-        await tx.appendEvent({
+        await tx.events.append({
           type: JIT_EVENT_TYPE,
           operation: planned === undefined ? 'JustInTimeRegistration' : 'JustInTimeProvisioning',
           templateName: template?.name ?? null,

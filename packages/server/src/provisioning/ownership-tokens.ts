@@ -134,7 +134,7 @@ function fromRegistryFailure(failure: TokenFailure | undefined): OwnershipTokenF
  * @throws {ProvisioningError} `InvalidTokenKey` when the stored key is malformed
  */
 export async function createOwnershipTokens(ctx: ServiceContext): Promise<OwnershipTokens> {
-  const stored = await ctx.registry.ensureSetting(OWNERSHIP_TOKEN_KEY_SETTING, randomBytes(32).toString('base64'));
+  const stored = await ctx.registry.settings.ensure(OWNERSHIP_TOKEN_KEY_SETTING, randomBytes(32).toString('base64'));
   const key = decodeKey(stored);
 
   function seal(claims: OwnershipTokenClaims): string {
@@ -187,7 +187,7 @@ export async function createOwnershipTokens(ctx: ServiceContext): Promise<Owners
         expiresAt: ctx.now().getTime() + TOKEN_LIFETIME_MS,
       };
       const registry = opts.registry ?? ctx.registry;
-      await registry.createOwnershipToken({
+      await registry.tokens.create({
         id: claims.tokenId,
         certificateId: claims.certificateId,
         principal: claims.principalId,
@@ -208,7 +208,7 @@ export async function createOwnershipTokens(ctx: ServiceContext): Promise<Owners
 
     async consume(claims, registry) {
       try {
-        await registry.consumeOwnershipToken(claims.tokenId, ctx.now().getTime(), { principal: claims.principalId });
+        await registry.tokens.consume(claims.tokenId, ctx.now().getTime(), { principal: claims.principalId });
       } catch (err) {
         if (isRegistryError(err, 'InvalidToken')) throw new OwnershipTokenError(fromRegistryFailure(err.tokenFailure), { cause: err });
         throw err;

@@ -55,7 +55,7 @@ export type RegistrationObserver = (tx: Registry, registration: AppliedRegistrat
 
 /** The template by name, usable for fleet provisioning. */
 async function loadTemplate(ctx: ServiceContext, name: string): Promise<TemplateRow> {
-  const template = await ctx.registry.getProvisioningTemplate(name);
+  const template = await ctx.registry.templates.get(name);
   if (template === null) {
     throw rejection('ResourceNotFound', `template ${name} does not exist; create it with CreateProvisioningTemplate or fix the template name in the topic`);
   }
@@ -84,10 +84,10 @@ async function openToken(deps: RegisterThingDeps, scope: RequestScope, token: st
   if (!opened.ok) throw opened.error;
   const claims = opened.claims;
   scope.certificateId = claims.certificateId;
-  const row = await ctx.registry.getOwnershipToken(claims.tokenId);
+  const row = await ctx.registry.tokens.get(claims.tokenId);
   if (row === null) throw new OwnershipTokenError('invalid');
   if (row.usedAt !== null) throw new OwnershipTokenError('used');
-  const certificate = await ctx.registry.getCertificate(claims.certificateId);
+  const certificate = await ctx.registry.certificates.get(claims.certificateId);
   if (certificate === null) {
     throw rejection(
       'InvalidCertificateOwnershipToken',
@@ -141,7 +141,7 @@ async function thingGroupNames(tx: Registry, thingName: string): Promise<string[
   const names: string[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await tx.listThingGroupsForThing(thingName, { maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
+    const page = await tx.thingGroups.listForThing(thingName, { maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
     names.push(...page.items.map((g) => g.groupName));
     nextToken = page.nextToken;
   } while (nextToken !== undefined);
@@ -150,7 +150,7 @@ async function thingGroupNames(tx: Registry, thingName: string): Promise<string[
 
 /** The thing as the template engine sees it (also used by JITP). */
 export async function existingThing(tx: Registry, thingName: string): Promise<ExistingThing | null> {
-  const thing = await tx.getThing(thingName);
+  const thing = await tx.things.get(thingName);
   if (thing === null) return null;
   return {
     thingName: thing.name,
@@ -163,11 +163,11 @@ export async function existingThing(tx: Registry, thingName: string): Promise<Ex
 
 /** Thing types and groups the plan names must exist: AWS does not create them. */
 async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateName: string): Promise<void> {
-  if (plan.thingTypeName !== null && (await tx.getThingType(plan.thingTypeName)) === null) {
+  if (plan.thingTypeName !== null && (await tx.things.getType(plan.thingTypeName)) === null) {
     throw rejection('InvalidPayload', `thing type ${plan.thingTypeName} named by template ${templateName} does not exist; create it with CreateThingType`);
   }
   for (const group of plan.thingGroups) {
-    if ((await tx.getThingGroup(group)) === null) {
+    if ((await tx.thingGroups.get(group)) === null) {
       throw rejection('InvalidPayload', `thing group ${group} named by template ${templateName} does not exist; create it with CreateThingGroup`);
     }
   }
@@ -178,31 +178,31 @@ export async function applyThing(tx: Registry, plan: ThingPlan, existing: Existi
   if (plan.action === 'unchanged') return;
   await requireThingDependencies(tx, plan, templateName);
   if (plan.action === 'create' || existing === null) {
-    await tx.createThing({
+    await tx.things.create({
       name: plan.thingName,
       thingTypeName: plan.thingTypeName,
       attributes: plan.attributes,
       billingGroupName: plan.billingGroup,
     });
-    for (const group of plan.thingGroups) await tx.addThingToThingGroup(group, plan.thingName);
+    for (const group of plan.thingGroups) await tx.thingGroups.addThing(group, plan.thingName);
     return;
   }
   // The plan holds the final attribute set: replace, not merge.
-  await tx.updateThing(plan.thingName, {
+  await tx.things.update(plan.thingName, {
     attributes: plan.attributes,
     merge: false,
     ...(plan.thingTypeName === null ? (existing.thingTypeName ? { removeThingType: true } : {}) : { thingTypeName: plan.thingTypeName }),
     ...(plan.billingGroup === null ? (existing.billingGroup ? { removeBillingGroup: true } : {}) : { billingGroupName: plan.billingGroup }),
   });
-  for (const group of existing.thingGroups) if (!plan.thingGroups.includes(group)) await tx.removeThingFromThingGroup(group, plan.thingName);
-  for (const group of plan.thingGroups) if (!existing.thingGroups.includes(group)) await tx.addThingToThingGroup(group, plan.thingName);
+  for (const group of existing.thingGroups) if (!plan.thingGroups.includes(group)) await tx.thingGroups.removeThing(group, plan.thingName);
+  for (const group of plan.thingGroups) if (!existing.thingGroups.includes(group)) await tx.thingGroups.addThing(group, plan.thingName);
 }
 
 /** Creates inline policies and attaches the planned policies to the certificate (also used by JITP). */
 export async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certificateId: string, templateName: string): Promise<void> {
   for (const policy of plan.policies) {
     if (policy.kind === 'inline') {
-      if ((await tx.getPolicy(policy.policyName)) === null) {
+      if ((await tx.policies.get(policy.policyName)) === null) {
         try {
           parsePolicy(policy.document);
         } catch (err) {
@@ -212,16 +212,16 @@ export async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certif
           throw err;
         }
         try {
-          await tx.createPolicy({ name: policy.policyName, document: policy.document });
+          await tx.policies.create({ name: policy.policyName, document: policy.document });
         } catch (err) {
           // Another RegisterThing created the same inline policy (same document, same hash name).
           if (!isRegistryError(err, 'ResourceAlreadyExists')) throw err;
         }
       }
-    } else if ((await tx.getPolicy(policy.policyName)) === null) {
+    } else if ((await tx.policies.get(policy.policyName)) === null) {
       throw rejection('InvalidPayload', `policy ${policy.policyName} named by template ${templateName} does not exist; create it with CreatePolicy`);
     }
-    await tx.attachPolicy(policy.policyName, { type: 'certificate', id: certificateId });
+    await tx.policies.attach(policy.policyName, { type: 'certificate', id: certificateId });
   }
 }
 
@@ -280,7 +280,7 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
 
   const plan = await ctx.registry.transaction(async (tx) => {
     await tokens.consume(claims, tx);
-    const certificate = await tx.getCertificate(claims.certificateId);
+    const certificate = await tx.certificates.get(claims.certificateId);
     if (certificate === null || certificate.status !== 'PENDING_ACTIVATION') {
       throw rejection(
         'InvalidCertificateOwnershipToken',
@@ -297,13 +297,13 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
       }
       if (planned.thing !== undefined) await applyThing(tx, planned.thing, existing, templateName);
       await applyPolicies(tx, planned, claims.certificateId, templateName);
-      if (planned.thing !== undefined) await tx.attachThingPrincipal(planned.thing.thingName, claims.certificateId);
-      if (planned.certificate !== undefined) await tx.updateCertificateStatus(claims.certificateId, planned.certificate.status);
+      if (planned.thing !== undefined) await tx.thingPrincipals.attach(planned.thing.thingName, claims.certificateId);
+      if (planned.certificate !== undefined) await tx.certificates.updateStatus(claims.certificateId, planned.certificate.status);
       const status = planned.certificate?.status ?? 'PENDING_ACTIVATION';
       if (deps.onRegistered !== undefined) {
         await deps.onRegistered(tx, { principalId: scope.principalId, certificateId: claims.certificateId, thingName: planned.thing?.thingName, templateName, certificateStatus: status });
       }
-      await tx.appendEvent(
+      await tx.events.append(
         provisioningEvent(
           scope,
           'accepted',

@@ -11,9 +11,9 @@ export const REGISTRATION_CODE_SETTING = 'registration-code';
 
 /** The registration code, created (atomically, first writer wins) when there is none. */
 export async function getRegistrationCode(registry: Registry): Promise<string> {
-  const existing = await registry.getSetting(REGISTRATION_CODE_SETTING);
+  const existing = await registry.settings.get(REGISTRATION_CODE_SETTING);
   if (existing !== null) return existing;
-  return registry.ensureSetting(REGISTRATION_CODE_SETTING, randomBytes(32).toString('hex'));
+  return registry.settings.ensure(REGISTRATION_CODE_SETTING, randomBytes(32).toString('hex'));
 }
 
 /**
@@ -21,5 +21,5 @@ export async function getRegistrationCode(registry: Registry): Promise<string> {
  * verification certificates made for the old one stop working. Registered CAs are not affected.
  */
 export async function deleteRegistrationCode(registry: Registry): Promise<void> {
-  await registry.deleteSetting(REGISTRATION_CODE_SETTING);
+  await registry.settings.delete(REGISTRATION_CODE_SETTING);
 }

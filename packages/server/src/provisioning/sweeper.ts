@@ -47,9 +47,9 @@ export function startTokenSweeper(ctx: ServiceContext, options: TokenSweeperOpti
 
   async function sweep(): Promise<SweepResult> {
     const now = ctx.now().getTime();
-    const deletedCertificates = await ctx.registry.deleteExpiredPendingCertificates(now);
-    const deletedTokens = await ctx.registry.deleteExpiredOwnershipTokens(now);
-    const deletedTemporaryClaims = await ctx.registry.deleteExpiredTemporaryCertificates(now);
+    const deletedCertificates = await ctx.registry.certificates.deleteExpiredPending(now);
+    const deletedTokens = await ctx.registry.tokens.deleteExpired(now);
+    const deletedTemporaryClaims = await ctx.registry.certificates.deleteExpiredTemporary(now);
     if (deletedTemporaryClaims.length > 0) {
       log.info({ count: deletedTemporaryClaims.length, certificateIds: deletedTemporaryClaims.slice(0, 100) }, `deleted ${deletedTemporaryClaims.length} expired temporary claim certificate(s)`);
     }
@@ -58,7 +58,7 @@ export function startTokenSweeper(ctx: ServiceContext, options: TokenSweeperOpti
         { count: deletedCertificates.length, certificateIds: deletedCertificates.slice(0, 100) },
         `deleted ${deletedCertificates.length} certificate(s) left PENDING_ACTIVATION after their ownership token expired`,
       );
-      await ctx.registry.appendEvent({
+      await ctx.registry.events.append({
         type: PROVISIONING_EVENT_TYPE,
         operation: 'SweepPendingCertificates',
         outcome: 'info',

@@ -57,7 +57,7 @@ export async function createTemporaryClaim(ctx: ServiceContext, templateName: st
     notAfter: new Date(now.getTime() + lifetimeMs),
   });
   const facts = issued.facts;
-  const row = await ctx.registry.createCertificate(
+  const row = await ctx.registry.certificates.create(
     certificateRecord(issued.certificatePem, facts, 'ACTIVE', { hidden: true, expiresAt: facts.notAfter.getTime(), claimTemplateName: templateName }),
   );
   ctx.certificateFacts?.remember(facts);

@@ -86,7 +86,7 @@ export function createRotationAckHandler(deps: { registry: Registry; service: Ro
       return reject('AccessDenied', `certificateId ${JSON.stringify(fields.certificateId.slice(0, 80))} is not the certificate of this connection (${certificateId}); acknowledge over a connection made with the new certificate`);
     }
     try {
-      const found = await deps.registry.getRotationByNewCertificate(certificateId);
+      const found = await deps.registry.rotations.getByNewCertificate(certificateId);
       if (found === null) return reject('ResourceNotFound', `certificate ${certificateId} is not the replacement of any rotation; connect with the certificate RegisterThing issued for the rotation`);
       if (found.thingName !== topic.thingName) return reject('AccessDenied', `the rotation of certificate ${certificateId} belongs to thing ${found.thingName}, not ${topic.thingName}`);
       if (typeof fields.rotationId === 'string' && fields.rotationId !== found.id) return reject('ResourceNotFound', `rotation ${JSON.stringify(fields.rotationId.slice(0, 80))} is not the rotation of certificate ${certificateId}`);

@@ -141,24 +141,24 @@ export class RotationService {
 
   /** The rotation policy that governs a thing's certificate: its thing groups (nearest first), else its template. */
   async policyFor(tx: Registry, thingName: string, certificateId: string): Promise<RotationPolicyRow | null> {
-    const policies = await tx.listRotationPolicies();
+    const policies = await tx.rotations.listPolicies();
     if (policies.length === 0) return null;
     const groupPolicies = new Map(policies.filter((p) => p.targetType === 'thing-group').map((p) => [p.targetName, p]));
-    if (groupPolicies.size > 0 && (await tx.getThing(thingName)) !== null) {
-      const direct = (await tx.listThingGroupsForThing(thingName, { maxResults: 250 })).items.map((g) => g.groupName).sort();
+    if (groupPolicies.size > 0 && (await tx.things.get(thingName)) !== null) {
+      const direct = (await tx.thingGroups.listForThing(thingName, { maxResults: 250 })).items.map((g) => g.groupName).sort();
       for (const group of direct) {
         const hit = groupPolicies.get(group);
         if (hit !== undefined) return hit;
       }
       for (const group of direct) {
-        const ancestors = await tx.listThingGroupAncestors(group);
+        const ancestors = await tx.thingGroups.listAncestors(group);
         for (const a of ancestors.reverse()) {
           const hit = groupPolicies.get(a.groupName);
           if (hit !== undefined) return hit;
         }
       }
     }
-    const template = await tx.getCertificateTemplate(certificateId);
+    const template = await tx.rotations.getCertificateTemplate(certificateId);
     if (template === null) return null;
     return policies.find((p) => p.targetType === 'template' && p.targetName === template) ?? null;
   }
@@ -175,11 +175,11 @@ export class RotationService {
    * provision only onto its own thing and records the rotation (issue).
    */
   readonly onRegistered: RegistrationObserver = async (tx, r) => {
-    await tx.recordCertificateTemplate(r.certificateId, r.templateName);
+    await tx.rotations.recordCertificateTemplate(r.certificateId, r.templateName);
     if (r.thingName === undefined || r.principalId === r.certificateId) return;
     let things: string[];
     try {
-      things = (await tx.listPrincipalThings(r.principalId, { maxResults: 250 })).items.map((t) => t.thingName);
+      things = (await tx.thingPrincipals.listForPrincipal(r.principalId, { maxResults: 250 })).items.map((t) => t.thingName);
     } catch (err) {
       if (isRegistryError(err, 'ResourceNotFound')) return;
       throw err;
@@ -192,13 +192,13 @@ export class RotationService {
       );
     }
     const now = this.#now();
-    const open = await tx.getOpenRotation(r.principalId);
+    const open = await tx.rotations.getOpen(r.principalId);
     let rotation: RotationRow;
     if (open === null) {
-      const principal = await tx.getCertificate(r.principalId);
+      const principal = await tx.certificates.get(r.principalId);
       const expired = principal !== null && principal.notAfter < now;
       const policy = await this.policyFor(tx, r.thingName, r.principalId);
-      rotation = await tx.createRotation({
+      rotation = await tx.rotations.create({
         id: randomUUID(),
         thingName: r.thingName,
         oldCertificateId: r.principalId,
@@ -209,7 +209,7 @@ export class RotationService {
         retireStatus: policy?.retireStatus ?? this.#retireStatus,
         graceMs: this.#graceOf(policy),
       });
-      await tx.appendEvent(this.#event('Issue', rotation, `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (device-initiated)`));
+      await tx.events.append(this.#event('Issue', rotation, `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (device-initiated)`));
       return;
     }
     if (open.thingName !== r.thingName) {
@@ -217,8 +217,8 @@ export class RotationService {
     }
     switch (open.state) {
       case 'requested':
-        rotation = await tx.updateRotation(open.id, { state: 'issued', newCertificateId: r.certificateId, issuedAt: now, templateName: r.templateName }, { expectedStates: ['requested'] });
-        await tx.appendEvent(this.#event('Issue', rotation, `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (requested ${open.reason})`));
+        rotation = await tx.rotations.update(open.id, { state: 'issued', newCertificateId: r.certificateId, issuedAt: now, templateName: r.templateName }, { expectedStates: ['requested'] });
+        await tx.events.append(this.#event('Issue', rotation, `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (requested ${open.reason})`));
         return;
       case 'issued': {
         // The device asks again before its previous replacement ever connected: it never stored
@@ -226,11 +226,11 @@ export class RotationService {
         const orphan = open.newCertificateId;
         const superseded = orphan === null ? open.superseded : [...open.superseded, orphan].slice(-100);
         if (orphan !== null) {
-          const cert = await tx.getCertificate(orphan);
-          if (cert !== null && cert.status === 'ACTIVE') await tx.updateCertificateStatus(orphan, 'INACTIVE');
+          const cert = await tx.certificates.get(orphan);
+          if (cert !== null && cert.status === 'ACTIVE') await tx.certificates.updateStatus(orphan, 'INACTIVE');
         }
-        rotation = await tx.updateRotation(open.id, { newCertificateId: r.certificateId, issuedAt: now, superseded, templateName: r.templateName }, { expectedStates: ['issued'] });
-        await tx.appendEvent(
+        rotation = await tx.rotations.update(open.id, { newCertificateId: r.certificateId, issuedAt: now, superseded, templateName: r.templateName }, { expectedStates: ['issued'] });
+        await tx.events.append(
           this.#event('Supersede', rotation, `certificate ${orphan ?? '(none)'} never connected: superseded by ${r.certificateId} and set INACTIVE`, { superseded: orphan }),
         );
         return;
@@ -253,14 +253,14 @@ export class RotationService {
    */
   async recoveryGrant(cert: CertificateRow, clientId: string): Promise<{ templateName: string } | null> {
     const registry = this.#registry;
-    const template = await registry.getCertificateTemplate(cert.id);
+    const template = await registry.rotations.getCertificateTemplate(cert.id);
     if (template === null) return null;
-    const policy = await registry.getRotationPolicy('template', template);
+    const policy = await registry.rotations.getPolicy('template', template);
     if (policy === null || !policy.allowExpiredRecovery) return null;
     if (policy.recoveryWindowDays !== null && this.#now() > cert.notAfter + policy.recoveryWindowDays * DAY_MS) return null;
-    const things = (await registry.listPrincipalThings(cert.id, { maxResults: 250 })).items.map((t) => t.thingName);
+    const things = (await registry.thingPrincipals.listForPrincipal(cert.id, { maxResults: 250 })).items.map((t) => t.thingName);
     if (!things.includes(clientId)) return null;
-    const open = await registry.getOpenRotation(cert.id);
+    const open = await registry.rotations.getOpen(cert.id);
     if (open !== null && open.state === 'acknowledged') return null; // already replaced by a working certificate
     return { templateName: policy.rotationTemplate ?? template };
   }
@@ -273,21 +273,21 @@ export class RotationService {
    * @returns the rotation whose replacement `certificateId` is, or null when there is none
    */
   async acknowledge(certificateId: string, via: 'connect' | 'ack'): Promise<RotationRow | null> {
-    const rotation = await this.#registry.getRotationByNewCertificate(certificateId);
+    const rotation = await this.#registry.rotations.getByNewCertificate(certificateId);
     if (rotation === null || rotation.state !== 'issued') return rotation;
     const now = this.#now();
     let updated: RotationRow;
     try {
       updated = await this.#registry.transaction(async (tx) => {
-        const u = await tx.updateRotation(rotation.id, { state: 'acknowledged', acknowledgedAt: now, retireAfter: now + rotation.graceMs }, { expectedStates: ['issued'] });
-        await tx.appendEvent(
+        const u = await tx.rotations.update(rotation.id, { state: 'acknowledged', acknowledgedAt: now, retireAfter: now + rotation.graceMs }, { expectedStates: ['issued'] });
+        await tx.events.append(
           this.#event('Acknowledge', u, `certificate ${certificateId} of thing ${u.thingName} works (${via === 'connect' ? 'connected' : 'acknowledged'}); certificate ${u.oldCertificateId} retires at ${new Date(now + u.graceMs).toISOString()}`),
         );
         return u;
       });
     } catch (err) {
       if (!isRegistryError(err, 'Conflict')) throw err;
-      return this.#registry.getRotation(rotation.id); // another process or request got there first
+      return this.#registry.rotations.get(rotation.id); // another process or request got there first
     }
     this.#log.info({ rotationId: updated.id, thingName: updated.thingName, certificateId, via }, `rotation of thing ${updated.thingName} acknowledged by certificate ${certificateId}`);
     if (updated.graceMs === 0) return this.retire(updated);
@@ -310,19 +310,19 @@ export class RotationService {
     let changed = false;
     try {
       retired = await this.#registry.transaction(async (tx) => {
-        const u = await tx.updateRotation(rotation.id, { state: 'retired', retiredAt: now }, { expectedStates: ['acknowledged'] });
-        const old: CertificateRow | null = await tx.getCertificate(u.oldCertificateId);
+        const u = await tx.rotations.update(rotation.id, { state: 'retired', retiredAt: now }, { expectedStates: ['acknowledged'] });
+        const old: CertificateRow | null = await tx.certificates.get(u.oldCertificateId);
         changed = false;
         if (old !== null && old.status !== 'REVOKED' && old.status !== u.retireStatus) {
-          await tx.updateCertificateStatus(old.id, u.retireStatus);
+          await tx.certificates.updateStatus(old.id, u.retireStatus);
           changed = true;
         }
-        await tx.appendEvent(this.#event('Retire', u, `certificate ${u.oldCertificateId} of thing ${u.thingName} retired (${old === null ? 'already deleted' : u.retireStatus})`));
+        await tx.events.append(this.#event('Retire', u, `certificate ${u.oldCertificateId} of thing ${u.thingName} retired (${old === null ? 'already deleted' : u.retireStatus})`));
         return u;
       });
     } catch (err) {
       if (!isRegistryError(err, 'Conflict')) throw err;
-      return (await this.#registry.getRotation(rotation.id)) ?? rotation;
+      return (await this.#registry.rotations.get(rotation.id)) ?? rotation;
     }
     if (changed) this.#ctx.disconnectCertificate(retired.oldCertificateId, `retired by the rotation to certificate ${retired.newCertificateId ?? '?'}`);
     this.#log.info({ rotationId: retired.id, thingName: retired.thingName, certificateId: retired.oldCertificateId }, `certificate ${retired.oldCertificateId} of thing ${retired.thingName} retired (${retired.retireStatus})`);
@@ -334,7 +334,7 @@ export class RotationService {
     const out: RotationRow[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.#registry.listRotations({ states: ['acknowledged'], retireBefore: this.#now(), maxResults: 100, ...(nextToken === undefined ? {} : { nextToken }) });
+      const page = await this.#registry.rotations.list({ states: ['acknowledged'], retireBefore: this.#now(), maxResults: 100, ...(nextToken === undefined ? {} : { nextToken }) });
       for (const r of page.items) out.push(await this.retire(r));
       nextToken = page.nextToken;
     } while (nextToken !== undefined);
@@ -350,20 +350,20 @@ export class RotationService {
    */
   async request(thingName: string, opts: { reason?: RotationReason; templateName?: string | null; certificateId?: string } = {}): Promise<RotationRow[]> {
     const registry = this.#registry;
-    if ((await registry.getThing(thingName)) === null) throw new RotationError('NotFound', `thing ${thingName} does not exist`);
-    const principals = (await registry.listThingPrincipals(thingName, { maxResults: 250 })).items;
+    if ((await registry.things.get(thingName)) === null) throw new RotationError('NotFound', `thing ${thingName} does not exist`);
+    const principals = (await registry.thingPrincipals.listForThing(thingName, { maxResults: 250 })).items;
     const out: RotationRow[] = [];
     for (const p of principals) {
       if (opts.certificateId !== undefined && p.certificateId !== opts.certificateId) continue;
-      const cert = await registry.getCertificate(p.certificateId);
+      const cert = await registry.certificates.get(p.certificateId);
       if (cert === null || cert.status !== 'ACTIVE') continue;
-      const open = await registry.getOpenRotation(cert.id);
+      const open = await registry.rotations.getOpen(cert.id);
       if (open !== null) {
         out.push(open);
         continue;
       }
       // The replacement of an unfinished rotation is not rotated again.
-      const asNew = await registry.getRotationByNewCertificate(cert.id);
+      const asNew = await registry.rotations.getByNewCertificate(cert.id);
       if (asNew !== null && (asNew.state === 'issued' || asNew.state === 'acknowledged')) {
         out.push(asNew);
         continue;
@@ -371,7 +371,7 @@ export class RotationService {
       const policy = await this.policyFor(registry, thingName, cert.id);
       try {
         const created = await registry.transaction(async (tx) => {
-          const r = await tx.createRotation({
+          const r = await tx.rotations.create({
             id: randomUUID(),
             thingName,
             oldCertificateId: cert.id,
@@ -381,13 +381,13 @@ export class RotationService {
             retireStatus: policy?.retireStatus ?? this.#retireStatus,
             graceMs: this.#graceOf(policy),
           });
-          await tx.appendEvent(this.#event('Request', r, `rotation of certificate ${cert.id} of thing ${thingName} requested (${r.reason})`));
+          await tx.events.append(this.#event('Request', r, `rotation of certificate ${cert.id} of thing ${thingName} requested (${r.reason})`));
           return r;
         });
         out.push(created);
       } catch (err) {
         if (!isRegistryError(err, 'ResourceAlreadyExists')) throw err;
-        const raced = await registry.getOpenRotation(cert.id);
+        const raced = await registry.rotations.getOpen(cert.id);
         if (raced !== null) out.push(raced);
       }
     }
@@ -420,7 +420,7 @@ export class RotationService {
     );
     try {
       await this.#publish(rotationNotifyTopic(rotation.thingName), payload);
-      await this.#registry.updateRotation(rotation.id, { notifiedAt: this.#now() });
+      await this.#registry.rotations.update(rotation.id, { notifiedAt: this.#now() });
       return true;
     } catch (err) {
       this.#log.warn({ err, rotationId: rotation.id, thingName: rotation.thingName }, `notifying thing ${rotation.thingName} of its rotation failed; the monitor retries`);
@@ -440,7 +440,7 @@ export class RotationService {
     const consider = async (thingName: string, certificateId: string): Promise<void> => {
       if (seen.has(certificateId)) return;
       seen.add(certificateId);
-      const cert = await registry.getCertificate(certificateId);
+      const cert = await registry.certificates.get(certificateId);
       if (cert === null || cert.status !== 'ACTIVE') return;
       const policy = await this.policyFor(registry, thingName, certificateId);
       if (policy === null) return;
@@ -460,28 +460,28 @@ export class RotationService {
         reason: first.reason,
         overdue: cert.notAfter <= now,
         policy: { targetType: policy.targetType, targetName: policy.targetName },
-        rotation: await registry.getOpenRotation(certificateId),
+        rotation: await registry.rotations.getOpen(certificateId),
       });
     };
-    for (const policy of await registry.listRotationPolicies()) {
+    for (const policy of await registry.rotations.listPolicies()) {
       if (policy.targetType === 'template') {
         let nextToken: string | undefined;
         do {
-          const page = await registry.listCertificatesByTemplate(policy.targetName, { maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
+          const page = await registry.rotations.listCertificatesByTemplate(policy.targetName, { maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
           for (const id of page.items) {
-            const things = await registry.listPrincipalThings(id, { maxResults: 1 }).catch(() => ({ items: [] }));
+            const things = await registry.thingPrincipals.listForPrincipal(id, { maxResults: 1 }).catch(() => ({ items: [] }));
             const thing = things.items[0];
             if (thing !== undefined) await consider(thing.thingName, id);
           }
           nextToken = page.nextToken;
         } while (nextToken !== undefined);
       } else {
-        if ((await registry.getThingGroup(policy.targetName)) === null) continue;
+        if ((await registry.thingGroups.get(policy.targetName)) === null) continue;
         let nextToken: string | undefined;
         do {
-          const page = await registry.listThingsInThingGroup(policy.targetName, { recursive: true, maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
+          const page = await registry.thingGroups.listThings(policy.targetName, { recursive: true, maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
           for (const thingName of page.items) {
-            for (const p of (await registry.listThingPrincipals(thingName, { maxResults: 250 })).items) await consider(thingName, p.certificateId);
+            for (const p of (await registry.thingPrincipals.listForThing(thingName, { maxResults: 250 })).items) await consider(thingName, p.certificateId);
           }
           nextToken = page.nextToken;
         } while (nextToken !== undefined);
@@ -515,7 +515,7 @@ export class RotationService {
     const now = this.#now();
     let nextToken: string | undefined;
     do {
-      const page = await this.#registry.listRotations({ states: ['requested'], maxResults: 100, ...(nextToken === undefined ? {} : { nextToken }) });
+      const page = await this.#registry.rotations.list({ states: ['requested'], maxResults: 100, ...(nextToken === undefined ? {} : { nextToken }) });
       for (const r of page.items) {
         if (requested.some((x) => x.id === r.id)) continue;
         if (r.notifiedAt === null || now - r.notifiedAt >= this.#renotifyMs) if (await this.notify(r)) notified++;

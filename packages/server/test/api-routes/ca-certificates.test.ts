@@ -43,8 +43,8 @@ after(() => env.close());
 
 /** The registry state including CAs and the registration code. */
 async function fullSnapshot(registry: Registry): Promise<unknown> {
-  const cas = await registry.listCaCertificates({ pageSize: 250 });
-  return { base: await snapshot(registry), cas: cas.items, code: await registry.getSetting('registration-code') };
+  const cas = await registry.caCertificates.list({ pageSize: 250 });
+  return { base: await snapshot(registry), cas: cas.items, code: await registry.settings.get('registration-code') };
 }
 
 /** Runs a failing call and asserts that it changed nothing (including CAs). */
@@ -310,7 +310,7 @@ describe('UpdateCACertificate / DeleteCACertificate', () => {
       all.push(...(r.certificates ?? []).map((c) => c.certificateId!));
       marker = r.nextMarker;
     } while (marker);
-    const direct = await env.registry.listCaCertificates({ pageSize: 250, ascending: true });
+    const direct = await env.registry.caCertificates.list({ pageSize: 250, ascending: true });
     assert.deepEqual(all, direct.items.map((c) => c.id));
     assert.ok(all.length >= 5);
   });

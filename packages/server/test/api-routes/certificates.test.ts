@@ -46,7 +46,7 @@ const certArn = (id: string) => `arn:aws:iot:${REGION}:${ACCOUNT_ID}:cert/${id}`
 
 async function registerCaInRegistry(ca: CertificateAndKey, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', mode: 'DEFAULT' | 'SNI_ONLY' = 'DEFAULT'): Promise<void> {
   const facts = parseCertificateFacts(ca.certificatePem);
-  await env.registry.createCaCertificate({
+  await env.registry.caCertificates.create({
     id: facts.certificateId,
     pem: ca.certificatePem,
     status,
@@ -73,7 +73,7 @@ describe('CreateKeysAndCertificate', () => {
     const x = new X509Certificate(pem);
     assert.ok(x.checkPrivateKey(createPrivateKey(out.keyPair?.PrivateKey ?? '')), 'the private key belongs to the certificate');
     assert.equal(createPublicKey(out.keyPair?.PublicKey ?? '').export({ format: 'der', type: 'spki' }).toString('hex'), x.publicKey.export({ format: 'der', type: 'spki' }).toString('hex'));
-    assert.equal((await env.registry.getCertificate(out.certificateId ?? ''))?.status, 'ACTIVE');
+    assert.equal((await env.registry.certificates.get(out.certificateId ?? ''))?.status, 'ACTIVE');
   });
 
   it('leaves the certificate INACTIVE without setAsActive', async () => {
@@ -91,11 +91,11 @@ describe('CreateCertificateFromCsr', () => {
     assert.ok(x.checkPrivateKey(createPrivateKey(csr.privateKeyPem)));
     assert.ok(verifyIssuedBy(out.certificatePem ?? '', env.ca.issuingCertificatePem));
     assert.equal(out.certificateArn, certArn(out.certificateId ?? ''));
-    assert.equal((await env.registry.getCertificate(out.certificateId ?? ''))?.status, 'ACTIVE');
+    assert.equal((await env.registry.certificates.get(out.certificateId ?? ''))?.status, 'ACTIVE');
 
     const inactive = await env.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csr.csrPem }));
     assert.notEqual(inactive.certificateId, out.certificateId, 'the same CSR twice gives two certificates');
-    assert.equal((await env.registry.getCertificate(inactive.certificateId ?? ''))?.status, 'INACTIVE');
+    assert.equal((await env.registry.certificates.get(inactive.certificateId ?? ''))?.status, 'INACTIVE');
   });
 
   it('refuses weak keys, bad signatures and garbage with InvalidRequestException and stores nothing', async () => {
@@ -135,7 +135,7 @@ describe('RegisterCertificateWithoutCA', () => {
 
     const active = await issueDeviceCertificate(manufacturer, { subject: { CN: 'sensor-2' } });
     await env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: active.certificatePem, status: 'ACTIVE' }));
-    assert.equal((await env.registry.getCertificate(active.certificateId))?.status, 'ACTIVE');
+    assert.equal((await env.registry.certificates.get(active.certificateId))?.status, 'ACTIVE');
   });
 
   it('refuses duplicates, malformed and expired certificates and internal statuses', async () => {
@@ -194,7 +194,7 @@ describe('RegisterCertificate', () => {
 
     const two = await issueDeviceCertificate(manufacturer, { subject: { CN: 'reg-2' } });
     await env.client.send(new RegisterCertificateCommand({ certificatePem: two.certificatePem, caCertificatePem: manufacturer.certificatePem, status: 'REVOKED' }));
-    const row = await env.registry.getCertificate(two.certificateId);
+    const row = await env.registry.certificates.get(two.certificateId);
     assert.equal(row?.status, 'REVOKED');
     assert.equal(row?.caCertificateId, caId);
   });
@@ -255,7 +255,7 @@ describe('ListCertificates', () => {
   it('pages newest first, ascending on request, and hides temporary claim certificates', async () => {
     const hidden = await issueDeviceCertificate(env.ca, { subject: { CN: 'claim' } });
     const facts = parseCertificateFacts(hidden.certificatePem);
-    await env.registry.createCertificate({
+    await env.registry.certificates.create({
       id: facts.certificateId,
       pem: hidden.certificatePem,
       status: 'ACTIVE',
@@ -267,7 +267,7 @@ describe('ListCertificates', () => {
       hidden: true,
       expiresAt: Date.now() + 3_600_000,
     });
-    const expected = (await env.registry.listCertificates({ pageSize: 250 })).items.map((c) => c.id);
+    const expected = (await env.registry.certificates.list({ pageSize: 250 })).items.map((c) => c.id);
     assert.ok(expected.length >= 5, 'enough certificates for several pages');
     assert.ok(!expected.includes(facts.certificateId));
 
@@ -310,11 +310,11 @@ describe('UpdateCertificate', () => {
 
     const callsActive = env.disconnects.length;
     await env.client.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'ACTIVE' }));
-    assert.equal((await env.registry.getCertificate(id))?.status, 'ACTIVE');
+    assert.equal((await env.registry.certificates.get(id))?.status, 'ACTIVE');
     assert.equal(env.disconnects.length, callsActive, 'activating disconnects nobody');
 
     await env.client.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'REVOKED' }));
-    assert.equal((await env.registry.getCertificate(id))?.status, 'REVOKED');
+    assert.equal((await env.registry.certificates.get(id))?.status, 'REVOKED');
     assert.equal(env.disconnects.at(-1)?.certificateId, id);
   });
 
@@ -369,7 +369,7 @@ describe('DeleteCertificate', () => {
 
     const calls = env.disconnects.length;
     await env.client.send(new DeleteCertificateCommand({ certificateId: id, forceDelete: true }));
-    assert.equal(await env.registry.getCertificate(id), null);
+    assert.equal(await env.registry.certificates.get(id), null);
     assert.deepEqual(env.disconnects.slice(calls), [{ certificateId: id, reason: 'certificate deleted' }]);
     await expectAwsError(env.client.send(new DeleteCertificateCommand({ certificateId: id })), 'ResourceNotFoundException');
   });

@@ -98,7 +98,7 @@ describe('inputs the SDK never sends', () => {
     res = await send('POST', '/things/t1', { body: 'not json', headers: { 'content-type': 'text/plain' } });
     assert.deepEqual([res.status, res.type], [400, 'InvalidRequestException']);
     assert.match(String(res.body.message), /must be JSON/);
-    assert.equal(await env.registry.getThing('t1'), null, 'nothing was created');
+    assert.equal(await env.registry.things.get('t1'), null, 'nothing was created');
   });
 
   it('refuses repeated or malformed query parameters and missing headers', async () => {

@@ -60,7 +60,7 @@ describe('thing principals', () => {
     );
     await env.client.send(new DetachThingPrincipalCommand({ thingName: 't1', principal: certB }));
     await env.client.send(new AttachThingPrincipalCommand({ thingName: 't3', principal: certB, thingPrincipalType: 'EXCLUSIVE_THING' }));
-    assert.equal((await env.registry.listPrincipalThings(certB.slice(-64))).items[0]?.type, 'EXCLUSIVE_THING');
+    assert.equal((await env.registry.thingPrincipals.listForPrincipal(certB.slice(-64))).items[0]?.type, 'EXCLUSIVE_THING');
     await assertUnchanged(env.registry, () =>
       expectAwsError(env.client.send(new AttachThingPrincipalCommand({ thingName: 't1', principal: certB })), 'InvalidRequestException', {
         message: /exclusively attached to thing "t3"/,

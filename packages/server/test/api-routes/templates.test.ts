@@ -325,7 +325,7 @@ describe('DeleteProvisioningTemplate', () => {
   it('deletes the template with its versions', async () => {
     await env.client.send(new DeleteProvisioningTemplateCommand({ templateName: 'birthing' }));
     await expectAwsError(env.client.send(new DescribeProvisioningTemplateCommand({ templateName: 'birthing' })), 'ResourceNotFoundException');
-    assert.equal(await env.registry.getProvisioningTemplateVersion('birthing', 2), null);
+    assert.equal(await env.registry.templates.getVersion('birthing', 2), null);
     await expectAwsError(env.client.send(new DeleteProvisioningTemplateCommand({ templateName: 'birthing' })), 'ResourceNotFoundException');
   });
 });

@@ -21,7 +21,7 @@ function conn(): string[] {
 }
 
 async function caCount(): Promise<number> {
-  return (await server.registry.listCaCertificates({ pageSize: 250 })).items.length;
+  return (await server.registry.caCertificates.list({ pageSize: 250 })).items.length;
 }
 
 /** Runs a command that must fail with `code` and a stderr matching `message`, registering nothing. */
@@ -112,7 +112,7 @@ describe('fleetprov ca register / list / describe / update (control plane)', () 
       { certificateId: id, status: 'ACTIVE', autoRegistrationStatus: 'ENABLE', certificateMode: 'DEFAULT', validity: undefined, registrationConfig: null },
     );
     assert.equal((await run('ca', 'update', id, '--auto-registration', 'DISABLE', '--status', 'INACTIVE', ...conn())).code, 0);
-    const ca = await server.registry.getCaCertificate(id);
+    const ca = await server.registry.caCertificates.get(id);
     assert.equal(ca?.status, 'INACTIVE');
     assert.equal(ca?.autoRegistration, 'DISABLE');
     // Replayed: the server refuses; the CLI says why.
@@ -128,7 +128,7 @@ describe('fleetprov ca register / list / describe / update (control plane)', () 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /JITP/);
     const id = parseCertificateFacts(await readFile(join(sni, 'ca.pem.crt'), 'utf8')).certificateId;
-    const ca = await server.registry.getCaCertificate(id);
+    const ca = await server.registry.caCertificates.get(id);
     assert.equal(ca?.mode, 'SNI_ONLY');
     assert.equal(ca?.registrationConfig?.templateBody, await readFile(body, 'utf8'));
   });

@@ -46,7 +46,7 @@ describe('console authentication', () => {
     assert.equal(stats.status, 403);
     const create = await env.send('POST', '/things/sneaky', { body: {} });
     assert.equal(create.status, 403);
-    assert.equal(await env.registry.getThing('sneaky'), null);
+    assert.equal(await env.registry.things.get('sneaky'), null);
     const session = await env.send('GET', '/console/api/session');
     assert.equal(session.status, 401);
     assert.equal(errorType(session), 'UnauthorizedException');
@@ -86,7 +86,7 @@ describe('console authentication', () => {
     assert.equal(body.accessKeyId, ADMIN.accessKeyId);
     assert.match(body.csrfToken, /^[A-Za-z0-9_-]{43}$/);
     const jar = cookie.split(';')[0]!;
-    await env.registry.createThing({ name: 'visible' });
+    await env.registry.things.create({ name: 'visible' });
     const things = await env.send('GET', '/things', { headers: { cookie: jar } });
     assert.equal(things.status, 200);
     assert.deepEqual((things.json() as { things: Array<{ thingName: string }> }).things.map((t) => t.thingName), ['visible']);
@@ -106,11 +106,11 @@ describe('console authentication', () => {
     assert.equal(otherOrigin.status, 403);
     const del = await env.send('DELETE', '/things/visible', { headers: { cookie } });
     assert.equal(del.status, 403);
-    assert.equal(await env.registry.getThing('csrf-1'), null);
-    assert.ok(await env.registry.getThing('visible'), 'the DELETE without CSRF header deleted nothing');
+    assert.equal(await env.registry.things.get('csrf-1'), null);
+    assert.ok(await env.registry.things.get('visible'), 'the DELETE without CSRF header deleted nothing');
     const ok = await env.send('POST', '/things/csrf-1', { headers: { cookie, [CSRF]: csrf }, body: {} });
     assert.equal(ok.status, 200, ok.body);
-    assert.ok(await env.registry.getThing('csrf-1'));
+    assert.ok(await env.registry.things.get('csrf-1'));
     const replay = await env.send('POST', '/things/csrf-1', { headers: { cookie, [CSRF]: csrf }, body: {} });
     assert.equal(replay.status, 200, 'CreateThing is idempotent for the same configuration, as on AWS');
   });

@@ -150,8 +150,8 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
       await page.waitForURL(`**/console/#/policies/${name}`, WAIT);
       await page.waitForSelector('[data-testid=policy-versions]', WAIT);
     }
-    assert.ok(await server.registry.getPolicy('claim_policy'));
-    assert.ok(await server.registry.getPolicy('device_policy'));
+    assert.ok(await server.registry.policies.get('claim_policy'));
+    assert.ok(await server.registry.policies.get('device_policy'));
   });
 
   test('a template with an error is flagged at its JSON path, not saved, then fixed and created', async () => {
@@ -166,7 +166,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     assert.match(await page.locator('[data-testid=json-error-path]').innerText(), /^Resources\.thing\.Properties\.ThingName/);
     await page.click('[data-testid=template-save]');
     await page.waitForSelector('[data-testid=template-message] .alert.error', WAIT);
-    assert.equal(await server.registry.getProvisioningTemplate(TEMPLATE), null, 'an invalid template is not created');
+    assert.equal(await server.registry.templates.get(TEMPLATE), null, 'an invalid template is not created');
     await shot('template-error');
 
     await page.fill('[data-testid=template-body]', JSON.stringify(JSON.parse(DEVICE_TEMPLATE), null, 2));
@@ -175,12 +175,12 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.click('[data-testid=tryit-run]');
     await page.waitForSelector('[data-testid=tryit-result] pre', WAIT);
     assert.match(await page.locator('[data-testid=tryit-result]').innerText(), /born_1234/);
-    assert.equal(await server.registry.getThing('born_1234'), null, 'try it changes nothing');
+    assert.equal(await server.registry.things.get('born_1234'), null, 'try it changes nothing');
     await shot('template-try-it');
     await page.click('[data-testid=template-save]');
     await page.waitForURL(`**/console/#/templates/${TEMPLATE}`, WAIT);
     await page.waitForSelector('[data-testid=template-versions]', WAIT);
-    const stored = await server.registry.getProvisioningTemplate(TEMPLATE);
+    const stored = await server.registry.templates.get(TEMPLATE);
     assert.ok(stored);
     assert.equal(stored.enabled, true);
   });
@@ -191,11 +191,11 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.click('[data-testid=template-toggle]');
     await page.click('[data-testid=confirm-ok]');
     await page.waitForSelector('[data-testid=template-toggle]:text-is("Enable")', WAIT);
-    assert.equal((await server.registry.getProvisioningTemplate(TEMPLATE))?.enabled, false);
+    assert.equal((await server.registry.templates.get(TEMPLATE))?.enabled, false);
     await page.click('[data-testid=template-toggle]');
     await page.click('[data-testid=confirm-ok]');
     await page.waitForSelector('[data-testid=template-toggle]:text-is("Disable")', WAIT);
-    assert.equal((await server.registry.getProvisioningTemplate(TEMPLATE))?.enabled, true);
+    assert.equal((await server.registry.templates.get(TEMPLATE))?.enabled, true);
 
     const body = JSON.parse(DEVICE_TEMPLATE) as { DeviceConfiguration: Record<string, string> };
     body.DeviceConfiguration = { FallbackUrl: 'https://example.com/fallback' };
@@ -203,7 +203,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.waitForSelector('[data-testid=template-body-status] .alert.ok', WAIT);
     await page.click('[data-testid=template-save]');
     await page.waitForSelector('[data-testid=template-versions] a:text-is("v2")', WAIT);
-    const stored = await server.registry.getProvisioningTemplate(TEMPLATE);
+    const stored = await server.registry.templates.get(TEMPLATE);
     assert.equal(stored?.defaultVersionId, 2);
     assert.deepEqual((JSON.parse(stored!.body) as { DeviceConfiguration: unknown }).DeviceConfiguration, { FallbackUrl: 'https://example.com/fallback' });
     assert.equal(stored?.enabled, true);
@@ -230,9 +230,9 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     assert.ok(rootCa.includes(files.get('claim/root-ca.pem')!.trim()));
     claim = { certificateId, certPem: files.get('claim/claim.pem.crt')!, keyPem: files.get('claim/claim.private.pem.key')!, rootCa };
     assert.match(claim.certPem, /BEGIN CERTIFICATE/);
-    const row = await server.registry.getCertificate(certificateId);
+    const row = await server.registry.certificates.get(certificateId);
     assert.equal(row?.status, 'ACTIVE');
-    const attached = await server.registry.listAttachedPolicies({ type: 'certificate', id: certificateId });
+    const attached = await server.registry.policies.listAttached({ type: 'certificate', id: certificateId });
     assert.deepEqual(attached.items.map((p) => p.policyName), ['claim_policy']);
   });
 
@@ -242,10 +242,10 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     for (let minute = 58; minute >= 3; minute--) {
       const accepted = Math.round(3 + 2 * Math.sin(minute / 6) + (minute % 5 === 0 ? 2 : 0));
       for (let i = 0; i < accepted; i++) {
-        await server.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, operation: 'RegisterThing', templateName: TEMPLATE, outcome: 'accepted', at: now - minute * 60_000 + Math.floor((i * 60_000) / accepted), message: 'history' });
+        await server.registry.events.append({ type: PROVISIONING_EVENT_TYPE, operation: 'RegisterThing', templateName: TEMPLATE, outcome: 'accepted', at: now - minute * 60_000 + Math.floor((i * 60_000) / accepted), message: 'history' });
       }
       if (minute % 9 === 0) {
-        await server.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, operation: 'RegisterThing', templateName: TEMPLATE, outcome: 'rejected', errorCode: 'Throttling', at: now - minute * 60_000 + 500, message: 'rate limit exceeded' });
+        await server.registry.events.append({ type: PROVISIONING_EVENT_TYPE, operation: 'RegisterThing', templateName: TEMPLATE, outcome: 'rejected', errorCode: 'Throttling', at: now - minute * 60_000 + 500, message: 'rate limit exceeded' });
       }
     }
     const storageDir = join(dataDir, 'device');
@@ -291,7 +291,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.waitForSelector('[data-testid=rejections] .badge.bad', WAIT);
     assert.match(await page.locator('[data-testid=card-things]').innerText(), /\b1\b/);
     assert.match(await page.locator('[data-testid=rejections]').innerText(), /RegisterThing/);
-    const counts = await server.registry.countEvents({ since: Date.now() - 3_700_000, bucketMs: 3_700_000, types: [PROVISIONING_EVENT_TYPE] });
+    const counts = await server.registry.events.count({ since: Date.now() - 3_700_000, bucketMs: 3_700_000, types: [PROVISIONING_EVENT_TYPE] });
     const total = (outcome: string): number => counts.filter((c) => c.outcome === outcome).reduce((a, c) => a + c.count, 0);
     await page.waitForSelector(`text=(${total('accepted')} accepted, ${total('rejected')} rejected)`, WAIT);
     const accepted = await page.locator('[data-testid=rate-chart] polyline[data-series=accepted]').getAttribute('points');
@@ -325,14 +325,14 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.click('button[data-action=deactivate]');
     await page.waitForSelector('.modal', WAIT);
     await page.click('.modal button:text("Cancel")');
-    assert.equal((await server.registry.getCertificate(device.certificateId))?.status, 'ACTIVE', 'cancel changes nothing');
+    assert.equal((await server.registry.certificates.get(device.certificateId))?.status, 'ACTIVE', 'cancel changes nothing');
     assert.equal(device.client.connected, true);
     await page.click('button[data-action=deactivate]');
     await page.click('[data-testid=confirm-ok]');
     await page.waitForSelector('[data-testid=certificate-status] .badge:text-is("INACTIVE")', WAIT);
     assert.match(await page.locator('[data-testid=certificate-status]').innerText(), /INACTIVE/);
     await closed;
-    assert.equal((await server.registry.getCertificate(device.certificateId))?.status, 'INACTIVE');
+    assert.equal((await server.registry.certificates.get(device.certificateId))?.status, 'INACTIVE');
     await page.goto(url('/certificates'));
     await page.waitForSelector('[data-testid=certificates-table]', WAIT);
     await shot('certificates');
@@ -340,7 +340,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
 
   test('10 000 things page and search on the server', async () => {
     await server.registry.transaction(async (tx) => {
-      for (let i = 0; i < 10_000; i++) await tx.createThing({ name: `fleet-${String(i).padStart(5, '0')}`, attributes: { batch: String(i % 7) } });
+      for (let i = 0; i < 10_000; i++) await tx.things.create({ name: `fleet-${String(i).padStart(5, '0')}`, attributes: { batch: String(i % 7) } });
     });
     await page.goto(url('/things'));
     await page.waitForSelector('[data-testid=things-range]:text-is("1–50")', WAIT);
@@ -360,7 +360,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     // A CA of the operator's own, registered for JITP with auto-registration on.
     const own = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
     const facts = parseCertificateFacts(own.rootCertificatePem);
-    await server.registry.createCaCertificate({
+    await server.registry.caCertificates.create({
       id: facts.certificateId, pem: own.rootCertificatePem, status: 'ACTIVE', autoRegistration: 'ENABLE',
       registrationConfig: { templateBody: '{"Resources":{}}', roleArn: 'arn:aws:iam::000000000000:role/jitp' },
       subjectDn: facts.subjectDn, notBefore: facts.notBefore.getTime(), notAfter: facts.notAfter.getTime(),

@@ -21,12 +21,12 @@ describe('console extension routes', () => {
     env = await startConsoleEnv();
     const { cookie, csrf } = await env.login();
     headers = { cookie, 'x-fleetprov-csrf': csrf };
-    await env.registry.createPolicy({ name: 'device_policy', document: DEVICE_POLICY });
-    await env.registry.createProvisioningTemplate({ name: 'device_template', body: DEVICE_TEMPLATE, provisioningRoleArn: ROLE_ARN, enabled: true, type: 'FLEET_PROVISIONING' });
-    await env.registry.createProvisioningTemplate({ name: 'off_template', body: DEVICE_TEMPLATE, provisioningRoleArn: ROLE_ARN, enabled: false, type: 'FLEET_PROVISIONING' });
-    await env.registry.createCertificate(certInput('a', { status: 'ACTIVE' }));
-    await env.registry.createCertificate(certInput('b', { status: 'INACTIVE' }));
-    for (const name of ['born_1', 'born_2', 'other']) await env.registry.createThing({ name, attributes: { kind: 'sensor' } });
+    await env.registry.policies.create({ name: 'device_policy', document: DEVICE_POLICY });
+    await env.registry.templates.create({ name: 'device_template', body: DEVICE_TEMPLATE, provisioningRoleArn: ROLE_ARN, enabled: true, type: 'FLEET_PROVISIONING' });
+    await env.registry.templates.create({ name: 'off_template', body: DEVICE_TEMPLATE, provisioningRoleArn: ROLE_ARN, enabled: false, type: 'FLEET_PROVISIONING' });
+    await env.registry.certificates.create(certInput('a', { status: 'ACTIVE' }));
+    await env.registry.certificates.create(certInput('b', { status: 'INACTIVE' }));
+    for (const name of ['born_1', 'born_2', 'other']) await env.registry.things.create({ name, attributes: { kind: 'sensor' } });
   });
   after(() => env.close());
 
@@ -40,11 +40,11 @@ describe('console extension routes', () => {
 
   test('stats: counts and provisioning requests per bucket and outcome from the event log', async () => {
     const now = Date.now();
-    await env.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, outcome: 'accepted', at: now - 120_000 });
-    await env.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, outcome: 'accepted', at: now - 119_000 });
-    await env.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, outcome: 'rejected', errorCode: 'Throttling', at: now - 60_000 });
-    await env.registry.appendEvent({ type: 'sweeper', outcome: 'info', at: now - 60_000 });
-    await env.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, outcome: 'accepted', at: now - 2 * 3600_000 });
+    await env.registry.events.append({ type: PROVISIONING_EVENT_TYPE, outcome: 'accepted', at: now - 120_000 });
+    await env.registry.events.append({ type: PROVISIONING_EVENT_TYPE, outcome: 'accepted', at: now - 119_000 });
+    await env.registry.events.append({ type: PROVISIONING_EVENT_TYPE, outcome: 'rejected', errorCode: 'Throttling', at: now - 60_000 });
+    await env.registry.events.append({ type: 'sweeper', outcome: 'info', at: now - 60_000 });
+    await env.registry.events.append({ type: PROVISIONING_EVENT_TYPE, outcome: 'accepted', at: now - 2 * 3600_000 });
     const res = await get('/fleetprov/stats?windowSeconds=3600&bucketSeconds=60');
     assert.equal(res.status, 200, res.body);
     const stats = res.json() as {
@@ -71,7 +71,7 @@ describe('console extension routes', () => {
 
   test('events: newest first, filtered, paged with nextBeforeId; malformed filters are refused', async () => {
     const ids: number[] = [];
-    for (let i = 0; i < 5; i++) ids.push((await env.registry.appendEvent({ type: PROVISIONING_EVENT_TYPE, outcome: 'rejected', thingName: 'paged', errorCode: 'InvalidPayload', message: `no ${i}` })).id);
+    for (let i = 0; i < 5; i++) ids.push((await env.registry.events.append({ type: PROVISIONING_EVENT_TYPE, outcome: 'rejected', thingName: 'paged', errorCode: 'InvalidPayload', message: `no ${i}` })).id);
     const first = (await get('/fleetprov/console/events?thingName=paged&limit=2')).json() as { events: Array<{ id: number; message: string; at: number }>; nextBeforeId?: number };
     assert.deepEqual(first.events.map((e) => e.id), [ids[4], ids[3]]);
     assert.equal(first.nextBeforeId, ids[3]);

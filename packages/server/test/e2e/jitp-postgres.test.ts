@@ -98,7 +98,7 @@ if (await requirePostgres('JITP on two servers sharing PostgreSQL')) {
       const device = await issueDeviceCertificate(ca, { subject: { CN: 'pg-0001', serialNumber: 'PG-1' } });
       const first = await connectOnce(b, rootCa, device.certificatePem, device.privateKeyPem!, 'pg-0001');
       assert.equal(first.code, 5);
-      assert.equal((await a.registry.getCertificate(device.certificateId))?.status, 'ACTIVE');
+      assert.equal((await a.registry.certificates.get(device.certificateId))?.status, 'ACTIVE');
       const thing = await iot.send(new DescribeThingCommand({ thingName: 'pg-0001' }));
       assert.equal(thing.attributes?.serialNumber, 'PG-1');
       const second = await connectOnce(a, rootCa, device.certificatePem, device.privateKeyPem!, 'pg-0001');
@@ -119,11 +119,11 @@ if (await requirePostgres('JITP on two servers sharing PostgreSQL')) {
         else assert.equal(r.code, 5);
       }
       assert.ok(attempts.some((r) => r.client === undefined), 'at least one connection registered the certificate and was dropped');
-      const certificates = await a.registry.listCertificates({ pageSize: 250, caCertificateId: ca.certificateId });
+      const certificates = await a.registry.certificates.list({ pageSize: 250, caCertificateId: ca.certificateId });
       assert.equal(certificates.items.filter((c) => c.id === device.certificateId).length, 1);
-      const principals = await a.registry.listThingPrincipals('pg-race');
+      const principals = await a.registry.thingPrincipals.listForThing('pg-race');
       assert.deepEqual(principals.items.map((p) => p.certificateId), [device.certificateId]);
-      const events = await a.registry.listEvents({ limit: 1000 });
+      const events = await a.registry.events.list({ limit: 1000 });
       assert.equal(events.filter((e) => e.certificateId === device.certificateId && e.outcome === 'accepted').length, 1);
     });
   });

@@ -114,7 +114,7 @@ function tryConnect(cert: string, key: string, clientId: string): Promise<{ clie
 let readCa = '';
 
 async function certificateCount(): Promise<number> {
-  const counts = await server.registry.countCertificatesByStatus();
+  const counts = await server.registry.certificates.countByStatus();
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
@@ -304,10 +304,10 @@ describe('JITP', () => {
     const before = await certificateCount();
     const r = await tryConnect(device.cert, device.key, 'jitp-noserial');
     assert.equal(r.error?.code, 5);
-    assert.equal(await server.registry.getCertificate(device.certificateId), null);
-    assert.equal(await server.registry.getThing('jitp-noserial'), null);
+    assert.equal(await server.registry.certificates.get(device.certificateId), null);
+    assert.equal(await server.registry.things.get('jitp-noserial'), null);
     assert.equal(await certificateCount(), before);
-    const log = await server.registry.listEvents({ newestFirst: true, limit: 20 });
+    const log = await server.registry.events.list({ newestFirst: true, limit: 20 });
     const refused = log.find((e) => e.certificateId === device.certificateId);
     assert.equal(refused?.outcome, 'rejected');
     assert.match(refused?.message ?? '', /serialNumber/);
@@ -363,7 +363,7 @@ describe('JITR', () => {
     assert.equal(again.error?.code, 5);
     await nextEvent((e) => e.certificateId === device.certificateId && events.filter((x) => x.certificateId === device.certificateId).length > seen);
     assert.equal(await certificateCount(), before);
-    assert.equal((await server.registry.getCertificate(device.certificateId))?.status, 'PENDING_ACTIVATION');
+    assert.equal((await server.registry.certificates.get(device.certificateId))?.status, 'PENDING_ACTIVATION');
   });
 });
 
@@ -383,11 +383,11 @@ describe('refused device certificates create nothing', () => {
     const eventsBefore = events.length;
     const r = await tryConnect(device.cert, device.key, clientId);
     assert.equal(r.error?.code, 5, `expected CONNACK 5, got ${String(r.error)}`);
-    assert.equal(await server.registry.getCertificate(device.certificateId), null);
-    assert.equal(await server.registry.getThing(clientId), null);
+    assert.equal(await server.registry.certificates.get(device.certificateId), null);
+    assert.equal(await server.registry.things.get(clientId), null);
     assert.equal(await certificateCount(), before);
     assert.equal(events.length, eventsBefore, 'no registered event for a refused certificate');
-    const log = await server.registry.listEvents({ newestFirst: true, limit: 50 });
+    const log = await server.registry.events.list({ newestFirst: true, limit: 50 });
     const refused = log.find((e) => e.certificateId === device.certificateId);
     if (reason === null) {
       assert.equal(refused, undefined);
@@ -447,7 +447,7 @@ describe('refused device certificates create nothing', () => {
     const device = await cliDevice(late, 'dev-late', ['--serial', 'SN-L']);
     const first = await tryConnect(device.cert, device.key, 'dev-late');
     assert.equal(first.error?.code, 5);
-    assert.equal((await server.registry.getCertificate(device.certificateId))?.status, 'ACTIVE');
+    assert.equal((await server.registry.certificates.get(device.certificateId))?.status, 'ACTIVE');
     await cli('ca', 'update', late.id, '--status', 'INACTIVE', ...conn());
     await expectRefused(await cliDevice(late, 'dev-late-2', ['--serial', 'SN-L2']), 'dev-late-2', /INACTIVE/);
   });

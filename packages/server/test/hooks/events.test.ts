@@ -88,7 +88,7 @@ describe('registry events', () => {
     await t.iot.send(new CreateThingCommand({ thingName: 'quiet_thing' }));
     await settle();
     assert.deepEqual(messages, []);
-    const [row] = await t.server.registry.listEvents({ thingName: 'quiet_thing', types: ['registry'] });
+    const [row] = await t.server.registry.events.list({ thingName: 'quiet_thing', types: ['registry'] });
     assert.equal(row?.operation, 'thing.created');
     assert.equal(row?.message, 'thing quiet_thing created (version 1)');
   });
@@ -154,10 +154,10 @@ describe('registry events', () => {
     assert.equal(failed.register.accepted, false);
     assert.match(String(failed.register.payload.errorMessage), /policy no_such_policy named by template rollback_template does not exist/);
     await settle();
-    assert.equal(await t.server.registry.getThing('rb_1'), null);
+    assert.equal(await t.server.registry.things.get('rb_1'), null);
     assert.deepEqual(messages.map((m) => m.topic), ['$aws/events/thing/ev_1/created'], 'no event for the rolled-back thing');
-    assert.deepEqual(await t.server.registry.listEvents({ thingName: 'rb_1', types: ['registry'] }), []);
-    const [rejection] = await t.server.registry.listEvents({ certificateId: failed.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
+    assert.deepEqual(await t.server.registry.events.list({ thingName: 'rb_1', types: ['registry'] }), []);
+    const [rejection] = await t.server.registry.events.list({ certificateId: failed.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
     assert.match(String(rejection?.message), /no_such_policy/);
   });
 

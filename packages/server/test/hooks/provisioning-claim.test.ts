@@ -23,7 +23,7 @@ import { connectMqtt, createTemplate, provisionOnce, ROLE_ARN, rpc, startTestSer
 
 /** Every certificate, hidden ones included, by status. */
 async function certificateCounts(t: TestServer): Promise<Record<string, number>> {
-  return t.server.registry.countCertificatesByStatus({ includeHidden: true });
+  return t.server.registry.certificates.countByStatus({ includeHidden: true });
 }
 
 /** A raw HTTPS request to the control plane (no SigV4). */
@@ -68,11 +68,11 @@ describe('CreateProvisioningClaim', () => {
     assert.match(facts.subjectDn, /^CN=[0-9a-f]{64}$/);
     const listed = await t.iot.send(new ListCertificatesCommand({ pageSize: 250 }));
     assert.ok(!(listed.certificates ?? []).some((c) => c.certificateId === claim.certificateId), 'hidden from ListCertificates');
-    const row = await t.server.registry.getCertificate(claim.certificateId!);
+    const row = await t.server.registry.certificates.get(claim.certificateId!);
     assert.equal(row?.status, 'ACTIVE');
     assert.equal(row?.hidden, true);
     assert.equal(row?.claimTemplateName, 'trusted_template');
-    assert.equal((await t.server.registry.getPoliciesForPrincipal(claim.certificateId!)).certificate.length, 0, 'no policy is attached');
+    assert.equal((await t.server.registry.policies.getForPrincipal(claim.certificateId!)).certificate.length, 0, 'no policy is attached');
   });
 
   test('a device provisions with it on its template; each call makes a new claim', async () => {
@@ -102,8 +102,8 @@ describe('CreateProvisioningClaim', () => {
       const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
       client.publish('$aws/provisioning-templates/other_template/provision/json', JSON.stringify({ certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters: { SerialNumber: 'nope' } }), { qos: 1 });
       await closed;
-      assert.equal(await t.server.registry.getThing('ot_nope'), null);
-      assert.equal((await t.server.registry.getCertificate(String(created.payload.certificateId)))?.status, 'PENDING_ACTIVATION');
+      assert.equal(await t.server.registry.things.get('ot_nope'), null);
+      assert.equal((await t.server.registry.certificates.get(String(created.payload.certificateId)))?.status, 'PENDING_ACTIVATION');
     } finally {
       await client.endAsync(true).catch(() => undefined);
     }
@@ -174,9 +174,9 @@ describe('CreateProvisioningClaim', () => {
           (err: Error & { code?: number }) => err.code,
         );
       assert.equal(refused, 5, 'CONNACK 5 (not authorized)');
-      for (let i = 0; i < 100 && (await t.server.registry.getCertificate(id)) !== null; i++) await new Promise((r) => setTimeout(r, 100));
-      assert.equal(await t.server.registry.getCertificate(id), null, 'the sweeper deleted the expired claim');
-      const [deleted] = await t.server.registry.listEvents({ certificateId: id, types: ['registry'], newestFirst: true, limit: 1 });
+      for (let i = 0; i < 100 && (await t.server.registry.certificates.get(id)) !== null; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await t.server.registry.certificates.get(id), null, 'the sweeper deleted the expired claim');
+      const [deleted] = await t.server.registry.events.list({ certificateId: id, types: ['registry'], newestFirst: true, limit: 1 });
       assert.equal(deleted?.operation, 'certificate.deleted');
     } finally {
       t.server.context.now = realNow;

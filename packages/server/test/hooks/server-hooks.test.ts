@@ -121,15 +121,15 @@ describe('the example allow-list webhook with a real server', () => {
     const ok = await provisionOnce(claim, 'allowlist_template', { SerialNumber: 'SN-0001' });
     assert.ok(ok.register.accepted, JSON.stringify(ok.register.payload));
     assert.equal(ok.register.payload.thingName, 'al_SN-0001');
-    assert.equal((await t.server.registry.getCertificate(ok.certificateId))?.status, 'ACTIVE');
+    assert.equal((await t.server.registry.certificates.get(ok.certificateId))?.status, 'ACTIVE');
 
     const denied = await provisionOnce(claim, 'allowlist_template', { SerialNumber: 'SN-9999' });
     assert.equal(denied.register.accepted, false);
     assert.equal(denied.register.payload.statusCode, 403);
     assert.equal(denied.register.payload.errorCode, 'AccessDenied');
     assert.match(String(denied.register.payload.errorMessage), /denied by its pre-provisioning hook: the hook denied provisioning \(allowProvisioning is false\)/);
-    assert.equal(await t.server.registry.getThing('al_SN-9999'), null);
-    assert.equal((await t.server.registry.getCertificate(denied.certificateId))?.status, 'PENDING_ACTIVATION');
+    assert.equal(await t.server.registry.things.get('al_SN-9999'), null);
+    assert.equal((await t.server.registry.certificates.get(denied.certificateId))?.status, 'PENDING_ACTIVATION');
     assert.match(webhook.output(), /allowed SerialNumber="SN-0001"/);
     assert.match(webhook.output(), /denied SerialNumber="SN-9999"/);
   });
@@ -200,7 +200,7 @@ describe('the example allow-list webhook with a real server', () => {
         const denied = await provisionOnce(client, 'allowlist_template', { SerialNumber: 'SN-0001' });
         assert.equal(denied.register.accepted, false);
         assert.match(String(denied.register.payload.errorMessage), /the webhook answered HTTP 401/);
-        assert.equal(await other.server.registry.getThing('al_SN-0001'), null);
+        assert.equal(await other.server.registry.things.get('al_SN-0001'), null);
       } finally {
         await client.endAsync(true);
       }
@@ -257,16 +257,16 @@ describe('in-process hooks registered by name', () => {
     ]);
     const denied = await provisionOnce(claim, 'by_name', { SerialNumber: 'bad' });
     assert.equal(denied.register.payload.errorCode, 'AccessDenied');
-    assert.equal(await t.server.registry.getThing('n_bad'), null);
+    assert.equal(await t.server.registry.things.get('n_bad'), null);
   });
 
   test('preProvisioningHookTimeoutMs applies; an unregistered target denies', async () => {
     const slow = await provisionOnce(claim, 'slow_hook', { SerialNumber: 'x' });
     assert.match(String(slow.register.payload.errorMessage), /the hook did not answer within 300 ms \(timeout\)/);
-    assert.equal(await t.server.registry.getThing('s_x'), null);
+    assert.equal(await t.server.registry.things.get('s_x'), null);
     const unknown = await provisionOnce(claim, 'unknown_hook', { SerialNumber: 'x' });
     assert.match(String(unknown.register.payload.errorMessage), /no pre-provisioning hook "arn:aws:lambda:us-east-1:000000000000:function:missing" is registered on this server/);
-    assert.equal(await t.server.registry.getThing('u_x'), null);
+    assert.equal(await t.server.registry.things.get('u_x'), null);
   });
 });
 

@@ -74,7 +74,7 @@ describe('registry authority', () => {
 
   test('an expired certificate is refused ("certificate expired at …")', async () => {
     const creds = await lab.registerCertificate('soon-expired', ['full_citizen_role']);
-    const notAfter = (await lab.registry.getCertificate(creds.certificateId))?.notAfter as number;
+    const notAfter = (await lab.registry.certificates.get(creds.certificateId))?.notAfter as number;
     lab.clock.skewMs = notAfter - Date.now() + 1000;
     try {
       assert.equal(await connackRefusal(lab, creds, 'soon-expired'), 5);
@@ -85,7 +85,7 @@ describe('registry authority', () => {
   });
 
   test('policy variables: thing attributes and certificate subject', async () => {
-    await lab.registry.createPolicy({
+    await lab.registry.policies.create({
       name: 'variables',
       document: policyDoc(
         { Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}' },
@@ -101,35 +101,35 @@ describe('registry authority', () => {
       ),
     });
     const creds = await lab.registerCertificate('meter-9', ['variables']);
-    await lab.registry.createThing({ name: 'meter-9', attributes: { site: 'berlin' } });
-    await lab.registry.attachThingPrincipal('meter-9', creds.certificateId);
+    await lab.registry.things.create({ name: 'meter-9', attributes: { site: 'berlin' } });
+    await lab.registry.thingPrincipals.attach('meter-9', creds.certificateId);
     const client = await lab.connect(creds, 'meter-9');
     assert.deepEqual(await subscribeGranted(client, ['site/berlin/power', 'site/paris/power', 'cn/meter-9', 'cn/meter-8']), [0, 128, 0, 128]);
     await client.endAsync();
   });
 
   test('an exclusively attached thing provides the thing variables whatever the client id', async () => {
-    await lab.registry.createPolicy({
+    await lab.registry.policies.create({
       name: 'exclusive_vars',
       document: policyDoc(ALLOW_CONNECT, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/own/${iot:Connection.Thing.ThingName}' }),
     });
     const creds = await lab.registerCertificate('exclusive', ['exclusive_vars']);
-    await lab.registry.createThing({ name: 'excl-1' });
-    await lab.registry.attachThingPrincipal('excl-1', creds.certificateId, 'EXCLUSIVE_THING');
+    await lab.registry.things.create({ name: 'excl-1' });
+    await lab.registry.thingPrincipals.attach('excl-1', creds.certificateId, 'EXCLUSIVE_THING');
     const client = await lab.connect(creds, 'any-client-id');
     assert.deepEqual(await subscribeGranted(client, ['own/excl-1', 'own/any-client-id']), [0, 128]);
     await client.endAsync();
   });
 
   test('thing-group policies apply only when the client id is the thing name', async () => {
-    await lab.registry.createPolicy({ name: 'connect_only', document: policyDoc(ALLOW_CONNECT) });
-    await lab.registry.createPolicy({ name: 'group_topics', document: policyDoc({ Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/group/*' }) });
-    await lab.registry.createThingGroup({ name: 'line-1' });
-    await lab.registry.attachPolicy('group_topics', { type: 'thing-group', id: 'line-1' });
+    await lab.registry.policies.create({ name: 'connect_only', document: policyDoc(ALLOW_CONNECT) });
+    await lab.registry.policies.create({ name: 'group_topics', document: policyDoc({ Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/group/*' }) });
+    await lab.registry.thingGroups.create({ name: 'line-1' });
+    await lab.registry.policies.attach('group_topics', { type: 'thing-group', id: 'line-1' });
     const creds = await lab.registerCertificate('grouped', ['connect_only']);
-    await lab.registry.createThing({ name: 'grouped-1' });
-    await lab.registry.addThingToThingGroup('line-1', 'grouped-1');
-    await lab.registry.attachThingPrincipal('grouped-1', creds.certificateId);
+    await lab.registry.things.create({ name: 'grouped-1' });
+    await lab.registry.thingGroups.addThing('line-1', 'grouped-1');
+    await lab.registry.thingPrincipals.attach('grouped-1', creds.certificateId);
     const asThing = await lab.connect(creds, 'grouped-1');
     assert.deepEqual(await subscribeGranted(asThing, 'group/x'), [0]);
     await asThing.endAsync();
@@ -139,7 +139,7 @@ describe('registry authority', () => {
   });
 
   test('policy changes reach live connections after the refresh interval', async () => {
-    await lab.registry.createPolicy({
+    await lab.registry.policies.create({
       name: 'evolving',
       document: policyDoc(ALLOW_CONNECT, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/a/*' }),
     });
@@ -147,32 +147,32 @@ describe('registry authority', () => {
     const client: MqttClient = await lab.connect(creds, 'evolving');
     assert.deepEqual(await subscribeGranted(client, ['a/1', 'b/1']), [0, 128]);
 
-    await lab.registry.createPolicyVersion(
+    await lab.registry.policies.createVersion(
       'evolving',
       policyDoc(ALLOW_CONNECT, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: ['arn:aws:iot:*:*:topicfilter/a/*', 'arn:aws:iot:*:*:topicfilter/b/*'] }),
       { setAsDefault: true },
     );
     await eventually(async () => (await subscribeGranted(client, 'b/2'))[0] === 0, 'the new policy version allowing b/*');
 
-    await lab.registry.detachPolicy('evolving', { type: 'certificate', id: creds.certificateId });
+    await lab.registry.policies.detach('evolving', { type: 'certificate', id: creds.certificateId });
     await eventually(async () => (await subscribeGranted(client, 'a/3'))[0] === 128, 'the detached policy stopping a/*');
 
     // A certificate deactivated behind the broker's back loses everything at the next refresh.
-    await lab.registry.attachPolicy('evolving', { type: 'certificate', id: creds.certificateId });
+    await lab.registry.policies.attach('evolving', { type: 'certificate', id: creds.certificateId });
     await eventually(async () => (await subscribeGranted(client, 'a/4'))[0] === 0, 'the re-attached policy');
-    await lab.registry.updateCertificateStatus(creds.certificateId, 'INACTIVE');
+    await lab.registry.certificates.updateStatus(creds.certificateId, 'INACTIVE');
     await eventually(async () => (await subscribeGranted(client, 'a/5'))[0] === 128, 'the INACTIVE certificate losing its rights');
     await client.endAsync(true);
   });
 
   test('a policy that does not compile denies everything, with a logged reason', async () => {
-    await lab.registry.createPolicy({ name: 'broken', document: policyDoc({ Effect: 'Maybe', Action: 'iot:*', Resource: '*' }) });
+    await lab.registry.policies.create({ name: 'broken', document: policyDoc({ Effect: 'Maybe', Action: 'iot:*', Resource: '*' }) });
     const creds = await lab.registerCertificate('broken-policy', ['full_citizen_role', 'broken']);
     assert.equal(await connackRefusal(lab, creds, 'broken-policy'), 5);
     refusalLogged(/every request is denied because an attached policy is invalid: policy "broken": Statement\[0\]\.Effect/);
 
     // Fixing the document (a new default version) lets it connect.
-    await lab.registry.createPolicyVersion('broken', policyDoc(ALLOW_CONNECT), { setAsDefault: true });
+    await lab.registry.policies.createVersion('broken', policyDoc(ALLOW_CONNECT), { setAsDefault: true });
     const client = await lab.connect(creds, 'broken-policy');
     assert.ok(client.connected);
     await client.endAsync();

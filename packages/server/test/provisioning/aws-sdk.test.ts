@@ -122,7 +122,7 @@ describe('aws-iot-device-sdk-v2 (aws-crt) against fleetprov', () => {
     }
     assert.equal(registered.thingName, 'born_sdk-keys');
     assert.deepEqual({ ...registered.deviceConfiguration }, {});
-    assert.equal((await lab.registry.getCertificate(created.certificateId as string))?.status, 'ACTIVE');
+    assert.equal((await lab.registry.certificates.get(created.certificateId as string))?.status, 'ACTIVE');
     await provePolicy(lab, created.certificatePem as string, created.privateKey as string, 'born_sdk-keys');
   });
 

@@ -50,9 +50,9 @@ describe('concurrent provisioning', () => {
     const names = new Set(all.map((r) => r.body.thingName));
     assert.equal(names.size, 50);
     for (const { keys } of clients) {
-      for (const k of keys) assert.equal((await lab.registry.getCertificate(k.certificateId))?.status, 'ACTIVE');
+      for (const k of keys) assert.equal((await lab.registry.certificates.get(k.certificateId))?.status, 'ACTIVE');
     }
-    assert.equal((await lab.registry.listTargetsForPolicy('full_citizen_role', { pageSize: 250 })).items.length, 50);
+    assert.equal((await lab.registry.policies.listTargets('full_citizen_role', { pageSize: 250 })).items.length, 50);
     await Promise.all(clients.map(({ client }) => client.endAsync()));
   });
 
@@ -74,10 +74,10 @@ describe('concurrent provisioning', () => {
       const loser = replies.find((r) => r.kind === 'rejected');
       assert.equal(loser?.body.errorCode, 'InvalidCertificateOwnershipToken');
       assert.match(String(loser?.body.errorMessage), /already been used/);
-      const things = [await lab.registry.getThing(`born_race-${round}-a`), await lab.registry.getThing(`born_race-${round}-b`)].filter((t) => t !== null);
+      const things = [await lab.registry.things.get(`born_race-${round}-a`), await lab.registry.things.get(`born_race-${round}-b`)].filter((t) => t !== null);
       assert.equal(things.length, 1);
       assert.equal(things[0]?.name, winners[0]?.body.thingName);
-      assert.deepEqual((await lab.registry.listPrincipalThings(keys.certificateId)).items.map((t) => t.thingName), [winners[0]?.body.thingName]);
+      assert.deepEqual((await lab.registry.thingPrincipals.listForPrincipal(keys.certificateId)).items.map((t) => t.thingName), [winners[0]?.body.thingName]);
       await Promise.all([a.endAsync(), b.endAsync()]);
     }
   });

@@ -52,13 +52,13 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
     const setup = await openRegistry(dbPath);
     const claims: Array<{ cert: string; key: string }> = [];
     try {
-      await setup.createPolicy({ name: 'full_citizen_role', document: FULL_CITIZEN_POLICY });
-      await setup.createPolicy({ name: 'claim_policy', document: CLAIM_POLICY });
-      await setup.createProvisioningTemplate({ name: 'birthing_template', body: BIRTHING_TEMPLATE, enabled: true, provisioningRoleArn: ROLE_ARN });
+      await setup.policies.create({ name: 'full_citizen_role', document: FULL_CITIZEN_POLICY });
+      await setup.policies.create({ name: 'claim_policy', document: CLAIM_POLICY });
+      await setup.templates.create({ name: 'birthing_template', body: BIRTHING_TEMPLATE, enabled: true, provisioningRoleArn: ROLE_ARN });
       for (let i = 0; i < CONNECTIONS; i++) {
         const issued = await issueDeviceCertificate(ca, { subject: { CN: `crash-claim-${i}` } });
         const facts = parseCertificateFacts(issued.certificatePem);
-        await setup.createCertificate({
+        await setup.certificates.create({
           id: facts.certificateId,
           pem: issued.certificatePem,
           status: 'ACTIVE',
@@ -68,7 +68,7 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
           issuerDn: facts.issuerDn,
           serial: facts.serialNumberHex,
         });
-        await setup.attachPolicy('claim_policy', { type: 'certificate', id: facts.certificateId });
+        await setup.policies.attach('claim_policy', { type: 'certificate', id: facts.certificateId });
         claims.push({ cert: issued.certificatePem + ca.issuingCertificatePem, key: issued.privateKeyPem as string });
       }
     } finally {
@@ -139,12 +139,12 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
       let untouched = 0;
       for (const { keys } of devices) {
         for (const k of keys) {
-          const cert = await registry.getCertificate(k.certificateId);
+          const cert = await registry.certificates.get(k.certificateId);
           assert.ok(cert, `certificate ${k.certificateId} vanished`);
-          const things = (await registry.listPrincipalThings(k.certificateId)).items.map((t) => t.thingName);
-          const policies = (await registry.listAttachedPolicies({ type: 'certificate', id: k.certificateId })).items.map((p) => p.policyName);
-          const thing = await registry.getThing(`born_${k.serial}`);
-          const events = await registry.listEvents({ certificateId: k.certificateId, types: ['fleet-provisioning'] });
+          const things = (await registry.thingPrincipals.listForPrincipal(k.certificateId)).items.map((t) => t.thingName);
+          const policies = (await registry.policies.listAttached({ type: 'certificate', id: k.certificateId })).items.map((p) => p.policyName);
+          const thing = await registry.things.get(`born_${k.serial}`);
+          const events = await registry.events.list({ certificateId: k.certificateId, types: ['fleet-provisioning'] });
           const registerEvents = events.filter((e) => e.operation === 'RegisterThing' && e.outcome === 'accepted');
           if (cert.status === 'ACTIVE') {
             provisioned++;

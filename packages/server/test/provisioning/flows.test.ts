@@ -44,7 +44,7 @@ describe('fleet provisioning flows (SQLite)', () => {
       createPublicKey(createPrivateKey(keys.privateKey)).export({ type: 'spki', format: 'der' }).toString('hex'),
       createPublicKey(keys.certificatePem).export({ type: 'spki', format: 'der' }).toString('hex'),
     );
-    const pending = await lab.registry.getCertificate(keys.certificateId);
+    const pending = await lab.registry.certificates.get(keys.certificateId);
     assert.equal(pending?.status, 'PENDING_ACTIVATION');
     assert.equal(pending?.issuedByPrincipal, lab.claim.certificateId);
     const days = (facts.notAfter.getTime() - Date.now()) / 86_400_000;
@@ -55,14 +55,14 @@ describe('fleet provisioning flows (SQLite)', () => {
 
     const reply = accepted(await registerThing(claim, keys.token, { SerialNumber: 'SN-json' }));
     assert.deepEqual(reply, { deviceConfiguration: {}, thingName: 'born_SN-json' });
-    const cert = await lab.registry.getCertificate(keys.certificateId);
+    const cert = await lab.registry.certificates.get(keys.certificateId);
     assert.equal(cert?.status, 'ACTIVE');
-    assert.deepEqual((await lab.registry.listThingPrincipals('born_SN-json')).items.map((p) => p.certificateId), [keys.certificateId]);
+    assert.deepEqual((await lab.registry.thingPrincipals.listForThing('born_SN-json')).items.map((p) => p.certificateId), [keys.certificateId]);
     assert.deepEqual(
-      (await lab.registry.listAttachedPolicies({ type: 'certificate', id: keys.certificateId })).items.map((p) => p.policyName),
+      (await lab.registry.policies.listAttached({ type: 'certificate', id: keys.certificateId })).items.map((p) => p.policyName),
       ['full_citizen_role'],
     );
-    const events = await lab.registry.listEvents({ certificateId: keys.certificateId });
+    const events = await lab.registry.events.list({ certificateId: keys.certificateId });
     assert.deepEqual(
       events.map((e) => [e.type, e.operation, e.outcome]),
       [
@@ -97,13 +97,13 @@ describe('fleet provisioning flows (SQLite)', () => {
       'the certificate carries the CSR key',
     );
     assert.equal(parseCertificateFacts(parsed.certificatePem).subjectDn, 'CN=AWS IoT Certificate');
-    assert.equal((await lab.registry.getCertificate(parsed.certificateId))?.status, 'PENDING_ACTIVATION');
+    assert.equal((await lab.registry.certificates.get(parsed.certificateId))?.status, 'PENDING_ACTIVATION');
 
     const registered = await registerThing(claim, parsed.certificateOwnershipToken, { SerialNumber: 'SN-cbor' }, 'cbor');
     assert.equal(registered.kind, 'accepted');
     assert.equal(registered.body.thingName, 'born_SN-cbor');
     assert.deepEqual({ ...(registered.body.deviceConfiguration as object) }, {});
-    assert.equal((await lab.registry.getCertificate(parsed.certificateId))?.status, 'ACTIVE');
+    assert.equal((await lab.registry.certificates.get(parsed.certificateId))?.status, 'ACTIVE');
     await claim.endAsync();
 
     const device = await lab.connect({ certificateId: parsed.certificateId, cert: parsed.certificatePem, key: csr.privateKeyPem }, 'born_SN-cbor');
@@ -117,7 +117,7 @@ describe('fleet provisioning flows (SQLite)', () => {
     const reply = accepted(await registerThing(claim, keys.token, { SerialNumber: 'dev-7' }, 'json', 'device_template'));
     assert.equal(reply.thingName, 'born_dev-7');
     assert.deepEqual(
-      (await lab.registry.listAttachedPolicies({ type: 'certificate', id: keys.certificateId })).items.map((p) => p.policyName),
+      (await lab.registry.policies.listAttached({ type: 'certificate', id: keys.certificateId })).items.map((p) => p.policyName),
       ['device_policy'],
     );
     await claim.endAsync();
@@ -148,14 +148,14 @@ describe('fleet provisioning flows (SQLite)', () => {
     const claim = await lab.connect(lab.claim, 'factory-4');
     const first = await createKeys(claim);
     accepted(await registerThing(claim, first.token, { SerialNumber: 'again' }));
-    await lab.registry.updateThing('born_again', { attributes: { site: 'plant-1' }, merge: true });
+    await lab.registry.things.update('born_again', { attributes: { site: 'plant-1' }, merge: true });
     const second = await createKeys(claim);
     const reply = accepted(await registerThing(claim, second.token, { SerialNumber: 'again' }));
     assert.equal(reply.thingName, 'born_again');
-    const thing = await lab.registry.getThing('born_again');
+    const thing = await lab.registry.things.get('born_again');
     assert.deepEqual(thing?.attributes, { site: 'plant-1' });
     assert.deepEqual(
-      (await lab.registry.listThingPrincipals('born_again')).items.map((p) => p.certificateId).sort(),
+      (await lab.registry.thingPrincipals.listForThing('born_again')).items.map((p) => p.certificateId).sort(),
       [first.certificateId, second.certificateId].sort(),
     );
     await claim.endAsync();
@@ -174,8 +174,8 @@ describe('fleet provisioning flows (SQLite)', () => {
       },
       DeviceConfiguration: { model: { Ref: 'Model' } },
     });
-    await lab.registry.createProvisioningTemplate({ name: 'strict_template', body: template, enabled: true, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.createPolicy({
+    await lab.registry.templates.create({ name: 'strict_template', body: template, enabled: true, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.policies.create({
       name: 'strict_claim',
       document: JSON.stringify({
         Version: '2012-10-17',
@@ -192,14 +192,14 @@ describe('fleet provisioning flows (SQLite)', () => {
     accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: same.token, parameters: { SerialNumber: 'strict-1', Model: 'A' } }, 'strict_template'));
 
     const second = await createKeys(claim);
-    const thingBefore = await lab.registry.getThing('strict-1');
+    const thingBefore = await lab.registry.things.get('strict-1');
     const reply = await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'strict-1', Model: 'B' } }, 'strict_template');
     assert.equal(reply.kind, 'rejected');
     assert.equal(reply.body.statusCode, 409);
     assert.equal(reply.body.errorCode, 'ResourceConflict');
     assert.match(String(reply.body.errorMessage), /strict-1.*AttributePayload.*FAIL/);
-    assert.deepEqual(await lab.registry.getThing('strict-1'), thingBefore);
-    assert.equal((await lab.registry.getCertificate(second.certificateId))?.status, 'PENDING_ACTIVATION');
+    assert.deepEqual(await lab.registry.things.get('strict-1'), thingBefore);
+    assert.equal((await lab.registry.certificates.get(second.certificateId))?.status, 'PENDING_ACTIVATION');
     // The token was not consumed by the failed attempt: the device can retry with an acceptable value.
     accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'strict-2', Model: 'B' } }, 'strict_template'));
     await claim.endAsync();
@@ -232,30 +232,30 @@ describe('fleet provisioning flows (SQLite)', () => {
       },
       DeviceConfiguration: { line: { Ref: 'Line' } },
     });
-    await lab.registry.createProvisioningTemplate({ name: 'update_template', body: template, enabled: true, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.createPolicy({ name: 'update_claim', document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] }) });
-    for (const name of ['model-a', 'model-b']) await lab.registry.createThingType({ name });
-    for (const name of ['line-a', 'line-b']) await lab.registry.createThingGroup({ name });
+    await lab.registry.templates.create({ name: 'update_template', body: template, enabled: true, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.policies.create({ name: 'update_claim', document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] }) });
+    for (const name of ['model-a', 'model-b']) await lab.registry.things.createType({ name });
+    for (const name of ['line-a', 'line-b']) await lab.registry.thingGroups.create({ name });
     const claim = await lab.connect(await lab.registerCertificate('update-claim', ['update_claim']), 'factory-update');
-    const policiesBefore = (await lab.registry.listPolicies({ pageSize: 250 })).items.length;
+    const policiesBefore = (await lab.registry.policies.list({ pageSize: 250 })).items.length;
 
     const first = await createKeys(claim);
     const one = accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: first.token, parameters: { SerialNumber: 'upd-1', Model: 'model-a', Line: 'line-a' } }, 'update_template'));
     assert.deepEqual(one, { deviceConfiguration: { line: 'line-a' }, thingName: 'upd-1' });
-    assert.equal((await lab.registry.listPolicies({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was created');
-    const [inline] = (await lab.registry.listAttachedPolicies({ type: 'certificate', id: first.certificateId })).items;
+    assert.equal((await lab.registry.policies.list({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was created');
+    const [inline] = (await lab.registry.policies.listAttached({ type: 'certificate', id: first.certificateId })).items;
     assert.match(inline?.policyName ?? '', /^[0-9A-F]{40}$/);
-    await lab.registry.updateThing('upd-1', { attributes: { site: 'plant-9' }, merge: true });
+    await lab.registry.things.update('upd-1', { attributes: { site: 'plant-9' }, merge: true });
 
     const second = await createKeys(claim);
     accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'upd-1', Model: 'model-b', Line: 'line-b' } }, 'update_template'));
-    const thing = await lab.registry.getThing('upd-1');
+    const thing = await lab.registry.things.get('upd-1');
     assert.equal(thing?.thingTypeName, 'model-b');
     assert.deepEqual(thing?.attributes, { model: 'model-b', site: 'plant-9' });
-    assert.deepEqual((await lab.registry.listThingGroupsForThing('upd-1')).items.map((g) => g.groupName), ['line-b']);
-    assert.equal((await lab.registry.listPolicies({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was reused');
-    assert.deepEqual((await lab.registry.listAttachedPolicies({ type: 'certificate', id: second.certificateId })).items.map((p) => p.policyName), [inline?.policyName]);
-    const [event] = await lab.registry.listEvents({ certificateId: second.certificateId, newestFirst: true, limit: 1 });
+    assert.deepEqual((await lab.registry.thingGroups.listForThing('upd-1')).items.map((g) => g.groupName), ['line-b']);
+    assert.equal((await lab.registry.policies.list({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was reused');
+    assert.deepEqual((await lab.registry.policies.listAttached({ type: 'certificate', id: second.certificateId })).items.map((p) => p.policyName), [inline?.policyName]);
+    const [event] = await lab.registry.events.list({ certificateId: second.certificateId, newestFirst: true, limit: 1 });
     assert.equal(event?.details?.thingAction, 'update');
     await claim.endAsync();
   });

@@ -159,12 +159,12 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     now: () => new Date(Date.now() + clock.skewMs),
   };
 
-  await registry.createPolicy({ name: 'full_citizen_role', document: FULL_CITIZEN_POLICY });
-  await registry.createPolicy({ name: 'device_policy', document: DEVICE_POLICY });
-  await registry.createPolicy({ name: 'claim_policy', document: CLAIM_POLICY });
-  await registry.createPolicy({ name: 'device_claim_policy', document: DEVICE_CLAIM_POLICY });
-  await registry.createProvisioningTemplate({ name: 'birthing_template', body: BIRTHING_TEMPLATE, enabled: true, provisioningRoleArn: ROLE_ARN });
-  await registry.createProvisioningTemplate({ name: 'device_template', body: DEVICE_TEMPLATE, enabled: true, provisioningRoleArn: ROLE_ARN });
+  await registry.policies.create({ name: 'full_citizen_role', document: FULL_CITIZEN_POLICY });
+  await registry.policies.create({ name: 'device_policy', document: DEVICE_POLICY });
+  await registry.policies.create({ name: 'claim_policy', document: CLAIM_POLICY });
+  await registry.policies.create({ name: 'device_claim_policy', document: DEVICE_CLAIM_POLICY });
+  await registry.templates.create({ name: 'birthing_template', body: BIRTHING_TEMPLATE, enabled: true, provisioningRoleArn: ROLE_ARN });
+  await registry.templates.create({ name: 'device_template', body: DEVICE_TEMPLATE, enabled: true, provisioningRoleArn: ROLE_ARN });
 
   const server = await issueServerCertificate(ca, ['127.0.0.1']);
   const authority = createRegistryAuthority(ctx, options.authority);
@@ -183,7 +183,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   async function registerCertificate(commonName: string, policies: string[], status: CertificateStatus = 'ACTIVE'): Promise<DeviceCredentials> {
     const issued = await issueDeviceCertificate(ca, { subject: { CN: commonName, O: 'fleetprov-tests' } });
     const facts = parseCertificateFacts(issued.certificatePem);
-    await registry.createCertificate({
+    await registry.certificates.create({
       id: facts.certificateId,
       pem: issued.certificatePem,
       status,
@@ -193,7 +193,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       issuerDn: facts.issuerDn,
       serial: facts.serialNumberHex,
     });
-    for (const p of policies) await registry.attachPolicy(p, { type: 'certificate', id: facts.certificateId });
+    for (const p of policies) await registry.policies.attach(p, { type: 'certificate', id: facts.certificateId });
     return { certificateId: facts.certificateId, cert: issued.certificatePem + ca.issuingCertificatePem, key: issued.privateKeyPem as string };
   }
 
@@ -408,15 +408,15 @@ export interface Snapshot {
 /** Counts and names of the registry's resources. */
 export async function snapshot(lab: Lab): Promise<Snapshot> {
   const r = lab.registry;
-  const certificates = await r.countCertificatesByStatus({ includeHidden: true });
-  const things = (await r.listThings({ maxResults: 250 })).items.map((t) => `${t.name}@${t.version}`);
-  const policies = (await r.listPolicies({ pageSize: 250 })).items.map((p) => p.name);
+  const certificates = await r.certificates.countByStatus({ includeHidden: true });
+  const things = (await r.things.list({ maxResults: 250 })).items.map((t) => `${t.name}@${t.version}`);
+  const policies = (await r.policies.list({ pageSize: 250 })).items.map((p) => p.name);
   const attachments: string[] = [];
   for (const p of policies) {
-    for (const t of (await r.listTargetsForPolicy(p, { pageSize: 250 })).items) attachments.push(`${p}->${t.id}`);
+    for (const t of (await r.policies.listTargets(p, { pageSize: 250 })).items) attachments.push(`${p}->${t.id}`);
   }
-  for (const t of (await r.listThings({ maxResults: 250 })).items) {
-    for (const p of (await r.listThingPrincipals(t.name)).items) attachments.push(`${t.name}<-${p.certificateId}`);
+  for (const t of (await r.things.list({ maxResults: 250 })).items) {
+    for (const p of (await r.thingPrincipals.listForThing(t.name)).items) attachments.push(`${t.name}<-${p.certificateId}`);
   }
   let tokens: Snapshot['tokens'] = null;
   if (lab.sqlitePath !== null) {
@@ -433,7 +433,7 @@ export async function snapshot(lab: Lab): Promise<Snapshot> {
 
 /** The newest rejected provisioning event. */
 export async function lastRejection(registry: Registry): Promise<{ errorCode: string | null; message: string | null; operation: string | null }> {
-  const [event] = await registry.listEvents({ outcome: 'rejected', newestFirst: true, limit: 1 });
+  const [event] = await registry.events.list({ outcome: 'rejected', newestFirst: true, limit: 1 });
   assert.ok(event, 'no rejected event was recorded');
   return { errorCode: event.errorCode, message: event.message, operation: event.operation };
 }

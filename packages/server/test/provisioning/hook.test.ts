@@ -51,7 +51,7 @@ describe('pre-provisioning hook', () => {
         parameters: { SerialNumber: 'from-device', Extra: 'x' },
       },
     );
-    const [event0] = await lab.registry.listEvents({ certificateId: keys.certificateId, types: ['fleet-provisioning'], newestFirst: true, limit: 1 });
+    const [event0] = await lab.registry.events.list({ certificateId: keys.certificateId, types: ['fleet-provisioning'], newestFirst: true, limit: 1 });
     assert.deepEqual(event0?.details?.parameterOverrides, ['SerialNumber']);
   });
 
@@ -77,7 +77,7 @@ describe('pre-provisioning hook', () => {
       assert.ok(line);
       assert.match(String((line.err as { message?: unknown } | undefined)?.message), logged);
       // The reason is in the event log too.
-      const [event] = await lab.registry.listEvents({ certificateId: keys.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
+      const [event] = await lab.registry.events.list({ certificateId: keys.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
       assert.match(String(event?.message), logged);
       // The token is still usable once the hook allows it.
       answer = async () => ({ allowProvisioning: true });

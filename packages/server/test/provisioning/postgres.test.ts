@@ -39,7 +39,7 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
       const claim = await lab.connect(lab.claim, 'pg-factory');
       const keys = await createKeys(claim);
       assert.deepEqual(accepted(await registerThing(claim, keys.token, { SerialNumber: 'pg-1' })), { deviceConfiguration: {}, thingName: 'born_pg-1' });
-      assert.equal((await lab.registry.getCertificate(keys.certificateId))?.status, 'ACTIVE');
+      assert.equal((await lab.registry.certificates.get(keys.certificateId))?.status, 'ACTIVE');
 
       const csr = await createCsr();
       const fromCsr = await call(claim, 'CreateCertificateFromCsr', 'cbor', { certificateSigningRequest: csr.csrPem });
@@ -107,7 +107,7 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
       );
       const replies = [...(await replyA), ...(await replyB)];
       assert.equal(replies.filter((r) => r.kind === 'accepted').length, 1, JSON.stringify(replies.map((r) => r.body)));
-      assert.equal((await lab.registry.listPrincipalThings(keys.certificateId)).items.length, 1);
+      assert.equal((await lab.registry.thingPrincipals.listForPrincipal(keys.certificateId)).items.length, 1);
       await Promise.all(clients.map((c) => c.endAsync()));
     });
 
@@ -115,7 +115,7 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
       const second = await openRegistry(PG_URL, { schema: SCHEMA });
       try {
         const tokens = await createOwnershipTokens({ ...lab.ctx, registry: second });
-        assert.equal(await second.getSetting(OWNERSHIP_TOKEN_KEY_SETTING), await lab.registry.getSetting(OWNERSHIP_TOKEN_KEY_SETTING));
+        assert.equal(await second.settings.get(OWNERSHIP_TOKEN_KEY_SETTING), await lab.registry.settings.get(OWNERSHIP_TOKEN_KEY_SETTING));
         const claim = await lab.connect(lab.claim, 'pg-second-process');
         const keys = await createKeys(claim);
         const opened = tokens.open(keys.token, lab.claim.certificateId);

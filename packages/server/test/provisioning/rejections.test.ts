@@ -50,7 +50,7 @@ describe('provisioning rejections', () => {
 
   before(async () => {
     lab = await startLab();
-    await lab.registry.createPolicy({
+    await lab.registry.policies.create({
       name: 'wide_claim',
       document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] }),
     });
@@ -68,11 +68,11 @@ describe('provisioning rejections', () => {
    */
   async function unchanged(fn: () => Promise<Reply>): Promise<Reply> {
     const before = await snapshot(lab);
-    const [newest] = await lab.registry.listEvents({ newestFirst: true, limit: 1 });
+    const [newest] = await lab.registry.events.list({ newestFirst: true, limit: 1 });
     const reply = await fn();
     assert.equal(reply.kind, 'rejected', `expected a rejection, got ${JSON.stringify(reply.body).slice(0, 300)}`);
     assert.deepEqual(await snapshot(lab), before, 'the registry changed');
-    const events = await lab.registry.listEvents({ afterId: newest?.id ?? 0 });
+    const events = await lab.registry.events.list({ afterId: newest?.id ?? 0 });
     assert.equal(events.length, 1, `expected one new event, got ${JSON.stringify(events)}`);
     assert.equal(events[0]?.outcome, 'rejected');
     assert.equal(events[0]?.errorCode, reply.body.errorCode);
@@ -138,7 +138,7 @@ describe('provisioning rejections', () => {
     );
     // Non-string scalars are coerced (fleetprov decision), so this one works.
     accepted(await send(claim, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 12345 } }, 'birthing_template'));
-    assert.ok(await lab.registry.getThing('born_12345'));
+    assert.ok(await lab.registry.things.get('born_12345'));
   });
 
   test('oversized payload', async () => {
@@ -155,8 +155,8 @@ describe('provisioning rejections', () => {
   });
 
   test('disabled template and JITP template: 403 AccessDenied', async () => {
-    await lab.registry.createProvisioningTemplate({ name: 'off_template', body: fixture('templates', 'birthing-template.json'), enabled: false, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.createProvisioningTemplate({ name: 'jitp_template', body: fixture('templates', 'jitp-template.json'), enabled: true, type: 'JITP', provisioningRoleArn: ROLE_ARN });
+    await lab.registry.templates.create({ name: 'off_template', body: fixture('templates', 'birthing-template.json'), enabled: false, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.templates.create({ name: 'jitp_template', body: fixture('templates', 'jitp-template.json'), enabled: true, type: 'JITP', provisioningRoleArn: ROLE_ARN });
     const keys = await createKeys(wide);
     rejectedWith(
       await unchanged(() => send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } }, 'off_template')),
@@ -171,7 +171,7 @@ describe('provisioning rejections', () => {
       /JITP/,
     );
     // Once enabled, the same token works.
-    await lab.registry.updateProvisioningTemplate('off_template', { enabled: true });
+    await lab.registry.templates.update('off_template', { enabled: true });
     accepted(await send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } }, 'off_template'));
   });
 
@@ -184,7 +184,7 @@ describe('provisioning rejections', () => {
     } finally {
       lab.clock.skewMs = 0;
     }
-    assert.equal((await lab.registry.getCertificate(keys.certificateId))?.status, 'PENDING_ACTIVATION');
+    assert.equal((await lab.registry.certificates.get(keys.certificateId))?.status, 'PENDING_ACTIVATION');
   });
 
   test('reused token', async () => {
@@ -192,7 +192,7 @@ describe('provisioning rejections', () => {
     accepted(await registerThing(claim, keys.token, { SerialNumber: 'once' }));
     const reply = await unchanged(() => registerThing(claim, keys.token, { SerialNumber: 'twice' }));
     rejectedWith(reply, 400, 'InvalidCertificateOwnershipToken', /already been used/);
-    assert.equal(await lab.registry.getThing('born_twice'), null);
+    assert.equal(await lab.registry.things.get('born_twice'), null);
   });
 
   test('forged and garbled tokens', async () => {
@@ -259,9 +259,9 @@ describe('provisioning rejections', () => {
           policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: policy } },
         },
       });
-    await lab.registry.createProvisioningTemplate({ name: 'no_policy', body: templateWith({}, 'missing_policy'), enabled: true, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.createProvisioningTemplate({ name: 'no_type', body: templateWith({ ThingTypeName: 'sensor' }, 'full_citizen_role'), enabled: true, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.createProvisioningTemplate({ name: 'no_group', body: templateWith({ ThingGroups: ['line-3'] }, 'full_citizen_role'), enabled: true, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.templates.create({ name: 'no_policy', body: templateWith({}, 'missing_policy'), enabled: true, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.templates.create({ name: 'no_type', body: templateWith({ ThingTypeName: 'sensor' }, 'full_citizen_role'), enabled: true, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.templates.create({ name: 'no_group', body: templateWith({ ThingGroups: ['line-3'] }, 'full_citizen_role'), enabled: true, provisioningRoleArn: ROLE_ARN });
     const keys = await createKeys(wide);
     const attempt = (template: string): Promise<Reply> =>
       unchanged(() => send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `needs-${template}` } }, template));
@@ -269,10 +269,10 @@ describe('provisioning rejections', () => {
     rejectedWith(await attempt('no_policy'), 400, 'InvalidPayload', /policy missing_policy .* does not exist; create it with CreatePolicy/);
     rejectedWith(await attempt('no_type'), 400, 'InvalidPayload', /thing type sensor .* does not exist; create it with CreateThingType/);
     rejectedWith(await attempt('no_group'), 400, 'InvalidPayload', /thing group line-3 .* does not exist; create it with CreateThingGroup/);
-    await lab.registry.createThingType({ name: 'sensor' });
+    await lab.registry.things.createType({ name: 'sensor' });
     const reply = accepted(await send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'typed' } }, 'no_type'));
     assert.equal(reply.thingName, 'typed');
-    assert.equal((await lab.registry.getThing('typed'))?.thingTypeName, 'sensor');
+    assert.equal((await lab.registry.things.get('typed'))?.thingTypeName, 'sensor');
   });
 
   test('requests the claim policy does not allow never reach the handler (the client is disconnected)', async () => {
@@ -304,9 +304,9 @@ describe('throttling and internal failures', () => {
     assert.deepEqual(got.map((r) => r.kind), ['accepted', 'accepted', 'rejected', 'rejected']);
     rejectedWith(got[2] as Reply, 429, 'Throttling', /at most 0.5 provisioning requests per second \(burst 2\) per certificate; retry in \d+ ms/);
     // One event for the burst of throttled requests, not one per request.
-    const throttled = await lab.registry.listEvents({ outcome: 'rejected' });
+    const throttled = await lab.registry.events.list({ outcome: 'rejected' });
     assert.equal(throttled.filter((e) => e.errorCode === 'Throttling').length, 1);
-    assert.equal((await lab.registry.countCertificatesByStatus()).PENDING_ACTIVATION, 2);
+    assert.equal((await lab.registry.certificates.countByStatus()).PENDING_ACTIVATION, 2);
 
     const other = await lab.connect(lab.deviceClaim, 'not-throttled');
     accepted(await call(other, 'CreateKeysAndCertificate', 'json', {}));

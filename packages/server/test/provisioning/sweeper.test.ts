@@ -30,10 +30,10 @@ describe('token sweeper', () => {
       const result = await sweeper.sweepNow();
       assert.deepEqual(result.deletedCertificates, [abandoned.certificateId]);
       assert.equal(result.deletedTokens, 1, 'the used token of the registered certificate');
-      assert.equal(await lab.registry.getCertificate(abandoned.certificateId), null);
-      assert.equal((await lab.registry.getCertificate(registered.certificateId))?.status, 'ACTIVE');
-      assert.equal((await lab.registry.getCertificate(fresh.certificateId))?.status, 'PENDING_ACTIVATION');
-      const [event] = await lab.registry.listEvents({ newestFirst: true, limit: 1 });
+      assert.equal(await lab.registry.certificates.get(abandoned.certificateId), null);
+      assert.equal((await lab.registry.certificates.get(registered.certificateId))?.status, 'ACTIVE');
+      assert.equal((await lab.registry.certificates.get(fresh.certificateId))?.status, 'PENDING_ACTIVATION');
+      const [event] = await lab.registry.events.list({ newestFirst: true, limit: 1 });
       assert.equal(event?.operation, 'SweepPendingCertificates');
       assert.deepEqual(event?.details?.certificateIds, [abandoned.certificateId]);
       assert.match(lab.logs.map((l) => l.msg).join('\n'), /deleted 1 certificate\(s\) left PENDING_ACTIVATION/);
@@ -51,7 +51,7 @@ describe('token sweeper', () => {
     const sweeper = startTokenSweeper(lab.ctx, { intervalMs: 20 });
     try {
       const deadline = Date.now() + 3000;
-      while ((await lab.registry.getCertificate(abandoned.certificateId)) !== null) {
+      while ((await lab.registry.certificates.get(abandoned.certificateId)) !== null) {
         assert.ok(Date.now() < deadline, 'the sweeper did not run');
         await sleep(20);
       }

@@ -41,7 +41,7 @@ describe('certificate ownership tokens', () => {
 
   async function pendingCertificate(): Promise<string> {
     const id = certificateIdFor(serial++);
-    await registry.createCertificate({
+    await registry.certificates.create({
       id,
       pem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
       status: 'PENDING_ACTIVATION',
@@ -74,7 +74,7 @@ describe('certificate ownership tokens', () => {
     assert.equal(opened.claims.certificateId, certificateId);
     assert.equal(opened.claims.principalId, CLAIM);
     assert.equal(opened.claims.expiresAt, clock.now + 3_600_000);
-    const row = await registry.getOwnershipToken(opened.claims.tokenId);
+    const row = await registry.tokens.get(opened.claims.tokenId);
     assert.deepEqual({ ...row, createdAt: 0 }, { id: opened.claims.tokenId, certificateId, principal: CLAIM, expiresAt: clock.now + 3_600_000, usedAt: null, createdAt: 0 });
     // The token does not contain its ids in clear.
     assert.ok(!Buffer.from(token, 'base64url').toString('hex').includes(certificateId.slice(0, 16)));
@@ -83,10 +83,10 @@ describe('certificate ownership tokens', () => {
   });
 
   test('the key is stored once in the settings: every process on the database shares it', async () => {
-    const stored = await registry.getSetting(OWNERSHIP_TOKEN_KEY_SETTING);
+    const stored = await registry.settings.get(OWNERSHIP_TOKEN_KEY_SETTING);
     assert.equal(Buffer.from(stored as string, 'base64').length, 32);
     const again = await createOwnershipTokens(tokenContext(registry, clock));
-    assert.equal(await registry.getSetting(OWNERSHIP_TOKEN_KEY_SETTING), stored);
+    assert.equal(await registry.settings.get(OWNERSHIP_TOKEN_KEY_SETTING), stored);
     // A second registry handle on the same file stands for a second server process.
     const second = await openRegistry(join(dir, 'registry.db'));
     try {
@@ -185,7 +185,7 @@ describe('certificate ownership tokens', () => {
       }),
       /later step failed/,
     );
-    assert.equal((await registry.getOwnershipToken(opened.claims.tokenId))?.usedAt, null);
+    assert.equal((await registry.tokens.get(opened.claims.tokenId))?.usedAt, null);
     await registry.transaction((tx) => tokens.consume(opened.claims, tx));
     const second = await registry.transaction((tx) => tokens.consume(opened.claims, tx)).then(
       () => null,
@@ -211,7 +211,7 @@ describe('certificate ownership tokens', () => {
     const otherDir = await mkdtemp(join(tmpdir(), 'fleetprov-tokens-bad-'));
     const other = await openRegistry(join(otherDir, 'registry.db'));
     try {
-      await other.setSetting(OWNERSHIP_TOKEN_KEY_SETTING, 'c2hvcnQ=');
+      await other.settings.set(OWNERSHIP_TOKEN_KEY_SETTING, 'c2hvcnQ=');
       await assert.rejects(createOwnershipTokens(tokenContext(other, clock)), (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidTokenKey');
     } finally {
       await other.close();

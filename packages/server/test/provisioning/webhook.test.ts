@@ -51,7 +51,7 @@ describe('pre-provisioning webhook', () => {
   }
 
   async function setTarget(targetArn: string): Promise<void> {
-    await lab.registry.updateProvisioningTemplate('birthing_template', { preProvisioningHook: { targetArn, payloadVersion: '2020-04-01' } });
+    await lab.registry.templates.update('birthing_template', { preProvisioningHook: { targetArn, payloadVersion: '2020-04-01' } });
   }
 
   before(async () => {
@@ -103,7 +103,7 @@ describe('pre-provisioning webhook', () => {
       clientId: 'webhook-client',
       parameters: { SerialNumber: 'from-device' },
     });
-    const [event] = await lab.registry.listEvents({ certificateId: keys.certificateId, types: ['fleet-provisioning'], outcome: 'accepted', newestFirst: true, limit: 1 });
+    const [event] = await lab.registry.events.list({ certificateId: keys.certificateId, types: ['fleet-provisioning'], outcome: 'accepted', newestFirst: true, limit: 1 });
     assert.deepEqual(event?.details?.parameterOverrides, ['SerialNumber', 'Extra']);
   });
 
@@ -148,9 +148,9 @@ describe('pre-provisioning webhook', () => {
         const reply = await registerThing(claim, keys.token, { SerialNumber: serial });
         rejectedWith(reply, 403, 'AccessDenied', new RegExp(`^provisioning with template birthing_template was denied by its pre-provisioning hook: .*${failure.reason.source}`));
         assert.deepEqual(await snapshot(lab), before, 'nothing was created or activated');
-        assert.equal((await lab.registry.getCertificate(keys.certificateId))?.status, 'PENDING_ACTIVATION');
-        assert.equal(await lab.registry.getThing(`born_${serial}`), null);
-        const [event] = await lab.registry.listEvents({ certificateId: keys.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
+        assert.equal((await lab.registry.certificates.get(keys.certificateId))?.status, 'PENDING_ACTIVATION');
+        assert.equal(await lab.registry.things.get(`born_${serial}`), null);
+        const [event] = await lab.registry.events.list({ certificateId: keys.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
         assert.equal(event?.errorCode, 'AccessDenied');
         assert.match(String(event?.message), failure.reason);
         if (failure.name === 'a hang past the timeout') {
@@ -167,7 +167,7 @@ describe('pre-provisioning webhook', () => {
   test('a template without a hook does not call the webhook', async () => {
     received.length = 0;
     behave = (_req, res) => json(res, 500, {});
-    await lab.registry.updateProvisioningTemplate('birthing_template', { removePreProvisioningHook: true });
+    await lab.registry.templates.update('birthing_template', { removePreProvisioningHook: true });
     try {
       const keys = await createKeys(claim);
       accepted(await registerThing(claim, keys.token, { SerialNumber: 'no-hook' }));
@@ -182,7 +182,7 @@ describe('pre-provisioning webhook without a secret', () => {
   test('a webhook target denies when the handler has no secret to sign with', async () => {
     const lab = await startLab();
     try {
-      await lab.registry.updateProvisioningTemplate('birthing_template', { preProvisioningHook: { targetArn: 'http://127.0.0.1:9/never' } });
+      await lab.registry.templates.update('birthing_template', { preProvisioningHook: { targetArn: 'http://127.0.0.1:9/never' } });
       const claim = await lab.connect(lab.claim, 'unsigned-client');
       const keys = await createKeys(claim);
       rejectedWith(await registerThing(claim, keys.token, { SerialNumber: 'unsigned' }), 403, 'AccessDenied', /no hook secret configured/);
@@ -221,8 +221,8 @@ describe('pre-provisioning webhook over https', () => {
     const privateCa = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
     const untrustedCa = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
     lab = await startLab({ handler: { webhookSecret: SECRET, hookTimeoutMs: 5000, webhookCa: privateCa.rootCertificatePem } });
-    await lab.registry.updateProvisioningTemplate('birthing_template', { preProvisioningHook: { targetArn: await httpsWebhook(privateCa, ['127.0.0.1']) } });
-    await lab.registry.updateProvisioningTemplate('device_template', { preProvisioningHook: { targetArn: await httpsWebhook(untrustedCa, ['127.0.0.1']) } });
+    await lab.registry.templates.update('birthing_template', { preProvisioningHook: { targetArn: await httpsWebhook(privateCa, ['127.0.0.1']) } });
+    await lab.registry.templates.update('device_template', { preProvisioningHook: { targetArn: await httpsWebhook(untrustedCa, ['127.0.0.1']) } });
   });
   after(async () => {
     await lab.close();

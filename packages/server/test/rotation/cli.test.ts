@@ -83,7 +83,7 @@ describe('rotation CLI and control-plane extension', () => {
     assert.equal(missingRule.code, 2);
     const unknownTemplate = await run('rotation', 'policy', 'set', 'template', 'nope', '--max-age-days', '5', ...conn);
     assert.equal(unknownTemplate.code, 1);
-    assert.equal((await fleet.server.registry.listRotationPolicies()).length, 0, 'refused policies store nothing');
+    assert.equal((await fleet.server.registry.rotations.listPolicies()).length, 0, 'refused policies store nothing');
     assert.equal((await run('rotation', 'policy', 'set', 'widget', 'x', '--max-age-days', '5', ...conn)).code, 2);
 
     const horizon = await run('rotation', 'policy', 'set', 'template', 'birthing_template', '--max-age-days', '30', '--rotation-template', ROTATION_TEMPLATE, ...conn);
@@ -132,8 +132,8 @@ describe('rotation CLI and control-plane extension', () => {
     assert.equal(unsigned.status, 403);
     const unsignedPut = await rawRequest(fleet.server.controlPlaneUrl, { method: 'PUT', path: '/fleetprov/rotation-policies/template/birthing_template', ca, headers: { 'content-type': 'application/json' }, body: '{"maxAgeDays":1}' });
     assert.equal(unsignedPut.status, 403);
-    assert.equal((await fleet.server.registry.listRotationPolicies()).length, 0);
-    const before = (await fleet.server.registry.listRotations()).items.length;
+    assert.equal((await fleet.server.registry.rotations.listPolicies()).length, 0);
+    const before = (await fleet.server.registry.rotations.list()).items.length;
     const { createExtensionClient } = await import('../../src/cli/extension-client.js');
     const call = await createExtensionClient({ endpoint: fleet.server.controlPlaneUrl, credentialsPath: fleet.server.paths.credentials, caPath: fleet.server.caPath });
     for (const [method, path, body] of [
@@ -149,8 +149,8 @@ describe('rotation CLI and control-plane extension', () => {
     }
     await assert.rejects(call('GET', '/fleetprov/rotations', { state: 'sleeping' }), (err: Error & { statusCode?: number }) => err.statusCode === 400);
     await assert.rejects(call('GET', '/fleetprov/certificates/expiring', { days: '1e9' }), (err: Error & { statusCode?: number }) => err.statusCode === 400);
-    assert.equal((await fleet.server.registry.listRotationPolicies()).length, 0, 'nothing stored');
-    assert.equal((await fleet.server.registry.listRotations()).items.length, before, 'no rotation created');
+    assert.equal((await fleet.server.registry.rotations.listPolicies()).length, 0, 'nothing stored');
+    assert.equal((await fleet.server.registry.rotations.list()).items.length, before, 'no rotation created');
   });
 });
 

@@ -121,10 +121,10 @@ describe('rotation: device crashes', () => {
     assert.equal(pending?.stage, 'registered');
     assert.equal(await fleet.status(first.certificateId), 'ACTIVE', 'not retired before the new certificate connected');
     await assertHoldsWorkingCertificate(fleet, 'c3');
-    const count = (await fleet.server.registry.listCertificates({ pageSize: 250 })).items.length;
+    const count = (await fleet.server.registry.certificates.list({ pageSize: 250 })).items.length;
     const newId = await finishAndCheck(fleet, 'c3', first.certificateId);
     assert.equal(newId, pending?.certificateId);
-    assert.equal((await fleet.server.registry.listCertificates({ pageSize: 250 })).items.length, count, 'no further certificate was issued');
+    assert.equal((await fleet.server.registry.certificates.list({ pageSize: 250 })).items.length, count, 'no further certificate was issued');
   });
 
   test('crash after acknowledging, before switching: the old certificate is retired, the saved replacement works', async () => {

@@ -36,7 +36,7 @@ describe('demo rotation step', () => {
       assert.equal(r.confirmed, true, r.device);
       assert.notEqual(r.oldCertificateId, r.newCertificateId);
     }
-    const rotations = (await server.registry.listRotations({ states: ['retired'] })).items;
+    const rotations = (await server.registry.rotations.list({ states: ['retired'] })).items;
     assert.equal(rotations.length, 3);
     const table = formatRotationTable(rows).split('\n');
     assert.equal(table.length, 5);

@@ -21,12 +21,12 @@ describe('rotation policies', () => {
     const a = await fleet.provisionDevice('g1');
     const b = await fleet.provisionDevice('g2');
     const c = await fleet.provisionDevice('g3');
-    await r.createThingGroup({ name: 'fleet' });
-    await r.createThingGroup({ name: 'line-1', parentGroupName: 'fleet' });
-    await r.addThingToThingGroup('line-1', 'born_g1');
-    await r.addThingToThingGroup('fleet', 'born_g2');
-    await r.putRotationPolicy({ targetType: 'template', targetName: 'birthing_template', maxAgeDays: 100 });
-    await r.putRotationPolicy({ targetType: 'thing-group', targetName: 'fleet', renewBeforeDays: 400, graceSeconds: 0, retireStatus: 'REVOKED' });
+    await r.thingGroups.create({ name: 'fleet' });
+    await r.thingGroups.create({ name: 'line-1', parentGroupName: 'fleet' });
+    await r.thingGroups.addThing('line-1', 'born_g1');
+    await r.thingGroups.addThing('fleet', 'born_g2');
+    await r.rotations.putPolicy({ targetType: 'template', targetName: 'birthing_template', maxAgeDays: 100 });
+    await r.rotations.putPolicy({ targetType: 'thing-group', targetName: 'fleet', renewBeforeDays: 400, graceSeconds: 0, retireStatus: 'REVOKED' });
 
     const due = await fleet.server.rotation.dueCertificates();
     assert.deepEqual(due.map((d) => d.certificateId).sort(), [a.certificateId, b.certificateId].sort(), 'the group (and its child group) is due; the template policy does not make g3 due yet');

@@ -38,11 +38,11 @@ describe('rotation: recovery after expiry', () => {
     const issued = await issueDeviceCertificate(fleet.server.context.ca, { subject: { CN: `expired-${serial}` }, now: new Date(Date.now() - (daysAgo + 1) * DAY), validityDays: 1 });
     const facts = parseCertificateFacts(issued.certificatePem);
     assert.ok(facts.notAfter.getTime() < Date.now(), 'the certificate is expired');
-    await r.createCertificate({ id: facts.certificateId, pem: issued.certificatePem, status: 'ACTIVE', notBefore: facts.notBefore.getTime(), notAfter: facts.notAfter.getTime(), subjectDn: facts.subjectDn, issuerDn: facts.issuerDn, serial: facts.serialNumberHex });
-    await r.attachPolicy('rotation_device_policy', { type: 'certificate', id: facts.certificateId });
-    await r.createThing({ name: `born_${serial}` });
-    await r.attachThingPrincipal(`born_${serial}`, facts.certificateId);
-    await r.recordCertificateTemplate(facts.certificateId, 'birthing_template');
+    await r.certificates.create({ id: facts.certificateId, pem: issued.certificatePem, status: 'ACTIVE', notBefore: facts.notBefore.getTime(), notAfter: facts.notAfter.getTime(), subjectDn: facts.subjectDn, issuerDn: facts.issuerDn, serial: facts.serialNumberHex });
+    await r.policies.attach('rotation_device_policy', { type: 'certificate', id: facts.certificateId });
+    await r.things.create({ name: `born_${serial}` });
+    await r.thingPrincipals.attach(`born_${serial}`, facts.certificateId);
+    await r.rotations.recordCertificateTemplate(facts.certificateId, 'birthing_template');
     const dir = fleet.storageDir(serial);
     await ensureStorageDir(dir);
     const certificatePath = join(dir, `${facts.certificateId}-certificate.pem.crt`);
@@ -66,11 +66,11 @@ describe('rotation: recovery after expiry', () => {
 
   test('off by default: an expired certificate cannot connect, nothing is created', async () => {
     const dev = await expiredDevice('e1');
-    const before = (await fleet.server.registry.listCertificates({ pageSize: 250 })).items.length;
+    const before = (await fleet.server.registry.certificates.list({ pageSize: 250 })).items.length;
     await refusedRotation('e1');
-    await fleet.server.registry.putRotationPolicy({ targetType: 'template', targetName: 'birthing_template', maxAgeDays: 300 });
+    await fleet.server.registry.rotations.putPolicy({ targetType: 'template', targetName: 'birthing_template', maxAgeDays: 300 });
     await refusedRotation('e1'); // a policy without allowExpiredRecovery does not allow it either
-    assert.equal((await fleet.server.registry.listCertificates({ pageSize: 250 })).items.length, before);
+    assert.equal((await fleet.server.registry.certificates.list({ pageSize: 250 })).items.length, before);
     assert.equal(await fleet.status(dev.certificateId), 'ACTIVE');
     // The monitor may have requested a rotation (an expired certificate under a policy is overdue), but nothing was issued.
     assert.ok((await fleet.rotations('born_e1')).every((r) => r.state === 'requested' && r.newCertificateId === null));
@@ -78,7 +78,7 @@ describe('rotation: recovery after expiry', () => {
 
   test('with allowExpiredRecovery the device rotates; the expired certificate is retired', async () => {
     const dev = await expiredDevice('e2');
-    await fleet.server.registry.putRotationPolicy({ targetType: 'template', targetName: 'birthing_template', renewBeforeDays: 30, rotationTemplate: ROTATION_TEMPLATE, allowExpiredRecovery: true, recoveryWindowDays: 30 });
+    await fleet.server.registry.rotations.putPolicy({ targetType: 'template', targetName: 'birthing_template', renewBeforeDays: 30, rotationTemplate: ROTATION_TEMPLATE, allowExpiredRecovery: true, recoveryWindowDays: 30 });
     const result = await rotate(fleet.rotateOptions('e2'));
     assert.equal(result.previousCertificateId, dev.certificateId);
     await fleet.assertConnects(result.identity);
@@ -91,7 +91,7 @@ describe('rotation: recovery after expiry', () => {
   });
 
   test('recovery mode is restricted to the rotation topics, the attached thing and the window', async () => {
-    await fleet.server.registry.putRotationPolicy({ targetType: 'template', targetName: 'birthing_template', renewBeforeDays: 30, rotationTemplate: ROTATION_TEMPLATE, allowExpiredRecovery: true, recoveryWindowDays: 5 });
+    await fleet.server.registry.rotations.putPolicy({ targetType: 'template', targetName: 'birthing_template', renewBeforeDays: 30, rotationTemplate: ROTATION_TEMPLATE, allowExpiredRecovery: true, recoveryWindowDays: 5 });
     const dev = await expiredDevice('e3');
     const opts = { endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa, cert: dev.cert, key: dev.key, connectTimeoutMs: 5000 };
     await assert.rejects(openConnection({ ...opts, clientId: 'born_e1' }), NotAuthorizedError, 'not as a thing it is not attached to');
@@ -106,7 +106,7 @@ describe('rotation: recovery after expiry', () => {
     const old = await expiredDevice('e4', 9);
     await assert.rejects(openConnection({ ...opts, cert: old.cert, key: old.key, clientId: 'born_e4' }), NotAuthorizedError, 'expired longer than the recovery window');
     const revoked = await expiredDevice('e5');
-    await fleet.server.registry.updateCertificateStatus(revoked.certificateId, 'REVOKED');
+    await fleet.server.registry.certificates.updateStatus(revoked.certificateId, 'REVOKED');
     await assert.rejects(openConnection({ ...opts, cert: revoked.cert, key: revoked.key, clientId: 'born_e5' }), NotAuthorizedError, 'a revoked certificate never recovers');
   });
 });

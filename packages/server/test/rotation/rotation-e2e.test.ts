@@ -41,7 +41,7 @@ describe('certificate rotation (device-initiated, AWS-compatible)', () => {
       assert.equal(rotation?.state, 'retired');
       assert.equal(rotation?.oldCertificateId, old);
       assert.equal(rotation?.newCertificateId, result.identity.certificateId);
-      assert.equal((await fleet.server.registry.getThing(`born_${s}`))?.attributes.cert_issuance, '2026-12-01', 'the template stamped cert_issuance');
+      assert.equal((await fleet.server.registry.things.get(`born_${s}`))?.attributes.cert_issuance, '2026-12-01', 'the template stamped cert_issuance');
       assert.equal(existsSync(oldFiles.certificatePath), false, 'old files are deleted once the server confirmed');
       assert.equal(existsSync(oldFiles.privateKeyPath), false);
       const stored = await identityOf(fleet, s);

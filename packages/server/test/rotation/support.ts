@@ -109,14 +109,14 @@ export async function startRotationFleet(opts: { rotation?: ServerOptions['rotat
   };
   let server = await startServer(serverOptions);
   const r = server.registry;
-  await r.createPolicy({ name: 'rotation_device_policy', document: ROTATION_DEVICE_POLICY });
-  await r.createPolicy({ name: 'claim_policy', document: CLAIM_POLICY });
-  await r.createProvisioningTemplate({ name: 'birthing_template', body: template('Active', false), enabled: true, provisioningRoleArn: ROLE_ARN });
-  await r.createProvisioningTemplate({ name: ROTATION_TEMPLATE, body: template('Active', true), enabled: true, provisioningRoleArn: ROLE_ARN });
-  await r.createProvisioningTemplate({ name: 'inactive_rotation', body: template('Inactive', true), enabled: true, provisioningRoleArn: ROLE_ARN });
+  await r.policies.create({ name: 'rotation_device_policy', document: ROTATION_DEVICE_POLICY });
+  await r.policies.create({ name: 'claim_policy', document: CLAIM_POLICY });
+  await r.templates.create({ name: 'birthing_template', body: template('Active', false), enabled: true, provisioningRoleArn: ROLE_ARN });
+  await r.templates.create({ name: ROTATION_TEMPLATE, body: template('Active', true), enabled: true, provisioningRoleArn: ROLE_ARN });
+  await r.templates.create({ name: 'inactive_rotation', body: template('Inactive', true), enabled: true, provisioningRoleArn: ROLE_ARN });
   const issued = await issueDeviceCertificate(server.context.ca, { subject: { CN: 'claim' } });
   const facts = parseCertificateFacts(issued.certificatePem);
-  await r.createCertificate({
+  await r.certificates.create({
     id: facts.certificateId,
     pem: issued.certificatePem,
     status: 'ACTIVE',
@@ -126,7 +126,7 @@ export async function startRotationFleet(opts: { rotation?: ServerOptions['rotat
     issuerDn: facts.issuerDn,
     serial: facts.serialNumberHex,
   });
-  await r.attachPolicy('claim_policy', { type: 'certificate', id: facts.certificateId });
+  await r.policies.attach('claim_policy', { type: 'certificate', id: facts.certificateId });
   const rootCa = await readFile(server.caPath, 'utf8');
   const timeouts = { connectMs: 5000, ackMs: 5000, responseMs: 5000 };
   const retryPolicy = { attempts: 4, baseMs: 50, maxMs: 300 };
@@ -173,13 +173,13 @@ export async function startRotationFleet(opts: { rotation?: ServerOptions['rotat
       await client.endAsync();
     },
     async status(id) {
-      return (await fleet.server.registry.getCertificate(id))?.status;
+      return (await fleet.server.registry.certificates.get(id))?.status;
     },
     async thingCertificates(thingName) {
-      return (await fleet.server.registry.listThingPrincipals(thingName)).items.map((p) => p.certificateId).sort();
+      return (await fleet.server.registry.thingPrincipals.listForThing(thingName)).items.map((p) => p.certificateId).sort();
     },
     async rotations(thingName) {
-      return (await fleet.server.registry.listRotations({ thingName })).items;
+      return (await fleet.server.registry.rotations.list({ thingName })).items;
     },
     async waitFor(what, check, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;

@@ -183,7 +183,7 @@ export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): v
         requireValid(verificationPem, 'verificationCertificate', now);
       }
 
-      const row = await registry.createCaCertificate({
+      const row = await registry.caCertificates.create({
         id: ca.certificateId,
         pem: caPem,
         status: setAsActive ? 'ACTIVE' : 'INACTIVE',
@@ -204,7 +204,7 @@ export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): v
     '/cacertificate/:certificateId',
     operation(async (request) => {
       const id = caIdParam(request);
-      const ca = await registry.getCaCertificate(id);
+      const ca = await registry.caCertificates.get(id);
       if (ca === null) throw resourceNotFound(`The CA certificate ${id} does not exist.`);
       return describeCa(ca);
     }),
@@ -217,7 +217,7 @@ export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): v
       const paging = markerPageRequest(request);
       const ascending = queryBoolean(request, 'isAscendingOrder') ?? false;
       const templateName = queryString(request, 'templateName', TEMPLATE_NAME);
-      const page = await registry.listCaCertificates({ ascending, ...paging, ...(templateName === undefined ? {} : { templateName }) });
+      const page = await registry.caCertificates.list({ ascending, ...paging, ...(templateName === undefined ? {} : { templateName }) });
       return compact({ certificates: page.items.map(summarizeCa), nextMarker: page.nextMarker });
     }),
   );
@@ -240,7 +240,7 @@ export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): v
       }
       // AWS's removeAutoRegistration removes the registration config (the JITP template); the
       // auto-registration status changes only with newAutoRegistrationStatus.
-      const updated = await registry.updateCaCertificate(id, {
+      const updated = await registry.caCertificates.update(id, {
         ...(newStatus === undefined ? {} : { status: newStatus }),
         ...(newAutoRegistrationStatus === undefined ? {} : { autoRegistration: newAutoRegistrationStatus }),
         ...(config !== undefined ? { registrationConfig: config } : removeAutoRegistration ? { registrationConfig: null } : {}),
@@ -255,7 +255,7 @@ export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): v
     '/cacertificate/:certificateId',
     operation(async (request) => {
       const id = caIdParam(request);
-      await registry.deleteCaCertificate(id);
+      await registry.caCertificates.delete(id);
       ctx.logger.info({ caCertificateId: id }, `CA certificate ${id} deleted`);
       return {};
     }),

@@ -127,7 +127,7 @@ function registrationStatus(body: JsonObject, setAsActive: boolean | undefined):
 async function findIssuingCa(ctx: ServiceContext, pem: string, caPem: string | undefined): Promise<CaCertificateRow> {
   if (caPem !== undefined) {
     const caFacts = parseForRegistration(caPem, 'caCertificatePem');
-    const ca = await ctx.registry.getCaCertificate(caFacts.certificateId);
+    const ca = await ctx.registry.caCertificates.get(caFacts.certificateId);
     if (ca === null) {
       throw certificateValidation(`The CA certificate ${caFacts.certificateId} is not registered; register it with RegisterCACertificate first.`);
     }
@@ -139,7 +139,7 @@ async function findIssuingCa(ctx: ServiceContext, pem: string, caPem: string | u
   let marker: string | undefined;
   let scanned = 0;
   do {
-    const page = await ctx.registry.listCaCertificates({ pageSize: 250, ascending: true, ...(marker === undefined ? {} : { marker }) });
+    const page = await ctx.registry.caCertificates.list({ pageSize: 250, ascending: true, ...(marker === undefined ? {} : { marker }) });
     for (const ca of page.items) {
       if (!verifyIssuedBy(pem, ca.pem)) continue;
       if (ca.status === 'ACTIVE') return ca;
@@ -178,7 +178,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
         keyPool: ctx.keyPool,
         ...issuedCertificateValidity(ctx),
       });
-      const row = await registry.createCertificate(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      const row = await registry.certificates.create(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
       ctx.certificateFacts?.remember(issued.facts);
       return {
         certificateArn: row.arn,
@@ -197,7 +197,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       const body = bodyObject(request);
       const csr = requiredString(body, 'certificateSigningRequest', PEM_TEXT);
       const issued = await issueFromCsr(ctx.ca, csr, issuedCertificateValidity(ctx));
-      const row = await registry.createCertificate(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      const row = await registry.certificates.create(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
       ctx.certificateFacts?.remember(issued.facts);
       return { certificateArn: row.arn, certificateId: row.id, certificatePem: row.pem };
     }),
@@ -216,7 +216,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       requireNotExpired(facts, ctx.now());
       const ca = await findIssuingCa(ctx, pem, caPem);
       const mode: CertificateMode = ca.mode;
-      const row = await registry.createCertificate(certificateRecord(pem, facts, status, { caCertificateId: ca.id, mode }));
+      const row = await registry.certificates.create(certificateRecord(pem, facts, status, { caCertificateId: ca.id, mode }));
       return { certificateArn: row.arn, certificateId: row.id };
     }),
   );
@@ -230,7 +230,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       const status = registrationStatus(body, undefined);
       const facts = parseForRegistration(pem, 'certificatePem');
       requireNotExpired(facts, ctx.now());
-      const row = await registry.createCertificate(certificateRecord(pem, facts, status, { mode: 'SNI_ONLY' }));
+      const row = await registry.certificates.create(certificateRecord(pem, facts, status, { mode: 'SNI_ONLY' }));
       return { certificateArn: row.arn, certificateId: row.id };
     }),
   );
@@ -240,7 +240,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
     '/certificates/:certificateId',
     operation(async (request) => {
       const id = certificateIdParam(request);
-      const certificate = await registry.getCertificate(id);
+      const certificate = await registry.certificates.get(id);
       if (certificate === null) throw resourceNotFound(`The certificate ${id} does not exist.`);
       return describeCertificate(certificate);
     }),
@@ -254,7 +254,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       const ascending = queryBoolean(request, 'isAscendingOrder') ?? false;
       // fleetprov extension (the console's status filter): only certificates in this status.
       const status = queryEnum(request, 'status', CERTIFICATE_STATUSES);
-      const page = await registry.listCertificates({
+      const page = await registry.certificates.list({
         ascending,
         ...(status === undefined ? {} : { status }),
         ...paging,
@@ -270,7 +270,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
       const id = certificateIdParam(request);
       const newStatus = queryEnum(request, 'newStatus', CERTIFICATE_STATUSES);
       if (newStatus === undefined) throw invalidRequest('newStatus is required.');
-      const updated = await registry.updateCertificateStatus(id, newStatus);
+      const updated = await registry.certificates.updateStatus(id, newStatus);
       // Not ACTIVE any more: no live connection may keep using it. Harmless when there is none.
       if (updated.status !== 'ACTIVE') disconnect(ctx, id, `certificate status set to ${updated.status}`);
       return {};
@@ -283,7 +283,7 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
     operation(async (request) => {
       const id = certificateIdParam(request);
       const forceDelete = queryBoolean(request, 'forceDelete') ?? false;
-      await registry.deleteCertificate(id, { force: forceDelete });
+      await registry.certificates.delete(id, { force: forceDelete });
       disconnect(ctx, id, 'certificate deleted');
       return {};
     }),

@@ -96,7 +96,7 @@ export function registerEventRoutes(app: ApiApp, ctx: ServiceContext, opts: { co
       const thingName = queryString(request, 'thingName', RESOURCE_NAME);
       const templateName = queryString(request, 'templateName', TEMPLATE_NAME);
       const certificateId = queryString(request, 'certificateId', CERTIFICATE_ID)?.toLowerCase();
-      const events = await registry.listEvents({
+      const events = await registry.events.list({
         limit,
         newestFirst,
         ...(afterId !== undefined ? { afterId } : {}),

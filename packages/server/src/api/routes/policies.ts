@@ -69,7 +69,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
       const document = requiredString(body, 'policyDocument', POLICY_DOCUMENT);
       ignoredTags(body);
       validateDocument(document);
-      const policy = await registry.createPolicy({ name, document });
+      const policy = await registry.policies.create({ name, document });
       return { policyName: policy.name, policyArn: policy.arn, policyDocument: policy.document, policyVersionId: policy.defaultVersionId };
     }),
   );
@@ -79,7 +79,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/policies/:policyName',
     operation(async (request) => {
       const name = policyNameParam(request);
-      const policy = await registry.getPolicy(name);
+      const policy = await registry.policies.get(name);
       if (policy === null) throw policyNotFound(name);
       return {
         policyName: policy.name,
@@ -99,7 +99,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const paging = markerPageRequest(request);
       const ascending = queryBoolean(request, 'isAscendingOrder');
-      const page = await registry.listPolicies({
+      const page = await registry.policies.list({
         ...paging,
         ...(ascending === undefined ? {} : { ascending }),
       });
@@ -111,7 +111,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.delete(
     '/policies/:policyName',
     operation(async (request) => {
-      await registry.deletePolicy(policyNameParam(request));
+      await registry.policies.delete(policyNameParam(request));
       return {};
     }),
   );
@@ -125,7 +125,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
       const body = bodyObject(request);
       const document = requiredString(body, 'policyDocument', POLICY_DOCUMENT);
       validateDocument(document);
-      const version = await registry.createPolicyVersion(name, document, { setAsDefault });
+      const version = await registry.policies.createVersion(name, document, { setAsDefault });
       return { policyArn: arns.policy(name), policyDocument: version.document, policyVersionId: version.versionId, isDefaultVersion: version.isDefault };
     }),
   );
@@ -136,9 +136,9 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = policyNameParam(request);
       const versionId = versionIdParam(request);
-      const policy = await registry.getPolicy(name);
+      const policy = await registry.policies.get(name);
       if (policy === null) throw policyNotFound(name);
-      const version = await registry.getPolicyVersion(name, versionId);
+      const version = await registry.policies.getVersion(name, versionId);
       if (version === null) throw resourceNotFound(`Version ${versionId} of the policy ${quoteValue(name)} does not exist.`);
       return {
         policyArn: policy.arn,
@@ -157,7 +157,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.get(
     '/policies/:policyName/version',
     operation(async (request) => {
-      const versions = await registry.listPolicyVersions(policyNameParam(request));
+      const versions = await registry.policies.listVersions(policyNameParam(request));
       return { policyVersions: versions.map(summarizeVersion) };
     }),
   );
@@ -166,7 +166,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.delete(
     '/policies/:policyName/version/:policyVersionId',
     operation(async (request) => {
-      await registry.deletePolicyVersion(policyNameParam(request), versionIdParam(request));
+      await registry.policies.deleteVersion(policyNameParam(request), versionIdParam(request));
       return {};
     }),
   );
@@ -175,7 +175,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.patch(
     '/policies/:policyName/version/:policyVersionId',
     operation(async (request) => {
-      await registry.setDefaultPolicyVersion(policyNameParam(request), versionIdParam(request));
+      await registry.policies.setDefaultVersion(policyNameParam(request), versionIdParam(request));
       return {};
     }),
   );
@@ -186,7 +186,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = policyNameParam(request);
       const target = policyTargetFromArn(ctx, requiredString(bodyObject(request), 'target', TARGET), 'target');
-      await registry.attachPolicy(name, target);
+      await registry.policies.attach(name, target);
       return {};
     }),
   );
@@ -197,7 +197,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = policyNameParam(request);
       const target = policyTargetFromArn(ctx, requiredString(bodyObject(request), 'target', TARGET), 'target');
-      await registry.detachPolicy(name, target);
+      await registry.policies.detach(name, target);
       return {};
     }),
   );
@@ -209,7 +209,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
       const target = policyTargetFromArn(ctx, pathParam(request, 'target', TARGET), 'target');
       const recursive = queryBoolean(request, 'recursive') ?? false;
       const paging = markerPageRequest(request);
-      const page = await registry.listAttachedPolicies(target, {
+      const page = await registry.policies.listAttached(target, {
         recursive,
         ...paging,
       });
@@ -223,7 +223,7 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = policyNameParam(request);
       const paging = markerPageRequest(request);
-      const page = await registry.listTargetsForPolicy(name, {
+      const page = await registry.policies.listTargets(name, {
         ...paging,
       });
       return compact({ targets: page.items.map((t) => t.arn), nextMarker: page.nextMarker });

@@ -32,7 +32,7 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
       const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
       const certificateId = principalCertificateId(ctx, request);
       const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES) ?? 'NON_EXCLUSIVE_THING';
-      await registry.attachThingPrincipal(thingName, certificateId, type);
+      await registry.thingPrincipals.attach(thingName, certificateId, type);
       return {};
     }),
   );
@@ -43,9 +43,9 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
     operation(async (request) => {
       const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
       const certificateId = principalCertificateId(ctx, request);
-      if ((await registry.getThing(thingName)) === null) throw resourceNotFound(`The thing ${quoteValue(thingName)} does not exist.`);
-      if ((await registry.getCertificate(certificateId)) === null) throw resourceNotFound(`The certificate ${certificateId} does not exist.`);
-      await registry.detachThingPrincipal(thingName, certificateId);
+      if ((await registry.things.get(thingName)) === null) throw resourceNotFound(`The thing ${quoteValue(thingName)} does not exist.`);
+      if ((await registry.certificates.get(certificateId)) === null) throw resourceNotFound(`The certificate ${certificateId} does not exist.`);
+      await registry.thingPrincipals.detach(thingName, certificateId);
       return {};
     }),
   );
@@ -55,7 +55,7 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
     '/things/:thingName/principals',
     operation(async (request) => {
       const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
-      const page = await registry.listThingPrincipals(thingName, tokenPageRequest(request));
+      const page = await registry.thingPrincipals.listForThing(thingName, tokenPageRequest(request));
       return compact({ principals: page.items.map((p) => p.certificateArn), nextToken: page.nextToken });
     }),
   );
@@ -66,7 +66,7 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
     operation(async (request) => {
       const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
       const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES);
-      const page = await registry.listThingPrincipals(thingName, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
+      const page = await registry.thingPrincipals.listForThing(thingName, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
       return compact({
         thingPrincipalObjects: page.items.map((p) => ({ principal: p.certificateArn, thingPrincipalType: p.type })),
         nextToken: page.nextToken,
@@ -80,7 +80,7 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
     operation(async (request) => {
       const certificateId = principalCertificateId(ctx, request);
       const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES);
-      const page = await registry.listPrincipalThings(certificateId, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
+      const page = await registry.thingPrincipals.listForPrincipal(certificateId, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
       return compact({
         principalThingObjects: page.items.map((p) => ({ thingName: p.thingName, thingPrincipalType: p.type })),
         nextToken: page.nextToken,
@@ -93,7 +93,7 @@ export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void 
     '/principals/things',
     operation(async (request) => {
       const certificateId = principalCertificateId(ctx, request);
-      const page = await registry.listPrincipalThings(certificateId, tokenPageRequest(request));
+      const page = await registry.thingPrincipals.listForPrincipal(certificateId, tokenPageRequest(request));
       return compact({ things: page.items.map((p) => p.thingName), nextToken: page.nextToken });
     }),
   );

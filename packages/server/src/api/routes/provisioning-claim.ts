@@ -25,7 +25,7 @@ export function registerProvisioningClaimRoutes(app: ApiApp, ctx: ServiceContext
     '/provisioning-templates/:templateName/provisioning-claim',
     operation(async (request: FastifyRequest) => {
       const name = pathParam(request, 'templateName', TEMPLATE_NAME);
-      const template = await ctx.registry.getProvisioningTemplate(name);
+      const template = await ctx.registry.templates.get(name);
       if (template === null) throw resourceNotFound(`The provisioning template ${quoteValue(name)} does not exist.`);
       if (template.type !== 'FLEET_PROVISIONING') {
         throw invalidRequest(`The provisioning template ${quoteValue(name)} is a ${template.type} template; provisioning claims are for FLEET_PROVISIONING templates.`);

@@ -100,10 +100,10 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
       const certificates: Record<string, unknown>[] = [];
       let marker: string | undefined;
       do {
-        const page = await registry.listExpiringCertificates(now + days * DAY_MS, { pageSize: 250, ...(marker === undefined ? {} : { marker }) });
+        const page = await registry.certificates.listExpiring(now + days * DAY_MS, { pageSize: 250, ...(marker === undefined ? {} : { marker }) });
         for (const c of page.items) {
-          const things = (await registry.listPrincipalThings(c.id, { maxResults: 250 })).items.map((t) => t.thingName);
-          const open = await registry.getOpenRotation(c.id);
+          const things = (await registry.thingPrincipals.listForPrincipal(c.id, { maxResults: 250 })).items.map((t) => t.thingName);
+          const open = await registry.rotations.getOpen(c.id);
           certificates.push(
             compact({
               certificateId: c.id,
@@ -128,7 +128,7 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
     operation(async (request) => {
       const state = queryEnum(request, 'state', ROTATION_STATES);
       const thingName = queryString(request, 'thingName', RESOURCE_NAME);
-      const page = await registry.listRotations({ ...tokenPageRequest(request), ...(state === undefined ? {} : { states: [state] }), ...(thingName === undefined ? {} : { thingName }) });
+      const page = await registry.rotations.list({ ...tokenPageRequest(request), ...(state === undefined ? {} : { states: [state] }), ...(thingName === undefined ? {} : { thingName }) });
       return compact({ rotations: page.items.map(rotationJson), nextToken: page.nextToken });
     }),
   );
@@ -164,7 +164,7 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
       const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
       const body = request.body === undefined || request.body === null || request.body === '' ? {} : bodyObject(request);
       const templateName = optionalString(body, 'templateName', TEMPLATE_NAME);
-      if (templateName !== undefined && (await registry.getProvisioningTemplate(templateName)) === null) {
+      if (templateName !== undefined && (await registry.templates.get(templateName)) === null) {
         throw resourceNotFound(`The provisioning template ${quoteValue(templateName)} does not exist.`);
       }
       try {
@@ -178,14 +178,14 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
 
   app.get(
     '/fleetprov/rotation-policies',
-    operation(async () => ({ policies: (await registry.listRotationPolicies()).map(policyJson) })),
+    operation(async () => ({ policies: (await registry.rotations.listPolicies()).map(policyJson) })),
   );
 
   app.get(
     '/fleetprov/rotation-policies/:targetType/:targetName',
     operation(async (request) => {
       const { targetType, targetName } = policyTarget(request);
-      const policy = await registry.getRotationPolicy(targetType, targetName);
+      const policy = await registry.rotations.getPolicy(targetType, targetName);
       if (policy === null) throw resourceNotFound(`No rotation policy for ${targetType} ${quoteValue(targetName)}.`);
       return policyJson(policy);
     }),
@@ -200,12 +200,12 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
       const renewBeforeDays = optionalInteger(body, 'renewBeforeDays', 1, MAX_DAYS);
       if (maxAgeDays === undefined && renewBeforeDays === undefined) throw invalidRequest('Give maxAgeDays, renewBeforeDays or both: a rotation policy needs a rule.');
       const rotationTemplate = optionalString(body, 'rotationTemplate', TEMPLATE_NAME);
-      if (rotationTemplate !== undefined && (await registry.getProvisioningTemplate(rotationTemplate)) === null) {
+      if (rotationTemplate !== undefined && (await registry.templates.get(rotationTemplate)) === null) {
         throw resourceNotFound(`The provisioning template ${quoteValue(rotationTemplate)} does not exist.`);
       }
       const allowExpiredRecovery = optionalBoolean(body, 'allowExpiredRecovery');
       if (allowExpiredRecovery === true && targetType !== 'template') throw invalidRequest('allowExpiredRecovery is only allowed on template policies.');
-      const policy = await registry.putRotationPolicy({
+      const policy = await registry.rotations.putPolicy({
         targetType,
         targetName,
         maxAgeDays: maxAgeDays ?? null,
@@ -224,7 +224,7 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
     '/fleetprov/rotation-policies/:targetType/:targetName',
     operation(async (request) => {
       const { targetType, targetName } = policyTarget(request);
-      if (!(await registry.deleteRotationPolicy(targetType, targetName))) throw resourceNotFound(`No rotation policy for ${targetType} ${quoteValue(targetName)}.`);
+      if (!(await registry.rotations.deletePolicy(targetType, targetName))) throw resourceNotFound(`No rotation policy for ${targetType} ${quoteValue(targetName)}.`);
       return {};
     }),
   );

@@ -129,7 +129,7 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
         throw invalidRequest('preProvisioningHook is only allowed for FLEET_PROVISIONING templates.');
       }
       validateBody(templateBody, type);
-      const created = await registry.createProvisioningTemplate({
+      const created = await registry.templates.create({
         name,
         body: templateBody,
         provisioningRoleArn,
@@ -147,7 +147,7 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/provisioning-templates/:templateName',
     operation(async (request) => {
       const name = templateNameParam(request);
-      const template = await registry.getProvisioningTemplate(name);
+      const template = await registry.templates.get(name);
       if (template === null) throw templateNotFound(name);
       return describeTemplate(template);
     }),
@@ -158,7 +158,7 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/provisioning-templates',
     operation(async (request) => {
       const paging = tokenPageRequest(request);
-      const page = await registry.listProvisioningTemplates({
+      const page = await registry.templates.list({
         ...paging,
       });
       return compact({ templates: page.items.map(summarizeTemplate), nextToken: page.nextToken });
@@ -181,12 +181,12 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
         throw invalidRequest('preProvisioningHook and removePreProvisioningHook cannot be given together.');
       }
       await registry.transaction(async (tx) => {
-        const existing = await tx.getProvisioningTemplate(name);
+        const existing = await tx.templates.get(name);
         if (existing === null) throw templateNotFound(name);
         if (hook !== undefined && existing.type !== 'FLEET_PROVISIONING') {
           throw invalidRequest('preProvisioningHook is only allowed for FLEET_PROVISIONING templates.');
         }
-        await tx.updateProvisioningTemplate(name, {
+        await tx.templates.update(name, {
           ...(description === undefined ? {} : { description }),
           ...(enabled === undefined ? {} : { enabled }),
           ...(defaultVersionId === undefined ? {} : { defaultVersionId }),
@@ -203,7 +203,7 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.delete(
     '/provisioning-templates/:templateName',
     operation(async (request) => {
-      await registry.deleteProvisioningTemplate(templateNameParam(request));
+      await registry.templates.delete(templateNameParam(request));
       return {};
     }),
   );
@@ -216,10 +216,10 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
       const setAsDefault = queryBoolean(request, 'setAsDefault') ?? false;
       const body = bodyObject(request);
       const templateBody = requiredString(body, 'templateBody', TEMPLATE_BODY);
-      const template = await registry.getProvisioningTemplate(name);
+      const template = await registry.templates.get(name);
       if (template === null) throw templateNotFound(name);
       validateBody(templateBody, template.type);
-      const version = await registry.createProvisioningTemplateVersion(name, templateBody, { setAsDefault });
+      const version = await registry.templates.createVersion(name, templateBody, { setAsDefault });
       return { templateArn: template.arn, templateName: template.name, versionId: version.versionId, isDefaultVersion: version.isDefault };
     }),
   );
@@ -230,9 +230,9 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = templateNameParam(request);
       const versionId = versionIdParam(request);
-      const version = await registry.getProvisioningTemplateVersion(name, versionId);
+      const version = await registry.templates.getVersion(name, versionId);
       if (version === null) {
-        if ((await registry.getProvisioningTemplate(name)) === null) throw templateNotFound(name);
+        if ((await registry.templates.get(name)) === null) throw templateNotFound(name);
         throw resourceNotFound(`Version ${versionId} of the provisioning template ${quoteValue(name)} does not exist.`);
       }
       return { ...summarizeVersion(version), templateBody: version.body };
@@ -245,7 +245,7 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = templateNameParam(request);
       const paging = tokenPageRequest(request);
-      const page = await registry.listProvisioningTemplateVersions(name, {
+      const page = await registry.templates.listVersions(name, {
         ...paging,
       });
       return compact({ versions: page.items.map(summarizeVersion), nextToken: page.nextToken });
@@ -256,7 +256,7 @@ export function registerTemplateRoutes(app: ApiApp, ctx: ServiceContext): void {
   app.delete(
     '/provisioning-templates/:templateName/versions/:versionId',
     operation(async (request) => {
-      await registry.deleteProvisioningTemplateVersion(templateNameParam(request), versionIdParam(request));
+      await registry.templates.deleteVersion(templateNameParam(request), versionIdParam(request));
       return {};
     }),
   );

@@ -136,7 +136,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const thingTypeName = optionalString(body, 'thingTypeName', RESOURCE_NAME);
       const billingGroupName = optionalString(body, 'billingGroupName', RESOURCE_NAME);
       const payload = readAttributePayload(body);
-      const thing = await registry.createThing({
+      const thing = await registry.things.create({
         name,
         ...(thingTypeName === undefined ? {} : { thingTypeName }),
         ...(billingGroupName === undefined ? {} : { billingGroupName }),
@@ -151,7 +151,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/things/:thingName',
     operation(async (request) => {
       const name = thingNameParam(request);
-      const thing = await registry.getThing(name);
+      const thing = await registry.things.get(name);
       if (thing === null) throw thingNotFound(name);
       return compact({
         defaultClientId: thing.name,
@@ -178,7 +178,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       // fleetprov extension (the console's search box): things whose name starts with this.
       const namePrefix = queryString(request, 'namePrefix', RESOURCE_NAME);
       if (attributeValue !== undefined && attributeName === undefined) throw invalidRequest('attributeValue requires attributeName.');
-      const page = await registry.listThings({
+      const page = await registry.things.list({
         ...paging,
         ...(attributeName === undefined ? {} : { attributeName }),
         ...(attributeValue === undefined ? {} : { attributeValue }),
@@ -203,7 +203,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       if (thingTypeName !== undefined && removeThingType === true) {
         throw invalidRequest('thingTypeName and removeThingType cannot be given together.');
       }
-      await registry.updateThing(name, {
+      await registry.things.update(name, {
         ...(thingTypeName === undefined ? {} : { thingTypeName }),
         ...(removeThingType === true ? { removeThingType: true } : {}),
         ...(expectedVersion === undefined ? {} : { expectedVersion }),
@@ -220,7 +220,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = thingNameParam(request);
       const expectedVersion = queryInteger(request, 'expectedVersion', 1, MAX_VERSION);
-      await registry.deleteThing(name, expectedVersion === undefined ? {} : { expectedVersion });
+      await registry.things.delete(name, expectedVersion === undefined ? {} : { expectedVersion });
       return {};
     }),
   );
@@ -241,7 +241,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
         searchable.forEach((attr: unknown, i) => checkString(attr, `thingTypeProperties.searchableAttributes[${i}]`, ATTRIBUTE_NAME));
       }
       ignoredTags(body);
-      const type = await registry.createThingType({ name, ...(description === undefined ? {} : { description }) });
+      const type = await registry.things.createType({ name, ...(description === undefined ? {} : { description }) });
       return { thingTypeName: type.name, thingTypeArn: type.arn, thingTypeId: thingTypeId(type) };
     }),
   );
@@ -251,7 +251,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/thing-types/:thingTypeName',
     operation(async (request) => {
       const name = thingTypeNameParam(request);
-      const type = await registry.getThingType(name);
+      const type = await registry.things.getType(name);
       if (type === null) throw resourceNotFound(`The thing type ${quoteValue(name)} does not exist.`);
       return { ...thingTypeDefinition(type), thingTypeId: thingTypeId(type) };
     }),
@@ -264,10 +264,10 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const paging = tokenPageRequest(request);
       const thingTypeName = queryString(request, 'thingTypeName', RESOURCE_NAME);
       if (thingTypeName !== undefined) {
-        const type = await registry.getThingType(thingTypeName);
+        const type = await registry.things.getType(thingTypeName);
         return { thingTypes: type === null ? [] : [thingTypeDefinition(type)] };
       }
-      const page = await registry.listThingTypes({
+      const page = await registry.things.listTypes({
         ...paging,
       });
       return compact({ thingTypes: page.items.map(thingTypeDefinition), nextToken: page.nextToken });
@@ -285,7 +285,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const description = properties === undefined ? undefined : optionalString(properties, 'thingGroupDescription', LONG_DESCRIPTION, 'thingGroupProperties.');
       const payload = properties === undefined ? undefined : readAttributePayload(properties, 'thingGroupProperties.');
       ignoredTags(body);
-      const group = await registry.createThingGroup({
+      const group = await registry.thingGroups.create({
         name,
         ...(parentGroupName === undefined ? {} : { parentGroupName }),
         ...(description === undefined ? {} : { description }),
@@ -300,9 +300,9 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/thing-groups/:thingGroupName',
     operation(async (request) => {
       const name = thingGroupNameParam(request);
-      const group = await registry.getThingGroup(name);
+      const group = await registry.thingGroups.get(name);
       if (group === null) throw resourceNotFound(`The thing group ${quoteValue(name)} does not exist.`);
-      const ancestors = group.parentGroupName === null ? [] : await registry.listThingGroupAncestors(name);
+      const ancestors = group.parentGroupName === null ? [] : await registry.thingGroups.listAncestors(name);
       return describeThingGroup(group, ancestors);
     }),
   );
@@ -315,7 +315,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const parentGroupName = queryString(request, 'parentGroup', RESOURCE_NAME);
       const namePrefixFilter = queryString(request, 'namePrefixFilter', RESOURCE_NAME);
       const recursive = queryBoolean(request, 'recursive');
-      const page = await registry.listThingGroups({
+      const page = await registry.thingGroups.list({
         ...paging,
         ...(parentGroupName === undefined ? {} : { parentGroupName }),
         ...(namePrefixFilter === undefined ? {} : { namePrefixFilter }),
@@ -336,7 +336,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const description = optionalString(properties, 'thingGroupDescription', LONG_DESCRIPTION, 'thingGroupProperties.');
       const payload = readAttributePayload(properties, 'thingGroupProperties.');
       const expectedVersion = optionalInteger(body, 'expectedVersion', 1, MAX_VERSION);
-      const group = await registry.updateThingGroup(name, {
+      const group = await registry.thingGroups.update(name, {
         ...(description === undefined ? {} : { description }),
         ...(payload?.attributes === undefined ? {} : { attributes: payload.attributes }),
         ...(payload?.merge === undefined ? {} : { merge: payload.merge }),
@@ -352,7 +352,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = thingGroupNameParam(request);
       const expectedVersion = queryInteger(request, 'expectedVersion', 1, MAX_VERSION);
-      await registry.deleteThingGroup(name, expectedVersion === undefined ? {} : { expectedVersion });
+      await registry.thingGroups.delete(name, expectedVersion === undefined ? {} : { expectedVersion });
       return {};
     }),
   );
@@ -364,7 +364,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const body = bodyObject(request);
       const { groupName, thingName } = thingAndGroup(ctx, body);
       optionalBoolean(body, 'overrideDynamicGroups'); // no dynamic groups in fleetprov
-      await registry.addThingToThingGroup(groupName, thingName);
+      await registry.thingGroups.addThing(groupName, thingName);
       return {};
     }),
   );
@@ -374,9 +374,9 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     '/thing-groups/removeThingFromThingGroup',
     operation(async (request) => {
       const { groupName, thingName } = thingAndGroup(ctx, bodyObject(request));
-      if ((await registry.getThingGroup(groupName)) === null) throw resourceNotFound(`The thing group ${quoteValue(groupName)} does not exist.`);
-      if ((await registry.getThing(thingName)) === null) throw thingNotFound(thingName);
-      await registry.removeThingFromThingGroup(groupName, thingName);
+      if ((await registry.thingGroups.get(groupName)) === null) throw resourceNotFound(`The thing group ${quoteValue(groupName)} does not exist.`);
+      if ((await registry.things.get(thingName)) === null) throw thingNotFound(thingName);
+      await registry.thingGroups.removeThing(groupName, thingName);
       return {};
     }),
   );
@@ -388,7 +388,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
       const name = thingGroupNameParam(request);
       const recursive = queryBoolean(request, 'recursive');
       const paging = tokenPageRequest(request);
-      const page = await registry.listThingsInThingGroup(name, {
+      const page = await registry.thingGroups.listThings(name, {
         ...(recursive === undefined ? {} : { recursive }),
         ...paging,
       });
@@ -402,7 +402,7 @@ export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
     operation(async (request) => {
       const name = thingNameParam(request);
       const paging = tokenPageRequest(request);
-      const page = await registry.listThingGroupsForThing(name, {
+      const page = await registry.thingGroups.listForThing(name, {
         ...paging,
       });
       return compact({ thingGroups: page.items, nextToken: page.nextToken });

@@ -160,20 +160,20 @@ export class PrincipalFactory {
   async #loadState(certId: string, base: PolicyContext, known?: CertificateRow, ignoreExpiry = false): Promise<PrincipalState> {
     const registry = this.#ctx.registry;
     const cache = this.#opts.policyCache;
-    const cert = known ?? (await registry.getCertificate(certId));
+    const cert = known ?? (await registry.certificates.get(certId));
     if (cert === null) return { set: null, denyReason: `certificate ${certId} no longer exists`, certificateRefused: true, context: base };
     const refusal = statusRefusal(cert, this.#ctx.now().getTime(), ignoreExpiry);
     if (refusal !== null) return { set: null, denyReason: refusal, certificateRefused: true, context: base };
     // A temporary claim (CreateProvisioningClaim) has only its implicit policy, scoped to its template.
     if (cert.claimTemplateName !== null) return { set: cache.compile([temporaryClaimPolicy(cert.claimTemplateName)]), denyReason: '', certificateRefused: false, context: base };
     const clientId = base.clientId ?? '';
-    const principal = await registry.getPoliciesForPrincipal(certId);
+    const principal = await registry.policies.getForPrincipal(certId);
     // Thing variables and group policies: the thing named like the client id, else (newer AWS
     // docs) the thing the certificate is exclusively attached to.
     const attached = principal.things.find((t) => t.thingName === clientId) ?? principal.things.find((t) => t.exclusive);
     let thing: PolicyContext['thing'] = null;
     if (attached !== undefined) {
-      const row = await registry.getThing(attached.thingName);
+      const row = await registry.things.get(attached.thingName);
       if (row !== null) thing = { thingName: row.name, thingTypeName: row.thingTypeName, attributes: row.attributes, isAttached: true };
     }
     const context: PolicyContext = { ...base, thing };
