@@ -5,7 +5,7 @@
  * a {@link ConfigError} naming the option.
  */
 
-import { encodeRegisterThingRequest, isValidTemplateName, ProtocolError, type PayloadFormat } from '@fleetprov/protocol';
+import { encodeRegisterThingRequest, isValidTemplateName, KEEPALIVE_MAX_SECONDS, KEEPALIVE_MIN_SECONDS, ProtocolError, type PayloadFormat } from '@fleetprov/protocol';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE_SEC, DEFAULT_MQTT_PORT } from './connect.js';
@@ -29,9 +29,6 @@ export interface ProvisionTimeouts {
 /** Default {@link ProvisionTimeouts} (the AWS IoT Device Client waits 10 s per stage too). */
 export const DEFAULT_TIMEOUTS: Readonly<ProvisionTimeouts> = Object.freeze({ connectMs: DEFAULT_CONNECT_TIMEOUT_MS, ackMs: 10_000, responseMs: 10_000 });
 
-/** Largest MQTT keep-alive, seconds (a 16-bit field of CONNECT). */
-export const MAX_KEEPALIVE_SEC = 65_535;
-
 /** The connection options every device operation takes. */
 export interface ConnectionInput {
   /** Broker host name (AWS IoT data endpoint or a fleetprov server). */
@@ -46,7 +43,7 @@ export interface ConnectionInput {
   timeouts?: Partial<ProvisionTimeouts>;
   /** Retry policy for retryable failures. */
   retry?: Partial<RetryPolicy>;
-  /** MQTT keep-alive in seconds; 60 by default. */
+  /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
 }
 
@@ -122,9 +119,14 @@ export function resolvePort(value: unknown): number {
   return integerOption(value, 'port', DEFAULT_MQTT_PORT, 1, 65_535);
 }
 
-/** The MQTT keep-alive, 0 (off) to 65535 seconds; 60 by default. */
+/**
+ * The MQTT keep-alive, 30 to 1200 seconds; 60 by default. AWS IoT Core applies only that range
+ * (it turns 0 and larger values into 1200 and smaller ones into 30:
+ * https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html), and so does fleetprov's broker
+ * (`normalizeKeepAlive` of `@fleetprov/protocol`); a value outside it would be silently changed.
+ */
 export function resolveKeepalive(value: unknown): number {
-  return integerOption(value, 'keepaliveSec', DEFAULT_KEEPALIVE_SEC, 0, MAX_KEEPALIVE_SEC);
+  return integerOption(value, 'keepaliveSec', DEFAULT_KEEPALIVE_SEC, KEEPALIVE_MIN_SECONDS, KEEPALIVE_MAX_SECONDS);
 }
 
 /** The time limits, each a non-negative integer of milliseconds, defaults from {@link DEFAULT_TIMEOUTS}. */

@@ -144,7 +144,7 @@ export interface ProvisionOptions {
    * Its failure is reported through `onProgress`, not thrown.
    */
   decommissionClaim?: () => void | Promise<void>;
-  /** MQTT keep-alive in seconds; 60 by default. */
+  /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
   /** Cancels provisioning; the promise rejects with `AbortError`. */
   signal?: AbortSignal;

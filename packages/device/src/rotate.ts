@@ -106,7 +106,7 @@ export interface RotateOptions {
   timeouts?: Partial<ProvisionTimeouts>;
   /** Retry policy for retryable failures; 5 attempts, 1 s base, 30 s cap by default. */
   retry?: Partial<RetryPolicy>;
-  /** MQTT keep-alive in seconds; 60 by default. */
+  /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
   /** Cancels the rotation; the promise rejects with `AbortError`. */
   signal?: AbortSignal;

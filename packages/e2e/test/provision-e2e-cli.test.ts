@@ -15,9 +15,9 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DescribeThingCommand } from '@aws-sdk/client-iot';
-import { main, type CliIo } from '../src/cli/main.js';
-import { loadIdentity } from '../src/identity.js';
-import { startFleet, TEMPLATE, type Fleet } from './support/e2e-fleet.js';
+import { loadIdentity } from '@fleetprov/device';
+import { main, type CliIo } from '@fleetprov/device/cli';
+import { startFleet, TEMPLATE, type Fleet } from './support/fleet.js';
 import { repoRoot } from './support/repo-root.js';
 
 interface Run {
