@@ -39,7 +39,6 @@ import {
   replyFilters,
   subscribeReplies,
   type ExchangeContext,
-  type ExchangeHints,
   type IssuedCertificate,
 } from './exchanges.js';
 import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
@@ -57,6 +56,7 @@ import {
   type ResolvedConnection,
   type ResolvedExchange,
 } from './options.js';
+import { claimPolicyHints } from './policy-hints.js';
 import { nextAction, type ResumeAction } from './resume.js';
 import { rotate, type RotateOptions } from './rotate.js';
 import { retry, type RetryPolicy } from './retry.js';
@@ -359,7 +359,7 @@ async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'c
   event(run, 'connect', 'start', `${o.endpoint}:${o.port} as ${o.clientId} (claim certificate)`);
   const session = await openSession(o, { cert: o.claimCert, key: o.claimKey, clientId: o.clientId }, 'connect', run.signal);
   event(run, 'connect', 'ok', alpnFor(o.port, o.alpn) === undefined ? undefined : `ALPN ${alpnFor(o.port, o.alpn)!.join(',')}`);
-  const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: claimHints(o) };
+  const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: claimPolicyHints(o.templateName) };
   try {
     const filters = replyFilters(createOperation(o.method), o.format, o.templateName);
     event(run, 'subscribe', 'start', filters.join(', '));
@@ -392,35 +392,6 @@ async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'c
   } finally {
     await session.close();
   }
-}
-
-/** What the claim policy probably lacks when the broker refuses or no reply comes. */
-function claimHints(o: ResolvedOptions): ExchangeHints {
-  return {
-    subscribeDenied: (filter) => subscribeHint(filter, o),
-    publishDenied: publishHint,
-    noReply: (request) => receiveHint(request),
-  };
-}
-
-function subscribeHint(filter: string, o: ResolvedOptions): string {
-  if (filter.includes('/create-from-csr/')) {
-    return `the claim policy probably lacks iot:Subscribe on topicfilter/$aws/certificates/create-from-csr/*. Note that $aws/certificates/create/* does NOT cover create-from-csr (a common mistake in policies copied from AWS's example); add it, or use method "keys"`;
-  }
-  if (filter.includes('/create/')) {
-    return 'the claim policy probably lacks iot:Subscribe on topicfilter/$aws/certificates/create/* (Subscribe permissions use topicfilter/, Publish and Receive use topic/)';
-  }
-  return `the claim policy probably lacks iot:Subscribe on topicfilter/$aws/provisioning-templates/${o.templateName}/provision/*; check the template name too`;
-}
-
-function publishHint(topic: string): string {
-  const base = topic.replace(/\/(json|cbor)$/, '/*');
-  const csrNote = topic.includes('/create-from-csr/') ? ' ($aws/certificates/create/* does not cover create-from-csr)' : '';
-  return `the policy probably lacks iot:Publish on topic/${topic} (e.g. topic/${base})${csrNote}`;
-}
-
-function receiveHint(topic: string): string {
-  return `check that the claim policy allows iot:Receive on topic/${topic.replace(/\/(json|cbor)$/, '/*')} and that the server handles ${topic}`;
 }
 
 /** Key material for a CSR request: the CSR and the private key it was made from. */

@@ -39,7 +39,6 @@ import {
   replyFilters,
   subscribeReplies,
   type ExchangeContext,
-  type ExchangeHints,
 } from './exchanges.js';
 import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
 import { generateKeyAndCsr, readCertificate, type KeyAlgorithm } from './keys.js';
@@ -54,6 +53,7 @@ import {
   type ResolvedConnection,
   type ResolvedExchange,
 } from './options.js';
+import { DEVICE_POLICY_HINTS } from './policy-hints.js';
 import { TOKEN_RESUME_WINDOW_MS } from './resume.js';
 import { retry, type RetryPolicy } from './retry.js';
 import {
@@ -231,16 +231,6 @@ async function saveRotation(run: Run, rotation: PendingRotation | undefined): Pr
   run.state = next;
 }
 
-const policyHint = (action: string) => (topic: string): string =>
-  `the device policy must allow iot:${action} on ${action === 'Subscribe' ? 'topicfilter' : 'topic'}/${topic} for rotation (the certificate and provisioning topics of the rotation template)`;
-
-/** What the device policy probably lacks when the broker refuses or no reply comes. */
-const DEVICE_HINTS: ExchangeHints = {
-  subscribeDenied: policyHint('Subscribe'),
-  publishDenied: policyHint('Publish'),
-  noReply: (_request, accepted) => `check that the device policy allows iot:Receive on topic/${accepted}`,
-};
-
 /**
  * The session with the current certificate: creates (or reuses) the replacement and registers it.
  * @returns false when a stale pending rotation was discarded and the caller should start over
@@ -262,7 +252,7 @@ async function issueSession(run: Run, pending: PendingRotation | undefined): Pro
   const key = await readFile(id.privateKeyPath, 'utf8');
   const session = await openSession(o, { cert: id.certificatePem, key, clientId: id.clientId }, 'connect', run.signal);
   event(run, 'connect', 'ok');
-  const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: DEVICE_HINTS };
+  const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: DEVICE_POLICY_HINTS };
   try {
     const filters = replyFilters(createOperation(o.method), o.format, o.templateName);
     event(run, 'subscribe', 'start', filters.join(', '));
@@ -392,7 +382,7 @@ async function verifyNew(run: Run, pending: PendingRotation): Promise<void> {
     if (!o.acknowledge) return;
     event(run, 'acknowledge', 'start', rotationTopics(id.clientId).request);
     try {
-      const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: DEVICE_HINTS };
+      const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: DEVICE_POLICY_HINTS };
       const reply = await acknowledgeRotation(ctx, id.clientId, pending.certificateId);
       if (reply.kind === 'rejected') {
         event(run, 'acknowledge', 'ok', `not confirmed: ${String(reply.body.errorCode)}: ${String(reply.body.errorMessage)}; the old credentials are kept`);
