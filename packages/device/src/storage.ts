@@ -13,7 +13,7 @@
  */
 
 import { constants as fsConstants } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from './errors.js';
 import { isAtomicWriteTempName, writeFileAtomic } from './fs/atomic-write.js';
