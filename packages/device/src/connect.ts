@@ -18,6 +18,9 @@ export const DEFAULT_MQTT_PORT = 8883;
 /** Default time to wait for the TLS handshake and CONNACK. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
+/** Default MQTT keep-alive, seconds. */
+export const DEFAULT_KEEPALIVE_SEC = 60;
+
 /** Everything needed to open one connection. */
 export interface MutualTlsOptions {
   /** Broker host name (the AWS IoT data endpoint, or a fleetprov server). */
@@ -140,7 +143,7 @@ export function openConnection(options: MutualTlsOptions, step: ProvisioningStep
     clientId: options.clientId,
     protocolVersion: 4,
     clean: true,
-    keepalive: options.keepaliveSec ?? 60,
+    keepalive: options.keepaliveSec ?? DEFAULT_KEEPALIVE_SEC,
     reconnectPeriod: 0,
     connectTimeout: timeoutMs,
     ...(alpn === undefined ? {} : { ALPNProtocols: alpn }),

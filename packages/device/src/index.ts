@@ -49,7 +49,6 @@ export {
   writeRuntimeState,
   parseRuntimeState,
   serializeRuntimeState,
-  writeFileAtomic,
   ensureStorageDir,
   removeStaleTempFiles,
   stateFilePath,
@@ -68,6 +67,7 @@ export {
   type PendingRotation,
   type RotationStage,
 } from './storage.js';
+export { writeFileAtomic, isAtomicWriteTempName, DEFAULT_ATOMIC_WRITE_MODE, type AtomicWriteOptions } from './fs/atomic-write.js';
 export { MqttSession, type RpcRequest, type RpcReply } from './mqtt-rpc.js';
 export {
   DeviceError,

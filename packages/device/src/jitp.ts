@@ -8,11 +8,13 @@
 
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { FIRST_CONNECTION_RETRY_POLICY, openConnectionWithRetry, type MutualTlsOptions } from './connect.js';
+import { FIRST_CONNECTION_RETRY_POLICY, type MutualTlsOptions } from './connect.js';
 import { ConfigError, DeviceErrorCodes, DeviceError } from './errors.js';
 import { safeListener, type ProgressListener } from './events.js';
+import { connectWith } from './exchanges.js';
 import { loadIdentity, type DeviceIdentity } from './identity.js';
 import { certificateMatchesKey } from './keys.js';
+import { requiredText, resolveConnectionOptions, resolveRetryPolicy } from './options.js';
 import type { RetryPolicy } from './retry.js';
 import { credentialPaths, ensureStorageDir, CERTIFICATE_MODE, PRIVATE_KEY_MODE, writeFileAtomic, writeRuntimeState } from './storage.js';
 
@@ -58,6 +60,17 @@ function commonName(cert: X509Certificate): string | undefined {
  */
 export async function connectJustInTime(options: JustInTimeConnectOptions): Promise<JustInTimeConnection> {
   const progress = safeListener(options.onProgress);
+  const conn = resolveConnectionOptions({
+    endpoint: options.endpoint,
+    port: options.port,
+    alpn: options.alpn,
+    rootCa: options.rootCa,
+    timeouts: { connectMs: options.connectTimeoutMs },
+    keepaliveSec: options.keepaliveSec,
+  });
+  const policy = resolveRetryPolicy(options.retry, FIRST_CONNECTION_RETRY_POLICY);
+  requiredText(options.cert, 'cert', 'the device certificate (PEM)');
+  requiredText(options.key, 'key', 'the device private key (PEM)');
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(options.cert);
@@ -77,11 +90,17 @@ export async function connectJustInTime(options: JustInTimeConnectOptions): Prom
 
   let attempts = 1;
   progress({ step: 'connect', status: 'start', detail: `${options.endpoint} as ${clientId} (certificate ${certificateId})` });
-  const { retry: policy, storageDir, onProgress: _ignored, clientId: _id, ...tls } = options;
-  const client = await openConnectionWithRetry({ ...tls, clientId }, { ...FIRST_CONNECTION_RETRY_POLICY, ...policy }, (err, attempt, delayMs) => {
-    attempts = attempt + 1;
-    const detail = err instanceof Error ? err.message : String(err);
-    progress({ step: 'connect', status: 'retry', attempt, delayMs, errorCode: err instanceof DeviceError ? err.code : DeviceErrorCodes.Connection, detail });
+  const storageDir = options.storageDir;
+  const client = await connectWith(conn, { cert: options.cert, key: options.key, clientId }, 'connect', options.signal, {
+    ...(options.mqttOptions === undefined ? {} : { mqttOptions: options.mqttOptions }),
+    firstConnectionRetry: {
+      policy,
+      onRetry: (err, attempt, delayMs) => {
+        attempts = attempt + 1;
+        const detail = err instanceof Error ? err.message : String(err);
+        progress({ step: 'connect', status: 'retry', attempt, delayMs, errorCode: err instanceof DeviceError ? err.code : DeviceErrorCodes.Connection, detail });
+      },
+    },
   });
   progress({ step: 'connect', status: 'ok', attempt: attempts, detail: attempts > 1 ? `accepted after ${attempts} attempts` : 'accepted' });
   if (storageDir === undefined) return { client, attempts, certificateId, clientId };
@@ -89,8 +108,8 @@ export async function connectJustInTime(options: JustInTimeConnectOptions): Prom
   try {
     await ensureStorageDir(storageDir);
     const paths = credentialPaths(storageDir, certificateId);
-    await writeFileAtomic(paths.privateKeyPath, options.key, PRIVATE_KEY_MODE);
-    await writeFileAtomic(paths.certificatePath, options.cert, CERTIFICATE_MODE);
+    await writeFileAtomic(paths.privateKeyPath, options.key, { mode: PRIVATE_KEY_MODE });
+    await writeFileAtomic(paths.certificatePath, options.cert, { mode: CERTIFICATE_MODE });
     await writeRuntimeState(storageDir, {
       runtimeConfig: { completedFp: true, certificatePath: paths.certificatePath, privateKeyPath: paths.privateKeyPath, thingName: clientId, deviceConfiguration: {} },
     });

@@ -16,31 +16,12 @@
  * (≥ 500), timeouts and lost connections are retried with backoff.
  */
 
-import {
-  checkClientId,
-  encodeCreateCertificateFromCsrRequest,
-  encodeCreateKeysAndCertificateRequest,
-  encodeRegisterThingRequest,
-  isValidCertificateId,
-  isValidTemplateName,
-  isValidThingName,
-  parseCreateCertificateFromCsrResponse,
-  parseCreateKeysAndCertificateResponse,
-  parseRegisterThingResponse,
-  ProtocolError,
-  replyTopic,
-  requestTopic,
-  subscriptionTopics,
-  type Operation,
-  type PayloadFormat,
-} from '@fleetprov/protocol';
-import { randomBytes } from 'node:crypto';
+import { checkClientId, requestTopic, type PayloadFormat } from '@fleetprov/protocol';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { alpnFor, DEFAULT_MQTT_PORT, openConnection } from './connect.js';
+import { alpnFor } from './connect.js';
 import {
   ConfigError,
-  InvalidResponseError,
   isRetryable,
   NotAuthorizedError,
   ProvisioningRejectedError,
@@ -48,24 +29,37 @@ import {
   type DeviceError,
   type ProvisioningStep,
 } from './errors.js';
-import { parseReply, rejected } from './replies.js';
 import { safeListener, type ProgressEvent, type ProgressListener } from './events.js';
-import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
 import {
-  certificateInfo,
-  certificateMatchesKey,
-  checkCsrMatchesKey,
-  createCsrForKey,
-  generateKeyAndCsr,
-  KEY_ALGORITHMS,
-  readCertificate,
-  readPrivateKey,
-  type KeyAlgorithm,
-} from './keys.js';
-import { MqttSession } from './mqtt-rpc.js';
+  createCertificate,
+  createCertificateTopic,
+  createOperation,
+  openSession,
+  registerThing,
+  replyFilters,
+  subscribeReplies,
+  type ExchangeContext,
+  type IssuedCertificate,
+} from './exchanges.js';
+import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
+import { certificateMatchesKey, checkCsrMatchesKey, createCsrForKey, generateKeyAndCsr, readCertificate, readPrivateKey, type KeyAlgorithm } from './keys.js';
+import type { MqttSession } from './mqtt-rpc.js';
+import {
+  defaultCsrSubject,
+  defaultClientId,
+  requiredText,
+  resolveConnectionOptions,
+  resolveExchangeOptions,
+  resolveStorageDir,
+  type ProvisioningMethod,
+  type ProvisionTimeouts,
+  type ResolvedConnection,
+  type ResolvedExchange,
+} from './options.js';
+import { claimPolicyHints } from './policy-hints.js';
 import { nextAction, type ResumeAction } from './resume.js';
 import { rotate, type RotateOptions } from './rotate.js';
-import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from './retry.js';
+import { retry, type RetryPolicy } from './retry.js';
 import {
   CERTIFICATE_MODE,
   credentialPaths,
@@ -81,21 +75,7 @@ import {
   type RuntimeState,
 } from './storage.js';
 
-/** How the new certificate is obtained. */
-export type ProvisioningMethod = 'csr' | 'keys';
-
-/** Time limits, in milliseconds. */
-export interface ProvisionTimeouts {
-  /** TLS handshake + CONNACK. Default 10 000. */
-  connectMs: number;
-  /** SUBACK and PUBACK. Default 10 000. */
-  ackMs: number;
-  /** A reply on `.../accepted` or `.../rejected` after the PUBACK, and the probe echo. Default 10 000. */
-  responseMs: number;
-}
-
-/** Default {@link ProvisionTimeouts} (the AWS IoT Device Client waits 10 s per stage too). */
-export const DEFAULT_TIMEOUTS: Readonly<ProvisionTimeouts> = Object.freeze({ connectMs: 10_000, ackMs: 10_000, responseMs: 10_000 });
+export { DEFAULT_TIMEOUTS, defaultClientId, type ProvisioningMethod, type ProvisionTimeouts } from './options.js';
 
 /** A message published with the new certificate to prove it works. */
 export interface ProbeOptions {
@@ -164,7 +144,7 @@ export interface ProvisionOptions {
    * Its failure is reported through `onProgress`, not thrown.
    */
   decommissionClaim?: () => void | Promise<void>;
-  /** MQTT keep-alive in seconds; 60 by default. */
+  /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
   /** Cancels provisioning; the promise rejects with `AbortError`. */
   signal?: AbortSignal;
@@ -182,81 +162,35 @@ export interface ProvisionOptions {
 export type RotationProvisionOptions = RotateOptions & { isRotation: true };
 
 /** Options after validation and defaults. */
-interface ResolvedOptions {
-  endpoint: string;
-  port: number;
-  alpn: string | null | undefined;
-  rootCa: string;
+interface ResolvedOptions extends ResolvedConnection, ResolvedExchange {
   claimCert: string;
   claimKey: string;
   clientId: string;
-  templateName: string;
-  parameters: Record<string, string> | undefined;
-  format: PayloadFormat;
-  method: ProvisioningMethod;
-  keyAlgorithm: KeyAlgorithm;
   csrPem: string | undefined;
   deviceKeyPem: string | undefined;
   deviceKeyPath: string | undefined;
   csrSubject: string;
   storageDir: string;
-  timeouts: ProvisionTimeouts;
-  retry: RetryPolicy;
   probe: ProbeOptions | undefined;
   keepPrevious: boolean;
-  keepaliveSec: number;
-}
-
-function positiveInteger(value: unknown, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    throw new ConfigError(`${name} must be an integer from 0 to ${max}; got ${String(value)}`, name);
-  }
-  return value;
-}
-
-function requiredText(value: unknown, name: string, what: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${name} is required: ${what}`, name);
-  return value;
-}
-
-/** Generates the default claim-connection client id, `fleetprov-<8 hex digits>`. */
-export function defaultClientId(): string {
-  return `fleetprov-${randomBytes(4).toString('hex')}`;
 }
 
 /**
- * Validates {@link ProvisionOptions} and fills in defaults.
+ * Validates {@link ProvisionOptions} and fills in defaults (the shared checks of `options.ts`,
+ * plus the claim credentials, the client id, the CSR inputs and the probe).
  *
  * @throws {ConfigError} naming the first bad option.
  */
 export function resolveProvisionOptions(options: ProvisionOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new ConfigError('provision() needs an options object');
-  const endpoint = requiredText(options.endpoint, 'endpoint', 'the broker host name, e.g. abc123-ats.iot.eu-west-1.amazonaws.com');
-  if (endpoint.includes('://') || endpoint.includes('/')) {
-    throw new ConfigError(`endpoint must be a host name without scheme or path (e.g. abc123-ats.iot.eu-west-1.amazonaws.com); got ${JSON.stringify(endpoint)}`, 'endpoint');
-  }
-  const port = positiveInteger(options.port, 'port', DEFAULT_MQTT_PORT, 65_535);
-  if (port === 0) throw new ConfigError('port must be from 1 to 65535', 'port');
-  const rootCa = requiredText(options.rootCa, 'rootCa', 'the root CA certificate (PEM) that signed the broker certificate');
+  const conn = resolveConnectionOptions(options);
   const claimCert = requiredText(options.claimCert, 'claimCert', 'the claim certificate (PEM)');
   const claimKey = requiredText(options.claimKey, 'claimKey', 'the claim private key (PEM)');
-  const templateName = requiredText(options.templateName, 'templateName', 'the provisioning template name');
-  if (!isValidTemplateName(templateName)) {
-    throw new ConfigError(`templateName ${JSON.stringify(templateName)} is invalid: 1-36 characters of A-Z a-z 0-9 _ -`, 'templateName');
-  }
+  const exchange = resolveExchangeOptions(options);
   const clientId = options.clientId ?? defaultClientId();
   const clientIdProblem = checkClientId(clientId);
   if (clientIdProblem !== null) throw new ConfigError(`clientId: ${clientIdProblem}`, 'clientId');
-  const format = options.format ?? 'json';
-  if (format !== 'json' && format !== 'cbor') throw new ConfigError(`format must be "json" or "cbor"; got ${JSON.stringify(format)}`, 'format');
-  const method = options.method ?? 'csr';
-  if (method !== 'csr' && method !== 'keys') throw new ConfigError(`method must be "csr" or "keys"; got ${JSON.stringify(method)}`, 'method');
-  const keyAlgorithm = options.keyAlgorithm ?? 'ec-p256';
-  if (!KEY_ALGORITHMS.includes(keyAlgorithm)) {
-    throw new ConfigError(`keyAlgorithm must be one of ${KEY_ALGORITHMS.join(', ')}; got ${JSON.stringify(keyAlgorithm)}`, 'keyAlgorithm');
-  }
-  if (method === 'keys' && (options.csrPem !== undefined || options.deviceKeyPem !== undefined)) {
+  if (exchange.method === 'keys' && (options.csrPem !== undefined || options.deviceKeyPem !== undefined)) {
     throw new ConfigError('csrPem and deviceKeyPem are for method "csr"; with method "keys" the server generates the key', 'method');
   }
   if (options.csrPem !== undefined && options.deviceKeyPem === undefined) {
@@ -265,60 +199,26 @@ export function resolveProvisionOptions(options: ProvisionOptions): ResolvedOpti
   if (options.deviceKeyPath !== undefined && options.deviceKeyPem === undefined) {
     throw new ConfigError('deviceKeyPath needs deviceKeyPem (the content of that file)', 'deviceKeyPem');
   }
-  const storageDir = requiredText(options.storageDir, 'storageDir', 'the directory to keep the device credentials in');
-  if (options.parameters !== undefined) {
-    if (typeof options.parameters !== 'object' || options.parameters === null || Array.isArray(options.parameters)) {
-      throw new ConfigError('parameters must be an object of strings, e.g. {"SerialNumber":"1234"}', 'parameters');
-    }
-    try {
-      encodeRegisterThingRequest(format, { certificateOwnershipToken: 'check', parameters: options.parameters });
-    } catch (err) {
-      const path = err instanceof ProtocolError && err.path !== undefined ? err.path : 'parameters';
-      throw new ConfigError(`invalid template parameters: ${(err as Error).message}`, path, err);
-    }
-  }
+  const storageDir = resolveStorageDir(options.storageDir);
   if (options.probe !== undefined) {
     const topic = options.probe.topic;
     if (typeof topic !== 'string' || topic === '' || topic.includes('+') || topic.includes('#')) {
       throw new ConfigError('probe.topic must be a topic name without wildcards', 'probe.topic');
     }
   }
-  const t = options.timeouts ?? {};
-  const timeouts: ProvisionTimeouts = {
-    connectMs: positiveInteger(t.connectMs, 'timeouts.connectMs', DEFAULT_TIMEOUTS.connectMs),
-    ackMs: positiveInteger(t.ackMs, 'timeouts.ackMs', DEFAULT_TIMEOUTS.ackMs),
-    responseMs: positiveInteger(t.responseMs, 'timeouts.responseMs', DEFAULT_TIMEOUTS.responseMs),
-  };
-  const r = options.retry ?? {};
-  const retryPolicy: RetryPolicy = {
-    attempts: positiveInteger(r.attempts, 'retry.attempts', DEFAULT_RETRY_POLICY.attempts, 100),
-    baseMs: positiveInteger(r.baseMs, 'retry.baseMs', DEFAULT_RETRY_POLICY.baseMs),
-    maxMs: positiveInteger(r.maxMs, 'retry.maxMs', DEFAULT_RETRY_POLICY.maxMs),
-  };
-  if (retryPolicy.attempts < 1) throw new ConfigError('retry.attempts must be at least 1', 'retry.attempts');
   return {
-    endpoint,
-    port,
-    alpn: options.alpn,
-    rootCa,
+    ...conn,
+    ...exchange,
     claimCert,
     claimKey,
     clientId,
-    templateName,
-    parameters: options.parameters,
-    format,
-    method,
-    keyAlgorithm,
     csrPem: options.csrPem,
     deviceKeyPem: options.deviceKeyPem,
     deviceKeyPath: options.deviceKeyPath === undefined ? undefined : resolve(options.deviceKeyPath),
-    csrSubject: options.csrSubject ?? `CN=${clientId.replace(/[^A-Za-z0-9._:-]/g, '_')}`,
-    storageDir: resolve(storageDir),
-    timeouts,
-    retry: retryPolicy,
+    csrSubject: options.csrSubject ?? defaultCsrSubject(clientId),
+    storageDir,
     probe: options.probe,
     keepPrevious: options.keepPrevious ?? true,
-    keepaliveSec: positiveInteger(options.keepaliveSec, 'keepaliveSec', 60, 65_535),
   };
 }
 
@@ -345,15 +245,6 @@ interface Run {
   attempt: number;
   /** The `decommissionClaim` callback. */
   decommission: (() => void | Promise<void>) | undefined;
-}
-
-/** Newly issued credentials. */
-interface IssuedCredentials {
-  certificateId: string;
-  certificatePem: string;
-  /** Key to write into the storage directory, or undefined when the key stays at `deviceKeyPath`. */
-  privateKeyPem: string | undefined;
-  ownershipToken: string;
 }
 
 function event(run: Run, step: ProvisioningStep, status: ProgressEvent['status'], detail?: string): void {
@@ -465,43 +356,28 @@ function rememberPrevious(run: Run, credential: PreviousCredential | undefined):
 /** The claim connection: create credentials if needed, then RegisterThing. */
 async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'create' | 'register' }>): Promise<void> {
   const o = run.o;
-  const createOp: Operation = o.method === 'csr' ? 'CreateCertificateFromCsr' : 'CreateKeysAndCertificate';
   event(run, 'connect', 'start', `${o.endpoint}:${o.port} as ${o.clientId} (claim certificate)`);
-  const client = await openConnection(
-    {
-      endpoint: o.endpoint,
-      port: o.port,
-      alpn: o.alpn,
-      rootCa: o.rootCa,
-      cert: o.claimCert,
-      key: o.claimKey,
-      clientId: o.clientId,
-      connectTimeoutMs: o.timeouts.connectMs,
-      keepaliveSec: o.keepaliveSec,
-      signal: run.signal,
-    },
-    'connect',
-  );
-  const session = new MqttSession(client, `${o.endpoint}:${o.port}`);
+  const session = await openSession(o, { cert: o.claimCert, key: o.claimKey, clientId: o.clientId }, 'connect', run.signal);
   event(run, 'connect', 'ok', alpnFor(o.port, o.alpn) === undefined ? undefined : `ALPN ${alpnFor(o.port, o.alpn)!.join(',')}`);
+  const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: claimPolicyHints(o.templateName) };
   try {
-    const filters = [...subscriptionTopics(createOp, o.format), ...subscriptionTopics('RegisterThing', o.format, o.templateName)];
+    const filters = replyFilters(createOperation(o.method), o.format, o.templateName);
     event(run, 'subscribe', 'start', filters.join(', '));
-    await session.subscribe(filters, 'subscribe', o.timeouts.ackMs, run.signal, (filter) => subscribeHint(filter, o));
+    await subscribeReplies(ctx, filters);
     event(run, 'subscribe', 'ok');
 
     let token: string;
     let fresh: boolean;
     if (action.action === 'create') {
       rememberPrevious(run, action.abandoned);
-      token = await createAndStore(run, session, createOp);
+      token = await createAndStore(run, ctx);
       fresh = true;
     } else {
       token = action.ownershipToken;
       fresh = false;
     }
     try {
-      await registerAndStore(run, session, token);
+      await registerAndStore(run, ctx, token);
     } catch (err) {
       const staleToken = err instanceof ProvisioningRejectedError && err.errorCode === 'InvalidCertificateOwnershipToken';
       if (!staleToken || fresh) throw err;
@@ -510,35 +386,15 @@ async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'c
       const rc = run.state!.runtimeConfig;
       rememberPrevious(run, { certificateId: run.state!.fleetprov!.certificateId, certificatePath: rc.certificatePath, privateKeyPath: rc.privateKeyPath });
       event(run, 'register-thing', 'retry', `the stored ownership token was refused (${err.errorMessage}); requesting a new certificate`);
-      token = await createAndStore(run, session, createOp);
-      await registerAndStore(run, session, token);
+      token = await createAndStore(run, ctx);
+      await registerAndStore(run, ctx, token);
     }
   } finally {
     await session.close();
   }
 }
 
-function subscribeHint(filter: string, o: ResolvedOptions): string {
-  if (filter.includes('/create-from-csr/')) {
-    return `the claim policy probably lacks iot:Subscribe on topicfilter/$aws/certificates/create-from-csr/*. Note that $aws/certificates/create/* does NOT cover create-from-csr (a common mistake in policies copied from AWS's example); add it, or use method "keys"`;
-  }
-  if (filter.includes('/create/')) {
-    return 'the claim policy probably lacks iot:Subscribe on topicfilter/$aws/certificates/create/* (Subscribe permissions use topicfilter/, Publish and Receive use topic/)';
-  }
-  return `the claim policy probably lacks iot:Subscribe on topicfilter/$aws/provisioning-templates/${o.templateName}/provision/*; check the template name too`;
-}
-
-function publishHint(topic: string): string {
-  const base = topic.replace(/\/(json|cbor)$/, '/*');
-  const csrNote = topic.includes('/create-from-csr/') ? ' ($aws/certificates/create/* does not cover create-from-csr)' : '';
-  return `the policy probably lacks iot:Publish on topic/${topic} (e.g. topic/${base})${csrNote}`;
-}
-
-function receiveHint(topic: string): string {
-  return `check that the claim policy allows iot:Receive on topic/${topic.replace(/\/(json|cbor)$/, '/*')} and that the server handles ${topic}`;
-}
-
-/** Key material for a CSR request: the CSR and the key to store (undefined when it stays at deviceKeyPath). */
+/** Key material for a CSR request: the CSR and the private key it was made from. */
 async function csrMaterial(o: ResolvedOptions): Promise<{ csrPem: string; keyPem: string }> {
   if (o.csrPem !== undefined && o.deviceKeyPem !== undefined) return { csrPem: o.csrPem, keyPem: o.deviceKeyPem };
   if (o.deviceKeyPem !== undefined) return { csrPem: await createCsrForKey(o.deviceKeyPem, o.csrSubject), keyPem: o.deviceKeyPem };
@@ -546,69 +402,34 @@ async function csrMaterial(o: ResolvedOptions): Promise<{ csrPem: string; keyPem
   return { csrPem: generated.csrPem, keyPem: generated.privateKeyPem };
 }
 
-/** Creates a certificate (CSR or keys), validates it, and stores key, certificate and state. Returns the token. */
-async function createAndStore(run: Run, session: MqttSession, op: Operation): Promise<string> {
+/** Creates a certificate (CSR or keys) and stores key, certificate and state. Returns the token. */
+async function createAndStore(run: Run, ctx: ExchangeContext): Promise<string> {
   const o = run.o;
   const step: ProvisioningStep = 'create-certificate';
-  let payload: Buffer;
-  let keyPem: string | undefined;
-  if (op === 'CreateCertificateFromCsr') {
+  let issued: IssuedCertificate;
+  if (o.method === 'csr') {
     const material = await csrMaterial(o);
-    keyPem = material.keyPem;
-    payload = encodeCreateCertificateFromCsrRequest(o.format, { certificateSigningRequest: material.csrPem });
+    event(run, step, 'start', createCertificateTopic(o.method, o.format));
+    issued = await createCertificate(ctx, { method: 'csr', csrPem: material.csrPem, privateKeyPem: material.keyPem });
   } else {
-    payload = encodeCreateKeysAndCertificateRequest(o.format);
+    event(run, step, 'start', createCertificateTopic(o.method, o.format));
+    issued = await createCertificate(ctx, { method: 'keys' });
   }
-  event(run, step, 'start', requestTopic(op, o.format));
-  const reply = await session.request({
-    step,
-    requestTopic: requestTopic(op, o.format),
-    acceptedTopic: replyTopic(op, o.format, 'accepted'),
-    rejectedTopic: replyTopic(op, o.format, 'rejected'),
-    payload,
-    ackTimeoutMs: o.timeouts.ackMs,
-    responseTimeoutMs: o.timeouts.responseMs,
-    signal: run.signal,
-    publishDeniedHint: publishHint,
-    timeoutHint: receiveHint(requestTopic(op, o.format)),
-  });
-  if (reply.kind === 'rejected') throw rejected(step, o.format, reply.payload);
-  let issued: IssuedCredentials;
-  if (op === 'CreateCertificateFromCsr') {
-    const r = parseReply(step, () => parseCreateCertificateFromCsrResponse(o.format, reply.payload));
-    issued = { certificateId: r.certificateId, certificatePem: r.certificatePem, privateKeyPem: keyPem, ownershipToken: r.certificateOwnershipToken };
-  } else {
-    const r = parseReply(step, () => parseCreateKeysAndCertificateResponse(o.format, reply.payload));
-    issued = { certificateId: r.certificateId, certificatePem: r.certificatePem, privateKeyPem: r.privateKey, ownershipToken: r.certificateOwnershipToken };
-  }
-  validateIssued(step, issued);
   event(run, step, 'ok', `certificate ${issued.certificateId}`);
   await storeIssued(run, issued);
   return issued.ownershipToken;
 }
 
-/** Checks the certificate id is safe as a file name and the certificate belongs to the key. */
-function validateIssued(step: ProvisioningStep, issued: IssuedCredentials): void {
-  if (!isValidCertificateId(issued.certificateId)) {
-    throw new InvalidResponseError(step, `certificateId must be 64 hex digits; got ${JSON.stringify(String(issued.certificateId).slice(0, 80))}`);
-  }
-  const cert = parseReply(step, () => readCertificate(issued.certificatePem, 'certificatePem'));
-  if (issued.privateKeyPem !== undefined) {
-    const key = parseReply(step, () => readPrivateKey(issued.privateKeyPem!, 'privateKey'));
-    if (!certificateMatchesKey(cert, key)) throw new InvalidResponseError(step, 'the certificate does not belong to the private key');
-  }
-}
-
 /** Writes key (first), certificate, then the state at stage `credentials-issued`. */
-async function storeIssued(run: Run, issued: IssuedCredentials): Promise<void> {
+async function storeIssued(run: Run, issued: IssuedCertificate): Promise<void> {
   const o = run.o;
   event(run, 'store', 'start', `certificate ${issued.certificateId}`);
   const paths = credentialPaths(o.storageDir, issued.certificateId);
   let privateKeyPath = paths.privateKeyPath;
   const keyStaysOutside = o.method === 'csr' && o.deviceKeyPath !== undefined;
   if (keyStaysOutside) privateKeyPath = o.deviceKeyPath!;
-  else await writeFileAtomic(privateKeyPath, issued.privateKeyPem!, PRIVATE_KEY_MODE);
-  await writeFileAtomic(paths.certificatePath, issued.certificatePem, CERTIFICATE_MODE);
+  else await writeFileAtomic(privateKeyPath, issued.privateKeyPem, { mode: PRIVATE_KEY_MODE });
+  await writeFileAtomic(paths.certificatePath, issued.certificatePem, { mode: CERTIFICATE_MODE });
   const state: RuntimeState = {
     runtimeConfig: {
       completedFp: false,
@@ -633,29 +454,11 @@ async function storeIssued(run: Run, issued: IssuedCredentials): Promise<void> {
 }
 
 /** RegisterThing with `token`; stores the thing name and device configuration (stage `registered`). */
-async function registerAndStore(run: Run, session: MqttSession, token: string): Promise<void> {
+async function registerAndStore(run: Run, ctx: ExchangeContext, token: string): Promise<void> {
   const o = run.o;
   const step: ProvisioningStep = 'register-thing';
-  const topic = requestTopic('RegisterThing', o.format, o.templateName);
-  event(run, step, 'start', topic);
-  const payload = encodeRegisterThingRequest(o.format, o.parameters === undefined ? { certificateOwnershipToken: token } : { certificateOwnershipToken: token, parameters: o.parameters });
-  const reply = await session.request({
-    step,
-    requestTopic: topic,
-    acceptedTopic: replyTopic('RegisterThing', o.format, 'accepted', o.templateName),
-    rejectedTopic: replyTopic('RegisterThing', o.format, 'rejected', o.templateName),
-    payload,
-    ackTimeoutMs: o.timeouts.ackMs,
-    responseTimeoutMs: o.timeouts.responseMs,
-    signal: run.signal,
-    publishDeniedHint: publishHint,
-    timeoutHint: receiveHint(topic),
-  });
-  if (reply.kind === 'rejected') throw rejected(step, o.format, reply.payload);
-  const r = parseReply(step, () => parseRegisterThingResponse(o.format, reply.payload));
-  if (r.thingName !== undefined && !isValidThingName(r.thingName)) {
-    throw new InvalidResponseError(step, `thingName ${JSON.stringify(String(r.thingName).slice(0, 140))} is not a valid thing name`);
-  }
+  event(run, step, 'start', requestTopic('RegisterThing', o.format, o.templateName));
+  const r = await registerThing(ctx, o.templateName, token, o.parameters);
   const clientId = r.thingName ?? o.clientId;
   event(
     run,
@@ -705,22 +508,7 @@ async function verifySession(run: Run): Promise<void> {
       ? `${o.endpoint}:${o.port} as ${clientId} (no thing name from the template; using the configured client id)`
       : `${o.endpoint}:${o.port} as ${clientId} with certificate ${fp.certificateId}`,
   );
-  const client = await openConnection(
-    {
-      endpoint: o.endpoint,
-      port: o.port,
-      alpn: o.alpn,
-      rootCa: o.rootCa,
-      cert: creds.certificatePem,
-      key,
-      clientId,
-      connectTimeoutMs: o.timeouts.connectMs,
-      keepaliveSec: o.keepaliveSec,
-      signal: run.signal,
-    },
-    'reconnect',
-  );
-  const session = new MqttSession(client, `${o.endpoint}:${o.port}`);
+  const session = await openSession(o, { cert: creds.certificatePem, key, clientId }, 'reconnect', run.signal);
   event(run, 'reconnect', 'ok');
   try {
     if (o.probe !== undefined) await runProbe(run, session, o.probe);

@@ -16,25 +16,8 @@
  * If the new certificate cannot connect, the rotation is abandoned and the current one kept.
  */
 
-import {
-  encodeCreateCertificateFromCsrRequest,
-  encodeCreateKeysAndCertificateRequest,
-  encodeRegisterThingRequest,
-  isValidCertificateId,
-  isValidTemplateName,
-  isValidThingName,
-  parseCreateCertificateFromCsrResponse,
-  parseCreateKeysAndCertificateResponse,
-  parseRegisterThingResponse,
-  replyTopic,
-  requestTopic,
-  subscriptionTopics,
-  type Operation,
-  type PayloadFormat,
-} from '@fleetprov/protocol';
+import { requestTopic, rotationTopics, type PayloadFormat } from '@fleetprov/protocol';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { DEFAULT_MQTT_PORT, openConnection } from './connect.js';
 import {
   ConfigError,
   InvalidResponseError,
@@ -45,13 +28,34 @@ import {
   throwIfAborted,
   type ProvisioningStep,
 } from './errors.js';
-import { parseReply, rejected } from './replies.js';
 import { safeListener, type ProgressEvent, type ProgressListener } from './events.js';
+import {
+  acknowledgeRotation,
+  createCertificate,
+  createCertificateTopic,
+  createOperation,
+  openSession,
+  registerThing,
+  replyFilters,
+  subscribeReplies,
+  type ExchangeContext,
+} from './exchanges.js';
 import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
-import { certificateMatchesKey, generateKeyAndCsr, KEY_ALGORITHMS, readCertificate, readPrivateKey, type KeyAlgorithm } from './keys.js';
-import { MqttSession } from './mqtt-rpc.js';
+import { generateKeyAndCsr, readCertificate, type KeyAlgorithm } from './keys.js';
+import type { MqttSession } from './mqtt-rpc.js';
+import {
+  defaultCsrSubject,
+  resolveConnectionOptions,
+  resolveExchangeOptions,
+  resolveStorageDir,
+  type ProvisioningMethod,
+  type ProvisionTimeouts,
+  type ResolvedConnection,
+  type ResolvedExchange,
+} from './options.js';
+import { DEVICE_POLICY_HINTS } from './policy-hints.js';
 import { TOKEN_RESUME_WINDOW_MS } from './resume.js';
-import { DEFAULT_RETRY_POLICY, retry, type RetryPolicy } from './retry.js';
+import { retry, type RetryPolicy } from './retry.js';
 import {
   CERTIFICATE_MODE,
   credentialPaths,
@@ -66,7 +70,6 @@ import {
   type PendingRotation,
   type RuntimeState,
 } from './storage.js';
-import type { ProvisionTimeouts } from './provision.js';
 
 /** Options of {@link rotate}. */
 export interface RotateOptions {
@@ -87,7 +90,7 @@ export interface RotateOptions {
   /** Payload encoding; `json` by default. */
   format?: PayloadFormat;
   /** `csr` (default: the new key never leaves the device) or `keys`. */
-  method?: 'csr' | 'keys';
+  method?: ProvisioningMethod;
   /** Key generated in `csr` mode; `ec-p256` by default. */
   keyAlgorithm?: KeyAlgorithm;
   /** Subject of the CSR; `CN=<thing name>` by default. */
@@ -99,10 +102,15 @@ export interface RotateOptions {
   acknowledge?: boolean;
   /** Keep the old certificate and key files even after the server confirmed. Default false. */
   keepPrevious?: boolean;
+  /** Time limits; {@link DEFAULT_TIMEOUTS} by default. */
   timeouts?: Partial<ProvisionTimeouts>;
+  /** Retry policy for retryable failures; 5 attempts, 1 s base, 30 s cap by default. */
   retry?: Partial<RetryPolicy>;
+  /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
+  /** Cancels the rotation; the promise rejects with `AbortError`. */
   signal?: AbortSignal;
+  /** Receives progress events. */
   onProgress?: ProgressListener;
 }
 
@@ -118,23 +126,12 @@ export interface RotationResult {
   server?: Record<string, unknown>;
 }
 
-interface Resolved {
-  endpoint: string;
-  port: number;
-  alpn: string | null | undefined;
-  rootCa: string;
+/** Options after validation and defaults. */
+interface Resolved extends ResolvedConnection, ResolvedExchange {
   storageDir: string;
-  templateName: string;
-  parameters: Record<string, string> | undefined;
-  format: PayloadFormat;
-  method: 'csr' | 'keys';
-  keyAlgorithm: KeyAlgorithm;
   csrSubject: string | undefined;
   acknowledge: boolean;
   keepPrevious: boolean;
-  timeouts: ProvisionTimeouts;
-  retry: RetryPolicy;
-  keepaliveSec: number;
 }
 
 interface Run {
@@ -150,61 +147,25 @@ function event(run: Run, step: ProvisioningStep, status: ProgressEvent['status']
   run.emit(detail === undefined ? { step, status } : { step, status, detail });
 }
 
+/** Validates {@link RotateOptions} with the checks shared with `provision()` and fills in the defaults. */
 function resolveOptions(options: RotateOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw new ConfigError('rotate() needs an options object');
-  const text = (value: unknown, name: string): string => {
-    if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`${name} is required`, name);
-    return value;
-  };
-  const endpoint = text(options.endpoint, 'endpoint');
-  if (endpoint.includes('/')) throw new ConfigError('endpoint must be a host name without scheme or path', 'endpoint');
-  const templateName = text(options.templateName, 'templateName');
-  if (!isValidTemplateName(templateName)) throw new ConfigError(`templateName ${JSON.stringify(templateName)} is invalid: 1-36 characters of A-Z a-z 0-9 _ -`, 'templateName');
-  const format = options.format ?? 'json';
-  if (format !== 'json' && format !== 'cbor') throw new ConfigError('format must be "json" or "cbor"', 'format');
-  const method = options.method ?? 'csr';
-  if (method !== 'csr' && method !== 'keys') throw new ConfigError('method must be "csr" or "keys"', 'method');
-  const keyAlgorithm = options.keyAlgorithm ?? 'ec-p256';
-  if (!KEY_ALGORITHMS.includes(keyAlgorithm)) throw new ConfigError(`keyAlgorithm must be one of ${KEY_ALGORITHMS.join(', ')}`, 'keyAlgorithm');
-  if (options.parameters !== undefined) {
-    try {
-      encodeRegisterThingRequest(format, { certificateOwnershipToken: 'check', parameters: options.parameters });
-    } catch (err) {
-      throw new ConfigError(`invalid template parameters: ${(err as Error).message}`, 'parameters', err);
-    }
-  }
-  const int = (value: unknown, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number => {
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}`, name);
-    return value;
-  };
-  const port = int(options.port, 'port', DEFAULT_MQTT_PORT, 1, 65_535);
-  const t = options.timeouts ?? {};
-  const r = options.retry ?? {};
   return {
-    endpoint,
-    port,
-    alpn: options.alpn,
-    rootCa: text(options.rootCa, 'rootCa'),
-    storageDir: resolve(text(options.storageDir, 'storageDir')),
-    templateName,
-    parameters: options.parameters,
-    format,
-    method,
-    keyAlgorithm,
+    ...resolveConnectionOptions(options),
+    ...resolveExchangeOptions(options),
+    storageDir: resolveStorageDir(options.storageDir),
     csrSubject: options.csrSubject,
     acknowledge: options.acknowledge ?? true,
     keepPrevious: options.keepPrevious ?? false,
-    timeouts: { connectMs: int(t.connectMs, 'timeouts.connectMs', 10_000), ackMs: int(t.ackMs, 'timeouts.ackMs', 10_000), responseMs: int(t.responseMs, 'timeouts.responseMs', 10_000) },
-    retry: { attempts: int(r.attempts, 'retry.attempts', DEFAULT_RETRY_POLICY.attempts, 1, 100), baseMs: int(r.baseMs, 'retry.baseMs', DEFAULT_RETRY_POLICY.baseMs), maxMs: int(r.maxMs, 'retry.maxMs', DEFAULT_RETRY_POLICY.maxMs) },
-    keepaliveSec: int(options.keepaliveSec, 'keepaliveSec', 60, 0, 65_535),
   };
 }
 
-/** The ack topics of fleetprov's rotation extension (mirrors the server's rotation/topics.ts). */
+/**
+ * The ack topics of fleetprov's rotation extension.
+ * @deprecated use `rotationTopics` of `@fleetprov/protocol`, which owns them.
+ */
 export function rotationAckTopics(thingName: string): { request: string; accepted: string; rejected: string; notify: string } {
-  const base = `fleetprov/things/${thingName}/rotation`;
-  return { request: `${base}/ack`, accepted: `${base}/ack/accepted`, rejected: `${base}/ack/rejected`, notify: `${base}/notify` };
+  return rotationTopics(thingName);
 }
 
 /**
@@ -270,9 +231,6 @@ async function saveRotation(run: Run, rotation: PendingRotation | undefined): Pr
   run.state = next;
 }
 
-const policyHint = (action: string) => (topic: string): string =>
-  `the device policy must allow iot:${action} on ${action === 'Subscribe' ? 'topicfilter' : 'topic'}/${topic} for rotation (the certificate and provisioning topics of the rotation template)`;
-
 /**
  * The session with the current certificate: creates (or reuses) the replacement and registers it.
  * @returns false when a stale pending rotation was discarded and the caller should start over
@@ -290,21 +248,20 @@ async function issueSession(run: Run, pending: PendingRotation | undefined): Pro
       return false;
     }
   }
-  const createOp: Operation = o.method === 'csr' ? 'CreateCertificateFromCsr' : 'CreateKeysAndCertificate';
   event(run, 'connect', 'start', `${o.endpoint}:${o.port} as ${id.clientId} with the current certificate ${id.certificateId}`);
   const key = await readFile(id.privateKeyPath, 'utf8');
-  const client = await openConnection({ endpoint: o.endpoint, port: o.port, alpn: o.alpn, rootCa: o.rootCa, cert: id.certificatePem, key, clientId: id.clientId, connectTimeoutMs: o.timeouts.connectMs, keepaliveSec: o.keepaliveSec, signal: run.signal }, 'connect');
-  const session = new MqttSession(client, `${o.endpoint}:${o.port}`);
+  const session = await openSession(o, { cert: id.certificatePem, key, clientId: id.clientId }, 'connect', run.signal);
   event(run, 'connect', 'ok');
+  const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: DEVICE_POLICY_HINTS };
   try {
-    const filters = [...subscriptionTopics(createOp, o.format), ...subscriptionTopics('RegisterThing', o.format, o.templateName)];
+    const filters = replyFilters(createOperation(o.method), o.format, o.templateName);
     event(run, 'subscribe', 'start', filters.join(', '));
-    await session.subscribe(filters, 'subscribe', o.timeouts.ackMs, run.signal, policyHint('Subscribe'));
+    await subscribeReplies(ctx, filters);
     event(run, 'subscribe', 'ok');
     let current = pending;
-    if (current === undefined) current = await createAndStore(run, session, createOp);
+    if (current === undefined) current = await createAndStore(run, ctx);
     try {
-      await registerAndStore(run, session, current);
+      await registerAndStore(run, ctx, current);
     } catch (err) {
       if (!(err instanceof ProvisioningRejectedError && err.errorCode === 'InvalidCertificateOwnershipToken' && pending !== undefined)) throw err;
       await session.close();
@@ -318,59 +275,29 @@ async function issueSession(run: Run, pending: PendingRotation | undefined): Pro
   }
 }
 
-async function createAndStore(run: Run, session: MqttSession, op: Operation): Promise<PendingRotation> {
+/** Creates the replacement certificate and stores key, certificate and the pending rotation (stage `credentials-issued`). */
+async function createAndStore(run: Run, ctx: ExchangeContext): Promise<PendingRotation> {
   const o = run.o;
   const step: ProvisioningStep = 'create-certificate';
-  let keyPem: string | undefined;
-  let payload: Buffer;
-  if (op === 'CreateCertificateFromCsr') {
-    const generated = await generateKeyAndCsr(o.keyAlgorithm, o.csrSubject ?? `CN=${run.identity.clientId.replace(/[^A-Za-z0-9._:-]/g, '_')}`);
-    keyPem = generated.privateKeyPem;
-    payload = encodeCreateCertificateFromCsrRequest(o.format, { certificateSigningRequest: generated.csrPem });
-  } else {
-    payload = encodeCreateKeysAndCertificateRequest(o.format);
+  let request: Parameters<typeof createCertificate>[1] = { method: 'keys' };
+  if (o.method === 'csr') {
+    const generated = await generateKeyAndCsr(o.keyAlgorithm, o.csrSubject ?? defaultCsrSubject(run.identity.clientId));
+    request = { method: 'csr', csrPem: generated.csrPem, privateKeyPem: generated.privateKeyPem };
   }
-  event(run, step, 'start', requestTopic(op, o.format));
-  const reply = await session.request({
-    step,
-    requestTopic: requestTopic(op, o.format),
-    acceptedTopic: replyTopic(op, o.format, 'accepted'),
-    rejectedTopic: replyTopic(op, o.format, 'rejected'),
-    payload,
-    ackTimeoutMs: o.timeouts.ackMs,
-    responseTimeoutMs: o.timeouts.responseMs,
-    signal: run.signal,
-    publishDeniedHint: policyHint('Publish'),
-    timeoutHint: `check that the device policy allows iot:Receive on topic/${replyTopic(op, o.format, 'accepted')}`,
-  });
-  if (reply.kind === 'rejected') throw rejected(step, o.format, reply.payload);
-  let certificateId: string;
-  let certificatePem: string;
-  let token: string;
-  if (op === 'CreateCertificateFromCsr') {
-    const r = parseReply(step, () => parseCreateCertificateFromCsrResponse(o.format, reply.payload));
-    ({ certificateId, certificatePem } = r);
-    token = r.certificateOwnershipToken;
-  } else {
-    const r = parseReply(step, () => parseCreateKeysAndCertificateResponse(o.format, reply.payload));
-    ({ certificateId, certificatePem } = r);
-    token = r.certificateOwnershipToken;
-    keyPem = r.privateKey;
-  }
-  if (!isValidCertificateId(certificateId)) throw new InvalidResponseError(step, 'certificateId must be 64 hex digits');
-  const cert = parseReply(step, () => readCertificate(certificatePem, 'certificatePem'));
-  if (!certificateMatchesKey(cert, parseReply(step, () => readPrivateKey(keyPem!, 'privateKey')))) throw new InvalidResponseError(step, 'the certificate does not belong to the private key');
+  event(run, step, 'start', createCertificateTopic(o.method, o.format));
+  const issued = await createCertificate(ctx, request);
+  const { certificateId } = issued;
   event(run, step, 'ok', `certificate ${certificateId}`);
   event(run, 'store', 'start', `certificate ${certificateId}`);
   const paths = credentialPaths(o.storageDir, certificateId);
-  await writeFileAtomic(paths.privateKeyPath, keyPem!, PRIVATE_KEY_MODE);
-  await writeFileAtomic(paths.certificatePath, certificatePem, CERTIFICATE_MODE);
+  await writeFileAtomic(paths.privateKeyPath, issued.privateKeyPem, { mode: PRIVATE_KEY_MODE });
+  await writeFileAtomic(paths.certificatePath, issued.certificatePem, { mode: CERTIFICATE_MODE });
   const pending: PendingRotation = {
     stage: 'credentials-issued',
     certificateId,
     certificatePath: paths.certificatePath,
     privateKeyPath: paths.privateKeyPath,
-    ownershipToken: token,
+    ownershipToken: issued.ownershipToken,
     tokenIssuedAt: new Date().toISOString(),
     templateName: o.templateName,
     format: o.format,
@@ -381,28 +308,12 @@ async function createAndStore(run: Run, session: MqttSession, op: Operation): Pr
   return pending;
 }
 
-async function registerAndStore(run: Run, session: MqttSession, pending: PendingRotation): Promise<void> {
+/** RegisterThing on the rotation template; it must name this device's thing (stage `registered`). */
+async function registerAndStore(run: Run, ctx: ExchangeContext, pending: PendingRotation): Promise<void> {
   const o = run.o;
   const step: ProvisioningStep = 'register-thing';
-  const topic = requestTopic('RegisterThing', o.format, o.templateName);
-  event(run, step, 'start', topic);
-  const token = pending.ownershipToken!;
-  const payload = encodeRegisterThingRequest(o.format, o.parameters === undefined ? { certificateOwnershipToken: token } : { certificateOwnershipToken: token, parameters: o.parameters });
-  const reply = await session.request({
-    step,
-    requestTopic: topic,
-    acceptedTopic: replyTopic('RegisterThing', o.format, 'accepted', o.templateName),
-    rejectedTopic: replyTopic('RegisterThing', o.format, 'rejected', o.templateName),
-    payload,
-    ackTimeoutMs: o.timeouts.ackMs,
-    responseTimeoutMs: o.timeouts.responseMs,
-    signal: run.signal,
-    publishDeniedHint: policyHint('Publish'),
-    timeoutHint: `check that the device policy allows iot:Receive on topic/${replyTopic('RegisterThing', o.format, 'accepted', o.templateName)}`,
-  });
-  if (reply.kind === 'rejected') throw rejected(step, o.format, reply.payload);
-  const r = parseReply(step, () => parseRegisterThingResponse(o.format, reply.payload));
-  if (r.thingName !== undefined && !isValidThingName(r.thingName)) throw new InvalidResponseError(step, 'thingName is not a valid thing name');
+  event(run, step, 'start', requestTopic('RegisterThing', o.format, o.templateName));
+  const r = await registerThing(ctx, o.templateName, pending.ownershipToken!, o.parameters);
   if (r.thingName !== undefined && r.thingName !== run.identity.clientId) {
     throw new InvalidResponseError(step, `the rotation template registered thing ${r.thingName}, but this device is ${run.identity.clientId}; fix the template parameters`);
   }
@@ -451,12 +362,10 @@ async function verifyNew(run: Run, pending: PendingRotation): Promise<void> {
     throw new ConfigError(`the stored replacement certificate is unusable (${creds.problem}); run the rotation again`, pending.certificatePath);
   }
   event(run, 'reconnect', 'start', `${o.endpoint}:${o.port} as ${id.clientId} with the new certificate ${pending.certificateId}`);
-  let client;
+  let session: MqttSession;
   try {
-    client = await openConnection(
-      { endpoint: o.endpoint, port: o.port, alpn: o.alpn, rootCa: o.rootCa, cert: creds.certificatePem, key: await readFile(pending.privateKeyPath, 'utf8'), clientId: id.clientId, connectTimeoutMs: o.timeouts.connectMs, keepaliveSec: o.keepaliveSec, signal: run.signal },
-      'reconnect',
-    );
+    const key = await readFile(pending.privateKeyPath, 'utf8');
+    session = await openSession(o, { cert: creds.certificatePem, key, clientId: id.clientId }, 'reconnect', run.signal);
   } catch (err) {
     if (err instanceof NotAuthorizedError) {
       // The new certificate does not work: keep the current one, forget the replacement.
@@ -464,7 +373,6 @@ async function verifyNew(run: Run, pending: PendingRotation): Promise<void> {
     }
     throw err;
   }
-  const session = new MqttSession(client, `${o.endpoint}:${o.port}`);
   event(run, 'reconnect', 'ok');
   try {
     if (pending.stage !== 'verified') {
@@ -472,28 +380,16 @@ async function verifyNew(run: Run, pending: PendingRotation): Promise<void> {
       event(run, 'store', 'ok', 'stage verified');
     }
     if (!o.acknowledge) return;
-    const topics = rotationAckTopics(id.clientId);
-    event(run, 'acknowledge', 'start', topics.request);
+    event(run, 'acknowledge', 'start', rotationTopics(id.clientId).request);
     try {
-      await session.subscribe([topics.accepted, topics.rejected], 'acknowledge', o.timeouts.ackMs, run.signal, policyHint('Subscribe'));
-      const reply = await session.request({
-        step: 'acknowledge',
-        requestTopic: topics.request,
-        acceptedTopic: topics.accepted,
-        rejectedTopic: topics.rejected,
-        payload: Buffer.from(JSON.stringify({ certificateId: pending.certificateId })),
-        ackTimeoutMs: o.timeouts.ackMs,
-        responseTimeoutMs: o.timeouts.responseMs,
-        signal: run.signal,
-        publishDeniedHint: policyHint('Publish'),
-      });
-      const body = JSON.parse(reply.payload.toString('utf8')) as Record<string, unknown>;
+      const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: DEVICE_POLICY_HINTS };
+      const reply = await acknowledgeRotation(ctx, id.clientId, pending.certificateId);
       if (reply.kind === 'rejected') {
-        event(run, 'acknowledge', 'ok', `not confirmed: ${String(body.errorCode)}: ${String(body.errorMessage)}; the old credentials are kept`);
+        event(run, 'acknowledge', 'ok', `not confirmed: ${String(reply.body.errorCode)}: ${String(reply.body.errorMessage)}; the old credentials are kept`);
         return;
       }
-      run.server = body;
-      event(run, 'acknowledge', 'ok', `confirmed: rotation ${String(body.rotationId)} ${String(body.state)}`);
+      run.server = reply.body as unknown as Record<string, unknown>;
+      event(run, 'acknowledge', 'ok', `confirmed: rotation ${String(reply.body.rotationId)} ${String(reply.body.state)}`);
       await saveRotation(run, { ...pendingOf(run)!, stage: 'acknowledged', confirmed: true });
     } catch (err) {
       // No confirmation (AWS IoT Core, an older server, a policy without the fleetprov topics): the

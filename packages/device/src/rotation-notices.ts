@@ -2,46 +2,13 @@
  * Rotation notices of fleetprov's managed rotation (docs/rotation.md): the server publishes
  * `fleetprov/things/<thing>/rotation/notify` when a rotation of the device's certificate is due
  * (an operator ran `fleetprov rotate THING`, or a rotation policy made it due). A device that
- * receives one runs `rotate()` with the template the notice names.
+ * receives one runs `rotate()` with the template the notice names. Topics and payload types are
+ * owned by `@fleetprov/protocol` (packages/protocol/src/rotation.ts).
  */
+import { parseRotationNotice, rotationNotifyTopic, type RotationNotice } from '@fleetprov/protocol';
 import type { MqttClient } from 'mqtt';
-import { rotationAckTopics } from './rotate.js';
 
-/** A parsed rotation notice. */
-export interface RotationNotice {
-  rotationId: string;
-  thingName: string;
-  /** The certificate to replace. */
-  certificateId: string;
-  /** `operator`, `age`, `expiry`, ... */
-  reason: string;
-  /** The rotation template to use, when the server names one. */
-  templateName?: string;
-  requestedAt?: string;
-}
-
-/** Parses a notice payload; null for anything that is not one. */
-export function parseRotationNotice(payload: Buffer | string): RotationNotice | null {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return null;
-  const d = doc as Record<string, unknown>;
-  const str = (k: string): string | undefined => (Object.hasOwn(d, k) && typeof d[k] === 'string' ? (d[k] as string) : undefined);
-  const rotationId = str('rotationId');
-  const thingName = str('thingName');
-  const certificateId = str('certificateId');
-  if (rotationId === undefined || thingName === undefined || certificateId === undefined) return null;
-  const notice: RotationNotice = { rotationId, thingName, certificateId, reason: str('reason') ?? 'unknown' };
-  const templateName = str('templateName');
-  if (templateName !== undefined) notice.templateName = templateName;
-  const requestedAt = str('requestedAt');
-  if (requestedAt !== undefined) notice.requestedAt = requestedAt;
-  return notice;
-}
+export { parseRotationNotice, type RotationNotice };
 
 /**
  * Subscribes `client` (connected as `thingName`) to its rotation notices and calls `listener` for
@@ -50,7 +17,7 @@ export function parseRotationNotice(payload: Buffer | string): RotationNotice | 
  *   `topicfilter/fleetprov/things/<thing>/rotation/*`)
  */
 export async function onRotationNotice(client: MqttClient, thingName: string, listener: (notice: RotationNotice) => void): Promise<() => Promise<void>> {
-  const topic = rotationAckTopics(thingName).notify;
+  const topic = rotationNotifyTopic(thingName);
   const onMessage = (t: string, payload: Buffer): void => {
     if (t !== topic) return;
     const notice = parseRotationNotice(payload);

@@ -1,6 +1,6 @@
 /**
- * The credentials directory: atomic writes with fixed modes, and the runtime
- * state file.
+ * The credentials directory: files written atomically with fixed modes
+ * (`fs/atomic-write.ts`), and the runtime state file.
  *
  * Layout (compatible with the AWS IoT Device Client):
  * - `<certificateId>-certificate.pem.crt`, mode 0644
@@ -12,11 +12,13 @@
  * The directory itself is mode 0700.
  */
 
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from './errors.js';
+import { isAtomicWriteTempName, writeFileAtomic } from './fs/atomic-write.js';
+
+export { writeFileAtomic, type AtomicWriteOptions } from './fs/atomic-write.js';
 
 /** Mode of the credentials directory. */
 export const DIRECTORY_MODE = 0o700;
@@ -31,8 +33,6 @@ export const STATE_FILE_NAME = 'runtime-config.json';
 /** Largest state file {@link readRuntimeState} reads, in bytes. */
 export const MAX_STATE_FILE_BYTES = 1024 * 1024;
 
-/** Marker of temporary files; `<name>.tmp-<pid>-<random>`. */
-const TEMP_MARKER = '.tmp-';
 
 /** File name of a certificate, as the AWS IoT Device Client names it. */
 export function certificateFileName(certificateId: string): string {
@@ -68,51 +68,6 @@ export async function ensureStorageDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes a file atomically: the data goes to `<path>.tmp-<pid>-<random>`
- * (created with `mode`), is fsync'ed, renamed over `path`, and the directory
- * is fsync'ed. A crash leaves either the old file or the new one, plus at most
- * a temporary file that {@link removeStaleTempFiles} cleans up.
- *
- * @throws {StorageError} on any I/O failure (the temporary file is removed).
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const tmp = `${path}${TEMP_MARKER}${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    const handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
-    try {
-      await handle.writeFile(data);
-      // open()'s mode is filtered by the umask; set it exactly.
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw new StorageError(`cannot write ${path}: ${errorText(err)}`, path, err);
-  }
-  await syncDirectory(dirname(path));
-}
-
-/** fsyncs a directory so a rename in it survives a crash (best effort where unsupported). */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, fsConstants.O_RDONLY);
-    await handle.sync();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // Some platforms/filesystems refuse to open or fsync directories.
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') {
-      throw new StorageError(`cannot sync directory ${dir}: ${errorText(err)}`, dir, err);
-    }
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}
-
-/**
  * Deletes temporary files left in `dir` by interrupted writes. Only files
  * whose name contains `.tmp-` followed by a pid and a random suffix are touched.
  *
@@ -127,7 +82,7 @@ export async function removeStaleTempFiles(dir: string): Promise<string[]> {
   }
   const removed: string[] = [];
   for (const name of names) {
-    if (!/\.tmp-\d+-[0-9a-f]+$/.test(name)) continue;
+    if (!isAtomicWriteTempName(name)) continue;
     try {
       await unlink(join(dir, name));
       removed.push(name);
@@ -448,7 +403,7 @@ export async function readRuntimeState(dir: string): Promise<RuntimeState | null
 
 /** Writes the runtime state atomically (mode 0600). */
 export async function writeRuntimeState(dir: string, state: RuntimeState): Promise<void> {
-  await writeFileAtomic(stateFilePath(dir), serializeRuntimeState(state), STATE_FILE_MODE);
+  await writeFileAtomic(stateFilePath(dir), serializeRuntimeState(state), { mode: STATE_FILE_MODE });
 }
 
 /** Paths of the credential files for a certificate id in `dir`. */

@@ -188,8 +188,8 @@ describe('fleetprov-device status', () => {
     const certificateId = 'e'.repeat(64);
     const certPath = join(out, certificateFileName(certificateId));
     const keyPath = join(out, privateKeyFileName(certificateId));
-    await writeFileAtomic(keyPath, claim.keyPem, 0o600);
-    await writeFileAtomic(certPath, claim.certPem, 0o644);
+    await writeFileAtomic(keyPath, claim.keyPem, { mode: 0o600 });
+    await writeFileAtomic(certPath, claim.certPem, { mode: 0o644 });
     await writeRuntimeState(out, {
       runtimeConfig: { completedFp: true, certificatePath: certPath, privateKeyPath: keyPath, thingName: 'thing-42', deviceConfiguration: { Mode: 'eco' } },
       fleetprov: { stage: 'verified', certificateId, format: 'json', templateName: 'T', clientId: 'thing-42', verifiedAt: '2030-01-01T00:00:00.000Z', previous: [] },

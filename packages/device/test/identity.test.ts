@@ -36,8 +36,8 @@ async function storeCompleted(dir: string, pair: PemPair = device): Promise<{ ce
   const id = '1'.repeat(64);
   const certPath = join(dir, certificateFileName(id));
   const keyPath = join(dir, privateKeyFileName(id));
-  await writeFileAtomic(keyPath, pair.keyPem, 0o600);
-  await writeFileAtomic(certPath, pair.certPem, 0o644);
+  await writeFileAtomic(keyPath, pair.keyPem, { mode: 0o600 });
+  await writeFileAtomic(certPath, pair.certPem, { mode: 0o644 });
   await writeRuntimeState(dir, {
     runtimeConfig: { completedFp: true, certificatePath: certPath, privateKeyPath: keyPath, thingName: 'thing-7', deviceConfiguration: { A: '1' } },
     fleetprov: { stage: 'verified', certificateId: id, format: 'cbor', templateName: 'T', clientId: 'thing-7', verifiedAt: '2030-01-01T00:00:00.000Z', previous: [] },

@@ -86,8 +86,8 @@ describe('writeFileAtomic', () => {
     await ensureStorageDir(dir);
     const old = process.umask(0o000);
     try {
-      await writeFileAtomic(join(dir, 'k.pem.key'), 'KEY', PRIVATE_KEY_MODE);
-      await writeFileAtomic(join(dir, 'c.pem.crt'), 'CERT', CERTIFICATE_MODE);
+      await writeFileAtomic(join(dir, 'k.pem.key'), 'KEY', { mode: PRIVATE_KEY_MODE });
+      await writeFileAtomic(join(dir, 'c.pem.crt'), 'CERT', { mode: CERTIFICATE_MODE });
     } finally {
       process.umask(old);
     }
@@ -102,7 +102,7 @@ describe('writeFileAtomic', () => {
     await ensureStorageDir(dir);
     const path = join(dir, 'state.json');
     await writeFile(path, 'old', { mode: 0o666 });
-    await writeFileAtomic(path, 'new', 0o600);
+    await writeFileAtomic(path, 'new', { mode: 0o600 });
     assert.equal(await readFile(path, 'utf8'), 'new');
     assert.equal(modeOf(await stat(path)), 0o600);
     assert.deepEqual(await readdir(dir), ['state.json']);
@@ -110,7 +110,7 @@ describe('writeFileAtomic', () => {
 
   it('reports a failure as StorageError naming the path and cleans up', async () => {
     const path = join(root, 'missing-dir', 'file');
-    await assert.rejects(writeFileAtomic(path, 'x', 0o600), (err: unknown) => err instanceof StorageError && err.path === path);
+    await assert.rejects(writeFileAtomic(path, 'x', { mode: 0o600 }), (err: unknown) => err instanceof StorageError && err.path === path);
   });
 });
 

@@ -11,5 +11,6 @@ export * from './topics.js';
 export * from './codec.js';
 export * from './requests.js';
 export * from './responses.js';
+export * from './rotation.js';
 export { coerceToString, type StringMapLimits } from './string-map.js';
 export { FORBIDDEN_KEYS, isForbiddenKey, type FieldPath } from './wire-guards.js';

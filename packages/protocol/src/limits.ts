@@ -1,6 +1,8 @@
 /**
  * AWS IoT Core limits that the provisioning protocol and the broker enforce
- * (spec §1 and §8), plus a few fleetprov-chosen bounds for untrusted input.
+ * (AWS IoT Core quotas,
+ * https://docs.aws.amazon.com/general/latest/gr/iot-core.html, and the MQTT notes of
+ * https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html), plus a few fleetprov-chosen bounds for untrusted input.
  *
  * Lengths called "chars" are JavaScript string lengths (UTF-16 code units,
  * like Java's `String.length` on the AWS side); lengths called "bytes" are
@@ -183,7 +185,7 @@ export function checkClientId(id: string): string | null {
 
 /**
  * The keep-alive interval the broker actually applies for a requested one
- * (spec §8): 0 → 1200, above 1200 → 1200, 1–29 → 30, otherwise unchanged.
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html): 0 → 1200, above 1200 → 1200, 1–29 → 30, otherwise unchanged.
  * Fractions are rounded down; negative or non-finite values get the default.
  */
 export function normalizeKeepAlive(seconds: number): number {

@@ -1,7 +1,7 @@
 /**
- * Payload shapes of the Fleet Provisioning MQTT API, with AWS's exact key
- * names (spec §1.2–1.5). The same keys are used under the `json` and `cbor`
- * topics.
+ * Payload shapes of the Fleet Provisioning MQTT API, with AWS's exact key names
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/fleet-provision-api.html).
+ * The same keys are used under the `json` and `cbor` topics.
  */
 
 /** Any value a decoded provisioning payload can hold (JSON data model; maps have string keys). */

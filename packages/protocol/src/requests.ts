@@ -22,7 +22,7 @@ import { checkStringMap, readStringMap, type StringMapLimits } from './string-ma
 import type { Operation, PayloadFormat } from './topics.js';
 import { isWireObject, requireEncodableObject, requireEncodableString, typeName } from './wire-guards.js';
 
-/** Limits applied to RegisterThing `parameters` (spec §1.4 and fleetprov's entry cap). */
+/** Limits applied to RegisterThing `parameters` (RegisterThing in https://docs.aws.amazon.com/iot/latest/developerguide/fleet-provision-api.html, and fleetprov's entry cap). */
 export const REGISTER_THING_PARAMETER_LIMITS: StringMapLimits = Object.freeze({
   maxEntries: MAX_REGISTER_THING_PARAMETERS,
   maxKeyChars: MAX_PARAMETER_KEY_CHARS,

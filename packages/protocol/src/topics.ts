@@ -1,5 +1,5 @@
 /**
- * The 18 Fleet Provisioning topics (spec §1.1): builders, an exact parser and
+ * The 18 Fleet Provisioning topics (https://docs.aws.amazon.com/iot/latest/developerguide/fleet-provision-api.html): builders, an exact parser and
  * the prefix constants of AWS's embedded C library (`fleet_provisioning.h`).
  */
 

@@ -9,11 +9,12 @@ import {
   isProvisioningTopic,
   MAX_TOPIC_BYTES,
   MAX_TOPIC_LEVELS,
+  isRotationRequestTopic,
+  isRotationServerTopic,
   parseTopic,
   RULES_TOPIC_PREFIX,
   type ParsedTopic,
 } from '@fleetprov/protocol';
-import { isRotationRequestTopic, isRotationServerTopic } from '../rotation/topics.js';
 
 /** How the broker treats a PUBLISH topic that passed `checkTopicName`. */
 export type PublishTopicClass =

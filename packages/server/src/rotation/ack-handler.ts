@@ -5,12 +5,11 @@
  * Idempotent: repeating the ack returns the same rotation. Body: `{}` or
  * `{"certificateId": "<new id>", "rotationId": "..."}` (both optional, checked when present).
  */
-import { ERROR_STATUS_CODES, type ErrorCode } from '@fleetprov/protocol';
+import { ERROR_STATUS_CODES, parseRotationTopic, rotationAckReplyTopic, type ErrorCode } from '@fleetprov/protocol';
 import type { Logger } from 'pino';
 import type { RouteHandler, RouteReply, TopicMatcher } from '../broker/index.js';
 import type { Registry, RotationRow } from '../registry/index.js';
 import type { RotationService } from './service.js';
-import { parseRotationTopic, rotationAckReplyTopic } from './topics.js';
 
 /** A rotation acknowledgement topic, parsed: `fleetprov/things/<thingName>/rotation/ack`. */
 export interface RotationAckTopic {

@@ -22,5 +22,5 @@ export {
   isRotationRequestTopic,
   isRotationServerTopic,
   type ParsedRotationTopic,
-} from './topics.js';
+} from '@fleetprov/protocol';
 export { RotationError, type RotationErrorCode } from './errors.js';

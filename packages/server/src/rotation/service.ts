@@ -17,6 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { rotationNotifyTopic, type RotationNotice } from '@fleetprov/protocol';
 import { rejection } from '../provisioning/errors.js';
 import type { RegistrationObserver } from '../provisioning/register-thing.js';
 import {
@@ -31,7 +32,6 @@ import {
 } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
 import { RotationError } from './errors.js';
-import { rotationNotifyTopic } from './topics.js';
 
 /** Event `type` of the rotation rows in the provisioning event log. */
 export const ROTATION_EVENT_TYPE = 'certificate-rotation';
@@ -416,7 +416,7 @@ export class RotationService {
         certificateId: rotation.oldCertificateId,
         ...(rotation.templateName === null ? {} : { templateName: rotation.templateName }),
         requestedAt: new Date(rotation.requestedAt).toISOString(),
-      }),
+      } satisfies RotationNotice),
     );
     try {
       await this.#publish(rotationNotifyTopic(rotation.thingName), payload);

@@ -47,8 +47,8 @@ describe('rotation: recovery after expiry', () => {
     await ensureStorageDir(dir);
     const certificatePath = join(dir, `${facts.certificateId}-certificate.pem.crt`);
     const privateKeyPath = join(dir, `${facts.certificateId}-private.pem.key`);
-    await writeFileAtomic(privateKeyPath, issued.privateKeyPem as string, PRIVATE_KEY_MODE);
-    await writeFileAtomic(certificatePath, issued.certificatePem, CERTIFICATE_MODE);
+    await writeFileAtomic(privateKeyPath, issued.privateKeyPem as string, { mode: PRIVATE_KEY_MODE });
+    await writeFileAtomic(certificatePath, issued.certificatePem, { mode: CERTIFICATE_MODE });
     await writeRuntimeState(dir, {
       runtimeConfig: { completedFp: true, certificatePath, privateKeyPath, thingName: `born_${serial}`, deviceConfiguration: {} },
       fleetprov: { stage: 'verified', certificateId: facts.certificateId, format: 'json', templateName: 'birthing_template', clientId: `born_${serial}`, previous: [] },

@@ -38,7 +38,8 @@ fsp.rename = async (from, to) => {
 };
 syncBuiltinESMExports();
 
-const { provision } = await import('../../src/provision.js');
+// Loaded only now, so that the device modules see the patched rename.
+const { provision } = await import('@fleetprov/device');
 const options = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Parameters<typeof provision>[0];
 try {
   const identity = await provision({ ...options, onProgress: (e) => report({ type: 'progress', ...e }) });

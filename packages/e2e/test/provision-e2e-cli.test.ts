@@ -15,10 +15,10 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DescribeThingCommand } from '@aws-sdk/client-iot';
-import { main, type CliIo } from '../src/cli/main.js';
-import { loadIdentity } from '../src/identity.js';
-import { startFleet, TEMPLATE, type Fleet } from './support/e2e-fleet.js';
-import { repoRoot } from './support/repo-root.js';
+import { loadIdentity } from '@fleetprov/device';
+import { main, type CliIo } from '@fleetprov/device/cli';
+import { startFleet, TEMPLATE, type Fleet } from './support/fleet.js';
+import { packageRoot } from './support/package-root.js';
 
 interface Run {
   code: number | null;
@@ -180,9 +180,8 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
   });
 
   it('the files written by `fleetprov claim create` are all a device needs (both binaries as processes)', async () => {
-    const root = repoRoot();
     const claimDir = join(fleet.work, 'claim-create');
-    const created = await node(join(root, 'packages', 'server', 'bin', 'fleetprov.js'), [
+    const created = await node(join(packageRoot('@fleetprov/server'), 'bin', 'fleetprov.js'), [
       'claim', 'create', '--endpoint', fleet.server.controlPlaneUrl, '--data-dir', fleet.dataDir, '--policy', 'claim_policy', '--out', claimDir,
     ]);
     assert.equal(created.code, 0, created.stdout + created.stderr);
@@ -191,7 +190,7 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
     assert.equal((await stat(join(claimDir, 'claim.pem.key'))).mode & 0o777, 0o600);
 
     const out = join(fleet.work, 'claim-create-device');
-    const deviceBin = join(root, 'packages', 'device', 'bin', 'fleetprov-device.js');
+    const deviceBin = join(packageRoot('@fleetprov/device'), 'bin', 'fleetprov-device.js');
     const run = await node(deviceBin, [
       'provision', '--endpoint', '127.0.0.1', '--port', String(fleet.server.mqttPort),
       '--root-ca', join(claimDir, 'root-ca.pem'), '--cert', join(claimDir, 'claim.pem.crt'), '--key', join(claimDir, 'claim.pem.key'),

@@ -1,14 +1,8 @@
 /**
- * A real fleetprov server for the device end-to-end tests: `startServer` from
- * `@fleetprov/server` (broker over mutual TLS, provisioning API, HTTPS control
- * plane) on a temporary data directory, set up through the control plane with
- * the AWS SDK exactly as an operator would: a device policy, a provisioning
- * template and claim certificates.
- *
- * `@fleetprov/server` is loaded with a dynamic import of a non-literal
- * specifier and typed by the small {@link E2eServer} interface below: the
- * server package depends on this one (and is built after it), so the device
- * package must not need the server's type declarations to compile.
+ * A real fleetprov server for the end-to-end tests of the device: `startServer` from
+ * `@fleetprov/server` (broker over mutual TLS, provisioning API, HTTPS control plane) on a
+ * temporary data directory, set up through the control plane with the AWS SDK exactly as an
+ * operator would: a device policy, a provisioning template and claim certificates.
  */
 
 import https from 'node:https';
@@ -24,44 +18,18 @@ import {
   ListCertificatesCommand,
 } from '@aws-sdk/client-iot';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { ProvisionOptions } from '../../src/provision.js';
+import type { ProvisionOptions } from '@fleetprov/device';
+import { startServer, type RunningServer, type ServerOptions } from '@fleetprov/server';
 
 // The SDK warns about Node 20 once per process; the project supports Node >= 20.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** The part of `@fleetprov/server`'s `RunningServer` these tests use. */
-export interface E2eServer {
-  mqttPort: number;
-  httpPort: number;
-  controlPlaneUrl: string;
-  caPath: string;
-  paths: { dir: string; credentials: string };
-  /** The broker alone: closing it drops every MQTT connection at once. */
-  broker: { close(): Promise<void> };
-  close(): Promise<void>;
-}
-
-/** The part of `@fleetprov/server`'s `ServerOptions` these tests use. */
-export interface E2eServerOptions {
-  dataDir: string;
-  host?: string;
-  mqttPort?: number;
-  httpPort?: number;
-  logLevel?: string;
-  keyAlgorithm?: 'rsa-2048' | 'ec-p256';
-  keyPoolSize?: number;
-}
-
-interface ServerModule {
-  startServer(options: E2eServerOptions): Promise<E2eServer>;
-}
-
-const SERVER_PACKAGE = '@fleetprov/server';
+/** The running server of a {@link Fleet}. */
+export type E2eServer = RunningServer;
 
 /** Starts a fleetprov server (quiet logs, 127.0.0.1). */
-export async function startE2eServer(options: E2eServerOptions): Promise<E2eServer> {
-  const mod = (await import(SERVER_PACKAGE)) as ServerModule;
-  return mod.startServer({ host: '127.0.0.1', logLevel: 'silent', ...options });
+export async function startE2eServer(options: ServerOptions): Promise<E2eServer> {
+  return startServer({ host: '127.0.0.1', logLevel: 'silent', ...options });
 }
 
 export const ACCOUNT = '000000000000';
@@ -166,7 +134,7 @@ async function makeClaim(iot: IoTClient, policyName: string, document: string): 
 export async function startFleet(opts: { keyAlgorithm?: 'rsa-2048' | 'ec-p256' } = {}): Promise<Fleet> {
   const dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-e2e-server-'));
   const work = await mkdtemp(join(tmpdir(), 'fleetprov-e2e-device-'));
-  const serverOptions: E2eServerOptions = { dataDir, mqttPort: 0, httpPort: 0, keyAlgorithm: opts.keyAlgorithm ?? 'ec-p256', keyPoolSize: 1 };
+  const serverOptions: ServerOptions = { dataDir, mqttPort: 0, httpPort: 0, keyAlgorithm: opts.keyAlgorithm ?? 'ec-p256', keyPoolSize: 1 };
   let server: E2eServer;
   let iot: IoTClient;
   try {

@@ -19,13 +19,20 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DescribeCertificateCommand, DescribeThingCommand } from '@aws-sdk/client-iot';
-import { connect } from '../src/connect.js';
-import { AbortError, DeviceError, NotAuthorizedError, ProvisioningRejectedError } from '../src/errors.js';
-import type { ProgressEvent } from '../src/events.js';
-import { inspectCredentials, loadIdentity, type DeviceIdentity } from '../src/identity.js';
-import { provision } from '../src/provision.js';
-import { readRuntimeState } from '../src/storage.js';
-import { startFleet, TEMPLATE, type Fleet } from './support/e2e-fleet.js';
+import {
+  AbortError,
+  connect,
+  DeviceError,
+  inspectCredentials,
+  loadIdentity,
+  NotAuthorizedError,
+  provision,
+  ProvisioningRejectedError,
+  readRuntimeState,
+  type DeviceIdentity,
+  type ProgressEvent,
+} from '@fleetprov/device';
+import { startFleet, TEMPLATE, type Fleet } from './support/fleet.js';
 
 /** Connects with the identity (client id = thing name) and disconnects: the broker accepted the new certificate. */
 async function assertConnects(fleet: Fleet, identity: DeviceIdentity): Promise<void> {
