@@ -10,7 +10,8 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadOrCreateCa, issueServerCertificate, writeFileAtomic, type CertificateAuthority } from './pki/index.js';
+import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './pki/index.js';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { classifyHostnames } from './pki/issue.js';
 import { generateAccessKeyPair, readSharedCredentialsFile, writeSharedCredentialsFile, type AccessKeyPair } from './api/credentials.js';
 
@@ -88,8 +89,8 @@ export async function prepareDataDir(dir: string, hostnames: readonly string[] =
   let serverTls = await loadServerTls(paths, hostnames, ca);
   if (!serverTls) {
     const issued = await issueServerCertificate(ca, hostnames);
-    await writeFileAtomic(paths.serverKey, issued.privateKeyPem, 0o600);
-    await writeFileAtomic(paths.serverCert, issued.chainPem, 0o644);
+    await writeFileAtomic(paths.serverKey, issued.privateKeyPem, { mode: 0o600 });
+    await writeFileAtomic(paths.serverCert, issued.chainPem, { mode: 0o644 });
     serverTls = { cert: issued.chainPem, key: issued.privateKeyPem };
   }
   const { dns, ips } = classifyHostnames(hostnames);

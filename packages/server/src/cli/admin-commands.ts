@@ -2,7 +2,7 @@
  * Admin commands over the control-plane API (so they work against a remote server too):
  * policies, templates, things, certificates, and `claim create`.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -28,7 +28,8 @@ import {
 import { dataDirPaths } from '../data-dir.js';
 import { createAdminClient } from './admin-client.js';
 import { CliError, type CliIo } from './io.js';
-import { readInputFile, writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
+import { readInputFile } from './files.js';
 
 /** The only payloadVersion AWS defines for pre-provisioning hooks. */
 const HOOK_PAYLOAD_VERSION = '2020-04-01';
@@ -196,9 +197,9 @@ export function addAdminCommands(program: Command, io: CliIo): void {
       await call('AttachPolicy', opts.endpoint, () => iot.send(new AttachPolicyCommand({ policyName: opts.policy, target: created.certificateArn! })));
       await mkdir(opts.out, { recursive: true, mode: 0o700 });
       const ca = await readFile(opts.ca ?? dataDirPaths(opts.dataDir).rootCa, 'utf8');
-      await writeFile(join(opts.out, 'claim.pem.crt'), created.certificatePem!, { mode: 0o644 });
-      await writeFile(join(opts.out, 'claim.pem.key'), created.keyPair!.PrivateKey!, { mode: 0o600 });
-      await writeFile(join(opts.out, 'root-ca.pem'), ca, { mode: 0o644 });
+      await writeFileAtomic(join(opts.out, 'claim.pem.crt'), created.certificatePem!, { mode: 0o644 });
+      await writeFileAtomic(join(opts.out, 'claim.pem.key'), created.keyPair!.PrivateKey!, { mode: 0o600 });
+      await writeFileAtomic(join(opts.out, 'root-ca.pem'), ca, { mode: 0o644 });
       io.stdout(`claim certificate ${created.certificateId} (ACTIVE, policy ${opts.policy})\n`);
       io.stdout(`  ${join(opts.out, 'claim.pem.crt')}\n  ${join(opts.out, 'claim.pem.key')}\n  ${join(opts.out, 'root-ca.pem')}\n`);
     });
@@ -216,9 +217,9 @@ export function addAdminCommands(program: Command, io: CliIo): void {
       }
       const ca = await readFile(opts.ca ?? dataDirPaths(opts.dataDir).rootCa, 'utf8');
       await mkdir(opts.out, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(join(opts.out, 'claim.pem.crt'), claimed.certificatePem!, 0o644);
-      await writeFileAtomic(join(opts.out, 'claim.pem.key'), claimed.keyPair!.PrivateKey!, 0o600);
-      await writeFileAtomic(join(opts.out, 'root-ca.pem'), ca, 0o644);
+      await writeFileAtomic(join(opts.out, 'claim.pem.crt'), claimed.certificatePem!, { mode: 0o644 });
+      await writeFileAtomic(join(opts.out, 'claim.pem.key'), claimed.keyPair!.PrivateKey!, { mode: 0o600 });
+      await writeFileAtomic(join(opts.out, 'root-ca.pem'), ca, { mode: 0o644 });
       io.stdout(`temporary claim certificate ${claimed.certificateId} for template ${templateName}, valid until ${expiration}\n`);
       io.stdout(`  ${join(opts.out, 'claim.pem.crt')}\n  ${join(opts.out, 'claim.pem.key')}\n  ${join(opts.out, 'root-ca.pem')}\n`);
     });

@@ -14,7 +14,8 @@ import {
   UpdateCACertificateCommand,
   type RegistrationConfig,
 } from '@aws-sdk/client-iot';
-import { createTestCa, createVerificationCertificate, issueDeviceCertificate, parseCertificateFacts, PkiError, writeFileAtomic, type KeyAlgorithm } from '../pki/index.js';
+import { createTestCa, createVerificationCertificate, issueDeviceCertificate, parseCertificateFacts, PkiError, type KeyAlgorithm } from '../pki/index.js';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { call, client, print, withConnection, type ConnectionOptions } from './admin-commands.js';
 import { readInputFile } from './files.js';
 import { CliError, type CliIo } from './io.js';
@@ -127,8 +128,8 @@ export function addCaCommands(program: Command, io: CliIo): void {
         throw err;
       }
       await mkdir(opts.out, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(keyPath, created.privateKeyPem, 0o600);
-      await writeFileAtomic(certPath, created.certificatePem, 0o644);
+      await writeFileAtomic(keyPath, created.privateKeyPem, { mode: 0o600 });
+      await writeFileAtomic(certPath, created.certificatePem, { mode: 0o644 });
       io.stdout(`CA ${created.certificateId} (CN=${opts.cn})\n  ${certPath}\n  ${keyPath} (0600: keep it offline)\n`);
       io.stdout(`next: fleetprov ca register --ca-cert ${certPath} --ca-key ${keyPath} --auto-registration [--template NAME]\n`);
     });
@@ -276,8 +277,8 @@ export function addCaCommands(program: Command, io: CliIo): void {
         pkiInputError(err, opts.caCert, opts.caKey);
       }
       await mkdir(opts.out, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(keyPath, issued.privateKeyPem ?? '', 0o600);
-      await writeFileAtomic(certPath, issued.certificatePem, 0o644);
+      await writeFileAtomic(keyPath, issued.privateKeyPem ?? '', { mode: 0o600 });
+      await writeFileAtomic(certPath, issued.certificatePem, { mode: 0o644 });
       io.stdout(`device certificate ${issued.certificateId} (CN=${opts.cn}${opts.serial === undefined ? '' : `, serialNumber=${opts.serial}`})\n  ${certPath}\n  ${keyPath} (0600)\n`);
     });
 }

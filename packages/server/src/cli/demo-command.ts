@@ -4,7 +4,8 @@
  * a small simulated fleet provisioned with the device library — one device per flow — and a JITP
  * device whose factory certificate comes from a registered manufacturer CA (demo-jitp.ts).
  */
-import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -70,8 +71,8 @@ async function setUpFleet(iot: IoTClient, dir: string): Promise<{ certPem: strin
   await iot.send(new AttachPolicyCommand({ policyName: CLAIM_POLICY, target: claim.certificateArn! }));
   const claimDir = join(dir, 'claim');
   await mkdir(claimDir, { recursive: true, mode: 0o700 });
-  await writeFile(join(claimDir, 'claim.pem.crt'), claim.certificatePem!, { mode: 0o644 });
-  await writeFile(join(claimDir, 'claim.pem.key'), claim.keyPair!.PrivateKey!, { mode: 0o600 });
+  await writeFileAtomic(join(claimDir, 'claim.pem.crt'), claim.certificatePem!, { mode: 0o644 });
+  await writeFileAtomic(join(claimDir, 'claim.pem.key'), claim.keyPair!.PrivateKey!, { mode: 0o600 });
   return { certPem: claim.certificatePem!, keyPem: claim.keyPair!.PrivateKey! };
 }
 

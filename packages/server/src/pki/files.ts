@@ -10,9 +10,9 @@
  *
  * The directory is kept at 0700. Files are written atomically (temp file, fsync, rename, fsync dir).
  */
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { createCertificateAuthority, loadCertificateAuthority, type CaBundle, type CertificateAuthority, type CreateCaOptions } from './ca.js';
 import { PkiError } from './errors.js';
 
@@ -50,44 +50,6 @@ export function caFilePaths(dir: string): CaFilePaths {
     issuingCert: join(dir, CA_FILES.issuingCert),
     issuingKey: join(dir, CA_FILES.issuingKey),
   };
-}
-
-/**
- * Writes `data` to `path` atomically with `mode`: a temporary file in the same directory is written
- * and fsync'd, renamed over `path`, and the directory is fsync'd.
- */
-export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.writeFile(data, 'utf8');
-    await handle.chmod(mode); // open()'s mode is filtered by the umask; set it exactly
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await syncDirectory(join(path, '..'));
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // Some platforms/filesystems cannot fsync a directory; the rename is still atomic.
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {
@@ -142,9 +104,9 @@ export async function saveCaBundle(dir: string, bundle: CaBundle): Promise<CaFil
   const paths = caFilePaths(dir);
   // Keys first: a crash part-way leaves a directory that loadOrCreateCa refuses instead of a root
   // certificate without its key.
-  await writeFileAtomic(paths.rootKey, bundle.rootKeyPem, 0o600);
-  await writeFileAtomic(paths.issuingKey, bundle.issuingKeyPem, 0o600);
-  await writeFileAtomic(paths.issuingCert, bundle.issuingCertPem, 0o644);
-  await writeFileAtomic(paths.rootCert, bundle.rootCertPem, 0o644);
+  await writeFileAtomic(paths.rootKey, bundle.rootKeyPem, { mode: 0o600 });
+  await writeFileAtomic(paths.issuingKey, bundle.issuingKeyPem, { mode: 0o600 });
+  await writeFileAtomic(paths.issuingCert, bundle.issuingCertPem, { mode: 0o644 });
+  await writeFileAtomic(paths.rootCert, bundle.rootCertPem, { mode: 0o644 });
   return paths;
 }

@@ -12,7 +12,7 @@ export {
   type CreateCaOptions,
   type CaKeyAlgorithm,
 } from './ca.js';
-export { loadOrCreateCa, saveCaBundle, writeFileAtomic, caFilePaths, CA_FILES, type CaFilePaths, type LoadedCa } from './files.js';
+export { loadOrCreateCa, saveCaBundle, caFilePaths, CA_FILES, type CaFilePaths, type LoadedCa } from './files.js';
 export {
   issueFromCsr,
   createKeysAndCertificate,

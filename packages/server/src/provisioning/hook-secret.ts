@@ -5,7 +5,8 @@
  * `FLEETPROV_HOOK_SECRET` sets it explicitly instead (several servers sharing one database need the same key).
  */
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { join } from 'node:path';
 import { ProvisioningError } from './errors.js';
 
@@ -40,15 +41,7 @@ export async function loadOrCreateHookSecret(dataDir: string): Promise<{ secret:
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const secret = randomBytes(32).toString('hex');
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, secret + '\n', { mode: 0o600 });
-  const handle = await open(tmp, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
+  await writeFileAtomic(path, secret + '\n', { mode: 0o600 });
   // Another process may have renamed its own secret into place at the same moment: use what is on disk.
   return { secret: checkHookSecret((await readFile(path, 'utf8')).trim()), path };
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCertificateAuthority, loadOrCreateCa, PkiError, writeFileAtomic } from '../../src/pki/index.js';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
+import { createCertificateAuthority, loadOrCreateCa, PkiError } from '../../src/pki/index.js';
 
 async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'fleetprov-pki-'));
@@ -66,14 +67,19 @@ test('files that do not belong together are refused on load', async (t) => {
   await assert.rejects(loadOrCreateCa(dir), { code: 'CaMismatch' });
 });
 
-test('writeFileAtomic replaces content, applies the mode and leaves no temp files', async (t) => {
+test('writeFileAtomic (the shared helper the server writes its files with) replaces content, applies the mode and leaves no temp files', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'secret.key');
   await writeFile(path, 'old', { mode: 0o644 });
-  await writeFileAtomic(path, 'new content', 0o600);
+  await writeFileAtomic(path, 'new content', { mode: 0o600 });
   assert.equal(await readFile(path, 'utf8'), 'new content');
   assert.equal(await mode(path), 0o600);
   assert.deepEqual(await readdir(dir), ['secret.key']);
-  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'x'), 'y', 0o600), { code: 'ENOENT' });
+  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'x'), 'y', { mode: 0o600 }), (err: Error & { path?: string; cause?: { code?: string } }) => {
+    assert.equal(err.name, 'StorageError');
+    assert.equal(err.path, join(dir, 'missing', 'x'));
+    assert.equal(err.cause?.code, 'ENOENT');
+    return true;
+  });
   assert.deepEqual(await readdir(dir), ['secret.key']);
 });

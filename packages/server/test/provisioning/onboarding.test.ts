@@ -13,13 +13,15 @@ import type { ServiceContext } from '../../src/service-context.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
-/** A context whose registry answers `getCertificate` only, counting the reads. */
+/** A context whose registry answers `certificates.get` only, counting the reads. */
 function fakeContext(row: CertificateRow | null): { ctx: ServiceContext; reads: string[] } {
   const reads: string[] = [];
   const registry = {
-    async getCertificate(id: string) {
-      reads.push(id);
-      return row;
+    certificates: {
+      async get(id: string) {
+        reads.push(id);
+        return row;
+      },
     },
   };
   const ctx = { registry, logger: pino({ level: 'silent' }), now: () => new Date(NOW) } as unknown as ServiceContext;
