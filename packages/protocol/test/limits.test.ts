@@ -22,7 +22,7 @@ import {
 } from '../src/index.js';
 
 describe('limit constants', () => {
-  it('match spec §8', () => {
+  it('match AWS IoT Core quotas', () => {
     assert.equal(MAX_PAYLOAD_BYTES, 131072);
     assert.equal(MAX_CLIENT_ID_BYTES, 128);
     assert.equal(MAX_TOPIC_BYTES, 256);

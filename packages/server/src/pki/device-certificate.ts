@@ -1,7 +1,7 @@
 /**
  * Device certificates with AWS IoT's profile, assembled as DER and signed with `node:crypto`.
  *
- * Every device certificate has the same shape (spec §1.2): v3, a 20-octet serial, the issuing CA as
+ * Every device certificate has the same shape (as AWS issues them; docs/decisions.md): v3, a 20-octet serial, the issuing CA as
  * issuer, subject `CN=AWS IoT Certificate` (or the CSR's), the device's SubjectPublicKeyInfo as
  * received, and four extensions (BasicConstraints CA:FALSE and KeyUsage digitalSignature, both
  * critical; AuthorityKeyIdentifier; SubjectKeyIdentifier). Building that shape through the generic

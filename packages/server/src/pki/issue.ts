@@ -2,8 +2,8 @@
  * Certificates the CA issues: device certificates with AWS IoT's observed profile (from a CSR or
  * with a freshly generated key) and TLS server certificates.
  *
- * Device profile (spec §1.2): subject `CN=AWS IoT Certificate`, random 20-octet serial, notBefore
- * about 120 s before issue, extensions AuthorityKeyIdentifier, SubjectKeyIdentifier,
+ * Device profile (that of certificates AWS IoT issues, as observed; docs/decisions.md): subject
+ * `CN=AWS IoT Certificate`, random 20-octet serial, notBefore about 120 s before issue, extensions AuthorityKeyIdentifier, SubjectKeyIdentifier,
  * BasicConstraints CA:FALSE (critical), KeyUsage digitalSignature (critical).
  */
 import { isIP } from 'node:net';

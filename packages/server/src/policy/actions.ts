@@ -6,7 +6,7 @@
 import { PolicyError, quoteForMessage } from './errors.js';
 import { compileGlob, type Glob } from './glob.js';
 
-/** AWS IoT data-plane actions an IoT policy can grant (spec §6). */
+/** AWS IoT data-plane actions an IoT policy can grant (AWS: iot-policy-actions.html in the IoT Developer Guide). */
 export const IOT_ACTIONS = [
   'iot:Connect',
   'iot:Publish',

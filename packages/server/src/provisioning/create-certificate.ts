@@ -1,5 +1,5 @@
 /**
- * CreateKeysAndCertificate and CreateCertificateFromCsr (spec §1.2, §1.3): issue a certificate, store
+ * CreateKeysAndCertificate and CreateCertificateFromCsr (AWS: fleet-provision-api.html): issue a certificate, store
  * it PENDING_ACTIVATION together with its ownership token in one transaction, answer with both.
  */
 import { certificateRecord } from '../certificate-record.js';

@@ -1,5 +1,5 @@
 /**
- * Pre-provisioning hooks (spec §3). AWS calls a Lambda before RegisterThing creates anything;
+ * Pre-provisioning hooks (AWS: pre-provisioning-hook.html). AWS calls a Lambda before RegisterThing creates anything;
  * fleetprov calls a {@link PreProvisioningHook}: an in-process function, or a webhook (webhook.ts)
  * chosen by the template's `preProvisioningHook.targetArn` (hook-resolver.ts). Deny by default: a
  * denial, an error, a malformed answer or no answer within the timeout rejects the request with

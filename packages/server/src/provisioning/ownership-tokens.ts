@@ -1,5 +1,5 @@
 /**
- * Certificate ownership tokens (spec §1.6 and "fleetprov decisions"): opaque, authenticated with
+ * Certificate ownership tokens (AWS: fleet-provision-api.html; the format is fleetprov's, docs/decisions.md): opaque, authenticated with
  * AES-256-GCM, bound to the new certificate and to the principal (certificate id) of the connection
  * that created it, valid for one hour, single use.
  *

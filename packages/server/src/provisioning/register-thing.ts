@@ -1,5 +1,5 @@
 /**
- * RegisterThing (spec §1.4, §2.3): checks the template and the ownership token, runs the
+ * RegisterThing (AWS: fleet-provision-api.html#register-thing, provision-template.html#resources-section): checks the template and the ownership token, runs the
  * pre-provisioning hook, evaluates the template, then applies the plan in ONE registry transaction —
  * consume the token, create or update the thing, create inline policies, attach policies and the
  * thing to the certificate, set the certificate's status, append the event. A failure at any step

@@ -1,5 +1,5 @@
 /**
- * The ownership-token sweeper (spec §1.6): a certificate still PENDING_ACTIVATION once every token
+ * The ownership-token sweeper (AWS: fleet-provision-api.html, certificateOwnershipToken; docs/decisions.md): a certificate still PENDING_ACTIVATION once every token
  * issued for it has expired is deleted (the device may simply call a create operation again), and
  * expired tokens of certificates that moved on are dropped.
  */

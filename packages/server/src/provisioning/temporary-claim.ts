@@ -1,5 +1,5 @@
 /**
- * Trusted-user provisioning (spec §4): CreateProvisioningClaim issues a temporary claim certificate
+ * Trusted-user provisioning (AWS: provision-wo-cert.html#trusted-user): CreateProvisioningClaim issues a temporary claim certificate
  * for one template. It is ACTIVE for {@link TEMPORARY_CLAIM_LIFETIME_MS} (5 minutes; the X.509
  * `notAfter` is the same instant), hidden from ListCertificates, and authorized by an implicit
  * policy that allows only the certificate topics and that template's RegisterThing topics — no

@@ -1,6 +1,6 @@
 /**
  * Per-principal token buckets for the Fleet Provisioning API (429 Throttling). AWS does not publish
- * the MQTT API's rates (spec §8; RegisterThing was seen at about 10 TPS); fleetprov's default is
+ * the MQTT API's rates (AWS IoT Core quotas, docs.aws.amazon.com/general/latest/gr/iot-core.html; RegisterThing was seen at about 10 TPS); fleetprov's default is
  * deliberately generous so that a factory line is never slowed down by it.
  */
 import { ProvisioningError } from './errors.js';

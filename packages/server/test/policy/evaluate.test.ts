@@ -7,7 +7,7 @@ const claim = named('claim', fixtureText('claim-policy'));
 const device = named('device', fixtureText('device-policy'));
 const citizen = named('full_citizen_role', fixtureText('full-citizen-policy'));
 
-/** AWS's §1.8 claim policy, which only covers the CreateKeysAndCertificate flow. */
+/** AWS's example claim policy (fleet-provision-api.html), which only covers the CreateKeysAndCertificate flow. */
 const keysOnlyClaim = named('claim-keys-only', {
   Version: '2012-10-17',
   Statement: [
@@ -43,7 +43,7 @@ test('claim policy: the provisioning topics of both flows and nothing else', () 
   assert.equal(allowed(ps, 'iot:RetainPublish', 'topic/$aws/certificates/create/json', ctx), false);
 });
 
-test('AWS\'s keys-only claim policy denies create-from-csr (spec §1.8 gotcha), with a hint', () => {
+test('AWS\'s keys-only claim policy denies create-from-csr (the gotcha of AWS's example), with a hint', () => {
   const ps = [keysOnlyClaim];
   assert.equal(allowed(ps, 'iot:Publish', 'topic/$aws/certificates/create/json'), true);
   const d = evaluatePolicies(ps, 'iot:Publish', 'topic/$aws/certificates/create-from-csr/json');
