@@ -6,7 +6,7 @@
  * `X509Certificate`. No native addon is involved.
  */
 
-import { createHash, createPrivateKey, createPublicKey, KeyObject, webcrypto, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from './x509.js';
 import { ConfigError } from './errors.js';
 

@@ -291,7 +291,7 @@ export function parseRuntimeState(text: string, dir: string): RuntimeState {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new TypeError(`not valid JSON (${errorText(err)})`);
+    throw new TypeError(`not valid JSON (${errorText(err)})`, { cause: err });
   }
   if (!isRecord(doc)) throw new TypeError('the document must be a JSON object');
   const rcRaw = field(doc, 'runtime-config');

@@ -19,7 +19,6 @@ const MAJOR_TEXT = 3;
 const MAJOR_ARRAY = 4;
 const MAJOR_MAP = 5;
 const MAJOR_TAG = 6;
-const MAJOR_SIMPLE = 7;
 const INDEFINITE = 31;
 const BREAK = 0xff;
 

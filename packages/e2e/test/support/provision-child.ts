@@ -14,9 +14,10 @@
  */
 
 import { readFileSync } from 'node:fs';
+import type * as FsPromisesModule from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 
-type FsPromises = typeof import('node:fs/promises');
+type FsPromises = typeof FsPromisesModule;
 
 const require = createRequire(import.meta.url);
 const fsp = require('node:fs/promises') as FsPromises;

@@ -61,7 +61,7 @@ export async function createExtensionClient(target: AdminTarget): Promise<Extens
       req.on('error', reject);
       req.end(payload);
     });
-    let parsed: Record<string, unknown> = {};
+    let parsed: Record<string, unknown>;
     try {
       parsed = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
     } catch {

@@ -3,7 +3,7 @@
  * trust anchor devices pin (their "AmazonRootCA1.pem"); its key signs only the ISSUING CA
  * (pathLen 0), which signs device and server certificates.
  */
-import { createPublicKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import { createPublicKey, type X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { certificateIdFromDer } from './cert-id.js';
 import { buildName, type DnInput } from './dn.js';
 import { PkiError } from './errors.js';

@@ -140,7 +140,7 @@ export function verifyCsr(csrPem: unknown): VerifiedCsr {
   if (params !== undefined && !(algorithm.key === 'RSA' && params.tag === Tag.NULL && params.content.length === 0)) {
     throw invalid(`unexpected parameters for ${algorithm.name}`);
   }
-  let ok = false;
+  let ok: boolean;
   try {
     ok = verify(algorithm.hash, structure.info.raw, publicKey, structure.signature);
   } catch {

@@ -1,7 +1,7 @@
 /**
  * What the stores (`<aggregate>/store.ts`) work with: a Kysely handle (the root database or a
  * transaction), the dialect, ARN builder, quotas and clock; writes also get a {@link ChangeRecorder}.
- * The stores' {@link Session} decides whether a write runs in a transaction or a savepoint.
+ * The stores' `Session` (session.ts) decides whether a write runs in a transaction or a savepoint.
  */
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import type { ArnBuilder } from './arn.js';
@@ -9,7 +9,6 @@ import type { ChangeRecorder } from './changes.js';
 import { isUniqueViolation } from './errors.js';
 import type { Database } from './db-schema.js';
 import type { RegistryDialect, RegistryLimits } from './common-types.js';
-import type { Session } from './session.js';
 
 /** Execution context of the store functions. */
 export interface Ctx {

@@ -48,6 +48,7 @@ export class SingleSchemaPostgresDialect extends PostgresDialect {
   }
 
   /** The introspector. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kysely's Dialect interface takes Kysely<any>
   override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
     return new SingleSchemaIntrospector(db, this.#schema);
   }

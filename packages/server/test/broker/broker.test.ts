@@ -48,11 +48,6 @@ const denied: DeniedEvent[] = [];
 const connected: ConnectedEvent[] = [];
 const disconnected: DisconnectedEvent[] = [];
 
-/** Log lines added after `from`, joined for regex assertions. */
-function logSince(from: number): string {
-  return lines.slice(from).map((l) => l.msg).join('\n');
-}
-
 before(async () => {
   lab = await createLab();
   authority = new TestAuthority();

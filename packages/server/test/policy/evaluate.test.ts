@@ -43,7 +43,7 @@ test('claim policy: the provisioning topics of both flows and nothing else', () 
   assert.equal(allowed(ps, 'iot:RetainPublish', 'topic/$aws/certificates/create/json', ctx), false);
 });
 
-test('AWS\'s keys-only claim policy denies create-from-csr (the gotcha of AWS's example), with a hint', () => {
+test('AWS\'s keys-only claim policy denies create-from-csr (the gotcha of the AWS example), with a hint', () => {
   const ps = [keysOnlyClaim];
   assert.equal(allowed(ps, 'iot:Publish', 'topic/$aws/certificates/create/json'), true);
   const d = evaluatePolicies(ps, 'iot:Publish', 'topic/$aws/certificates/create-from-csr/json');

@@ -14,6 +14,7 @@ const glob = (p: string): ((s: string) => boolean) => {
 /** Reference: the same semantics via a regular expression (fine for short test strings). */
 function reference(pattern: string, subject: string): boolean {
   let re = '';
+  // eslint-disable-next-line no-control-regex -- NUL marks an escaped ${x} in this reference implementation
   for (const ch of pattern.replace(/\$\{([*?$])\}/g, (_m, c: string) => `\u0000${c}`).match(/\u0000.|[\s\S]/gu) ?? []) {
     if (ch.startsWith('\u0000')) re += ch.slice(1).replace(/[$*?]/g, '\\$&');
     else if (ch === '*') re += '[\\s\\S]*';

@@ -15,7 +15,7 @@ function parseOrPolicyError(input: unknown): void {
   try {
     parsePolicy(input as object);
   } catch (err) {
-    if (!(err instanceof PolicyError)) throw new Error(`non-PolicyError thrown: ${String(err)}`);
+    if (!(err instanceof PolicyError)) throw new Error(`non-PolicyError thrown: ${String(err)}`, { cause: err });
     assert.equal(err.code, 'MalformedPolicy');
     assert.equal(typeof err.path, 'string');
   }

@@ -21,7 +21,7 @@ import {
   type PayloadFormat,
   type WireValue,
 } from '@fleetprov/protocol';
-import { startBroker, TopicRouter, type Broker, type BrokerLimits } from '../../src/broker/index.js';
+import { BrokerBus, startBroker, TopicRouter, type Broker, type BrokerLimits } from '../../src/broker/index.js';
 import {
   createCertificateAuthority,
   issueDeviceCertificate,
@@ -144,7 +144,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const keyPool = new KeyPool({ targets: { [keyAlgorithm]: keyAlgorithm === 'ec-p256' ? 8 : 1 } });
   const { logger, lines } = captureLogger();
   const clock = { skewMs: 0 };
-  let broker: Broker | undefined;
+  const bus = new BrokerBus();
   const ctx: ServiceContext = {
     registry,
     ca,
@@ -155,7 +155,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     certificateValidityDays: 365,
     keyAlgorithm,
     endpointAddress: '127.0.0.1',
-    disconnectCertificate: (id, reason) => broker?.disconnectCertificate(id, reason) ?? 0,
+    disconnectCertificate: (id, reason) => bus.disconnectCertificate(id, reason),
     now: () => new Date(Date.now() + clock.skewMs),
   };
 
@@ -169,7 +169,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const server = await issueServerCertificate(ca, ['127.0.0.1']);
   const authority = createRegistryAuthority(ctx, options.authority);
   const handler = await createProvisioningHandler(ctx, options.handler);
-  broker = await startBroker({
+  const broker = await startBroker({
+    bus,
     host: '127.0.0.1',
     port: 0,
     tls: { key: server.privateKeyPem, cert: server.chainPem, ca: ca.caCertificatesPem },

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { AuthenticationResult, Principal } from '../../broker/index.js';
 import { CertificateFactsCache, toPolicyDn, type CertificateFacts } from '../../pki/index.js';
-import { PolicyCache, PolicyError, type CompiledPolicySet, type Decision, type NamedPolicy, type PolicyContext } from '../../policy/index.js';
+import { type PolicyCache, PolicyError, type CompiledPolicySet, type Decision, type NamedPolicy, type PolicyContext } from '../../policy/index.js';
 import type { CertificateRow } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
 import { temporaryClaimPolicy } from '../temporary-claim.js';

@@ -4,7 +4,6 @@
  */
 import type { CertificateMode } from '../certificates/types.js';
 import type { MarkerPage, MarkerPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** AWS `CACertificateStatus`. */
 export type CaCertificateStatus = 'ACTIVE' | 'INACTIVE';
@@ -71,7 +70,7 @@ export interface ListCaCertificatesRequest extends MarkerPageRequest {
   subjectDn?: string;
 }
 
-/** The cA certificates store of a {@link Registry} (`registry.caCertificates`). */
+/** The cA certificates store of a `Registry` (`registry.caCertificates`). */
 export interface CaCertificateStore {
   /** RegisterCACertificate: stores a CA. ResourceAlreadyExists; LimitExceeded beyond the same-subject limit. */
   create(input: NewCaCertificate): Promise<CaCertificateRow>;

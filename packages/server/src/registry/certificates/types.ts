@@ -3,7 +3,6 @@
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
 import type { MarkerPage, MarkerPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** AWS `CertificateStatus`. */
 export type CertificateStatus =
@@ -110,7 +109,7 @@ export interface ListExpiringCertificatesRequest extends MarkerPageRequest {
   statuses?: CertificateStatus[];
 }
 
-/** The certificates store of a {@link Registry} (`registry.certificates`). */
+/** The certificates store of a `Registry` (`registry.certificates`). */
 export interface CertificateStore {
   /** Stores a certificate (CreateKeysAndCertificate, CreateCertificateFromCsr, ...). ResourceAlreadyExists if the id exists; ResourceNotFound for an unknown CA. */
   create(input: NewCertificate): Promise<CertificateRow>;

@@ -2,7 +2,6 @@
  * The append-only provisioning event log (a fleetprov extension).
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
-import type { Registry } from '../types.js';
 
 /** Outcome recorded with a provisioning event. */
 export type EventOutcome = 'accepted' | 'rejected' | 'info';
@@ -83,7 +82,7 @@ export interface EventCountBucket {
   count: number;
 }
 
-/** The event log store of a {@link Registry} (`registry.events`). */
+/** The event log store of a `Registry` (`registry.events`). */
 export interface EventStore {
   /** Appends a provisioning event. */
   append(event: NewEvent): Promise<EventRow>;

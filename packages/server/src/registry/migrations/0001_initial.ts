@@ -5,6 +5,7 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import type { RegistryDialect } from '../common-types.js';
 
 // Kysely's Migration interface takes Kysely<any>: migrations run against a schema that is still being built.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type AnyDb = Kysely<any>;
 
 /** 0001_initial: the initial schema (settings, CA certificates, certificates, things, thing types, groups, policies, templates, tokens, event log). */

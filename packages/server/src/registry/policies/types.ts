@@ -3,7 +3,6 @@
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
 import type { MarkerPage, MarkerPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** What a policy can be attached to. */
 export type PolicyTargetType = 'certificate' | 'thing-group';
@@ -78,7 +77,7 @@ export interface PrincipalPolicies {
   things: ThingGroupPolicies[];
 }
 
-/** The policies store of a {@link Registry} (`registry.policies`). */
+/** The policies store of a `Registry` (`registry.policies`). */
 export interface PolicyStore {
   /** CreatePolicy: version "1", the default. ResourceAlreadyExists. */
   create(input: { name: string; document: string }): Promise<PolicyRow>;

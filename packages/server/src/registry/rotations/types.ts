@@ -5,7 +5,6 @@
  * for a missing resource.
  */
 import type { TokenPage, TokenPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** Where a rotation stands. `requested`, `issued` and `acknowledged` are open; the others are final. */
 export type RotationState = 'requested' | 'issued' | 'acknowledged' | 'retired' | 'cancelled';
@@ -131,7 +130,7 @@ export interface NewRotationPolicy {
   recoveryWindowDays?: number | null;
 }
 
-/** The rotations store of a {@link Registry} (`registry.rotations`). */
+/** The rotations store of a `Registry` (`registry.rotations`). */
 export interface RotationStore {
   /**
    * Stores a rotation. ResourceAlreadyExists when the old certificate already has an open rotation

@@ -2,9 +2,8 @@
  * Key-value settings shared by every server process on the database.
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
-import type { Registry } from '../types.js';
 
-/** The settings store of a {@link Registry} (`registry.settings`). */
+/** The settings store of a `Registry` (`registry.settings`). */
 export interface SettingStore {
   /** A setting's value, or null. */
   get(key: string): Promise<string | null>;

@@ -3,7 +3,6 @@
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
 import type { TokenPage, TokenPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** AWS `TemplateType`. */
 export type TemplateType = 'FLEET_PROVISIONING' | 'JITP';
@@ -61,7 +60,7 @@ export interface TemplateVersionRow {
   createdAt: number;
 }
 
-/** The provisioning templates store of a {@link Registry} (`registry.templates`). */
+/** The provisioning templates store of a `Registry` (`registry.templates`). */
 export interface TemplateStore {
   /** CreateProvisioningTemplate: version 1, the default. ResourceAlreadyExists. */
   create(input: NewTemplate): Promise<TemplateRow>;

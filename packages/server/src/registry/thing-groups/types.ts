@@ -3,7 +3,6 @@
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
 import type { Attributes, TokenPage, TokenPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** A thing group. */
 export interface ThingGroupRow {
@@ -49,7 +48,7 @@ export interface GroupNameAndArn {
   groupArn: string;
 }
 
-/** The thing groups store of a {@link Registry} (`registry.thingGroups`). */
+/** The thing groups store of a `Registry` (`registry.thingGroups`). */
 export interface ThingGroupStore {
   /** CreateThingGroup. Idempotent for an identical group. ResourceNotFound for an unknown parent. */
   create(input: NewThingGroup): Promise<ThingGroupRow>;

@@ -3,7 +3,6 @@
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
 import type { TokenPage, TokenPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** AWS `ThingPrincipalType`. */
 export type ThingPrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
@@ -22,7 +21,7 @@ export interface ThingPrincipalPageRequest extends TokenPageRequest {
   type?: ThingPrincipalType;
 }
 
-/** The thing principals store of a {@link Registry} (`registry.thingPrincipals`). */
+/** The thing principals store of a `Registry` (`registry.thingPrincipals`). */
 export interface ThingPrincipalStore {
   /**
    * AttachThingPrincipal. Idempotent (updates the type). InvalidRequest if the certificate is

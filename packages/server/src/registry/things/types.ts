@@ -3,7 +3,6 @@
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
 import type { Attributes, TokenPage, TokenPageRequest } from '../common-types.js';
-import type { Registry } from '../types.js';
 
 /** A thing. */
 export interface ThingRow {
@@ -62,7 +61,7 @@ export interface ThingTypeRow {
   createdAt: number;
 }
 
-/** The things and thing types store of a {@link Registry} (`registry.things`). */
+/** The things and thing types store of a `Registry` (`registry.things`). */
 export interface ThingStore {
   /**
    * CreateThing. Idempotent when the same configuration exists already; ResourceAlreadyExists when a

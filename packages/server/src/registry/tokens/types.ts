@@ -2,7 +2,6 @@
  * Certificate ownership tokens of fleet provisioning (AWS CreateKeysAndCertificate / RegisterThing).
  * Timestamps are epoch milliseconds; getters return null for a missing resource.
  */
-import type { Registry } from '../types.js';
 
 /** A certificate ownership token's server-side record. */
 export interface OwnershipTokenRow {
@@ -24,7 +23,7 @@ export interface NewOwnershipToken {
   expiresAt: number;
 }
 
-/** The ownership tokens store of a {@link Registry} (`registry.tokens`). */
+/** The ownership tokens store of a `Registry` (`registry.tokens`). */
 export interface OwnershipTokenStore {
   /** Records an ownership token. ResourceNotFound for an unknown certificate. */
   create(input: NewOwnershipToken): Promise<OwnershipTokenRow>;
