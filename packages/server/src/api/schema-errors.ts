@@ -103,7 +103,7 @@ export function schemaErrorMessage(error: AjvErrorShape, part: string): string {
       return `${field} ${quoteValue(String(value))} must match ${text}.`;
     }
     case 'enum':
-      return `${field} must be one of ${(error.params.allowedValues as unknown[]).join(', ')}.`;
+      return `${field} must be one of ${(error.params.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}.`;
     case 'minimum':
     case 'maximum':
       return `${field} must be between ${String(schema.minimum)} and ${String(schema.maximum)}.`;

@@ -81,7 +81,11 @@ describe('the SigV4 scope', () => {
   let env: RoutesEnv;
   let app: ApiApp;
   let baseUrl: string;
-  const routes: Array<{ method: string; url: string }> = [];
+  // The probes are registered by buildApiApp itself, before a hook can see them.
+  const routes: Array<{ method: string; url: string }> = [
+    { method: 'GET', url: '/healthz' },
+    { method: 'GET', url: '/readyz' },
+  ];
 
   before(async () => {
     env = await startRoutesEnv();
@@ -110,7 +114,7 @@ describe('the SigV4 scope', () => {
     assert.deepEqual(new Set(routes.filter((r) => PUBLIC_ROUTES.has(r.url)).map((r) => r.url)), PUBLIC_ROUTES, 'every public route is registered');
     for (const { method, url } of routes) {
       const path = url.replace(/:[A-Za-z]+/g, 'x').replace('*', 'x');
-      const res = await rawRequest(baseUrl, { method, path, ...(method === 'GET' || method === 'HEAD' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }) });
+      const res = await rawRequest(baseUrl, { method, path, ...(method === 'GET' || method === 'HEAD' ? {} : { headers: { 'content-type': 'application/json', 'content-length': '2' }, body: '{}' }) });
       const errorType = res.headers['x-amzn-errortype'];
       if (PUBLIC_ROUTES.has(url)) {
         // Public routes may refuse for their own reasons (no CSRF header, no metrics token), never for a missing signature.

@@ -71,8 +71,13 @@ export const TAGS: Schema = {
  */
 export function object(properties: Record<string, Schema>, required: readonly string[] = []): Schema {
   const members: Record<string, Schema> = {};
-  for (const [name, schema] of Object.entries(properties)) members[name] = required.includes(name) ? schema : { ...schema, nullable: true };
+  for (const [name, schema] of Object.entries(properties)) members[name] = required.includes(name) ? schema : nullable(schema);
   return { type: 'object', properties: members, ...(required.length === 0 ? {} : { required: [...required] }) };
+}
+
+/** `schema` or `null` (Ajv's `nullable`; an enumeration must list `null` itself). */
+function nullable(schema: Schema): Schema {
+  return Array.isArray(schema.enum) ? { ...schema, nullable: true, enum: [...(schema.enum as unknown[]), null] } : { ...schema, nullable: true };
 }
 
 /** Path parameters: every one required. */
