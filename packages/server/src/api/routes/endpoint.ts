@@ -3,8 +3,7 @@
  * (https://docs.aws.amazon.com/iot/latest/apireference/API_DescribeEndpoint.html).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { invalidRequest } from '../errors.js';
-import { query, text } from './schemas.js';
+import { oneOf, query } from './schemas.js';
 
 /** Endpoint types of `DescribeEndpoint`. */
 export type EndpointType = 'iot:Data' | 'iot:Data-ATS' | 'iot:CredentialProvider' | 'iot:Jobs';
@@ -20,18 +19,12 @@ export interface EndpointRouteOptions {
   endpoints?: Partial<Record<EndpointType, string>>;
 }
 
-function isEndpointType(value: string): value is EndpointType {
-  return (ENDPOINT_TYPES as readonly string[]).includes(value);
-}
-
 /** DescribeEndpoint, as a Fastify plugin. */
 export const endpointRoutes: FastifyPluginAsync<EndpointRouteOptions> = async (app, options) => {
   const fallback = options.endpointAddress ?? 'localhost';
   const endpoints = options.endpoints ?? {};
-  app.get<{ Querystring: { endpointType?: string } }>('/endpoint', { schema: { querystring: query({ endpointType: text(128) }) } }, async (request) => {
+  app.get<{ Querystring: { endpointType?: EndpointType } }>('/endpoint', { schema: { querystring: query({ endpointType: oneOf(ENDPOINT_TYPES) }) } }, async (request) => {
     const type = request.query.endpointType ?? 'iot:Data';
-    // The message lists the types (a schema enum would too, but AWS's wording names them all).
-    if (!isEndpointType(type)) throw invalidRequest(`endpointType must be one of ${ENDPOINT_TYPES.join(', ')}.`);
     return { endpointAddress: endpoints[type] ?? fallback };
   });
 };
