@@ -10,8 +10,7 @@ import { openRegistry, type Registry } from './registry/index.js';
 import { CertificateFactsCache, KeyPool } from './pki/index.js';
 import { BrokerBus, startBroker, TopicRouter, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
-import { registerControlPlaneRoutes } from './api/routes/index.js';
-import { registerRotationRoutes } from './api/routes/rotation.js';
+import { registerControlPlane } from './api/control-plane.js';
 import {
   createProvisioningHandler,
   createRegistryAuthority,
@@ -23,10 +22,10 @@ import {
 import { createRotationAckHandler, rotationAcknowledgements, RotationService, type RotationOptions } from './rotation/index.js';
 import { createJustInTimeRegistration } from './provisioning/jitp.js';
 import { checkHookSecret, loadOrCreateHookSecret } from './provisioning/hook-secret.js';
-import { checkMetricsToken, createMetrics, createReadinessProbe, registerMetricsRoute, type FleetprovMetrics } from './metrics/index.js';
+import { checkMetricsToken, createMetrics, createReadinessProbe, type FleetprovMetrics } from './metrics/index.js';
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
-import { cachedEventConfigurations, createEventPublisher, observeRegistry, registerEventRoutes, type EventPublisher } from './events/index.js';
-import { ConsoleSessions, createSessionAuth, registerConsole } from './console/index.js';
+import { cachedEventConfigurations, createEventPublisher, observeRegistry, type EventPublisher } from './events/index.js';
+import { ConsoleSessions } from './console/index.js';
 
 /** Options of {@link startServer}; every one has a default. */
 export interface ServerOptions {
@@ -211,20 +210,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const credentials = staticCredentialStore([data.admin]);
     const consoleSessions = new ConsoleSessions();
     const api = buildApiApp({
-      credentials,
-      sessionAuth: createSessionAuth(consoleSessions),
       https: { key: data.serverTls.key, cert: data.serverTls.cert },
       logger: logger.child({ component: 'api' }),
       region,
       accountId,
-      endpointAddress: context.endpointAddress,
       readiness: createReadinessProbe({ registry: { getSetting: (key) => registry.settings.get(key) }, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
     });
-    registerControlPlaneRoutes(api, context);
-    registerRotationRoutes(api, context, rotation);
-    registerEventRoutes(api, context, { configurations: eventConfigurations });
-    registerConsole(api, { context, sessions: consoleSessions, credentials });
-    registerMetricsRoute(api, metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null);
+    await registerControlPlane(api, {
+      context,
+      credentials,
+      sessions: consoleSessions,
+      rotation,
+      eventConfigurations,
+      metrics: metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null,
+    });
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());
     const address = api.server.address();

@@ -11,8 +11,9 @@
  * HTTP status of every exception this API may answer with.
  *
  * The IoT exceptions and their codes come from the service model (`@aws-sdk/client-iot`
- * schemas, spec §9). The request-level ones (`InvalidSignatureException`, ...) are those the
- * AWS front end returns before an operation runs.
+ * schemas). The request-level ones (`InvalidSignatureException`, ...) are those the AWS front
+ * end returns before an operation runs
+ * (https://docs.aws.amazon.com/iot/latest/apireference/CommonErrors.html).
  */
 export const API_ERROR_STATUS = {
   // Modelled IoT exceptions (client faults)

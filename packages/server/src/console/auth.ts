@@ -1,13 +1,13 @@
 /**
- * How the console's session cookie authenticates control-plane requests: the `sessionAuth` of
- * `buildApiApp`. A request without the cookie is left to SigV4 (and refused as unsigned); a
+ * How the console's session cookie authenticates control-plane requests: the `sessionAuth` option
+ * of the SigV4 plugin (api/sigv4-plugin.ts), its one explicit alternative to a signature. A request without the cookie is left to SigV4 (and refused as unsigned); a
  * request with an unknown or expired session is refused; a request that may change something
  * (any method but GET/HEAD) must also carry the session's CSRF token in `X-Fleetprov-Csrf` and,
  * when the browser sends an `Origin`, come from the server's own origin.
  */
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
-import type { SessionPrincipal } from '../api/app.js';
+import type { SessionPrincipal } from '../api/sigv4-plugin.js';
 import { safeEqual, type ConsoleSession, type ConsoleSessions } from './sessions.js';
 
 /** Name of the session cookie. */
@@ -79,7 +79,7 @@ export function checkOrigin(request: FastifyRequest): void {
   if (origin !== own) throw new ApiError('AccessDeniedException', `Requests from origin ${origin.slice(0, 200)} are not accepted.`);
 }
 
-/** The `sessionAuth` option of `buildApiApp` over `sessions`. */
+/** The `sessionAuth` option of `sigv4Plugin` over `sessions`. */
 export function createSessionAuth(sessions: ConsoleSessions): (request: FastifyRequest) => SessionPrincipal | null {
   return (request) => {
     const session = requestSession(sessions, request);

@@ -1,21 +1,21 @@
 /**
- * The web console's own routes, under `/console` (public as far as SigV4 goes: each checks the
- * session itself):
+ * The web console's own routes, under `/console`, registered outside the SigV4 scope (each checks
+ * the session itself):
  * - `GET /console/` and `GET /console/assets/<file>`: the static single-page app shipped in
  *   `packages/server/console/` (no data in it; everything it shows comes from the API);
  * - `POST /console/api/login`: the access key pair, or a login token of `fleetprov console-login`,
  *   for a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS);
  * - `GET /console/api/session`, `POST /console/api/logout`.
- * And, over SigV4 (or a session), `POST /fleetprov/console/login-tokens`, which mints a login token.
+ * The console's routes under `/fleetprov/` (SigV4 or a session) are in api/extensions/console.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiApp } from '../api/app.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../api/errors.js';
 import type { CredentialStore } from '../api/sigv4.js';
-import { bodyObject, checkString, has, type StringRule } from '../api/routes/input.js';
+import { jsonBodyPlugin } from '../api/sigv4-plugin.js';
+import { object, text, type Schema } from '../api/routes/schemas.js';
 import { checkCsrf, checkOrigin, CSRF_HEADER, readCookie, requestSession, SESSION_COOKIE, sessionCookieHeader } from './auth.js';
 import { safeEqual, type ConsoleSession, type ConsoleSessions } from './sessions.js';
 
@@ -46,9 +46,9 @@ const SECURITY_HEADERS: Record<string, string> = {
   'cache-control': 'no-cache',
 };
 
-const ACCESS_KEY_ID: StringRule = { min: 16, max: 128, pattern: /^[A-Za-z0-9]+$/, patternText: 'letters and digits' };
-const SECRET: StringRule = { min: 1, max: 256 };
-const LOGIN_TOKEN: StringRule = { min: 1, max: 256 };
+const ACCESS_KEY_ID: Schema = { type: 'string', minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9]+$', description: 'letters and digits' };
+/** A login: a login token, or an access key pair (checked in the handler: a schema cannot say "one or the other" with today's messages). */
+const LOGIN_BODY = object({ loginToken: text(256, 1), accessKeyId: ACCESS_KEY_ID, secretAccessKey: text(256, 1) });
 
 /** Options of {@link registerConsoleRoutes}. */
 export interface ConsoleRouteOptions {
@@ -92,8 +92,8 @@ function sessionView(session: ConsoleSession): object {
   return { accessKeyId: session.accessKeyId, csrfToken: session.csrfToken, expiresAt: session.expiresAt / 1000 };
 }
 
-/** Registers the console's pages, assets and session routes on the control-plane app. */
-export function registerConsoleRoutes(app: ApiApp, options: ConsoleRouteOptions): void {
+/** The console's pages, assets and session routes, as a Fastify plugin (register it outside the SigV4 scope). */
+export const consoleRoutes: FastifyPluginAsync<ConsoleRouteOptions> = async (app, options) => {
   const { sessions, credentials } = options;
   const now = options.now ?? (() => sessions.now());
   const assets = loadAssets(options.assetDir ?? CONSOLE_ASSET_DIR);
@@ -135,17 +135,23 @@ export function registerConsoleRoutes(app: ApiApp, options: ConsoleRouteOptions)
     return expected !== undefined && safeEqual(expected, secretAccessKey);
   }
 
-  app.post('/console/api/login', async (request, reply) => {
+  await app.register(jsonBodyPlugin);
+
+  /** Refuses a login from another site before its body is read. */
+  async function checkLoginOrigin(request: FastifyRequest): Promise<void> {
     // A custom header cannot be sent cross-site without a CORS preflight, which this server never grants.
     if (request.headers[CSRF_HEADER] === undefined) {
       throw new ApiError('AccessDeniedException', 'A console login must send the X-Fleetprov-Csrf header.');
     }
     checkOrigin(request);
+  }
+
+  app.post<{ Body: { loginToken?: string | null; accessKeyId?: string | null; secretAccessKey?: string | null } }>('/console/api/login', { schema: { body: LOGIN_BODY }, onRequest: checkLoginOrigin }, async (request, reply) => {
     checkFailureBudget(request.ip);
-    const body = bodyObject(request);
+    const body = request.body;
     let accessKeyId: string | undefined;
-    if (has(body, 'loginToken')) {
-      const token = checkString(body.loginToken, 'loginToken', LOGIN_TOKEN);
+    if (body.loginToken != null) {
+      const token = body.loginToken;
       accessKeyId = sessions.consumeLoginToken(token);
       if (accessKeyId === undefined) {
         recordFailure(request.ip);
@@ -153,8 +159,10 @@ export function registerConsoleRoutes(app: ApiApp, options: ConsoleRouteOptions)
         throw new ApiError('UnrecognizedClientException', 'The login token is not valid (unknown, already used or expired); run fleetprov console-login again.');
       }
     } else {
-      const id = checkString(body.accessKeyId, 'accessKeyId', ACCESS_KEY_ID);
-      const secret = checkString(body.secretAccessKey, 'secretAccessKey', SECRET);
+      const id = body.accessKeyId;
+      const secret = body.secretAccessKey;
+      if (id == null) throw new ApiError('InvalidRequestException', 'accessKeyId must be a string.');
+      if (secret == null) throw new ApiError('InvalidRequestException', 'secretAccessKey must be a string.');
       if (!(await checkKeyPair(id, secret))) {
         recordFailure(request.ip);
         request.log.warn({ accessKeyId: id, reason: 'wrong access key pair' }, 'console login refused');
@@ -183,13 +191,4 @@ export function registerConsoleRoutes(app: ApiApp, options: ConsoleRouteOptions)
     void reply.header('set-cookie', sessionCookieHeader('', { secure: request.protocol === 'https', maxAgeSeconds }));
     return {};
   });
-
-  // fleetprov extension (SigV4 or a session): a one-time login token for `fleetprov console-login`.
-  app.post('/fleetprov/console/login-tokens', async (request) => {
-    const who = request.awsAuth?.accessKeyId ?? request.sessionAuth?.accessKeyId;
-    if (who === undefined) throw new ApiError('AccessDeniedException', 'Sign the request to mint a login token.');
-    const { token, expiresAt } = sessions.mintLoginToken(who);
-    request.log.info({ accessKeyId: who }, 'console login token minted');
-    return { loginToken: token, expiresAt: expiresAt / 1000, loginPath: `/console/#login=${token}` };
-  });
-}
+};

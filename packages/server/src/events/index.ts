@@ -14,4 +14,4 @@ export {
   type EventType,
 } from './event-configurations.js';
 export { createEventPublisher, type EventPublisher, type EventPublisherOptions } from './publisher.js';
-export { registerEventRoutes, EVENT_LOG_PATH, MAX_EVENT_PAGE } from '../api/routes/events.js';
+export { eventLogRoutes, EVENT_LOG_PATH, MAX_EVENT_PAGE } from '../api/extensions/events.js';

@@ -1,6 +1,6 @@
 /**
- * `GET /metrics` on the control-plane app. Prometheus cannot sign SigV4, so the route is public to
- * the app's SigV4 layer and checks a bearer token itself:
+ * `GET /metrics` on the control-plane app. Prometheus cannot sign SigV4, so the route is registered
+ * outside the SigV4 scope (api/sigv4-plugin.ts) and checks a bearer token itself:
  * - metrics enabled (a token configured): `Authorization: Bearer <token>` → 200 with the Prometheus
  *   text format; a missing or wrong token → 401 `UnauthorizedException` with a `WWW-Authenticate` header;
  * - metrics disabled (no token): 404 `NotConfiguredException` "metrics disabled", whatever is sent, so
@@ -8,7 +8,8 @@
  */
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../api/errors.js';
-import { sendApiError, type ApiApp } from '../api/app.js';
+import type { ApiApp } from '../api/app.js';
+import { sendApiError } from '../api/error-handler.js';
 import { bearerToken, checkMetricsToken, tokensMatch } from './bearer.js';
 import type { FleetprovMetrics } from './metrics.js';
 
@@ -32,7 +33,7 @@ function unauthorized(reply: FastifyReply): FastifyReply {
 
 /**
  * Adds `GET /metrics` to the app; `endpoint` null serves the "metrics disabled" answer.
- * The route must be listed by `isPublicRoute` in api/app.ts, or SigV4 refuses scrapers before it runs.
+ * Register it on the root app, outside the SigV4 scope, or SigV4 refuses scrapers before it runs.
  * @throws {MetricsError} `InvalidOption` for an unusable token
  */
 export function registerMetricsRoute(app: ApiApp, endpoint: MetricsEndpoint | null): void {

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, API_ERROR_STATUS } from '../../src/api/errors.js';
-import { REGISTRY_ERROR_TYPES, registryErrorToApi, toApiError } from '../../src/api/routes/index.js';
+import { REGISTRY_ERROR_TYPES, registryErrorToApi, typedErrorToApi } from '../../src/api/error-handler.js';
 import { CsrError } from '../../src/pki/index.js';
 import { PolicyError } from '../../src/policy/index.js';
 import { RegistryError, type RegistryErrorCode } from '../../src/registry/index.js';
@@ -44,22 +44,22 @@ describe('error mapping', () => {
     assert.deepEqual(missing.toBody(), { message: 'Gone.' });
   });
 
-  it('maps engine errors with their paths and passes anything else through', () => {
-    const t = toApiError(new TemplateError('InvalidTemplate', 'Resources.thing.Type', 'unknown type'));
+  it('maps engine errors with their paths and leaves anything else to the internal-failure answer', () => {
+    const t = typedErrorToApi(new TemplateError('InvalidTemplate', 'Resources.thing.Type', 'unknown type'));
     assert.ok(t instanceof ApiError);
     assert.equal(t.errorType, 'InvalidRequestException');
     assert.match(t.message, /Resources\.thing\.Type: unknown type/);
-    const p = toApiError(new PolicyError('Statement[0].Effect', 'must be "Allow" or "Deny"'));
+    const p = typedErrorToApi(new PolicyError('Statement[0].Effect', 'must be "Allow" or "Deny"'));
     assert.ok(p instanceof ApiError);
     assert.equal(p.errorType, 'MalformedPolicyException');
     assert.match(p.message, /Statement\[0\]\.Effect/);
-    const c = toApiError(new CsrError('WeakKey', 'RSA-1024 is too weak'));
+    const c = typedErrorToApi(new CsrError('WeakKey', 'RSA-1024 is too weak'));
     assert.ok(c instanceof ApiError);
     assert.equal(c.errorType, 'InvalidRequestException');
     const own = new ApiError('ThrottlingException', 'slow down');
-    assert.equal(toApiError(own), own);
+    assert.equal(typedErrorToApi(own), own);
     const other = new TypeError('boom');
-    assert.equal(toApiError(other), other);
+    assert.equal(typedErrorToApi(other), null);
   });
 });
 

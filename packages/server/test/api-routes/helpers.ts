@@ -13,11 +13,13 @@ import { IoTServiceException, type IoTClient } from '@aws-sdk/client-iot';
 import pino from 'pino';
 import { buildApiApp, type ApiApp } from '../../src/api/app.js';
 import { staticCredentialStore } from '../../src/api/credentials.js';
-import { registerControlPlaneRoutes } from '../../src/api/routes/index.js';
+import { controlPlaneRoutes } from '../../src/api/routes/index.js';
+import { consoleExtensionRoutes } from '../../src/api/extensions/index.js';
+import { sigv4Plugin } from '../../src/api/sigv4-plugin.js';
 import { createCertificateAuthority, issueServerCertificate, KeyPool, type CertificateAuthority } from '../../src/pki/index.js';
 import { openRegistry, type Registry } from '../../src/registry/index.js';
 import type { ServiceContext } from '../../src/service-context.js';
-import { createSessionAuth, registerConsole, type ConsoleSessions } from '../../src/console/index.js';
+import { consoleRoutes, createSessionAuth, type ConsoleSessions } from '../../src/console/index.js';
 import { ADMIN, iotClient } from '../api/helpers.js';
 
 /** Region and account of the test server (ARNs use them). */
@@ -75,15 +77,18 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
   };
   const credentials = staticCredentialStore([ADMIN]);
   const app = buildApiApp({
-    credentials,
-    ...(options.consoleSessions === undefined ? {} : { sessionAuth: createSessionAuth(options.consoleSessions) }),
     https: { key: server.privateKeyPem, cert: server.chainPem },
     region: REGION,
     accountId: ACCOUNT_ID,
     logger: false,
   });
-  registerControlPlaneRoutes(app, ctx);
-  if (options.consoleSessions !== undefined) registerConsole(app, { context: ctx, sessions: options.consoleSessions, credentials });
+  const sessions = options.consoleSessions;
+  await app.register(async (aws) => {
+    await aws.register(sigv4Plugin, { credentials, ...(sessions === undefined ? {} : { sessionAuth: createSessionAuth(sessions) }) });
+    await aws.register(controlPlaneRoutes, { context: ctx });
+    if (sessions !== undefined) await aws.register(consoleExtensionRoutes, { context: ctx, sessions });
+  });
+  if (sessions !== undefined) await app.register(consoleRoutes, { sessions, credentials });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const baseUrl = `https://127.0.0.1:${port}`;

@@ -15,6 +15,8 @@ import pino from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { x509 } from '../../src/pki/x509.js';
 import { buildApiApp, type ApiApp, type ApiAppOptions } from '../../src/api/app.js';
+import { sigv4Plugin, type SigV4PluginOptions } from '../../src/api/sigv4-plugin.js';
+import { endpointRoutes, type EndpointRouteOptions } from '../../src/api/routes/endpoint.js';
 import { staticCredentialStore, type AccessKeyPair } from '../../src/api/credentials.js';
 
 /** Fixed admin keys used across the API tests. */
@@ -94,17 +96,33 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
+/** Options of {@link startApp}: the app's, the SigV4 plugin's and DescribeEndpoint's. */
+export type TestAppOptions = ApiAppOptions & SigV4PluginOptions & EndpointRouteOptions;
+
 /**
- * Builds the app with the {@link ADMIN} keys (unless `credentials` is given), lets `addRoutes`
- * add test-only routes, and listens on 127.0.0.1 with an ephemeral port.
+ * Builds the app with the {@link ADMIN} keys (unless `credentials` is given) and DescribeEndpoint
+ * in its SigV4 scope, lets `addRoutes` add test-only routes to that scope, and listens on
+ * 127.0.0.1 with an ephemeral port.
  */
 export async function startApp(
-  options: Partial<ApiAppOptions> = {},
-  addRoutes?: (app: ApiApp) => void,
+  options: Partial<TestAppOptions> = {},
+  addRoutes?: (aws: ApiApp) => void,
 ): Promise<RunningApp> {
   const { logger, lines } = captureLogger();
-  const app = buildApiApp({ credentials: staticCredentialStore([ADMIN]), logger, ...options });
-  addRoutes?.(app);
+  const { credentials, signingServices, maxClockSkewMs, now, maxJsonDepth, sessionAuth, endpointAddress, endpoints, ...appOptions } = options;
+  const app = buildApiApp({ logger, ...appOptions });
+  await app.register(async (aws) => {
+    await aws.register(sigv4Plugin, {
+      credentials: credentials ?? staticCredentialStore([ADMIN]),
+      ...(signingServices === undefined ? {} : { signingServices }),
+      ...(maxClockSkewMs === undefined ? {} : { maxClockSkewMs }),
+      ...(now === undefined ? {} : { now }),
+      ...(maxJsonDepth === undefined ? {} : { maxJsonDepth }),
+      ...(sessionAuth === undefined ? {} : { sessionAuth }),
+    });
+    await aws.register(endpointRoutes, { ...(endpointAddress === undefined ? {} : { endpointAddress }), ...(endpoints === undefined ? {} : { endpoints }) });
+    addRoutes?.(aws);
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   const scheme = options.https === undefined ? 'http' : 'https';

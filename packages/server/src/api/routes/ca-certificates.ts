@@ -1,7 +1,7 @@
 /**
- * CA certificates for JITP/JITR (spec §5, §9): GetRegistrationCode, DeleteRegistrationCode,
+ * CA certificates for JITP/JITR: GetRegistrationCode, DeleteRegistrationCode,
  * RegisterCACertificate, DescribeCACertificate, ListCACertificates, UpdateCACertificate and
- * DeleteCACertificate, with AWS's paths and shapes.
+ * DeleteCACertificate, with AWS's paths and shapes (https://docs.aws.amazon.com/iot/latest/apireference/API_RegisterCACertificate.html).
  *
  * RegisterCACertificate refuses, creating nothing: a certificate that is not a CA (basicConstraints
  * cA=false) or is outside its validity period (CertificateValidationException); in DEFAULT mode a
@@ -10,42 +10,38 @@
  * expired (CertificateValidationException); an invalid `registrationConfig` (InvalidRequestException,
  * ResourceNotFoundException for an unknown template).
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { checkValidity, parseCertificateFacts, PkiError, verifyIssuedBy, type CertificateFacts } from '../../pki/index.js';
 import { deleteRegistrationCode, getRegistrationCode } from '../../provisioning/registration-code.js';
 import type { CaCertificateRow, CertificateMode, RegistrationConfig } from '../../registry/index.js';
-import type { ServiceContext } from '../../service-context.js';
 import { parseTemplate } from '../../templates/index.js';
-import type { ApiApp } from '../app.js';
 import { ApiError, invalidRequest, resourceNotFound } from '../errors.js';
-import { operation } from './errors-map.js';
 import {
-  bodyObject,
-  certificateIdParam,
-  has,
-  ignoredTags,
-  markerPageRequest,
-  MAX_PEM_LENGTH,
-  optionalBoolean,
-  optionalEnum,
-  optionalObject,
-  optionalString,
-  queryBoolean,
-  queryEnum,
-  queryString,
-  requiredString,
+  BOOLEAN,
+  CERTIFICATE_ID,
+  MARKER_PAGING,
+  markerPage,
+  object,
+  oneOf,
+  params,
+  PEM,
+  present,
+  query,
+  QUERY_BOOLEAN,
+  queryFlag,
+  TAGS,
   TEMPLATE_NAME,
-  type JsonObject,
-  type StringRule,
-} from './input.js';
-import { compact, epochSeconds } from './shared.js';
+  text,
+  type MarkerPagingQuery,
+} from './schemas.js';
+import { compact, epochSeconds, type RouteOptions } from './shared.js';
 
-/** A certificate PEM input. */
-const PEM_TEXT: StringRule = { min: 1, max: MAX_PEM_LENGTH };
-/** `registrationConfig.templateBody` (the model allows more; templates stop at 10240). */
-const REGISTRATION_TEMPLATE_BODY: StringRule = { min: 1, max: 10_240 };
-/** `registrationConfig.roleArn`: 20–2048 characters in the model; only its length is checked. */
-const ROLE_ARN: StringRule = { min: 1, max: 2048 };
+/**
+ * `registrationConfig`: `templateBody` (the model allows more; templates stop at 10240) and
+ * `roleArn` (20–2048 characters in the model; only its length is checked), or `templateName`.
+ */
+const REGISTRATION_CONFIG = object({ templateBody: text(10_240, 1), roleArn: text(2048, 1), templateName: TEMPLATE_NAME });
+const CA_PARAMS = params({ certificateId: CERTIFICATE_ID });
 const CA_STATUSES = ['ACTIVE', 'INACTIVE'] as const;
 const AUTO_REGISTRATION_STATUSES = ['ENABLE', 'DISABLE'] as const;
 const CERTIFICATE_MODES: readonly CertificateMode[] = ['DEFAULT', 'SNI_ONLY'];
@@ -71,16 +67,22 @@ function requireValid(pem: string, field: string, now: Date): void {
   if (validity === 'NotYetValid') throw certificateValidation(`${field} is not valid yet; check its notBefore date and the clocks.`);
 }
 
+/** A `registrationConfig` as a request carries it. */
+interface RegistrationConfigInput {
+  templateBody?: string | null;
+  roleArn?: string | null;
+  templateName?: string | null;
+}
+
 /**
  * A `registrationConfig` input: `templateBody` (a JITP template, validated here) with `roleArn`, or
  * `templateName` of a JITP template (the registry checks it exists and is of type JITP).
  */
-function readRegistrationConfig(obj: JsonObject | undefined): RegistrationConfig | undefined {
-  if (obj === undefined) return undefined;
-  const path = 'registrationConfig.';
-  const templateBody = optionalString(obj, 'templateBody', REGISTRATION_TEMPLATE_BODY, path);
-  const roleArn = optionalString(obj, 'roleArn', ROLE_ARN, path);
-  const templateName = optionalString(obj, 'templateName', TEMPLATE_NAME, path);
+function readRegistrationConfig(config: RegistrationConfigInput | null | undefined): RegistrationConfig | undefined {
+  if (config == null) return undefined;
+  const templateBody = present(config.templateBody);
+  const roleArn = present(config.roleArn);
+  const templateName = present(config.templateName);
   if (templateBody !== undefined && templateName !== undefined) {
     throw invalidRequest('registrationConfig takes either templateBody (with roleArn) or templateName, not both.');
   }
@@ -119,41 +121,42 @@ function summarizeCa(ca: CaCertificateRow): object {
   return { certificateArn: ca.arn, certificateId: ca.id, status: ca.status, creationDate: epochSeconds(ca.createdAt) };
 }
 
-function caIdParam(request: FastifyRequest): string {
-  return certificateIdParam(request, 'certificateId');
-}
-
-/** Registers the CA-certificate operations. */
-export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): void {
+/** The CA-certificate operations, as a Fastify plugin. */
+export const caCertificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { context: ctx }) => {
   const { registry } = ctx;
 
   // GetRegistrationCode
-  app.get(
-    '/registrationcode',
-    operation(async () => ({ registrationCode: await getRegistrationCode(registry) })),
-  );
+  app.get('/registrationcode', async () => ({ registrationCode: await getRegistrationCode(registry) }));
 
   // DeleteRegistrationCode
-  app.delete(
-    '/registrationcode',
-    operation(async () => {
-      await deleteRegistrationCode(registry);
-      return {};
-    }),
-  );
+  app.delete('/registrationcode', async () => {
+    await deleteRegistrationCode(registry);
+    return {};
+  });
 
   // RegisterCACertificate
-  app.post(
+  app.post<{
+    Querystring: { setAsActive?: string; allowAutoRegistration?: string };
+    Body: { caCertificate: string; verificationCertificate?: string | null; certificateMode?: CertificateMode | null; registrationConfig?: RegistrationConfigInput | null };
+  }>(
     '/cacertificate',
-    operation(async (request) => {
-      const setAsActive = queryBoolean(request, 'setAsActive') ?? false;
-      const allowAutoRegistration = queryBoolean(request, 'allowAutoRegistration') ?? false;
-      const body = bodyObject(request);
-      const caPem = requiredString(body, 'caCertificate', PEM_TEXT);
-      const verificationPem = optionalString(body, 'verificationCertificate', PEM_TEXT);
-      const mode = optionalEnum(body, 'certificateMode', CERTIFICATE_MODES) ?? 'DEFAULT';
-      const config = readRegistrationConfig(optionalObject(body, 'registrationConfig'));
-      ignoredTags(body);
+    {
+      schema: {
+        querystring: query({ setAsActive: QUERY_BOOLEAN, allowAutoRegistration: QUERY_BOOLEAN }),
+        body: object(
+          { caCertificate: PEM, verificationCertificate: PEM, certificateMode: oneOf(CERTIFICATE_MODES), registrationConfig: REGISTRATION_CONFIG, tags: TAGS },
+          ['caCertificate'],
+        ),
+      },
+    },
+    async (request) => {
+      const setAsActive = queryFlag(request.query.setAsActive) ?? false;
+      const allowAutoRegistration = queryFlag(request.query.allowAutoRegistration) ?? false;
+      const body = request.body;
+      const caPem = body.caCertificate;
+      const verificationPem = present(body.verificationCertificate);
+      const mode = body.certificateMode ?? 'DEFAULT';
+      const config = readRegistrationConfig(body.registrationConfig);
       const now = ctx.now();
 
       const ca = parseCertificate(caPem, 'caCertificate');
@@ -196,46 +199,57 @@ export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): v
       });
       ctx.logger.info({ caCertificateId: row.id, status: row.status, autoRegistration: row.autoRegistration, mode }, `CA certificate ${row.id} registered`);
       return { certificateArn: row.arn, certificateId: row.id };
-    }),
+    },
   );
 
   // DescribeCACertificate
-  app.get(
+  app.get<{ Params: { certificateId: string } }>(
     '/cacertificate/:certificateId',
-    operation(async (request) => {
-      const id = caIdParam(request);
+    { schema: { params: CA_PARAMS } },
+    async (request) => {
+      const id = request.params.certificateId.toLowerCase();
       const ca = await registry.caCertificates.get(id);
       if (ca === null) throw resourceNotFound(`The CA certificate ${id} does not exist.`);
       return describeCa(ca);
-    }),
+    },
   );
 
   // ListCACertificates
-  app.get(
+  app.get<{ Querystring: MarkerPagingQuery & { isAscendingOrder?: string; templateName?: string } }>(
     '/cacertificates',
-    operation(async (request) => {
-      const paging = markerPageRequest(request);
-      const ascending = queryBoolean(request, 'isAscendingOrder') ?? false;
-      const templateName = queryString(request, 'templateName', TEMPLATE_NAME);
+    { schema: { querystring: query({ ...MARKER_PAGING, isAscendingOrder: QUERY_BOOLEAN, templateName: TEMPLATE_NAME }) } },
+    async (request) => {
+      const paging = markerPage(request.query);
+      const ascending = queryFlag(request.query.isAscendingOrder) ?? false;
+      const templateName = request.query.templateName;
       const page = await registry.caCertificates.list({ ascending, ...paging, ...(templateName === undefined ? {} : { templateName }) });
       return compact({ certificates: page.items.map(summarizeCa), nextMarker: page.nextMarker });
-    }),
+    },
   );
 
   // UpdateCACertificate
-  app.put(
+  app.put<{
+    Params: { certificateId: string };
+    Querystring: { newStatus?: (typeof CA_STATUSES)[number]; newAutoRegistrationStatus?: (typeof AUTO_REGISTRATION_STATUSES)[number] };
+    Body: { registrationConfig?: RegistrationConfigInput | null; removeAutoRegistration?: boolean | null };
+  }>(
     '/cacertificate/:certificateId',
-    operation(async (request) => {
-      const id = caIdParam(request);
-      const newStatus = queryEnum(request, 'newStatus', CA_STATUSES);
-      const newAutoRegistrationStatus = queryEnum(request, 'newAutoRegistrationStatus', AUTO_REGISTRATION_STATUSES);
-      const body = bodyObject(request);
-      const config = readRegistrationConfig(optionalObject(body, 'registrationConfig'));
-      const removeAutoRegistration = optionalBoolean(body, 'removeAutoRegistration') ?? false;
+    {
+      schema: {
+        params: CA_PARAMS,
+        querystring: query({ newStatus: oneOf(CA_STATUSES), newAutoRegistrationStatus: oneOf(AUTO_REGISTRATION_STATUSES) }),
+        body: object({ registrationConfig: REGISTRATION_CONFIG, removeAutoRegistration: BOOLEAN }),
+      },
+    },
+    async (request) => {
+      const id = request.params.certificateId.toLowerCase();
+      const { newStatus, newAutoRegistrationStatus } = request.query;
+      const config = readRegistrationConfig(request.body.registrationConfig);
+      const removeAutoRegistration = request.body.removeAutoRegistration ?? false;
       if (config !== undefined && removeAutoRegistration) {
         throw invalidRequest('registrationConfig and removeAutoRegistration cannot be given together.');
       }
-      if (has(body, 'registrationConfig') && config !== undefined && Object.keys(config).length === 0) {
+      if (config !== undefined && Object.keys(config).length === 0) {
         throw invalidRequest('registrationConfig must hold templateBody (with roleArn) or templateName; use removeAutoRegistration to remove it.');
       }
       // AWS's removeAutoRegistration removes the registration config (the JITP template); the
@@ -247,17 +261,18 @@ export function registerCaCertificateRoutes(app: ApiApp, ctx: ServiceContext): v
       });
       ctx.logger.info({ caCertificateId: id, status: updated.status, autoRegistration: updated.autoRegistration }, `CA certificate ${id} updated`);
       return {};
-    }),
+    },
   );
 
   // DeleteCACertificate
-  app.delete(
+  app.delete<{ Params: { certificateId: string } }>(
     '/cacertificate/:certificateId',
-    operation(async (request) => {
-      const id = caIdParam(request);
+    { schema: { params: CA_PARAMS } },
+    async (request) => {
+      const id = request.params.certificateId.toLowerCase();
       await registry.caCertificates.delete(id);
       ctx.logger.info({ caCertificateId: id }, `CA certificate ${id} deleted`);
       return {};
-    }),
+    },
   );
-}
+};

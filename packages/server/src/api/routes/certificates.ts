@@ -1,7 +1,7 @@
 /**
- * Device certificates (spec §5, §7, §9): CreateKeysAndCertificate, CreateCertificateFromCsr,
+ * Device certificates: CreateKeysAndCertificate, CreateCertificateFromCsr,
  * RegisterCertificate, RegisterCertificateWithoutCA, DescribeCertificate, ListCertificates,
- * UpdateCertificate and DeleteCertificate.
+ * UpdateCertificate and DeleteCertificate (https://docs.aws.amazon.com/iot/latest/apireference/API_Operations_AWS_IoT.html).
  *
  * Certificates fleetprov issues are signed by its own CA (`ctx.ca`) and have no
  * `caCertificateId`. RegisterCertificate accepts only certificates signed by a CA registered in
@@ -27,26 +27,13 @@ import {
 } from '../../registry/index.js';
 import { certificateRecord } from '../../certificate-record.js';
 import type { ServiceContext } from '../../service-context.js';
-import type { ApiApp } from '../app.js';
+import type { FastifyPluginAsync } from 'fastify';
 import { ApiError, invalidRequest, resourceNotFound } from '../errors.js';
-import { operation } from './errors-map.js';
-import {
-  bodyObject,
-  certificateIdParam,
-  MAX_PEM_LENGTH,
-  optionalEnum,
-  optionalString,
-  queryBoolean,
-  queryEnum,
-  requiredString,
-  type JsonObject,
-  type StringRule,
-  markerPageRequest,
-} from './input.js';
-import { compact, epochSeconds } from './shared.js';
+import { CERTIFICATE_ID, MARKER_PAGING, markerPage, oneOf, object, params, PEM, query, QUERY_BOOLEAN, queryFlag, type MarkerPagingQuery } from './schemas.js';
+import { compact, epochSeconds, type RouteOptions } from './shared.js';
 
-/** A certificate or CSR PEM input. */
-const PEM_TEXT: StringRule = { min: 1, max: MAX_PEM_LENGTH };
+const CERTIFICATE_PARAMS = params({ certificateId: CERTIFICATE_ID });
+const SET_AS_ACTIVE_QUERY = query({ setAsActive: QUERY_BOOLEAN });
 /** Statuses a certificate may be registered with (the service sets PENDING_* itself). */
 const REGISTRATION_STATUSES: readonly CertificateStatus[] = ['ACTIVE', 'INACTIVE', 'REVOKED', 'REGISTER_INACTIVE'];
 /** Most registered CA certificates examined when looking for the issuer of a certificate. */
@@ -110,9 +97,8 @@ function requireNotExpired(facts: CertificateFacts, now: Date): void {
 }
 
 /** The status to register a certificate with: `status`, else `setAsActive`, else INACTIVE. */
-function registrationStatus(body: JsonObject, setAsActive: boolean | undefined): CertificateStatus {
-  const status = optionalEnum(body, 'status', CERTIFICATE_STATUSES);
-  if (status === undefined) return setAsActive === true ? 'ACTIVE' : 'INACTIVE';
+function registrationStatus(status: CertificateStatus | null | undefined, setAsActive: boolean | undefined): CertificateStatus {
+  if (status == null) return setAsActive === true ? 'ACTIVE' : 'INACTIVE';
   if (!REGISTRATION_STATUSES.includes(status)) {
     throw invalidRequest(`status must be one of ${REGISTRATION_STATUSES.join(', ')}; ${status} is set by the service only.`);
   }
@@ -164,15 +150,16 @@ function disconnect(ctx: ServiceContext, certificateId: string, reason: string):
   }
 }
 
-/** Registers the certificate operations. */
-export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): void {
+/** The certificate operations, as a Fastify plugin. */
+export const certificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { context: ctx }) => {
   const { registry } = ctx;
 
   // CreateKeysAndCertificate
-  app.post(
+  app.post<{ Querystring: { setAsActive?: string } }>(
     '/keys-and-certificate',
-    operation(async (request) => {
-      const setAsActive = queryBoolean(request, 'setAsActive') ?? false;
+    { schema: { querystring: SET_AS_ACTIVE_QUERY } },
+    async (request) => {
+      const setAsActive = queryFlag(request.query.setAsActive) ?? false;
       const issued = await createKeysAndCertificate(ctx.ca, {
         keyAlgorithm: ctx.keyAlgorithm,
         keyPool: ctx.keyPool,
@@ -186,106 +173,113 @@ export function registerCertificateRoutes(app: ApiApp, ctx: ServiceContext): voi
         certificatePem: row.pem,
         keyPair: { PublicKey: issued.publicKeyPem, PrivateKey: issued.privateKeyPem },
       };
-    }),
+    },
   );
 
   // CreateCertificateFromCsr
-  app.post(
+  app.post<{ Querystring: { setAsActive?: string }; Body: { certificateSigningRequest: string } }>(
     '/certificates',
-    operation(async (request) => {
-      const setAsActive = queryBoolean(request, 'setAsActive') ?? false;
-      const body = bodyObject(request);
-      const csr = requiredString(body, 'certificateSigningRequest', PEM_TEXT);
+    { schema: { querystring: SET_AS_ACTIVE_QUERY, body: object({ certificateSigningRequest: PEM }, ['certificateSigningRequest']) } },
+    async (request) => {
+      const setAsActive = queryFlag(request.query.setAsActive) ?? false;
+      const csr = request.body.certificateSigningRequest;
       const issued = await issueFromCsr(ctx.ca, csr, issuedCertificateValidity(ctx));
       const row = await registry.certificates.create(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
       ctx.certificateFacts?.remember(issued.facts);
       return { certificateArn: row.arn, certificateId: row.id, certificatePem: row.pem };
-    }),
+    },
   );
 
   // RegisterCertificate
-  app.post(
+  app.post<{ Querystring: { setAsActive?: string }; Body: { certificatePem: string; caCertificatePem?: string | null; status?: CertificateStatus | null } }>(
     '/certificate/register',
-    operation(async (request) => {
-      const setAsActive = queryBoolean(request, 'setAsActive');
-      const body = bodyObject(request);
-      const pem = requiredString(body, 'certificatePem', PEM_TEXT);
-      const caPem = optionalString(body, 'caCertificatePem', PEM_TEXT);
-      const status = registrationStatus(body, setAsActive);
+    {
+      schema: {
+        querystring: SET_AS_ACTIVE_QUERY,
+        body: object({ certificatePem: PEM, caCertificatePem: PEM, status: oneOf(CERTIFICATE_STATUSES) }, ['certificatePem']),
+      },
+    },
+    async (request) => {
+      const { certificatePem: pem, status: givenStatus } = request.body;
+      const caPem = request.body.caCertificatePem ?? undefined;
+      const status = registrationStatus(givenStatus, queryFlag(request.query.setAsActive));
       const facts = parseForRegistration(pem, 'certificatePem');
       requireNotExpired(facts, ctx.now());
       const ca = await findIssuingCa(ctx, pem, caPem);
       const mode: CertificateMode = ca.mode;
       const row = await registry.certificates.create(certificateRecord(pem, facts, status, { caCertificateId: ca.id, mode }));
       return { certificateArn: row.arn, certificateId: row.id };
-    }),
+    },
   );
 
   // RegisterCertificateWithoutCA
-  app.post(
+  app.post<{ Body: { certificatePem: string; status?: CertificateStatus | null } }>(
     '/certificate/register-no-ca',
-    operation(async (request) => {
-      const body = bodyObject(request);
-      const pem = requiredString(body, 'certificatePem', PEM_TEXT);
-      const status = registrationStatus(body, undefined);
+    { schema: { body: object({ certificatePem: PEM, status: oneOf(CERTIFICATE_STATUSES) }, ['certificatePem']) } },
+    async (request) => {
+      const pem = request.body.certificatePem;
+      const status = registrationStatus(request.body.status, undefined);
       const facts = parseForRegistration(pem, 'certificatePem');
       requireNotExpired(facts, ctx.now());
       const row = await registry.certificates.create(certificateRecord(pem, facts, status, { mode: 'SNI_ONLY' }));
       return { certificateArn: row.arn, certificateId: row.id };
-    }),
+    },
   );
 
   // DescribeCertificate
-  app.get(
+  app.get<{ Params: { certificateId: string } }>(
     '/certificates/:certificateId',
-    operation(async (request) => {
-      const id = certificateIdParam(request);
+    { schema: { params: CERTIFICATE_PARAMS } },
+    async (request) => {
+      const id = request.params.certificateId.toLowerCase();
       const certificate = await registry.certificates.get(id);
       if (certificate === null) throw resourceNotFound(`The certificate ${id} does not exist.`);
       return describeCertificate(certificate);
-    }),
+    },
   );
 
   // ListCertificates
-  app.get(
+  app.get<{ Querystring: MarkerPagingQuery & { isAscendingOrder?: string; status?: CertificateStatus } }>(
     '/certificates',
-    operation(async (request) => {
-      const paging = markerPageRequest(request);
-      const ascending = queryBoolean(request, 'isAscendingOrder') ?? false;
-      // fleetprov extension (the console's status filter): only certificates in this status.
-      const status = queryEnum(request, 'status', CERTIFICATE_STATUSES);
+    // `status` is a fleetprov extension (the console's status filter): only certificates in this status.
+    { schema: { querystring: query({ ...MARKER_PAGING, isAscendingOrder: QUERY_BOOLEAN, status: oneOf(CERTIFICATE_STATUSES) }) } },
+    async (request) => {
+      const paging = markerPage(request.query);
+      const ascending = queryFlag(request.query.isAscendingOrder) ?? false;
+      const status = request.query.status;
       const page = await registry.certificates.list({
         ascending,
         ...(status === undefined ? {} : { status }),
         ...paging,
       });
       return compact({ certificates: page.items.map(summarizeCertificate), nextMarker: page.nextMarker });
-    }),
+    },
   );
 
   // UpdateCertificate
-  app.put(
+  app.put<{ Params: { certificateId: string }; Querystring: { newStatus: CertificateStatus } }>(
     '/certificates/:certificateId',
-    operation(async (request) => {
-      const id = certificateIdParam(request);
-      const newStatus = queryEnum(request, 'newStatus', CERTIFICATE_STATUSES);
-      if (newStatus === undefined) throw invalidRequest('newStatus is required.');
+    { schema: { params: CERTIFICATE_PARAMS, querystring: query({ newStatus: oneOf(CERTIFICATE_STATUSES) }, ['newStatus']) } },
+    async (request) => {
+      const id = request.params.certificateId.toLowerCase();
+      const newStatus = request.query.newStatus;
       const updated = await registry.certificates.updateStatus(id, newStatus);
       // Not ACTIVE any more: no live connection may keep using it. Harmless when there is none.
       if (updated.status !== 'ACTIVE') disconnect(ctx, id, `certificate status set to ${updated.status}`);
       return {};
-    }),
+    },
   );
 
   // DeleteCertificate
-  app.delete(
+  app.delete<{ Params: { certificateId: string }; Querystring: { forceDelete?: string } }>(
     '/certificates/:certificateId',
-    operation(async (request) => {
-      const id = certificateIdParam(request);
-      const forceDelete = queryBoolean(request, 'forceDelete') ?? false;
+    { schema: { params: CERTIFICATE_PARAMS, querystring: query({ forceDelete: QUERY_BOOLEAN }) } },
+    async (request) => {
+      const id = request.params.certificateId.toLowerCase();
+      const forceDelete = queryFlag(request.query.forceDelete) ?? false;
       await registry.certificates.delete(id, { force: forceDelete });
       disconnect(ctx, id, 'certificate deleted');
       return {};
-    }),
+    },
   );
-}
+};

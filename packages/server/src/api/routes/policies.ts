@@ -1,45 +1,32 @@
 /**
- * IoT policies and their versions (spec §6, §9): CreatePolicy, GetPolicy, ListPolicies,
+ * IoT policies and their versions: CreatePolicy, GetPolicy, ListPolicies,
  * DeletePolicy, CreatePolicyVersion, GetPolicyVersion, ListPolicyVersions, DeletePolicyVersion,
  * SetDefaultPolicyVersion, AttachPolicy, DetachPolicy, ListAttachedPolicies and
- * ListTargetsForPolicy.
+ * ListTargetsForPolicy (https://docs.aws.amazon.com/iot/latest/apireference/API_Operations_AWS_IoT.html).
  *
  * Every document is validated with the policy engine before it is stored; a bad one is a
  * `MalformedPolicyException` whose message carries the engine's path (`Statement[0].Effect`).
  * Policy targets are certificate ARNs and thing-group ARNs.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { parsePolicy } from '../../policy/index.js';
 import { ArnBuilder, type PolicyVersionRow } from '../../registry/index.js';
-import type { ServiceContext } from '../../service-context.js';
-import type { ApiApp } from '../app.js';
 import { resourceNotFound, type ApiError } from '../errors.js';
-import { operation } from './errors-map.js';
-import {
-  bodyObject,
-  ignoredTags,
-  pathParam,
-  POLICY_NAME,
-  POLICY_VERSION_ID,
-  queryBoolean,
-  quoteValue,
-  requiredString,
-  type StringRule,
-  markerPageRequest,
-} from './input.js';
-import { compact, epochSeconds, MAX_ARN_LENGTH, policyTargetFromArn } from './shared.js';
+import { ARN, MARKER_PAGING, markerPage, object, params, POLICY_NAME, POLICY_VERSION_ID, query, QUERY_BOOLEAN, queryFlag, TAGS, text, type MarkerPagingQuery } from './schemas.js';
+import { compact, epochSeconds, policyTargetFromArn, quoteValue, type RouteOptions } from './shared.js';
 
 /** `policyDocument`: at most 404600 characters (the model's bound; the engine applies its own size limit). */
-const POLICY_DOCUMENT: StringRule = { min: 1, max: 404_600 };
-/** A policy target ARN. */
-const TARGET: StringRule = { min: 1, max: MAX_ARN_LENGTH };
+const POLICY_DOCUMENT = text(404_600, 1);
+const POLICY_PARAMS = params({ policyName: POLICY_NAME });
+const VERSION_PARAMS = params({ policyName: POLICY_NAME, policyVersionId: POLICY_VERSION_ID });
+const TARGET_BODY = object({ target: ARN }, ['target']);
 
-function policyNameParam(request: FastifyRequest): string {
-  return pathParam(request, 'policyName', POLICY_NAME);
+interface PolicyParams {
+  policyName: string;
 }
-
-function versionIdParam(request: FastifyRequest): string {
-  return pathParam(request, 'policyVersionId', POLICY_VERSION_ID);
+interface VersionParams {
+  policyName: string;
+  policyVersionId: string;
 }
 
 function policyNotFound(name: string): ApiError {
@@ -55,30 +42,30 @@ function summarizeVersion(v: PolicyVersionRow): object {
   return { versionId: v.versionId, isDefaultVersion: v.isDefault, createDate: epochSeconds(v.createdAt) };
 }
 
-/** Registers the policy operations. */
-export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
+/** The policy operations, as a Fastify plugin. */
+export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { context: ctx }) => {
   const { registry } = ctx;
   const arns = new ArnBuilder(registry.region, registry.accountId);
 
   // CreatePolicy
-  app.post(
+  app.post<{ Params: PolicyParams; Body: { policyDocument: string } }>(
     '/policies/:policyName',
-    operation(async (request) => {
-      const name = policyNameParam(request);
-      const body = bodyObject(request);
-      const document = requiredString(body, 'policyDocument', POLICY_DOCUMENT);
-      ignoredTags(body);
+    { schema: { params: POLICY_PARAMS, body: object({ policyDocument: POLICY_DOCUMENT, tags: TAGS }, ['policyDocument']) } },
+    async (request) => {
+      const name = request.params.policyName;
+      const document = request.body.policyDocument;
       validateDocument(document);
       const policy = await registry.policies.create({ name, document });
       return { policyName: policy.name, policyArn: policy.arn, policyDocument: policy.document, policyVersionId: policy.defaultVersionId };
-    }),
+    },
   );
 
   // GetPolicy
-  app.get(
+  app.get<{ Params: PolicyParams }>(
     '/policies/:policyName',
-    operation(async (request) => {
-      const name = policyNameParam(request);
+    { schema: { params: POLICY_PARAMS } },
+    async (request) => {
+      const name = request.params.policyName;
       const policy = await registry.policies.get(name);
       if (policy === null) throw policyNotFound(name);
       return {
@@ -90,52 +77,54 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
         lastModifiedDate: epochSeconds(policy.modifiedAt),
         generationId: policy.generationId,
       };
-    }),
+    },
   );
 
   // ListPolicies
-  app.get(
+  app.get<{ Querystring: MarkerPagingQuery & { isAscendingOrder?: string } }>(
     '/policies',
-    operation(async (request) => {
-      const paging = markerPageRequest(request);
-      const ascending = queryBoolean(request, 'isAscendingOrder');
+    { schema: { querystring: query({ ...MARKER_PAGING, isAscendingOrder: QUERY_BOOLEAN }) } },
+    async (request) => {
+      const paging = markerPage(request.query);
+      const ascending = queryFlag(request.query.isAscendingOrder);
       const page = await registry.policies.list({
         ...paging,
         ...(ascending === undefined ? {} : { ascending }),
       });
       return compact({ policies: page.items.map((p) => ({ policyName: p.name, policyArn: p.arn })), nextMarker: page.nextMarker });
-    }),
+    },
   );
 
   // DeletePolicy
-  app.delete(
+  app.delete<{ Params: PolicyParams }>(
     '/policies/:policyName',
-    operation(async (request) => {
-      await registry.policies.delete(policyNameParam(request));
+    { schema: { params: POLICY_PARAMS } },
+    async (request) => {
+      await registry.policies.delete(request.params.policyName);
       return {};
-    }),
+    },
   );
 
   // CreatePolicyVersion
-  app.post(
+  app.post<{ Params: PolicyParams; Querystring: { setAsDefault?: string }; Body: { policyDocument: string } }>(
     '/policies/:policyName/version',
-    operation(async (request) => {
-      const name = policyNameParam(request);
-      const setAsDefault = queryBoolean(request, 'setAsDefault') ?? false;
-      const body = bodyObject(request);
-      const document = requiredString(body, 'policyDocument', POLICY_DOCUMENT);
+    { schema: { params: POLICY_PARAMS, querystring: query({ setAsDefault: QUERY_BOOLEAN }), body: object({ policyDocument: POLICY_DOCUMENT }, ['policyDocument']) } },
+    async (request) => {
+      const name = request.params.policyName;
+      const setAsDefault = queryFlag(request.query.setAsDefault) ?? false;
+      const document = request.body.policyDocument;
       validateDocument(document);
       const version = await registry.policies.createVersion(name, document, { setAsDefault });
       return { policyArn: arns.policy(name), policyDocument: version.document, policyVersionId: version.versionId, isDefaultVersion: version.isDefault };
-    }),
+    },
   );
 
   // GetPolicyVersion
-  app.get(
+  app.get<{ Params: VersionParams }>(
     '/policies/:policyName/version/:policyVersionId',
-    operation(async (request) => {
-      const name = policyNameParam(request);
-      const versionId = versionIdParam(request);
+    { schema: { params: VERSION_PARAMS } },
+    async (request) => {
+      const { policyName: name, policyVersionId: versionId } = request.params;
       const policy = await registry.policies.get(name);
       if (policy === null) throw policyNotFound(name);
       const version = await registry.policies.getVersion(name, versionId);
@@ -150,83 +139,90 @@ export function registerPolicyRoutes(app: ApiApp, ctx: ServiceContext): void {
         lastModifiedDate: epochSeconds(Math.max(version.createdAt, policy.modifiedAt)),
         generationId: policy.generationId,
       };
-    }),
+    },
   );
 
   // ListPolicyVersions
-  app.get(
+  app.get<{ Params: PolicyParams }>(
     '/policies/:policyName/version',
-    operation(async (request) => {
-      const versions = await registry.policies.listVersions(policyNameParam(request));
+    { schema: { params: POLICY_PARAMS } },
+    async (request) => {
+      const versions = await registry.policies.listVersions(request.params.policyName);
       return { policyVersions: versions.map(summarizeVersion) };
-    }),
+    },
   );
 
   // DeletePolicyVersion
-  app.delete(
+  app.delete<{ Params: VersionParams }>(
     '/policies/:policyName/version/:policyVersionId',
-    operation(async (request) => {
-      await registry.policies.deleteVersion(policyNameParam(request), versionIdParam(request));
+    { schema: { params: VERSION_PARAMS } },
+    async (request) => {
+      await registry.policies.deleteVersion(request.params.policyName, request.params.policyVersionId);
       return {};
-    }),
+    },
   );
 
   // SetDefaultPolicyVersion
-  app.patch(
+  app.patch<{ Params: VersionParams }>(
     '/policies/:policyName/version/:policyVersionId',
-    operation(async (request) => {
-      await registry.policies.setDefaultVersion(policyNameParam(request), versionIdParam(request));
+    { schema: { params: VERSION_PARAMS } },
+    async (request) => {
+      await registry.policies.setDefaultVersion(request.params.policyName, request.params.policyVersionId);
       return {};
-    }),
+    },
   );
 
   // AttachPolicy
-  app.put(
+  app.put<{ Params: PolicyParams; Body: { target: string } }>(
     '/target-policies/:policyName',
-    operation(async (request) => {
-      const name = policyNameParam(request);
-      const target = policyTargetFromArn(ctx, requiredString(bodyObject(request), 'target', TARGET), 'target');
+    { schema: { params: POLICY_PARAMS, body: TARGET_BODY } },
+    async (request) => {
+      const name = request.params.policyName;
+      const target = policyTargetFromArn(ctx, request.body.target, 'target');
       await registry.policies.attach(name, target);
       return {};
-    }),
+    },
   );
 
   // DetachPolicy
-  app.post(
+  app.post<{ Params: PolicyParams; Body: { target: string } }>(
     '/target-policies/:policyName',
-    operation(async (request) => {
-      const name = policyNameParam(request);
-      const target = policyTargetFromArn(ctx, requiredString(bodyObject(request), 'target', TARGET), 'target');
+    { schema: { params: POLICY_PARAMS, body: TARGET_BODY } },
+    async (request) => {
+      const name = request.params.policyName;
+      const target = policyTargetFromArn(ctx, request.body.target, 'target');
       await registry.policies.detach(name, target);
       return {};
-    }),
+    },
   );
 
   // ListAttachedPolicies
-  app.post(
+  app.post<{ Params: { target: string }; Querystring: MarkerPagingQuery & { recursive?: string } }>(
     '/attached-policies/:target',
-    operation(async (request) => {
-      const target = policyTargetFromArn(ctx, pathParam(request, 'target', TARGET), 'target');
-      const recursive = queryBoolean(request, 'recursive') ?? false;
-      const paging = markerPageRequest(request);
+    { schema: { params: params({ target: ARN }), querystring: query({ ...MARKER_PAGING, recursive: QUERY_BOOLEAN }) } },
+    async (request) => {
+      const target = policyTargetFromArn(ctx, request.params.target, 'target');
+      const recursive = queryFlag(request.query.recursive) ?? false;
+      const paging = markerPage(request.query);
       const page = await registry.policies.listAttached(target, {
         recursive,
         ...paging,
       });
       return compact({ policies: page.items.map((p) => ({ policyName: p.policyName, policyArn: p.policyArn })), nextMarker: page.nextMarker });
-    }),
+    },
   );
 
   // ListTargetsForPolicy
-  app.post(
+  app.post<{ Params: PolicyParams; Querystring: MarkerPagingQuery }>(
     '/policy-targets/:policyName',
-    operation(async (request) => {
-      const name = policyNameParam(request);
-      const paging = markerPageRequest(request);
+    { schema: { params: POLICY_PARAMS, querystring: query(MARKER_PAGING) } },
+    async (request) => {
+      const name = request.params.policyName;
+      const paging = markerPage(request.query);
       const page = await registry.policies.listTargets(name, {
         ...paging,
       });
       return compact({ targets: page.items.map((t) => t.arn), nextMarker: page.nextMarker });
-    }),
+    },
   );
-}
+};

@@ -1,100 +1,112 @@
 /**
- * Thing principals (spec §9): AttachThingPrincipal, DetachThingPrincipal, ListThingPrincipals,
- * ListPrincipalThings, and their V2 forms that report (and filter by) the attachment type. The principal travels in the `x-amzn-principal` header and must be a
- * certificate ARN of this server (fleetprov has no Cognito identities).
+ * Thing principals: AttachThingPrincipal, DetachThingPrincipal, ListThingPrincipals,
+ * ListPrincipalThings, and their V2 forms that report (and filter by) the attachment type
+ * (https://docs.aws.amazon.com/iot/latest/apireference/API_AttachThingPrincipal.html). The
+ * principal travels in the `x-amzn-principal` header and must be a certificate ARN of this server
+ * (fleetprov has no Cognito identities).
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ThingPrincipalType } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
-import type { ApiApp } from '../app.js';
 import { resourceNotFound } from '../errors.js';
-import { operation } from './errors-map.js';
-import { pathParam, queryEnum, quoteValue, requiredHeader, RESOURCE_NAME, tokenPageRequest } from './input.js';
-import { certificateIdFromArn, compact, MAX_ARN_LENGTH } from './shared.js';
+import { ARN, oneOf, params, query, RESOURCE_NAME, TOKEN_PAGING, tokenPage, type Schema, type TokenPagingQuery } from './schemas.js';
+import { certificateIdFromArn, compact, quoteValue, type RouteOptions } from './shared.js';
 
 /** The header carrying the principal. */
 const PRINCIPAL_HEADER = 'x-amzn-principal';
 /** Values of `thingPrincipalType`. */
 const THING_PRINCIPAL_TYPES: readonly ThingPrincipalType[] = ['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING'];
+const PRINCIPAL_HEADERS: Schema = { type: 'object', properties: { [PRINCIPAL_HEADER]: ARN }, required: [PRINCIPAL_HEADER] };
+const THING_PARAMS = params({ thingName: RESOURCE_NAME });
+const TYPE_QUERY = query({ thingPrincipalType: oneOf(THING_PRINCIPAL_TYPES) });
+const TYPED_LIST_QUERY = query({ ...TOKEN_PAGING, thingPrincipalType: oneOf(THING_PRINCIPAL_TYPES) });
 
-function principalCertificateId(ctx: ServiceContext, request: FastifyRequest): string {
-  return certificateIdFromArn(ctx, requiredHeader(request, PRINCIPAL_HEADER, MAX_ARN_LENGTH), 'principal');
+interface PrincipalHeaders {
+  [PRINCIPAL_HEADER]: string;
 }
 
-/** Registers the thing-principal operations. */
-export function registerPrincipalRoutes(app: ApiApp, ctx: ServiceContext): void {
+function principalCertificateId(ctx: ServiceContext, headers: PrincipalHeaders): string {
+  return certificateIdFromArn(ctx, headers[PRINCIPAL_HEADER], 'principal');
+}
+
+/** The thing-principal operations, as a Fastify plugin. */
+export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { context: ctx }) => {
   const { registry } = ctx;
 
   // AttachThingPrincipal
-  app.put(
+  app.put<{ Params: { thingName: string }; Headers: PrincipalHeaders; Querystring: { thingPrincipalType?: ThingPrincipalType } }>(
     '/things/:thingName/principals',
-    operation(async (request) => {
-      const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
-      const certificateId = principalCertificateId(ctx, request);
-      const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES) ?? 'NON_EXCLUSIVE_THING';
+    { schema: { params: THING_PARAMS, headers: PRINCIPAL_HEADERS, querystring: TYPE_QUERY } },
+    async (request) => {
+      const thingName = request.params.thingName;
+      const certificateId = principalCertificateId(ctx, request.headers);
+      const type = request.query.thingPrincipalType ?? 'NON_EXCLUSIVE_THING';
       await registry.thingPrincipals.attach(thingName, certificateId, type);
       return {};
-    }),
+    },
   );
 
   // DetachThingPrincipal
-  app.delete(
+  app.delete<{ Params: { thingName: string }; Headers: PrincipalHeaders }>(
     '/things/:thingName/principals',
-    operation(async (request) => {
-      const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
-      const certificateId = principalCertificateId(ctx, request);
+    { schema: { params: THING_PARAMS, headers: PRINCIPAL_HEADERS } },
+    async (request) => {
+      const thingName = request.params.thingName;
+      const certificateId = principalCertificateId(ctx, request.headers);
       if ((await registry.things.get(thingName)) === null) throw resourceNotFound(`The thing ${quoteValue(thingName)} does not exist.`);
       if ((await registry.certificates.get(certificateId)) === null) throw resourceNotFound(`The certificate ${certificateId} does not exist.`);
       await registry.thingPrincipals.detach(thingName, certificateId);
       return {};
-    }),
+    },
   );
 
   // ListThingPrincipals
-  app.get(
+  app.get<{ Params: { thingName: string }; Querystring: TokenPagingQuery }>(
     '/things/:thingName/principals',
-    operation(async (request) => {
-      const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
-      const page = await registry.thingPrincipals.listForThing(thingName, tokenPageRequest(request));
+    { schema: { params: THING_PARAMS, querystring: query(TOKEN_PAGING) } },
+    async (request) => {
+      const page = await registry.thingPrincipals.listForThing(request.params.thingName, tokenPage(request.query));
       return compact({ principals: page.items.map((p) => p.certificateArn), nextToken: page.nextToken });
-    }),
+    },
   );
 
   // ListThingPrincipalsV2
-  app.get(
+  app.get<{ Params: { thingName: string }; Querystring: TokenPagingQuery & { thingPrincipalType?: ThingPrincipalType } }>(
     '/things/:thingName/principals-v2',
-    operation(async (request) => {
-      const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
-      const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES);
-      const page = await registry.thingPrincipals.listForThing(thingName, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
+    { schema: { params: THING_PARAMS, querystring: TYPED_LIST_QUERY } },
+    async (request) => {
+      const type = request.query.thingPrincipalType;
+      const page = await registry.thingPrincipals.listForThing(request.params.thingName, { ...tokenPage(request.query), ...(type !== undefined ? { type } : {}) });
       return compact({
         thingPrincipalObjects: page.items.map((p) => ({ principal: p.certificateArn, thingPrincipalType: p.type })),
         nextToken: page.nextToken,
       });
-    }),
+    },
   );
 
   // ListPrincipalThingsV2
-  app.get(
+  app.get<{ Headers: PrincipalHeaders; Querystring: TokenPagingQuery & { thingPrincipalType?: ThingPrincipalType } }>(
     '/principals/things-v2',
-    operation(async (request) => {
-      const certificateId = principalCertificateId(ctx, request);
-      const type = queryEnum(request, 'thingPrincipalType', THING_PRINCIPAL_TYPES);
-      const page = await registry.thingPrincipals.listForPrincipal(certificateId, { ...tokenPageRequest(request), ...(type !== undefined ? { type } : {}) });
+    { schema: { headers: PRINCIPAL_HEADERS, querystring: TYPED_LIST_QUERY } },
+    async (request) => {
+      const certificateId = principalCertificateId(ctx, request.headers);
+      const type = request.query.thingPrincipalType;
+      const page = await registry.thingPrincipals.listForPrincipal(certificateId, { ...tokenPage(request.query), ...(type !== undefined ? { type } : {}) });
       return compact({
         principalThingObjects: page.items.map((p) => ({ thingName: p.thingName, thingPrincipalType: p.type })),
         nextToken: page.nextToken,
       });
-    }),
+    },
   );
 
   // ListPrincipalThings
-  app.get(
+  app.get<{ Headers: PrincipalHeaders; Querystring: TokenPagingQuery }>(
     '/principals/things',
-    operation(async (request) => {
-      const certificateId = principalCertificateId(ctx, request);
-      const page = await registry.thingPrincipals.listForPrincipal(certificateId, tokenPageRequest(request));
+    { schema: { headers: PRINCIPAL_HEADERS, querystring: query(TOKEN_PAGING) } },
+    async (request) => {
+      const certificateId = principalCertificateId(ctx, request.headers);
+      const page = await registry.thingPrincipals.listForPrincipal(certificateId, tokenPage(request.query));
       return compact({ things: page.items.map((p) => p.thingName), nextToken: page.nextToken });
-    }),
+    },
   );
-}
+};

@@ -5,7 +5,14 @@ import { parseIotArn } from '../../registry/index.js';
 import type { PolicyTarget } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
 import { invalidRequest } from '../errors.js';
-import { CERTIFICATE_ID, RESOURCE_NAME, checkString, quoteValue } from './input.js';
+import { quoteValue } from '../schema-errors.js';
+
+export { quoteValue } from '../schema-errors.js';
+
+/** Options of every operation plugin: the services the operations use. */
+export interface RouteOptions {
+  context: ServiceContext;
+}
 
 /** Epoch milliseconds as the epoch seconds (possibly fractional) the AWS SDKs deserialize. */
 export function epochSeconds(ms: number): number {
@@ -21,8 +28,20 @@ export function compact<T extends object>(obj: T): { [K in keyof T]: Exclude<T[K
   return out as { [K in keyof T]: Exclude<T[K], null> };
 }
 
-/** Longest ARN accepted as an input. */
-export const MAX_ARN_LENGTH = 2048;
+/** The resource part of a certificate ARN: 64 hex digits. */
+const CERTIFICATE_ID_RE = /^[0-9a-fA-F]{64}$/;
+/** The resource part of a thing or thing-group ARN: a resource name of 1-128 characters. */
+const RESOURCE_NAME_RE = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+/**
+ * The resource part of an ARN checked against `re` (a rule inside a string, which a route
+ * schema cannot express).
+ * @throws {ApiError} InvalidRequestException naming `field`
+ */
+function checkArnResource(value: string, field: string, re: RegExp, rule: string): string {
+  if (!re.test(value)) throw invalidRequest(`${field} ${quoteValue(value)} must be ${rule}.`);
+  return value;
+}
 
 /**
  * Splits an IoT ARN of this server's region and account and returns its resource type and name.
@@ -47,21 +66,21 @@ export function parseOwnArn(ctx: ServiceContext, arn: string, field: string): { 
 export function certificateIdFromArn(ctx: ServiceContext, arn: string, field: string): string {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
   if (resourceType !== 'cert') throw invalidRequest(`${field} must be a certificate ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:cert/<certificateId>).`);
-  return checkString(resourceName, `${field} certificate id`, CERTIFICATE_ID).toLowerCase();
+  return checkArnResource(resourceName, `${field} certificate id`, CERTIFICATE_ID_RE, '64 hexadecimal digits').toLowerCase();
 }
 
 /** The thing-group name of a thing-group ARN. */
 export function thingGroupNameFromArn(ctx: ServiceContext, arn: string, field: string): string {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
   if (resourceType !== 'thinggroup') throw invalidRequest(`${field} must be a thing group ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:thinggroup/<name>).`);
-  return checkString(resourceName, `${field} thing group name`, RESOURCE_NAME);
+  return checkArnResource(resourceName, `${field} thing group name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]');
 }
 
 /** The thing name of a thing ARN. */
 export function thingNameFromArn(ctx: ServiceContext, arn: string, field: string): string {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
   if (resourceType !== 'thing') throw invalidRequest(`${field} must be a thing ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:thing/<name>).`);
-  return checkString(resourceName, `${field} thing name`, RESOURCE_NAME);
+  return checkArnResource(resourceName, `${field} thing name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]');
 }
 
 /**
@@ -70,7 +89,7 @@ export function thingNameFromArn(ctx: ServiceContext, arn: string, field: string
  */
 export function policyTargetFromArn(ctx: ServiceContext, arn: string, field: string): PolicyTarget {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
-  if (resourceType === 'cert') return { type: 'certificate', id: checkString(resourceName, `${field} certificate id`, CERTIFICATE_ID).toLowerCase() };
-  if (resourceType === 'thinggroup') return { type: 'thing-group', id: checkString(resourceName, `${field} thing group name`, RESOURCE_NAME) };
+  if (resourceType === 'cert') return { type: 'certificate', id: checkArnResource(resourceName, `${field} certificate id`, CERTIFICATE_ID_RE, '64 hexadecimal digits').toLowerCase() };
+  if (resourceType === 'thinggroup') return { type: 'thing-group', id: checkArnResource(resourceName, `${field} thing group name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]') };
   throw invalidRequest(`${field} must be a certificate ARN or a thing group ARN; fleetprov does not support other policy targets.`);
 }

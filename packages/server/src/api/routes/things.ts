@@ -1,72 +1,67 @@
 /**
- * Things, thing types and thing groups (spec §9): Create/Describe/List/Update/DeleteThing,
+ * Things, thing types and thing groups: Create/Describe/List/Update/DeleteThing,
  * Create/Describe/ListThingType, Create/Describe/List/Update/DeleteThingGroup,
  * AddThingToThingGroup, RemoveThingFromThingGroup, ListThingsInThingGroup and
- * ListThingGroupsForThing.
+ * ListThingGroupsForThing (https://docs.aws.amazon.com/iot/latest/apireference/API_Operations_AWS_IoT.html).
  */
 import { createHash } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Attributes, ThingGroupRow, ThingRow, ThingTypeRow } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
-import type { ApiApp } from '../app.js';
 import { invalidRequest, resourceNotFound, type ApiError } from '../errors.js';
-import { operation } from './errors-map.js';
 import {
+  ARN,
   ATTRIBUTE_NAME,
   ATTRIBUTE_VALUE,
-  attributeMap,
-  bodyObject,
-  checkString,
-  DESCRIPTION_PATTERN,
-  has,
-  ignoredTags,
-  optionalBoolean,
-  optionalInteger,
-  optionalObject,
-  optionalString,
-  pathParam,
-  queryBoolean,
+  ATTRIBUTES,
+  BOOLEAN,
+  description,
+  integer,
+  object,
+  params,
+  present,
+  query,
+  QUERY_BOOLEAN,
+  QUERY_INTEGER,
+  queryFlag,
   queryInteger,
-  queryString,
-  quoteValue,
   RESOURCE_NAME,
-  type JsonObject,
-  type StringRule,
-  tokenPageRequest,
-} from './input.js';
-import { compact, epochSeconds, MAX_ARN_LENGTH, thingGroupNameFromArn, thingNameFromArn } from './shared.js';
+  TAGS,
+  TOKEN_PAGING,
+  tokenPage,
+  type TokenPagingQuery,
+} from './schemas.js';
+import { compact, epochSeconds, quoteValue, thingGroupNameFromArn, thingNameFromArn, type RouteOptions } from './shared.js';
 
 /** Thing type and thing group descriptions: at most 2028 characters without control characters. */
-const LONG_DESCRIPTION: StringRule = { max: 2028, pattern: DESCRIPTION_PATTERN, patternText: 'text without control characters' };
+const LONG_DESCRIPTION = description(2028);
 /** Thing-type searchable attributes: at most 3 (accepted, not stored). */
 const MAX_SEARCHABLE_ATTRIBUTES = 3;
 /** Versions are positive integers. */
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
 
-function thingNameParam(request: FastifyRequest): string {
-  return pathParam(request, 'thingName', RESOURCE_NAME);
+/** An `attributePayload`: attributes and `merge`. */
+const ATTRIBUTE_PAYLOAD = object({ attributes: ATTRIBUTES, merge: BOOLEAN });
+/** The `attributePayload` a request body carries. */
+interface AttributePayload {
+  attributes?: Attributes | null;
+  merge?: boolean | null;
 }
 
-function thingTypeNameParam(request: FastifyRequest): string {
-  return pathParam(request, 'thingTypeName', RESOURCE_NAME);
-}
+const THING_PARAMS = params({ thingName: RESOURCE_NAME });
+const THING_TYPE_PARAMS = params({ thingTypeName: RESOURCE_NAME });
+const THING_GROUP_PARAMS = params({ thingGroupName: RESOURCE_NAME });
+const EXPECTED_VERSION_QUERY = query({ expectedVersion: QUERY_INTEGER });
+const THING_GROUP_PROPERTIES = object({ thingGroupDescription: LONG_DESCRIPTION, attributePayload: ATTRIBUTE_PAYLOAD });
+const THING_AND_GROUP_BODY = object({ thingGroupName: RESOURCE_NAME, thingGroupArn: ARN, thingName: RESOURCE_NAME, thingArn: ARN, overrideDynamicGroups: BOOLEAN });
 
-function thingGroupNameParam(request: FastifyRequest): string {
-  return pathParam(request, 'thingGroupName', RESOURCE_NAME);
+interface ThingGroupProperties {
+  thingGroupDescription?: string | null;
+  attributePayload?: AttributePayload | null;
 }
 
 function thingNotFound(name: string): ApiError {
   return resourceNotFound(`The thing ${quoteValue(name)} does not exist.`);
-}
-
-/** `attributePayload` of a request: its attributes (if any) and `merge`. */
-function readAttributePayload(obj: JsonObject, path = ''): { attributes?: Attributes; merge?: boolean } | undefined {
-  const payload = optionalObject(obj, 'attributePayload', path);
-  if (payload === undefined) return undefined;
-  const field = `${path}attributePayload.attributes`;
-  const attributes = has(payload, 'attributes') ? attributeMap(payload.attributes, field) : undefined;
-  const merge = optionalBoolean(payload, 'merge', `${path}attributePayload.`);
-  return { ...(attributes === undefined ? {} : { attributes }), ...(merge === undefined ? {} : { merge }) };
 }
 
 /**
@@ -93,12 +88,11 @@ function thingAttribute(t: ThingRow): object {
 }
 
 /** Resolves the `<x>Name` / `<x>Arn` pair of AddThingToThingGroup and RemoveThingFromThingGroup. */
-function thingAndGroup(ctx: ServiceContext, body: JsonObject): { groupName: string; thingName: string } {
-  const arnRule: StringRule = { min: 1, max: MAX_ARN_LENGTH };
-  const groupByName = optionalString(body, 'thingGroupName', RESOURCE_NAME);
-  const groupArn = optionalString(body, 'thingGroupArn', arnRule);
-  const thingByName = optionalString(body, 'thingName', RESOURCE_NAME);
-  const thingArn = optionalString(body, 'thingArn', arnRule);
+function thingAndGroup(ctx: ServiceContext, body: { thingGroupName?: string | null; thingGroupArn?: string | null; thingName?: string | null; thingArn?: string | null }): { groupName: string; thingName: string } {
+  const groupByName = present(body.thingGroupName);
+  const groupArn = present(body.thingGroupArn);
+  const thingByName = present(body.thingName);
+  const thingArn = present(body.thingArn);
   const groupName = groupByName ?? (groupArn === undefined ? undefined : thingGroupNameFromArn(ctx, groupArn, 'thingGroupArn'));
   const thingName = thingByName ?? (thingArn === undefined ? undefined : thingNameFromArn(ctx, thingArn, 'thingArn'));
   if (groupName === undefined) throw invalidRequest('thingGroupName or thingGroupArn is required.');
@@ -123,289 +117,274 @@ function describeThingGroup(g: ThingGroupRow, ancestors: Array<{ groupName: stri
   };
 }
 
-/** Registers the thing, thing-type and thing-group operations. */
-export function registerThingRoutes(app: ApiApp, ctx: ServiceContext): void {
+/** The thing, thing-type and thing-group operations, as a Fastify plugin. */
+export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { context: ctx }) => {
   const { registry } = ctx;
 
   // CreateThing
-  app.post(
+  app.post<{ Params: { thingName: string }; Body: { thingTypeName?: string | null; billingGroupName?: string | null; attributePayload?: AttributePayload | null } }>(
     '/things/:thingName',
-    operation(async (request) => {
-      const name = thingNameParam(request);
-      const body = bodyObject(request);
-      const thingTypeName = optionalString(body, 'thingTypeName', RESOURCE_NAME);
-      const billingGroupName = optionalString(body, 'billingGroupName', RESOURCE_NAME);
-      const payload = readAttributePayload(body);
+    { schema: { params: THING_PARAMS, body: object({ thingTypeName: RESOURCE_NAME, billingGroupName: RESOURCE_NAME, attributePayload: ATTRIBUTE_PAYLOAD }) } },
+    async (request) => {
+      const name = request.params.thingName;
+      const { thingTypeName, billingGroupName, attributePayload } = request.body;
       const thing = await registry.things.create({
         name,
-        ...(thingTypeName === undefined ? {} : { thingTypeName }),
-        ...(billingGroupName === undefined ? {} : { billingGroupName }),
-        ...(payload?.attributes === undefined ? {} : { attributes: payload.attributes }),
+        ...(thingTypeName == null ? {} : { thingTypeName }),
+        ...(billingGroupName == null ? {} : { billingGroupName }),
+        ...(attributePayload?.attributes == null ? {} : { attributes: attributePayload.attributes }),
       });
       return { thingName: thing.name, thingArn: thing.arn, thingId: thing.id };
-    }),
+    },
   );
 
   // DescribeThing
-  app.get(
-    '/things/:thingName',
-    operation(async (request) => {
-      const name = thingNameParam(request);
-      const thing = await registry.things.get(name);
-      if (thing === null) throw thingNotFound(name);
-      return compact({
-        defaultClientId: thing.name,
-        thingName: thing.name,
-        thingId: thing.id,
-        thingArn: thing.arn,
-        thingTypeName: thing.thingTypeName,
-        attributes: thing.attributes,
-        version: thing.version,
-        billingGroupName: thing.billingGroupName,
-      });
-    }),
-  );
+  app.get<{ Params: { thingName: string } }>('/things/:thingName', { schema: { params: THING_PARAMS } }, async (request) => {
+    const name = request.params.thingName;
+    const thing = await registry.things.get(name);
+    if (thing === null) throw thingNotFound(name);
+    return compact({
+      defaultClientId: thing.name,
+      thingName: thing.name,
+      thingId: thing.id,
+      thingArn: thing.arn,
+      thingTypeName: thing.thingTypeName,
+      attributes: thing.attributes,
+      version: thing.version,
+      billingGroupName: thing.billingGroupName,
+    });
+  });
 
   // ListThings
-  app.get(
+  app.get<{ Querystring: TokenPagingQuery & { attributeName?: string; attributeValue?: string; thingTypeName?: string; usePrefixAttributeValue?: string; namePrefix?: string } }>(
     '/things',
-    operation(async (request) => {
-      const paging = tokenPageRequest(request);
-      const attributeName = queryString(request, 'attributeName', ATTRIBUTE_NAME);
-      const attributeValue = queryString(request, 'attributeValue', ATTRIBUTE_VALUE);
-      const thingTypeName = queryString(request, 'thingTypeName', RESOURCE_NAME);
-      const usePrefixAttributeValue = queryBoolean(request, 'usePrefixAttributeValue');
-      // fleetprov extension (the console's search box): things whose name starts with this.
-      const namePrefix = queryString(request, 'namePrefix', RESOURCE_NAME);
-      if (attributeValue !== undefined && attributeName === undefined) throw invalidRequest('attributeValue requires attributeName.');
+    {
+      schema: {
+        querystring: query({
+          ...TOKEN_PAGING,
+          attributeName: ATTRIBUTE_NAME,
+          attributeValue: ATTRIBUTE_VALUE,
+          thingTypeName: RESOURCE_NAME,
+          usePrefixAttributeValue: QUERY_BOOLEAN,
+          // fleetprov extension (the console's search box): things whose name starts with this.
+          namePrefix: RESOURCE_NAME,
+        }),
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const paging = tokenPage(q);
+      const usePrefixAttributeValue = queryFlag(q.usePrefixAttributeValue);
+      if (q.attributeValue !== undefined && q.attributeName === undefined) throw invalidRequest('attributeValue requires attributeName.');
       const page = await registry.things.list({
         ...paging,
-        ...(attributeName === undefined ? {} : { attributeName }),
-        ...(attributeValue === undefined ? {} : { attributeValue }),
-        ...(thingTypeName === undefined ? {} : { thingTypeName }),
+        ...(q.attributeName === undefined ? {} : { attributeName: q.attributeName }),
+        ...(q.attributeValue === undefined ? {} : { attributeValue: q.attributeValue }),
+        ...(q.thingTypeName === undefined ? {} : { thingTypeName: q.thingTypeName }),
         ...(usePrefixAttributeValue === undefined ? {} : { usePrefixAttributeValue }),
-        ...(namePrefix === undefined ? {} : { namePrefix }),
+        ...(q.namePrefix === undefined ? {} : { namePrefix: q.namePrefix }),
       });
       return compact({ things: page.items.map(thingAttribute), nextToken: page.nextToken });
-    }),
+    },
   );
 
   // UpdateThing
-  app.patch(
+  app.patch<{ Params: { thingName: string }; Body: { thingTypeName?: string | null; removeThingType?: boolean | null; expectedVersion?: number | null; attributePayload?: AttributePayload | null } }>(
     '/things/:thingName',
-    operation(async (request) => {
-      const name = thingNameParam(request);
-      const body = bodyObject(request);
-      const thingTypeName = optionalString(body, 'thingTypeName', RESOURCE_NAME);
-      const removeThingType = optionalBoolean(body, 'removeThingType');
-      const expectedVersion = optionalInteger(body, 'expectedVersion', 1, MAX_VERSION);
-      const payload = readAttributePayload(body);
-      if (thingTypeName !== undefined && removeThingType === true) {
+    { schema: { params: THING_PARAMS, body: object({ thingTypeName: RESOURCE_NAME, removeThingType: BOOLEAN, expectedVersion: integer(1, MAX_VERSION), attributePayload: ATTRIBUTE_PAYLOAD }) } },
+    async (request) => {
+      const name = request.params.thingName;
+      const { thingTypeName, removeThingType, expectedVersion, attributePayload } = request.body;
+      if (thingTypeName != null && removeThingType === true) {
         throw invalidRequest('thingTypeName and removeThingType cannot be given together.');
       }
       await registry.things.update(name, {
-        ...(thingTypeName === undefined ? {} : { thingTypeName }),
+        ...(thingTypeName == null ? {} : { thingTypeName }),
         ...(removeThingType === true ? { removeThingType: true } : {}),
-        ...(expectedVersion === undefined ? {} : { expectedVersion }),
-        ...(payload?.attributes === undefined ? {} : { attributes: payload.attributes }),
-        ...(payload?.merge === undefined ? {} : { merge: payload.merge }),
+        ...(expectedVersion == null ? {} : { expectedVersion }),
+        ...(attributePayload?.attributes == null ? {} : { attributes: attributePayload.attributes }),
+        ...(attributePayload?.merge == null ? {} : { merge: attributePayload.merge }),
       });
       return {};
-    }),
+    },
   );
 
   // DeleteThing: succeeds for a thing that does not exist, as AWS does.
-  app.delete(
+  app.delete<{ Params: { thingName: string }; Querystring: { expectedVersion?: string } }>(
     '/things/:thingName',
-    operation(async (request) => {
-      const name = thingNameParam(request);
-      const expectedVersion = queryInteger(request, 'expectedVersion', 1, MAX_VERSION);
-      await registry.things.delete(name, expectedVersion === undefined ? {} : { expectedVersion });
+    { schema: { params: THING_PARAMS, querystring: EXPECTED_VERSION_QUERY } },
+    async (request) => {
+      const expectedVersion = queryInteger(request.query.expectedVersion, 'expectedVersion', 1, MAX_VERSION);
+      await registry.things.delete(request.params.thingName, expectedVersion === undefined ? {} : { expectedVersion });
       return {};
-    }),
+    },
   );
 
   // CreateThingType
-  app.post(
+  app.post<{ Params: { thingTypeName: string }; Body: { thingTypeProperties?: { thingTypeDescription?: string | null } | null } }>(
     '/thing-types/:thingTypeName',
-    operation(async (request) => {
-      const name = thingTypeNameParam(request);
-      const body = bodyObject(request);
-      const properties = optionalObject(body, 'thingTypeProperties');
-      const description = properties === undefined ? undefined : optionalString(properties, 'thingTypeDescription', LONG_DESCRIPTION, 'thingTypeProperties.');
-      if (properties !== undefined && has(properties, 'searchableAttributes')) {
-        const searchable = properties.searchableAttributes;
-        if (!Array.isArray(searchable) || searchable.length > MAX_SEARCHABLE_ATTRIBUTES) {
-          throw invalidRequest(`thingTypeProperties.searchableAttributes must be a list of at most ${MAX_SEARCHABLE_ATTRIBUTES} attribute names.`);
-        }
-        searchable.forEach((attr: unknown, i) => checkString(attr, `thingTypeProperties.searchableAttributes[${i}]`, ATTRIBUTE_NAME));
-      }
-      ignoredTags(body);
-      const type = await registry.things.createType({ name, ...(description === undefined ? {} : { description }) });
+    {
+      schema: {
+        params: THING_TYPE_PARAMS,
+        body: object({
+          thingTypeProperties: object({
+            thingTypeDescription: LONG_DESCRIPTION,
+            searchableAttributes: { type: 'array', maxItems: MAX_SEARCHABLE_ATTRIBUTES, items: ATTRIBUTE_NAME },
+          }),
+          tags: TAGS,
+        }),
+      },
+    },
+    async (request) => {
+      const description = present(request.body.thingTypeProperties?.thingTypeDescription);
+      const type = await registry.things.createType({ name: request.params.thingTypeName, ...(description === undefined ? {} : { description }) });
       return { thingTypeName: type.name, thingTypeArn: type.arn, thingTypeId: thingTypeId(type) };
-    }),
+    },
   );
 
   // DescribeThingType
-  app.get(
-    '/thing-types/:thingTypeName',
-    operation(async (request) => {
-      const name = thingTypeNameParam(request);
-      const type = await registry.things.getType(name);
-      if (type === null) throw resourceNotFound(`The thing type ${quoteValue(name)} does not exist.`);
-      return { ...thingTypeDefinition(type), thingTypeId: thingTypeId(type) };
-    }),
-  );
+  app.get<{ Params: { thingTypeName: string } }>('/thing-types/:thingTypeName', { schema: { params: THING_TYPE_PARAMS } }, async (request) => {
+    const name = request.params.thingTypeName;
+    const type = await registry.things.getType(name);
+    if (type === null) throw resourceNotFound(`The thing type ${quoteValue(name)} does not exist.`);
+    return { ...thingTypeDefinition(type), thingTypeId: thingTypeId(type) };
+  });
 
   // ListThingTypes
-  app.get(
+  app.get<{ Querystring: TokenPagingQuery & { thingTypeName?: string } }>(
     '/thing-types',
-    operation(async (request) => {
-      const paging = tokenPageRequest(request);
-      const thingTypeName = queryString(request, 'thingTypeName', RESOURCE_NAME);
+    { schema: { querystring: query({ ...TOKEN_PAGING, thingTypeName: RESOURCE_NAME }) } },
+    async (request) => {
+      const paging = tokenPage(request.query);
+      const { thingTypeName } = request.query;
       if (thingTypeName !== undefined) {
         const type = await registry.things.getType(thingTypeName);
         return { thingTypes: type === null ? [] : [thingTypeDefinition(type)] };
       }
-      const page = await registry.things.listTypes({
-        ...paging,
-      });
+      const page = await registry.things.listTypes(paging);
       return compact({ thingTypes: page.items.map(thingTypeDefinition), nextToken: page.nextToken });
-    }),
+    },
   );
 
   // CreateThingGroup
-  app.post(
+  app.post<{ Params: { thingGroupName: string }; Body: { parentGroupName?: string | null; thingGroupProperties?: ThingGroupProperties | null } }>(
     '/thing-groups/:thingGroupName',
-    operation(async (request) => {
-      const name = thingGroupNameParam(request);
-      const body = bodyObject(request);
-      const parentGroupName = optionalString(body, 'parentGroupName', RESOURCE_NAME);
-      const properties = optionalObject(body, 'thingGroupProperties');
-      const description = properties === undefined ? undefined : optionalString(properties, 'thingGroupDescription', LONG_DESCRIPTION, 'thingGroupProperties.');
-      const payload = properties === undefined ? undefined : readAttributePayload(properties, 'thingGroupProperties.');
-      ignoredTags(body);
+    { schema: { params: THING_GROUP_PARAMS, body: object({ parentGroupName: RESOURCE_NAME, thingGroupProperties: THING_GROUP_PROPERTIES, tags: TAGS }) } },
+    async (request) => {
+      const { parentGroupName, thingGroupProperties: properties } = request.body;
+      const description = present(properties?.thingGroupDescription);
+      const attributes = present(properties?.attributePayload?.attributes);
       const group = await registry.thingGroups.create({
-        name,
-        ...(parentGroupName === undefined ? {} : { parentGroupName }),
+        name: request.params.thingGroupName,
+        ...(parentGroupName == null ? {} : { parentGroupName }),
         ...(description === undefined ? {} : { description }),
-        ...(payload?.attributes === undefined ? {} : { attributes: payload.attributes }),
+        ...(attributes === undefined ? {} : { attributes }),
       });
       return { thingGroupName: group.name, thingGroupArn: group.arn, thingGroupId: group.id };
-    }),
+    },
   );
 
   // DescribeThingGroup
-  app.get(
-    '/thing-groups/:thingGroupName',
-    operation(async (request) => {
-      const name = thingGroupNameParam(request);
-      const group = await registry.thingGroups.get(name);
-      if (group === null) throw resourceNotFound(`The thing group ${quoteValue(name)} does not exist.`);
-      const ancestors = group.parentGroupName === null ? [] : await registry.thingGroups.listAncestors(name);
-      return describeThingGroup(group, ancestors);
-    }),
-  );
+  app.get<{ Params: { thingGroupName: string } }>('/thing-groups/:thingGroupName', { schema: { params: THING_GROUP_PARAMS } }, async (request) => {
+    const name = request.params.thingGroupName;
+    const group = await registry.thingGroups.get(name);
+    if (group === null) throw resourceNotFound(`The thing group ${quoteValue(name)} does not exist.`);
+    const ancestors = group.parentGroupName === null ? [] : await registry.thingGroups.listAncestors(name);
+    return describeThingGroup(group, ancestors);
+  });
 
   // ListThingGroups
-  app.get(
+  app.get<{ Querystring: TokenPagingQuery & { parentGroup?: string; namePrefixFilter?: string; recursive?: string } }>(
     '/thing-groups',
-    operation(async (request) => {
-      const paging = tokenPageRequest(request);
-      const parentGroupName = queryString(request, 'parentGroup', RESOURCE_NAME);
-      const namePrefixFilter = queryString(request, 'namePrefixFilter', RESOURCE_NAME);
-      const recursive = queryBoolean(request, 'recursive');
+    { schema: { querystring: query({ ...TOKEN_PAGING, parentGroup: RESOURCE_NAME, namePrefixFilter: RESOURCE_NAME, recursive: QUERY_BOOLEAN }) } },
+    async (request) => {
+      const q = request.query;
+      const paging = tokenPage(q);
+      const recursive = queryFlag(q.recursive);
       const page = await registry.thingGroups.list({
         ...paging,
-        ...(parentGroupName === undefined ? {} : { parentGroupName }),
-        ...(namePrefixFilter === undefined ? {} : { namePrefixFilter }),
+        ...(q.parentGroup === undefined ? {} : { parentGroupName: q.parentGroup }),
+        ...(q.namePrefixFilter === undefined ? {} : { namePrefixFilter: q.namePrefixFilter }),
         ...(recursive === undefined ? {} : { recursive }),
       });
       return compact({ thingGroups: page.items.map((g) => ({ groupName: g.name, groupArn: g.arn })), nextToken: page.nextToken });
-    }),
+    },
   );
 
   // UpdateThingGroup
-  app.patch(
+  app.patch<{ Params: { thingGroupName: string }; Body: { thingGroupProperties: ThingGroupProperties; expectedVersion?: number | null } }>(
     '/thing-groups/:thingGroupName',
-    operation(async (request) => {
-      const name = thingGroupNameParam(request);
-      const body = bodyObject(request);
-      const properties = optionalObject(body, 'thingGroupProperties');
-      if (properties === undefined) throw invalidRequest('thingGroupProperties is required.');
-      const description = optionalString(properties, 'thingGroupDescription', LONG_DESCRIPTION, 'thingGroupProperties.');
-      const payload = readAttributePayload(properties, 'thingGroupProperties.');
-      const expectedVersion = optionalInteger(body, 'expectedVersion', 1, MAX_VERSION);
-      const group = await registry.thingGroups.update(name, {
+    { schema: { params: THING_GROUP_PARAMS, body: object({ thingGroupProperties: THING_GROUP_PROPERTIES, expectedVersion: integer(1, MAX_VERSION) }, ['thingGroupProperties']) } },
+    async (request) => {
+      const { thingGroupProperties: properties, expectedVersion } = request.body;
+      const description = present(properties.thingGroupDescription);
+      const payload = present(properties.attributePayload);
+      const group = await registry.thingGroups.update(request.params.thingGroupName, {
         ...(description === undefined ? {} : { description }),
-        ...(payload?.attributes === undefined ? {} : { attributes: payload.attributes }),
-        ...(payload?.merge === undefined ? {} : { merge: payload.merge }),
-        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+        ...(payload?.attributes == null ? {} : { attributes: payload.attributes }),
+        ...(payload?.merge == null ? {} : { merge: payload.merge }),
+        ...(expectedVersion == null ? {} : { expectedVersion }),
       });
       return { version: group.version };
-    }),
+    },
   );
 
   // DeleteThingGroup: succeeds for a group that does not exist, as AWS does.
-  app.delete(
+  app.delete<{ Params: { thingGroupName: string }; Querystring: { expectedVersion?: string } }>(
     '/thing-groups/:thingGroupName',
-    operation(async (request) => {
-      const name = thingGroupNameParam(request);
-      const expectedVersion = queryInteger(request, 'expectedVersion', 1, MAX_VERSION);
-      await registry.thingGroups.delete(name, expectedVersion === undefined ? {} : { expectedVersion });
+    { schema: { params: THING_GROUP_PARAMS, querystring: EXPECTED_VERSION_QUERY } },
+    async (request) => {
+      const expectedVersion = queryInteger(request.query.expectedVersion, 'expectedVersion', 1, MAX_VERSION);
+      await registry.thingGroups.delete(request.params.thingGroupName, expectedVersion === undefined ? {} : { expectedVersion });
       return {};
-    }),
+    },
   );
 
-  // AddThingToThingGroup
-  app.put(
+  // AddThingToThingGroup (no dynamic groups in fleetprov: overrideDynamicGroups is accepted and ignored)
+  app.put<{ Body: { thingGroupName?: string | null; thingGroupArn?: string | null; thingName?: string | null; thingArn?: string | null } }>(
     '/thing-groups/addThingToThingGroup',
-    operation(async (request) => {
-      const body = bodyObject(request);
-      const { groupName, thingName } = thingAndGroup(ctx, body);
-      optionalBoolean(body, 'overrideDynamicGroups'); // no dynamic groups in fleetprov
+    { schema: { body: THING_AND_GROUP_BODY } },
+    async (request) => {
+      const { groupName, thingName } = thingAndGroup(ctx, request.body);
       await registry.thingGroups.addThing(groupName, thingName);
       return {};
-    }),
+    },
   );
 
   // RemoveThingFromThingGroup
-  app.put(
+  app.put<{ Body: { thingGroupName?: string | null; thingGroupArn?: string | null; thingName?: string | null; thingArn?: string | null } }>(
     '/thing-groups/removeThingFromThingGroup',
-    operation(async (request) => {
-      const { groupName, thingName } = thingAndGroup(ctx, bodyObject(request));
+    { schema: { body: THING_AND_GROUP_BODY } },
+    async (request) => {
+      const { groupName, thingName } = thingAndGroup(ctx, request.body);
       if ((await registry.thingGroups.get(groupName)) === null) throw resourceNotFound(`The thing group ${quoteValue(groupName)} does not exist.`);
       if ((await registry.things.get(thingName)) === null) throw thingNotFound(thingName);
       await registry.thingGroups.removeThing(groupName, thingName);
       return {};
-    }),
+    },
   );
 
   // ListThingsInThingGroup
-  app.get(
+  app.get<{ Params: { thingGroupName: string }; Querystring: TokenPagingQuery & { recursive?: string } }>(
     '/thing-groups/:thingGroupName/things',
-    operation(async (request) => {
-      const name = thingGroupNameParam(request);
-      const recursive = queryBoolean(request, 'recursive');
-      const paging = tokenPageRequest(request);
-      const page = await registry.thingGroups.listThings(name, {
+    { schema: { params: THING_GROUP_PARAMS, querystring: query({ ...TOKEN_PAGING, recursive: QUERY_BOOLEAN }) } },
+    async (request) => {
+      const recursive = queryFlag(request.query.recursive);
+      const page = await registry.thingGroups.listThings(request.params.thingGroupName, {
         ...(recursive === undefined ? {} : { recursive }),
-        ...paging,
+        ...tokenPage(request.query),
       });
       return compact({ things: page.items, nextToken: page.nextToken });
-    }),
+    },
   );
 
   // ListThingGroupsForThing
-  app.get(
+  app.get<{ Params: { thingName: string }; Querystring: TokenPagingQuery }>(
     '/things/:thingName/thing-groups',
-    operation(async (request) => {
-      const name = thingNameParam(request);
-      const paging = tokenPageRequest(request);
-      const page = await registry.thingGroups.listForThing(name, {
-        ...paging,
-      });
+    { schema: { params: THING_PARAMS, querystring: query(TOKEN_PAGING) } },
+    async (request) => {
+      const page = await registry.thingGroups.listForThing(request.params.thingName, tokenPage(request.query));
       return compact({ thingGroups: page.items, nextToken: page.nextToken });
-    }),
+    },
   );
-}
+};

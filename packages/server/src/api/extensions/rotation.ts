@@ -1,6 +1,7 @@
 /**
  * fleetprov's control-plane extension for certificate rotation (docs/rotation.md), under
- * `/fleetprov/` so it can never collide with an AWS operation. SigV4-signed like every route:
+ * `/fleetprov/` so it can never collide with an AWS operation. SigV4-signed (or a console session) like every
+ * AWS operation:
  *
  * - `GET /fleetprov/certificates/expiring?days=N` — ACTIVE certificates whose notAfter is within N days (or past);
  * - `GET /fleetprov/rotations?state=&thingName=` — rotations (paginated with nextToken/maxResults);
@@ -8,30 +9,32 @@
  * - `POST /fleetprov/things/{thingName}/rotation` — request a rotation (idempotent while one is open);
  * - `GET|PUT|DELETE /fleetprov/rotation-policies/{template|thing-group}/{name}`, `GET /fleetprov/rotation-policies`.
  */
-import type { FastifyRequest } from 'fastify';
-import { ROTATION_STATES, type RotationPolicyRow, type RotationPolicyTargetType, type RotationRow } from '../../registry/index.js';
-import { RotationError, type RotationService } from '../../rotation/index.js';
-import type { ServiceContext } from '../../service-context.js';
-import type { ApiApp } from '../app.js';
-import { ApiError, invalidRequest, resourceNotFound } from '../errors.js';
-import { operation } from './errors-map.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { ROTATION_STATES, type RotationPolicyRow, type RotationPolicyTargetType, type RotationRow, type RotationState } from '../../registry/index.js';
+import type { RotationService } from '../../rotation/index.js';
+import { invalidRequest, resourceNotFound } from '../errors.js';
 import {
-  bodyObject,
-  checkEnum,
-  optionalBoolean,
-  optionalEnum,
-  optionalInteger,
-  optionalString,
-  pathParam,
-  queryEnum,
+  BOOLEAN,
+  integer,
+  object,
+  oneOf,
+  params,
+  present,
+  query,
+  QUERY_INTEGER,
   queryInteger,
-  queryString,
-  quoteValue,
   RESOURCE_NAME,
   TEMPLATE_NAME,
-  tokenPageRequest,
-} from './input.js';
-import { compact, epochSeconds } from './shared.js';
+  TOKEN_PAGING,
+  tokenPage,
+  type TokenPagingQuery,
+} from '../routes/schemas.js';
+import { compact, epochSeconds, quoteValue, type RouteOptions } from '../routes/shared.js';
+
+/** Options of {@link rotationRoutes}. */
+export interface RotationRouteOptions extends RouteOptions {
+  rotation: RotationService;
+}
 
 const DAY_MS = 86_400_000;
 const TARGET_TYPES: readonly RotationPolicyTargetType[] = ['template', 'thing-group'];
@@ -75,27 +78,23 @@ function policyJson(p: RotationPolicyRow): Record<string, unknown> {
   });
 }
 
-function rotationErrorToApi(err: unknown): unknown {
-  if (!(err instanceof RotationError)) return err;
-  if (err.code === 'NotFound') return resourceNotFound(err.message);
-  if (err.code === 'Conflict') return new ApiError('ConflictException', err.message, { cause: err });
-  return invalidRequest(err.message);
+const DAYS_QUERY = query({ days: QUERY_INTEGER });
+const POLICY_PARAMS = params({ targetType: oneOf(TARGET_TYPES), targetName: RESOURCE_NAME });
+
+interface PolicyParams {
+  targetType: RotationPolicyTargetType;
+  targetName: string;
 }
 
-function policyTarget(request: FastifyRequest): { targetType: RotationPolicyTargetType; targetName: string } {
-  const targetType = checkEnum((request.params as Record<string, unknown>).targetType, 'targetType', TARGET_TYPES);
-  const targetName = pathParam(request, 'targetName', RESOURCE_NAME);
-  return { targetType, targetName };
-}
-
-/** Registers the rotation extension routes. */
-export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotation: RotationService): void {
+/** The rotation extension routes, as a Fastify plugin. */
+export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (app, { context: ctx, rotation }) => {
   const { registry } = ctx;
 
-  app.get(
+  app.get<{ Querystring: { days?: string } }>(
     '/fleetprov/certificates/expiring',
-    operation(async (request) => {
-      const days = queryInteger(request, 'days', 0, MAX_DAYS) ?? 30;
+    { schema: { querystring: DAYS_QUERY } },
+    async (request) => {
+      const days = queryInteger(request.query.days, 'days', 0, MAX_DAYS) ?? 30;
       const now = ctx.now().getTime();
       const certificates: Record<string, unknown>[] = [];
       let marker: string | undefined;
@@ -120,23 +119,24 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
         marker = page.nextMarker;
       } while (marker !== undefined && certificates.length < 10_000);
       return { certificates };
-    }),
+    },
   );
 
-  app.get(
+  app.get<{ Querystring: TokenPagingQuery & { state?: RotationState; thingName?: string } }>(
     '/fleetprov/rotations',
-    operation(async (request) => {
-      const state = queryEnum(request, 'state', ROTATION_STATES);
-      const thingName = queryString(request, 'thingName', RESOURCE_NAME);
-      const page = await registry.rotations.list({ ...tokenPageRequest(request), ...(state === undefined ? {} : { states: [state] }), ...(thingName === undefined ? {} : { thingName }) });
+    { schema: { querystring: query({ ...TOKEN_PAGING, state: oneOf(ROTATION_STATES), thingName: RESOURCE_NAME }) } },
+    async (request) => {
+      const { state, thingName } = request.query;
+      const page = await registry.rotations.list({ ...tokenPage(request.query), ...(state === undefined ? {} : { states: [state] }), ...(thingName === undefined ? {} : { thingName }) });
       return compact({ rotations: page.items.map(rotationJson), nextToken: page.nextToken });
-    }),
+    },
   );
 
-  app.get(
+  app.get<{ Querystring: { days?: string } }>(
     '/fleetprov/rotations/due',
-    operation(async (request) => {
-      const days = queryInteger(request, 'days', 0, MAX_DAYS) ?? 0;
+    { schema: { querystring: DAYS_QUERY } },
+    async (request) => {
+      const days = queryInteger(request.query.days, 'days', 0, MAX_DAYS) ?? 0;
       const due = await rotation.dueCertificates(days * DAY_MS);
       const now = ctx.now().getTime();
       return {
@@ -155,55 +155,74 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
           }),
         ),
       };
-    }),
+    },
   );
 
-  app.post(
+  app.post<{ Params: { thingName: string }; Body: { templateName?: string | null } }>(
     '/fleetprov/things/:thingName/rotation',
-    operation(async (request) => {
-      const thingName = pathParam(request, 'thingName', RESOURCE_NAME);
-      const body = request.body === undefined || request.body === null || request.body === '' ? {} : bodyObject(request);
-      const templateName = optionalString(body, 'templateName', TEMPLATE_NAME);
+    { schema: { params: params({ thingName: RESOURCE_NAME }), body: object({ templateName: TEMPLATE_NAME }) } },
+    async (request) => {
+      const thingName = request.params.thingName;
+      const templateName = present(request.body.templateName);
       if (templateName !== undefined && (await registry.templates.get(templateName)) === null) {
         throw resourceNotFound(`The provisioning template ${quoteValue(templateName)} does not exist.`);
       }
-      try {
-        const rotations = await rotation.request(thingName, { reason: 'operator', ...(templateName === undefined ? {} : { templateName }) });
-        return { rotations: rotations.map(rotationJson) };
-      } catch (err) {
-        throw rotationErrorToApi(err);
-      }
-    }),
+      const rotations = await rotation.request(thingName, { reason: 'operator', ...(templateName === undefined ? {} : { templateName }) });
+      return { rotations: rotations.map(rotationJson) };
+    },
   );
 
-  app.get(
-    '/fleetprov/rotation-policies',
-    operation(async () => ({ policies: (await registry.rotations.listPolicies()).map(policyJson) })),
-  );
+  app.get('/fleetprov/rotation-policies', async () => ({ policies: (await registry.rotations.listPolicies()).map(policyJson) }));
 
-  app.get(
+  app.get<{ Params: PolicyParams }>(
     '/fleetprov/rotation-policies/:targetType/:targetName',
-    operation(async (request) => {
-      const { targetType, targetName } = policyTarget(request);
+    { schema: { params: POLICY_PARAMS } },
+    async (request) => {
+      const { targetType, targetName } = request.params;
       const policy = await registry.rotations.getPolicy(targetType, targetName);
       if (policy === null) throw resourceNotFound(`No rotation policy for ${targetType} ${quoteValue(targetName)}.`);
       return policyJson(policy);
-    }),
+    },
   );
 
-  app.put(
+  app.put<{
+    Params: PolicyParams;
+    Body: {
+      maxAgeDays?: number | null;
+      renewBeforeDays?: number | null;
+      rotationTemplate?: string | null;
+      allowExpiredRecovery?: boolean | null;
+      graceSeconds?: number | null;
+      retireStatus?: 'INACTIVE' | 'REVOKED' | null;
+      recoveryWindowDays?: number | null;
+    };
+  }>(
     '/fleetprov/rotation-policies/:targetType/:targetName',
-    operation(async (request) => {
-      const { targetType, targetName } = policyTarget(request);
-      const body = bodyObject(request);
-      const maxAgeDays = optionalInteger(body, 'maxAgeDays', 1, MAX_DAYS);
-      const renewBeforeDays = optionalInteger(body, 'renewBeforeDays', 1, MAX_DAYS);
+    {
+      schema: {
+        params: POLICY_PARAMS,
+        body: object({
+          maxAgeDays: integer(1, MAX_DAYS),
+          renewBeforeDays: integer(1, MAX_DAYS),
+          rotationTemplate: TEMPLATE_NAME,
+          allowExpiredRecovery: BOOLEAN,
+          graceSeconds: integer(0, 366 * 86_400),
+          retireStatus: oneOf(['INACTIVE', 'REVOKED']),
+          recoveryWindowDays: integer(1, MAX_DAYS),
+        }),
+      },
+    },
+    async (request) => {
+      const { targetType, targetName } = request.params;
+      const body = request.body;
+      const maxAgeDays = present(body.maxAgeDays);
+      const renewBeforeDays = present(body.renewBeforeDays);
       if (maxAgeDays === undefined && renewBeforeDays === undefined) throw invalidRequest('Give maxAgeDays, renewBeforeDays or both: a rotation policy needs a rule.');
-      const rotationTemplate = optionalString(body, 'rotationTemplate', TEMPLATE_NAME);
+      const rotationTemplate = present(body.rotationTemplate);
       if (rotationTemplate !== undefined && (await registry.templates.get(rotationTemplate)) === null) {
         throw resourceNotFound(`The provisioning template ${quoteValue(rotationTemplate)} does not exist.`);
       }
-      const allowExpiredRecovery = optionalBoolean(body, 'allowExpiredRecovery');
+      const allowExpiredRecovery = present(body.allowExpiredRecovery);
       if (allowExpiredRecovery === true && targetType !== 'template') throw invalidRequest('allowExpiredRecovery is only allowed on template policies.');
       const policy = await registry.rotations.putPolicy({
         targetType,
@@ -211,21 +230,22 @@ export function registerRotationRoutes(app: ApiApp, ctx: ServiceContext, rotatio
         maxAgeDays: maxAgeDays ?? null,
         renewBeforeDays: renewBeforeDays ?? null,
         rotationTemplate: rotationTemplate ?? null,
-        graceSeconds: optionalInteger(body, 'graceSeconds', 0, 366 * 86_400) ?? null,
-        retireStatus: optionalEnum(body, 'retireStatus', ['INACTIVE', 'REVOKED'] as const) ?? 'INACTIVE',
+        graceSeconds: body.graceSeconds ?? null,
+        retireStatus: body.retireStatus ?? 'INACTIVE',
         allowExpiredRecovery: allowExpiredRecovery ?? false,
-        recoveryWindowDays: optionalInteger(body, 'recoveryWindowDays', 1, MAX_DAYS) ?? null,
+        recoveryWindowDays: body.recoveryWindowDays ?? null,
       });
       return policyJson(policy);
-    }),
+    },
   );
 
-  app.delete(
+  app.delete<{ Params: PolicyParams }>(
     '/fleetprov/rotation-policies/:targetType/:targetName',
-    operation(async (request) => {
-      const { targetType, targetName } = policyTarget(request);
+    { schema: { params: POLICY_PARAMS } },
+    async (request) => {
+      const { targetType, targetName } = request.params;
       if (!(await registry.rotations.deletePolicy(targetType, targetName))) throw resourceNotFound(`No rotation policy for ${targetType} ${quoteValue(targetName)}.`);
       return {};
-    }),
+    },
   );
-}
+};

@@ -1,6 +1,6 @@
 /**
  * fleetprov-extension routes the console needs beyond AWS's API (SigV4 or a console session, like
- * every control-plane route; documented in docs/console.md):
+ * every AWS operation; documented in docs/console.md):
  * - `GET  /fleetprov/stats`: counts (things, certificates by status, templates, policies) and
  *   provisioning requests per time bucket and outcome, from the event log;
  * - `GET  /fleetprov/console/events`: the provisioning event log, newest first, filtered;
@@ -10,42 +10,42 @@
  * - `POST /fleetprov/policies/validate`: a policy document checked by the engine, the error at its JSON path;
  * - `POST /fleetprov/policies/simulate`: one request decided against stored policies and/or a draft document;
  * - `GET  /fleetprov/trust-anchor`: the root CA certificate devices trust, and the endpoint address
- *   (for the claim bundle).
+ *   (for the claim bundle);
+ * - `POST /fleetprov/console/login-tokens`: a one-time login token for `fleetprov console-login`.
  */
-import type { CertificateStatus, EventOutcome, EventRow, Registry, TemplateType } from '../registry/index.js';
-import type { ServiceContext } from '../service-context.js';
-import type { ApiApp } from '../api/app.js';
-import { invalidRequest, resourceNotFound } from '../api/errors.js';
-import { operation } from '../api/routes/errors-map.js';
+import type { FastifyPluginAsync } from 'fastify';
+import type { CertificateStatus, EventOutcome, EventRow, Registry, TemplateType } from '../../registry/index.js';
+import type { ConsoleSessions } from '../../console/sessions.js';
+import { parseTemplate, planProvisioning, resolveTemplate, TemplateError } from '../../templates/index.js';
+import { parsePolicy, PolicyCache, PolicyError } from '../../policy/index.js';
+import type { NamedPolicy, PolicyContext } from '../../policy/types.js';
+import { existingThing } from '../../provisioning/register-thing.js';
+import { PROVISIONING_EVENT_TYPE } from '../../provisioning/request-scope.js';
+import { ApiError, invalidRequest, resourceNotFound } from '../errors.js';
 import {
-  attributeMap,
-  bodyObject,
-  checkString,
-  has,
-  optionalEnum,
-  optionalString,
+  ATTRIBUTES,
+  CERTIFICATE_ID,
+  object,
+  oneOf,
   POLICY_NAME,
-  queryEnum,
+  present,
+  query,
+  QUERY_INTEGER,
   queryInteger,
-  queryString,
   RESOURCE_NAME,
   TEMPLATE_NAME,
-  CERTIFICATE_ID,
-  type StringRule,
-} from '../api/routes/input.js';
-import { parseTemplate, planProvisioning, resolveTemplate, TemplateError } from '../templates/index.js';
-import { parsePolicy, PolicyCache, PolicyError } from '../policy/index.js';
-import type { NamedPolicy, PolicyContext } from '../policy/types.js';
-import { existingThing } from '../provisioning/register-thing.js';
-import { PROVISIONING_EVENT_TYPE } from '../provisioning/request-scope.js';
+  text,
+  type Schema,
+} from '../routes/schemas.js';
+import type { RouteOptions } from '../routes/shared.js';
 
 const TEMPLATE_TYPES: readonly TemplateType[] = ['FLEET_PROVISIONING', 'JITP'];
 const OUTCOMES: readonly EventOutcome[] = ['accepted', 'rejected', 'info'];
-const TEMPLATE_BODY: StringRule = { min: 1, max: 10240 };
-const POLICY_DOCUMENT: StringRule = { min: 1, max: 1024 * 1024 };
-const ACTION: StringRule = { min: 1, max: 128, pattern: /^[A-Za-z0-9:*]+$/, patternText: 'an action like iot:Publish' };
-const TEXT_256: StringRule = { max: 256 };
-const RESOURCE: StringRule = { min: 1, max: 2048 };
+const TEMPLATE_BODY = text(10240, 1);
+const POLICY_DOCUMENT = text(1024 * 1024, 1);
+const ACTION: Schema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:*]+$', description: 'an action like iot:Publish' };
+const TEXT_256 = text(256);
+const RESOURCE = text(2048, 1);
 /** Most stored policies one simulation may name. */
 const MAX_SIMULATED_POLICIES = 10;
 /** Most templates or policies counted by /fleetprov/stats (counting stops there). */
@@ -111,16 +111,23 @@ async function storedPolicies(registry: Registry, names: readonly string[]): Pro
   return out;
 }
 
-/** Registers the console's fleetprov-extension routes. */
-export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext): void {
+/** Options of {@link consoleExtensionRoutes}. */
+export interface ConsoleExtensionRouteOptions extends RouteOptions {
+  /** The console's sessions (for login tokens). */
+  sessions: ConsoleSessions;
+}
+
+/** The console's fleetprov-extension routes, as a Fastify plugin. */
+export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOptions> = async (app, { context: ctx, sessions }) => {
   const { registry } = ctx;
   const policyCache = new PolicyCache();
 
-  app.get(
+  app.get<{ Querystring: { windowSeconds?: string; bucketSeconds?: string } }>(
     '/fleetprov/stats',
-    operation(async (request) => {
-      const windowSeconds = queryInteger(request, 'windowSeconds', 60, 7 * 86_400) ?? 3600;
-      const bucketSeconds = queryInteger(request, 'bucketSeconds', 1, 86_400) ?? 60;
+    { schema: { querystring: query({ windowSeconds: QUERY_INTEGER, bucketSeconds: QUERY_INTEGER }) } },
+    async (request) => {
+      const windowSeconds = queryInteger(request.query.windowSeconds, 'windowSeconds', 60, 7 * 86_400) ?? 3600;
+      const bucketSeconds = queryInteger(request.query.bucketSeconds, 'bucketSeconds', 1, 86_400) ?? 60;
       if (windowSeconds / bucketSeconds > 3600) throw invalidRequest('windowSeconds / bucketSeconds must be at most 3600 buckets.');
       const nowMs = ctx.now().getTime();
       const bucketMs = bucketSeconds * 1000;
@@ -153,23 +160,31 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
           buckets: buckets.map((b) => ({ start: b.start / 1000, outcome: b.outcome, count: b.count })),
         },
       };
-    }),
+    },
   );
 
-  app.get(
-    '/fleetprov/trust-anchor',
-    operation(async () => ({ rootCertificatePem: ctx.ca.rootCertificatePem, endpointAddress: ctx.endpointAddress })),
-  );
+  app.get('/fleetprov/trust-anchor', async () => ({ rootCertificatePem: ctx.ca.rootCertificatePem, endpointAddress: ctx.endpointAddress }));
 
-  app.get(
+  app.get<{ Querystring: { limit?: string; beforeId?: string; outcome?: EventOutcome; thingName?: string; certificateId?: string; templateName?: string } }>(
     '/fleetprov/console/events',
-    operation(async (request) => {
-      const limit = queryInteger(request, 'limit', 1, 1000) ?? 50;
-      const beforeId = queryInteger(request, 'beforeId', 1, Number.MAX_SAFE_INTEGER);
-      const outcome = queryEnum(request, 'outcome', OUTCOMES);
-      const thingName = queryString(request, 'thingName', RESOURCE_NAME);
-      const certificateId = queryString(request, 'certificateId', CERTIFICATE_ID)?.toLowerCase();
-      const templateName = queryString(request, 'templateName', TEMPLATE_NAME);
+    {
+      schema: {
+        querystring: query({
+          limit: QUERY_INTEGER,
+          beforeId: QUERY_INTEGER,
+          outcome: oneOf(OUTCOMES),
+          thingName: RESOURCE_NAME,
+          certificateId: CERTIFICATE_ID,
+          templateName: TEMPLATE_NAME,
+        }),
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const limit = queryInteger(q.limit, 'limit', 1, 1000) ?? 50;
+      const beforeId = queryInteger(q.beforeId, 'beforeId', 1, Number.MAX_SAFE_INTEGER);
+      const { outcome, thingName, templateName } = q;
+      const certificateId = q.certificateId?.toLowerCase();
       const events = await registry.events.list({
         newestFirst: true,
         // One more than asked tells whether another page follows (within the registry's 1000).
@@ -183,15 +198,15 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
       const page = events.slice(0, limit);
       const more = page.length > 0 && (events.length > limit || page.length === 1000);
       return { events: page.map(eventView), ...(more ? { nextBeforeId: page[page.length - 1]!.id } : {}) };
-    }),
+    },
   );
 
-  app.post(
+  app.post<{ Body: { templateBody: string; type?: TemplateType | null } }>(
     '/fleetprov/templates/validate',
-    operation(async (request) => {
-      const body = bodyObject(request);
-      const templateBody = checkString(body.templateBody, 'templateBody', TEMPLATE_BODY);
-      const type = optionalEnum(body, 'type', TEMPLATE_TYPES) ?? 'FLEET_PROVISIONING';
+    { schema: { body: object({ templateBody: TEMPLATE_BODY, type: oneOf(TEMPLATE_TYPES) }, ['templateBody']) } },
+    async (request) => {
+      const templateBody = request.body.templateBody;
+      const type = request.body.type ?? 'FLEET_PROVISIONING';
       try {
         const parsed = parseTemplate(templateBody, { type });
         return { valid: true, parameters: parsed.parameterNames, extensionsUsed: parsed.extensionsUsed, warnings: parsed.warnings };
@@ -199,16 +214,21 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
         if (err instanceof TemplateError) return { valid: false, error: templateErrorView(err) };
         throw err;
       }
-    }),
+    },
   );
 
-  app.post(
+  app.post<{ Body: { templateBody?: string | null; type?: TemplateType | null; templateName?: string | null; parameters?: Record<string, string> | null; certificateId?: string | null } }>(
     '/fleetprov/templates/render',
-    operation(async (request) => {
-      const body = bodyObject(request);
-      let templateBody = optionalString(body, 'templateBody', TEMPLATE_BODY);
-      let type = optionalEnum(body, 'type', TEMPLATE_TYPES);
-      const templateName = optionalString(body, 'templateName', TEMPLATE_NAME);
+    {
+      schema: {
+        body: object({ templateBody: TEMPLATE_BODY, type: oneOf(TEMPLATE_TYPES), templateName: TEMPLATE_NAME, parameters: ATTRIBUTES, certificateId: CERTIFICATE_ID }),
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      let templateBody = present(body.templateBody);
+      let type = present(body.type);
+      const templateName = present(body.templateName);
       if ((templateBody === undefined) === (templateName === undefined)) throw invalidRequest('Give exactly one of templateBody and templateName.');
       if (templateName !== undefined) {
         const stored = await registry.templates.get(templateName);
@@ -216,8 +236,8 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
         templateBody = stored.body;
         type ??= stored.type;
       }
-      const parameters = has(body, 'parameters') ? attributeMap(body.parameters, 'parameters') : {};
-      const certificateId = (optionalString(body, 'certificateId', CERTIFICATE_ID) ?? '0'.repeat(64)).toLowerCase();
+      const parameters = body.parameters ?? {};
+      const certificateId = (body.certificateId ?? '0'.repeat(64)).toLowerCase();
       try {
         const parsed = parseTemplate(templateBody!, { type: type ?? 'FLEET_PROVISIONING' });
         const resolved = resolveTemplate(parsed, { parameters, certificate: { certificateId } });
@@ -228,13 +248,14 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
         if (err instanceof TemplateError) return { valid: false, error: templateErrorView(err) };
         throw err;
       }
-    }),
+    },
   );
 
-  app.post(
+  app.post<{ Body: { policyDocument: string } }>(
     '/fleetprov/policies/validate',
-    operation(async (request) => {
-      const document = checkString(bodyObject(request).policyDocument, 'policyDocument', POLICY_DOCUMENT);
+    { schema: { body: object({ policyDocument: POLICY_DOCUMENT }, ['policyDocument']) } },
+    async (request) => {
+      const document = request.body.policyDocument;
       try {
         const parsed = parsePolicy(document);
         return { valid: true, statements: parsed.statements.length, warnings: parsed.warnings };
@@ -242,23 +263,39 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
         if (err instanceof PolicyError) return { valid: false, error: policyErrorView(err) };
         throw err;
       }
-    }),
+    },
   );
 
-  app.post(
+  app.post<{
+    Body: { policyNames?: string[] | null; policyDocument?: string | null; draftPolicyName?: string | null; action: string; resource: string; clientId?: string | null; thingName?: string | null };
+  }>(
     '/fleetprov/policies/simulate',
-    operation(async (request) => {
-      const body = bodyObject(request);
-      const names = has(body, 'policyNames') ? body.policyNames : [];
-      if (!Array.isArray(names) || names.length > MAX_SIMULATED_POLICIES) throw invalidRequest(`policyNames must be a list of at most ${MAX_SIMULATED_POLICIES} policy names.`);
-      const policyNames = names.map((n, i) => checkString(n, `policyNames[${i}]`, POLICY_NAME));
-      const draft = optionalString(body, 'policyDocument', POLICY_DOCUMENT);
-      const draftName = optionalString(body, 'draftPolicyName', POLICY_NAME) ?? 'draft';
+    {
+      schema: {
+        body: object(
+          {
+            policyNames: { type: 'array', maxItems: MAX_SIMULATED_POLICIES, items: POLICY_NAME },
+            policyDocument: POLICY_DOCUMENT,
+            draftPolicyName: POLICY_NAME,
+            action: ACTION,
+            resource: RESOURCE,
+            clientId: TEXT_256,
+            thingName: RESOURCE_NAME,
+          },
+          ['action', 'resource'],
+        ),
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const policyNames = body.policyNames ?? [];
+      const draft = present(body.policyDocument);
+      const draftName = body.draftPolicyName ?? 'draft';
       if (policyNames.length === 0 && draft === undefined) throw invalidRequest('Give policyNames, a policyDocument, or both.');
-      const action = checkString(body.action, 'action', ACTION);
-      const resourceText = checkString(body.resource, 'resource', RESOURCE);
-      const clientId = optionalString(body, 'clientId', TEXT_256);
-      const thingName = optionalString(body, 'thingName', RESOURCE_NAME);
+      const action = body.action;
+      const resourceText = body.resource;
+      const clientId = present(body.clientId);
+      const thingName = present(body.thingName);
       const policies = await storedPolicies(registry, policyNames.filter((n) => n !== draftName || draft === undefined));
       if (draft !== undefined) {
         try {
@@ -281,6 +318,15 @@ export function registerConsoleExtensionRoutes(app: ApiApp, ctx: ServiceContext)
       const cache = draft === undefined ? policyCache : new PolicyCache();
       const decision = cache.compile(policies).authorize(action, resource, context);
       return { valid: true, decision: decision.allowed ? 'ALLOW' : 'DENY', decidingStatement: decision.decidingStatement ?? null, reason: decision.reason };
-    }),
+    },
   );
-}
+
+  // A one-time login token for `fleetprov console-login`.
+  app.post('/fleetprov/console/login-tokens', async (request) => {
+    const who = request.awsAuth?.accessKeyId ?? request.sessionAuth?.accessKeyId;
+    if (who === undefined) throw new ApiError('AccessDeniedException', 'Sign the request to mint a login token.');
+    const { token, expiresAt } = sessions.mintLoginToken(who);
+    request.log.info({ accessKeyId: who }, 'console login token minted');
+    return { loginToken: token, expiresAt: expiresAt / 1000, loginPath: `/console/#login=${token}` };
+  });
+};
