@@ -8,9 +8,9 @@
  * rename) and leaves the file with mode 0600.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import type { CredentialStore } from './sigv4.js';
 
 /** An access key id and its secret. */
@@ -159,10 +159,11 @@ export function setSharedCredentialsProfile(text: string, credentials: SharedCre
 /**
  * Writes (or updates) `profile` of the shared-credentials file at `path`, keeping its other
  * profiles. Creates the parent directory (mode 0700) if needed. Atomic: the new content goes to
- * a temporary file in the same directory with mode 0600, is fsynced, then renamed over `path`.
+ * a temporary file in the same directory with mode 0600, is fsynced, then renamed over `path`
+ * (`@fleetprov/device/atomic-write`, the one helper every file fleetprov writes goes through).
  *
  * @throws {CredentialsFileError} for an invalid profile name or key values, or an existing file
- *   larger than {@link MAX_CREDENTIALS_FILE_BYTES}; file-system errors as thrown by `node:fs`
+ *   larger than {@link MAX_CREDENTIALS_FILE_BYTES}; `StorageError` (of `@fleetprov/device`) when writing fails
  */
 export async function writeSharedCredentialsFile(
   path: string,
@@ -175,22 +176,7 @@ export async function writeSharedCredentialsFile(
   const content = setSharedCredentialsProfile(existing, credentials, profile);
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-  try {
-    try {
-      await handle.writeFile(content, 'utf8');
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDirectory(dir);
+  await writeFileAtomic(path, content, { mode: 0o600 });
 }
 
 /**
@@ -269,19 +255,5 @@ async function readBounded(path: string): Promise<string | undefined> {
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  // Makes the rename durable; some platforms cannot open a directory, which is not an error.
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    /* best effort */
   }
 }
