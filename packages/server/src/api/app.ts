@@ -10,7 +10,7 @@
  * - tags every response with `x-amzn-RequestId`;
  * - serves the public probes `GET /healthz` and `GET /readyz`.
  *
- * AWS operations live in an encapsulated context behind {@link sigv4Plugin}:
+ * AWS operations live in an encapsulated context behind `sigv4Plugin` (sigv4-plugin.ts):
  * `app.register(async (aws) => { await aws.register(sigv4Plugin, { credentials }); await aws.register(thingsRoutes, ...) })`;
  * anything registered outside it is public.
  */
@@ -20,7 +20,6 @@ import type https from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import { apiErrorHandler, sendApiError, toApiError } from './error-handler.js';
-import type { sigv4Plugin } from './sigv4-plugin.js';
 import { parseQueryString } from './querystring.js';
 import { AJV_OPTIONS, schemaErrorFormatter } from './schema-errors.js';
 
@@ -82,7 +81,7 @@ const ACCOUNT_ID_RE = /^\d{12}$/;
 
 /**
  * Builds the root control-plane app (not yet listening) with its public probes. Register the
- * AWS operations in a {@link sigv4Plugin} scope, then `await app.listen({ host, port })`.
+ * AWS operations in a `sigv4Plugin` (sigv4-plugin.ts) scope, then `await app.listen({ host, port })`.
  *
  * @throws {RangeError} when `accountId` is not 12 digits or `bodyLimit` is not a positive integer
  */

@@ -18,7 +18,6 @@ import {
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ApiError } from '../../src/api/errors.js';
 import { buildApiApp, type ApiApp } from '../../src/api/app.js';
-import { staticCredentialStore } from '../../src/api/credentials.js';
 import type { CredentialStore } from '../../src/api/sigv4.js';
 import {
   ADMIN,
