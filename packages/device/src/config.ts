@@ -106,7 +106,10 @@ export function parseTemplateParameters(text: string, where: string): Record<str
 
 function templateParametersFromValue(value: unknown, where: string): Record<string, string> {
   if (!isRecord(value)) {
-    throw new ConfigError(`${where} must be a JSON object such as {"SerialNumber":"1234"}; got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`, where);
+    throw new ConfigError(
+      `${where} must be a JSON object such as {"SerialNumber":"1234"}; got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`,
+      where,
+    );
   }
   const entries: [string, string][] = [];
   for (const [key, raw] of Object.entries(value)) {
@@ -174,7 +177,10 @@ export function parseDeviceClientConfig(text: string, filePath: string): CliSett
     } else if (isRecord(params)) {
       out.templateParameters = templateParametersFromValue(params, `${where}.template-parameters`);
     } else if (params !== undefined && params !== null && params !== '') {
-      throw new ConfigError(`${where}.template-parameters must be a JSON object written as a string, e.g. "{\\"SerialNumber\\":\\"1234\\"}"`, `${where}.template-parameters`);
+      throw new ConfigError(
+        `${where}.template-parameters must be a JSON object written as a string, e.g. "{\\"SerialNumber\\":\\"1234\\"}"`,
+        `${where}.template-parameters`,
+      );
     }
     const csr = path('csr-file', fp, where);
     if (csr !== undefined) out.csrFilePath = csr;
@@ -217,7 +223,10 @@ export function parseIni(text: string): Map<string, Map<string, string>> {
 export function parseReferenceClientIni(text: string, filePath: string): CliSettings {
   const settings = parseIni(text).get('SETTINGS');
   if (settings === undefined) {
-    throw new ConfigError(`${filePath} has no [SETTINGS] section (expected the aws-samples fleet provisioning config.ini, or a Device Client JSON config)`, filePath);
+    throw new ConfigError(
+      `${filePath} has no [SETTINGS] section (expected the aws-samples fleet provisioning config.ini, or a Device Client JSON config)`,
+      filePath,
+    );
   }
   const base = dirname(resolve(filePath));
   const get = (key: string): string | undefined => {
@@ -258,11 +267,16 @@ export async function loadConfigFile(filePath: string): Promise<CliSettings> {
   let text: string;
   try {
     const buf = await readFile(filePath);
-    if (buf.length > MAX_CONFIG_FILE_BYTES) throw new ConfigError(`${filePath} is ${buf.length} bytes; config files are at most ${MAX_CONFIG_FILE_BYTES}`, filePath);
+    if (buf.length > MAX_CONFIG_FILE_BYTES)
+      throw new ConfigError(`${filePath} is ${buf.length} bytes; config files are at most ${MAX_CONFIG_FILE_BYTES}`, filePath);
     text = buf.toString('utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`--config: cannot read ${filePath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, filePath, err);
+    throw new ConfigError(
+      `--config: cannot read ${filePath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      filePath,
+      err,
+    );
   }
   return parseConfigFile(text, filePath);
 }

@@ -72,7 +72,8 @@ const SERVER_CERT_ERRORS = new Set([
 ]);
 
 /** TLS alerts a server sends when it refuses the client certificate. */
-const CLIENT_CERT_ALERTS = /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_REQUIRED|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|ACCESS_DENIED|UNSUPPORTED_CERTIFICATE)/;
+const CLIENT_CERT_ALERTS =
+  /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_REQUIRED|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|ACCESS_DENIED|UNSUPPORTED_CERTIFICATE)/;
 
 /** Network errors that are not worth retrying. */
 const PERMANENT_NETWORK_ERRORS = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OSSL_PEM_NO_START_LINE']);
@@ -94,18 +95,30 @@ export function classifyConnectError(err: unknown, step: ProvisioningStep, targe
         `${target} refused the connection (CONNACK: not authorized) for client id "${clientId}": the certificate may be unknown, inactive or revoked, or its policy does not allow iot:Connect on client/${clientId}`,
       );
     }
-    return new ConnectionError(step, `${target} refused the connection: ${message}`, { retryable: code === 3 || code === 136 || code === 137, cause: err });
+    return new ConnectionError(step, `${target} refused the connection: ${message}`, {
+      retryable: code === 3 || code === 136 || code === 137,
+      cause: err,
+    });
   }
   if (typeof code === 'string') {
     if (SERVER_CERT_ERRORS.has(code)) {
-      return new ConnectionError(step, `TLS: the certificate of ${target} does not verify against the root CA (${code}: ${message}); check --root-ca and the endpoint name`, {
-        retryable: false,
-        causeCode: code,
-        cause: err,
-      });
+      return new ConnectionError(
+        step,
+        `TLS: the certificate of ${target} does not verify against the root CA (${code}: ${message}); check --root-ca and the endpoint name`,
+        {
+          retryable: false,
+          causeCode: code,
+          cause: err,
+        },
+      );
     }
     if (CLIENT_CERT_ALERTS.test(code)) {
-      return new NotAuthorizedError(step, 'connect', undefined, `TLS: ${target} refused the client certificate (${code}); it may be unknown, inactive or signed by an unregistered CA`);
+      return new NotAuthorizedError(
+        step,
+        'connect',
+        undefined,
+        `TLS: ${target} refused the client certificate (${code}); it may be unknown, inactive or signed by an unregistered CA`,
+      );
     }
     if (PERMANENT_NETWORK_ERRORS.has(code) || code.startsWith('ERR_OSSL')) {
       return new ConnectionError(step, `cannot set up TLS to ${target}: ${message}`, { retryable: false, causeCode: code, cause: err });
@@ -171,7 +184,11 @@ export function openConnection(options: MutualTlsOptions, step: ProvisioningStep
     const onConnect = (): void => finish(null);
     const onError = (err: unknown): void => finish(classifyConnectError(err, step, target, options.clientId));
     const onClose = (): void =>
-      finish(new ConnectionError(step, `${target} closed the connection before accepting it (client id "${options.clientId}")`, { retryable: true }));
+      finish(
+        new ConnectionError(step, `${target} closed the connection before accepting it (client id "${options.clientId}")`, {
+          retryable: true,
+        }),
+      );
     const onAbort = (): void => finish(new AbortError(undefined, options.signal?.reason));
     const timer = setTimeout(() => finish(new ProvisioningTimeoutError(step, timeoutMs, `CONNACK from ${target}`)), timeoutMs);
     try {

@@ -5,16 +5,7 @@
 
 /** The provisioning steps an error or progress event can refer to. */
 export type ProvisioningStep =
-  | 'connect'
-  | 'subscribe'
-  | 'create-certificate'
-  | 'register-thing'
-  | 'store'
-  | 'reconnect'
-  | 'probe'
-  | 'acknowledge'
-  | 'switch'
-  | 'done';
+  'connect' | 'subscribe' | 'create-certificate' | 'register-thing' | 'store' | 'reconnect' | 'probe' | 'acknowledge' | 'switch' | 'done';
 
 /** Stable machine-readable error codes of this package. */
 export const DeviceErrorCodes = {

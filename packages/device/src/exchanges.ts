@@ -101,7 +101,12 @@ export async function connectWith(
 }
 
 /** Connects with `creds` and wraps the client for request/response exchanges. */
-export async function openSession(conn: ResolvedConnection, creds: SessionCredentials, step: ProvisioningStep, signal: AbortSignal | undefined): Promise<MqttSession> {
+export async function openSession(
+  conn: ResolvedConnection,
+  creds: SessionCredentials,
+  step: ProvisioningStep,
+  signal: AbortSignal | undefined,
+): Promise<MqttSession> {
   const client = await connectWith(conn, creds, step, signal);
   return new MqttSession(client, `${conn.endpoint}:${conn.port}`);
 }
@@ -145,7 +150,14 @@ export async function subscribeReplies(ctx: ExchangeContext, filters: string[]):
 }
 
 /** Publishes one request and returns the accepted reply's payload; a rejected reply is thrown. */
-async function exchange(ctx: ExchangeContext, step: ProvisioningStep, request: string, accepted: string, rejectedTopic: string, payload: Uint8Array): Promise<Buffer> {
+async function exchange(
+  ctx: ExchangeContext,
+  step: ProvisioningStep,
+  request: string,
+  accepted: string,
+  rejectedTopic: string,
+  payload: Uint8Array,
+): Promise<Buffer> {
   const reply = await ctx.session.request({
     step,
     requestTopic: request,
@@ -201,11 +213,21 @@ export async function createCertificate(ctx: ExchangeContext, request: CreateCer
     const payload = encodeCreateCertificateFromCsrRequest(ctx.format, { certificateSigningRequest: request.csrPem });
     const body = await exchange(ctx, step, ...topics, payload);
     const r = parseReply(step, () => parseCreateCertificateFromCsrResponse(ctx.format, body));
-    issued = { certificateId: r.certificateId, certificatePem: r.certificatePem, privateKeyPem: request.privateKeyPem, ownershipToken: r.certificateOwnershipToken };
+    issued = {
+      certificateId: r.certificateId,
+      certificatePem: r.certificatePem,
+      privateKeyPem: request.privateKeyPem,
+      ownershipToken: r.certificateOwnershipToken,
+    };
   } else {
     const body = await exchange(ctx, step, ...topics, encodeCreateKeysAndCertificateRequest(ctx.format));
     const r = parseReply(step, () => parseCreateKeysAndCertificateResponse(ctx.format, body));
-    issued = { certificateId: r.certificateId, certificatePem: r.certificatePem, privateKeyPem: r.privateKey, ownershipToken: r.certificateOwnershipToken };
+    issued = {
+      certificateId: r.certificateId,
+      certificatePem: r.certificatePem,
+      privateKeyPem: r.privateKey,
+      ownershipToken: r.certificateOwnershipToken,
+    };
   }
   checkIssued(step, issued);
   return issued;
@@ -214,7 +236,10 @@ export async function createCertificate(ctx: ExchangeContext, request: CreateCer
 /** Checks the certificate id is safe as a file name and the certificate belongs to the key. */
 function checkIssued(step: ProvisioningStep, issued: IssuedCertificate): void {
   if (!isValidCertificateId(issued.certificateId)) {
-    throw new InvalidResponseError(step, `certificateId must be 64 hex digits; got ${JSON.stringify(String(issued.certificateId).slice(0, 80))}`);
+    throw new InvalidResponseError(
+      step,
+      `certificateId must be 64 hex digits; got ${JSON.stringify(String(issued.certificateId).slice(0, 80))}`,
+    );
   }
   const cert = parseReply(step, () => readCertificate(issued.certificatePem, 'certificatePem'));
   const key = parseReply(step, () => readPrivateKey(issued.privateKeyPem, 'privateKey'));
@@ -237,9 +262,17 @@ export interface RegisteredThing {
  * @throws {InvalidResponseError} the reply broke the protocol.
  * @throws the errors of {@link MqttSession.request}.
  */
-export async function registerThing(ctx: ExchangeContext, templateName: string, ownershipToken: string, parameters: Record<string, string> | undefined): Promise<RegisteredThing> {
+export async function registerThing(
+  ctx: ExchangeContext,
+  templateName: string,
+  ownershipToken: string,
+  parameters: Record<string, string> | undefined,
+): Promise<RegisteredThing> {
   const step: ProvisioningStep = 'register-thing';
-  const payload = encodeRegisterThingRequest(ctx.format, parameters === undefined ? { certificateOwnershipToken: ownershipToken } : { certificateOwnershipToken: ownershipToken, parameters });
+  const payload = encodeRegisterThingRequest(
+    ctx.format,
+    parameters === undefined ? { certificateOwnershipToken: ownershipToken } : { certificateOwnershipToken: ownershipToken, parameters },
+  );
   const body = await exchange(
     ctx,
     step,
@@ -284,5 +317,7 @@ export async function acknowledgeRotation(ctx: ExchangeContext, thingName: strin
     publishDeniedHint: ctx.hints.publishDenied,
   });
   const body = JSON.parse(reply.payload.toString('utf8')) as unknown;
-  return reply.kind === 'rejected' ? { kind: 'rejected', body: body as RotationAckRejected } : { kind: 'accepted', body: body as RotationAckAccepted };
+  return reply.kind === 'rejected'
+    ? { kind: 'rejected', body: body as RotationAckRejected }
+    : { kind: 'accepted', body: body as RotationAckAccepted };
 }

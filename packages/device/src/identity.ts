@@ -73,7 +73,11 @@ export async function inspectCredentials(certificatePath: string, privateKeyPath
 }
 
 /** Builds the identity from a completed state and the inspection of its files. */
-export function identityFromState(storageDir: string, state: RuntimeState, creds: Extract<CredentialsInspection, { usable: true }>): DeviceIdentity {
+export function identityFromState(
+  storageDir: string,
+  state: RuntimeState,
+  creds: Extract<CredentialsInspection, { usable: true }>,
+): DeviceIdentity {
   const rc = state.runtimeConfig;
   const thingName = rc.thingName === '' ? undefined : rc.thingName;
   const clientId = state.fleetprov?.clientId ?? thingName ?? '';

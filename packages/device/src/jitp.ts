@@ -85,7 +85,8 @@ export async function connectJustInTime(options: JustInTimeConnectOptions): Prom
   }
   if (!keyMatches) throw new ConfigError('the device private key does not belong to the device certificate', 'key');
   const clientId = options.clientId ?? commonName(cert);
-  if (clientId === undefined || clientId === '') throw new ConfigError('the certificate has no subject CN to use as client id; pass clientId', 'clientId');
+  if (clientId === undefined || clientId === '')
+    throw new ConfigError('the certificate has no subject CN to use as client id; pass clientId', 'clientId');
   const certificateId = createHash('sha256').update(cert.raw).digest('hex');
 
   let attempts = 1;
@@ -98,7 +99,14 @@ export async function connectJustInTime(options: JustInTimeConnectOptions): Prom
       onRetry: (err, attempt, delayMs) => {
         attempts = attempt + 1;
         const detail = err instanceof Error ? err.message : String(err);
-        progress({ step: 'connect', status: 'retry', attempt, delayMs, errorCode: err instanceof DeviceError ? err.code : DeviceErrorCodes.Connection, detail });
+        progress({
+          step: 'connect',
+          status: 'retry',
+          attempt,
+          delayMs,
+          errorCode: err instanceof DeviceError ? err.code : DeviceErrorCodes.Connection,
+          detail,
+        });
       },
     },
   });
@@ -111,7 +119,13 @@ export async function connectJustInTime(options: JustInTimeConnectOptions): Prom
     await writeFileAtomic(paths.privateKeyPath, options.key, { mode: PRIVATE_KEY_MODE });
     await writeFileAtomic(paths.certificatePath, options.cert, { mode: CERTIFICATE_MODE });
     await writeRuntimeState(storageDir, {
-      runtimeConfig: { completedFp: true, certificatePath: paths.certificatePath, privateKeyPath: paths.privateKeyPath, thingName: clientId, deviceConfiguration: {} },
+      runtimeConfig: {
+        completedFp: true,
+        certificatePath: paths.certificatePath,
+        privateKeyPath: paths.privateKeyPath,
+        thingName: clientId,
+        deviceConfiguration: {},
+      },
     });
     progress({ step: 'store', status: 'ok', detail: paths.certificatePath });
     const identity = await loadIdentity(storageDir);

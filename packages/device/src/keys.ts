@@ -112,15 +112,23 @@ function signingParamsFor(key: KeyObject): SigningParams {
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve;
-    const byCurve: Record<string, [string, string]> = { prime256v1: ['P-256', 'SHA-256'], secp384r1: ['P-384', 'SHA-384'], secp521r1: ['P-521', 'SHA-512'] };
+    const byCurve: Record<string, [string, string]> = {
+      prime256v1: ['P-256', 'SHA-256'],
+      secp384r1: ['P-384', 'SHA-384'],
+      secp521r1: ['P-521', 'SHA-512'],
+    };
     const entry = curve !== undefined && Object.hasOwn(byCurve, curve) ? byCurve[curve] : undefined;
-    if (entry === undefined) throw new ConfigError(`the device key is on curve ${curve ?? '(unknown)'}; AWS IoT accepts P-256, P-384 and P-521`, 'deviceKey');
+    if (entry === undefined)
+      throw new ConfigError(`the device key is on curve ${curve ?? '(unknown)'}; AWS IoT accepts P-256, P-384 and P-521`, 'deviceKey');
     return {
       importAlgorithm: { name: 'ECDSA', namedCurve: entry[0] },
       signingAlgorithm: { name: 'ECDSA', hash: entry[1] } as webcrypto.EcdsaParams,
     };
   }
-  throw new ConfigError(`the device key is of type ${key.asymmetricKeyType ?? 'unknown'}; AWS IoT accepts RSA (≥ 2048 bits) and EC (P-256, P-384, P-521) keys`, 'deviceKey');
+  throw new ConfigError(
+    `the device key is of type ${key.asymmetricKeyType ?? 'unknown'}; AWS IoT accepts RSA (≥ 2048 bits) and EC (P-256, P-384, P-521) keys`,
+    'deviceKey',
+  );
 }
 
 /**
@@ -133,7 +141,8 @@ export function readPrivateKey(pem: string, what: string): KeyObject {
   if (typeof pem !== 'string' || pem.length === 0) throw new ConfigError(`${what}: no private key given`, what);
   if (pem.length > MAX_PEM_CHARS) throw new ConfigError(`${what}: ${pem.length} characters is too long for a private key`, what);
   if (!pem.includes('-----BEGIN')) throw new ConfigError(`${what}: not a PEM private key (no "-----BEGIN" line)`, what);
-  if (pem.includes('ENCRYPTED')) throw new ConfigError(`${what}: the private key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)`, what);
+  if (pem.includes('ENCRYPTED'))
+    throw new ConfigError(`${what}: the private key is encrypted; decrypt it first (openssl pkey -in key.pem -out plain.pem)`, what);
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
   } catch (err) {
@@ -175,7 +184,10 @@ export async function checkCsrMatchesKey(csrPem: string, privateKeyPem: string):
   const key = readPrivateKey(privateKeyPem, 'deviceKey');
   const csrSpki = Buffer.from(csr.publicKey.rawData);
   if (!csrSpki.equals(publicKeyDerOf(key))) {
-    throw new ConfigError('csr: the CSR was not made from the device key (public keys differ); pass the key the CSR was generated with', 'csr');
+    throw new ConfigError(
+      'csr: the CSR was not made from the device key (public keys differ); pass the key the CSR was generated with',
+      'csr',
+    );
   }
 }
 

@@ -154,7 +154,11 @@ export class MqttSession {
       }
       if (err) {
         // mqtt.js fails pending packets just before it emits 'close'; let the close handler report first.
-        setImmediate(() => w.reject(new ConnectionError(step, `subscribing to ${filters.join(', ')} failed: ${err.message}`, { retryable: true, cause: err })));
+        setImmediate(() =>
+          w.reject(
+            new ConnectionError(step, `subscribing to ${filters.join(', ')} failed: ${err.message}`, { retryable: true, cause: err }),
+          ),
+        );
         return;
       }
       w.resolve();
@@ -168,7 +172,14 @@ export class MqttSession {
    * @throws {NotAuthorizedError} when the broker closes the connection before the PUBACK (AWS IoT's way of denying a publish).
    * @throws {ProvisioningTimeoutError} no PUBACK in time.
    */
-  publish(topic: string, payload: Uint8Array, step: ProvisioningStep, timeoutMs: number, signal?: AbortSignal, hint?: PublishDeniedHint): Promise<void> {
+  publish(
+    topic: string,
+    payload: Uint8Array,
+    step: ProvisioningStep,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    hint?: PublishDeniedHint,
+  ): Promise<void> {
     const w = this.track<void>(
       step,
       timeoutMs,
@@ -187,7 +198,9 @@ export class MqttSession {
     this.client.publish(topic, Buffer.from(payload), { qos: 1 }, (err) => {
       if (err) {
         // A close (reported by the close handler as a denial) may be what failed the publish.
-        setImmediate(() => w.reject(new ConnectionError(step, `publishing to ${topic} failed: ${err.message}`, { retryable: true, cause: err })));
+        setImmediate(() =>
+          w.reject(new ConnectionError(step, `publishing to ${topic} failed: ${err.message}`, { retryable: true, cause: err })),
+        );
         return;
       }
       w.resolve();

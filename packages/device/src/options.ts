@@ -5,7 +5,14 @@
  * a {@link ConfigError} naming the option.
  */
 
-import { encodeRegisterThingRequest, isValidTemplateName, KEEPALIVE_MAX_SECONDS, KEEPALIVE_MIN_SECONDS, ProtocolError, type PayloadFormat } from '@fleetprov/protocol';
+import {
+  encodeRegisterThingRequest,
+  isValidTemplateName,
+  KEEPALIVE_MAX_SECONDS,
+  KEEPALIVE_MIN_SECONDS,
+  ProtocolError,
+  type PayloadFormat,
+} from '@fleetprov/protocol';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_KEEPALIVE_SEC, DEFAULT_MQTT_PORT } from './connect.js';
@@ -27,7 +34,11 @@ export interface ProvisionTimeouts {
 }
 
 /** Default {@link ProvisionTimeouts} (the AWS IoT Device Client waits 10 s per stage too). */
-export const DEFAULT_TIMEOUTS: Readonly<ProvisionTimeouts> = Object.freeze({ connectMs: DEFAULT_CONNECT_TIMEOUT_MS, ackMs: 10_000, responseMs: 10_000 });
+export const DEFAULT_TIMEOUTS: Readonly<ProvisionTimeouts> = Object.freeze({
+  connectMs: DEFAULT_CONNECT_TIMEOUT_MS,
+  ackMs: 10_000,
+  responseMs: 10_000,
+});
 
 /** The connection options every device operation takes. */
 export interface ConnectionInput {
@@ -109,7 +120,10 @@ export function requiredText(value: unknown, name: string, what: string): string
 export function resolveEndpoint(value: unknown): string {
   const endpoint = requiredText(value, 'endpoint', 'the broker host name, e.g. abc123-ats.iot.eu-west-1.amazonaws.com');
   if (endpoint.includes('://') || endpoint.includes('/')) {
-    throw new ConfigError(`endpoint must be a host name without scheme or path (e.g. abc123-ats.iot.eu-west-1.amazonaws.com); got ${JSON.stringify(endpoint)}`, 'endpoint');
+    throw new ConfigError(
+      `endpoint must be a host name without scheme or path (e.g. abc123-ats.iot.eu-west-1.amazonaws.com); got ${JSON.stringify(endpoint)}`,
+      'endpoint',
+    );
   }
   return endpoint;
 }
@@ -140,7 +154,10 @@ export function resolveTimeouts(value: Partial<ProvisionTimeouts> | undefined): 
 }
 
 /** A retry policy: 1-100 attempts, non-negative delays; missing fields from `defaults`. */
-export function resolveRetryPolicy(value: Partial<RetryPolicy> | undefined, defaults: Readonly<RetryPolicy> = DEFAULT_RETRY_POLICY): RetryPolicy {
+export function resolveRetryPolicy(
+  value: Partial<RetryPolicy> | undefined,
+  defaults: Readonly<RetryPolicy> = DEFAULT_RETRY_POLICY,
+): RetryPolicy {
   const r = value ?? {};
   return {
     attempts: integerOption(r.attempts, 'retry.attempts', defaults.attempts, 1, 100),
@@ -165,7 +182,8 @@ export function resolveConnectionOptions(input: ConnectionInput): ResolvedConnec
 /** The payload format, `json` (default) or `cbor`. */
 export function resolveFormat(value: unknown): PayloadFormat {
   const format = value ?? 'json';
-  if (format !== 'json' && format !== 'cbor') throw new ConfigError(`format must be "json" or "cbor"; got ${JSON.stringify(format)}`, 'format');
+  if (format !== 'json' && format !== 'cbor')
+    throw new ConfigError(`format must be "json" or "cbor"; got ${JSON.stringify(format)}`, 'format');
   return format;
 }
 
@@ -199,7 +217,8 @@ export function resolveExchangeOptions(input: ExchangeInput): ResolvedExchange {
   const templateName = resolveTemplateName(input.templateName);
   const format = resolveFormat(input.format);
   const method = input.method ?? 'csr';
-  if (method !== 'csr' && method !== 'keys') throw new ConfigError(`method must be "csr" or "keys"; got ${JSON.stringify(method)}`, 'method');
+  if (method !== 'csr' && method !== 'keys')
+    throw new ConfigError(`method must be "csr" or "keys"; got ${JSON.stringify(method)}`, 'method');
   const keyAlgorithm = input.keyAlgorithm ?? 'ec-p256';
   if (!KEY_ALGORITHMS.includes(keyAlgorithm)) {
     throw new ConfigError(`keyAlgorithm must be one of ${KEY_ALGORITHMS.join(', ')}; got ${JSON.stringify(keyAlgorithm)}`, 'keyAlgorithm');

@@ -11,7 +11,8 @@ export function claimPolicyHints(templateName: string): ExchangeHints {
   return {
     subscribeDenied: (filter) => claimSubscribeHint(filter, templateName),
     publishDenied: publishHint,
-    noReply: (request) => `check that the claim policy allows iot:Receive on topic/${request.replace(/\/(json|cbor)$/, '/*')} and that the server handles ${request}`,
+    noReply: (request) =>
+      `check that the claim policy allows iot:Receive on topic/${request.replace(/\/(json|cbor)$/, '/*')} and that the server handles ${request}`,
   };
 }
 
@@ -31,8 +32,10 @@ function publishHint(topic: string): string {
   return `the policy probably lacks iot:Publish on topic/${topic} (e.g. topic/${base})${csrNote}`;
 }
 
-const devicePolicyHint = (action: 'Subscribe' | 'Publish') => (topic: string): string =>
-  `the device policy must allow iot:${action} on ${action === 'Subscribe' ? 'topicfilter' : 'topic'}/${topic} for rotation (the certificate and provisioning topics of the rotation template)`;
+const devicePolicyHint =
+  (action: 'Subscribe' | 'Publish') =>
+  (topic: string): string =>
+    `the device policy must allow iot:${action} on ${action === 'Subscribe' ? 'topicfilter' : 'topic'}/${topic} for rotation (the certificate and provisioning topics of the rotation template)`;
 
 /** Hints for `rotate()`, which works with the device's own identity (the device policy). */
 export const DEVICE_POLICY_HINTS: ExchangeHints = {

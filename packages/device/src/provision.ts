@@ -42,7 +42,15 @@ import {
   type IssuedCertificate,
 } from './exchanges.js';
 import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
-import { certificateMatchesKey, checkCsrMatchesKey, createCsrForKey, generateKeyAndCsr, readCertificate, readPrivateKey, type KeyAlgorithm } from './keys.js';
+import {
+  certificateMatchesKey,
+  checkCsrMatchesKey,
+  createCsrForKey,
+  generateKeyAndCsr,
+  readCertificate,
+  readPrivateKey,
+  type KeyAlgorithm,
+} from './keys.js';
 import type { MqttSession } from './mqtt-rpc.js';
 import {
   defaultCsrSubject,
@@ -194,7 +202,10 @@ export function resolveProvisionOptions(options: ProvisionOptions): ResolvedOpti
     throw new ConfigError('csrPem and deviceKeyPem are for method "csr"; with method "keys" the server generates the key', 'method');
   }
   if (options.csrPem !== undefined && options.deviceKeyPem === undefined) {
-    throw new ConfigError('csrPem needs deviceKeyPem: the private key the CSR was made from (the certificate is useless without it)', 'deviceKeyPem');
+    throw new ConfigError(
+      'csrPem needs deviceKeyPem: the private key the CSR was made from (the certificate is useless without it)',
+      'deviceKeyPem',
+    );
   }
   if (options.deviceKeyPath !== undefined && options.deviceKeyPem === undefined) {
     throw new ConfigError('deviceKeyPath needs deviceKeyPem (the content of that file)', 'deviceKeyPem');
@@ -273,7 +284,22 @@ export async function provision(options: ProvisionOptions | RotationProvisionOpt
     // The aws-samples Python client's shape: provision again with the CURRENT identity against a rotation template.
     const r = options as RotationProvisionOptions;
     const rotateOptions: RotateOptions = { endpoint: r.endpoint, rootCa: r.rootCa, storageDir: r.storageDir, templateName: r.templateName };
-    for (const key of ['port', 'alpn', 'parameters', 'format', 'method', 'keyAlgorithm', 'csrSubject', 'acknowledge', 'keepPrevious', 'timeouts', 'retry', 'keepaliveSec', 'signal', 'onProgress'] as const) {
+    for (const key of [
+      'port',
+      'alpn',
+      'parameters',
+      'format',
+      'method',
+      'keyAlgorithm',
+      'csrSubject',
+      'acknowledge',
+      'keepPrevious',
+      'timeouts',
+      'retry',
+      'keepaliveSec',
+      'signal',
+      'onProgress',
+    ] as const) {
       if (r[key] !== undefined) (rotateOptions as unknown as Record<string, unknown>)[key] = r[key];
     }
     return (await rotate(rotateOptions)).identity;
@@ -313,7 +339,13 @@ export async function provision(options: ProvisionOptions | RotationProvisionOpt
         shouldRetry: shouldRetryProvisioning,
         onRetry: (err, attempt, delayMs) => {
           const e = err as Partial<DeviceError> & { step?: ProvisioningStep; message?: string };
-          const retryEvent: ProgressEvent = { step: e.step ?? 'connect', status: 'retry', attempt, delayMs, detail: e.message ?? String(err) };
+          const retryEvent: ProgressEvent = {
+            step: e.step ?? 'connect',
+            status: 'retry',
+            attempt,
+            delayMs,
+            detail: e.message ?? String(err),
+          };
           if (typeof e.code === 'string') retryEvent.errorCode = e.code;
           run.emit(retryEvent);
         },
@@ -359,7 +391,13 @@ async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'c
   event(run, 'connect', 'start', `${o.endpoint}:${o.port} as ${o.clientId} (claim certificate)`);
   const session = await openSession(o, { cert: o.claimCert, key: o.claimKey, clientId: o.clientId }, 'connect', run.signal);
   event(run, 'connect', 'ok', alpnFor(o.port, o.alpn) === undefined ? undefined : `ALPN ${alpnFor(o.port, o.alpn)!.join(',')}`);
-  const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: claimPolicyHints(o.templateName) };
+  const ctx: ExchangeContext = {
+    session,
+    format: o.format,
+    timeouts: o.timeouts,
+    signal: run.signal,
+    hints: claimPolicyHints(o.templateName),
+  };
   try {
     const filters = replyFilters(createOperation(o.method), o.format, o.templateName);
     event(run, 'subscribe', 'start', filters.join(', '));
@@ -384,7 +422,11 @@ async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'c
       // The stored token expired or was already used (perhaps by a RegisterThing whose reply was lost):
       // keep that certificate as "previous" (it may be active) and start over.
       const rc = run.state!.runtimeConfig;
-      rememberPrevious(run, { certificateId: run.state!.fleetprov!.certificateId, certificatePath: rc.certificatePath, privateKeyPath: rc.privateKeyPath });
+      rememberPrevious(run, {
+        certificateId: run.state!.fleetprov!.certificateId,
+        certificatePath: rc.certificatePath,
+        privateKeyPath: rc.privateKeyPath,
+      });
       event(run, 'register-thing', 'retry', `the stored ownership token was refused (${err.errorMessage}); requesting a new certificate`);
       token = await createAndStore(run, ctx);
       await registerAndStore(run, ctx, token);
@@ -531,14 +573,38 @@ async function runProbe(run: Run, session: MqttSession, probe: ProbeOptions): Pr
   const o = run.o;
   const step: ProvisioningStep = 'probe';
   event(run, step, 'start', probe.receive === true ? `publish and receive on ${probe.topic}` : `publish on ${probe.topic}`);
-  const payload = probe.payload === undefined ? Buffer.from('{"fleetprov":"probe"}') : typeof probe.payload === 'string' ? Buffer.from(probe.payload) : probe.payload;
+  const payload =
+    probe.payload === undefined
+      ? Buffer.from('{"fleetprov":"probe"}')
+      : typeof probe.payload === 'string'
+        ? Buffer.from(probe.payload)
+        : probe.payload;
   let echo: Promise<Buffer> | undefined;
   if (probe.receive === true) {
-    await session.subscribe([probe.topic], step, o.timeouts.ackMs, run.signal, (filter) => `the device policy attached by the template probably lacks iot:Subscribe on topicfilter/${filter}`);
-    echo = session.nextMessage(probe.topic, step, o.timeouts.ackMs + o.timeouts.responseMs, run.signal, `check iot:Receive on topic/${probe.topic}`);
+    await session.subscribe(
+      [probe.topic],
+      step,
+      o.timeouts.ackMs,
+      run.signal,
+      (filter) => `the device policy attached by the template probably lacks iot:Subscribe on topicfilter/${filter}`,
+    );
+    echo = session.nextMessage(
+      probe.topic,
+      step,
+      o.timeouts.ackMs + o.timeouts.responseMs,
+      run.signal,
+      `check iot:Receive on topic/${probe.topic}`,
+    );
     echo.catch(() => {});
   }
-  await session.publish(probe.topic, payload, step, o.timeouts.ackMs, run.signal, (topic) => `the device policy attached by the template probably lacks iot:Publish on topic/${topic}`);
+  await session.publish(
+    probe.topic,
+    payload,
+    step,
+    o.timeouts.ackMs,
+    run.signal,
+    (topic) => `the device policy attached by the template probably lacks iot:Publish on topic/${topic}`,
+  );
   if (echo !== undefined) await echo;
   event(run, step, 'ok');
 }
@@ -554,7 +620,8 @@ async function finish(run: Run, wasAlreadyDone: boolean): Promise<DeviceIdentity
     for (const p of run.previous) {
       try {
         for (const path of [p.certificatePath, p.privateKeyPath]) {
-          if (path !== current.certificatePath && path !== current.privateKeyPath && isInsideDir(o.storageDir, path)) await removeFile(path);
+          if (path !== current.certificatePath && path !== current.privateKeyPath && isInsideDir(o.storageDir, path))
+            await removeFile(path);
         }
       } catch (err) {
         warnings.push(`could not delete previous credential ${p.certificateId}: ${(err as Error).message}`);

@@ -44,11 +44,17 @@ export function nextAction(state: RuntimeState | null, now: number, credentials:
   const fp = state.fleetprov;
   if (rc.completedFp) {
     if (credentials.usable) return { action: 'done' };
-    return { action: 'create', reason: `provisioning completed earlier but the stored credentials are unusable (${credentials.problem ?? 'unknown problem'})` };
+    return {
+      action: 'create',
+      reason: `provisioning completed earlier but the stored credentials are unusable (${credentials.problem ?? 'unknown problem'})`,
+    };
   }
   if (fp === undefined) return { action: 'create', reason: 'the runtime state records no provisioning in progress' };
   if (!credentials.usable) {
-    return { action: 'create', reason: `the credentials of certificate ${fp.certificateId} are unusable (${credentials.problem ?? 'unknown problem'})` };
+    return {
+      action: 'create',
+      reason: `the credentials of certificate ${fp.certificateId} are unusable (${credentials.problem ?? 'unknown problem'})`,
+    };
   }
   const current: PreviousCredential = {
     certificateId: fp.certificateId,

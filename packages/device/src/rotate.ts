@@ -186,17 +186,34 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   await removeStaleTempFiles(o.storageDir);
   const state = await readRuntimeState(o.storageDir);
   if (state === null || !state.runtimeConfig.completedFp) {
-    throw new ConfigError(`${o.storageDir} holds no completed provisioning; run provision() (fleetprov-device provision) first`, o.storageDir);
+    throw new ConfigError(
+      `${o.storageDir} holds no completed provisioning; run provision() (fleetprov-device provision) first`,
+      o.storageDir,
+    );
   }
   const creds = await inspectCredentials(state.runtimeConfig.certificatePath, state.runtimeConfig.privateKeyPath);
-  if (!creds.usable) throw new ConfigError(`the current credentials are unusable (${creds.problem}); provision again`, state.runtimeConfig.certificatePath);
+  if (!creds.usable)
+    throw new ConfigError(`the current credentials are unusable (${creds.problem}); provision again`, state.runtimeConfig.certificatePath);
   if (state.fleetprov === undefined) {
     // A runtime config written by the AWS IoT Device Client (or stripped by hand): start fleetprov's section.
-    state.fleetprov = { stage: 'verified', certificateId: creds.certificateId, format: o.format, templateName: o.templateName, previous: [] };
+    state.fleetprov = {
+      stage: 'verified',
+      certificateId: creds.certificateId,
+      format: o.format,
+      templateName: o.templateName,
+      previous: [],
+    };
     if (state.runtimeConfig.thingName !== '') state.fleetprov.clientId = state.runtimeConfig.thingName;
   }
-  const run: Run = { o, emit: safeListener(options.onProgress), signal: options.signal, state, identity: identityFromState(o.storageDir, state, creds) };
-  if (run.identity.clientId === '') throw new ConfigError('the identity has no client id (the template returned no thing name): rotation needs a thing', 'storageDir');
+  const run: Run = {
+    o,
+    emit: safeListener(options.onProgress),
+    signal: options.signal,
+    state,
+    identity: identityFromState(o.storageDir, state, creds),
+  };
+  if (run.identity.clientId === '')
+    throw new ConfigError('the identity has no client id (the template returned no thing name): rotation needs a thing', 'storageDir');
   const previousCertificateId = run.identity.certificateId;
 
   await retry(
@@ -213,7 +230,19 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
         return;
       }
     },
-    { ...o.retry, signal: run.signal, shouldRetry: (err) => isRetryable(err), onRetry: (err, attempt, delayMs) => run.emit({ step: (err as { step?: ProvisioningStep }).step ?? 'connect', status: 'retry', attempt, delayMs, detail: (err as Error).message }) },
+    {
+      ...o.retry,
+      signal: run.signal,
+      shouldRetry: (err) => isRetryable(err),
+      onRetry: (err, attempt, delayMs) =>
+        run.emit({
+          step: (err as { step?: ProvisioningStep }).step ?? 'connect',
+          status: 'retry',
+          attempt,
+          delayMs,
+          detail: (err as Error).message,
+        }),
+    },
   );
   return switchIdentity(run, previousCertificateId);
 }
@@ -263,7 +292,8 @@ async function issueSession(run: Run, pending: PendingRotation | undefined): Pro
     try {
       await registerAndStore(run, ctx, current);
     } catch (err) {
-      if (!(err instanceof ProvisioningRejectedError && err.errorCode === 'InvalidCertificateOwnershipToken' && pending !== undefined)) throw err;
+      if (!(err instanceof ProvisioningRejectedError && err.errorCode === 'InvalidCertificateOwnershipToken' && pending !== undefined))
+        throw err;
       await session.close();
       if (await tryNew(run, current)) return true;
       await discardPending(run, `the stored ownership token was refused (${err.errorMessage})`);
@@ -315,7 +345,10 @@ async function registerAndStore(run: Run, ctx: ExchangeContext, pending: Pending
   event(run, step, 'start', requestTopic('RegisterThing', o.format, o.templateName));
   const r = await registerThing(ctx, o.templateName, pending.ownershipToken!, o.parameters);
   if (r.thingName !== undefined && r.thingName !== run.identity.clientId) {
-    throw new InvalidResponseError(step, `the rotation template registered thing ${r.thingName}, but this device is ${run.identity.clientId}; fix the template parameters`);
+    throw new InvalidResponseError(
+      step,
+      `the rotation template registered thing ${r.thingName}, but this device is ${run.identity.clientId}; fix the template parameters`,
+    );
   }
   event(run, step, 'ok', `thing ${r.thingName ?? run.identity.clientId}`);
   const next: PendingRotation = { ...pending, stage: 'registered', deviceConfiguration: { ...r.deviceConfiguration } };
@@ -359,7 +392,10 @@ async function verifyNew(run: Run, pending: PendingRotation): Promise<void> {
   const creds = await inspectCredentials(pending.certificatePath, pending.privateKeyPath);
   if (!creds.usable) {
     await discardPending(run, `the stored replacement is unusable (${creds.problem})`);
-    throw new ConfigError(`the stored replacement certificate is unusable (${creds.problem}); run the rotation again`, pending.certificatePath);
+    throw new ConfigError(
+      `the stored replacement certificate is unusable (${creds.problem}); run the rotation again`,
+      pending.certificatePath,
+    );
   }
   event(run, 'reconnect', 'start', `${o.endpoint}:${o.port} as ${id.clientId} with the new certificate ${pending.certificateId}`);
   let session: MqttSession;
@@ -385,7 +421,12 @@ async function verifyNew(run: Run, pending: PendingRotation): Promise<void> {
       const ctx: ExchangeContext = { session, format: o.format, timeouts: o.timeouts, signal: run.signal, hints: DEVICE_POLICY_HINTS };
       const reply = await acknowledgeRotation(ctx, id.clientId, pending.certificateId);
       if (reply.kind === 'rejected') {
-        event(run, 'acknowledge', 'ok', `not confirmed: ${String(reply.body.errorCode)}: ${String(reply.body.errorMessage)}; the old credentials are kept`);
+        event(
+          run,
+          'acknowledge',
+          'ok',
+          `not confirmed: ${String(reply.body.errorCode)}: ${String(reply.body.errorMessage)}; the old credentials are kept`,
+        );
         return;
       }
       run.server = reply.body as unknown as Record<string, unknown>;
@@ -420,7 +461,13 @@ async function switchIdentity(run: Run, previousCertificateId: string): Promise<
       thingName: pending.thingName ?? rc.thingName,
       deviceConfiguration: pending.deviceConfiguration ?? rc.deviceConfiguration,
     },
-    fleetprov: { ...fp, stage: 'verified', certificateId: pending.certificateId, verifiedAt: new Date().toISOString(), previous: previous.slice(-100) },
+    fleetprov: {
+      ...fp,
+      stage: 'verified',
+      certificateId: pending.certificateId,
+      verifiedAt: new Date().toISOString(),
+      previous: previous.slice(-100),
+    },
   };
   delete switched.fleetprov!.rotation;
   delete switched.fleetprov!.ownershipToken;
@@ -433,7 +480,10 @@ async function switchIdentity(run: Run, previousCertificateId: string): Promise<
     for (const path of [old.certificatePath, old.privateKeyPath]) {
       if (path !== pending.certificatePath && path !== pending.privateKeyPath && isInsideDir(o.storageDir, path)) await removeFile(path);
     }
-    const pruned: RuntimeState = { ...switched, fleetprov: { ...switched.fleetprov!, previous: switched.fleetprov!.previous.filter((p) => p.certificateId !== old.certificateId) } };
+    const pruned: RuntimeState = {
+      ...switched,
+      fleetprov: { ...switched.fleetprov!, previous: switched.fleetprov!.previous.filter((p) => p.certificateId !== old.certificateId) },
+    };
     await writeRuntimeState(o.storageDir, pruned);
     run.state = pruned;
   }

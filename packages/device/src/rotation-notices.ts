@@ -16,7 +16,11 @@ export { parseRotationNotice, type RotationNotice };
  * @throws when the broker refuses the subscription (the device policy must allow
  *   `topicfilter/fleetprov/things/<thing>/rotation/*`)
  */
-export async function onRotationNotice(client: MqttClient, thingName: string, listener: (notice: RotationNotice) => void): Promise<() => Promise<void>> {
+export async function onRotationNotice(
+  client: MqttClient,
+  thingName: string,
+  listener: (notice: RotationNotice) => void,
+): Promise<() => Promise<void>> {
   const topic = rotationNotifyTopic(thingName);
   const onMessage = (t: string, payload: Buffer): void => {
     if (t !== topic) return;
@@ -24,7 +28,8 @@ export async function onRotationNotice(client: MqttClient, thingName: string, li
     if (notice !== null && notice.thingName === thingName) listener(notice);
   };
   const granted = await client.subscribeAsync(topic, { qos: 1 });
-  if (granted.some((g) => g.qos === 128)) throw new Error(`subscription to ${topic} refused: the device policy must allow iot:Subscribe on topicfilter/${topic}`);
+  if (granted.some((g) => g.qos === 128))
+    throw new Error(`subscription to ${topic} refused: the device policy must allow iot:Subscribe on topicfilter/${topic}`);
   client.on('message', onMessage);
   return async () => {
     client.off('message', onMessage);

@@ -33,7 +33,6 @@ export const STATE_FILE_NAME = 'runtime-config.json';
 /** Largest state file {@link readRuntimeState} reads, in bytes. */
 export const MAX_STATE_FILE_BYTES = 1024 * 1024;
 
-
 /** File name of a certificate, as the AWS IoT Device Client names it. */
 export function certificateFileName(certificateId: string): string {
   return `${certificateId}-certificate.pem.crt`;
@@ -244,7 +243,17 @@ export function serializeRuntimeState(state: RuntimeState): string {
       clientId: fp.clientId,
       verifiedAt: fp.verifiedAt,
       previous: fp.previous.map((p) => ({ certificateId: p.certificateId, cert: p.certificatePath, key: p.privateKeyPath })),
-      ...(fp.rotation === undefined ? {} : { rotation: { ...fp.rotation, cert: fp.rotation.certificatePath, key: fp.rotation.privateKeyPath, certificatePath: undefined, privateKeyPath: undefined } }),
+      ...(fp.rotation === undefined
+        ? {}
+        : {
+            rotation: {
+              ...fp.rotation,
+              cert: fp.rotation.certificatePath,
+              key: fp.rotation.privateKeyPath,
+              certificatePath: undefined,
+              privateKeyPath: undefined,
+            },
+          }),
     };
   }
   return JSON.stringify(out, null, 2) + '\n';
@@ -357,7 +366,8 @@ function parsePendingRotation(raw: unknown, dir: string): PendingRotation {
   const where = 'fleetprov.rotation';
   if (!isRecord(raw)) throw new TypeError(`${where} must be an object`);
   const stage = field(raw, 'stage');
-  if (typeof stage !== 'string' || !(ROTATION_STAGES as readonly string[]).includes(stage)) throw new TypeError(`${where}.stage must be one of ${ROTATION_STAGES.join(', ')}`);
+  if (typeof stage !== 'string' || !(ROTATION_STAGES as readonly string[]).includes(stage))
+    throw new TypeError(`${where}.stage must be one of ${ROTATION_STAGES.join(', ')}`);
   const format = field(raw, 'format');
   if (format !== 'json' && format !== 'cbor') throw new TypeError(`${where}.format must be "json" or "cbor"`);
   const rotation: PendingRotation = {
@@ -375,8 +385,11 @@ function parsePendingRotation(raw: unknown, dir: string): PendingRotation {
   }
   const config = field(raw, 'deviceConfiguration');
   if (config !== undefined && config !== null) {
-    if (!isRecord(config) || Object.keys(config).length > MAX_DEVICE_CONFIG_ENTRIES) throw new TypeError(`${where}.deviceConfiguration must be an object`);
-    rotation.deviceConfiguration = Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])) as Record<string, string>;
+    if (!isRecord(config) || Object.keys(config).length > MAX_DEVICE_CONFIG_ENTRIES)
+      throw new TypeError(`${where}.deviceConfiguration must be an object`);
+    rotation.deviceConfiguration = Object.fromEntries(
+      Object.entries(config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    ) as Record<string, string>;
   }
   const confirmed = field(raw, 'confirmed');
   if (confirmed !== undefined && typeof confirmed !== 'boolean') throw new TypeError(`${where}.confirmed must be true or false`);

@@ -44,7 +44,21 @@ after(async () => {
 });
 
 function baseArgs(out: string): string[] {
-  return ['provision', '--endpoint', '127.0.0.1', '--root-ca', rootCa, '--cert', claimCert, '--key', claimKey, '--template-name', 'Fleet_T', '--out', out];
+  return [
+    'provision',
+    '--endpoint',
+    '127.0.0.1',
+    '--root-ca',
+    rootCa,
+    '--cert',
+    claimCert,
+    '--key',
+    claimKey,
+    '--template-name',
+    'Fleet_T',
+    '--out',
+    out,
+  ];
 }
 
 describe('fleetprov-device provision: usage errors exit 2', () => {
@@ -147,7 +161,10 @@ describe('fleetprov-device provision: failures exit 1', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const r = await cli(...baseArgs(join(dir, 'f1')), '--port', String(port), '--retries', '1', '--json');
     assert.equal(r.code, 1);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const retries = lines.filter((l) => l.type === 'progress' && l.status === 'retry');
     assert.equal(retries.length, 1, 'one retry for --retries 1');
     const result = lines.at(-1) as { type: string; ok: boolean; error: { name: string; step: string; retryable: boolean } };
@@ -166,9 +183,27 @@ describe('fleetprov-device provision: failures exit 1', () => {
     const conf = join(dir, 'dc.json');
     await writeFile(
       conf,
-      JSON.stringify({ endpoint: 'unused.invalid', cert: claimCert, key: claimKey, 'root-ca': rootCa, 'fleet-provisioning': { 'template-name': 'FromFile' } }),
+      JSON.stringify({
+        endpoint: 'unused.invalid',
+        cert: claimCert,
+        key: claimKey,
+        'root-ca': rootCa,
+        'fleet-provisioning': { 'template-name': 'FromFile' },
+      }),
     );
-    const r = await cli('provision', '--config', conf, '--endpoint', '127.0.0.1', '--port', String(port), '--retries', '0', '--out', join(dir, 'f2'));
+    const r = await cli(
+      'provision',
+      '--config',
+      conf,
+      '--endpoint',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--retries',
+      '0',
+      '--out',
+      join(dir, 'f2'),
+    );
     assert.equal(r.code, 1);
     assert.match(r.stdout, /template FromFile at 127\.0\.0\.1:/);
     assert.match(r.stderr, /ECONNREFUSED/);
@@ -191,8 +226,22 @@ describe('fleetprov-device status', () => {
     await writeFileAtomic(keyPath, claim.keyPem, { mode: 0o600 });
     await writeFileAtomic(certPath, claim.certPem, { mode: 0o644 });
     await writeRuntimeState(out, {
-      runtimeConfig: { completedFp: true, certificatePath: certPath, privateKeyPath: keyPath, thingName: 'thing-42', deviceConfiguration: { Mode: 'eco' } },
-      fleetprov: { stage: 'verified', certificateId, format: 'json', templateName: 'T', clientId: 'thing-42', verifiedAt: '2030-01-01T00:00:00.000Z', previous: [] },
+      runtimeConfig: {
+        completedFp: true,
+        certificatePath: certPath,
+        privateKeyPath: keyPath,
+        thingName: 'thing-42',
+        deviceConfiguration: { Mode: 'eco' },
+      },
+      fleetprov: {
+        stage: 'verified',
+        certificateId,
+        format: 'json',
+        templateName: 'T',
+        clientId: 'thing-42',
+        verifiedAt: '2030-01-01T00:00:00.000Z',
+        previous: [],
+      },
     });
     const human = await cli('status', '--out', out);
     assert.equal(human.code, 0, human.stderr);
@@ -212,7 +261,13 @@ describe('fleetprov-device status', () => {
     const out = join(dir, 'half');
     await mkdir(out, { recursive: true });
     await writeRuntimeState(out, {
-      runtimeConfig: { completedFp: false, certificatePath: join(out, 'c'), privateKeyPath: join(out, 'k'), thingName: '', deviceConfiguration: {} },
+      runtimeConfig: {
+        completedFp: false,
+        certificatePath: join(out, 'c'),
+        privateKeyPath: join(out, 'k'),
+        thingName: '',
+        deviceConfiguration: {},
+      },
       fleetprov: { stage: 'credentials-issued', certificateId: 'f'.repeat(64), format: 'json', templateName: 'T', previous: [] },
     });
     const r = await cli('status', '--out', out);

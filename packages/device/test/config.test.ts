@@ -104,13 +104,19 @@ describe('parseReferenceClientIni', () => {
   });
 
   it('resolves a relative SECURE_CERT_PATH against the config file and keeps absolute file names', () => {
-    const s = parseReferenceClientIni('[SETTINGS]\nsecure_cert_path: certs\nROOT_CERT=/abs/root.pem\nCLAIM_CERT=claim.crt\n', '/opt/app/config.ini');
+    const s = parseReferenceClientIni(
+      '[SETTINGS]\nsecure_cert_path: certs\nROOT_CERT=/abs/root.pem\nCLAIM_CERT=claim.crt\n',
+      '/opt/app/config.ini',
+    );
     assert.equal(s.rootCaPath, '/abs/root.pem');
     assert.equal(s.claimCertPath, '/opt/app/certs/claim.crt');
   });
 
   it('requires a [SETTINGS] section', () => {
-    assert.throws(() => parseReferenceClientIni('[OTHER]\nA=1\n', '/x/config.ini'), (err: unknown) => err instanceof ConfigError && /\[SETTINGS\]/.test(err.message));
+    assert.throws(
+      () => parseReferenceClientIni('[OTHER]\nA=1\n', '/x/config.ini'),
+      (err: unknown) => err instanceof ConfigError && /\[SETTINGS\]/.test(err.message),
+    );
   });
 
   it('parseIni ignores comments, lines outside sections and keeps sections apart', () => {
@@ -131,14 +137,22 @@ describe('parseConfigFile / loadConfigFile', () => {
   });
 
   it('reports a missing file as ConfigError', async () => {
-    await assert.rejects(loadConfigFile(join(dir, 'nope.json')), (err: unknown) => err instanceof ConfigError && /ENOENT/.test(err.message));
+    await assert.rejects(
+      loadConfigFile(join(dir, 'nope.json')),
+      (err: unknown) => err instanceof ConfigError && /ENOENT/.test(err.message),
+    );
   });
 });
 
 describe('mergeSettings', () => {
   it('lets every given flag override the file and keeps the rest', () => {
     const file = parseDeviceClientConfig(deviceClientJson, '/opt/dc/c.json');
-    const merged = mergeSettings(file, { endpoint: 'localhost', port: 8884, templateParameters: { SerialNumber: 'FLAG' }, thingName: undefined });
+    const merged = mergeSettings(file, {
+      endpoint: 'localhost',
+      port: 8884,
+      templateParameters: { SerialNumber: 'FLAG' },
+      thingName: undefined,
+    });
     assert.equal(merged.endpoint, 'localhost');
     assert.equal(merged.port, 8884);
     assert.deepEqual(merged.templateParameters, { SerialNumber: 'FLAG' });
@@ -161,7 +175,10 @@ describe('parseTemplateParameters', () => {
     ['{"a":null}', /parameter "a"/],
   ] as const) {
     it(`rejects ${text}`, () => {
-      assert.throws(() => parseTemplateParameters(text, '--template-parameters'), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
+      assert.throws(
+        () => parseTemplateParameters(text, '--template-parameters'),
+        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+      );
     });
   }
 

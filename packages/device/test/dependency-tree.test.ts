@@ -37,7 +37,11 @@ interface TreePackage {
 /** The production dependency tree of a workspace, flattened. */
 function productionTree(workspace: string): TreePackage[] {
   const root = repoRoot();
-  const res = spawnSync('npm', ['ls', '--omit=dev', '--all', '--long', '--json', '-w', workspace], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const res = spawnSync('npm', ['ls', '--omit=dev', '--all', '--long', '--json', '-w', workspace], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   assert.equal(res.error, undefined, `could not run npm: ${String(res.error)}`);
   let tree: LsNode;
   try {
@@ -86,7 +90,8 @@ describe('production dependency tree of @fleetprov/device', () => {
 
   it('is the installed tree: the declared dependencies are there, with their install paths', () => {
     const names = new Set(tree.map((p) => p.name));
-    for (const dep of ['@fleetprov/device', '@fleetprov/protocol', 'mqtt', 'commander', '@peculiar/x509', 'mqtt-packet']) assert.ok(names.has(dep), dep);
+    for (const dep of ['@fleetprov/device', '@fleetprov/protocol', 'mqtt', 'commander', '@peculiar/x509', 'mqtt-packet'])
+      assert.ok(names.has(dep), dep);
     assert.ok(tree.filter((p) => p.path !== undefined).length > 20);
   });
 
@@ -102,7 +107,10 @@ describe('production dependency tree of @fleetprov/device', () => {
 describe('the same scan on @fleetprov/server', () => {
   it('finds its native addon (better-sqlite3) and the AWS SDK', () => {
     const tree = productionTree('packages/server');
-    assert.ok(nativeAddons(tree).some((p) => p.startsWith('better-sqlite3 ')), nativeAddons(tree).join('\n'));
+    assert.ok(
+      nativeAddons(tree).some((p) => p.startsWith('better-sqlite3 ')),
+      nativeAddons(tree).join('\n'),
+    );
     const forbidden = forbiddenPackages(tree);
     assert.ok(forbidden.some((p) => p.startsWith('@aws-sdk/client-iot ')));
     assert.ok(forbidden.some((p) => p.startsWith('fastify ')));

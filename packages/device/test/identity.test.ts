@@ -12,7 +12,14 @@ import { ConfigError, StorageError } from '../src/errors.js';
 import type { ProgressEvent } from '../src/events.js';
 import { loadIdentity } from '../src/identity.js';
 import { provision, resolveProvisionOptions, type ProvisionOptions } from '../src/provision.js';
-import { certificateFileName, ensureStorageDir, privateKeyFileName, stateFilePath, writeFileAtomic, writeRuntimeState } from '../src/storage.js';
+import {
+  certificateFileName,
+  ensureStorageDir,
+  privateKeyFileName,
+  stateFilePath,
+  writeFileAtomic,
+  writeRuntimeState,
+} from '../src/storage.js';
 import { createTestCa, type PemPair, type TestCa } from './support/pki.js';
 
 let root: string;
@@ -39,8 +46,22 @@ async function storeCompleted(dir: string, pair: PemPair = device): Promise<{ ce
   await writeFileAtomic(keyPath, pair.keyPem, { mode: 0o600 });
   await writeFileAtomic(certPath, pair.certPem, { mode: 0o644 });
   await writeRuntimeState(dir, {
-    runtimeConfig: { completedFp: true, certificatePath: certPath, privateKeyPath: keyPath, thingName: 'thing-7', deviceConfiguration: { A: '1' } },
-    fleetprov: { stage: 'verified', certificateId: id, format: 'cbor', templateName: 'T', clientId: 'thing-7', verifiedAt: '2030-01-01T00:00:00.000Z', previous: [] },
+    runtimeConfig: {
+      completedFp: true,
+      certificatePath: certPath,
+      privateKeyPath: keyPath,
+      thingName: 'thing-7',
+      deviceConfiguration: { A: '1' },
+    },
+    fleetprov: {
+      stage: 'verified',
+      certificateId: id,
+      format: 'cbor',
+      templateName: 'T',
+      clientId: 'thing-7',
+      verifiedAt: '2030-01-01T00:00:00.000Z',
+      previous: [],
+    },
   });
   return { certPath, keyPath };
 }
@@ -113,9 +134,16 @@ describe('provision without a server', () => {
     const before = (await readdir(dir)).sort();
     const events: ProgressEvent[] = [];
     let decommissioned = 0;
-    const identity = await provision({ ...options(dir), onProgress: (e) => events.push(e), decommissionClaim: () => void decommissioned++ });
+    const identity = await provision({
+      ...options(dir),
+      onProgress: (e) => events.push(e),
+      decommissionClaim: () => void decommissioned++,
+    });
     assert.equal(identity.thingName, 'thing-7');
-    assert.deepEqual(events.map((e) => `${e.step}:${e.status}`), ['done:ok']);
+    assert.deepEqual(
+      events.map((e) => `${e.step}:${e.status}`),
+      ['done:ok'],
+    );
     assert.match(events[0]!.detail ?? '', /already provisioned/);
     assert.equal(decommissioned, 1);
     assert.deepEqual((await readdir(dir)).sort(), before);
@@ -126,7 +154,10 @@ describe('provision without a server', () => {
     await storeCompleted(dir);
     await writeFile(`${stateFilePath(dir)}.tmp-999-abcdef`, 'half a file');
     await provision(options(dir));
-    assert.equal((await readdir(dir)).some((n) => n.includes('.tmp-')), false);
+    assert.equal(
+      (await readdir(dir)).some((n) => n.includes('.tmp-')),
+      false,
+    );
   });
 
   it('refuses to overwrite a malformed state file', async () => {
@@ -139,7 +170,12 @@ describe('provision without a server', () => {
   it('a thrown progress listener does not break provisioning', async () => {
     const dir = join(root, 'listener');
     await storeCompleted(dir);
-    const identity = await provision({ ...options(dir), onProgress: () => { throw new Error('listener bug'); } });
+    const identity = await provision({
+      ...options(dir),
+      onProgress: () => {
+        throw new Error('listener bug');
+      },
+    });
     assert.equal(identity.thingName, 'thing-7');
   });
 
@@ -147,7 +183,13 @@ describe('provision without a server', () => {
     const dir = join(root, 'decommission');
     await storeCompleted(dir);
     const events: ProgressEvent[] = [];
-    await provision({ ...options(dir), onProgress: (e) => events.push(e), decommissionClaim: () => { throw new Error('read-only fs'); } });
+    await provision({
+      ...options(dir),
+      onProgress: (e) => events.push(e),
+      decommissionClaim: () => {
+        throw new Error('read-only fs');
+      },
+    });
     assert.match(events.at(-1)?.detail ?? '', /warning: claim decommissioning failed: read-only fs/);
   });
 });
@@ -172,7 +214,10 @@ describe('resolveProvisionOptions', () => {
   ];
   for (const [name, override, pattern] of bad) {
     it(`rejects ${name} with ConfigError`, () => {
-      assert.throws(() => resolveProvisionOptions({ ...good(), ...override }), (err: unknown) => err instanceof ConfigError && pattern.test(err.message));
+      assert.throws(
+        () => resolveProvisionOptions({ ...good(), ...override }),
+        (err: unknown) => err instanceof ConfigError && pattern.test(err.message),
+      );
     });
   }
 

@@ -42,7 +42,12 @@ describe('isFirstConnectionFailure', () => {
     assert.equal(isFirstConnectionFailure(new ConnectionError('connect', 'closed', { retryable: true })), true);
     assert.equal(isFirstConnectionFailure(new ConnectionError('connect', 'bad server certificate', { retryable: false })), false);
     assert.equal(isFirstConnectionFailure(new NotAuthorizedError('probe', 'publish', 't', 'publish denied')), false);
-    assert.equal(isFirstConnectionFailure(new ProvisioningRejectedError({ step: 'register-thing', statusCode: 400, errorCode: 'InvalidPayload', errorMessage: 'x' })), false);
+    assert.equal(
+      isFirstConnectionFailure(
+        new ProvisioningRejectedError({ step: 'register-thing', statusCode: 400, errorCode: 'InvalidPayload', errorMessage: 'x' }),
+      ),
+      false,
+    );
     assert.equal(isFirstConnectionFailure(new Error('anything else')), false);
   });
 });
@@ -84,7 +89,14 @@ describe('connectJustInTime', () => {
 
   test('the client id defaults to the certificate CN', async () => {
     refusalsLeft = 0;
-    const result = await connectJustInTime({ endpoint: '127.0.0.1', port: broker.port, rootCa: broker.ca.certPem, cert: broker.client.certPem, key: broker.client.keyPem, retry: FAST });
+    const result = await connectJustInTime({
+      endpoint: '127.0.0.1',
+      port: broker.port,
+      rootCa: broker.ca.certPem,
+      cert: broker.client.certPem,
+      key: broker.client.keyPem,
+      retry: FAST,
+    });
     result.client.end(true);
     assert.equal(result.clientId, 'test client');
     assert.equal(result.attempts, 1);
@@ -94,7 +106,16 @@ describe('connectJustInTime', () => {
     refusalsLeft = 10;
     const out = join(work, 'never');
     await assert.rejects(
-      connectJustInTime({ endpoint: '127.0.0.1', port: broker.port, rootCa: broker.ca.certPem, cert: broker.client.certPem, key: broker.client.keyPem, clientId: 'x', retry: { ...FAST, attempts: 3 }, storageDir: out }),
+      connectJustInTime({
+        endpoint: '127.0.0.1',
+        port: broker.port,
+        rootCa: broker.ca.certPem,
+        cert: broker.client.certPem,
+        key: broker.client.keyPem,
+        clientId: 'x',
+        retry: { ...FAST, attempts: 3 },
+        storageDir: out,
+      }),
       NotAuthorizedError,
     );
     assert.equal(refusalsLeft, 7, 'exactly 3 attempts');
@@ -107,7 +128,15 @@ describe('connectJustInTime', () => {
     const other = await startTlsBroker();
     try {
       await assert.rejects(
-        connectJustInTime({ endpoint: '127.0.0.1', port: broker.port, rootCa: other.ca.certPem, cert: broker.client.certPem, key: broker.client.keyPem, clientId: 'x', retry: FAST }),
+        connectJustInTime({
+          endpoint: '127.0.0.1',
+          port: broker.port,
+          rootCa: other.ca.certPem,
+          cert: broker.client.certPem,
+          key: broker.client.keyPem,
+          clientId: 'x',
+          retry: FAST,
+        }),
         (err: unknown) => err instanceof ConnectionError && !err.retryable,
       );
     } finally {
@@ -131,7 +160,13 @@ describe('connect(identity, { retryFirstConnection })', () => {
     await assert.rejects(connect(identity, { endpoint: '127.0.0.1', port: broker.port, rootCa: broker.ca.certPem }), NotAuthorizedError);
     refusalsLeft = 1;
     const retries: number[] = [];
-    const client = await connect(identity, { endpoint: '127.0.0.1', port: broker.port, rootCa: broker.ca.certPem, retryFirstConnection: FAST, onRetry: (_e, attempt) => retries.push(attempt) });
+    const client = await connect(identity, {
+      endpoint: '127.0.0.1',
+      port: broker.port,
+      rootCa: broker.ca.certPem,
+      retryFirstConnection: FAST,
+      onRetry: (_e, attempt) => retries.push(attempt),
+    });
     client.end(true);
     assert.deepEqual(retries, [1]);
   });

@@ -56,7 +56,10 @@ describe('generateKeyAndCsr', () => {
 
   it('rejects an unknown algorithm and a malformed subject with ConfigError', async () => {
     await assert.rejects(generateKeyAndCsr('ed25519' as never, 'CN=x'), ConfigError);
-    await assert.rejects(generateKeyAndCsr('ec-p256', 'not a distinguished name ==='), (err: unknown) => err instanceof ConfigError && err.path === 'csrSubject');
+    await assert.rejects(
+      generateKeyAndCsr('ec-p256', 'not a distinguished name ==='),
+      (err: unknown) => err instanceof ConfigError && err.path === 'csrSubject',
+    );
   });
 
   it('a CA can sign the CSR and the resulting certificate belongs to the key', async () => {
@@ -103,14 +106,23 @@ describe('checkCsrMatchesKey', () => {
   it('rejects a CSR made from another key', async () => {
     const a = await generateKeyAndCsr('ec-p256', 'CN=a');
     const b = await generateKeyAndCsr('ec-p256', 'CN=b');
-    await assert.rejects(checkCsrMatchesKey(a.csrPem, b.privateKeyPem), (err: unknown) => err instanceof ConfigError && /public keys differ/.test(err.message));
+    await assert.rejects(
+      checkCsrMatchesKey(a.csrPem, b.privateKeyPem),
+      (err: unknown) => err instanceof ConfigError && /public keys differ/.test(err.message),
+    );
   });
 
   it('rejects garbage, a certificate instead of a CSR, and an oversized CSR', async () => {
     const { privateKeyPem } = await generateKeyAndCsr('ec-p256', 'CN=a');
     await assert.rejects(checkCsrMatchesKey('hello', privateKeyPem), /not a PEM certificate signing request/);
-    await assert.rejects(checkCsrMatchesKey('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', privateKeyPem), ConfigError);
-    await assert.rejects(checkCsrMatchesKey(`-----BEGIN CERTIFICATE REQUEST-----\n${'A'.repeat(MAX_CSR_CHARS)}\n`, privateKeyPem), /at most 4096/);
+    await assert.rejects(
+      checkCsrMatchesKey('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', privateKeyPem),
+      ConfigError,
+    );
+    await assert.rejects(
+      checkCsrMatchesKey(`-----BEGIN CERTIFICATE REQUEST-----\n${'A'.repeat(MAX_CSR_CHARS)}\n`, privateKeyPem),
+      /at most 4096/,
+    );
   });
 
   it('rejects a CSR whose signature does not verify', async () => {
@@ -124,8 +136,14 @@ describe('checkCsrMatchesKey', () => {
 
 describe('readPrivateKey', () => {
   it('names the input and explains encrypted keys', () => {
-    assert.throws(() => readPrivateKey('', '--key'), (err: unknown) => err instanceof ConfigError && err.path === '--key');
+    assert.throws(
+      () => readPrivateKey('', '--key'),
+      (err: unknown) => err instanceof ConfigError && err.path === '--key',
+    );
     assert.throws(() => readPrivateKey('-----BEGIN ENCRYPTED PRIVATE KEY-----\nxx\n', '--key'), /encrypted/);
-    assert.throws(() => readPrivateKey('-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n', '--key'), /cannot read the private key/);
+    assert.throws(
+      () => readPrivateKey('-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n', '--key'),
+      /cannot read the private key/,
+    );
   });
 });

@@ -89,7 +89,10 @@ describe('openConnection', () => {
   });
 
   it('maps a refused TCP connection to a retryable ConnectionError', async () => {
-    await assert.rejects(openConnection(tlsOptions({ port: 1 })), (err: unknown) => err instanceof ConnectionError && err.retryable && err.causeCode === 'ECONNREFUSED');
+    await assert.rejects(
+      openConnection(tlsOptions({ port: 1 })),
+      (err: unknown) => err instanceof ConnectionError && err.retryable && err.causeCode === 'ECONNREFUSED',
+    );
   });
 
   it('honours an already aborted signal', async () => {
@@ -127,7 +130,13 @@ describe('MqttSession', () => {
     broker.policy.allowSubscribe = (filter) => !filter.includes('create-from-csr');
     const s = await session();
     await assert.rejects(
-      s.subscribe(['a/accepted', '$aws/certificates/create-from-csr/json/accepted'], 'subscribe', 2000, undefined, (f) => `add topicfilter/${f}`),
+      s.subscribe(
+        ['a/accepted', '$aws/certificates/create-from-csr/json/accepted'],
+        'subscribe',
+        2000,
+        undefined,
+        (f) => `add topicfilter/${f}`,
+      ),
       (err: unknown) => {
         assert.ok(err instanceof NotAuthorizedError);
         assert.equal(err.action, 'subscribe');
@@ -159,7 +168,10 @@ describe('MqttSession', () => {
     const s = await session();
     await s.subscribe(['rpc/silent/accepted', 'rpc/silent/rejected'], 'subscribe', 2000);
     const started = Date.now();
-    await assert.rejects(request(s, 'rpc/silent', 150), (err: unknown) => err instanceof ProvisioningTimeoutError && err.step === 'create-certificate' && err.retryable);
+    await assert.rejects(
+      request(s, 'rpc/silent', 150),
+      (err: unknown) => err instanceof ProvisioningTimeoutError && err.step === 'create-certificate' && err.retryable,
+    );
     assert.ok(Date.now() - started < 3000);
     await s.close();
   });
@@ -223,7 +235,13 @@ describe('connect(identity)', () => {
       const client = await connect(identity, { endpoint: '127.0.0.1', port: broker.port, rootCa: broker.ca.certPem });
       assert.ok(broker.connectedClientIds.includes('thing-connect'));
       await new MqttSession(client, 'b').close();
-      await assert.rejects(connect({ ...identity, privateKeyPath: join(dir, 'missing') }, { endpoint: '127.0.0.1', port: broker.port, rootCa: broker.ca.certPem }), /cannot read/);
+      await assert.rejects(
+        connect(
+          { ...identity, privateKeyPath: join(dir, 'missing') },
+          { endpoint: '127.0.0.1', port: broker.port, rootCa: broker.ca.certPem },
+        ),
+        /cannot read/,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -8,7 +8,10 @@ const CERT_ID = 'c'.repeat(64);
 const usable = { usable: true };
 const broken = { usable: false, problem: 'private key file /d/k is missing' };
 
-function state(stage: ProvisioningStage, overrides: { completed?: boolean; token?: string | undefined; issuedAt?: string | undefined } = {}): RuntimeState {
+function state(
+  stage: ProvisioningStage,
+  overrides: { completed?: boolean; token?: string | undefined; issuedAt?: string | undefined } = {},
+): RuntimeState {
   const s: RuntimeState = {
     runtimeConfig: {
       completedFp: overrides.completed ?? stage === 'verified',
@@ -52,7 +55,11 @@ describe('nextAction', () => {
   });
 
   it('resumes RegisterThing with a token younger than the window', () => {
-    assert.deepEqual(nextAction(state('credentials-issued'), NOW, usable), { action: 'register', certificateId: CERT_ID, ownershipToken: 'tok-1' });
+    assert.deepEqual(nextAction(state('credentials-issued'), NOW, usable), {
+      action: 'register',
+      certificateId: CERT_ID,
+      ownershipToken: 'tok-1',
+    });
   });
 
   it('resumes RegisterThing one millisecond before the window closes, not at it', () => {

@@ -9,8 +9,14 @@ describe('backoffDelay', () => {
   it('is bounded by min(maxMs, baseMs·2^(n-1)) and never negative', () => {
     for (let n = 1; n <= 12; n++) {
       const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (n - 1));
-      assert.equal(backoffDelay(n, policy, () => 0), 0);
-      assert.equal(backoffDelay(n, policy, () => 0.999999), Math.floor(0.999999 * cap));
+      assert.equal(
+        backoffDelay(n, policy, () => 0),
+        0,
+      );
+      assert.equal(
+        backoffDelay(n, policy, () => 0.999999),
+        Math.floor(0.999999 * cap),
+      );
       for (let i = 0; i < 50; i++) {
         const d = backoffDelay(n, policy);
         assert.ok(d >= 0 && d <= cap && Number.isInteger(d), `retry ${n}: ${d} outside [0, ${cap}]`);
@@ -25,10 +31,22 @@ describe('backoffDelay', () => {
   });
 
   it('survives huge retry numbers and misbehaving random sources', () => {
-    assert.equal(backoffDelay(10_000, policy, () => 0.5), 500);
-    assert.equal(backoffDelay(3, policy, () => Number.NaN), 0);
-    assert.equal(backoffDelay(3, policy, () => 7), 400);
-    assert.equal(backoffDelay(0, policy, () => 0.5), 50);
+    assert.equal(
+      backoffDelay(10_000, policy, () => 0.5),
+      500,
+    );
+    assert.equal(
+      backoffDelay(3, policy, () => Number.NaN),
+      0,
+    );
+    assert.equal(
+      backoffDelay(3, policy, () => 7),
+      400,
+    );
+    assert.equal(
+      backoffDelay(0, policy, () => 0.5),
+      50,
+    );
   });
 });
 
@@ -37,35 +55,61 @@ describe('retry', () => {
 
   it('retries retryable errors and returns the first success', async () => {
     const seen: number[] = [];
-    const result = await retry(
-      async (attempt) => {
-        seen.push(attempt);
-        if (attempt < 3) throw new ProvisioningTimeoutError('register-thing', 5, 'reply');
-        return 'ok';
-      },
-      fast,
-    );
+    const result = await retry(async (attempt) => {
+      seen.push(attempt);
+      if (attempt < 3) throw new ProvisioningTimeoutError('register-thing', 5, 'reply');
+      return 'ok';
+    }, fast);
     assert.equal(result, 'ok');
     assert.deepEqual(seen, [1, 2, 3]);
   });
 
   it('does not retry a 403 rejection, but retries 429 and 500', async () => {
     let calls = 0;
-    const forbidden = new ProvisioningRejectedError({ step: 'register-thing', statusCode: 403, errorCode: 'AccessDenied', errorMessage: 'no' });
-    await assert.rejects(retry(async () => { calls++; throw forbidden; }, fast), (err) => err === forbidden);
+    const forbidden = new ProvisioningRejectedError({
+      step: 'register-thing',
+      statusCode: 403,
+      errorCode: 'AccessDenied',
+      errorMessage: 'no',
+    });
+    await assert.rejects(
+      retry(async () => {
+        calls++;
+        throw forbidden;
+      }, fast),
+      (err) => err === forbidden,
+    );
     assert.equal(calls, 1);
     for (const statusCode of [429, 500, 503]) {
       calls = 0;
       const err = new ProvisioningRejectedError({ step: 'create-certificate', statusCode, errorCode: 'X', errorMessage: '' });
-      await assert.rejects(retry(async () => { calls++; throw err; }, fast), (e) => e === err);
+      await assert.rejects(
+        retry(async () => {
+          calls++;
+          throw err;
+        }, fast),
+        (e) => e === err,
+      );
       assert.equal(calls, 4, `statusCode ${statusCode} is retried until attempts run out`);
     }
   });
 
   it('does not retry configuration errors or plain exceptions', async () => {
     let calls = 0;
-    await assert.rejects(retry(async () => { calls++; throw new ConfigError('bad'); }, fast), ConfigError);
-    await assert.rejects(retry(async () => { calls++; throw new TypeError('bug'); }, fast), TypeError);
+    await assert.rejects(
+      retry(async () => {
+        calls++;
+        throw new ConfigError('bad');
+      }, fast),
+      ConfigError,
+    );
+    await assert.rejects(
+      retry(async () => {
+        calls++;
+        throw new TypeError('bug');
+      }, fast),
+      TypeError,
+    );
     assert.equal(calls, 2);
   });
 
@@ -73,17 +117,27 @@ describe('retry', () => {
     const reports: [number, number][] = [];
     const waited: number[] = [];
     await assert.rejects(
-      retry(async () => { throw new ProvisioningTimeoutError('connect', 1, 'CONNACK'); }, {
-        attempts: 3,
-        baseMs: 100,
-        maxMs: 1000,
-        random: () => 0.5,
-        sleep: async (ms) => { waited.push(ms); },
-        onRetry: (_err, attempt, delayMs) => reports.push([attempt, delayMs]),
-      }),
+      retry(
+        async () => {
+          throw new ProvisioningTimeoutError('connect', 1, 'CONNACK');
+        },
+        {
+          attempts: 3,
+          baseMs: 100,
+          maxMs: 1000,
+          random: () => 0.5,
+          sleep: async (ms) => {
+            waited.push(ms);
+          },
+          onRetry: (_err, attempt, delayMs) => reports.push([attempt, delayMs]),
+        },
+      ),
       ProvisioningTimeoutError,
     );
-    assert.deepEqual(reports, [[1, 50], [2, 100]]);
+    assert.deepEqual(reports, [
+      [1, 50],
+      [2, 100],
+    ]);
     assert.deepEqual(waited, [50, 100]);
   });
 
@@ -92,7 +146,12 @@ describe('retry', () => {
     const started = Date.now();
     setTimeout(() => controller.abort(), 20);
     await assert.rejects(
-      retry(async () => { throw new ProvisioningTimeoutError('connect', 1, 'CONNACK'); }, { attempts: 5, baseMs: 60_000, maxMs: 60_000, random: () => 1, signal: controller.signal }),
+      retry(
+        async () => {
+          throw new ProvisioningTimeoutError('connect', 1, 'CONNACK');
+        },
+        { attempts: 5, baseMs: 60_000, maxMs: 60_000, random: () => 1, signal: controller.signal },
+      ),
       AbortError,
     );
     assert.ok(Date.now() - started < 5000);
@@ -100,17 +159,28 @@ describe('retry', () => {
 
   it('does not start when the signal is already aborted', async () => {
     let calls = 0;
-    await assert.rejects(retry(async () => { calls++; }, { ...fast, signal: AbortSignal.abort() }), AbortError);
+    await assert.rejects(
+      retry(
+        async () => {
+          calls++;
+        },
+        { ...fast, signal: AbortSignal.abort() },
+      ),
+      AbortError,
+    );
     assert.equal(calls, 0);
   });
 
   it('turns a failure caused by an abort into AbortError', async () => {
     const controller = new AbortController();
     await assert.rejects(
-      retry(async () => {
-        controller.abort();
-        throw new ProvisioningTimeoutError('connect', 1, 'CONNACK');
-      }, { ...fast, signal: controller.signal }),
+      retry(
+        async () => {
+          controller.abort();
+          throw new ProvisioningTimeoutError('connect', 1, 'CONNACK');
+        },
+        { ...fast, signal: controller.signal },
+      ),
       AbortError,
     );
   });
@@ -138,6 +208,17 @@ describe('shouldRetryProvisioning', () => {
     const subscribeDenied = new NotAuthorizedError('subscribe', 'subscribe', '$aws/x', 'SUBACK 0x80');
     assert.equal(shouldRetryProvisioning(subscribeDenied, 1), false, 'a SUBACK failure is unambiguous');
     assert.equal(shouldRetryProvisioning(new ConnectionError('connect', 'lost'), 3), true);
-    assert.equal(shouldRetryProvisioning(new ProvisioningRejectedError({ step: 'register-thing', statusCode: 404, errorCode: 'ResourceNotFound', errorMessage: 'no template' }), 1), false);
+    assert.equal(
+      shouldRetryProvisioning(
+        new ProvisioningRejectedError({
+          step: 'register-thing',
+          statusCode: 404,
+          errorCode: 'ResourceNotFound',
+          errorMessage: 'no template',
+        }),
+        1,
+      ),
+      false,
+    );
   });
 });

@@ -15,7 +15,13 @@ import { parseRuntimeState, serializeRuntimeState, type RuntimeState } from '../
 import { createTestCa } from './support/pki.js';
 
 const state: RuntimeState = {
-  runtimeConfig: { completedFp: true, certificatePath: '/d/old-certificate.pem.crt', privateKeyPath: '/d/old-private.pem.key', thingName: 'born_1', deviceConfiguration: {} },
+  runtimeConfig: {
+    completedFp: true,
+    certificatePath: '/d/old-certificate.pem.crt',
+    privateKeyPath: '/d/old-private.pem.key',
+    thingName: 'born_1',
+    deviceConfiguration: {},
+  },
   fleetprov: {
     stage: 'verified',
     certificateId: 'a'.repeat(64),
@@ -73,7 +79,10 @@ test('rotate() checks its options and needs a provisioned identity, before any n
     await assert.rejects(rotate({ ...base, parameters: { k: null as unknown as string } }), ConfigError);
     await assert.rejects(rotate({ ...base, rootCa: 'not a pem' }), ConfigError);
     const ca = await createTestCa();
-    await assert.rejects(rotate({ ...base, rootCa: ca.certPem }), (e: unknown) => e instanceof ConfigError && /no completed provisioning/.test(e.message));
+    await assert.rejects(
+      rotate({ ...base, rootCa: ca.certPem }),
+      (e: unknown) => e instanceof ConfigError && /no completed provisioning/.test(e.message),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -92,9 +101,32 @@ test('fleetprov-device rotate: missing flags exit 2, --help describes the comman
 
 test('parseRotationNotice accepts the server notice and rejects anything else', async () => {
   const { parseRotationNotice } = await import('../src/rotation-notices.js');
-  const ok = parseRotationNotice(JSON.stringify({ rotationId: 'r1', thingName: 'born_1', certificateId: 'a'.repeat(64), reason: 'age', templateName: 'rotation_template', extra: 1 }));
-  assert.deepEqual(ok, { rotationId: 'r1', thingName: 'born_1', certificateId: 'a'.repeat(64), reason: 'age', templateName: 'rotation_template' });
-  for (const bad of ['', '{', '[]', 'null', '{"rotationId":"r1"}', JSON.stringify({ rotationId: 1, thingName: 'x', certificateId: 'y' }), '{"__proto__":{"rotationId":"r","thingName":"t","certificateId":"c"}}']) {
+  const ok = parseRotationNotice(
+    JSON.stringify({
+      rotationId: 'r1',
+      thingName: 'born_1',
+      certificateId: 'a'.repeat(64),
+      reason: 'age',
+      templateName: 'rotation_template',
+      extra: 1,
+    }),
+  );
+  assert.deepEqual(ok, {
+    rotationId: 'r1',
+    thingName: 'born_1',
+    certificateId: 'a'.repeat(64),
+    reason: 'age',
+    templateName: 'rotation_template',
+  });
+  for (const bad of [
+    '',
+    '{',
+    '[]',
+    'null',
+    '{"rotationId":"r1"}',
+    JSON.stringify({ rotationId: 1, thingName: 'x', certificateId: 'y' }),
+    '{"__proto__":{"rotationId":"r","thingName":"t","certificateId":"c"}}',
+  ]) {
     assert.equal(parseRotationNotice(bad), null, bad);
   }
 });

@@ -170,14 +170,23 @@ describe('runtime state', () => {
     const dir = join(root, 'malformed');
     await ensureStorageDir(dir);
     await writeFile(stateFilePath(dir), '{"runtime-config": 5}');
-    await assert.rejects(readRuntimeState(dir), (err: unknown) => err instanceof StorageError && /runtime-config/.test(err.message) && /delete it/.test(err.message));
+    await assert.rejects(
+      readRuntimeState(dir),
+      (err: unknown) => err instanceof StorageError && /runtime-config/.test(err.message) && /delete it/.test(err.message),
+    );
   });
 });
 
 describe('parseRuntimeState', () => {
   it('reads a state written by the AWS IoT Device Client (no fleetprov section)', () => {
     const text = JSON.stringify({
-      'runtime-config': { 'completed-fp': true, cert: 'certs/c.crt', key: '/abs/k.key', 'thing-name': 'dev1', 'device-config': { a: 'b', n: 3 } },
+      'runtime-config': {
+        'completed-fp': true,
+        cert: 'certs/c.crt',
+        key: '/abs/k.key',
+        'thing-name': 'dev1',
+        'device-config': { a: 'b', n: 3 },
+      },
     });
     const state = parseRuntimeState(text, '/base');
     assert.equal(state.fleetprov, undefined);

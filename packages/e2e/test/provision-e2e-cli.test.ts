@@ -56,7 +56,11 @@ function node(script: string, args: string[], timeoutMs = 20_000): Promise<Run> 
 }
 
 /** The last line of `--json` output: the result. */
-function resultOf(run: Run): { ok: boolean; identity?: { thingName: string; certificateId: string; privateKeyPath: string }; error?: Record<string, unknown> } {
+function resultOf(run: Run): {
+  ok: boolean;
+  identity?: { thingName: string; certificateId: string; privateKeyPath: string };
+  error?: Record<string, unknown>;
+} {
   const lines = run.stdout.trim().split('\n');
   for (const line of lines.slice(0, -1)) assert.equal((JSON.parse(line) as { type: string }).type, 'progress');
   return JSON.parse(lines.at(-1)!) as ReturnType<typeof resultOf>;
@@ -91,8 +95,28 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
   it('provision with flags (--json), then status shows the thing (human and JSON)', async () => {
     const out = join(fleet.work, 'cli-flags');
     const port = String(fleet.server.mqttPort);
-    const run = await device('provision', '--endpoint', '127.0.0.1', '--port', port, '--root-ca', files.rootCa, '--cert', files.cert, '--key', files.key,
-      '--template-name', TEMPLATE, '--template-parameters', '{"SerialNumber":"cli1"}', '--format', 'cbor', '--out', out, '--json');
+    const run = await device(
+      'provision',
+      '--endpoint',
+      '127.0.0.1',
+      '--port',
+      port,
+      '--root-ca',
+      files.rootCa,
+      '--cert',
+      files.cert,
+      '--key',
+      files.key,
+      '--template-name',
+      TEMPLATE,
+      '--template-parameters',
+      '{"SerialNumber":"cli1"}',
+      '--format',
+      'cbor',
+      '--out',
+      out,
+      '--json',
+    );
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const result = resultOf(run);
     assert.equal(result.ok, true);
@@ -123,7 +147,13 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
       logging: { level: 'DEBUG', type: 'STDOUT', file: '/var/log/aws-iot-device-client/aws-iot-device-client.log' },
       jobs: { enabled: false },
       tunneling: { enabled: false },
-      'fleet-provisioning': { enabled: true, 'template-name': TEMPLATE, 'template-parameters': '{"SerialNumber":"json1"}', 'csr-file': '', 'device-key': '' },
+      'fleet-provisioning': {
+        enabled: true,
+        'template-name': TEMPLATE,
+        'template-parameters': '{"SerialNumber":"json1"}',
+        'csr-file': '',
+        'device-key': '',
+      },
     };
     const path = join(confDir, 'aws-iot-device-client.json');
     await writeFile(path, JSON.stringify(config, null, 2));
@@ -160,7 +190,19 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
     const path = join(confDir, 'config.ini');
     await writeFile(path, ini);
     const out = join(fleet.work, 'cli-ini');
-    const run = await device('provision', '--config', path, '--port', String(fleet.server.mqttPort), '--template-parameters', '{"SerialNumber":"ini1"}', '--method', 'keys', '--out', out);
+    const run = await device(
+      'provision',
+      '--config',
+      path,
+      '--port',
+      String(fleet.server.mqttPort),
+      '--template-parameters',
+      '{"SerialNumber":"ini1"}',
+      '--method',
+      'keys',
+      '--out',
+      out,
+    );
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /provisioned thing born_ini1/);
     assert.equal((await loadIdentity(out))?.thingName, 'born_ini1');
@@ -168,8 +210,25 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
 
   it('a rejection exits 1 with the server status, code and message; status then reports the unfinished stage', async () => {
     const out = join(fleet.work, 'cli-rejected');
-    const run = await device('provision', '--endpoint', '127.0.0.1', '--port', String(fleet.server.mqttPort), '--root-ca', files.rootCa,
-      '--cert', files.anyTemplateCert, '--key', files.anyTemplateKey, '--template-name', 'no_such_template', '--template-parameters', '{"SerialNumber":"rej1"}', '--out', out);
+    const run = await device(
+      'provision',
+      '--endpoint',
+      '127.0.0.1',
+      '--port',
+      String(fleet.server.mqttPort),
+      '--root-ca',
+      files.rootCa,
+      '--cert',
+      files.anyTemplateCert,
+      '--key',
+      files.anyTemplateKey,
+      '--template-name',
+      'no_such_template',
+      '--template-parameters',
+      '{"SerialNumber":"rej1"}',
+      '--out',
+      out,
+    );
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stderr, /provisioning failed at register-thing: the server rejected the request/);
     assert.match(run.stderr, /statusCode: +404/);
@@ -182,7 +241,16 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
   it('the files written by `fleetprov claim create` are all a device needs (both binaries as processes)', async () => {
     const claimDir = join(fleet.work, 'claim-create');
     const created = await node(join(packageRoot('@fleetprov/server'), 'bin', 'fleetprov.js'), [
-      'claim', 'create', '--endpoint', fleet.server.controlPlaneUrl, '--data-dir', fleet.dataDir, '--policy', 'claim_policy', '--out', claimDir,
+      'claim',
+      'create',
+      '--endpoint',
+      fleet.server.controlPlaneUrl,
+      '--data-dir',
+      fleet.dataDir,
+      '--policy',
+      'claim_policy',
+      '--out',
+      claimDir,
     ]);
     assert.equal(created.code, 0, created.stdout + created.stderr);
     assert.match(created.stdout, /claim certificate [0-9a-f]{64} \(ACTIVE, policy claim_policy\)/);
@@ -192,9 +260,25 @@ describe('fleetprov-device CLI against a fleetprov server', () => {
     const out = join(fleet.work, 'claim-create-device');
     const deviceBin = join(packageRoot('@fleetprov/device'), 'bin', 'fleetprov-device.js');
     const run = await node(deviceBin, [
-      'provision', '--endpoint', '127.0.0.1', '--port', String(fleet.server.mqttPort),
-      '--root-ca', join(claimDir, 'root-ca.pem'), '--cert', join(claimDir, 'claim.pem.crt'), '--key', join(claimDir, 'claim.pem.key'),
-      '--template-name', TEMPLATE, '--template-parameters', '{"SerialNumber":"claimcli"}', '--out', out, '--delete-claim', '--json',
+      'provision',
+      '--endpoint',
+      '127.0.0.1',
+      '--port',
+      String(fleet.server.mqttPort),
+      '--root-ca',
+      join(claimDir, 'root-ca.pem'),
+      '--cert',
+      join(claimDir, 'claim.pem.crt'),
+      '--key',
+      join(claimDir, 'claim.pem.key'),
+      '--template-name',
+      TEMPLATE,
+      '--template-parameters',
+      '{"SerialNumber":"claimcli"}',
+      '--out',
+      out,
+      '--delete-claim',
+      '--json',
     ]);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const result = resultOf(run);

@@ -74,7 +74,12 @@ describe('provision() against a fleetprov server', () => {
     await fleet?.dispose();
   });
 
-  for (const [method, format] of [['csr', 'json'], ['csr', 'cbor'], ['keys', 'json'], ['keys', 'cbor']] as const) {
+  for (const [method, format] of [
+    ['csr', 'json'],
+    ['csr', 'cbor'],
+    ['keys', 'json'],
+    ['keys', 'cbor'],
+  ] as const) {
     it(`${method}/${format}: provisions, registers an ACTIVE certificate and a thing, stores with the right modes, and connects`, async () => {
       const dir = join(fleet.work, `${method}-${format}`);
       const serial = `${method}-${format}`;
@@ -89,8 +94,11 @@ describe('provision() against a fleetprov server', () => {
       await assertStorage(dir, { keys: 1, certs: 1, state: true });
 
       const steps = events.filter((e) => e.status === 'ok').map((e) => e.step);
-      for (const step of ['connect', 'subscribe', 'create-certificate', 'store', 'register-thing', 'reconnect', 'done'] as const) assert.ok(steps.includes(step), step);
-      const topics = events.filter((e) => e.status === 'start' && (e.step === 'create-certificate' || e.step === 'register-thing')).map((e) => e.detail);
+      for (const step of ['connect', 'subscribe', 'create-certificate', 'store', 'register-thing', 'reconnect', 'done'] as const)
+        assert.ok(steps.includes(step), step);
+      const topics = events
+        .filter((e) => e.status === 'start' && (e.step === 'create-certificate' || e.step === 'register-thing'))
+        .map((e) => e.detail);
       assert.deepEqual(topics, [
         `$aws/certificates/${method === 'csr' ? 'create-from-csr' : 'create'}/${format}`,
         `$aws/provisioning-templates/${TEMPLATE}/provision/${format}`,
@@ -131,7 +139,10 @@ describe('provision() against a fleetprov server', () => {
     const again = await provision(fleet.options(dir, 'rerun', { onProgress: (e) => events.push(e) }));
     assert.deepEqual(again, first);
     assert.equal(await fleet.certificateCount(), count);
-    assert.deepEqual(events.map((e) => `${e.step}:${e.status}`), ['done:ok']);
+    assert.deepEqual(
+      events.map((e) => `${e.step}:${e.status}`),
+      ['done:ok'],
+    );
     assert.match(events[0]!.detail ?? '', /^already provisioned/);
   });
 
@@ -139,15 +150,18 @@ describe('provision() against a fleetprov server', () => {
     const dir = join(fleet.work, 'unknown-template');
     const events: ProgressEvent[] = [];
     const claim = { claimCert: fleet.anyTemplateClaim.certPem, claimKey: fleet.anyTemplateClaim.keyPem };
-    await assert.rejects(provision(fleet.options(dir, 'u1', { ...claim, templateName: 'no_such_template', onProgress: (e) => events.push(e) })), (err: unknown) => {
-      assert.ok(err instanceof ProvisioningRejectedError, String(err));
-      assert.equal(err.step, 'register-thing');
-      assert.equal(err.statusCode, 404);
-      assert.equal(err.errorCode, 'ResourceNotFound');
-      assert.match(err.errorMessage, /no_such_template/);
-      assert.equal(err.retryable, false);
-      return true;
-    });
+    await assert.rejects(
+      provision(fleet.options(dir, 'u1', { ...claim, templateName: 'no_such_template', onProgress: (e) => events.push(e) })),
+      (err: unknown) => {
+        assert.ok(err instanceof ProvisioningRejectedError, String(err));
+        assert.equal(err.step, 'register-thing');
+        assert.equal(err.statusCode, 404);
+        assert.equal(err.errorCode, 'ResourceNotFound');
+        assert.match(err.errorMessage, /no_such_template/);
+        assert.equal(err.retryable, false);
+        return true;
+      },
+    );
     assert.equal(events.filter((e) => e.status === 'retry').length, 0);
     // By design the key and certificate are stored before RegisterThing (stage credentials-issued), and nothing else.
     await assertStorage(dir, { keys: 1, certs: 1, state: true });
@@ -202,7 +216,11 @@ describe('provision() against a fleetprov server', () => {
   });
 
   it('a probe on a topic the device policy allows succeeds; a forbidden one is NotAuthorizedError and provisioning stays incomplete', async () => {
-    const ok = await provision(fleet.options(join(fleet.work, 'probe-ok'), 'p1', { probe: { topic: '$aws/things/born_p1/shadow/name/probe/update', receive: true } }));
+    const ok = await provision(
+      fleet.options(join(fleet.work, 'probe-ok'), 'p1', {
+        probe: { topic: '$aws/things/born_p1/shadow/name/probe/update', receive: true },
+      }),
+    );
     assert.equal(ok.thingName, 'born_p1');
     const denied = join(fleet.work, 'probe-denied');
     await assert.rejects(provision(fleet.options(denied, 'p2', { probe: { topic: 'not/allowed' } })), (err: unknown) => {
@@ -255,9 +273,18 @@ describe('provision() against a fleetprov server', () => {
     );
     const events: ProgressEvent[] = [];
     // A claim that could not even subscribe proves the claim connection is not used any more.
-    const identity = await provision(fleet.options(dir, 'crash2', { claimCert: fleet.createOnlyClaim.certPem, claimKey: fleet.createOnlyClaim.keyPem, onProgress: (e) => events.push(e) }));
+    const identity = await provision(
+      fleet.options(dir, 'crash2', {
+        claimCert: fleet.createOnlyClaim.certPem,
+        claimKey: fleet.createOnlyClaim.keyPem,
+        onProgress: (e) => events.push(e),
+      }),
+    );
     assert.equal(identity.thingName, 'born_crash2');
-    assert.equal(events.some((e) => e.step === 'connect'), false);
+    assert.equal(
+      events.some((e) => e.step === 'connect'),
+      false,
+    );
     assert.ok(events.some((e) => e.step === 'reconnect' && e.status === 'ok'));
   });
 
@@ -358,7 +385,11 @@ describe('provision() across a server restart, and without a server', () => {
     assert.equal(identity.thingName, 'born_r1');
     assert.equal(await fleet.certificateCount(), count);
     assert.ok(resumed.some((e) => e.step === 'create-certificate' && /resuming with stored certificate/.test(e.detail ?? '')));
-    assert.equal(resumed.some((e) => e.step === 'create-certificate' && e.status === 'start'), false, 'no new certificate requested');
+    assert.equal(
+      resumed.some((e) => e.step === 'create-certificate' && e.status === 'start'),
+      false,
+      'no new certificate requested',
+    );
     const active = await fleet.iot.send(new DescribeCertificateCommand({ certificateId }));
     assert.equal(active.certificateDescription?.status, 'ACTIVE');
     await assertConnects(fleet, identity);
@@ -369,9 +400,14 @@ describe('provision() across a server restart, and without a server', () => {
     const first = await provision(fleet.options(dir, 'off1'));
     await fleet.server.close();
     const events: ProgressEvent[] = [];
-    const again = await provision(fleet.options(dir, 'off1', { retry: { attempts: 1 }, timeouts: { connectMs: 500 }, onProgress: (e) => events.push(e) }));
+    const again = await provision(
+      fleet.options(dir, 'off1', { retry: { attempts: 1 }, timeouts: { connectMs: 500 }, onProgress: (e) => events.push(e) }),
+    );
     assert.deepEqual(again, first);
-    assert.deepEqual(events.map((e) => `${e.step}:${e.status}`), ['done:ok']);
+    assert.deepEqual(
+      events.map((e) => `${e.step}:${e.status}`),
+      ['done:ok'],
+    );
     await assertStorage(dir, { keys: 1, certs: 1, state: true });
   });
 });

@@ -19,7 +19,17 @@ function head(out: number[], major: number, value: number): void {
   else {
     const hi = Math.floor(value / 0x100000000);
     const lo = value >>> 0;
-    out.push(m | 27, (hi >>> 24) & 0xff, (hi >> 16) & 0xff, (hi >> 8) & 0xff, hi & 0xff, (lo >>> 24) & 0xff, (lo >> 16) & 0xff, (lo >> 8) & 0xff, lo & 0xff);
+    out.push(
+      m | 27,
+      (hi >>> 24) & 0xff,
+      (hi >> 16) & 0xff,
+      (hi >> 8) & 0xff,
+      hi & 0xff,
+      (lo >>> 24) & 0xff,
+      (lo >> 16) & 0xff,
+      (lo >> 8) & 0xff,
+      lo & 0xff,
+    );
   }
 }
 

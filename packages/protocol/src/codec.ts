@@ -156,10 +156,7 @@ export function encodePayload(format: PayloadFormat, value: WireValue): Buffer {
     });
   }
   if (out.length > MAX_PAYLOAD_BYTES) {
-    throw new ProtocolError(
-      'InternalFailure',
-      `encoded payload is ${out.length} bytes; the maximum is ${MAX_PAYLOAD_BYTES}`,
-    );
+    throw new ProtocolError('InternalFailure', `encoded payload is ${out.length} bytes; the maximum is ${MAX_PAYLOAD_BYTES}`);
   }
   return out;
 }

@@ -12,12 +12,7 @@ import {
   MAX_PAYLOAD_BYTES,
   MAX_REGISTER_THING_PARAMETERS,
 } from './limits.js';
-import type {
-  CreateCertificateFromCsrRequest,
-  CreateKeysAndCertificateRequest,
-  RegisterThingRequest,
-  WireObject,
-} from './payloads.js';
+import type { CreateCertificateFromCsrRequest, CreateKeysAndCertificateRequest, RegisterThingRequest, WireObject } from './payloads.js';
 import { checkStringMap, readStringMap, type StringMapLimits } from './string-map.js';
 import type { Operation, PayloadFormat } from './topics.js';
 import { isWireObject, requireEncodableObject, requireEncodableString, typeName } from './wire-guards.js';
@@ -32,8 +27,7 @@ export const REGISTER_THING_PARAMETER_LIMITS: StringMapLimits = Object.freeze({
 /** The exact error message AWS sends for a missing or empty ownership token. */
 export const EMPTY_TOKEN_MESSAGE = 'Certificate ownership token cannot be empty.';
 
-const CSR_PEM =
-  /^\s*-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n[A-Za-z0-9+/=\r\n\t ]+-----END (NEW )?CERTIFICATE REQUEST-----\s*$/;
+const CSR_PEM = /^\s*-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n[A-Za-z0-9+/=\r\n\t ]+-----END (NEW )?CERTIFICATE REQUEST-----\s*$/;
 
 /** Article + noun for the top-level container of a format. */
 function objectNoun(format: PayloadFormat): string {
@@ -62,10 +56,7 @@ function decodeRequestObject(op: Operation, format: PayloadFormat, buf: Uint8Arr
  *
  * @throws {ProtocolError} `InvalidPayload` when the payload is malformed or not an object.
  */
-export function parseCreateKeysAndCertificateRequest(
-  format: PayloadFormat,
-  buf: Uint8Array,
-): CreateKeysAndCertificateRequest {
+export function parseCreateKeysAndCertificateRequest(format: PayloadFormat, buf: Uint8Array): CreateKeysAndCertificateRequest {
   decodeRequestObject('CreateKeysAndCertificate', format, buf);
   return {};
 }
@@ -95,19 +86,12 @@ export function checkCsrPem(csr: string): string | null {
  *
  * @throws {ProtocolError} `InvalidPayload` saying what to fix.
  */
-export function parseCreateCertificateFromCsrRequest(
-  format: PayloadFormat,
-  buf: Uint8Array,
-): CreateCertificateFromCsrRequest {
+export function parseCreateCertificateFromCsrRequest(format: PayloadFormat, buf: Uint8Array): CreateCertificateFromCsrRequest {
   const body = decodeRequestObject('CreateCertificateFromCsr', format, buf);
   const csr = body.certificateSigningRequest;
   const path = 'certificateSigningRequest';
   if (csr === undefined || csr === null) {
-    throw new ProtocolError(
-      'InvalidPayload',
-      'certificateSigningRequest is required: a PEM certificate signing request string',
-      { path },
-    );
+    throw new ProtocolError('InvalidPayload', 'certificateSigningRequest is required: a PEM certificate signing request string', { path });
   }
   if (typeof csr !== 'string') {
     throw new ProtocolError('InvalidPayload', `certificateSigningRequest must be a string; got ${typeName(csr)}`, {
@@ -141,11 +125,9 @@ export function parseRegisterThingRequest(format: PayloadFormat, buf: Uint8Array
     throw new ProtocolError('InvalidCertificateOwnershipToken', EMPTY_TOKEN_MESSAGE, { path });
   }
   if (typeof token !== 'string') {
-    throw new ProtocolError(
-      'InvalidCertificateOwnershipToken',
-      `certificateOwnershipToken must be a string; got ${typeName(token)}`,
-      { path },
-    );
+    throw new ProtocolError('InvalidCertificateOwnershipToken', `certificateOwnershipToken must be a string; got ${typeName(token)}`, {
+      path,
+    });
   }
   const request: RegisterThingRequest = { certificateOwnershipToken: token };
   const parameters = body.parameters;
@@ -168,10 +150,7 @@ export function encodeCreateKeysAndCertificateRequest(format: PayloadFormat): Bu
  *
  * @throws {ProtocolError} `InternalFailure` when the request is not valid.
  */
-export function encodeCreateCertificateFromCsrRequest(
-  format: PayloadFormat,
-  request: CreateCertificateFromCsrRequest,
-): Buffer {
+export function encodeCreateCertificateFromCsrRequest(format: PayloadFormat, request: CreateCertificateFromCsrRequest): Buffer {
   const body = requireEncodableObject(request, 'CreateCertificateFromCsr request');
   const csr = requireEncodableString(body.certificateSigningRequest, 'certificateSigningRequest');
   const reason = checkCsrPem(csr);

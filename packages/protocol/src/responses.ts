@@ -29,10 +29,7 @@ export const UNKNOWN_ERROR_CODE = 'Unknown';
  *
  * @throws {ProtocolError} `InternalFailure` when a field is missing or not a string.
  */
-export function encodeCreateKeysAndCertificateResponse(
-  format: PayloadFormat,
-  response: CreateKeysAndCertificateResponse,
-): Buffer {
+export function encodeCreateKeysAndCertificateResponse(format: PayloadFormat, response: CreateKeysAndCertificateResponse): Buffer {
   const r = requireEncodableObject(response, 'CreateKeysAndCertificate response');
   return encodePayload(format, {
     certificateId: requireEncodableString(r.certificateId, 'certificateId'),
@@ -48,10 +45,7 @@ export function encodeCreateKeysAndCertificateResponse(
  *
  * @throws {ProtocolError} `InternalFailure` when a field is missing or not a string.
  */
-export function encodeCreateCertificateFromCsrResponse(
-  format: PayloadFormat,
-  response: CreateCertificateFromCsrResponse,
-): Buffer {
+export function encodeCreateCertificateFromCsrResponse(format: PayloadFormat, response: CreateCertificateFromCsrResponse): Buffer {
   const r = requireEncodableObject(response, 'CreateCertificateFromCsr response');
   return encodePayload(format, {
     certificateOwnershipToken: requireEncodableString(r.certificateOwnershipToken, 'certificateOwnershipToken'),
@@ -127,10 +121,7 @@ function readRequiredString(body: WireObject, key: string, op: Operation): strin
  *
  * @throws {ProtocolError} `InvalidPayload`.
  */
-export function parseCreateKeysAndCertificateResponse(
-  format: PayloadFormat,
-  buf: Uint8Array,
-): CreateKeysAndCertificateResponse {
+export function parseCreateKeysAndCertificateResponse(format: PayloadFormat, buf: Uint8Array): CreateKeysAndCertificateResponse {
   const op = 'CreateKeysAndCertificate';
   const body = decodeResponseObject(op, format, buf);
   return {
@@ -147,10 +138,7 @@ export function parseCreateKeysAndCertificateResponse(
  *
  * @throws {ProtocolError} `InvalidPayload`.
  */
-export function parseCreateCertificateFromCsrResponse(
-  format: PayloadFormat,
-  buf: Uint8Array,
-): CreateCertificateFromCsrResponse {
+export function parseCreateCertificateFromCsrResponse(format: PayloadFormat, buf: Uint8Array): CreateCertificateFromCsrResponse {
   const op = 'CreateCertificateFromCsr';
   const body = decodeResponseObject(op, format, buf);
   return {

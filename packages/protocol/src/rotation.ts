@@ -68,7 +68,8 @@ export function parseRotationTopic(topic: string): ParsedRotationTopic | null {
   if (thingName === undefined || !isValidThingName(thingName) || service !== 'rotation') return null;
   if (levels.length === 3 && op === 'notify') return { thingName, kind: 'notify' };
   if (levels.length === 3 && op === 'ack') return { thingName, kind: 'ack' };
-  if (levels.length === 4 && op === 'ack' && (outcome === 'accepted' || outcome === 'rejected')) return { thingName, kind: outcome === 'accepted' ? 'ack-accepted' : 'ack-rejected' };
+  if (levels.length === 4 && op === 'ack' && (outcome === 'accepted' || outcome === 'rejected'))
+    return { thingName, kind: outcome === 'accepted' ? 'ack-accepted' : 'ack-rejected' };
   return null;
 }
 

@@ -75,11 +75,7 @@ export function readStringMap(value: WireValue, field: string, limits: StringMap
     const coerced = coerceToString(value[key]);
     if ('reason' in coerced) fail('InvalidPayload', `${path} ${coerced.reason}`, path);
     if (coerced.value.length > limits.maxValueChars) {
-      fail(
-        'InvalidPayload',
-        `${path} is ${coerced.value.length} characters; the maximum is ${limits.maxValueChars}`,
-        path,
-      );
+      fail('InvalidPayload', `${path} is ${coerced.value.length} characters; the maximum is ${limits.maxValueChars}`, path);
     }
     out[key] = coerced.value;
   }

@@ -24,11 +24,7 @@ export type TopicKind = 'request' | ReplyKind;
 export const PAYLOAD_FORMATS: readonly PayloadFormat[] = Object.freeze(['json', 'cbor']);
 
 /** All three operations, in flow order. */
-export const OPERATIONS: readonly Operation[] = Object.freeze([
-  'CreateKeysAndCertificate',
-  'CreateCertificateFromCsr',
-  'RegisterThing',
-]);
+export const OPERATIONS: readonly Operation[] = Object.freeze(['CreateKeysAndCertificate', 'CreateCertificateFromCsr', 'RegisterThing']);
 
 /** Both reply kinds. */
 export const REPLY_KINDS: readonly ReplyKind[] = Object.freeze(['accepted', 'rejected']);

@@ -118,7 +118,9 @@ describe('hand-built CBOR', () => {
   });
 
   it('decodes what the embedded C demo (tinyCBOR) sends', () => {
-    const payload = bytes(map([text('certificateOwnershipToken'), text('abc')], [text('parameters'), map([text('SerialNumber'), text('123')])]));
+    const payload = bytes(
+      map([text('certificateOwnershipToken'), text('abc')], [text('parameters'), map([text('SerialNumber'), text('123')])]),
+    );
     assert.deepEqual(JSON.parse(JSON.stringify(decodePayload('cbor', payload))), {
       certificateOwnershipToken: 'abc',
       parameters: { SerialNumber: '123' },
@@ -262,7 +264,8 @@ describe('prototype-pollution keys', () => {
     it(`rejects "${key}" at any depth in CBOR (also when chunked)`, () => {
       rejects(() => decodePayload('cbor', bytes(map([text(key), map()]))), new RegExp(`the key "${key}" is not allowed`));
       rejects(
-        () => decodePayload('cbor', bytes(map([text('parameters'), indefiniteMap([chunkedText(key.slice(0, 3), key.slice(3)), text('x')])]))),
+        () =>
+          decodePayload('cbor', bytes(map([text('parameters'), indefiniteMap([chunkedText(key.slice(0, 3), key.slice(3)), text('x')])]))),
         /not allowed/,
       );
     });
@@ -270,7 +273,8 @@ describe('prototype-pollution keys', () => {
 
   it('never pollutes Object.prototype', () => {
     for (const format of FORMATS) {
-      const payload = format === 'json' ? Buffer.from('{"__proto__":{"polluted":1}}') : bytes(map([text('__proto__'), map([text('polluted'), uint(1)])]));
+      const payload =
+        format === 'json' ? Buffer.from('{"__proto__":{"polluted":1}}') : bytes(map([text('__proto__'), map([text('polluted'), uint(1)])]));
       try {
         decodePayload(format, payload);
       } catch {

@@ -4,15 +4,18 @@ import { ERROR_STATUS_CODES, ErrorCodes, errorResponse, isErrorCode, ProtocolErr
 
 describe('error codes', () => {
   it('map to fleetprov status codes', () => {
-    assert.deepEqual({ ...ERROR_STATUS_CODES }, {
-      InvalidPayload: 400,
-      InvalidCertificateOwnershipToken: 400,
-      AccessDenied: 403,
-      ResourceNotFound: 404,
-      ResourceConflict: 409,
-      Throttling: 429,
-      InternalFailure: 500,
-    });
+    assert.deepEqual(
+      { ...ERROR_STATUS_CODES },
+      {
+        InvalidPayload: 400,
+        InvalidCertificateOwnershipToken: 400,
+        AccessDenied: 403,
+        ResourceNotFound: 404,
+        ResourceConflict: 409,
+        Throttling: 429,
+        InternalFailure: 500,
+      },
+    );
     for (const [name, value] of Object.entries(ErrorCodes)) assert.equal(name, value);
     assert.equal(Object.isFrozen(ERROR_STATUS_CODES), true);
   });

@@ -126,10 +126,17 @@ describe('parsers never throw anything but ProtocolError', () => {
 describe('encode then decode is the identity', () => {
   it('for CreateKeysAndCertificate responses', () => {
     fc.assert(
-      fc.property(format, nonEmptyText, nonEmptyText, nonEmptyText, nonEmptyText, (f, certificateId, certificatePem, privateKey, certificateOwnershipToken) => {
-        const value = { certificateId, certificatePem, privateKey, certificateOwnershipToken };
-        assert.deepEqual(parseCreateKeysAndCertificateResponse(f, encodeCreateKeysAndCertificateResponse(f, value)), value);
-      }),
+      fc.property(
+        format,
+        nonEmptyText,
+        nonEmptyText,
+        nonEmptyText,
+        nonEmptyText,
+        (f, certificateId, certificatePem, privateKey, certificateOwnershipToken) => {
+          const value = { certificateId, certificatePem, privateKey, certificateOwnershipToken };
+          assert.deepEqual(parseCreateKeysAndCertificateResponse(f, encodeCreateKeysAndCertificateResponse(f, value)), value);
+        },
+      ),
       { numRuns: 300, seed: SEED },
     );
   });
@@ -150,7 +157,10 @@ describe('encode then decode is the identity', () => {
         const value = thingName === undefined ? { deviceConfiguration } : { deviceConfiguration, thingName };
         const parsed = parseRegisterThingResponse(f, encodeRegisterThingResponse(f, value));
         // fc.dictionary may build null-prototype objects, as our parsers do: compare entries.
-        assert.deepEqual({ ...parsed, deviceConfiguration: { ...parsed.deviceConfiguration } }, { ...value, deviceConfiguration: { ...deviceConfiguration } });
+        assert.deepEqual(
+          { ...parsed, deviceConfiguration: { ...parsed.deviceConfiguration } },
+          { ...value, deviceConfiguration: { ...deviceConfiguration } },
+        );
       }),
       { numRuns: 300, seed: SEED },
     );
@@ -202,6 +212,7 @@ describe('formats stay independent', () => {
     assert.throws(() => parseRegisterThingRequest('cbor', jsonBuf), ProtocolError);
     const cborBuf = encodePayload('cbor', { certificateOwnershipToken: 't' });
     assert.throws(() => parseRegisterThingRequest('json', cborBuf), ProtocolError);
-    for (const f of FORMATS) assert.equal(parseRegisterThingRequest(f, encodePayload(f, { certificateOwnershipToken: 't' })).certificateOwnershipToken, 't');
+    for (const f of FORMATS)
+      assert.equal(parseRegisterThingRequest(f, encodePayload(f, { certificateOwnershipToken: 't' })).certificateOwnershipToken, 't');
   });
 });

@@ -80,7 +80,10 @@ describe('parseCreateCertificateFromCsrRequest', () => {
 
   it('accepts the NEW CERTIFICATE REQUEST label and CRLF line endings', () => {
     const legacy = CSR.replaceAll('CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST');
-    assert.equal(parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: legacy })).certificateSigningRequest, legacy);
+    assert.equal(
+      parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: legacy })).certificateSigningRequest,
+      legacy,
+    );
     const crlf = CSR.replaceAll('\n', '\r\n');
     assert.equal(parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: crlf })).certificateSigningRequest, crlf);
   });
@@ -92,18 +95,41 @@ describe('parseCreateCertificateFromCsrRequest', () => {
 
   it('rejects a missing, empty or mistyped CSR', () => {
     const path = 'certificateSigningRequest';
-    rejects(() => parseCreateCertificateFromCsrRequest('json', Buffer.from('{}')), 'InvalidPayload', /certificateSigningRequest is required/, path);
+    rejects(
+      () => parseCreateCertificateFromCsrRequest('json', Buffer.from('{}')),
+      'InvalidPayload',
+      /certificateSigningRequest is required/,
+      path,
+    );
     rejects(() => parseCreateCertificateFromCsrRequest('json', Buffer.alloc(0)), 'InvalidPayload', /is required/);
     rejects(() => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: null })), 'InvalidPayload', /is required/);
-    rejects(() => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: '' })), 'InvalidPayload', /cannot be empty/, path);
-    rejects(() => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: 42 })), 'InvalidPayload', /must be a string; got number/, path);
-    rejects(() => parseCreateCertificateFromCsrRequest('cbor', bytes(map([text('certificateSigningRequest'), [0x41, 0x00]]))), 'InvalidPayload', /byte strings are not allowed/);
+    rejects(
+      () => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: '' })),
+      'InvalidPayload',
+      /cannot be empty/,
+      path,
+    );
+    rejects(
+      () => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: 42 })),
+      'InvalidPayload',
+      /must be a string; got number/,
+      path,
+    );
+    rejects(
+      () => parseCreateCertificateFromCsrRequest('cbor', bytes(map([text('certificateSigningRequest'), [0x41, 0x00]]))),
+      'InvalidPayload',
+      /byte strings are not allowed/,
+    );
   });
 
   it('rejects a CSR over 4096 characters', () => {
     const body = 'A'.repeat(4100);
     const csr = `-----BEGIN CERTIFICATE REQUEST-----\n${body}\n-----END CERTIFICATE REQUEST-----\n`;
-    rejects(() => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: csr })), 'InvalidPayload', /is 417\d characters; the maximum is 4096/);
+    rejects(
+      () => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: csr })),
+      'InvalidPayload',
+      /is 417\d characters; the maximum is 4096/,
+    );
   });
 
   it('rejects text that is not a PEM CSR', () => {
@@ -117,7 +143,11 @@ describe('parseCreateCertificateFromCsrRequest', () => {
       `junk${CSR}`,
     ];
     for (const csr of notCsrs) {
-      rejects(() => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: csr })), 'InvalidPayload', /must be a PEM certificate signing request/);
+      rejects(
+        () => parseCreateCertificateFromCsrRequest('json', json({ certificateSigningRequest: csr })),
+        'InvalidPayload',
+        /must be a PEM certificate signing request/,
+      );
     }
   });
 
@@ -145,7 +175,10 @@ describe('parseRegisterThingRequest', () => {
   });
 
   it('ignores unknown top-level keys such as the JS v1 SDK templateName', () => {
-    const req = parseRegisterThingRequest('json', json({ templateName: 'T', certificateOwnershipToken: 't', clientToken: 'x', parameters: { a: 'b' } }));
+    const req = parseRegisterThingRequest(
+      'json',
+      json({ templateName: 'T', certificateOwnershipToken: 't', clientToken: 'x', parameters: { a: 'b' } }),
+    );
     assert.deepEqual(Object.keys(req).sort(), ['certificateOwnershipToken', 'parameters']);
   });
 
@@ -158,22 +191,46 @@ describe('parseRegisterThingRequest', () => {
   });
 
   it('coerces CBOR booleans and integers too (indefinite maps)', () => {
-    const buf = bytes(indefiniteMap([text('certificateOwnershipToken'), text('t')], [text('parameters'), indefiniteMap([text('on'), TRUE], [text('n'), uint(500)])]));
+    const buf = bytes(
+      indefiniteMap(
+        [text('certificateOwnershipToken'), text('t')],
+        [text('parameters'), indefiniteMap([text('on'), TRUE], [text('n'), uint(500)])],
+      ),
+    );
     assert.deepEqual({ ...parseRegisterThingRequest('cbor', buf).parameters }, { on: 'true', n: '500' });
   });
 
   it('rejects a missing or empty token with InvalidCertificateOwnershipToken', () => {
-    const cases: Buffer[] = [json({}), json({ certificateOwnershipToken: '' }), json({ certificateOwnershipToken: null }), json({ parameters: {} }), Buffer.alloc(0)];
+    const cases: Buffer[] = [
+      json({}),
+      json({ certificateOwnershipToken: '' }),
+      json({ certificateOwnershipToken: null }),
+      json({ parameters: {} }),
+      Buffer.alloc(0),
+    ];
     for (const buf of cases) {
-      rejects(() => parseRegisterThingRequest('json', buf), 'InvalidCertificateOwnershipToken', /^Certificate ownership token cannot be empty\.$/, 'certificateOwnershipToken');
+      rejects(
+        () => parseRegisterThingRequest('json', buf),
+        'InvalidCertificateOwnershipToken',
+        /^Certificate ownership token cannot be empty\.$/,
+        'certificateOwnershipToken',
+      );
     }
     rejects(() => parseRegisterThingRequest('cbor', Buffer.from([0xa0])), 'InvalidCertificateOwnershipToken', /cannot be empty/);
     assert.equal(EMPTY_TOKEN_MESSAGE, 'Certificate ownership token cannot be empty.');
   });
 
   it('rejects a non-string token', () => {
-    rejects(() => parseRegisterThingRequest('json', json({ certificateOwnershipToken: 123 })), 'InvalidCertificateOwnershipToken', /must be a string; got number/);
-    rejects(() => parseRegisterThingRequest('json', json({ certificateOwnershipToken: ['a'] })), 'InvalidCertificateOwnershipToken', /got array/);
+    rejects(
+      () => parseRegisterThingRequest('json', json({ certificateOwnershipToken: 123 })),
+      'InvalidCertificateOwnershipToken',
+      /must be a string; got number/,
+    );
+    rejects(
+      () => parseRegisterThingRequest('json', json({ certificateOwnershipToken: ['a'] })),
+      'InvalidCertificateOwnershipToken',
+      /got array/,
+    );
   });
 
   it('rejects nested, null and non-finite parameter values naming the key', () => {
@@ -184,34 +241,83 @@ describe('parseRegisterThingRequest', () => {
       /^parameters\.SerialNumber must be a string, number or boolean; got object$/,
       'parameters.SerialNumber',
     );
-    rejects(() => parseRegisterThingRequest('json', json({ ...base, parameters: { Tags: ['a'] } })), 'InvalidPayload', /parameters\.Tags .* got array/);
-    rejects(() => parseRegisterThingRequest('json', json({ ...base, parameters: { Maybe: null } })), 'InvalidPayload', /parameters\.Maybe .* got null/);
-    rejects(() => parseRegisterThingRequest('json', Buffer.from('{"certificateOwnershipToken":"t","parameters":{"Big":1e999}}')), 'InvalidPayload', /parameters\.Big must be a finite number; got Infinity/);
-    rejects(() => parseRegisterThingRequest('cbor', bytes(map([text('certificateOwnershipToken'), text('t')], [text('parameters'), map([text('x'), [0xf9, 0x7e, 0x00]])]))), 'InvalidPayload', /parameters\.x must be a finite number; got NaN/);
-    rejects(() => parseRegisterThingRequest('json', json({ ...base, parameters: { 'a key': {} } })), 'InvalidPayload', /^parameters\["a key"\] must be/);
+    rejects(
+      () => parseRegisterThingRequest('json', json({ ...base, parameters: { Tags: ['a'] } })),
+      'InvalidPayload',
+      /parameters\.Tags .* got array/,
+    );
+    rejects(
+      () => parseRegisterThingRequest('json', json({ ...base, parameters: { Maybe: null } })),
+      'InvalidPayload',
+      /parameters\.Maybe .* got null/,
+    );
+    rejects(
+      () => parseRegisterThingRequest('json', Buffer.from('{"certificateOwnershipToken":"t","parameters":{"Big":1e999}}')),
+      'InvalidPayload',
+      /parameters\.Big must be a finite number; got Infinity/,
+    );
+    rejects(
+      () =>
+        parseRegisterThingRequest(
+          'cbor',
+          bytes(map([text('certificateOwnershipToken'), text('t')], [text('parameters'), map([text('x'), [0xf9, 0x7e, 0x00]])])),
+        ),
+      'InvalidPayload',
+      /parameters\.x must be a finite number; got NaN/,
+    );
+    rejects(
+      () => parseRegisterThingRequest('json', json({ ...base, parameters: { 'a key': {} } })),
+      'InvalidPayload',
+      /^parameters\["a key"\] must be/,
+    );
   });
 
   it('rejects parameters that are not a map', () => {
     for (const parameters of [[], 'x', 5, true]) {
-      rejects(() => parseRegisterThingRequest('json', json({ certificateOwnershipToken: 't', parameters })), 'InvalidPayload', /parameters must be a map of string keys to string values/, 'parameters');
+      rejects(
+        () => parseRegisterThingRequest('json', json({ certificateOwnershipToken: 't', parameters })),
+        'InvalidPayload',
+        /parameters must be a map of string keys to string values/,
+        'parameters',
+      );
     }
   });
 
   it('enforces key length, value length and entry count', () => {
     const t = { certificateOwnershipToken: 't' };
     assert.ok(parseRegisterThingRequest('json', json({ ...t, parameters: { ['k'.repeat(2048)]: 'v'.repeat(4096) } })));
-    rejects(() => parseRegisterThingRequest('json', json({ ...t, parameters: { ['k'.repeat(2049)]: 'v' } })), 'InvalidPayload', /key is 2049 characters; the maximum is 2048/);
-    rejects(() => parseRegisterThingRequest('json', json({ ...t, parameters: { k: 'v'.repeat(4097) } })), 'InvalidPayload', /parameters\.k is 4097 characters; the maximum is 4096/);
+    rejects(
+      () => parseRegisterThingRequest('json', json({ ...t, parameters: { ['k'.repeat(2049)]: 'v' } })),
+      'InvalidPayload',
+      /key is 2049 characters; the maximum is 2048/,
+    );
+    rejects(
+      () => parseRegisterThingRequest('json', json({ ...t, parameters: { k: 'v'.repeat(4097) } })),
+      'InvalidPayload',
+      /parameters\.k is 4097 characters; the maximum is 4096/,
+    );
     const many: Record<string, string> = {};
     for (let i = 0; i < 1000; i++) many[`p${i}`] = '';
     assert.equal(Object.keys(parseRegisterThingRequest('json', json({ ...t, parameters: many })).parameters ?? {}).length, 1000);
     many.p1000 = '';
-    rejects(() => parseRegisterThingRequest('json', json({ ...t, parameters: many })), 'InvalidPayload', /1001 entries; the maximum is 1000/);
+    rejects(
+      () => parseRegisterThingRequest('json', json({ ...t, parameters: many })),
+      'InvalidPayload',
+      /1001 entries; the maximum is 1000/,
+    );
   });
 
   it('rejects prototype keys in parameters', () => {
-    rejects(() => parseRegisterThingRequest('json', Buffer.from('{"certificateOwnershipToken":"t","parameters":{"__proto__":"x"}}')), 'InvalidPayload', /"__proto__" is not allowed/);
-    rejects(() => parseRegisterThingRequest('json', Buffer.from('{"certificateOwnershipToken":"t","parameters":{"constructor":"x"}}')), 'InvalidPayload', /"constructor" is not allowed/);
+    rejects(
+      () => parseRegisterThingRequest('json', Buffer.from('{"certificateOwnershipToken":"t","parameters":{"__proto__":"x"}}')),
+      'InvalidPayload',
+      /"__proto__" is not allowed/,
+    );
+    rejects(
+      () => parseRegisterThingRequest('json', Buffer.from('{"certificateOwnershipToken":"t","parameters":{"constructor":"x"}}')),
+      'InvalidPayload',
+      /"constructor" is not allowed/,
+    );
   });
 
   it('rejects oversize and non-object payloads', () => {
@@ -221,8 +327,16 @@ describe('parseRegisterThingRequest', () => {
     const bigJson = json({ certificateOwnershipToken: 't', parameters: { a: 'x'.repeat(MAX_PAYLOAD_BYTES) } });
     rejects(() => parseRegisterThingRequest('json', bigJson), 'InvalidPayload', /the maximum is 131072/);
     const bigCbor = encodePayload('cbor', { certificateOwnershipToken: 't', parameters: { a: 'x'.repeat(MAX_PAYLOAD_BYTES - 100) } });
-    rejects(() => parseRegisterThingRequest('cbor', Buffer.concat([bigCbor, Buffer.alloc(200)])), 'InvalidPayload', /the maximum is 131072/);
-    rejects(() => parseRegisterThingRequest('json', Buffer.from('[1]')), 'InvalidPayload', /RegisterThing request must be a JSON object; got array/);
+    rejects(
+      () => parseRegisterThingRequest('cbor', Buffer.concat([bigCbor, Buffer.alloc(200)])),
+      'InvalidPayload',
+      /the maximum is 131072/,
+    );
+    rejects(
+      () => parseRegisterThingRequest('json', Buffer.from('[1]')),
+      'InvalidPayload',
+      /RegisterThing request must be a JSON object; got array/,
+    );
   });
 });
 
@@ -254,9 +368,14 @@ describe('request encoders (device side)', () => {
       assert.throws(fn, (err: unknown) => err instanceof ProtocolError && err.code === 'InternalFailure' && pattern.test(err.message));
     internal(() => encodeCreateCertificateFromCsrRequest('json', { certificateSigningRequest: 'nope' }), /PEM/);
     internal(() => encodeRegisterThingRequest('json', { certificateOwnershipToken: '' }), /must not be empty/);
-    internal(() => encodeRegisterThingRequest('json', { certificateOwnershipToken: 't', parameters: { a: 1 as unknown as string } }), /parameters\.a must be a string; got number/);
+    internal(
+      () => encodeRegisterThingRequest('json', { certificateOwnershipToken: 't', parameters: { a: 1 as unknown as string } }),
+      /parameters\.a must be a string; got number/,
+    );
     internal(() => encodeRegisterThingRequest('json', null as unknown as { certificateOwnershipToken: string }), /must be an object/);
-    internal(() => encodeRegisterThingRequest('json', { certificateOwnershipToken: 't', parameters: { 'k': 'v'.repeat(4097) } }), /maximum is 4096/);
+    internal(
+      () => encodeRegisterThingRequest('json', { certificateOwnershipToken: 't', parameters: { k: 'v'.repeat(4097) } }),
+      /maximum is 4096/,
+    );
   });
 });
-

@@ -46,10 +46,17 @@ describe('response encoders (server side)', () => {
     const out = JSON.parse(encodeCreateKeysAndCertificateResponse('json', withExtras).toString()) as object;
     assert.deepEqual(Object.keys(out), ['certificateId', 'certificatePem', 'privateKey', 'certificateOwnershipToken']);
     const csr = JSON.parse(
-      encodeCreateCertificateFromCsrResponse('json', { certificateOwnershipToken: 't', certificateId: CERT_ID, certificatePem: PEM, privateKey: 'leak' } as never).toString(),
+      encodeCreateCertificateFromCsrResponse('json', {
+        certificateOwnershipToken: 't',
+        certificateId: CERT_ID,
+        certificatePem: PEM,
+        privateKey: 'leak',
+      } as never).toString(),
     ) as object;
     assert.deepEqual(Object.keys(csr), ['certificateOwnershipToken', 'certificateId', 'certificatePem']);
-    const reg = JSON.parse(encodeRegisterThingResponse('json', { deviceConfiguration: { a: 'b' }, thingName: 'thing-1' }).toString()) as object;
+    const reg = JSON.parse(
+      encodeRegisterThingResponse('json', { deviceConfiguration: { a: 'b' }, thingName: 'thing-1' }).toString(),
+    ) as object;
     assert.deepEqual(reg, { deviceConfiguration: { a: 'b' }, thingName: 'thing-1' });
     const err = JSON.parse(encodeErrorResponse('json', errorResponse('AccessDenied', 'no')).toString()) as object;
     assert.deepEqual(err, { statusCode: 403, errorCode: 'AccessDenied', errorMessage: 'no' });
@@ -66,26 +73,70 @@ describe('response encoders (server side)', () => {
   });
 
   it('reject non-string fields and bad status codes with InternalFailure', () => {
-    failsWith(() => encodeCreateKeysAndCertificateResponse('json', { ...keysResponse, privateKey: undefined } as never), 'InternalFailure', /privateKey must be a string; got undefined/);
-    failsWith(() => encodeCreateKeysAndCertificateResponse('cbor', { ...keysResponse, certificateId: '' }), 'InternalFailure', /certificateId must not be empty/);
-    failsWith(() => encodeCreateCertificateFromCsrResponse('json', { certificateOwnershipToken: 1, certificateId: CERT_ID, certificatePem: PEM } as never), 'InternalFailure', /certificateOwnershipToken must be a string; got number/);
-    failsWith(() => encodeRegisterThingResponse('json', { deviceConfiguration: { port: 8883 } } as never), 'InternalFailure', /deviceConfiguration\.port must be a string; got number/);
+    failsWith(
+      () => encodeCreateKeysAndCertificateResponse('json', { ...keysResponse, privateKey: undefined } as never),
+      'InternalFailure',
+      /privateKey must be a string; got undefined/,
+    );
+    failsWith(
+      () => encodeCreateKeysAndCertificateResponse('cbor', { ...keysResponse, certificateId: '' }),
+      'InternalFailure',
+      /certificateId must not be empty/,
+    );
+    failsWith(
+      () =>
+        encodeCreateCertificateFromCsrResponse('json', {
+          certificateOwnershipToken: 1,
+          certificateId: CERT_ID,
+          certificatePem: PEM,
+        } as never),
+      'InternalFailure',
+      /certificateOwnershipToken must be a string; got number/,
+    );
+    failsWith(
+      () => encodeRegisterThingResponse('json', { deviceConfiguration: { port: 8883 } } as never),
+      'InternalFailure',
+      /deviceConfiguration\.port must be a string; got number/,
+    );
     failsWith(() => encodeRegisterThingResponse('json', { deviceConfiguration: { nested: {} } } as never), 'InternalFailure', /got object/);
     failsWith(() => encodeRegisterThingResponse('json', {} as never), 'InternalFailure', /deviceConfiguration must be an object/);
-    failsWith(() => encodeRegisterThingResponse('json', { deviceConfiguration: {}, thingName: 5 } as never), 'InternalFailure', /thingName must be a string/);
-    failsWith(() => encodeRegisterThingResponse('json', { deviceConfiguration: JSON.parse('{"__proto__":"x"}') as Record<string, string> }), 'InternalFailure', /must not contain the key "__proto__"/);
+    failsWith(
+      () => encodeRegisterThingResponse('json', { deviceConfiguration: {}, thingName: 5 } as never),
+      'InternalFailure',
+      /thingName must be a string/,
+    );
+    failsWith(
+      () => encodeRegisterThingResponse('json', { deviceConfiguration: JSON.parse('{"__proto__":"x"}') as Record<string, string> }),
+      'InternalFailure',
+      /must not contain the key "__proto__"/,
+    );
     failsWith(() => encodeErrorResponse('json', { statusCode: 400.5, errorCode: 'X', errorMessage: '' }), 'InternalFailure', /integer/);
     failsWith(() => encodeErrorResponse('json', { statusCode: 42, errorCode: 'X', errorMessage: '' }), 'InternalFailure', /100 to 599/);
-    failsWith(() => encodeErrorResponse('json', { statusCode: '400', errorCode: 'X', errorMessage: '' } as never), 'InternalFailure', /integer/);
-    failsWith(() => encodeErrorResponse('json', { statusCode: 400, errorCode: '', errorMessage: '' }), 'InternalFailure', /errorCode must not be empty/);
-    failsWith(() => encodeCreateKeysAndCertificateResponse('json', { ...keysResponse, privateKey: '\uD800' }), 'InternalFailure', /surrogate/);
+    failsWith(
+      () => encodeErrorResponse('json', { statusCode: '400', errorCode: 'X', errorMessage: '' } as never),
+      'InternalFailure',
+      /integer/,
+    );
+    failsWith(
+      () => encodeErrorResponse('json', { statusCode: 400, errorCode: '', errorMessage: '' }),
+      'InternalFailure',
+      /errorCode must not be empty/,
+    );
+    failsWith(
+      () => encodeCreateKeysAndCertificateResponse('json', { ...keysResponse, privateKey: '\uD800' }),
+      'InternalFailure',
+      /surrogate/,
+    );
   });
 });
 
 describe('response parsers (device side)', () => {
   for (const format of FORMATS) {
     it(`round-trip every response type (${format})`, () => {
-      assert.deepEqual(parseCreateKeysAndCertificateResponse(format, encodeCreateKeysAndCertificateResponse(format, keysResponse)), keysResponse);
+      assert.deepEqual(
+        parseCreateKeysAndCertificateResponse(format, encodeCreateKeysAndCertificateResponse(format, keysResponse)),
+        keysResponse,
+      );
       const csr = { certificateOwnershipToken: 'tok', certificateId: CERT_ID, certificatePem: PEM };
       assert.deepEqual(parseCreateCertificateFromCsrResponse(format, encodeCreateCertificateFromCsrResponse(format, csr)), csr);
       const reg: RegisterThingResponse = { deviceConfiguration: { Fallback: 'false', Url: 'https://x' }, thingName: 'thing_1' };
@@ -109,14 +160,34 @@ describe('response parsers (device side)', () => {
         [text('certificatePem'), chunkedText(PEM.slice(0, 10), PEM.slice(10))],
       ),
     );
-    assert.deepEqual(parseCreateCertificateFromCsrResponse('cbor', buf), { certificateOwnershipToken: 'tok', certificateId: CERT_ID, certificatePem: PEM });
+    assert.deepEqual(parseCreateCertificateFromCsrResponse('cbor', buf), {
+      certificateOwnershipToken: 'tok',
+      certificateId: CERT_ID,
+      certificatePem: PEM,
+    });
   });
 
   it('reject missing, empty or non-string required fields', () => {
     const { privateKey: _omit, ...noKey } = keysResponse;
-    failsWith(() => parseCreateKeysAndCertificateResponse('json', Buffer.from(JSON.stringify(noKey))), 'InvalidPayload', /needs privateKey as a non-empty string; it is missing/);
-    failsWith(() => parseCreateKeysAndCertificateResponse('json', Buffer.from(JSON.stringify({ ...keysResponse, certificateId: 7 }))), 'InvalidPayload', /certificateId .* got number/);
-    failsWith(() => parseCreateCertificateFromCsrResponse('json', Buffer.from(JSON.stringify({ certificateOwnershipToken: '', certificateId: CERT_ID, certificatePem: PEM }))), 'InvalidPayload', /got string \(empty\)/);
+    failsWith(
+      () => parseCreateKeysAndCertificateResponse('json', Buffer.from(JSON.stringify(noKey))),
+      'InvalidPayload',
+      /needs privateKey as a non-empty string; it is missing/,
+    );
+    failsWith(
+      () => parseCreateKeysAndCertificateResponse('json', Buffer.from(JSON.stringify({ ...keysResponse, certificateId: 7 }))),
+      'InvalidPayload',
+      /certificateId .* got number/,
+    );
+    failsWith(
+      () =>
+        parseCreateCertificateFromCsrResponse(
+          'json',
+          Buffer.from(JSON.stringify({ certificateOwnershipToken: '', certificateId: CERT_ID, certificatePem: PEM })),
+        ),
+      'InvalidPayload',
+      /got string \(empty\)/,
+    );
     failsWith(() => parseCreateCertificateFromCsrResponse('json', Buffer.from('[]')), 'InvalidPayload', /must be a JSON object; got array/);
     failsWith(() => parseCreateKeysAndCertificateResponse('cbor', Buffer.from([0x61])), 'InvalidPayload', /unexpected end/);
   });
@@ -133,9 +204,21 @@ describe('response parsers (device side)', () => {
   it('RegisterThing: coerces scalar configuration values and rejects nested ones', () => {
     const parsed = parseRegisterThingResponse('json', Buffer.from('{"deviceConfiguration":{"port":8883,"tls":true}}'));
     assert.deepEqual({ ...parsed.deviceConfiguration }, { port: '8883', tls: 'true' });
-    failsWith(() => parseRegisterThingResponse('json', Buffer.from('{"deviceConfiguration":{"a":{"b":"c"}}}')), 'InvalidPayload', /deviceConfiguration\.a must be a string, number or boolean; got object/);
-    failsWith(() => parseRegisterThingResponse('json', Buffer.from('{"deviceConfiguration":"x"}')), 'InvalidPayload', /deviceConfiguration must be a map/);
-    failsWith(() => parseRegisterThingResponse('json', Buffer.from('{"thingName":12}')), 'InvalidPayload', /thingName must be a string; got number/);
+    failsWith(
+      () => parseRegisterThingResponse('json', Buffer.from('{"deviceConfiguration":{"a":{"b":"c"}}}')),
+      'InvalidPayload',
+      /deviceConfiguration\.a must be a string, number or boolean; got object/,
+    );
+    failsWith(
+      () => parseRegisterThingResponse('json', Buffer.from('{"deviceConfiguration":"x"}')),
+      'InvalidPayload',
+      /deviceConfiguration must be a map/,
+    );
+    failsWith(
+      () => parseRegisterThingResponse('json', Buffer.from('{"thingName":12}')),
+      'InvalidPayload',
+      /thingName must be a string; got number/,
+    );
   });
 });
 
@@ -159,7 +242,14 @@ describe('parseErrorResponse (tolerant)', () => {
   });
 
   it('never throws on garbage', () => {
-    const garbage = [Buffer.alloc(0), Buffer.from('not json'), Buffer.from([0xff, 0xfe]), Buffer.from('"text error"'), Buffer.from('[1]'), Buffer.alloc(200_000)];
+    const garbage = [
+      Buffer.alloc(0),
+      Buffer.from('not json'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"text error"'),
+      Buffer.from('[1]'),
+      Buffer.alloc(200_000),
+    ];
     for (const format of FORMATS) {
       for (const buf of garbage) {
         const res = parseErrorResponse(format, buf);

@@ -55,14 +55,37 @@ describe('rotation topics', () => {
 
 describe('parseRotationNotice', () => {
   it('reads the notice from bytes or text, ignoring unknown fields', () => {
-    const doc = { rotationId: 'r1', thingName: 'dev_1', certificateId: 'a'.repeat(64), reason: 'age', state: 'requested', templateName: 'rot', requestedAt: '2026-01-01T00:00:00.000Z', extra: 1 };
-    const expected = { rotationId: 'r1', thingName: 'dev_1', certificateId: 'a'.repeat(64), reason: 'age', templateName: 'rot', requestedAt: '2026-01-01T00:00:00.000Z' };
+    const doc = {
+      rotationId: 'r1',
+      thingName: 'dev_1',
+      certificateId: 'a'.repeat(64),
+      reason: 'age',
+      state: 'requested',
+      templateName: 'rot',
+      requestedAt: '2026-01-01T00:00:00.000Z',
+      extra: 1,
+    };
+    const expected = {
+      rotationId: 'r1',
+      thingName: 'dev_1',
+      certificateId: 'a'.repeat(64),
+      reason: 'age',
+      templateName: 'rot',
+      requestedAt: '2026-01-01T00:00:00.000Z',
+    };
     assert.deepEqual(parseRotationNotice(JSON.stringify(doc)), expected);
     assert.deepEqual(parseRotationNotice(new TextEncoder().encode(JSON.stringify(doc))), expected);
   });
 
   it('returns null for anything that is not a notice', () => {
-    for (const bad of ['', 'nope', '[]', 'null', '{"rotationId":"r1","thingName":"t"}', '{"rotationId":1,"thingName":"t","certificateId":"c"}']) {
+    for (const bad of [
+      '',
+      'nope',
+      '[]',
+      'null',
+      '{"rotationId":"r1","thingName":"t"}',
+      '{"rotationId":1,"thingName":"t","certificateId":"c"}',
+    ]) {
       assert.equal(parseRotationNotice(bad), null, bad);
     }
   });

@@ -82,7 +82,12 @@ const extraPolicy = {
     stmt('Allow', 'iot:Subscribe', `${arn}:topicfilter/logs/+/\${iot:ClientId}`),
     stmt('Allow', 'iot:Receive', `${arn}:topic/logs/*`),
     stmt('Deny', 'iot:Publish', `${arn}:topic/logs/x/*`),
-    { Effect: 'Allow', Action: 'iot:Publish', Resource: `${arn}:topic/attr/*`, Condition: { StringEquals: { 'iot:Connection.Thing.Attributes[tier]': 'gold' } } },
+    {
+      Effect: 'Allow',
+      Action: 'iot:Publish',
+      Resource: `${arn}:topic/attr/*`,
+      Condition: { StringEquals: { 'iot:Connection.Thing.Attributes[tier]': 'gold' } },
+    },
     stmt('Allow', 'iot:RetainPublish', `${arn}:topic/state/\${iot:ClientId}`),
   ],
 };
@@ -121,4 +126,6 @@ const uncached = measure('policy: compile + authorize (no cache, baseline)', sec
 const rows: Measurement[] = [templateNew, templateExisting, policyCached, policyLookup, uncached];
 printTable(rows);
 console.log(`cached/uncached policy ratio: ${(policyCached.opsPerSec / uncached.opsPerSec).toFixed(1)}x`);
-console.log(`goals: template >= 100000/s (${templateNew.opsPerSec >= 100_000 ? 'met' : 'NOT met'}), cached policy >= 2000000/s (${policyCached.opsPerSec >= 2_000_000 ? 'met' : 'NOT met'})`);
+console.log(
+  `goals: template >= 100000/s (${templateNew.opsPerSec >= 100_000 ? 'met' : 'NOT met'}), cached policy >= 2000000/s (${policyCached.opsPerSec >= 2_000_000 ? 'met' : 'NOT met'})`,
+);

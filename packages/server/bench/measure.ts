@@ -51,7 +51,13 @@ export function percentile(sorted: readonly number[], q: number): number {
 /** Prints results as an aligned table. */
 export function printTable(rows: readonly Measurement[]): void {
   const head = ['benchmark', 'ops/s', 'p50 µs', 'p99 µs', 'RSS MB'];
-  const body = rows.map((m) => [m.name, Math.round(m.opsPerSec).toLocaleString('en-US'), m.p50us.toFixed(2), m.p99us.toFixed(2), m.rssMb.toFixed(0)]);
+  const body = rows.map((m) => [
+    m.name,
+    Math.round(m.opsPerSec).toLocaleString('en-US'),
+    m.p50us.toFixed(2),
+    m.p99us.toFixed(2),
+    m.rssMb.toFixed(0),
+  ]);
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c]!.length)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   console.log(line(head));

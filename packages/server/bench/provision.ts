@@ -22,13 +22,7 @@ import {
   CreatePolicyCommand,
   CreateProvisioningTemplateCommand,
 } from '@aws-sdk/client-iot';
-import {
-  encodePayload,
-  requestTopic,
-  subscriptionTopics,
-  type Operation,
-  type PayloadFormat,
-} from '@fleetprov/protocol';
+import { encodePayload, requestTopic, subscriptionTopics, type Operation, type PayloadFormat } from '@fleetprov/protocol';
 import { createCsr } from '../src/pki/index.js';
 import { createAdminClient } from '../src/cli/admin-client.js';
 import { percentile } from './measure.js';
@@ -46,12 +40,35 @@ const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 const TEMPLATE = 'bench_template';
 const bin = fileURLToPath(new URL('../../bin/fleetprov.js', import.meta.url));
 
-interface ServerProcess { child: ChildProcess; mqttPort: number; httpPort: number; dataDir: string }
+interface ServerProcess {
+  child: ChildProcess;
+  mqttPort: number;
+  httpPort: number;
+  dataDir: string;
+}
 
 async function startServerProcess(keyAlgorithm: string): Promise<ServerProcess> {
   const dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-bench-'));
   const nodeArgs = (process.env.FLEETPROV_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  const child = spawn(process.execPath, [...nodeArgs, bin, 'server', '--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--log-level', 'error', '--key-algorithm', keyAlgorithm], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeArgs,
+      bin,
+      'server',
+      '--data-dir',
+      dataDir,
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--log-level',
+      'error',
+      '--key-algorithm',
+      keyAlgorithm,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
@@ -80,10 +97,19 @@ async function processCpuMs(pid: number): Promise<number> {
 let measuredServerPid = 0;
 
 function peakRssMb(pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? NaN) / 1024, () => NaN);
+  return readFile(`/proc/${pid}/status`, 'utf8').then(
+    (s) => Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? NaN) / 1024,
+    () => NaN,
+  );
 }
 
-async function rpc(client: mqtt.MqttClient, op: Operation, format: PayloadFormat, body: unknown, templateName?: string): Promise<Record<string, string>> {
+async function rpc(
+  client: mqtt.MqttClient,
+  op: Operation,
+  format: PayloadFormat,
+  body: unknown,
+  templateName?: string,
+): Promise<Record<string, string>> {
   const [accepted, rejected] = subscriptionTopics(op, format, templateName);
   return new Promise((resolve, reject) => {
     const onMessage = (topic: string, payload: Buffer) => {
@@ -102,27 +128,87 @@ async function main(): Promise<void> {
   const server = await startServerProcess('ec-p256');
   measuredServerPid = server.child.pid!;
   const ca = await readFile(join(server.dataDir, 'ca', 'root-ca.pem'), 'utf8');
-  const iot = await createAdminClient({ endpoint: `https://127.0.0.1:${server.httpPort}`, credentialsPath: join(server.dataDir, 'credentials'), caPath: join(server.dataDir, 'ca', 'root-ca.pem') });
+  const iot = await createAdminClient({
+    endpoint: `https://127.0.0.1:${server.httpPort}`,
+    credentialsPath: join(server.dataDir, 'credentials'),
+    caPath: join(server.dataDir, 'ca', 'root-ca.pem'),
+  });
   const arn = 'arn:aws:iot:us-east-1:000000000000';
-  await iot.send(new CreatePolicyCommand({ policyName: 'claim', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [
-    { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
-    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: [`${arn}:topic/$aws/certificates/*`, `${arn}:topic/$aws/provisioning-templates/${TEMPLATE}/provision/*`, `${arn}:topic/bench/\${iot:ClientId}`] },
-    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: [`${arn}:topicfilter/$aws/certificates/*`, `${arn}:topicfilter/$aws/provisioning-templates/${TEMPLATE}/provision/*`, `${arn}:topicfilter/bench/\${iot:ClientId}`] },
-  ] }) }));
-  await iot.send(new CreatePolicyCommand({ policyName: 'device', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [
-    { Effect: 'Allow', Action: 'iot:Connect', Resource: `${arn}:client/\${iot:Connection.Thing.ThingName}` },
-  ] }) }));
-  await iot.send(new CreateProvisioningTemplateCommand({ templateName: TEMPLATE, enabled: true, provisioningRoleArn: 'arn:aws:iam::000000000000:role/x', templateBody: JSON.stringify({
-    Parameters: { SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
-    Resources: {
-      certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } },
-      policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'device' } },
-      thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', ['bench_', { Ref: 'SerialNumber' }]] }, AttributePayload: { serial: { Ref: 'SerialNumber' } } } },
-    },
-  }) }));
+  await iot.send(
+    new CreatePolicyCommand({
+      policyName: 'claim',
+      policyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+          {
+            Effect: 'Allow',
+            Action: ['iot:Publish', 'iot:Receive'],
+            Resource: [
+              `${arn}:topic/$aws/certificates/*`,
+              `${arn}:topic/$aws/provisioning-templates/${TEMPLATE}/provision/*`,
+              `${arn}:topic/bench/\${iot:ClientId}`,
+            ],
+          },
+          {
+            Effect: 'Allow',
+            Action: 'iot:Subscribe',
+            Resource: [
+              `${arn}:topicfilter/$aws/certificates/*`,
+              `${arn}:topicfilter/$aws/provisioning-templates/${TEMPLATE}/provision/*`,
+              `${arn}:topicfilter/bench/\${iot:ClientId}`,
+            ],
+          },
+        ],
+      }),
+    }),
+  );
+  await iot.send(
+    new CreatePolicyCommand({
+      policyName: 'device',
+      policyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: `${arn}:client/\${iot:Connection.Thing.ThingName}` }],
+      }),
+    }),
+  );
+  await iot.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: TEMPLATE,
+      enabled: true,
+      provisioningRoleArn: 'arn:aws:iam::000000000000:role/x',
+      templateBody: JSON.stringify({
+        Parameters: { SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
+        Resources: {
+          certificate: {
+            Type: 'AWS::IoT::Certificate',
+            Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+          },
+          policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'device' } },
+          thing: {
+            Type: 'AWS::IoT::Thing',
+            Properties: {
+              ThingName: { 'Fn::Join': ['', ['bench_', { Ref: 'SerialNumber' }]] },
+              AttributePayload: { serial: { Ref: 'SerialNumber' } },
+            },
+          },
+        },
+      }),
+    }),
+  );
   const claim = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
   await iot.send(new AttachPolicyCommand({ policyName: 'claim', target: claim.certificateArn! }));
-  const tls = { host: '127.0.0.1', port: server.mqttPort, ca, protocol: 'mqtts' as const, protocolVersion: 4 as const, reconnectPeriod: 0, connectTimeout: 30_000, rejectUnauthorized: true, servername: 'localhost' };
+  const tls = {
+    host: '127.0.0.1',
+    port: server.mqttPort,
+    ca,
+    protocol: 'mqtts' as const,
+    protocolVersion: 4 as const,
+    reconnectPeriod: 0,
+    connectTimeout: 30_000,
+    rejectUnauthorized: true,
+    servername: 'localhost',
+  };
   // Every simulated device holds the same claim credentials: load them into one TLS context, as a
   // device loads its own once, instead of re-parsing the PEM files on every connection of the load
   // generator (which shares the server's two cores). A device's new certificate gets a context of its own.
@@ -136,7 +222,13 @@ async function main(): Promise<void> {
   async function handshakeOne(): Promise<number> {
     const t0 = performance.now();
     await new Promise<void>((resolve, reject) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port: server.mqttPort, servername: 'localhost', secureContext: claimTls.secureContext, ALPNProtocols: ['mqtt'] });
+      const socket = tlsConnect({
+        host: '127.0.0.1',
+        port: server.mqttPort,
+        servername: 'localhost',
+        secureContext: claimTls.secureContext,
+        ALPNProtocols: ['mqtt'],
+      });
       socket.once('secureConnect', () => {
         socket.destroy();
         resolve();
@@ -152,7 +244,10 @@ async function main(): Promise<void> {
     const clientId = `base-${i}`;
     const c = await mqtt.connectAsync({ ...claimTls, clientId });
     await c.subscribeAsync(`bench/${clientId}`, { qos: 1 });
-    await new Promise<void>((resolve) => { c.once('message', () => resolve()); void c.publishAsync(`bench/${clientId}`, 'x', { qos: 1 }); });
+    await new Promise<void>((resolve) => {
+      c.once('message', () => resolve());
+      void c.publishAsync(`bench/${clientId}`, 'x', { qos: 1 });
+    });
     await c.endAsync();
     return performance.now() - t0;
   }
@@ -161,16 +256,34 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const format: PayloadFormat = 'json';
     const c = await mqtt.connectAsync({ ...claimTls, clientId: `claim-${i}` });
-    await c.subscribeAsync([...subscriptionTopics('CreateCertificateFromCsr', format), ...subscriptionTopics('RegisterThing', format, TEMPLATE)], { qos: 1 });
+    await c.subscribeAsync(
+      [...subscriptionTopics('CreateCertificateFromCsr', format), ...subscriptionTopics('RegisterThing', format, TEMPLATE)],
+      { qos: 1 },
+    );
     const created = await rpc(c, 'CreateCertificateFromCsr', format, { certificateSigningRequest: csrs[i]!.csrPem });
-    const registered = await rpc(c, 'RegisterThing', format, { certificateOwnershipToken: created.certificateOwnershipToken, parameters: { SerialNumber: String(i) } }, TEMPLATE);
+    const registered = await rpc(
+      c,
+      'RegisterThing',
+      format,
+      { certificateOwnershipToken: created.certificateOwnershipToken, parameters: { SerialNumber: String(i) } },
+      TEMPLATE,
+    );
     await c.endAsync();
-    const d = await mqtt.connectAsync({ ...tls, clientId: registered.thingName!, cert: created.certificatePem!, key: csrs[i]!.privateKeyPem });
+    const d = await mqtt.connectAsync({
+      ...tls,
+      clientId: registered.thingName!,
+      cert: created.certificatePem!,
+      key: csrs[i]!.privateKeyPem,
+    });
     await d.endAsync();
     return performance.now() - t0;
   }
 
-  async function run(name: string, n: number, fn: (i: number) => Promise<number>): Promise<{ rate: number; p50: number; p95: number; p99: number }> {
+  async function run(
+    name: string,
+    n: number,
+    fn: (i: number) => Promise<number>,
+  ): Promise<{ rate: number; p50: number; p95: number; p99: number }> {
     const latencies: number[] = [];
     let next = 0;
     let failures = 0;
@@ -178,33 +291,57 @@ async function main(): Promise<void> {
     const serverCpu0 = await processCpuMs(measuredServerPid);
     const selfCpu0 = process.cpuUsage();
     let lastReport = start;
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
-      while (next < n) {
-        const i = next++;
-        try { latencies.push(await fn(i)); } catch (err) { failures++; if (failures <= 3) console.error(`${name} #${i}: ${(err as Error).message}`); }
-        if (performance.now() - lastReport > 2000) { lastReport = performance.now(); process.stdout.write(`  ${name}: ${latencies.length}/${n}\n`); }
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(CONCURRENCY, n) }, async () => {
+        while (next < n) {
+          const i = next++;
+          try {
+            latencies.push(await fn(i));
+          } catch (err) {
+            failures++;
+            if (failures <= 3) console.error(`${name} #${i}: ${(err as Error).message}`);
+          }
+          if (performance.now() - lastReport > 2000) {
+            lastReport = performance.now();
+            process.stdout.write(`  ${name}: ${latencies.length}/${n}\n`);
+          }
+        }
+      }),
+    );
     const secs = (performance.now() - start) / 1000;
     const serverCpuMs = (await processCpuMs(measuredServerPid)) - serverCpu0;
     const self = process.cpuUsage(selfCpu0);
     latencies.sort((a, b) => a - b);
-    const r = { rate: latencies.length / secs, p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99) };
+    const r = {
+      rate: latencies.length / secs,
+      p50: percentile(latencies, 0.5),
+      p95: percentile(latencies, 0.95),
+      p99: percentile(latencies, 0.99),
+    };
     const perOp = (ms: number) => (latencies.length > 0 ? (ms / latencies.length).toFixed(2) : 'n/a');
-    console.log(`${name.padEnd(44)} ${String(latencies.length).padStart(6)} ok ${String(failures).padStart(4)} failed  ${r.rate.toFixed(1).padStart(8)}/s  p50 ${r.p50.toFixed(1)} ms  p95 ${r.p95.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU/op: server ${perOp(serverCpuMs)} ms, load generator ${perOp((self.user + self.system) / 1000)} ms`);
+    console.log(
+      `${name.padEnd(44)} ${String(latencies.length).padStart(6)} ok ${String(failures).padStart(4)} failed  ${r.rate.toFixed(1).padStart(8)}/s  p50 ${r.p50.toFixed(1)} ms  p95 ${r.p95.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU/op: server ${perOp(serverCpuMs)} ms, load generator ${perOp((self.user + self.system) / 1000)} ms`,
+    );
     if (failures > 0) process.exitCode = 1;
     return r;
   }
 
   console.log(`\nconcurrency ${CONCURRENCY}`);
-  const handshakes = ONLY === undefined || ONLY === 'baseline' ? await run('ceiling: mTLS handshake only (no MQTT)', DEVICES, handshakeOne) : null;
-  const base = ONLY === undefined || ONLY === 'baseline' ? await run('baseline: mTLS connect + QoS1 round trip', DEVICES, baselineOne) : null;
-  const csr = ONLY === undefined || ONLY === 'csr' ? await run('CSR provisioning (connect→CSR→Register→reconnect)', DEVICES, provisionOne) : null;
+  const handshakes =
+    ONLY === undefined || ONLY === 'baseline' ? await run('ceiling: mTLS handshake only (no MQTT)', DEVICES, handshakeOne) : null;
+  const base =
+    ONLY === undefined || ONLY === 'baseline' ? await run('baseline: mTLS connect + QoS1 round trip', DEVICES, baselineOne) : null;
+  const csr =
+    ONLY === undefined || ONLY === 'csr' ? await run('CSR provisioning (connect→CSR→Register→reconnect)', DEVICES, provisionOne) : null;
   if (handshakes !== null) {
-    console.log(`two handshakes per provisioning: at most ${(handshakes.rate / 2).toFixed(0)} provisionings/s on this machine with Node's TLS`);
+    console.log(
+      `two handshakes per provisioning: at most ${(handshakes.rate / 2).toFixed(0)} provisionings/s on this machine with Node's TLS`,
+    );
   }
   if (base !== null && csr !== null) {
-    console.log(`ratio provisioning/baseline: ${(csr.rate / base.rate).toFixed(2)} of the bare connect rate; p50 latency ${(csr.p50 / base.p50).toFixed(2)}x`);
+    console.log(
+      `ratio provisioning/baseline: ${(csr.rate / base.rate).toFixed(2)} of the bare connect rate; p50 latency ${(csr.p50 / base.p50).toFixed(2)}x`,
+    );
   }
   console.log(`server peak RSS: ${(await peakRssMb(server.child.pid!)).toFixed(0)} MB`);
   server.child.kill('SIGTERM');
@@ -215,12 +352,28 @@ async function main(): Promise<void> {
     const s = await startServerProcess(alg);
     measuredServerPid = s.child.pid!;
     const sca = await readFile(join(s.dataDir, 'ca', 'root-ca.pem'), 'utf8');
-    const siot = await createAdminClient({ endpoint: `https://127.0.0.1:${s.httpPort}`, credentialsPath: join(s.dataDir, 'credentials'), caPath: join(s.dataDir, 'ca', 'root-ca.pem') });
-    await siot.send(new CreatePolicyCommand({ policyName: 'claim', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [
-      { Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Receive', 'iot:Subscribe'], Resource: '*' }] }) }));
+    const siot = await createAdminClient({
+      endpoint: `https://127.0.0.1:${s.httpPort}`,
+      credentialsPath: join(s.dataDir, 'credentials'),
+      caPath: join(s.dataDir, 'ca', 'root-ca.pem'),
+    });
+    await siot.send(
+      new CreatePolicyCommand({
+        policyName: 'claim',
+        policyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Receive', 'iot:Subscribe'], Resource: '*' }],
+        }),
+      }),
+    );
     const k = await siot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     await siot.send(new AttachPolicyCommand({ policyName: 'claim', target: k.certificateArn! }));
-    const stls = { ...tls, port: s.mqttPort, ca: sca, secureContext: createSecureContext({ ca: sca, cert: k.certificatePem!, key: k.keyPair!.PrivateKey! }) };
+    const stls = {
+      ...tls,
+      port: s.mqttPort,
+      ca: sca,
+      secureContext: createSecureContext({ ca: sca, cert: k.certificatePem!, key: k.keyPair!.PrivateKey! }),
+    };
     await run(`CreateKeysAndCertificate ${alg}`, KEYS_DEVICES, async (i) => {
       const t0 = performance.now();
       const c = await mqtt.connectAsync({ ...stls, clientId: `keys-${i}` });
@@ -234,4 +387,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

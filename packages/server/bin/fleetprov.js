@@ -2,4 +2,6 @@
 // The AWS SDK (used by the admin commands) warns about Node 20 on every run; the CLI supports Node >= 20.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const { main } = await import('../dist/src/cli/main.js');
-main(process.argv).then((code) => { process.exitCode = code; });
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -41,9 +41,15 @@ function fail(message) {
 
 const secret = values['secret-file'] ? readFileSync(values['secret-file'], 'utf8').trim() : process.env.FLEETPROV_HOOK_SECRET;
 if (!secret) fail('give --secret-file DATA_DIR/hook-secret (printed by `fleetprov server`) or set FLEETPROV_HOOK_SECRET');
-const allowed = new Set(values.allow.split(',').map((s) => s.trim()).filter(Boolean));
+const allowed = new Set(
+  values.allow
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 if (values['allow-file']) {
-  for (const line of readFileSync(values['allow-file'], 'utf8').split('\n')) if (line.trim() && !line.startsWith('#')) allowed.add(line.trim());
+  for (const line of readFileSync(values['allow-file'], 'utf8').split('\n'))
+    if (line.trim() && !line.startsWith('#')) allowed.add(line.trim());
 }
 const parameter = values.parameter;
 

@@ -6,7 +6,12 @@ import type { CertificateStatus, NewCertificate } from './registry/index.js';
  * A {@link NewCertificate} for `pem` with the id, validity, names and serial taken from `facts`;
  * `extra` adds or overrides fields (CA id, mode, issuing principal, temporary-claim fields, ...).
  */
-export function certificateRecord(pem: string, facts: CertificateFacts, status: CertificateStatus, extra: Partial<NewCertificate> = {}): NewCertificate {
+export function certificateRecord(
+  pem: string,
+  facts: CertificateFacts,
+  status: CertificateStatus,
+  extra: Partial<NewCertificate> = {},
+): NewCertificate {
   return {
     id: facts.certificateId,
     pem,

@@ -54,7 +54,11 @@ export function dataDirPaths(dir: string): DataDirPaths {
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 /** Reuses the stored server certificate if it covers every host name and is not about to expire. */
-async function loadServerTls(paths: DataDirPaths, hostnames: readonly string[], ca: CertificateAuthority): Promise<{ cert: string; key: string } | null> {
+async function loadServerTls(
+  paths: DataDirPaths,
+  hostnames: readonly string[],
+  ca: CertificateAuthority,
+): Promise<{ cert: string; key: string } | null> {
   let cert: string;
   let key: string;
   try {
@@ -68,7 +72,9 @@ async function loadServerTls(paths: DataDirPaths, hostnames: readonly string[], 
     if (Date.parse(leaf.validTo) - Date.now() < RENEW_BEFORE_MS) return null;
     const san = leaf.subjectAltName ?? '';
     const { dns, ips } = classifyHostnames(hostnames);
-    const covered = dns.every((d) => san.includes(`DNS:${d}`)) && ips.every((ip) => san.includes(`IP Address:${ip.toUpperCase()}`) || san.includes(`IP Address:${ip}`));
+    const covered =
+      dns.every((d) => san.includes(`DNS:${d}`)) &&
+      ips.every((ip) => san.includes(`IP Address:${ip.toUpperCase()}`) || san.includes(`IP Address:${ip}`));
     return covered ? { cert, key } : null;
   } catch {
     return null;

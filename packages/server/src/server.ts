@@ -143,7 +143,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const metrics = metricsToken === undefined ? null : createMetrics();
 
   const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
-  const hookSecret = options.hookSecret !== undefined ? { secret: checkHookSecret(options.hookSecret), path: null } : await loadOrCreateHookSecret(data.paths.dir);
+  const hookSecret =
+    options.hookSecret !== undefined
+      ? { secret: checkHookSecret(options.hookSecret), path: null }
+      : await loadOrCreateHookSecret(data.paths.dir);
   // The services the broker needs (its authority, its routes) are built before it; they reach it
   // through this bus, which the broker binds to itself when it starts listening.
   const bus = new BrokerBus();
@@ -167,7 +170,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     certificateValidityDays: options.certificateValidityDays ?? 365,
     ...(options.certificateNotAfter !== undefined ? { certificateNotAfter: options.certificateNotAfter } : {}),
     keyAlgorithm,
-    endpointAddress: hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
+    endpointAddress:
+      hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
     disconnectCertificate: (certificateId, reason) => bus.disconnectCertificate(certificateId, reason),
     now: () => new Date(),
     certificateFacts: new CertificateFactsCache(),
@@ -175,7 +179,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    const rotation = new RotationService(context, { ...options.rotation, publish: (topic, payload) => bus.publish(topic, payload, { qos: 1 }) });
+    const rotation = new RotationService(context, {
+      ...options.rotation,
+      publish: (topic, payload) => bus.publish(topic, payload, { qos: 1 }),
+    });
     cleanups.push(() => rotation.stop());
     const authority = createRegistryAuthority(context, {
       // JITP/JITR: certificates of registered CAs are registered on their first CONNECT.
@@ -184,7 +191,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     cleanups.push(() => authority.close());
     const router = new TopicRouter()
-      .handle(fleetProvisioningRequests, await createProvisioningHandler(context, provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics)))
+      .handle(
+        fleetProvisioningRequests,
+        await createProvisioningHandler(context, provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics)),
+      )
       .handle(rotationAcknowledgements, createRotationAckHandler({ registry, service: rotation, logger }));
     const broker = await startBroker({
       host,
@@ -214,7 +224,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger: logger.child({ component: 'api' }),
       region,
       accountId,
-      readiness: createReadinessProbe({ registry: { getSetting: (key) => registry.settings.get(key) }, brokerListening: () => brokerListening, logger: logger.child({ component: 'health' }) }),
+      readiness: createReadinessProbe({
+        registry: { getSetting: (key) => registry.settings.get(key) },
+        brokerListening: () => brokerListening,
+        logger: logger.child({ component: 'health' }),
+      }),
     });
     await registerControlPlane(api, {
       context,
@@ -268,7 +282,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 }
 
 /** The Fleet Provisioning handler's options from the server's. */
-function provisioningHandlerOptions(options: ServerOptions, rotation: RotationService, webhookSecret: string, metrics: FleetprovMetrics | null): ProvisioningHandlerOptions {
+function provisioningHandlerOptions(
+  options: ServerOptions,
+  rotation: RotationService,
+  webhookSecret: string,
+  metrics: FleetprovMetrics | null,
+): ProvisioningHandlerOptions {
   const rate = options.provisioningRatePerSecond ?? 1000;
   return {
     onRegistered: rotation.onRegistered,
@@ -278,6 +297,8 @@ function provisioningHandlerOptions(options: ServerOptions, rotation: RotationSe
     ...(options.preProvisioningHookTimeoutMs !== undefined ? { hookTimeoutMs: options.preProvisioningHookTimeoutMs } : {}),
     webhookSecret,
     ...(options.hookCa !== undefined ? { webhookCa: options.hookCa } : {}),
-    ...(metrics !== null ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook } : {}),
+    ...(metrics !== null
+      ? { onOutcome: metrics.recordProvisioning, onPreProvisioningHookDuration: metrics.recordPreProvisioningHook }
+      : {}),
   };
 }

@@ -1,6 +1,12 @@
 import type { Logger } from 'pino';
 import type { Registry } from './registry/index.js';
-import { parseCertificateFacts, type CertificateAuthority, type CertificateFacts, type CertificateFactsCache, type KeyPool } from './pki/index.js';
+import {
+  parseCertificateFacts,
+  type CertificateAuthority,
+  type CertificateFacts,
+  type CertificateFactsCache,
+  type KeyPool,
+} from './pki/index.js';
 
 /** Key algorithm for keys fleetprov generates (CreateKeysAndCertificate). */
 export type GeneratedKeyAlgorithm = 'rsa-2048' | 'ec-p256';

@@ -33,9 +33,17 @@ export async function readPemFile(path: string, flag: string, what: string): Pro
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'it is a directory'
+            : (err as Error).message;
     throw new ConfigError(`${flag}: cannot read ${what} from ${path} (${why}); pass the path of ${what}`, flag, err);
   }
-  if (!text.includes('-----BEGIN')) throw new ConfigError(`${flag}: ${path} is not a PEM file (no "-----BEGIN" line); pass ${what} in PEM format`, flag);
+  if (!text.includes('-----BEGIN'))
+    throw new ConfigError(`${flag}: ${path} is not a PEM file (no "-----BEGIN" line); pass ${what} in PEM format`, flag);
   return text;
 }

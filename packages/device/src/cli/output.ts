@@ -3,7 +3,14 @@
  * JSON), identity JSON, progress lines, and the runner of long operations (Ctrl-C, progress, exit code).
  */
 
-import { AbortError, ConfigError, DeviceError, NotAuthorizedError, ProvisioningRejectedError, ProvisioningTimeoutError } from '../errors.js';
+import {
+  AbortError,
+  ConfigError,
+  DeviceError,
+  NotAuthorizedError,
+  ProvisioningRejectedError,
+  ProvisioningTimeoutError,
+} from '../errors.js';
 import type { ProgressEvent, ProgressListener } from '../events.js';
 import type { DeviceIdentity } from '../identity.js';
 

@@ -39,7 +39,11 @@ export const TEMPLATE = 'birthing_template';
 /** A claim policy: `csr` adds create-from-csr; `anyTemplate` covers every template instead of {@link TEMPLATE}. */
 export function claimPolicy(opts: { csr: boolean; anyTemplate?: boolean }): string {
   const template = opts.anyTemplate === true ? '*' : TEMPLATE;
-  const topics = [`$aws/certificates/create/*`, ...(opts.csr ? [`$aws/certificates/create-from-csr/*`] : []), `$aws/provisioning-templates/${template}/provision/*`];
+  const topics = [
+    `$aws/certificates/create/*`,
+    ...(opts.csr ? [`$aws/certificates/create-from-csr/*`] : []),
+    `$aws/provisioning-templates/${template}/provision/*`,
+  ];
   return JSON.stringify({
     Version: '2012-10-17',
     Statement: [

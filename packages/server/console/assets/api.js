@@ -13,7 +13,12 @@ export class ApiError extends Error {
   }
 }
 
-const AUTH_ERRORS = new Set(['ExpiredTokenException', 'UnrecognizedClientException', 'MissingAuthenticationTokenException', 'UnauthorizedException']);
+const AUTH_ERRORS = new Set([
+  'ExpiredTokenException',
+  'UnrecognizedClientException',
+  'MissingAuthenticationTokenException',
+  'UnauthorizedException',
+]);
 
 /** Sets the CSRF token of the current session (null after logout). */
 export function setSession(session) {
@@ -45,7 +50,11 @@ export async function api(method, path, { query, body, quiet, headers: extra } =
   const text = await res.text();
   let data = {};
   if (text) {
-    try { data = JSON.parse(text); } catch { data = { message: text.slice(0, 300) }; }
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { message: text.slice(0, 300) };
+    }
   }
   if (!res.ok) {
     const type = res.headers.get('x-amzn-errortype') ?? `HTTP ${res.status}`;
@@ -88,7 +97,11 @@ export async function logout() {
 }
 
 /** Pages through a marker- or token-paginated list, up to `max` items. */
-export async function listAll(path, itemsKey, { query = {}, marker = 'marker', nextKey = 'nextMarker', max = 1000, pageSize = 250, sizeKey = 'pageSize' } = {}) {
+export async function listAll(
+  path,
+  itemsKey,
+  { query = {}, marker = 'marker', nextKey = 'nextMarker', max = 1000, pageSize = 250, sizeKey = 'pageSize' } = {},
+) {
   const out = [];
   let next;
   do {

@@ -37,9 +37,25 @@ function parseHash() {
 
 function showLogin(message) {
   session = null;
-  if (cleanup) { cleanup(); cleanup = null; }
-  const keyId = h('input', { id: 'accessKeyId', name: 'accessKeyId', autocomplete: 'username', required: true, spellcheck: 'false', placeholder: 'AKIA…' });
-  const secret = h('input', { id: 'secretAccessKey', name: 'secretAccessKey', type: 'password', autocomplete: 'current-password', required: true });
+  if (cleanup) {
+    cleanup();
+    cleanup = null;
+  }
+  const keyId = h('input', {
+    id: 'accessKeyId',
+    name: 'accessKeyId',
+    autocomplete: 'username',
+    required: true,
+    spellcheck: 'false',
+    placeholder: 'AKIA…',
+  });
+  const secret = h('input', {
+    id: 'secretAccessKey',
+    name: 'secretAccessKey',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
   const status = h('div', { 'data-testid': 'login-status' }, message ? h('div', { class: 'alert warn' }, message) : null);
   const submit = h('button', { class: 'primary', type: 'submit' }, 'Sign in');
   const token = h('input', { id: 'loginToken', 'aria-label': 'Login token', spellcheck: 'false', autocomplete: 'off' });
@@ -55,37 +71,83 @@ function showLogin(message) {
       submit.disabled = false;
     }
   }
-  const form = h('form', {
-    class: 'login',
-    'data-testid': 'login-form',
-    onsubmit: (e) => {
-      e.preventDefault();
-      void signIn({ accessKeyId: keyId.value.trim(), secretAccessKey: secret.value });
+  const form = h(
+    'form',
+    {
+      class: 'login',
+      'data-testid': 'login-form',
+      onsubmit: (e) => {
+        e.preventDefault();
+        void signIn({ accessKeyId: keyId.value.trim(), secretAccessKey: secret.value });
+      },
     },
-  },
-  h('div', { class: 'brand' }, h('img', { src: '/console/assets/favicon.svg', alt: '' }), 'fleetprov console'),
-  h('p', {}, 'Sign in with the server\'s admin access key pair (DATA_DIR/credentials).'),
-  h('label', { for: 'accessKeyId' }, 'Access key id'), keyId,
-  h('label', { for: 'secretAccessKey' }, 'Secret access key'), secret,
-  status, submit,
-  h('details', { class: 'alt' },
-    h('summary', {}, 'Sign in with a login token instead'),
-    h('p', {}, 'Run ', h('code', {}, 'fleetprov console-login'), ' on the server and open the link it prints, or paste its token here.'),
-    token,
-    h('button', { type: 'button', 'data-testid': 'token-login', onclick: () => void signIn({ loginToken: token.value.trim() }) }, 'Sign in with token')));
+    h('div', { class: 'brand' }, h('img', { src: '/console/assets/favicon.svg', alt: '' }), 'fleetprov console'),
+    h('p', {}, "Sign in with the server's admin access key pair (DATA_DIR/credentials)."),
+    h('label', { for: 'accessKeyId' }, 'Access key id'),
+    keyId,
+    h('label', { for: 'secretAccessKey' }, 'Secret access key'),
+    secret,
+    status,
+    submit,
+    h(
+      'details',
+      { class: 'alt' },
+      h('summary', {}, 'Sign in with a login token instead'),
+      h('p', {}, 'Run ', h('code', {}, 'fleetprov console-login'), ' on the server and open the link it prints, or paste its token here.'),
+      token,
+      h(
+        'button',
+        { type: 'button', 'data-testid': 'token-login', onclick: () => void signIn({ loginToken: token.value.trim() }) },
+        'Sign in with token',
+      ),
+    ),
+  );
   root.className = '';
   mount(root, h('div', { class: 'login-wrap' }, form));
   keyId.focus();
 }
 
 function layout() {
-  const nav = h('nav', { class: 'nav' }, NAV.map(([id, href, text]) => h('a', { href, dataset: { nav: id } }, text)));
+  const nav = h(
+    'nav',
+    { class: 'nav' },
+    NAV.map(([id, href, text]) => h('a', { href, dataset: { nav: id } }, text)),
+  );
   const main = h('main', { class: 'main', id: 'main' });
-  const who = h('div', { class: 'who' }, 'Signed in as', h('code', { 'data-testid': 'who' }, session.accessKeyId),
-    h('button', { class: 'small', 'data-testid': 'logout', onclick: async () => { await logout(); location.hash = '#/'; showLogin('Signed out.'); } }, 'Sign out'));
-  mount(root, h('div', { class: 'layout' },
-    h('aside', { class: 'sidebar' }, h('div', { class: 'brand' }, h('img', { src: '/console/assets/favicon.svg', alt: '' }), 'fleetprov'), nav, who),
-    main));
+  const who = h(
+    'div',
+    { class: 'who' },
+    'Signed in as',
+    h('code', { 'data-testid': 'who' }, session.accessKeyId),
+    h(
+      'button',
+      {
+        class: 'small',
+        'data-testid': 'logout',
+        onclick: async () => {
+          await logout();
+          location.hash = '#/';
+          showLogin('Signed out.');
+        },
+      },
+      'Sign out',
+    ),
+  );
+  mount(
+    root,
+    h(
+      'div',
+      { class: 'layout' },
+      h(
+        'aside',
+        { class: 'sidebar' },
+        h('div', { class: 'brand' }, h('img', { src: '/console/assets/favicon.svg', alt: '' }), 'fleetprov'),
+        nav,
+        who,
+      ),
+      main,
+    ),
+  );
   return { nav, main };
 }
 
@@ -94,7 +156,10 @@ let shell = null;
 async function route() {
   if (session === null) return;
   const id = ++renderId;
-  if (cleanup) { cleanup(); cleanup = null; }
+  if (cleanup) {
+    cleanup();
+    cleanup = null;
+  }
   // A notice survives the navigation it caused, not the ones after it.
   for (const t of document.querySelectorAll('.toast')) if (Date.now() - Number(t.dataset.at) > 1000) t.remove();
   for (const m of document.querySelectorAll('.modal-back')) m.remove();
@@ -104,7 +169,11 @@ async function route() {
   const { nav, main } = shell;
   for (const a of nav.querySelectorAll('a')) a.classList.toggle('active', a.dataset.nav === page?.nav);
   if (page === undefined) {
-    mount(main, h('h1', {}, 'Not found'), h('p', {}, 'No console page at ', h('code', {}, path), '. ', h('a', { href: '#/' }, 'Back to the overview')));
+    mount(
+      main,
+      h('h1', {}, 'Not found'),
+      h('p', {}, 'No console page at ', h('code', {}, path), '. ', h('a', { href: '#/' }, 'Back to the overview')),
+    );
     return;
   }
   const params = Object.fromEntries(Object.entries(page.path.exec(path).groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
@@ -115,7 +184,10 @@ async function route() {
     const view = h('div', { 'data-page': page.nav });
     mount(main, view);
     const result = await mod.render(view, params, query);
-    if (id !== renderId) { if (typeof result === 'function') result(); return; }
+    if (id !== renderId) {
+      if (typeof result === 'function') result();
+      return;
+    }
     if (typeof result === 'function') cleanup = result;
   } catch (err) {
     if (id === renderId && session !== null) mount(main, errorBox(err, 'This page failed to load:'));

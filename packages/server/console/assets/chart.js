@@ -25,7 +25,12 @@ function niceMax(v) {
  * [since, now] into the <svg> `svg`.
  */
 export function drawRateChart(svg, provisioning, nowSeconds) {
-  const W = 800, H = 220, L = 44, R = 10, T = 10, B = 24;
+  const W = 800,
+    H = 220,
+    L = 44,
+    R = 10,
+    T = 10,
+    B = 24;
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.setAttribute('preserveAspectRatio', 'none');
   svg.replaceChildren();
@@ -49,11 +54,22 @@ export function drawRateChart(svg, provisioning, nowSeconds) {
   for (let m = 0; m <= 6; m++) {
     const t = start + ((nowSeconds - start) * m) / 6;
     const label = new Date(t * 1000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-    svg.append(el('text', { x: L + ((W - L - R) * m) / 6, y: H - 6, 'text-anchor': m === 0 ? 'start' : m === 6 ? 'end' : 'middle' }, label));
+    svg.append(
+      el('text', { x: L + ((W - L - R) * m) / 6, y: H - 6, 'text-anchor': m === 0 ? 'start' : m === 6 ? 'end' : 'middle' }, label),
+    );
   }
   for (const s of SERIES) {
     const pts = values[s.key].map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
-    svg.append(el('polyline', { points: pts, fill: 'none', stroke: s.color, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke', 'data-series': s.key }));
+    svg.append(
+      el('polyline', {
+        points: pts,
+        fill: 'none',
+        stroke: s.color,
+        'stroke-width': 2,
+        'vector-effect': 'non-scaling-stroke',
+        'data-series': s.key,
+      }),
+    );
   }
   return { max, totals: Object.fromEntries(SERIES.map((s) => [s.key, values[s.key].reduce((a, v) => a + v * step, 0)])) };
 }

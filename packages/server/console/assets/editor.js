@@ -4,7 +4,11 @@ import { locatePath, lineOf } from './json-path.js';
 
 /** Pretty-prints JSON text when it parses; otherwise returns it unchanged. */
 export function pretty(text) {
-  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
 }
 
 /**
@@ -26,10 +30,40 @@ export function jsonEditor({ value, validate, rows = 22, testid }) {
       return;
     }
     const range = result.path ? locatePath(area.value, result.path) : null;
-    mount(status, h('div', { class: 'alert error', role: 'alert', 'data-testid': 'json-error', 'data-path': result.path ?? '' },
-      result.path ? h('div', {}, 'At ', h('span', { class: 'error-path', 'data-testid': 'json-error-path' }, result.path), range ? ` (line ${lineOf(area.value, range[0])})` : '') : null,
-      result.message,
-      range ? [' ', h('button', { class: 'small', type: 'button', onclick: () => { area.focus(); area.setSelectionRange(range[0], range[1]); } }, 'Show')] : null));
+    mount(
+      status,
+      h(
+        'div',
+        { class: 'alert error', role: 'alert', 'data-testid': 'json-error', 'data-path': result.path ?? '' },
+        result.path
+          ? h(
+              'div',
+              {},
+              'At ',
+              h('span', { class: 'error-path', 'data-testid': 'json-error-path' }, result.path),
+              range ? ` (line ${lineOf(area.value, range[0])})` : '',
+            )
+          : null,
+        result.message,
+        range
+          ? [
+              ' ',
+              h(
+                'button',
+                {
+                  class: 'small',
+                  type: 'button',
+                  onclick: () => {
+                    area.focus();
+                    area.setSelectionRange(range[0], range[1]);
+                  },
+                },
+                'Show',
+              ),
+            ]
+          : null,
+      ),
+    );
   }
 
   async function check() {
@@ -56,5 +90,16 @@ export function jsonEditor({ value, validate, rows = 22, testid }) {
       area.setRangeText('  ', area.selectionStart, area.selectionEnd, 'end');
     }
   });
-  return { element: h('div', {}, area, status), area, check, show, get value() { return area.value; }, set value(v) { area.value = v; } };
+  return {
+    element: h('div', {}, area, status),
+    area,
+    check,
+    show,
+    get value() {
+      return area.value;
+    },
+    set value(v) {
+      area.value = v;
+    },
+  };
 }

@@ -13,8 +13,7 @@ export function h(tag, attrs = {}, ...children) {
         const i = decl.indexOf(':');
         if (i > 0) el.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
       }
-    }
-    else if (k === 'dataset') Object.assign(el.dataset, v);
+    } else if (k === 'dataset') Object.assign(el.dataset, v);
     else if (k === 'value') el.value = v;
     else if (v === true) el.setAttribute(k, '');
     else el.setAttribute(k, String(v));
@@ -38,9 +37,23 @@ export function mount(el, ...children) {
 }
 
 const BADGE_KIND = {
-  ACTIVE: 'ok', ENABLED: 'ok', ENABLE: 'ok', ALLOW: 'ok', accepted: 'ok', REGISTER_INACTIVE: 'warn',
-  INACTIVE: 'warn', PENDING_ACTIVATION: 'info', PENDING_TRANSFER: 'info', DISABLED: 'grey', DISABLE: 'grey', info: 'info',
-  REVOKED: 'bad', DENY: 'bad', rejected: 'bad', EXPIRED: 'bad', 'rotation due': 'warn',
+  ACTIVE: 'ok',
+  ENABLED: 'ok',
+  ENABLE: 'ok',
+  ALLOW: 'ok',
+  accepted: 'ok',
+  REGISTER_INACTIVE: 'warn',
+  INACTIVE: 'warn',
+  PENDING_ACTIVATION: 'info',
+  PENDING_TRANSFER: 'info',
+  DISABLED: 'grey',
+  DISABLE: 'grey',
+  info: 'info',
+  REVOKED: 'bad',
+  DENY: 'bad',
+  rejected: 'bad',
+  EXPIRED: 'bad',
+  'rotation due': 'warn',
 };
 
 /** A status badge coloured by meaning. */
@@ -66,11 +79,31 @@ export function ago(epochSeconds) {
 
 /** A table; `columns` = [{ title, render(row) → node|string, class }]. */
 export function table(columns, rows, { empty = 'Nothing here yet.', testid } = {}) {
-  return h('table', { 'data-testid': testid },
-    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.class }, c.title)))),
-    h('tbody', {}, rows.length === 0
-      ? h('tr', {}, h('td', { class: 'empty', colspan: columns.length }, empty))
-      : rows.map((r) => h('tr', {}, columns.map((c) => h('td', { class: c.class }, c.render(r)))))),
+  return h(
+    'table',
+    { 'data-testid': testid },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        columns.map((c) => h('th', { class: c.class }, c.title)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.length === 0
+        ? h('tr', {}, h('td', { class: 'empty', colspan: columns.length }, empty))
+        : rows.map((r) =>
+            h(
+              'tr',
+              {},
+              columns.map((c) => h('td', { class: c.class }, c.render(r))),
+            ),
+          ),
+    ),
   );
 }
 
@@ -82,25 +115,58 @@ export function errorBox(err, prefix) {
 
 /** A page heading with optional breadcrumbs, subtitle and actions. */
 export function pageHead(title, { crumbs, subtitle, actions } = {}) {
-  return h('div', { class: 'page-head' },
-    h('div', {},
-      crumbs ? h('div', { class: 'crumbs' }, crumbs.map((c, i) => [i > 0 ? ' / ' : '', c.href ? h('a', { href: c.href }, c.text) : c.text])) : null,
+  return h(
+    'div',
+    { class: 'page-head' },
+    h(
+      'div',
+      {},
+      crumbs
+        ? h(
+            'div',
+            { class: 'crumbs' },
+            crumbs.map((c, i) => [i > 0 ? ' / ' : '', c.href ? h('a', { href: c.href }, c.text) : c.text]),
+          )
+        : null,
       h('h1', {}, title),
-      subtitle ? h('p', {}, subtitle) : null),
-    actions ? h('div', { class: 'actions' }, actions) : null);
+      subtitle ? h('p', {}, subtitle) : null,
+    ),
+    actions ? h('div', { class: 'actions' }, actions) : null,
+  );
 }
 
 /** A modal dialog; resolves true when confirmed. */
 export function confirmDialog({ title, message, confirmLabel = 'Confirm', danger = false }) {
   return new Promise((resolve) => {
-    const close = (answer) => { back.remove(); document.removeEventListener('keydown', onKey); resolve(answer); };
-    const onKey = (e) => { if (e.key === 'Escape') close(false); };
-    const ok = h('button', { class: danger ? 'primary danger-fill' : 'primary', 'data-testid': 'confirm-ok', onclick: () => close(true) }, confirmLabel);
-    const back = h('div', { class: 'modal-back', onclick: (e) => { if (e.target === back) close(false); } },
-      h('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true' },
+    const close = (answer) => {
+      back.remove();
+      document.removeEventListener('keydown', onKey);
+      resolve(answer);
+    };
+    const onKey = (e) => {
+      if (e.key === 'Escape') close(false);
+    };
+    const ok = h(
+      'button',
+      { class: danger ? 'primary danger-fill' : 'primary', 'data-testid': 'confirm-ok', onclick: () => close(true) },
+      confirmLabel,
+    );
+    const back = h(
+      'div',
+      {
+        class: 'modal-back',
+        onclick: (e) => {
+          if (e.target === back) close(false);
+        },
+      },
+      h(
+        'div',
+        { class: 'modal', role: 'dialog', 'aria-modal': 'true' },
         h('h2', {}, title),
         typeof message === 'string' ? h('p', {}, message) : message,
-        h('div', { class: 'actions' }, h('button', { onclick: () => close(false) }, 'Cancel'), ok)));
+        h('div', { class: 'actions' }, h('button', { onclick: () => close(false) }, 'Cancel'), ok),
+      ),
+    );
     document.addEventListener('keydown', onKey);
     document.body.append(back);
     ok.focus();
@@ -152,14 +218,20 @@ export function tarArchive(files) {
   blocks.push(new Uint8Array(1024));
   const out = new Uint8Array(blocks.reduce((n, b) => n + b.length, 0));
   let off = 0;
-  for (const b of blocks) { out.set(b, off); off += b.length; }
+  for (const b of blocks) {
+    out.set(b, off);
+    off += b.length;
+  }
   return out;
 }
 
 /** A debounced version of `fn`. */
 export function debounce(fn, ms) {
   let t;
-  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+  return (...args) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...args), ms);
+  };
 }
 
 /** A short form of a certificate id. */

@@ -165,11 +165,7 @@ export function setSharedCredentialsProfile(text: string, credentials: SharedCre
  * @throws {CredentialsFileError} for an invalid profile name or key values, or an existing file
  *   larger than {@link MAX_CREDENTIALS_FILE_BYTES}; `StorageError` (of `@fleetprov/device`) when writing fails
  */
-export async function writeSharedCredentialsFile(
-  path: string,
-  credentials: SharedCredentialsProfile,
-  profile = 'default',
-): Promise<void> {
+export async function writeSharedCredentialsFile(path: string, credentials: SharedCredentialsProfile, profile = 'default'): Promise<void> {
   validateProfile(profile);
   validateCredentials(credentials);
   const existing = (await readBounded(path)) ?? '';
@@ -193,11 +189,7 @@ export async function readSharedCredentialsFile(path: string, profile = 'default
   if (found !== undefined) return found;
   const hasSection = text.split(/\r?\n/).some((line) => sectionName(line.trim()) === profile);
   if (hasSection) {
-    throw new CredentialsFileError(
-      'INCOMPLETE_PROFILE',
-      `Profile '${profile}' in ${path} needs both ${KEY_ID} and ${KEY_SECRET}.`,
-      path,
-    );
+    throw new CredentialsFileError('INCOMPLETE_PROFILE', `Profile '${profile}' in ${path} needs both ${KEY_ID} and ${KEY_SECRET}.`, path);
   }
   return undefined;
 }

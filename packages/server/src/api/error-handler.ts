@@ -58,9 +58,12 @@ export function registryErrorToApi(err: RegistryError): ApiError {
 export function typedErrorToApi(err: unknown): ApiError | null {
   if (err instanceof ApiError) return err;
   if (err instanceof RegistryError) return registryErrorToApi(err);
-  if (err instanceof TemplateError) return new ApiError('InvalidRequestException', `templateBody is invalid: ${err.message}`, { cause: err });
-  if (err instanceof PolicyError) return new ApiError('MalformedPolicyException', `policyDocument is invalid: ${err.message}`, { cause: err });
-  if (err instanceof CsrError) return new ApiError('InvalidRequestException', `certificateSigningRequest is invalid: ${err.message}`, { cause: err });
+  if (err instanceof TemplateError)
+    return new ApiError('InvalidRequestException', `templateBody is invalid: ${err.message}`, { cause: err });
+  if (err instanceof PolicyError)
+    return new ApiError('MalformedPolicyException', `policyDocument is invalid: ${err.message}`, { cause: err });
+  if (err instanceof CsrError)
+    return new ApiError('InvalidRequestException', `certificateSigningRequest is invalid: ${err.message}`, { cause: err });
   if (err instanceof RotationError) {
     if (err.code === 'NotFound') return new ApiError('ResourceNotFoundException', err.message, { cause: err });
     if (err.code === 'Conflict') return new ApiError('ConflictException', err.message, { cause: err });

@@ -55,13 +55,17 @@ function typeNoun(type: unknown): string {
  */
 export function fieldName(instancePath: string, schemaPath: string): string {
   if (instancePath === '') return '';
-  const segments = instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const schemaTokens = schemaPath.replace(/^#\/?/, '').split('/');
   let name = '';
   let t = 0;
   for (const segment of segments) {
     // Advance to the schema keyword that descended into this segment.
-    while (t < schemaTokens.length && !['properties', 'items', 'additionalProperties', 'patternProperties'].includes(schemaTokens[t]!)) t += 1;
+    while (t < schemaTokens.length && !['properties', 'items', 'additionalProperties', 'patternProperties'].includes(schemaTokens[t]!))
+      t += 1;
     const via = schemaTokens[t];
     t += via === 'properties' || via === 'patternProperties' ? 2 : 1;
     if (via === 'properties') name += name === '' ? segment : `.${segment}`;

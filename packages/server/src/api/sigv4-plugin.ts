@@ -116,7 +116,12 @@ async function sigv4(aws: FastifyInstance, options: SigV4PluginOptions): Promise
     if (request.sessionAuth === null) {
       try {
         request.awsAuth = await verifySigV4(
-          { method: request.raw.method ?? 'GET', url: request.raw.url ?? '/', rawHeaders: request.raw.rawHeaders, body: request.rawBody ?? Buffer.alloc(0) },
+          {
+            method: request.raw.method ?? 'GET',
+            url: request.raw.url ?? '/',
+            rawHeaders: request.raw.rawHeaders,
+            body: request.rawBody ?? Buffer.alloc(0),
+          },
           verifyOptions,
         );
       } catch (err) {

@@ -30,10 +30,7 @@ import { parseQueryPairs, type QueryPair } from './querystring.js';
  * session token presented with it) is not valid. A store may throw an {@link ApiError} (for
  * example `ExpiredTokenException`) to reject with a specific error.
  */
-export type CredentialStore = (
-  accessKeyId: string,
-  sessionToken: string | undefined,
-) => string | undefined | Promise<string | undefined>;
+export type CredentialStore = (accessKeyId: string, sessionToken: string | undefined) => string | undefined | Promise<string | undefined>;
 
 /** The only signing algorithm accepted. */
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -172,7 +169,10 @@ export function canonicalQueryString(pairs: readonly QueryPair[]): string {
 
 /** Collapses a header value as SigV4 requires: CR/LF to space, runs of spaces/tabs to one, trimmed. */
 export function canonicalHeaderValue(value: string): string {
-  return value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+  return value
+    .replace(/[\r\n]/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
 }
 
 /** Groups Node's raw headers by lower-case name, values in order of appearance. */
@@ -235,7 +235,10 @@ export function deriveSigningKey(secretAccessKey: string, shortDate: string, reg
 
 /** Formats a time as `X-Amz-Date` does: `YYYYMMDD'T'HHMMSS'Z'` in UTC. */
 export function formatAmzDate(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(epochMs)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** Parses an `X-Amz-Date` value to epoch milliseconds; `undefined` when malformed. */
@@ -435,7 +438,9 @@ function gatherSignatureParams(headers: Map<string, string[]>, query: readonly Q
     throw missingAuthenticationError();
   }
   if (authorization !== undefined && queryAlgorithm) {
-    throw incomplete('Only one authentication mechanism is allowed: the Authorization header or the X-Amz-Algorithm query parameter, not both.');
+    throw incomplete(
+      'Only one authentication mechanism is allowed: the Authorization header or the X-Amz-Algorithm query parameter, not both.',
+    );
   }
   if (authorization !== undefined) {
     if (authorization.length !== 1) throw incomplete('The Authorization header must appear once.');

@@ -41,9 +41,7 @@ export interface ConnectAttempt {
 }
 
 /** Outcome of {@link BrokerAuthority.authenticate}. */
-export type AuthenticationResult =
-  | { ok: true; principal: Principal }
-  | { ok: false; reason: string };
+export type AuthenticationResult = { ok: true; principal: Principal } | { ok: false; reason: string };
 
 /** Decides who a connecting certificate is. Implemented by the integrator (registry + policies). */
 export interface BrokerAuthority {

@@ -61,7 +61,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
       limits,
       log,
       report,
-      sessions: new SessionExpiry({ store: (aedes as unknown as { persistence: SessionStore }).persistence, sessionExpiryMs: limits.sessionExpiryMs, logger: log }),
+      sessions: new SessionExpiry({
+        store: (aedes as unknown as { persistence: SessionStore }).persistence,
+        sessionExpiryMs: limits.sessionExpiryMs,
+        logger: log,
+      }),
       sockets: new Set<Socket>(),
       excessFilters: new WeakSet<object>(),
       isClosing: () => this.#closePromise !== null,
@@ -166,7 +170,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
   /** @internal called by {@link startBroker}. */
   async listen(port: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: Error) => reject(new BrokerError('ListenFailed', `cannot listen on ${this.#host}:${port}: ${error.message}`, { cause: error }));
+      const onError = (error: Error) =>
+        reject(new BrokerError('ListenFailed', `cannot listen on ${this.#host}:${port}: ${error.message}`, { cause: error }));
       this.#server.once('error', onError);
       this.#server.listen(port, this.#host, () => {
         this.#server.off('error', onError);

@@ -83,10 +83,9 @@ export class BrokerConnection {
    */
   get label(): string {
     const id = this.clientId;
-    const client = id === null ? '(no CONNECT yet)' : JSON.stringify(id.length > LABEL_CLIENT_ID_CHARS ? `${id.slice(0, LABEL_CLIENT_ID_CHARS)}…` : id);
-    return this.principal
-      ? `principal ${this.principal.certificateId} client ${client}`
-      : `client ${client} from ${this.sourceIp}`;
+    const client =
+      id === null ? '(no CONNECT yet)' : JSON.stringify(id.length > LABEL_CLIENT_ID_CHARS ? `${id.slice(0, LABEL_CLIENT_ID_CHARS)}…` : id);
+    return this.principal ? `principal ${this.principal.certificateId} client ${client}` : `client ${client} from ${this.sourceIp}`;
   }
 
   /** Structured log fields identifying the connection (client id cut like in {@link label}). */

@@ -2,11 +2,7 @@
  * Tunable bounds of the broker. Defaults follow AWS IoT Core's documented MQTT limits
  * (AWS IoT Core quotas, https://docs.aws.amazon.com/general/latest/gr/iot-core.html) where AWS states one, and conservative fleetprov choices elsewhere.
  */
-import {
-  MAX_PAYLOAD_BYTES,
-  MAX_SUBSCRIPTIONS_PER_CONNECTION,
-  MAX_TOPIC_FILTERS_PER_SUBSCRIBE,
-} from '@fleetprov/protocol';
+import { MAX_PAYLOAD_BYTES, MAX_SUBSCRIPTIONS_PER_CONNECTION, MAX_TOPIC_FILTERS_PER_SUBSCRIBE } from '@fleetprov/protocol';
 import { BrokerError } from './errors.js';
 
 /** Bounds the broker enforces. Every field is a positive integer. */

@@ -49,5 +49,6 @@ export function checkBrokerOptions(options: BrokerOptions): void {
     throw new BrokerError('InvalidOption', `port must be an integer from 0 to 65535; got ${String(options.port)}`);
   }
   if (!options.tls || !options.tls.key || !options.tls.cert) throw new BrokerError('InvalidOption', 'tls.key and tls.cert are required');
-  if (options.router !== undefined && !(options.router instanceof TopicRouter)) throw new BrokerError('InvalidOption', 'router must be a TopicRouter');
+  if (options.router !== undefined && !(options.router instanceof TopicRouter))
+    throw new BrokerError('InvalidOption', 'router must be a TopicRouter');
 }

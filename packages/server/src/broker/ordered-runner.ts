@@ -14,9 +14,7 @@ export interface OrderedRunnerOptions {
 }
 
 /** How a job ended. */
-export type JobOutcome<T> =
-  | { ok: true; value: T }
-  | { ok: false; error: unknown; timedOut: boolean };
+export type JobOutcome<T> = { ok: true; value: T } | { ok: false; error: unknown; timedOut: boolean };
 
 interface Entry<T> {
   job: () => Promise<T>;

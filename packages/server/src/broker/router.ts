@@ -86,7 +86,8 @@ export class TopicRouter {
     if (typeof matcher !== 'object' || matcher === null || typeof matcher.match !== 'function') {
       throw new BrokerError('InvalidOption', 'a route needs a matcher with a match(topic) function');
     }
-    if (typeof handler !== 'function') throw new BrokerError('InvalidOption', `the route of ${matcher.description} requests needs a handler function`);
+    if (typeof handler !== 'function')
+      throw new BrokerError('InvalidOption', `the route of ${matcher.description} requests needs a handler function`);
     if (this.#routes.some((route) => route.matcher === matcher)) {
       throw new BrokerError('InvalidOption', `a route for ${matcher.description} requests is already registered`);
     }

@@ -98,7 +98,10 @@ export class SessionExpiry {
       try {
         await this.#deleteSession(clientId);
         count += 1;
-        this.#log.info({ clientId }, `persistent session of client ${clientId} expired after ${Math.round(this.#expiryMs / 1000)} s disconnected: subscriptions and queued messages deleted`);
+        this.#log.info(
+          { clientId },
+          `persistent session of client ${clientId} expired after ${Math.round(this.#expiryMs / 1000)} s disconnected: subscriptions and queued messages deleted`,
+        );
       } catch (error) {
         this.#log.warn({ clientId, err: error }, `deleting the expired session of client ${clientId} failed`);
       }

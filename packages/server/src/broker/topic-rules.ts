@@ -42,7 +42,8 @@ const ROUTED_THING_SERVICES: ReadonlySet<string> = new Set(['shadow', 'jobs']);
 export function classifyPublishTopic(topic: string): PublishTopicClass {
   if (!topic.startsWith('$')) {
     if (isRotationRequestTopic(topic)) return { kind: 'service-request', reserved: true };
-    if (isRotationServerTopic(topic)) return { kind: 'refused', reason: `${topic} is published by the server only (fleetprov rotation extension)` };
+    if (isRotationServerTopic(topic))
+      return { kind: 'refused', reason: `${topic} is published by the server only (fleetprov rotation extension)` };
     return { kind: 'routed', reserved: false };
   }
   if (isProvisioningTopic(topic)) {
@@ -62,7 +63,13 @@ export function classifyPublishTopic(topic: string): PublishTopicClass {
     return { kind: 'ingest', reserved: true };
   }
   const levels = topic.split('/');
-  if (levels[0] === '$aws' && levels[1] === 'things' && levels.length >= 5 && levels[2] !== '' && ROUTED_THING_SERVICES.has(levels[3] ?? '')) {
+  if (
+    levels[0] === '$aws' &&
+    levels[1] === 'things' &&
+    levels.length >= 5 &&
+    levels[2] !== '' &&
+    ROUTED_THING_SERVICES.has(levels[3] ?? '')
+  ) {
     return { kind: 'routed', reserved: true };
   }
   return { kind: 'refused', reason: `${topic} is a reserved topic clients may not publish to` };

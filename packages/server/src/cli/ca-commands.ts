@@ -14,7 +14,14 @@ import {
   UpdateCACertificateCommand,
   type RegistrationConfig,
 } from '@aws-sdk/client-iot';
-import { createTestCa, createVerificationCertificate, issueDeviceCertificate, parseCertificateFacts, PkiError, type KeyAlgorithm } from '../pki/index.js';
+import {
+  createTestCa,
+  createVerificationCertificate,
+  issueDeviceCertificate,
+  parseCertificateFacts,
+  PkiError,
+  type KeyAlgorithm,
+} from '../pki/index.js';
 import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { call, client, print, withConnection, type ConnectionOptions } from './admin-commands.js';
 import { readInputFile } from './files.js';
@@ -32,7 +39,8 @@ const DEFAULT_ROLE_ARN = 'arn:aws:iam::000000000000:role/fleetprov-jitp';
 
 function daysArg(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1 || n > 36_600) throw new InvalidArgumentError('expected a number of days from 1 to 36600');
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1 || n > 36_600)
+    throw new InvalidArgumentError('expected a number of days from 1 to 36600');
   return n;
 }
 
@@ -43,7 +51,8 @@ async function refuseExisting(paths: readonly string[]): Promise<void> {
       () => true,
       () => false,
     );
-    if (exists) throw new CliError(`${path} already exists; choose another --out directory (fleetprov never overwrites keys or certificates)`);
+    if (exists)
+      throw new CliError(`${path} already exists; choose another --out directory (fleetprov never overwrites keys or certificates)`);
   }
 }
 
@@ -62,7 +71,8 @@ async function readCaPair(certFile: string, keyFile: string): Promise<{ certific
   const certificatePem = await readInputFile(certFile, 'CA certificate');
   const privateKeyPem = await readInputFile(keyFile, 'CA private key');
   try {
-    if (!parseCertificateFacts(certificatePem).isCa) throw new CliError(`${certFile} is not a CA certificate (basicConstraints cA is not true)`);
+    if (!parseCertificateFacts(certificatePem).isCa)
+      throw new CliError(`${certFile} is not a CA certificate (basicConstraints cA is not true)`);
   } catch (err) {
     if (err instanceof CliError) throw err;
     pkiInputError(err, certFile, keyFile);
@@ -137,7 +147,9 @@ export function addCaCommands(program: Command, io: CliIo): void {
   withConnection(
     ca
       .command('register')
-      .description('register a CA with the server (RegisterCACertificate): proves the CA key with a verification certificate for the registration code, unless --sni-only')
+      .description(
+        'register a CA with the server (RegisterCACertificate): proves the CA key with a verification certificate for the registration code, unless --sni-only',
+      )
       .requiredOption('--ca-cert <file>', 'CA certificate (PEM)')
       .option('--ca-key <file>', 'CA private key (PEM); signs the verification certificate (not needed with --sni-only)')
       .option('--template <name>', 'JITP: a provisioning template of type JITP to run for each new device certificate')
@@ -148,8 +160,10 @@ export function addCaCommands(program: Command, io: CliIo): void {
       .option('--inactive', 'register the CA INACTIVE (default ACTIVE)'),
   ).action(async (opts: RegisterOptions) => {
     if (opts.template !== undefined && opts.templateBody !== undefined) throw new CliError('give --template or --template-body, not both');
-    if (!opts.sniOnly && opts.caKey === undefined) throw new CliError('--ca-key is required to sign the verification certificate (or use --sni-only)');
-    if (opts.sniOnly && opts.caKey !== undefined) throw new CliError('--sni-only registers without a verification certificate; drop --ca-key');
+    if (!opts.sniOnly && opts.caKey === undefined)
+      throw new CliError('--ca-key is required to sign the verification certificate (or use --sni-only)');
+    if (opts.sniOnly && opts.caKey !== undefined)
+      throw new CliError('--sni-only registers without a verification certificate; drop --ca-key');
     const caPem = await readInputFile(opts.caCert, 'CA certificate');
     const caKey = opts.caKey === undefined ? undefined : await readInputFile(opts.caKey, 'CA private key');
     let registrationConfig: RegistrationConfig | undefined;
@@ -186,7 +200,9 @@ export function addCaCommands(program: Command, io: CliIo): void {
       ),
     );
     const mode = registrationConfig === undefined ? (opts.autoRegistration ? 'JITR' : 'manual registration') : 'JITP';
-    io.stdout(`CA ${r.certificateId} registered (${opts.inactive ? 'INACTIVE' : 'ACTIVE'}, auto-registration ${opts.autoRegistration ? 'ENABLE' : 'DISABLE'}, ${mode})\n`);
+    io.stdout(
+      `CA ${r.certificateId} registered (${opts.inactive ? 'INACTIVE' : 'ACTIVE'}, auto-registration ${opts.autoRegistration ? 'ENABLE' : 'DISABLE'}, ${mode})\n`,
+    );
     io.stdout(`  ${r.certificateArn}\n`);
   });
 
@@ -194,25 +210,29 @@ export function addCaCommands(program: Command, io: CliIo): void {
     const iot = await client(opts);
     let marker: string | undefined;
     do {
-      const r = await call('ListCACertificates', opts.endpoint, () => iot.send(new ListCACertificatesCommand({ pageSize: 250, ...(marker ? { marker } : {}) })));
+      const r = await call('ListCACertificates', opts.endpoint, () =>
+        iot.send(new ListCACertificatesCommand({ pageSize: 250, ...(marker ? { marker } : {}) })),
+      );
       for (const c of r.certificates ?? []) io.stdout(`${c.certificateId}\t${c.status}\t${c.creationDate?.toISOString() ?? ''}\n`);
       marker = r.nextMarker;
     } while (marker);
   });
 
-  withConnection(ca.command('describe').description('show a registered CA').argument('<caCertificateId>')).action(async (id: string, opts: ConnectionOptions) => {
-    const iot = await client(opts);
-    const r = await call('DescribeCACertificate', opts.endpoint, () => iot.send(new DescribeCACertificateCommand({ certificateId: id })));
-    const d = r.certificateDescription ?? {};
-    print(io, {
-      certificateId: d.certificateId,
-      status: d.status,
-      autoRegistrationStatus: d.autoRegistrationStatus,
-      certificateMode: d.certificateMode,
-      validity: d.validity,
-      registrationConfig: r.registrationConfig ?? null,
-    });
-  });
+  withConnection(ca.command('describe').description('show a registered CA').argument('<caCertificateId>')).action(
+    async (id: string, opts: ConnectionOptions) => {
+      const iot = await client(opts);
+      const r = await call('DescribeCACertificate', opts.endpoint, () => iot.send(new DescribeCACertificateCommand({ certificateId: id })));
+      const d = r.certificateDescription ?? {};
+      print(io, {
+        certificateId: d.certificateId,
+        status: d.status,
+        autoRegistrationStatus: d.autoRegistrationStatus,
+        certificateMode: d.certificateMode,
+        validity: d.validity,
+        registrationConfig: r.registrationConfig ?? null,
+      });
+    },
+  );
 
   withConnection(
     ca
@@ -223,28 +243,40 @@ export function addCaCommands(program: Command, io: CliIo): void {
       .addOption(new Option('--auto-registration <state>', 'new auto-registration status').choices(['ENABLE', 'DISABLE']))
       .option('--template <name>', 'set the JITP template')
       .option('--remove-template', 'remove the JITP template (the CA then does JITR)'),
-  ).action(async (id: string, opts: ConnectionOptions & { status?: 'ACTIVE' | 'INACTIVE'; autoRegistration?: 'ENABLE' | 'DISABLE'; template?: string; removeTemplate?: boolean }) => {
-    if (opts.template !== undefined && opts.removeTemplate) throw new CliError('give --template or --remove-template, not both');
-    if (opts.status === undefined && opts.autoRegistration === undefined && opts.template === undefined && !opts.removeTemplate) {
-      throw new CliError('nothing to change: give --status, --auto-registration, --template or --remove-template');
-    }
-    const iot = await client(opts);
-    await call('UpdateCACertificate', opts.endpoint, () =>
-      iot.send(
-        new UpdateCACertificateCommand({
-          certificateId: id,
-          ...(opts.status === undefined ? {} : { newStatus: opts.status }),
-          ...(opts.autoRegistration === undefined ? {} : { newAutoRegistrationStatus: opts.autoRegistration }),
-          ...(opts.template === undefined ? {} : { registrationConfig: { templateName: opts.template } }),
-          ...(opts.removeTemplate ? { removeAutoRegistration: true } : {}),
-        }),
-      ),
-    );
-    io.stdout(`${id}: updated\n`);
-  });
+  ).action(
+    async (
+      id: string,
+      opts: ConnectionOptions & {
+        status?: 'ACTIVE' | 'INACTIVE';
+        autoRegistration?: 'ENABLE' | 'DISABLE';
+        template?: string;
+        removeTemplate?: boolean;
+      },
+    ) => {
+      if (opts.template !== undefined && opts.removeTemplate) throw new CliError('give --template or --remove-template, not both');
+      if (opts.status === undefined && opts.autoRegistration === undefined && opts.template === undefined && !opts.removeTemplate) {
+        throw new CliError('nothing to change: give --status, --auto-registration, --template or --remove-template');
+      }
+      const iot = await client(opts);
+      await call('UpdateCACertificate', opts.endpoint, () =>
+        iot.send(
+          new UpdateCACertificateCommand({
+            certificateId: id,
+            ...(opts.status === undefined ? {} : { newStatus: opts.status }),
+            ...(opts.autoRegistration === undefined ? {} : { newAutoRegistrationStatus: opts.autoRegistration }),
+            ...(opts.template === undefined ? {} : { registrationConfig: { templateName: opts.template } }),
+            ...(opts.removeTemplate ? { removeAutoRegistration: true } : {}),
+          }),
+        ),
+      );
+      io.stdout(`${id}: updated\n`);
+    },
+  );
 
   ca.command('issue')
-    .description(`sign a device certificate with a CA (for labs and factories); the device key is generated here: DIR/${DEVICE_CERT_FILE}, DIR/${DEVICE_KEY_FILE} (0600)`)
+    .description(
+      `sign a device certificate with a CA (for labs and factories); the device key is generated here: DIR/${DEVICE_CERT_FILE}, DIR/${DEVICE_KEY_FILE} (0600)`,
+    )
     .requiredOption('--ca-cert <file>', 'CA certificate (PEM)')
     .requiredOption('--ca-key <file>', 'CA private key (PEM)')
     .requiredOption('--cn <name>', 'subject common name (JITP: AWS::IoT::Certificate::CommonName)')
@@ -254,7 +286,7 @@ export function addCaCommands(program: Command, io: CliIo): void {
     .option('--country <cc>', 'subject C, two letters (AWS::IoT::Certificate::Country)')
     .option('--state <name>', 'subject ST (AWS::IoT::Certificate::StateName)')
     .option('--locality <name>', 'subject L')
-    .option('--days <n>', 'validity in days (at most the CA\'s own)', daysArg, 365)
+    .option('--days <n>', "validity in days (at most the CA's own)", daysArg, 365)
     .addOption(keyAlgorithm())
     .requiredOption('--out <dir>', 'directory to write the device certificate and key to (created 0700)')
     .action(async (opts: IssueOptions) => {
@@ -279,6 +311,8 @@ export function addCaCommands(program: Command, io: CliIo): void {
       await mkdir(opts.out, { recursive: true, mode: 0o700 });
       await writeFileAtomic(keyPath, issued.privateKeyPem ?? '', { mode: 0o600 });
       await writeFileAtomic(certPath, issued.certificatePem, { mode: 0o644 });
-      io.stdout(`device certificate ${issued.certificateId} (CN=${opts.cn}${opts.serial === undefined ? '' : `, serialNumber=${opts.serial}`})\n  ${certPath}\n  ${keyPath} (0600)\n`);
+      io.stdout(
+        `device certificate ${issued.certificateId} (CN=${opts.cn}${opts.serial === undefined ? '' : `, serialNumber=${opts.serial}`})\n  ${certPath}\n  ${keyPath} (0600)\n`,
+      );
     });
 }

@@ -31,7 +31,12 @@ interface LoginTokenAnswer {
 }
 
 /** Signs and sends `POST /fleetprov/console/login-tokens`; resolves to the answer's status and body. */
-function requestLoginToken(endpoint: URL, keys: { accessKeyId: string; secretAccessKey: string }, ca: string, region: string): Promise<{ status: number; body: string }> {
+function requestLoginToken(
+  endpoint: URL,
+  keys: { accessKeyId: string; secretAccessKey: string },
+  ca: string,
+  region: string,
+): Promise<{ status: number; body: string }> {
   const amzDate = formatAmzDate(Date.now());
   const shortDate = amzDate.slice(0, 8);
   const payloadHash = sha256Hex('');
@@ -43,7 +48,9 @@ function requestLoginToken(endpoint: URL, keys: { accessKeyId: string; secretAcc
   const signedHeaders = [...headers.keys()].sort();
   const canonical = buildCanonicalRequest({ method: 'POST', rawPath: LOGIN_TOKENS_PATH, query: [], headers, signedHeaders, payloadHash });
   const scope = `${shortDate}/${region}/iot/aws4_request`;
-  const signature = createHmac('sha256', deriveSigningKey(keys.secretAccessKey, shortDate, region, 'iot')).update(buildStringToSign(amzDate, scope, canonical)).digest('hex');
+  const signature = createHmac('sha256', deriveSigningKey(keys.secretAccessKey, shortDate, region, 'iot'))
+    .update(buildStringToSign(amzDate, scope, canonical))
+    .digest('hex');
   const authorization = `AWS4-HMAC-SHA256 Credential=${keys.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -95,13 +102,20 @@ export function addConsoleCommand(program: Command, io: CliIo): void {
         throw new CliError(`cannot read the CA file ${caPath}; pass --ca (the server's DATA_DIR/ca/root-ca.pem) or --data-dir`);
       });
       const keys = await readSharedCredentialsFile(credentialsPath).catch(() => undefined);
-      if (keys === undefined) throw new CliError(`no admin credentials in ${credentialsPath}; pass --credentials (the server's DATA_DIR/credentials) or --data-dir`);
+      if (keys === undefined)
+        throw new CliError(
+          `no admin credentials in ${credentialsPath}; pass --credentials (the server's DATA_DIR/credentials) or --data-dir`,
+        );
       let answer: { status: number; body: string };
       try {
         answer = await requestLoginToken(endpoint, keys, ca, opts.region);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ECONNREFUSED') throw new CliError(`cannot reach the control plane at ${opts.endpoint}: is \`fleetprov server\` running? (--endpoint sets the URL)`, 1);
+        if (code === 'ECONNREFUSED')
+          throw new CliError(
+            `cannot reach the control plane at ${opts.endpoint}: is \`fleetprov server\` running? (--endpoint sets the URL)`,
+            1,
+          );
         throw new CliError(`the login-token request to ${opts.endpoint} failed: ${(err as Error).message}`, 1);
       }
       if (answer.status !== 200) {
@@ -116,11 +130,15 @@ export function addConsoleCommand(program: Command, io: CliIo): void {
       const token = JSON.parse(answer.body) as LoginTokenAnswer;
       const url = `${endpoint.origin}${token.loginPath}`;
       if (opts.json) {
-        io.stdout(`${JSON.stringify({ url, loginToken: token.loginToken, expiresAt: new Date(token.expiresAt * 1000).toISOString() }, null, 2)}\n`);
+        io.stdout(
+          `${JSON.stringify({ url, loginToken: token.loginToken, expiresAt: new Date(token.expiresAt * 1000).toISOString() }, null, 2)}\n`,
+        );
         return;
       }
-      io.stdout(`Open this link to sign in to the fleetprov console (once, until ${new Date(token.expiresAt * 1000).toISOString()}):\n\n  ${url}\n\n`);
-      io.stdout('Or paste the token below into the console\'s sign-in page:\n\n');
+      io.stdout(
+        `Open this link to sign in to the fleetprov console (once, until ${new Date(token.expiresAt * 1000).toISOString()}):\n\n  ${url}\n\n`,
+      );
+      io.stdout("Or paste the token below into the console's sign-in page:\n\n");
       io.stdout(`  ${token.loginToken}\n`);
     });
 }

@@ -55,18 +55,26 @@ export interface DemoResult {
 }
 
 async function setUpFleet(iot: IoTClient, dir: string): Promise<{ certPem: string; keyPem: string }> {
-  await iot.send(new CreatePolicyCommand({ policyName: CLAIM_POLICY, policyDocument: await readFile(examplePath('claim-policy.json'), 'utf8') }));
-  await iot.send(new CreatePolicyCommand({ policyName: DEVICE_POLICY, policyDocument: await readFile(examplePath('device-policy.json'), 'utf8') }));
+  await iot.send(
+    new CreatePolicyCommand({ policyName: CLAIM_POLICY, policyDocument: await readFile(examplePath('claim-policy.json'), 'utf8') }),
+  );
+  await iot.send(
+    new CreatePolicyCommand({ policyName: DEVICE_POLICY, policyDocument: await readFile(examplePath('device-policy.json'), 'utf8') }),
+  );
   // The reference client's template, attaching the device policy instead of the open "full_citizen_role".
-  const template = JSON.parse(await readFile(examplePath('birthing-template.json'), 'utf8')) as { Resources: { policy: { Properties: { PolicyName: string } } } };
+  const template = JSON.parse(await readFile(examplePath('birthing-template.json'), 'utf8')) as {
+    Resources: { policy: { Properties: { PolicyName: string } } };
+  };
   template.Resources.policy.Properties.PolicyName = DEVICE_POLICY;
-  await iot.send(new CreateProvisioningTemplateCommand({
-    templateName: TEMPLATE,
-    templateBody: JSON.stringify(template),
-    enabled: true,
-    provisioningRoleArn: 'arn:aws:iam::000000000000:role/fleetprov-provisioning',
-    description: 'born_<SerialNumber> things with the device policy',
-  }));
+  await iot.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: TEMPLATE,
+      templateBody: JSON.stringify(template),
+      enabled: true,
+      provisioningRoleArn: 'arn:aws:iam::000000000000:role/fleetprov-provisioning',
+      description: 'born_<SerialNumber> things with the device policy',
+    }),
+  );
   const claim = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
   await iot.send(new AttachPolicyCommand({ policyName: CLAIM_POLICY, target: claim.certificateArn! }));
   const claimDir = join(dir, 'claim');
@@ -81,7 +89,10 @@ async function tryPublish(identity: DeviceIdentity, server: RunningServer, rootC
   const client = await connect(identity, { endpoint: '127.0.0.1', port: server.mqttPort, rootCa });
   try {
     const outcome = await Promise.race([
-      client.publishAsync(topic, '{"demo":true}', { qos: 1 }).then(() => 'accepted' as const, () => 'refused' as const),
+      client.publishAsync(topic, '{"demo":true}', { qos: 1 }).then(
+        () => 'accepted' as const,
+        () => 'refused' as const,
+      ),
       new Promise<'refused'>((resolve) => client.once('close', () => resolve('refused'))),
       new Promise<'refused'>((resolve) => setTimeout(() => resolve('refused'), 5000).unref()),
     ]);
@@ -93,7 +104,12 @@ async function tryPublish(identity: DeviceIdentity, server: RunningServer, rootC
 
 /** Runs the demo against a running server; returns the table rows. */
 export async function runDemoFleet(server: RunningServer, workDir: string, io: CliIo): Promise<DemoResult[]> {
-  const iot = await createAdminClient({ endpoint: server.controlPlaneUrl, credentialsPath: server.paths.credentials, caPath: server.caPath, region: server.context.region });
+  const iot = await createAdminClient({
+    endpoint: server.controlPlaneUrl,
+    credentialsPath: server.paths.credentials,
+    caPath: server.caPath,
+    region: server.context.region,
+  });
   const rootCa = await readFile(server.caPath, 'utf8');
   io.stdout('setting up: claim policy, device policy, template "birthing_template", claim certificate ...\n');
   const claim = await setUpFleet(iot, workDir);
@@ -109,7 +125,12 @@ export async function runDemoFleet(server: RunningServer, workDir: string, io: C
   try {
     if (webhook !== null) {
       io.stdout(`pre-provisioning webhook ${webhook.url}: allow-list of ${devices.length} serial numbers ...\n`);
-      await iot.send(new UpdateProvisioningTemplateCommand({ templateName: TEMPLATE, preProvisioningHook: { targetArn: webhook.url, payloadVersion: '2020-04-01' } }));
+      await iot.send(
+        new UpdateProvisioningTemplateCommand({
+          templateName: TEMPLATE,
+          preProvisioningHook: { targetArn: webhook.url, payloadVersion: '2020-04-01' },
+        }),
+      );
     }
     const results = await provisionDevices(server, iot, rootCa, claim, devices, workDir, io);
     results.push(await jitpRow(server, iot, workDir, suffix, rootCa, io));
@@ -118,30 +139,68 @@ export async function runDemoFleet(server: RunningServer, workDir: string, io: C
   } finally {
     if (webhook !== null) {
       // The webhook lives only as long as the demo run: leave the template without it (for --keep-running).
-      await iot.send(new UpdateProvisioningTemplateCommand({ templateName: TEMPLATE, removePreProvisioningHook: true })).catch(() => undefined);
+      await iot
+        .send(new UpdateProvisioningTemplateCommand({ templateName: TEMPLATE, removePreProvisioningHook: true }))
+        .catch(() => undefined);
       await webhook.close();
     }
   }
 }
 
 /** A device whose serial number is not on the webhook's allow-list: RegisterThing is refused. */
-async function provisionUnlisted(server: RunningServer, rootCa: string, claim: { certPem: string; keyPem: string }, serial: string, workDir: string, io: CliIo): Promise<DemoResult> {
+async function provisionUnlisted(
+  server: RunningServer,
+  rootCa: string,
+  claim: { certPem: string; keyPem: string },
+  serial: string,
+  workDir: string,
+  io: CliIo,
+): Promise<DemoResult> {
   const name = 'device-5';
   const flow = 'CreateCertificateFromCsr / JSON';
   io.stdout(`provisioning ${name} (${flow}, serial ${serial} not on the allow-list) ...\n`);
   const started = performance.now();
   try {
     await provision({
-      endpoint: '127.0.0.1', port: server.mqttPort, rootCa, claimCert: claim.certPem, claimKey: claim.keyPem, clientId: `claim-${name}`,
-      templateName: TEMPLATE, parameters: { SerialNumber: serial }, format: 'json', method: 'csr', storageDir: join(workDir, 'devices', name),
+      endpoint: '127.0.0.1',
+      port: server.mqttPort,
+      rootCa,
+      claimCert: claim.certPem,
+      claimKey: claim.keyPem,
+      clientId: `claim-${name}`,
+      templateName: TEMPLATE,
+      parameters: { SerialNumber: serial },
+      format: 'json',
+      method: 'csr',
+      storageDir: join(workDir, 'devices', name),
       retry: { attempts: 1, baseMs: 200, maxMs: 1000 },
     });
   } catch (err) {
     if (!(err instanceof ProvisioningRejectedError)) throw err;
     const ms = Math.round(performance.now() - started);
-    return { device: name, flow, thing: '(none)', certificateId: '-', status: 'REJECTED', allowedPublish: '-', forbiddenPublish: '-', ms, note: `${err.errorCode}: ${err.errorMessage}` };
+    return {
+      device: name,
+      flow,
+      thing: '(none)',
+      certificateId: '-',
+      status: 'REJECTED',
+      allowedPublish: '-',
+      forbiddenPublish: '-',
+      ms,
+      note: `${err.errorCode}: ${err.errorMessage}`,
+    };
   }
-  return { device: name, flow, thing: `born_${serial}`, certificateId: '-', status: 'PROVISIONED (unexpected)', allowedPublish: '-', forbiddenPublish: '-', ms: Math.round(performance.now() - started), note: 'the hook should have refused this serial number' };
+  return {
+    device: name,
+    flow,
+    thing: `born_${serial}`,
+    certificateId: '-',
+    status: 'PROVISIONED (unexpected)',
+    allowedPublish: '-',
+    forbiddenPublish: '-',
+    ms: Math.round(performance.now() - started),
+    note: 'the hook should have refused this serial number',
+  };
 }
 
 /** Provisions each device and probes what its certificate may publish. */
@@ -195,7 +254,14 @@ async function provisionDevices(
 }
 
 /** The JITP device (a factory certificate from a registered manufacturer CA) as a table row. */
-async function jitpRow(server: RunningServer, iot: IoTClient, workDir: string, suffix: string, rootCa: string, io: CliIo): Promise<DemoResult> {
+async function jitpRow(
+  server: RunningServer,
+  iot: IoTClient,
+  workDir: string,
+  suffix: string,
+  rootCa: string,
+  io: CliIo,
+): Promise<DemoResult> {
   const started = performance.now();
   const { identity, attempts } = await runJitpDemoDevice(server, iot, workDir, `sn-${suffix}`, io);
   const ms = performance.now() - started;
@@ -216,9 +282,23 @@ async function jitpRow(server: RunningServer, iot: IoTClient, workDir: string, s
 /** Formats rows as an aligned table. */
 export function formatTable(rows: readonly DemoResult[]): string {
   const head = ['device', 'flow', 'thing', 'certificate', 'status', 'allowed publish', 'forbidden publish', 'time', 'note'];
-  const body = rows.map((r) => [r.device, r.flow, r.thing, r.certificateId, r.status, r.allowedPublish, r.forbiddenPublish, `${r.ms} ms`, r.note]);
+  const body = rows.map((r) => [
+    r.device,
+    r.flow,
+    r.thing,
+    r.certificateId,
+    r.status,
+    r.allowedPublish,
+    r.forbiddenPublish,
+    `${r.ms} ms`,
+    r.note,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
@@ -234,7 +314,14 @@ export function addDemoCommand(program: Command, io: CliIo): void {
       const workDir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'fleetprov-demo-')));
       const { startServer } = await import('../server.js');
       io.stdout(`starting an embedded fleetprov server in ${workDir} ...\n`);
-      const server = await startServer({ dataDir: join(workDir, 'server'), mqttPort: 0, httpPort: 0, logLevel: opts.logLevel, keyPoolSize: 2, rotation: { graceMs: 0 } });
+      const server = await startServer({
+        dataDir: join(workDir, 'server'),
+        mqttPort: 0,
+        httpPort: 0,
+        logLevel: opts.logLevel,
+        keyPoolSize: 2,
+        rotation: { graceMs: 0 },
+      });
       try {
         const rows = await runDemoFleet(server, workDir, io);
         io.stdout('\n' + formatTable(rows) + '\n\n');
@@ -245,14 +332,20 @@ export function addDemoCommand(program: Command, io: CliIo): void {
         );
         io.stdout(`files: server data ${server.paths.dir}, claim ${join(workDir, 'claim')}, devices ${join(workDir, 'devices')}\n`);
         if (!ok) throw new CliError('the demo did not end as expected (see the table)', 1);
-        io.stdout('every device was provisioned (device-4 just in time, from its manufacturer CA), reconnected with its own certificate, published where its policy allows and was refused elsewhere;\n');
-        io.stdout('the device whose serial number is not on the allow-list was refused by the pre-provisioning webhook, and nothing was created for it.\n\n');
+        io.stdout(
+          'every device was provisioned (device-4 just in time, from its manufacturer CA), reconnected with its own certificate, published where its policy allows and was refused elsewhere;\n',
+        );
+        io.stdout(
+          'the device whose serial number is not on the allow-list was refused by the pre-provisioning webhook, and nothing was created for it.\n\n',
+        );
         const rotated = await runDemoRotation(server, workDir, rotatableDemoDevices(rows), DEVICE_POLICY, io);
         io.stdout('\n' + formatRotationTable(rotated) + '\n\n');
         if (!rotated.every((r) => r.oldStatus === 'INACTIVE' && r.newStatus === 'ACTIVE' && r.oldConnect === 'refused' && r.confirmed)) {
           throw new CliError('the rotation step did not end as expected (see the table)', 1);
         }
-        io.stdout('every device rotated its certificate with its current identity; each old certificate was retired (INACTIVE) once the new one connected.\n');
+        io.stdout(
+          'every device rotated its certificate with its current identity; each old certificate was retired (INACTIVE) once the new one connected.\n',
+        );
         if (opts.keepRunning) {
           io.stdout(banner(server) + '\n');
           await new Promise<void>((resolve) => {

@@ -7,7 +7,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateProvisioningTemplateCommand, GetRegistrationCodeCommand, RegisterCACertificateCommand, type IoTClient } from '@aws-sdk/client-iot';
+import {
+  CreateProvisioningTemplateCommand,
+  GetRegistrationCodeCommand,
+  RegisterCACertificateCommand,
+  type IoTClient,
+} from '@aws-sdk/client-iot';
 import { connectJustInTime, type DeviceIdentity } from '@fleetprov/device';
 import { createTestCa, createVerificationCertificate, issueDeviceCertificate } from '../pki/index.js';
 import type { RunningServer } from '../server.js';
@@ -26,7 +31,13 @@ export interface JitpDemoOutcome {
 }
 
 /** Registers a demo manufacturer CA for JITP and brings one device up through it. */
-export async function runJitpDemoDevice(server: RunningServer, iot: IoTClient, workDir: string, serial: string, io: CliIo): Promise<JitpDemoOutcome> {
+export async function runJitpDemoDevice(
+  server: RunningServer,
+  iot: IoTClient,
+  workDir: string,
+  serial: string,
+  io: CliIo,
+): Promise<JitpDemoOutcome> {
   io.stdout(`setting up JITP: manufacturer CA, template "${JITP_TEMPLATE}", CA registration with auto-registration ...\n`);
   await iot.send(
     new CreateProvisioningTemplateCommand({
@@ -61,7 +72,10 @@ export async function runJitpDemoDevice(server: RunningServer, iot: IoTClient, w
     storageDir: join(workDir, 'devices', 'device-4'),
     retry: { attempts: 5, baseMs: 200, maxMs: 1000 },
     onProgress: (e) => {
-      if (e.status === 'retry') io.stdout(`  device-4: connection refused (${e.errorCode ?? 'dropped'}), as the first connection of a JITP certificate always is; retrying in ${e.delayMs ?? 0} ms\n`);
+      if (e.status === 'retry')
+        io.stdout(
+          `  device-4: connection refused (${e.errorCode ?? 'dropped'}), as the first connection of a JITP certificate always is; retrying in ${e.delayMs ?? 0} ms\n`,
+        );
     },
   });
   await result.client.endAsync(true).catch(() => undefined);

@@ -5,7 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AttachPolicyCommand, CreatePolicyCommand, CreateProvisioningTemplateCommand, DescribeCertificateCommand, type IoTClient } from '@aws-sdk/client-iot';
+import {
+  AttachPolicyCommand,
+  CreatePolicyCommand,
+  CreateProvisioningTemplateCommand,
+  DescribeCertificateCommand,
+  type IoTClient,
+} from '@aws-sdk/client-iot';
 import { connect, loadIdentity, rotate } from '@fleetprov/device';
 import type { RunningServer } from '../server.js';
 import { createAdminClient } from './admin-client.js';
@@ -31,9 +37,16 @@ export interface DemoRotationResult {
 }
 
 async function setUpRotation(iot: IoTClient, devicePolicy: string): Promise<void> {
-  await iot.send(new CreatePolicyCommand({ policyName: ROTATION_POLICY, policyDocument: await readFile(examplePath('rotation-device-policy.json'), 'utf8') }));
+  await iot.send(
+    new CreatePolicyCommand({
+      policyName: ROTATION_POLICY,
+      policyDocument: await readFile(examplePath('rotation-device-policy.json'), 'utf8'),
+    }),
+  );
   // The example rotation template, attaching the demo's device policy and the rotation policy.
-  const template = JSON.parse(await readFile(examplePath('rotation-template.json'), 'utf8')) as { Resources: Record<string, unknown> & { policy: { Properties: { PolicyName: string } } } };
+  const template = JSON.parse(await readFile(examplePath('rotation-template.json'), 'utf8')) as {
+    Resources: Record<string, unknown> & { policy: { Properties: { PolicyName: string } } };
+  };
   template.Resources.policy.Properties.PolicyName = devicePolicy;
   template.Resources.rotationPolicy = { Type: 'AWS::IoT::Policy', Properties: { PolicyName: ROTATION_POLICY } };
   await iot.send(
@@ -63,10 +76,23 @@ export function rotatableDemoDevices(rows: ReadonlyArray<{ device: string; statu
 }
 
 /** Rotates the certificate of every device provisioned under `workDir/devices/<name>`. */
-export async function runDemoRotation(server: RunningServer, workDir: string, devices: readonly string[], devicePolicy: string, io: CliIo): Promise<DemoRotationResult[]> {
-  const iot = await createAdminClient({ endpoint: server.controlPlaneUrl, credentialsPath: server.paths.credentials, caPath: server.caPath, region: server.context.region });
+export async function runDemoRotation(
+  server: RunningServer,
+  workDir: string,
+  devices: readonly string[],
+  devicePolicy: string,
+  io: CliIo,
+): Promise<DemoRotationResult[]> {
+  const iot = await createAdminClient({
+    endpoint: server.controlPlaneUrl,
+    credentialsPath: server.paths.credentials,
+    caPath: server.caPath,
+    region: server.context.region,
+  });
   const rootCa = await readFile(server.caPath, 'utf8');
-  io.stdout(`setting up rotation: policy "${ROTATION_POLICY}" (provisioning topics for devices), template "${DEMO_ROTATION_TEMPLATE}" ...\n`);
+  io.stdout(
+    `setting up rotation: policy "${ROTATION_POLICY}" (provisioning topics for devices), template "${DEMO_ROTATION_TEMPLATE}" ...\n`,
+  );
   await setUpRotation(iot, devicePolicy);
   const results: DemoRotationResult[] = [];
   const today = new Date().toISOString().slice(0, 10);
@@ -75,7 +101,12 @@ export async function runDemoRotation(server: RunningServer, workDir: string, de
     const before = await loadIdentity(storageDir);
     if (before === null || before.thingName === undefined) throw new Error(`demo device ${name} is not provisioned`);
     // Grant the rotation topics to the device's current certificate (an operator step on real fleets: put them in the device policy).
-    await iot.send(new AttachPolicyCommand({ policyName: ROTATION_POLICY, target: `arn:aws:iot:${server.context.region}:${server.context.accountId}:cert/${before.certificateId}` }));
+    await iot.send(
+      new AttachPolicyCommand({
+        policyName: ROTATION_POLICY,
+        target: `arn:aws:iot:${server.context.region}:${server.context.accountId}:cert/${before.certificateId}`,
+      }),
+    );
     io.stdout(`rotating ${name} (${before.thingName}) ...\n`);
     const started = performance.now();
     const result = await rotate({
@@ -91,11 +122,14 @@ export async function runDemoRotation(server: RunningServer, workDir: string, de
     // The server retires the old certificate once the new one connected (after its grace period).
     let oldStatus = '?';
     for (let i = 0; i < 100; i++) {
-      oldStatus = (await iot.send(new DescribeCertificateCommand({ certificateId: before.certificateId }))).certificateDescription?.status ?? '?';
+      oldStatus =
+        (await iot.send(new DescribeCertificateCommand({ certificateId: before.certificateId }))).certificateDescription?.status ?? '?';
       if (oldStatus !== 'ACTIVE') break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const newStatus = (await iot.send(new DescribeCertificateCommand({ certificateId: result.identity.certificateId }))).certificateDescription?.status ?? '?';
+    const newStatus =
+      (await iot.send(new DescribeCertificateCommand({ certificateId: result.identity.certificateId }))).certificateDescription?.status ??
+      '?';
     results.push({
       device: name,
       thing: before.thingName,
@@ -114,8 +148,28 @@ export async function runDemoRotation(server: RunningServer, workDir: string, de
 
 /** Formats the rotation rows as an aligned table. */
 export function formatRotationTable(rows: readonly DemoRotationResult[]): string {
-  const head = ['device', 'thing', 'old certificate', 'old status', 'new certificate', 'new status', 'old cert connects', 'confirmed', 'time'];
-  const body = rows.map((r) => [r.device, r.thing, r.oldCertificateId, r.oldStatus, r.newCertificateId, r.newStatus, r.oldConnect, r.confirmed ? 'yes' : 'no', `${r.ms} ms`]);
+  const head = [
+    'device',
+    'thing',
+    'old certificate',
+    'old status',
+    'new certificate',
+    'new status',
+    'old cert connects',
+    'confirmed',
+    'time',
+  ];
+  const body = rows.map((r) => [
+    r.device,
+    r.thing,
+    r.oldCertificateId,
+    r.oldStatus,
+    r.newCertificateId,
+    r.newStatus,
+    r.oldConnect,
+    r.confirmed ? 'yes' : 'no',
+    `${r.ms} ms`,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');

@@ -5,7 +5,12 @@
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { verifyWebhookSignature, WEBHOOK_DELIVERY_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER } from '../provisioning/index.js';
+import {
+  verifyWebhookSignature,
+  WEBHOOK_DELIVERY_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+} from '../provisioning/index.js';
 
 /** A running demo webhook. */
 export interface DemoWebhook {
@@ -33,7 +38,15 @@ export async function startDemoWebhook(secret: string, allowed: ReadonlySet<stri
       if (size > 65_536) return answer(413, { message: 'body too large' });
       const body = Buffer.concat(chunks).toString('utf8');
       const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
-      const problem = verifyWebhookSignature(secret, { timestamp: header(WEBHOOK_TIMESTAMP_HEADER), delivery: header(WEBHOOK_DELIVERY_HEADER), signature: header(WEBHOOK_SIGNATURE_HEADER) }, body);
+      const problem = verifyWebhookSignature(
+        secret,
+        {
+          timestamp: header(WEBHOOK_TIMESTAMP_HEADER),
+          delivery: header(WEBHOOK_DELIVERY_HEADER),
+          signature: header(WEBHOOK_SIGNATURE_HEADER),
+        },
+        body,
+      );
       if (problem !== null) return answer(401, { message: problem });
       let serial: unknown;
       try {

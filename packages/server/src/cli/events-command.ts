@@ -37,20 +37,29 @@ interface EventsOptions extends ConnectionOptions {
 
 /** One line of the human-readable log. */
 export function formatEvent(e: EventJson): string {
-  const subject = [e.templateName ? `template=${e.templateName}` : '', e.thingName ? `thing=${e.thingName}` : '', e.clientId ? `client=${e.clientId}` : '']
+  const subject = [
+    e.templateName ? `template=${e.templateName}` : '',
+    e.thingName ? `thing=${e.thingName}` : '',
+    e.clientId ? `client=${e.clientId}` : '',
+  ]
     .filter(Boolean)
     .join(' ');
   return `${e.time}  #${e.id}  ${e.outcome.padEnd(8)}  ${(e.operation ?? e.type).padEnd(24)}${e.errorCode ? `  ${e.errorCode}` : ''}  ${e.message ?? ''}${subject ? `  (${subject})` : ''}`;
 }
 
-async function fetchEvents(call: ExtensionCall, endpoint: string, query: Record<string, string | undefined>): Promise<{ events: EventJson[]; lastId: number }> {
+async function fetchEvents(
+  call: ExtensionCall,
+  endpoint: string,
+  query: Record<string, string | undefined>,
+): Promise<{ events: EventJson[]; lastId: number }> {
   const defined = Object.fromEntries(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined));
   try {
     return (await call('GET', '/fleetprov/events', defined)) as unknown as { events: EventJson[]; lastId: number };
   } catch (err) {
     if (err instanceof ExtensionApiError) throw new CliError(`reading the event log failed: HTTP ${err.statusCode}: ${err.message}`, 1);
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ECONNREFUSED') throw new CliError(`cannot reach the control plane at ${endpoint}: is \`fleetprov server\` running? (--endpoint sets the URL)`, 1);
+    if (code === 'ECONNREFUSED')
+      throw new CliError(`cannot reach the control plane at ${endpoint}: is \`fleetprov server\` running? (--endpoint sets the URL)`, 1);
     throw new CliError(`reading the event log failed: ${(err as Error).message}`, 1);
   }
 }
@@ -60,7 +69,9 @@ export function addEventsCommand(program: Command, io: CliIo): void {
   withConnection(
     program
       .command('events')
-      .description('show the provisioning event log (every accepted and rejected request with its reason, and registry changes); --follow tails it')
+      .description(
+        'show the provisioning event log (every accepted and rejected request with its reason, and registry changes); --follow tails it',
+      )
       .option('--follow', 'keep running and print new events as they arrive (Ctrl-C stops)')
       .option('--limit <n>', 'how many of the newest events to show first (1-1000)', '20')
       .option('--json', 'one JSON object per line instead of text')
@@ -71,14 +82,21 @@ export function addEventsCommand(program: Command, io: CliIo): void {
       .option('--interval-ms <n>', 'with --follow: how often to poll the server', '1000'),
   ).action(async (opts: EventsOptions) => {
     const limit = Number(opts.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(`--limit must be an integer from 1 to 1000, got "${opts.limit}"`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new CliError(`--limit must be an integer from 1 to 1000, got "${opts.limit}"`);
     const interval = Number(opts.intervalMs);
-    if (!Number.isInteger(interval) || interval < 50 || interval > 60_000) throw new CliError(`--interval-ms must be an integer from 50 to 60000, got "${opts.intervalMs}"`);
+    if (!Number.isInteger(interval) || interval < 50 || interval > 60_000)
+      throw new CliError(`--interval-ms must be an integer from 50 to 60000, got "${opts.intervalMs}"`);
     if (opts.outcome !== undefined && !['accepted', 'rejected', 'info'].includes(opts.outcome)) {
       throw new CliError(`--outcome must be accepted, rejected or info, got "${opts.outcome}"`);
     }
     const paths = dataDirPaths(opts.dataDir);
-    const call = await createExtensionClient({ endpoint: opts.endpoint, credentialsPath: opts.credentials ?? paths.credentials, caPath: opts.ca ?? paths.rootCa, region: opts.region });
+    const call = await createExtensionClient({
+      endpoint: opts.endpoint,
+      credentialsPath: opts.credentials ?? paths.credentials,
+      caPath: opts.ca ?? paths.rootCa,
+      region: opts.region,
+    });
     const filters = { type: opts.type, outcome: opts.outcome, thingName: opts.thing, templateName: opts.template };
     const show = (events: EventJson[]) => {
       for (const e of events) io.stdout((opts.json ? JSON.stringify(e) : formatEvent(e)) + '\n');

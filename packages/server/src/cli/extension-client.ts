@@ -5,7 +5,14 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import https from 'node:https';
-import { buildCanonicalRequest, buildStringToSign, canonicalQueryString, deriveSigningKey, formatAmzDate, SIGV4_ALGORITHM } from '../api/sigv4.js';
+import {
+  buildCanonicalRequest,
+  buildStringToSign,
+  canonicalQueryString,
+  deriveSigningKey,
+  formatAmzDate,
+  SIGV4_ALGORITHM,
+} from '../api/sigv4.js';
 import { loadAdminMaterial, type AdminTarget } from './admin-client.js';
 
 /** An error answer of the control plane. */
@@ -22,7 +29,12 @@ export class ExtensionApiError extends Error {
 }
 
 /** Calls one extension route; resolves with the parsed JSON body. */
-export type ExtensionCall = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, query?: Record<string, string>, body?: unknown) => Promise<Record<string, unknown>>;
+export type ExtensionCall = (
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  query?: Record<string, string>,
+  body?: unknown,
+) => Promise<Record<string, unknown>>;
 
 /** A signed client for `target`. */
 export async function createExtensionClient(target: AdminTarget): Promise<ExtensionCall> {
@@ -50,14 +62,25 @@ export async function createExtensionClient(target: AdminTarget): Promise<Extens
       payloadHash,
     });
     const scope = `${shortDate}/${region}/iot/aws4_request`;
-    const signature = createHmac('sha256', deriveSigningKey(secretAccessKey, shortDate, region, 'iot')).update(buildStringToSign(amzDate, scope, canonical)).digest('hex');
+    const signature = createHmac('sha256', deriveSigningKey(secretAccessKey, shortDate, region, 'iot'))
+      .update(buildStringToSign(amzDate, scope, canonical))
+      .digest('hex');
     headers.authorization = `${SIGV4_ALGORITHM} Credential=${accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
     const { status, text, errorType } = await new Promise<{ status: number; text: string; errorType: string }>((resolve, reject) => {
-      const req = https.request({ hostname: base.hostname, port: base.port, method, path: `${path}${search === '' ? '' : `?${search}`}`, headers, agent }, (res) => {
-        let data = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => void (data += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: data, errorType: String(res.headers['x-amzn-errortype'] ?? 'Error').split(':')[0]! }));
-      });
+      const req = https.request(
+        { hostname: base.hostname, port: base.port, method, path: `${path}${search === '' ? '' : `?${search}`}`, headers, agent },
+        (res) => {
+          let data = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => void (data += chunk));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text: data,
+              errorType: String(res.headers['x-amzn-errortype'] ?? 'Error').split(':')[0]!,
+            }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(payload);
     });

@@ -11,7 +11,14 @@ export async function readInputFile(path: string, what: string): Promise<string>
     buf = await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String((err as Error).message);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : String((err as Error).message);
     throw new CliError(`cannot read ${what} ${path}: ${why}`);
   }
   if (buf.length > MAX_INPUT_FILE_BYTES) throw new CliError(`${what} ${path} is ${buf.length} bytes; the limit is ${MAX_INPUT_FILE_BYTES}`);

@@ -26,15 +26,22 @@ export function parseSubjectOption(text: string): Record<string, string[]> {
 }
 
 function toExistingThing(value: unknown, path: string): ExistingThing {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`--existing-thing ${path}: expected a JSON object like {"thingName":"x","attributes":{}}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CliError(`--existing-thing ${path}: expected a JSON object like {"thingName":"x","attributes":{}}`);
   const v = value as Record<string, unknown>;
   if (typeof v.thingName !== 'string') throw new CliError(`--existing-thing ${path}: "thingName" must be a string`);
   const attributes = v.attributes ?? {};
-  if (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes) || Object.values(attributes).some((a) => typeof a !== 'string')) {
+  if (
+    typeof attributes !== 'object' ||
+    attributes === null ||
+    Array.isArray(attributes) ||
+    Object.values(attributes).some((a) => typeof a !== 'string')
+  ) {
     throw new CliError(`--existing-thing ${path}: "attributes" must be an object of strings`);
   }
   const groups = v.thingGroups ?? [];
-  if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string')) throw new CliError(`--existing-thing ${path}: "thingGroups" must be a list of strings`);
+  if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string'))
+    throw new CliError(`--existing-thing ${path}: "thingGroups" must be a list of strings`);
   return {
     thingName: v.thingName,
     thingTypeName: typeof v.thingTypeName === 'string' ? v.thingTypeName : null,
@@ -51,7 +58,9 @@ function reportTemplateError(err: unknown): never {
 
 /** Adds `template validate` and `template render`. */
 export function addTemplateCommands(program: Command, io: CliIo): void {
-  const template = program.command('template').description('provisioning templates: validate and render offline; create, list, describe, enable, disable on a server');
+  const template = program
+    .command('template')
+    .description('provisioning templates: validate and render offline; create, list, describe, enable, disable on a server');
 
   template
     .command('validate')
@@ -72,7 +81,13 @@ export function addTemplateCommands(program: Command, io: CliIo): void {
         reportTemplateError(err);
       }
       if (opts.json) {
-        io.stdout(JSON.stringify({ valid: true, parameters: parsed.parameterNames, extensionsUsed: parsed.extensionsUsed, warnings: parsed.warnings }, null, 2) + '\n');
+        io.stdout(
+          JSON.stringify(
+            { valid: true, parameters: parsed.parameterNames, extensionsUsed: parsed.extensionsUsed, warnings: parsed.warnings },
+            null,
+            2,
+          ) + '\n',
+        );
         return;
       }
       io.stdout(`${file}: valid ${templateType(opts.type)} template; parameters: ${parsed.parameterNames.join(', ') || '(none)'}\n`);
@@ -94,7 +109,10 @@ export function addTemplateCommands(program: Command, io: CliIo): void {
       const parameters = parseKeyValues(opts.param, '--param');
       const certificate: CertificateFacts = { certificateId: opts.certId };
       if (opts.subject !== undefined) certificate.subject = parseSubjectOption(opts.subject);
-      const existingThing = opts.existingThing === undefined ? null : toExistingThing(await readJsonFile(opts.existingThing, 'existing thing'), opts.existingThing);
+      const existingThing =
+        opts.existingThing === undefined
+          ? null
+          : toExistingThing(await readJsonFile(opts.existingThing, 'existing thing'), opts.existingThing);
       try {
         const parsed = parseTemplate(body, { type: templateType(opts.type) });
         const plan = evaluateTemplate(parsed, { parameters, certificate, existingThing });

@@ -63,7 +63,10 @@ export function checkCsrf(session: ConsoleSession, request: FastifyRequest): voi
   if (SAFE_METHODS.has(request.method)) return;
   const header = request.headers[CSRF_HEADER];
   if (typeof header !== 'string' || !safeEqual(header, session.csrfToken)) {
-    throw new ApiError('AccessDeniedException', 'A request of a console session that changes something must send the session\'s X-Fleetprov-Csrf header.');
+    throw new ApiError(
+      'AccessDeniedException',
+      "A request of a console session that changes something must send the session's X-Fleetprov-Csrf header.",
+    );
   }
   checkOrigin(request);
 }

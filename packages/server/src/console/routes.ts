@@ -46,7 +46,13 @@ const SECURITY_HEADERS: Record<string, string> = {
   'cache-control': 'no-cache',
 };
 
-const ACCESS_KEY_ID: Schema = { type: 'string', minLength: 16, maxLength: 128, pattern: '^[A-Za-z0-9]+$', description: 'letters and digits' };
+const ACCESS_KEY_ID: Schema = {
+  type: 'string',
+  minLength: 16,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9]+$',
+  description: 'letters and digits',
+};
 /** A login: a login token, or an access key pair (checked in the handler: a schema cannot say "one or the other" with today's messages). */
 const LOGIN_BODY = object({ loginToken: text(256, 1), accessKeyId: ACCESS_KEY_ID, secretAccessKey: text(256, 1) });
 
@@ -146,35 +152,42 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRouteOptions> = async (app
     checkOrigin(request);
   }
 
-  app.post<{ Body: { loginToken?: string | null; accessKeyId?: string | null; secretAccessKey?: string | null } }>('/console/api/login', { schema: { body: LOGIN_BODY }, onRequest: checkLoginOrigin }, async (request, reply) => {
-    checkFailureBudget(request.ip);
-    const body = request.body;
-    let accessKeyId: string | undefined;
-    if (body.loginToken != null) {
-      const token = body.loginToken;
-      accessKeyId = sessions.consumeLoginToken(token);
-      if (accessKeyId === undefined) {
-        recordFailure(request.ip);
-        request.log.warn({ reason: 'unknown, used or expired login token' }, 'console login refused');
-        throw new ApiError('UnrecognizedClientException', 'The login token is not valid (unknown, already used or expired); run fleetprov console-login again.');
+  app.post<{ Body: { loginToken?: string | null; accessKeyId?: string | null; secretAccessKey?: string | null } }>(
+    '/console/api/login',
+    { schema: { body: LOGIN_BODY }, onRequest: checkLoginOrigin },
+    async (request, reply) => {
+      checkFailureBudget(request.ip);
+      const body = request.body;
+      let accessKeyId: string | undefined;
+      if (body.loginToken != null) {
+        const token = body.loginToken;
+        accessKeyId = sessions.consumeLoginToken(token);
+        if (accessKeyId === undefined) {
+          recordFailure(request.ip);
+          request.log.warn({ reason: 'unknown, used or expired login token' }, 'console login refused');
+          throw new ApiError(
+            'UnrecognizedClientException',
+            'The login token is not valid (unknown, already used or expired); run fleetprov console-login again.',
+          );
+        }
+      } else {
+        const id = body.accessKeyId;
+        const secret = body.secretAccessKey;
+        if (id == null) throw new ApiError('InvalidRequestException', 'accessKeyId must be a string.');
+        if (secret == null) throw new ApiError('InvalidRequestException', 'secretAccessKey must be a string.');
+        if (!(await checkKeyPair(id, secret))) {
+          recordFailure(request.ip);
+          request.log.warn({ accessKeyId: id, reason: 'wrong access key pair' }, 'console login refused');
+          throw new ApiError('UnrecognizedClientException', 'The access key id or the secret access key is wrong.');
+        }
+        accessKeyId = id;
       }
-    } else {
-      const id = body.accessKeyId;
-      const secret = body.secretAccessKey;
-      if (id == null) throw new ApiError('InvalidRequestException', 'accessKeyId must be a string.');
-      if (secret == null) throw new ApiError('InvalidRequestException', 'secretAccessKey must be a string.');
-      if (!(await checkKeyPair(id, secret))) {
-        recordFailure(request.ip);
-        request.log.warn({ accessKeyId: id, reason: 'wrong access key pair' }, 'console login refused');
-        throw new ApiError('UnrecognizedClientException', 'The access key id or the secret access key is wrong.');
-      }
-      accessKeyId = id;
-    }
-    const { cookie, session } = sessions.create(accessKeyId);
-    request.log.info({ accessKeyId, session: session.id.slice(0, 16) }, 'console login');
-    void reply.header('set-cookie', sessionCookieHeader(cookie, { secure: request.protocol === 'https', maxAgeSeconds }));
-    return sessionView(session);
-  });
+      const { cookie, session } = sessions.create(accessKeyId);
+      request.log.info({ accessKeyId, session: session.id.slice(0, 16) }, 'console login');
+      void reply.header('set-cookie', sessionCookieHeader(cookie, { secure: request.protocol === 'https', maxAgeSeconds }));
+      return sessionView(session);
+    },
+  );
 
   app.get('/console/api/session', async (request) => {
     const session = requestSession(sessions, request);

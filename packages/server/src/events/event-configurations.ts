@@ -57,7 +57,11 @@ export async function readEventConfigurations(registry: Registry): Promise<Event
 }
 
 /** Applies an update (types not named keep their value) in one transaction and returns the result. */
-export async function updateEventConfigurations(registry: Registry, changes: Partial<Record<EventType, boolean>>, now: number): Promise<EventConfigurations> {
+export async function updateEventConfigurations(
+  registry: Registry,
+  changes: Partial<Record<EventType, boolean>>,
+  now: number,
+): Promise<EventConfigurations> {
   return registry.transaction(async (tx) => {
     const config = await readEventConfigurations(tx);
     for (const [type, value] of Object.entries(changes)) config.enabled[type as EventType] = value === true;

@@ -40,7 +40,12 @@ function logRow(change: RegistryChange): NewEvent {
       details: { topic: `$aws/events/thing/${p.thingName}/${p.operation.toLowerCase()}`, payload: p },
     };
   }
-  const verb = change.operation === 'CREATED' ? `created ${change.status}` : change.operation === 'DELETED' ? 'deleted' : `${change.previousStatus} → ${change.status}`;
+  const verb =
+    change.operation === 'CREATED'
+      ? `created ${change.status}`
+      : change.operation === 'DELETED'
+        ? 'deleted'
+        : `${change.previousStatus} → ${change.status}`;
   return {
     type: REGISTRY_EVENT_TYPE,
     at: change.at,

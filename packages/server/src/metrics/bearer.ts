@@ -18,7 +18,11 @@ const BEARER_RE = /^Bearer +(\S+) *$/i;
  */
 export function checkMetricsToken(token: unknown): string {
   if (typeof token !== 'string' || token.length === 0 || token.length > MAX_METRICS_TOKEN_CHARS || !TOKEN_RE.test(token)) {
-    throw new MetricsError('InvalidOption', 'metricsToken', `metricsToken must be 1-${MAX_METRICS_TOKEN_CHARS} visible ASCII characters (no spaces)`);
+    throw new MetricsError(
+      'InvalidOption',
+      'metricsToken',
+      `metricsToken must be 1-${MAX_METRICS_TOKEN_CHARS} visible ASCII characters (no spaces)`,
+    );
   }
   return token;
 }

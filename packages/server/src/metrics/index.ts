@@ -15,7 +15,13 @@ export {
   type ObservedBroker,
 } from './metrics.js';
 export { registerMetricsRoute, METRICS_PATH, type MetricsEndpoint } from './route.js';
-export { createReadinessProbe, DEFAULT_READINESS_TIMEOUT_MS, READINESS_PROBE_SETTING, type ReadinessProbe, type ReadinessProbeOptions } from './readiness.js';
+export {
+  createReadinessProbe,
+  DEFAULT_READINESS_TIMEOUT_MS,
+  READINESS_PROBE_SETTING,
+  type ReadinessProbe,
+  type ReadinessProbeOptions,
+} from './readiness.js';
 export { bearerToken, checkMetricsToken, tokensMatch, MAX_METRICS_TOKEN_CHARS } from './bearer.js';
 export { CachedSnapshot, type CachedSnapshotOptions, type SnapshotResult } from './snapshot.js';
 export { MetricsError, type MetricsErrorCode } from './errors.js';

@@ -75,7 +75,12 @@ function integerOption(value: number | undefined, fallback: number, min: number,
  */
 export function createMetrics(options: MetricsOptions = {}): FleetprovMetrics {
   const certificateCacheMs = integerOption(options.certificateCacheMs, DEFAULT_CERTIFICATE_CACHE_MS, 0, 'certificateCacheMs');
-  const certificateQueryTimeoutMs = integerOption(options.certificateQueryTimeoutMs, DEFAULT_CERTIFICATE_QUERY_TIMEOUT_MS, 1, 'certificateQueryTimeoutMs');
+  const certificateQueryTimeoutMs = integerOption(
+    options.certificateQueryTimeoutMs,
+    DEFAULT_CERTIFICATE_QUERY_TIMEOUT_MS,
+    1,
+    'certificateQueryTimeoutMs',
+  );
   const maxTemplateLabels = integerOption(options.maxTemplateLabels, DEFAULT_MAX_TEMPLATE_LABELS, 0, 'maxTemplateLabels');
   const registry = new PromRegistry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });

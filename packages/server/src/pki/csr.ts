@@ -6,7 +6,15 @@ import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { bitStringBytes, decodeOid, DerError, encodeElement, encodeOid, readChildren, readSingle, Tag, type DerElement } from './der.js';
 import { buildName, formatName, nameFromDer, nameToRecord, type DnInput, type DnRecord } from './dn.js';
 import { CsrError, PkiError } from './errors.js';
-import { describePublicKey, exportPrivateKeyPem, exportPublicKeyPem, generateKeyPair, spkiDer, type KeyAlgorithm, type PublicKeyDescription } from './keys.js';
+import {
+  describePublicKey,
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  generateKeyPair,
+  spkiDer,
+  type KeyAlgorithm,
+  type PublicKeyDescription,
+} from './keys.js';
 import { decodePemBlocks, encodePem } from './pem.js';
 
 /** Longest CSR accepted, in characters (the AWS REST model's limit). */
@@ -54,14 +62,18 @@ function decodeCsrPem(csrPem: unknown): Buffer {
     throw invalid('certificateSigningRequest must be a non-empty PEM string ("-----BEGIN CERTIFICATE REQUEST-----...")');
   }
   if (csrPem.length > MAX_CSR_LENGTH) {
-    throw new CsrError('CsrTooLarge', `the CSR is ${csrPem.length} characters; at most ${MAX_CSR_LENGTH} are accepted (use a smaller key or fewer attributes)`);
+    throw new CsrError(
+      'CsrTooLarge',
+      `the CSR is ${csrPem.length} characters; at most ${MAX_CSR_LENGTH} are accepted (use a smaller key or fewer attributes)`,
+    );
   }
   const blocks = decodePemBlocks(csrPem, 4);
   const first = blocks[0];
   if (blocks.length === 0) throw invalid('no PEM block found; send the CSR as PEM starting with "-----BEGIN CERTIFICATE REQUEST-----"');
   if (first === undefined) throw invalid('the CSR PEM block is damaged (bad base64 or mismatched BEGIN/END lines)');
   if (!CSR_LABELS.includes(first.label)) {
-    const hint = first.label === 'CERTIFICATE' ? 'this is a certificate, not a certificate signing request; ' : `got a "${first.label}" PEM block; `;
+    const hint =
+      first.label === 'CERTIFICATE' ? 'this is a certificate, not a certificate signing request; ' : `got a "${first.label}" PEM block; `;
     throw invalid(`${hint}send a PKCS#10 CSR ("-----BEGIN CERTIFICATE REQUEST-----", e.g. from "openssl req -new")`);
   }
   return first.der;
@@ -84,14 +96,18 @@ function readStructure(der: Buffer): CsrStructure {
     }
     const [version, name, spki, attributes, ...more] = readChildren(info, 5);
     if (!version || !name || !spki || more.length > 0) throw new DerError('CertificationRequestInfo has the wrong number of fields');
-    if (version.tag !== Tag.INTEGER || version.content.length !== 1 || version.content[0] !== 0) throw new DerError('CSR version must be 0');
+    if (version.tag !== Tag.INTEGER || version.content.length !== 1 || version.content[0] !== 0)
+      throw new DerError('CSR version must be 0');
     if (name.tag !== Tag.SEQUENCE || spki.tag !== Tag.SEQUENCE) throw new DerError('bad subject or public key field');
     if (attributes !== undefined && attributes.tag !== 0xa0) throw new DerError('bad attributes field');
     const [oid, params, ...extra] = readChildren(algorithm, 3);
     if (!oid || oid.tag !== Tag.OID || extra.length > 0) throw new DerError('bad signature algorithm');
     return { info, name, spki, signatureOid: decodeOid(oid.content), signatureParams: params, signature: bitStringBytes(signatureBits) };
   } catch (err) {
-    throw invalid('the CSR is not a valid DER-encoded PKCS#10 CertificationRequest; regenerate it (e.g. "openssl req -new -key device.key")', err);
+    throw invalid(
+      'the CSR is not a valid DER-encoded PKCS#10 CertificationRequest; regenerate it (e.g. "openssl req -new -key device.key")',
+      err,
+    );
   }
 }
 
@@ -100,14 +116,19 @@ function checkKey(spki: Buffer): { publicKey: KeyObject; key: PublicKeyDescripti
   try {
     publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
   } catch (err) {
-    throw new CsrError('UnsupportedKey', `the CSR's public key could not be read (unknown algorithm or explicit curve parameters); ${KEY_ADVICE}`, { cause: err });
+    throw new CsrError(
+      'UnsupportedKey',
+      `the CSR's public key could not be read (unknown algorithm or explicit curve parameters); ${KEY_ADVICE}`,
+      { cause: err },
+    );
   }
   const key = describePublicKey(publicKey);
   if (key.type === 'RSA') {
     if (key.bits < 2048) throw new CsrError('WeakKey', `RSA-${key.bits} is too weak; ${KEY_ADVICE}`);
   } else if (key.type === 'EC') {
     if (WEAK_CURVES.has(key.curve ?? '')) throw new CsrError('WeakKey', `EC ${key.curve} is too weak; ${KEY_ADVICE}`);
-    if (!ACCEPTED_CURVES.has(key.curve ?? '')) throw new CsrError('UnsupportedKey', `EC curve ${key.curve ?? 'unknown'} is not supported; ${KEY_ADVICE}`);
+    if (!ACCEPTED_CURVES.has(key.curve ?? ''))
+      throw new CsrError('UnsupportedKey', `EC curve ${key.curve ?? 'unknown'} is not supported; ${KEY_ADVICE}`);
   } else {
     throw new CsrError('UnsupportedKey', `${key.type} keys are not supported; ${KEY_ADVICE}`);
   }
@@ -147,7 +168,10 @@ export function verifyCsr(csrPem: unknown): VerifiedCsr {
     ok = false;
   }
   if (!ok) {
-    throw new CsrError('BadSignature', 'the CSR signature does not verify with its own public key; it was altered or signed with another key. Create a new CSR');
+    throw new CsrError(
+      'BadSignature',
+      'the CSR signature does not verify with its own public key; it was altered or signed with another key. Create a new CSR',
+    );
   }
 
   let subject: DnRecord;
@@ -178,7 +202,10 @@ const ECDSA_SIGNATURE_OIDS: Record<CsrHash, string> = {
   sha512: '1.2.840.10045.4.3.4',
 };
 
-function csrSignatureAlgorithm(privateKey: KeyObject, hash: CsrHash | undefined): { oid: string; hash: string | null; nullParams: boolean } {
+function csrSignatureAlgorithm(
+  privateKey: KeyObject,
+  hash: CsrHash | undefined,
+): { oid: string; hash: string | null; nullParams: boolean } {
   const key = describePublicKey(privateKey);
   switch (key.type) {
     case 'RSA': {
@@ -207,7 +234,8 @@ function csrSignatureAlgorithm(privateKey: KeyObject, hash: CsrHash | undefined)
  */
 export function buildCsr(privateKey: KeyObject, subject: DnInput, options: { hash?: CsrHash } = {}): string {
   if (privateKey.type !== 'private') throw new PkiError('InvalidKey', 'buildCsr needs a private key');
-  if (options.hash !== undefined && !Object.hasOwn(RSA_SIGNATURE_OIDS, options.hash)) throw new PkiError('InvalidOption', 'hash must be sha1, sha256, sha384 or sha512');
+  if (options.hash !== undefined && !Object.hasOwn(RSA_SIGNATURE_OIDS, options.hash))
+    throw new PkiError('InvalidOption', 'hash must be sha1, sha256, sha384 or sha512');
   const algorithm = csrSignatureAlgorithm(privateKey, options.hash);
   const info = encodeElement(
     Tag.SEQUENCE,

@@ -91,7 +91,8 @@ function signatureAlgorithmFor(keyType: string, hash: DerSigningIdentity['hash']
  */
 export function derSigningIdentity(privateKey: KeyObject, hashName: string, subjectDer: Buffer, keyId: string): DerSigningIdentity {
   const hash = hashName.toLowerCase().replace('-', '') as DerSigningIdentity['hash'];
-  if (hash !== 'sha256' && hash !== 'sha384' && hash !== 'sha512') throw new PkiError('UnsupportedKey', `unsupported signature hash ${hashName}`);
+  if (hash !== 'sha256' && hash !== 'sha384' && hash !== 'sha512')
+    throw new PkiError('UnsupportedKey', `unsupported signature hash ${hashName}`);
   const type = privateKey.asymmetricKeyType;
   if (type !== 'rsa' && type !== 'ec') throw new PkiError('UnsupportedKey', `cannot sign certificates with a ${String(type)} key`);
   return { privateKey, hash, signatureAlgorithm: signatureAlgorithmFor(type, hash), subjectDer, keyIdentifier: keyId };
@@ -118,7 +119,8 @@ function encodeTime(date: Date): Buffer {
 
 /** DER INTEGER content of a positive serial given as hex. */
 function serialContent(hex: string): Buffer {
-  if (!/^[0-9a-f]{2,40}$/i.test(hex) || hex.length % 2 !== 0) throw new PkiError('InvalidOption', 'serial number must be 1-20 octets of hex');
+  if (!/^[0-9a-f]{2,40}$/i.test(hex) || hex.length % 2 !== 0)
+    throw new PkiError('InvalidOption', 'serial number must be 1-20 octets of hex');
   const bytes = Buffer.from(hex, 'hex');
   return bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
 }
@@ -138,7 +140,11 @@ export function deviceTbsCertificate(issuer: DerSigningIdentity, input: DeviceCe
         encodeOid(OID_AUTHORITY_KEY_ID),
         encodeElement(Tag.OCTET_STRING, encodeElement(Tag.SEQUENCE, encodeElement(0x80, authorityKeyId))),
       ),
-      encodeElement(Tag.SEQUENCE, encodeOid(OID_SUBJECT_KEY_ID), encodeElement(Tag.OCTET_STRING, encodeElement(Tag.OCTET_STRING, subjectKeyId))),
+      encodeElement(
+        Tag.SEQUENCE,
+        encodeOid(OID_SUBJECT_KEY_ID),
+        encodeElement(Tag.OCTET_STRING, encodeElement(Tag.OCTET_STRING, subjectKeyId)),
+      ),
     ),
   );
   return encodeElement(
@@ -189,13 +195,24 @@ function copyRecord(record: DnRecord): DnRecord {
   return out;
 }
 
-const EMPTY_ALT_NAMES = (): CertificateFacts['subjectAltNames'] => ({ DNSName: [], IPAddress: [], RFC822Name: [], UniformResourceIdentifier: [], DirectoryName: [] });
+const EMPTY_ALT_NAMES = (): CertificateFacts['subjectAltNames'] => ({
+  DNSName: [],
+  IPAddress: [],
+  RFC822Name: [],
+  UniformResourceIdentifier: [],
+  DirectoryName: [],
+});
 
 /**
  * The {@link CertificateFacts} of a certificate built by {@link signDeviceCertificate}, from its
  * inputs (what `parseCertificateFacts` would read back from the DER, without parsing it).
  */
-export function deviceCertificateFacts(issuer: DerSigningIdentity, input: DeviceCertificateInput, der: Buffer, publicKey: PublicKeyDescription): CertificateFacts {
+export function deviceCertificateFacts(
+  issuer: DerSigningIdentity,
+  input: DeviceCertificateInput,
+  der: Buffer,
+  publicKey: PublicKeyDescription,
+): CertificateFacts {
   const subject = nameFacts(input.subjectDer);
   const issuerName = nameFacts(issuer.subjectDer);
   const serialNumberHex = input.serialNumber.toLowerCase().replace(/^0+(?=.)/, '');

@@ -99,7 +99,8 @@ export function dnPairs(input: DnInput): Array<[string, string]> {
       const raw = (input as Record<string, unknown>)[key];
       const values = Array.isArray(raw) ? (raw as unknown[]) : [raw];
       for (const value of values) {
-        if (typeof value !== 'string') throw new PkiError('InvalidName', `DN attribute ${key.slice(0, 40)} must be a string or an array of strings`);
+        if (typeof value !== 'string')
+          throw new PkiError('InvalidName', `DN attribute ${key.slice(0, 40)} must be a string or an array of strings`);
         pairs.push([key, value]);
       }
     }
@@ -107,7 +108,8 @@ export function dnPairs(input: DnInput): Array<[string, string]> {
     throw new PkiError('InvalidName', 'a DN must be an object of attributes or a list of [key, value] pairs');
   }
   if (pairs.length === 0) throw new PkiError('InvalidName', 'a DN needs at least one attribute (e.g. CN)');
-  if (pairs.length > DN_LIMITS.maxAttributes) throw new PkiError('InvalidName', `a DN may have at most ${DN_LIMITS.maxAttributes} attributes`);
+  if (pairs.length > DN_LIMITS.maxAttributes)
+    throw new PkiError('InvalidName', `a DN may have at most ${DN_LIMITS.maxAttributes} attributes`);
   return pairs.map(([key, value]) => {
     const type = resolveType(key);
     if (value.length === 0 || value.length > DN_LIMITS.maxValueLength) {

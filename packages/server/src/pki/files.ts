@@ -13,7 +13,13 @@
 import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@fleetprov/device/atomic-write';
-import { createCertificateAuthority, loadCertificateAuthority, type CaBundle, type CertificateAuthority, type CreateCaOptions } from './ca.js';
+import {
+  createCertificateAuthority,
+  loadCertificateAuthority,
+  type CaBundle,
+  type CertificateAuthority,
+  type CreateCaOptions,
+} from './ca.js';
 import { PkiError } from './errors.js';
 
 /** File names inside the CA directory. */

@@ -29,7 +29,16 @@ export {
   type ServerCertificate,
   type ServerCertificateOptions,
 } from './issue.js';
-export { verifyCsr, buildCsr, createCsr, MAX_CSR_LENGTH, type CsrHash, type VerifiedCsr, type CreateCsrOptions, type CreatedCsr } from './csr.js';
+export {
+  verifyCsr,
+  buildCsr,
+  createCsr,
+  MAX_CSR_LENGTH,
+  type CsrHash,
+  type VerifiedCsr,
+  type CreateCsrOptions,
+  type CreatedCsr,
+} from './csr.js';
 export {
   generateKeyPair,
   exportPrivateKeyPem,

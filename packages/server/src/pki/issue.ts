@@ -79,7 +79,8 @@ function finish(cert: x509.X509Certificate, serialNumber: string): IssuedCertifi
 let awsSubjectDer: Buffer | undefined;
 
 function subjectDer(subject: DnInput | undefined): Buffer {
-  if (subject === undefined || subject === AWS_DEVICE_SUBJECT) return (awsSubjectDer ??= Buffer.from(buildName(AWS_DEVICE_SUBJECT).toArrayBuffer()));
+  if (subject === undefined || subject === AWS_DEVICE_SUBJECT)
+    return (awsSubjectDer ??= Buffer.from(buildName(AWS_DEVICE_SUBJECT).toArrayBuffer()));
   return Buffer.from(buildName(subject).toArrayBuffer());
 }
 
@@ -99,7 +100,9 @@ export async function issueDeviceCertificateForKey(
   const spki = Buffer.isBuffer(publicKey) ? publicKey : spkiDer(publicKey);
   const input = { subjectDer: subjectDer(options.subject), publicKeySpki: spki, serialNumber: randomSerialNumber(), notBefore, notAfter };
   const der = signDeviceCertificate(signer.der, input);
-  const description = keyDescription ?? describePublicKey(Buffer.isBuffer(publicKey) ? createPublicKey({ key: spki, format: 'der', type: 'spki' }) : publicKey);
+  const description =
+    keyDescription ??
+    describePublicKey(Buffer.isBuffer(publicKey) ? createPublicKey({ key: spki, format: 'der', type: 'spki' }) : publicKey);
   const facts = deviceCertificateFacts(signer.der, input, der, description);
   return {
     certificatePem: encodePem('CERTIFICATE', der),
@@ -130,7 +133,12 @@ export async function issueFromCsr(ca: CertificateAuthority, csrPem: string, opt
     if (Object.keys(csr.subject).length === 0) throw new PkiError('InvalidName', 'the CSR has an empty subject; cannot copy it');
     subject = Object.entries(csr.subject).flatMap(([key, values]) => values.map((value): [string, string] => [key, value]));
   }
-  const issued = await issueDeviceCertificateForKey(ca.issuer, csr.publicKeySpki, { ...options, subject: subject ?? AWS_DEVICE_SUBJECT }, csr.key);
+  const issued = await issueDeviceCertificateForKey(
+    ca.issuer,
+    csr.publicKeySpki,
+    { ...options, subject: subject ?? AWS_DEVICE_SUBJECT },
+    csr.key,
+  );
   return { ...issued, csr };
 }
 
@@ -188,7 +196,8 @@ const DNS_LABEL = /^(\*|[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)$/;
 export function classifyHostnames(hostnames: readonly string[]): { dns: string[]; ips: string[] } {
   const dns = new Set<string>(['localhost']);
   const ips = new Set<string>(['127.0.0.1', '::1']);
-  if (!Array.isArray(hostnames) || hostnames.length > 100) throw new PkiError('InvalidHostname', 'hostnames must be an array of at most 100 names');
+  if (!Array.isArray(hostnames) || hostnames.length > 100)
+    throw new PkiError('InvalidHostname', 'hostnames must be an array of at most 100 names');
   for (const raw of hostnames) {
     if (typeof raw !== 'string') throw new PkiError('InvalidHostname', 'every hostname must be a string');
     const name = raw.trim().replace(/^\[(.*)\]$/, '$1');
@@ -235,7 +244,10 @@ export async function issueServerCertificate(
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(usage, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension([...dns.map((value) => ({ type: 'dns' as const, value })), ...ips.map((value) => ({ type: 'ip' as const, value }))]),
+      new x509.SubjectAlternativeNameExtension([
+        ...dns.map((value) => ({ type: 'dns' as const, value })),
+        ...ips.map((value) => ({ type: 'ip' as const, value })),
+      ]),
     ],
   });
   const issued = finish(cert, serialNumber);

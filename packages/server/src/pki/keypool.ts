@@ -93,7 +93,8 @@ export class KeyPool {
       this.#targets.set(algorithm, size);
     }
     const workers = options.workers ?? Math.min(2, availableParallelism());
-    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new PkiError('InvalidOption', 'workers must be an integer between 1 and 64');
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+      throw new PkiError('InvalidOption', 'workers must be an integer between 1 and 64');
     this.#workerCount = workers;
     this.#dispatch();
   }
@@ -109,7 +110,8 @@ export class KeyPool {
    */
   take(algorithm: KeyAlgorithm = 'rsa-2048'): Promise<KeyPair> {
     if (this.#closing) return Promise.reject(new PkiError('PoolClosed', 'the key pool is closed'));
-    if (!isKeyAlgorithm(algorithm)) return Promise.reject(new PkiError('InvalidOption', `unknown key algorithm ${String(algorithm).slice(0, 40)}`));
+    if (!isKeyAlgorithm(algorithm))
+      return Promise.reject(new PkiError('InvalidOption', `unknown key algorithm ${String(algorithm).slice(0, 40)}`));
     const ready = this.#ready.get(algorithm);
     const keys = ready?.shift();
     if (keys) {
@@ -213,7 +215,9 @@ export class KeyPool {
     slot.job = null;
     const waiters = this.#list(this.#waiters, job.algorithm);
     if (reply.error !== undefined || !reply.privateKey || !reply.publicKey) {
-      waiters.shift()?.reject(new PkiError('KeyGenerationFailed', `generating a ${job.algorithm} key failed: ${reply.error ?? 'no key returned'}`));
+      waiters
+        .shift()
+        ?.reject(new PkiError('KeyGenerationFailed', `generating a ${job.algorithm} key failed: ${reply.error ?? 'no key returned'}`));
     } else {
       this.#generated++;
       const keys: KeyPair = { algorithm: job.algorithm, privateKey: reply.privateKey, publicKey: reply.publicKey };

@@ -228,5 +228,8 @@ export async function importSigningKey(privateKey: KeyObject): Promise<SigningKe
     const key = await subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve: description.curve }, false, ['sign']);
     return { key, algorithm: { name: 'ECDSA', hash } };
   }
-  throw new PkiError('UnsupportedKey', `cannot sign certificates with a ${description.type} ${description.curve ?? description.bits} key; use RSA or EC P-256/P-384/P-521`);
+  throw new PkiError(
+    'UnsupportedKey',
+    `cannot sign certificates with a ${description.type} ${description.curve ?? description.bits} key; use RSA or EC P-256/P-384/P-521`,
+  );
 }

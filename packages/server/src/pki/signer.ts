@@ -155,7 +155,10 @@ export function resolveValidity(options: ValidityOptions, limit?: Date, defaultD
   if (options.notAfter !== undefined) {
     notAfter = options.notAfter instanceof Date ? options.notAfter : new Date(options.notAfter);
     if (Number.isNaN(notAfter.getTime())) {
-      throw new PkiError('InvalidValidity', `notAfter "${String(options.notAfter).slice(0, 40)}" is not a date; use ISO 8601 like 2049-12-31T23:59:59Z`);
+      throw new PkiError(
+        'InvalidValidity',
+        `notAfter "${String(options.notAfter).slice(0, 40)}" is not a date; use ISO 8601 like 2049-12-31T23:59:59Z`,
+      );
     }
   } else {
     const days = options.validityDays ?? defaultDays;

@@ -8,8 +8,23 @@ import type { CertificateAuthority } from './ca.js';
 import { certificateIdFromDer } from './cert-id.js';
 import { buildName, type DnInput } from './dn.js';
 import { PkiError } from './errors.js';
-import { exportPrivateKeyPem, exportPublicKeyPem, generateKeyPair, importSigningKey, spkiDer, toPublicKey, type KeyAlgorithm } from './keys.js';
-import { createSigner, randomSerialNumber, resolveValidity, signCertificate, type CertificateSigner, type ValidityOptions } from './signer.js';
+import {
+  exportPrivateKeyPem,
+  exportPublicKeyPem,
+  generateKeyPair,
+  importSigningKey,
+  spkiDer,
+  toPublicKey,
+  type KeyAlgorithm,
+} from './keys.js';
+import {
+  createSigner,
+  randomSerialNumber,
+  resolveValidity,
+  signCertificate,
+  type CertificateSigner,
+  type ValidityOptions,
+} from './signer.js';
 import { x509 } from './x509.js';
 
 /** A certificate with its private key, as PEM. */
@@ -52,11 +67,18 @@ export async function createTestCa(options: TestCaOptions = {}): Promise<Certifi
       notAfter,
       extensions: [
         new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
       ],
     },
   );
-  return { certificatePem: cert.toString('pem') + '\n', privateKeyPem: exportPrivateKeyPem(keys.privateKey), certificateId: certificateIdFromDer(Buffer.from(cert.rawData)) };
+  return {
+    certificatePem: cert.toString('pem') + '\n',
+    privateKeyPem: exportPrivateKeyPem(keys.privateKey),
+    certificateId: certificateIdFromDer(Buffer.from(cert.rawData)),
+  };
 }
 
 /** Options of {@link issueDeviceCertificate}. */
@@ -139,7 +161,11 @@ export async function issueDeviceCertificate(
  * `CN=<registrationCode>`, a fresh EC P-256 key, signed by the CA's key.
  * @throws {PkiError} `InvalidName` (empty or over-long code), `InvalidKey`, `KeyMismatch`
  */
-export async function createVerificationCertificate(caCertPem: string, caKeyPem: string, registrationCode: string): Promise<CertificateAndKey> {
+export async function createVerificationCertificate(
+  caCertPem: string,
+  caKeyPem: string,
+  registrationCode: string,
+): Promise<CertificateAndKey> {
   if (typeof registrationCode !== 'string' || registrationCode.length === 0 || registrationCode.length > 64) {
     throw new PkiError('InvalidName', 'the registration code must be 1-64 characters (GetRegistrationCode returns 64 hex digits)');
   }
@@ -153,5 +179,9 @@ export async function createVerificationCertificate(caCertPem: string, caKeyPem:
     ...validity,
     extensions: [new x509.BasicConstraintsExtension(false, undefined, true)],
   });
-  return { certificatePem: cert.toString('pem') + '\n', privateKeyPem: exportPrivateKeyPem(keys.privateKey), certificateId: certificateIdFromDer(Buffer.from(cert.rawData)) };
+  return {
+    certificatePem: cert.toString('pem') + '\n',
+    privateKeyPem: exportPrivateKeyPem(keys.privateKey),
+    certificateId: certificateIdFromDer(Buffer.from(cert.rawData)),
+  };
 }

@@ -101,7 +101,10 @@ class StatementIndex {
     const keys = new Set<string>();
     for (const st of statements) for (const k of st.indexKeys ?? []) keys.add(k);
     for (const k of keys) {
-      this.byKey.set(k, statements.filter((st) => st.indexKeys === null || st.indexKeys.includes(k)));
+      this.byKey.set(
+        k,
+        statements.filter((st) => st.indexKeys === null || st.indexKeys.includes(k)),
+      );
     }
   }
 
@@ -210,10 +213,7 @@ export class CompiledPolicySet {
  *
  * @throws {PolicyError} naming the policy whose document is invalid
  */
-export function compilePolicies(
-  policies: readonly (NamedPolicy | NamedParsedPolicy)[],
-  opts?: ParsePolicyOptions,
-): CompiledPolicySet {
+export function compilePolicies(policies: readonly (NamedPolicy | NamedParsedPolicy)[], opts?: ParsePolicyOptions): CompiledPolicySet {
   const parsed = policies.map((p): NamedParsedPolicy => {
     if ('policy' in p) return p;
     try {

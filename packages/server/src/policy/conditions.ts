@@ -20,16 +20,37 @@ import { parseVariableName, resolveConditionKey, type VariableRef } from './vari
 
 /** The base operators, canonical spelling. */
 export const CONDITION_OPERATORS: readonly ConditionBaseOperator[] = [
-  'StringEquals', 'StringNotEquals', 'StringEqualsIgnoreCase', 'StringNotEqualsIgnoreCase',
-  'StringLike', 'StringNotLike', 'Bool', 'ArnEquals', 'ArnLike', 'ArnNotEquals', 'ArnNotLike',
-  'NumericEquals', 'NumericNotEquals', 'NumericLessThan', 'NumericLessThanEquals',
-  'NumericGreaterThan', 'NumericGreaterThanEquals', 'IpAddress', 'NotIpAddress', 'Null',
+  'StringEquals',
+  'StringNotEquals',
+  'StringEqualsIgnoreCase',
+  'StringNotEqualsIgnoreCase',
+  'StringLike',
+  'StringNotLike',
+  'Bool',
+  'ArnEquals',
+  'ArnLike',
+  'ArnNotEquals',
+  'ArnNotLike',
+  'NumericEquals',
+  'NumericNotEquals',
+  'NumericLessThan',
+  'NumericLessThanEquals',
+  'NumericGreaterThan',
+  'NumericGreaterThanEquals',
+  'IpAddress',
+  'NotIpAddress',
+  'Null',
 ];
 
 const BY_LOWER = new Map(CONDITION_OPERATORS.map((o) => [o.toLowerCase(), o]));
 const NEGATED = new Set<ConditionBaseOperator>([
-  'StringNotEquals', 'StringNotEqualsIgnoreCase', 'StringNotLike', 'ArnNotEquals', 'ArnNotLike',
-  'NumericNotEquals', 'NotIpAddress',
+  'StringNotEquals',
+  'StringNotEqualsIgnoreCase',
+  'StringNotLike',
+  'ArnNotEquals',
+  'ArnNotLike',
+  'NumericNotEquals',
+  'NotIpAddress',
 ]);
 
 /**
@@ -65,7 +86,10 @@ interface ValueMatcher {
 }
 
 class StringMatcher implements ValueMatcher {
-  constructor(private readonly glob: Glob, private readonly fold: boolean) {}
+  constructor(
+    private readonly glob: Glob,
+    private readonly fold: boolean,
+  ) {}
   test(value: string, ctx: PolicyContext): boolean {
     return this.glob.match(this.fold ? value.toLowerCase() : value, ctx);
   }
@@ -92,16 +116,24 @@ function parseNumber(s: string): number {
 }
 
 class NumericMatcher implements ValueMatcher {
-  constructor(private readonly op: ConditionBaseOperator, private readonly n: number) {}
+  constructor(
+    private readonly op: ConditionBaseOperator,
+    private readonly n: number,
+  ) {}
   test(value: string): boolean {
     const v = parseNumber(value);
     if (Number.isNaN(v)) return false;
     switch (this.op) {
-      case 'NumericLessThan': return v < this.n;
-      case 'NumericLessThanEquals': return v <= this.n;
-      case 'NumericGreaterThan': return v > this.n;
-      case 'NumericGreaterThanEquals': return v >= this.n;
-      default: return v === this.n; // Equals, and NotEquals (negated by the caller)
+      case 'NumericLessThan':
+        return v < this.n;
+      case 'NumericLessThanEquals':
+        return v <= this.n;
+      case 'NumericGreaterThan':
+        return v > this.n;
+      case 'NumericGreaterThanEquals':
+        return v >= this.n;
+      default:
+        return v === this.n; // Equals, and NotEquals (negated by the caller)
     }
   }
 }
@@ -170,7 +202,8 @@ export class CompiledCondition {
       const at = valuesAreList ? `${path}[${i}]` : path;
       const onUnknown = (tokens: Parameters<typeof unknownVariables>[0]): void => {
         if (warn === undefined) return;
-        for (const name of unknownVariables(tokens)) warn(`${at}: unknown policy variable \${${name.slice(0, 64)}}; the value never matches`);
+        for (const name of unknownVariables(tokens))
+          warn(`${at}: unknown policy variable \${${name.slice(0, 64)}}; the value never matches`);
       };
       switch (base) {
         case 'Null': {
@@ -213,11 +246,15 @@ export class CompiledCondition {
             matchers.push(new ArnMatcher(null));
             break;
           }
-          matchers.push(new ArnMatcher(parts.map((p) => {
-            const tokens = tokenize(p, { wildcards: true, variables });
-            onUnknown(tokens);
-            return new Glob(tokens);
-          })));
+          matchers.push(
+            new ArnMatcher(
+              parts.map((p) => {
+                const tokens = tokenize(p, { wildcards: true, variables });
+                onUnknown(tokens);
+                return new Glob(tokens);
+              }),
+            ),
+          );
           break;
         }
         default: {
@@ -277,4 +314,3 @@ export function conditionScalar(value: unknown): string | null {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return null;
 }
-

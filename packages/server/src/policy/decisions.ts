@@ -17,9 +17,10 @@ export function statementDecision(policyName: string, st: ParsedStatement): Deci
   });
   const where = `policy ${JSON.stringify(policyName)} statement ${st.index}`;
   const sid = st.sid === undefined ? '' : `Sid ${JSON.stringify(st.sid)}`;
-  const reason = st.effect === 'Deny'
-    ? `denied by ${where} (${sid === '' ? '' : `${sid}, `}explicit Deny)`
-    : `allowed by ${where}${sid === '' ? '' : ` (${sid})`}`;
+  const reason =
+    st.effect === 'Deny'
+      ? `denied by ${where} (${sid === '' ? '' : `${sid}, `}explicit Deny)`
+      : `allowed by ${where}${sid === '' ? '' : ` (${sid})`}`;
   return Object.freeze({ allowed: st.effect === 'Allow', decidingStatement: deciding, reason });
 }
 
@@ -83,13 +84,19 @@ export function explainDecision(decision: Decision): string {
     lines.push('  no attached policy has an Allow statement whose Action, Resource and Condition all match (default deny)');
     const r = decision instanceof DefaultDenyDecision ? decision.resource : decision.reason;
     if (r.includes('$aws/certificates/create-from-csr')) {
-      lines.push('  hint: "$aws/certificates/create/*" does not cover "$aws/certificates/create-from-csr/..."; the CSR flow needs its own entry');
+      lines.push(
+        '  hint: "$aws/certificates/create/*" does not cover "$aws/certificates/create-from-csr/..."; the CSR flow needs its own entry',
+      );
     }
     if (decision instanceof DefaultDenyDecision && decision.action.toLowerCase() === 'iot:subscribe' && r.startsWith('topicfilter/')) {
-      lines.push('  hint: iot:Subscribe is checked against "topicfilter/..." resources; "topic/..." entries only cover Publish and Receive');
+      lines.push(
+        '  hint: iot:Subscribe is checked against "topicfilter/..." resources; "topic/..." entries only cover Publish and Receive',
+      );
     }
     if (decision instanceof DefaultDenyDecision && r.startsWith('topicfilter/') && /[+#]/.test(r)) {
-      lines.push('  note: "+" and "#" are literal in policies; a filter with them is only covered by an entry matching that text (e.g. "topicfilter/a/*")');
+      lines.push(
+        '  note: "+" and "#" are literal in policies; a filter with them is only covered by an entry matching that text (e.g. "topicfilter/a/*")',
+      );
     }
   }
   return lines.join('\n');

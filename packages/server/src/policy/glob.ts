@@ -79,7 +79,7 @@ export function tokenize(text: string, opts: TokenizeOptions): Token[] {
       litStart = i;
       continue;
     }
-    if (opts.wildcards && (c === 42 /* * */ || c === 63 /* ? */)) {
+    if (opts.wildcards && (c === 42 /* * */ || c === 63) /* ? */) {
       flush(i);
       if (c === 63) out.push(QMARK);
       else if (out.length === 0 || out[out.length - 1] !== STAR) out.push(STAR);
@@ -206,9 +206,7 @@ export class Glob {
    */
   constructor(tokens: readonly Token[], fold = false) {
     this.fold = fold;
-    const toks = fold
-      ? tokens.map((t) => (t.kind === Tok.Literal ? new Token(Tok.Literal, t.text.toLowerCase(), null, -1) : t))
-      : tokens;
+    const toks = fold ? tokens.map((t) => (t.kind === Tok.Literal ? new Token(Tok.Literal, t.text.toLowerCase(), null, -1) : t)) : tokens;
     this.variables = toks.filter((t) => t.kind === Tok.Variable);
     const segments: Token[][] = [[]];
     for (const t of toks) {

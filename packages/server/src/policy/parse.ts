@@ -21,13 +21,7 @@ import { CompiledCondition, conditionScalar, parseConditionOperator } from './co
 import { keyPath, PolicyError, quoteForMessage } from './errors.js';
 import { ResourceEntry } from './resources.js';
 import { parseVariableName } from './variables.js';
-import type {
-  ParsedCondition,
-  ParsedPolicy,
-  ParsedStatement,
-  ParsePolicyOptions,
-  PolicyVersion,
-} from './types.js';
+import type { ParsedCondition, ParsedPolicy, ParsedStatement, ParsePolicyOptions, PolicyVersion } from './types.js';
 
 /** AWS's documented document-size quota (characters excluding whitespace). */
 export const AWS_MAX_CHARS = 2048;
@@ -138,13 +132,15 @@ function parseConditions(value: unknown, path: string): { conditions: ParsedCond
         }
         values.push(s);
       }
-      conditions.push(Object.freeze({
-        operator,
-        ...parts,
-        key,
-        knownKey: parseVariableName(key) !== null,
-        values: Object.freeze(values),
-      }));
+      conditions.push(
+        Object.freeze({
+          operator,
+          ...parts,
+          key,
+          knownKey: parseVariableName(key) !== null,
+          values: Object.freeze(values),
+        }),
+      );
       at.push({ path: kPath, list });
     }
   }
@@ -155,7 +151,10 @@ function parseStatement(st: unknown, index: number, path: string): StatementDraf
   if (!isObject(st)) throw new PolicyError(path, 'must be an object');
   for (const key of Object.keys(st)) {
     if (key === 'Principal' || key === 'NotPrincipal') {
-      throw new PolicyError(keyPath(path, key), 'is not supported in AWS IoT policies (the principal is whoever the policy is attached to)');
+      throw new PolicyError(
+        keyPath(path, key),
+        'is not supported in AWS IoT policies (the principal is whoever the policy is attached to)',
+      );
     }
     if (!STATEMENT_KEYS.has(key)) throw new PolicyError(keyPath(path, key), 'unknown statement element');
   }

@@ -93,13 +93,25 @@ export interface ConditionOperatorParts {
 
 /** Base condition operators the engine understands. */
 export type ConditionBaseOperator =
-  | 'StringEquals' | 'StringNotEquals' | 'StringEqualsIgnoreCase' | 'StringNotEqualsIgnoreCase'
-  | 'StringLike' | 'StringNotLike'
+  | 'StringEquals'
+  | 'StringNotEquals'
+  | 'StringEqualsIgnoreCase'
+  | 'StringNotEqualsIgnoreCase'
+  | 'StringLike'
+  | 'StringNotLike'
   | 'Bool'
-  | 'ArnEquals' | 'ArnLike' | 'ArnNotEquals' | 'ArnNotLike'
-  | 'NumericEquals' | 'NumericNotEquals' | 'NumericLessThan' | 'NumericLessThanEquals'
-  | 'NumericGreaterThan' | 'NumericGreaterThanEquals'
-  | 'IpAddress' | 'NotIpAddress'
+  | 'ArnEquals'
+  | 'ArnLike'
+  | 'ArnNotEquals'
+  | 'ArnNotLike'
+  | 'NumericEquals'
+  | 'NumericNotEquals'
+  | 'NumericLessThan'
+  | 'NumericLessThanEquals'
+  | 'NumericGreaterThan'
+  | 'NumericGreaterThanEquals'
+  | 'IpAddress'
+  | 'NotIpAddress'
   | 'Null';
 
 /** One `operator → key → values` triple of a statement's `Condition`. */

@@ -39,14 +39,28 @@ export const MAX_CERT_STRING = 1024;
 
 /** DN attribute names as policy variables spell them. */
 export const DN_ATTRIBUTES: readonly string[] = [
-  'CommonName', 'Organization', 'OrganizationalUnit', 'Country', 'State', 'SerialNumber',
-  'DistinguishedNameQualifier', 'Title', 'Surname', 'GivenName', 'Initials', 'Pseudonym',
+  'CommonName',
+  'Organization',
+  'OrganizationalUnit',
+  'Country',
+  'State',
+  'SerialNumber',
+  'DistinguishedNameQualifier',
+  'Title',
+  'Surname',
+  'GivenName',
+  'Initials',
+  'Pseudonym',
   'GenerationQualifier',
 ];
 
 /** Alternative-name kinds as policy variables spell them. */
 export const ALT_NAME_KINDS: readonly (keyof AltNames)[] = [
-  'RFC822Name', 'DNSName', 'DirectoryName', 'UniformResourceIdentifier', 'IPAddress',
+  'RFC822Name',
+  'DNSName',
+  'DirectoryName',
+  'UniformResourceIdentifier',
+  'IPAddress',
 ];
 
 const DN_BY_LOWER = new Map(DN_ATTRIBUTES.map((a) => [a.toLowerCase(), a]));
@@ -206,14 +220,20 @@ export function availableCertificateKeys(ctx: PolicyContext): readonly string[] 
   const cert = ctx.certificate;
   if (cert == null) return undefined;
   const out: string[] = [];
-  for (const [side, dn] of [['Subject', cert.subject], ['Issuer', cert.issuer]] as const) {
+  for (const [side, dn] of [
+    ['Subject', cert.subject],
+    ['Issuer', cert.issuer],
+  ] as const) {
     if (dn == null) continue;
     for (const attr of DN_ATTRIBUTES) {
       const v = Object.hasOwn(dn, attr) ? dn[attr] : undefined;
       if (Array.isArray(v) && v.length > 0) out.push(`iot:Certificate.${side}.${attr}`);
     }
   }
-  for (const [side, alt] of [['Subject', cert.subjectAltNames], ['Issuer', cert.issuerAltNames]] as const) {
+  for (const [side, alt] of [
+    ['Subject', cert.subjectAltNames],
+    ['Issuer', cert.issuerAltNames],
+  ] as const) {
     if (alt == null) continue;
     for (const kind of ALT_NAME_KINDS) {
       const v = Object.hasOwn(alt, kind) ? alt[kind] : undefined;

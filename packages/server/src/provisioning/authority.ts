@@ -76,7 +76,10 @@ export function onboardingAuthority(ctx: ServiceContext, methods: readonly Onboa
         const result = await method.authenticate(attempt);
         if (result !== null) return result;
       }
-      return { ok: false, reason: `certificate ${certificateId} is not registered; register it (RegisterCertificate) or provision a new one` };
+      return {
+        ok: false,
+        reason: `certificate ${certificateId} is not registered; register it (RegisterCertificate) or provision a new one`,
+      };
     },
   };
 }

@@ -106,7 +106,8 @@ function toRefusal(err: unknown): Refusal {
   const cause = err instanceof ProtocolError && err.cause !== undefined ? { cause: err.cause } : {};
   if (err instanceof ProtocolError && err.code !== 'InternalFailure') return { code: err.code, message: err.message, ...cause };
   const reference = randomBytes(6).toString('hex');
-  if (err instanceof ServiceRejection) return { code: 'InternalFailure', message: `${err.message} (reference ${reference})`, cause: err.cause ?? err };
+  if (err instanceof ServiceRejection)
+    return { code: 'InternalFailure', message: `${err.message} (reference ${reference})`, cause: err.cause ?? err };
   return {
     code: 'InternalFailure',
     message: `the server failed to process the request (reference ${reference}); retry later and report the reference if it persists`,
@@ -117,7 +118,8 @@ function toRefusal(err: unknown): Refusal {
 function checkOptions(opts: ProvisioningHandlerOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new ProvisioningError('InvalidArgument', 'options must be an object');
   for (const name of ['preProvisioningHook', 'onOutcome', 'onPreProvisioningHookDuration', 'onRegistered'] as const) {
-    if (opts[name] !== undefined && typeof opts[name] !== 'function') throw new ProvisioningError('InvalidArgument', `${name} must be a function`);
+    if (opts[name] !== undefined && typeof opts[name] !== 'function')
+      throw new ProvisioningError('InvalidArgument', `${name} must be a function`);
   }
   const timeout = opts.hookTimeoutMs;
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 600_000)) {
@@ -131,7 +133,10 @@ function checkOptions(opts: ProvisioningHandlerOptions): void {
  * ownership-token key from the registry settings first.
  * @throws {ProvisioningError} `InvalidArgument` for bad options, `InvalidTokenKey` for a malformed stored key
  */
-export async function createProvisioningHandler(ctx: ServiceContext, opts: ProvisioningHandlerOptions = {}): Promise<RouteHandler<ParsedTopic>> {
+export async function createProvisioningHandler(
+  ctx: ServiceContext,
+  opts: ProvisioningHandlerOptions = {},
+): Promise<RouteHandler<ParsedTopic>> {
   checkOptions(opts);
   const tokens = opts.tokens ?? (await createOwnershipTokens(ctx));
   const throttle = opts.throttle === false ? null : new PrincipalThrottle(opts.throttle ?? {});
@@ -145,7 +150,14 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
     ...(opts.webhookSecret !== undefined ? { webhookSecret: opts.webhookSecret } : {}),
     ...(opts.webhookCa !== undefined ? { webhookCa: opts.webhookCa } : {}),
   });
-  const registerDeps = { ctx, tokens, templates, resolveHook: (template: TemplateRow) => timedHook(hooks(template)), hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS, onRegistered: opts.onRegistered };
+  const registerDeps = {
+    ctx,
+    tokens,
+    templates,
+    resolveHook: (template: TemplateRow) => timedHook(hooks(template)),
+    hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS,
+    onRegistered: opts.onRegistered,
+  };
 
   /** The hook, reporting its duration to `onPreProvisioningHookDuration` when that is set. */
   function timedHook(hook: PreProvisioningHook | undefined): PreProvisioningHook | undefined {
@@ -211,7 +223,11 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
   async function reject(topic: ParsedTopic, scope: RequestScope, refusal: Refusal): Promise<RouteReply> {
     const reply: RouteReply = {
       topic: replyTopic(topic.operation, topic.format, 'rejected', scope.templateName),
-      payload: encodeErrorResponse(topic.format, { statusCode: ERROR_STATUS_CODES[refusal.code], errorCode: refusal.code, errorMessage: refusal.message }),
+      payload: encodeErrorResponse(topic.format, {
+        statusCode: ERROR_STATUS_CODES[refusal.code],
+        errorCode: refusal.code,
+        errorMessage: refusal.message,
+      }),
     };
     let report = true;
     let suppressed = 0;
@@ -264,7 +280,14 @@ export async function createProvisioningHandler(ctx: ServiceContext, opts: Provi
       }
       const payload = await run(topic, scope);
       log.info(
-        { operation: scope.operation, template: scope.templateName, clientId: scope.clientId, principal: scope.principalId, certificateId: scope.certificateId, thingName: scope.thingName },
+        {
+          operation: scope.operation,
+          template: scope.templateName,
+          clientId: scope.clientId,
+          principal: scope.principalId,
+          certificateId: scope.certificateId,
+          thingName: scope.thingName,
+        },
         `${scope.operation} from client ${JSON.stringify(scope.clientId)} accepted${scope.thingName ? `: thing ${scope.thingName}` : ''}${scope.certificateId ? `, certificate ${scope.certificateId}` : ''}`,
       );
       reportOutcome(scope);

@@ -41,7 +41,8 @@ export function createHookResolver(opts: HookResolverOptions): HookResolver {
     if (typeof fn !== 'function') throw new ProvisioningError('InvalidArgument', `preProvisioningHooks.${name} must be a function`);
     functions.set(name, fn);
   }
-  if (opts.defaultHook !== undefined && typeof opts.defaultHook !== 'function') throw new ProvisioningError('InvalidArgument', 'preProvisioningHook must be a function');
+  if (opts.defaultHook !== undefined && typeof opts.defaultHook !== 'function')
+    throw new ProvisioningError('InvalidArgument', 'preProvisioningHook must be a function');
   const webhooks = new Map<string, PreProvisioningHook>();
 
   function failing(reason: string): PreProvisioningHook {
@@ -55,7 +56,11 @@ export function createHookResolver(opts: HookResolverOptions): HookResolver {
     let hook = webhooks.get(target);
     if (hook === undefined) {
       try {
-        hook = createWebhookHook({ url: target, secret: opts.webhookSecret, ...(opts.webhookCa !== undefined ? { ca: opts.webhookCa } : {}) });
+        hook = createWebhookHook({
+          url: target,
+          secret: opts.webhookSecret,
+          ...(opts.webhookCa !== undefined ? { ca: opts.webhookCa } : {}),
+        });
       } catch {
         return failing('the hook target is not a valid http(s) URL');
       }

@@ -35,7 +35,10 @@ export async function loadOrCreateHookSecret(dataDir: string): Promise<{ secret:
     try {
       return { secret: checkHookSecret(text), path };
     } catch {
-      throw new ProvisioningError('InvalidArgument', `${path} does not hold a usable hook secret (${MIN_HOOK_SECRET_LENGTH}+ characters); delete it to generate a new one`);
+      throw new ProvisioningError(
+        'InvalidArgument',
+        `${path} does not hold a usable hook secret (${MIN_HOOK_SECRET_LENGTH}+ characters); delete it to generate a new one`,
+      );
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

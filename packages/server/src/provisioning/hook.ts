@@ -52,8 +52,7 @@ export class HookCallError extends Error {
 
 /** Outcome of {@link runPreProvisioningHook}. */
 export type HookOutcome =
-  | { allowed: true; parameters: Record<string, string>; overridden: string[] }
-  | { allowed: false; reason: string; cause?: unknown };
+  { allowed: true; parameters: Record<string, string>; overridden: string[] } | { allowed: false; reason: string; cause?: unknown };
 
 function isPlainRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -75,11 +74,15 @@ export function describeValue(value: unknown): string {
  * @returns the merged parameters, or the reason the answer denies
  */
 export function validateHookAnswer(answer: unknown, deviceParameters: Record<string, string>): HookOutcome {
-  if (!isPlainRecord(answer)) return { allowed: false, reason: `the hook returned a malformed reply (${describeValue(answer)} instead of a JSON object)` };
+  if (!isPlainRecord(answer))
+    return { allowed: false, reason: `the hook returned a malformed reply (${describeValue(answer)} instead of a JSON object)` };
   const allow = answer.allowProvisioning;
   if (allow === false) return { allowed: false, reason: 'the hook denied provisioning (allowProvisioning is false)' };
   if (allow !== true) {
-    return { allowed: false, reason: `the hook returned a malformed reply: allowProvisioning must be the boolean true or false, got ${describeValue(allow)}` };
+    return {
+      allowed: false,
+      reason: `the hook returned a malformed reply: allowProvisioning must be the boolean true or false, got ${describeValue(allow)}`,
+    };
   }
   const parameters: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const key of Object.keys(deviceParameters)) parameters[key] = deviceParameters[key] as string;
@@ -87,11 +90,17 @@ export function validateHookAnswer(answer: unknown, deviceParameters: Record<str
   const overrides = answer.parameterOverrides;
   if (overrides === undefined || overrides === null) return { allowed: true, parameters, overridden };
   if (!isPlainRecord(overrides)) {
-    return { allowed: false, reason: `the hook returned a malformed reply: parameterOverrides must be an object of strings, got ${describeValue(overrides)}` };
+    return {
+      allowed: false,
+      reason: `the hook returned a malformed reply: parameterOverrides must be an object of strings, got ${describeValue(overrides)}`,
+    };
   }
   const keys = Object.keys(overrides);
   if (keys.length > REGISTER_THING_PARAMETER_LIMITS.maxEntries) {
-    return { allowed: false, reason: `the hook returned a malformed reply: more than ${REGISTER_THING_PARAMETER_LIMITS.maxEntries} parameterOverrides` };
+    return {
+      allowed: false,
+      reason: `the hook returned a malformed reply: more than ${REGISTER_THING_PARAMETER_LIMITS.maxEntries} parameterOverrides`,
+    };
   }
   for (const key of keys) {
     const shown = JSON.stringify(key.slice(0, 64));
@@ -100,10 +109,16 @@ export function validateHookAnswer(answer: unknown, deviceParameters: Record<str
     }
     const value = overrides[key];
     if (typeof value !== 'string') {
-      return { allowed: false, reason: `the hook returned a malformed reply: parameterOverrides.${key.slice(0, 64)} must be a string, got ${describeValue(value)}` };
+      return {
+        allowed: false,
+        reason: `the hook returned a malformed reply: parameterOverrides.${key.slice(0, 64)} must be a string, got ${describeValue(value)}`,
+      };
     }
     if (value.length > REGISTER_THING_PARAMETER_LIMITS.maxValueChars) {
-      return { allowed: false, reason: `the hook returned a malformed reply: parameterOverrides.${key.slice(0, 64)} is longer than ${REGISTER_THING_PARAMETER_LIMITS.maxValueChars} characters` };
+      return {
+        allowed: false,
+        reason: `the hook returned a malformed reply: parameterOverrides.${key.slice(0, 64)} is longer than ${REGISTER_THING_PARAMETER_LIMITS.maxValueChars} characters`,
+      };
     }
     parameters[key] = value;
     overridden.push(key);

@@ -3,10 +3,27 @@
  * (CreateKeysAndCertificate, CreateCertificateFromCsr, RegisterThing), certificate ownership tokens
  * and their sweeper. Everything works on a {@link ServiceContext}; no state that matters lives here.
  */
-export { createOwnershipTokens, OwnershipTokenError, OWNERSHIP_TOKEN_KEY_SETTING, OWNERSHIP_TOKEN_CHARS, TOKEN_MESSAGES } from './ownership-tokens.js';
+export {
+  createOwnershipTokens,
+  OwnershipTokenError,
+  OWNERSHIP_TOKEN_KEY_SETTING,
+  OWNERSHIP_TOKEN_CHARS,
+  TOKEN_MESSAGES,
+} from './ownership-tokens.js';
 export type { OwnershipTokens, OwnershipTokenClaims, OwnershipTokenFailure, OpenTokenResult } from './ownership-tokens.js';
-export { createProvisioningHandler, fleetProvisioningRequests, type ProvisioningHandlerOptions, type ProvisioningOutcome } from './handler.js';
-export type { PreProvisioningHook, PreProvisioningHookEvent, PreProvisioningHookResult, PreProvisioningHookContext, HookOutcome } from './hook.js';
+export {
+  createProvisioningHandler,
+  fleetProvisioningRequests,
+  type ProvisioningHandlerOptions,
+  type ProvisioningOutcome,
+} from './handler.js';
+export type {
+  PreProvisioningHook,
+  PreProvisioningHookEvent,
+  PreProvisioningHookResult,
+  PreProvisioningHookContext,
+  HookOutcome,
+} from './hook.js';
 export { HookCallError, runPreProvisioningHook, validateHookAnswer } from './hook.js';
 export { createHookResolver, type HookResolver, type HookResolverOptions } from './hook-resolver.js';
 export {
@@ -23,7 +40,13 @@ export {
   type WebhookSignature,
 } from './webhook.js';
 export { loadOrCreateHookSecret, HOOK_SECRET_FILE, MIN_HOOK_SECRET_LENGTH } from './hook-secret.js';
-export { createRegistryAuthority, onboardingAuthority, DEFAULT_POLICY_REFRESH_INTERVAL_MS, type RegistryAuthority, type RegistryAuthorityOptions } from './authority.js';
+export {
+  createRegistryAuthority,
+  onboardingAuthority,
+  DEFAULT_POLICY_REFRESH_INTERVAL_MS,
+  type RegistryAuthority,
+  type RegistryAuthorityOptions,
+} from './authority.js';
 export type { OnboardingAttempt, OnboardingMethod } from './onboarding/method.js';
 export { ExpiryRecovery, type ExpiryRecoveryGrant } from './onboarding/expiry-recovery.js';
 export { RegisteredCertificate } from './onboarding/registered-certificate.js';

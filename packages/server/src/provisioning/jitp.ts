@@ -24,7 +24,15 @@ import { certificateId as certificateIdOf, parseCertificateFacts, verifyIssuedBy
 import { encodePem } from '../pki/pem.js';
 import { isRegistryError, type CaCertificateRow, type CertificateRow, type Registry } from '../registry/index.js';
 import type { ServiceContext } from '../service-context.js';
-import { parseTemplate, planProvisioning, resolveTemplate, TemplateError, type ParsedTemplate, type ProvisioningPlan, type ResolvedTemplate } from '../templates/index.js';
+import {
+  parseTemplate,
+  planProvisioning,
+  resolveTemplate,
+  TemplateError,
+  type ParsedTemplate,
+  type ProvisioningPlan,
+  type ResolvedTemplate,
+} from '../templates/index.js';
 import { ServiceRejection } from './errors.js';
 import type { OnboardingAttempt, OnboardingMethod } from './onboarding/method.js';
 import { applyPolicies, applyThing, existingThing, registryRejection } from './register-thing.js';
@@ -77,7 +85,12 @@ function refuse(reason: string): AuthenticationResult {
  * The registered CA that signed `leafPem`: one the client sent in its chain, else one whose subject
  * is the leaf's issuer. Null when none verifies.
  */
-async function findIssuingCa(registry: Registry, leafPem: string, facts: CertificateFacts, chain: readonly Buffer[]): Promise<CaCertificateRow | null> {
+async function findIssuingCa(
+  registry: Registry,
+  leafPem: string,
+  facts: CertificateFacts,
+  chain: readonly Buffer[],
+): Promise<CaCertificateRow | null> {
   for (const der of chain) {
     const ca = await registry.caCertificates.get(certificateIdOf(der));
     if (ca !== null && verifyIssuedBy(leafPem, ca.pem)) return ca;
@@ -105,9 +118,11 @@ function caRefusal(ca: CaCertificateRow, facts: CertificateFacts, now: number): 
   }
   if (now > ca.notAfter) return `CA ${ca.id} expired at ${new Date(ca.notAfter).toISOString()}; its certificates cannot be auto-registered`;
   if (now < ca.notBefore) return `CA ${ca.id} is not valid before ${new Date(ca.notBefore).toISOString()}`;
-  if (now > facts.notAfter.getTime()) return `certificate ${facts.certificateId} expired at ${facts.notAfter.toISOString()}; it cannot be auto-registered`;
+  if (now > facts.notAfter.getTime())
+    return `certificate ${facts.certificateId} expired at ${facts.notAfter.toISOString()}; it cannot be auto-registered`;
   if (now < facts.notBefore.getTime()) return `certificate ${facts.certificateId} is not valid before ${facts.notBefore.toISOString()}`;
-  if (facts.isCa) return `certificate ${facts.certificateId} is a CA certificate (basicConstraints cA=true); devices must connect with an end-entity certificate`;
+  if (facts.isCa)
+    return `certificate ${facts.certificateId} is a CA certificate (basicConstraints cA=true); devices must connect with an end-entity certificate`;
   return null;
 }
 
@@ -142,7 +157,8 @@ async function loadCaTemplate(registry: Registry, ca: CaCertificateRow): Promise
   }
   if (config.templateName !== undefined) {
     const template = await registry.templates.get(config.templateName);
-    if (template === null) return `CA ${ca.id} names JITP template ${config.templateName}, which does not exist; create it or update the CA's registrationConfig`;
+    if (template === null)
+      return `CA ${ca.id} names JITP template ${config.templateName}, which does not exist; create it or update the CA's registrationConfig`;
     if (template.type !== 'JITP') return `template ${template.name} named by CA ${ca.id} is not a JITP template`;
     try {
       return { parsed: parseTemplate(template.body, { type: 'JITP' }), label: template.name, name: template.name };
@@ -174,7 +190,10 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
   }
 
   async function logRejected(attempt: ConnectAttempt, certificateId: string, reason: string, caCertificateId?: string): Promise<void> {
-    log.warn({ certificateId, caCertificateId, clientId: attempt.clientId, sourceIp: attempt.sourceIp, reason }, `just-in-time registration refused: ${reason}`);
+    log.warn(
+      { certificateId, caCertificateId, clientId: attempt.clientId, sourceIp: attempt.sourceIp, reason },
+      `just-in-time registration refused: ${reason}`,
+    );
     try {
       await ctx.registry.events.append({
         type: JIT_EVENT_TYPE,
@@ -256,7 +275,12 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
             planned === undefined
               ? `certificate ${certificateId} of CA ${ca.id} registered PENDING_ACTIVATION (JITR)`
               : `certificate ${certificateId} of CA ${ca.id} provisioned (${status})${planned.thing === undefined ? '' : `, thing ${planned.thing.thingName} ${planned.thing.action}`} (JITP)`,
-          details: { caCertificateId: ca.id, certificateStatus: status, sourceIp: attempt.sourceIp, ...(planned === undefined ? {} : { resources: planned.resources }) },
+          details: {
+            caCertificateId: ca.id,
+            certificateStatus: status,
+            sourceIp: attempt.sourceIp,
+            ...(planned === undefined ? {} : { resources: planned.resources }),
+          },
         });
         return { created: row, plan: planned };
       }));
@@ -276,8 +300,13 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
     await publishRegistered(certificateId, ca.id, created.createdAt);
     const status = plan?.certificate?.status ?? 'PENDING_ACTIVATION';
     if (plan === undefined) {
-      log.info({ certificateId, caCertificateId: ca.id, clientId: attempt.clientId }, `certificate ${certificateId} auto-registered PENDING_ACTIVATION from CA ${ca.id} (JITR)`);
-      return refuse(`certificate ${certificateId} was just registered from CA ${ca.id} as PENDING_ACTIVATION (JITR): activate it (UpdateCertificate), then reconnect; ${FIRST_CONNECTION_DROPPED}`);
+      log.info(
+        { certificateId, caCertificateId: ca.id, clientId: attempt.clientId },
+        `certificate ${certificateId} auto-registered PENDING_ACTIVATION from CA ${ca.id} (JITR)`,
+      );
+      return refuse(
+        `certificate ${certificateId} was just registered from CA ${ca.id} as PENDING_ACTIVATION (JITR): activate it (UpdateCertificate), then reconnect; ${FIRST_CONNECTION_DROPPED}`,
+      );
     }
     log.info(
       { certificateId, caCertificateId: ca.id, clientId: attempt.clientId, thingName: plan.thing?.thingName, status },
@@ -297,7 +326,9 @@ export function createJustInTimeRegistration(ctx: ServiceContext, options: JustI
       const cert = attempt.certificate;
       if (cert === null) return onUnregisteredCertificate(attempt, attempt.certificateId);
       if (cert.status === 'PENDING_ACTIVATION') {
-        await onPendingCertificate(cert).catch((err: unknown) => log.error({ certificateId: cert.id, err }, `republishing the registered event of certificate ${cert.id} failed`));
+        await onPendingCertificate(cert).catch((err: unknown) =>
+          log.error({ certificateId: cert.id, err }, `republishing the registered event of certificate ${cert.id} failed`),
+        );
       }
       return null;
     },

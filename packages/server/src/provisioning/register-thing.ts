@@ -57,7 +57,10 @@ export type RegistrationObserver = (tx: Registry, registration: AppliedRegistrat
 async function loadTemplate(ctx: ServiceContext, name: string): Promise<TemplateRow> {
   const template = await ctx.registry.templates.get(name);
   if (template === null) {
-    throw rejection('ResourceNotFound', `template ${name} does not exist; create it with CreateProvisioningTemplate or fix the template name in the topic`);
+    throw rejection(
+      'ResourceNotFound',
+      `template ${name} does not exist; create it with CreateProvisioningTemplate or fix the template name in the topic`,
+    );
   }
   if (template.type !== 'FLEET_PROVISIONING') {
     throw rejection('AccessDenied', `template ${name} is a ${template.type} template; RegisterThing needs a FLEET_PROVISIONING template`);
@@ -78,7 +81,11 @@ function parsedTemplate(deps: RegisterThingDeps, template: TemplateRow): ParsedT
 }
 
 /** Checks the token, its row and its certificate before anything else runs. */
-async function openToken(deps: RegisterThingDeps, scope: RequestScope, token: string): Promise<{ claims: OwnershipTokenClaims; certificatePem: string }> {
+async function openToken(
+  deps: RegisterThingDeps,
+  scope: RequestScope,
+  token: string,
+): Promise<{ claims: OwnershipTokenClaims; certificatePem: string }> {
   const { ctx, tokens } = deps;
   const opened = tokens.open(token, scope.principalId);
   if (!opened.ok) throw opened.error;
@@ -125,7 +132,11 @@ function templateRejection(err: unknown, templateName: string): unknown {
   switch (err.code) {
     case 'MissingParameter': {
       const parameter = err.parameter ?? err.path;
-      return rejection('InvalidPayload', `missing parameter ${parameter}: template ${templateName} needs a value for "${parameter}"; add it to "parameters"`, err);
+      return rejection(
+        'InvalidPayload',
+        `missing parameter ${parameter}: template ${templateName} needs a value for "${parameter}"; add it to "parameters"`,
+        err,
+      );
     }
     case 'ResourceConflict':
       return rejection('ResourceConflict', `template ${templateName}: ${err.message}`, err);
@@ -164,11 +175,17 @@ export async function existingThing(tx: Registry, thingName: string): Promise<Ex
 /** Thing types and groups the plan names must exist: AWS does not create them. */
 async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateName: string): Promise<void> {
   if (plan.thingTypeName !== null && (await tx.things.getType(plan.thingTypeName)) === null) {
-    throw rejection('InvalidPayload', `thing type ${plan.thingTypeName} named by template ${templateName} does not exist; create it with CreateThingType`);
+    throw rejection(
+      'InvalidPayload',
+      `thing type ${plan.thingTypeName} named by template ${templateName} does not exist; create it with CreateThingType`,
+    );
   }
   for (const group of plan.thingGroups) {
     if ((await tx.thingGroups.get(group)) === null) {
-      throw rejection('InvalidPayload', `thing group ${group} named by template ${templateName} does not exist; create it with CreateThingGroup`);
+      throw rejection(
+        'InvalidPayload',
+        `thing group ${group} named by template ${templateName} does not exist; create it with CreateThingGroup`,
+      );
     }
   }
 }
@@ -207,7 +224,11 @@ export async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certif
           parsePolicy(policy.document);
         } catch (err) {
           if (err instanceof PolicyError) {
-            throw rejection('InvalidPayload', `template ${templateName}: the inline policy of resource ${policy.logicalId} is not a valid IoT policy (${err.message}); fix the template`, err);
+            throw rejection(
+              'InvalidPayload',
+              `template ${templateName}: the inline policy of resource ${policy.logicalId} is not a valid IoT policy (${err.message}); fix the template`,
+              err,
+            );
           }
           throw err;
         }
@@ -219,7 +240,10 @@ export async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certif
         }
       }
     } else if ((await tx.policies.get(policy.policyName)) === null) {
-      throw rejection('InvalidPayload', `policy ${policy.policyName} named by template ${templateName} does not exist; create it with CreatePolicy`);
+      throw rejection(
+        'InvalidPayload',
+        `policy ${policy.policyName} named by template ${templateName} does not exist; create it with CreatePolicy`,
+      );
     }
     await tx.policies.attach(policy.policyName, { type: 'certificate', id: certificateId });
   }
@@ -236,7 +260,11 @@ export function registryRejection(err: unknown, templateName: string): unknown {
     case 'ResourceAlreadyExists':
     case 'VersionConflict':
     case 'Conflict':
-      return rejection('ResourceConflict', `template ${templateName} cannot be applied: ${err.message}; another request changed the same resource, retry`, err);
+      return rejection(
+        'ResourceConflict',
+        `template ${templateName} cannot be applied: ${err.message}; another request changed the same resource, retry`,
+        err,
+      );
     default:
       return err;
   }
@@ -269,7 +297,11 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
       deps.hookTimeoutMs,
     );
     if (!outcome.allowed) {
-      throw rejection('AccessDenied', `provisioning with template ${templateName} was denied by its pre-provisioning hook: ${outcome.reason}`, new Error(outcome.reason, { cause: outcome.cause }));
+      throw rejection(
+        'AccessDenied',
+        `provisioning with template ${templateName} was denied by its pre-provisioning hook: ${outcome.reason}`,
+        new Error(outcome.reason, { cause: outcome.cause }),
+      );
     }
     parameters = outcome.parameters;
     overridden = outcome.overridden;
@@ -301,7 +333,13 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
       if (planned.certificate !== undefined) await tx.certificates.updateStatus(claims.certificateId, planned.certificate.status);
       const status = planned.certificate?.status ?? 'PENDING_ACTIVATION';
       if (deps.onRegistered !== undefined) {
-        await deps.onRegistered(tx, { principalId: scope.principalId, certificateId: claims.certificateId, thingName: planned.thing?.thingName, templateName, certificateStatus: status });
+        await deps.onRegistered(tx, {
+          principalId: scope.principalId,
+          certificateId: claims.certificateId,
+          thingName: planned.thing?.thingName,
+          templateName,
+          certificateStatus: status,
+        });
       }
       await tx.events.append(
         provisioningEvent(

@@ -51,7 +51,10 @@ export function startTokenSweeper(ctx: ServiceContext, options: TokenSweeperOpti
     const deletedTokens = await ctx.registry.tokens.deleteExpired(now);
     const deletedTemporaryClaims = await ctx.registry.certificates.deleteExpiredTemporary(now);
     if (deletedTemporaryClaims.length > 0) {
-      log.info({ count: deletedTemporaryClaims.length, certificateIds: deletedTemporaryClaims.slice(0, 100) }, `deleted ${deletedTemporaryClaims.length} expired temporary claim certificate(s)`);
+      log.info(
+        { count: deletedTemporaryClaims.length, certificateIds: deletedTemporaryClaims.slice(0, 100) },
+        `deleted ${deletedTemporaryClaims.length} expired temporary claim certificate(s)`,
+      );
     }
     if (deletedCertificates.length > 0) {
       log.info(

@@ -30,7 +30,11 @@ export const TEMPORARY_CLAIM_POLICY_NAME = 'fleetprov-temporary-claim';
 
 /** The implicit policy of a temporary claim for `templateName` (the shape of AWS's example claim policy). */
 export function temporaryClaimPolicy(templateName: string): NamedPolicy {
-  const topics = ['$aws/certificates/create/*', '$aws/certificates/create-from-csr/*', `$aws/provisioning-templates/${templateName}/provision/*`];
+  const topics = [
+    '$aws/certificates/create/*',
+    '$aws/certificates/create-from-csr/*',
+    `$aws/provisioning-templates/${templateName}/provision/*`,
+  ];
   const document = {
     Version: '2012-10-17',
     Statement: [
@@ -46,7 +50,11 @@ export function temporaryClaimPolicy(templateName: string): NamedPolicy {
  * Issues and stores a temporary claim certificate for `templateName` (which the caller checked exists).
  * @param lifetimeMs validity from now; default 5 minutes (tests may shorten it)
  */
-export async function createTemporaryClaim(ctx: ServiceContext, templateName: string, lifetimeMs: number = TEMPORARY_CLAIM_LIFETIME_MS): Promise<TemporaryClaim> {
+export async function createTemporaryClaim(
+  ctx: ServiceContext,
+  templateName: string,
+  lifetimeMs: number = TEMPORARY_CLAIM_LIFETIME_MS,
+): Promise<TemporaryClaim> {
   const now = ctx.now();
   // AWS's temporary claims: subject CN of 64 random hex digits, backdated 2 minutes, RSA-2048 (our configured algorithm).
   const issued = await createKeysAndCertificate(ctx.ca, {
@@ -58,7 +66,11 @@ export async function createTemporaryClaim(ctx: ServiceContext, templateName: st
   });
   const facts = issued.facts;
   const row = await ctx.registry.certificates.create(
-    certificateRecord(issued.certificatePem, facts, 'ACTIVE', { hidden: true, expiresAt: facts.notAfter.getTime(), claimTemplateName: templateName }),
+    certificateRecord(issued.certificatePem, facts, 'ACTIVE', {
+      hidden: true,
+      expiresAt: facts.notAfter.getTime(),
+      claimTemplateName: templateName,
+    }),
   );
   ctx.certificateFacts?.remember(facts);
   return {

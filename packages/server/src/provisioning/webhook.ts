@@ -141,7 +141,10 @@ export function createWebhookHook(opts: WebhookHookOptions): PreProvisioningHook
         },
       );
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (context.signal.aborted) reject(context.signal.reason instanceof HookCallError ? context.signal.reason : new HookCallError('the webhook call was aborted'));
+        if (context.signal.aborted)
+          reject(
+            context.signal.reason instanceof HookCallError ? context.signal.reason : new HookCallError('the webhook call was aborted'),
+          );
         else reject(new HookCallError(networkReason(err), { cause: err }));
       });
       req.end(body);

@@ -11,14 +11,7 @@ export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_ACCOUNT_ID = '000000000000';
 
 /** Resource types appearing in IoT ARNs, as AWS spells them. */
-export type ArnResourceType =
-  | 'cert'
-  | 'cacert'
-  | 'thing'
-  | 'thingtype'
-  | 'thinggroup'
-  | 'policy'
-  | 'provisioningtemplate';
+export type ArnResourceType = 'cert' | 'cacert' | 'thing' | 'thingtype' | 'thinggroup' | 'policy' | 'provisioningtemplate';
 
 /** The parts of an IoT ARN. */
 export interface ParsedArn {

@@ -78,7 +78,12 @@ export interface ChangeRecorder {
   /** A thing was created, updated or deleted (`thing` as it is after the change; before it, for DELETED). */
   thing(thing: ThingRow, operation: ThingEventOperation): void;
   /** A certificate was created, changed status, or deleted. */
-  certificate(certificateId: string, operation: CertificateChangeOperation, status: CertificateStatus | null, previousStatus: CertificateStatus | null): void;
+  certificate(
+    certificateId: string,
+    operation: CertificateChangeOperation,
+    status: CertificateStatus | null,
+    previousStatus: CertificateStatus | null,
+  ): void;
 }
 
 /**

@@ -62,7 +62,10 @@ export class KyselyRegistry implements Registry {
     const session =
       arg instanceof Session
         ? arg
-        : Session.open({ db: arg.db, dialect: arg.dialect, arns: arg.arns, limits: arg.limits, now: arg.clock }, (s) => new KyselyRegistry(s));
+        : Session.open(
+            { db: arg.db, dialect: arg.dialect, arns: arg.arns, limits: arg.limits, now: arg.clock },
+            (s) => new KyselyRegistry(s),
+          );
     this.#session = session;
     this.dialect = session.ctx.dialect;
     this.region = session.ctx.arns.region;

@@ -103,7 +103,8 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
   let db: Kysely<Schema>;
   let migrationSchema: string | undefined;
   if (dialect === 'postgres') {
-    if (opts.schema !== undefined && !SCHEMA_RE.test(opts.schema)) throw invalid('schema must match [a-z_][a-z0-9_]{0,62} (lowercase, unquoted)');
+    if (opts.schema !== undefined && !SCHEMA_RE.test(opts.schema))
+      throw invalid('schema must match [a-z_][a-z0-9_]{0,62} (lowercase, unquoted)');
     const poolSize = opts.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw invalid('poolSize must be a positive integer');
     const opened = await openPostgres(urlOrPath, opts.schema, poolSize);

@@ -8,7 +8,15 @@
  * open. The migrator only needs the names of the tables in the migration schema, so that is all this
  * introspector reads.
  */
-import { PostgresDialect, sql, type DatabaseIntrospector, type Kysely, type PostgresDialectConfig, type SchemaMetadata, type TableMetadata } from 'kysely';
+import {
+  PostgresDialect,
+  sql,
+  type DatabaseIntrospector,
+  type Kysely,
+  type PostgresDialectConfig,
+  type SchemaMetadata,
+  type TableMetadata,
+} from 'kysely';
 
 /** Lists the tables and views of one schema (names only; columns are not needed by the migrator). */
 export class SingleSchemaIntrospector implements DatabaseIntrospector {
@@ -22,13 +30,20 @@ export class SingleSchemaIntrospector implements DatabaseIntrospector {
 
   /** The schema itself, when it exists. */
   async getSchemas(): Promise<SchemaMetadata[]> {
-    const rows = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${this.#schema}`.execute(this.#db);
+    const rows = await sql<{ name: string }>`select nspname as name from pg_catalog.pg_namespace where nspname = ${this.#schema}`.execute(
+      this.#db,
+    );
     return rows.rows.map((r) => ({ name: r.name }));
   }
 
   /** Tables and views of the schema, without column metadata. */
   async getTables(): Promise<TableMetadata[]> {
-    const rows = await sql<{ name: string; kind: string }>`select table_name as name, table_type as kind from information_schema.tables where table_schema = ${this.#schema} order by table_name`.execute(this.#db);
+    const rows = await sql<{
+      name: string;
+      kind: string;
+    }>`select table_name as name, table_type as kind from information_schema.tables where table_schema = ${this.#schema} order by table_name`.execute(
+      this.#db,
+    );
     return rows.rows.map((r) => ({ name: r.name, schema: this.#schema, isView: r.kind === 'VIEW', columns: [] }));
   }
 

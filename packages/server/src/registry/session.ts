@@ -103,7 +103,13 @@ export class Session {
   readonly #changes: RegistryChange[] | null;
 
   /** @internal Use `openRegistry`. */
-  constructor(ctx: Ctx, root: RootState, tx: TxState | null = null, observer: RegistryObserver | null = null, changes: RegistryChange[] | null = null) {
+  constructor(
+    ctx: Ctx,
+    root: RootState,
+    tx: TxState | null = null,
+    observer: RegistryObserver | null = null,
+    changes: RegistryChange[] | null = null,
+  ) {
     this.ctx = ctx;
     this.#root = root;
     this.#tx = tx;

@@ -57,16 +57,27 @@ function json(value: unknown): Buffer {
 }
 
 /** Creates the handler of the {@link rotationAcknowledgements} route. */
-export function createRotationAckHandler(deps: { registry: Registry; service: RotationService; logger: Logger }): RouteHandler<RotationAckTopic> {
+export function createRotationAckHandler(deps: {
+  registry: Registry;
+  service: RotationService;
+  logger: Logger;
+}): RouteHandler<RotationAckTopic> {
   const log = deps.logger.child({ component: 'rotation' });
   return async (req) => {
     const topic = req.parsed;
     const certificateId = req.principal.certificateId;
     const reject = (code: ErrorCode, message: string): RouteReply => {
-      log.warn({ clientId: req.clientId, certificateId, thingName: topic.thingName, errorCode: code }, `rotation acknowledgement from client ${JSON.stringify(req.clientId)} rejected (${code}): ${message}`);
-      return { topic: rotationAckReplyTopic(topic.thingName, 'rejected'), payload: json({ statusCode: ERROR_STATUS_CODES[code], errorCode: code, errorMessage: message }) };
+      log.warn(
+        { clientId: req.clientId, certificateId, thingName: topic.thingName, errorCode: code },
+        `rotation acknowledgement from client ${JSON.stringify(req.clientId)} rejected (${code}): ${message}`,
+      );
+      return {
+        topic: rotationAckReplyTopic(topic.thingName, 'rejected'),
+        payload: json({ statusCode: ERROR_STATUS_CODES[code], errorCode: code, errorMessage: message }),
+      };
     };
-    if (req.payload.length > MAX_ACK_PAYLOAD_BYTES) return reject('InvalidPayload', `the acknowledgement is ${req.payload.length} bytes; at most ${MAX_ACK_PAYLOAD_BYTES} are accepted`);
+    if (req.payload.length > MAX_ACK_PAYLOAD_BYTES)
+      return reject('InvalidPayload', `the acknowledgement is ${req.payload.length} bytes; at most ${MAX_ACK_PAYLOAD_BYTES} are accepted`);
     let body: unknown = {};
     const text = req.payload.toString('utf8').trim();
     if (text !== '') {
@@ -76,19 +87,35 @@ export function createRotationAckHandler(deps: { registry: Registry; service: Ro
         return reject('InvalidPayload', 'the acknowledgement is not valid JSON; send {} or {"certificateId":"<new certificate id>"}');
       }
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return reject('InvalidPayload', 'the acknowledgement must be a JSON object');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return reject('InvalidPayload', 'the acknowledgement must be a JSON object');
     const fields = body as Record<string, unknown>;
     for (const key of ['certificateId', 'rotationId'] as const) {
       if (Object.hasOwn(fields, key) && typeof fields[key] !== 'string') return reject('InvalidPayload', `${key} must be a string`);
     }
     if (typeof fields.certificateId === 'string' && fields.certificateId !== certificateId) {
-      return reject('AccessDenied', `certificateId ${JSON.stringify(fields.certificateId.slice(0, 80))} is not the certificate of this connection (${certificateId}); acknowledge over a connection made with the new certificate`);
+      return reject(
+        'AccessDenied',
+        `certificateId ${JSON.stringify(fields.certificateId.slice(0, 80))} is not the certificate of this connection (${certificateId}); acknowledge over a connection made with the new certificate`,
+      );
     }
     try {
       const found = await deps.registry.rotations.getByNewCertificate(certificateId);
-      if (found === null) return reject('ResourceNotFound', `certificate ${certificateId} is not the replacement of any rotation; connect with the certificate RegisterThing issued for the rotation`);
-      if (found.thingName !== topic.thingName) return reject('AccessDenied', `the rotation of certificate ${certificateId} belongs to thing ${found.thingName}, not ${topic.thingName}`);
-      if (typeof fields.rotationId === 'string' && fields.rotationId !== found.id) return reject('ResourceNotFound', `rotation ${JSON.stringify(fields.rotationId.slice(0, 80))} is not the rotation of certificate ${certificateId}`);
+      if (found === null)
+        return reject(
+          'ResourceNotFound',
+          `certificate ${certificateId} is not the replacement of any rotation; connect with the certificate RegisterThing issued for the rotation`,
+        );
+      if (found.thingName !== topic.thingName)
+        return reject(
+          'AccessDenied',
+          `the rotation of certificate ${certificateId} belongs to thing ${found.thingName}, not ${topic.thingName}`,
+        );
+      if (typeof fields.rotationId === 'string' && fields.rotationId !== found.id)
+        return reject(
+          'ResourceNotFound',
+          `rotation ${JSON.stringify(fields.rotationId.slice(0, 80))} is not the rotation of certificate ${certificateId}`,
+        );
       if (found.state === 'cancelled') return reject('ResourceConflict', `rotation ${found.id} was cancelled`);
       const rotation = (await deps.service.acknowledge(certificateId, 'ack')) ?? found;
       return { topic: rotationAckReplyTopic(topic.thingName, 'accepted'), payload: json(rotationView(rotation)) };

@@ -12,7 +12,13 @@ export {
   type DueCertificate,
   type RotationPassResult,
 } from './service.js';
-export { createRotationAckHandler, rotationAcknowledgements, rotationView, MAX_ACK_PAYLOAD_BYTES, type RotationAckTopic } from './ack-handler.js';
+export {
+  createRotationAckHandler,
+  rotationAcknowledgements,
+  rotationView,
+  MAX_ACK_PAYLOAD_BYTES,
+  type RotationAckTopic,
+} from './ack-handler.js';
 export {
   ROTATION_TOPIC_PREFIX,
   rotationNotifyTopic,

@@ -133,7 +133,13 @@ export class RotationService {
       outcome: 'info',
       message,
       at: this.#now(),
-      details: { rotationId: rotation.id, state: rotation.state, oldCertificateId: rotation.oldCertificateId, newCertificateId: rotation.newCertificateId, ...details },
+      details: {
+        rotationId: rotation.id,
+        state: rotation.state,
+        oldCertificateId: rotation.oldCertificateId,
+        newCertificateId: rotation.newCertificateId,
+        ...details,
+      },
     };
   }
 
@@ -209,16 +215,35 @@ export class RotationService {
         retireStatus: policy?.retireStatus ?? this.#retireStatus,
         graceMs: this.#graceOf(policy),
       });
-      await tx.events.append(this.#event('Issue', rotation, `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (device-initiated)`));
+      await tx.events.append(
+        this.#event(
+          'Issue',
+          rotation,
+          `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (device-initiated)`,
+        ),
+      );
       return;
     }
     if (open.thingName !== r.thingName) {
-      throw rejection('ResourceConflict', `certificate ${r.principalId} has a rotation pending for thing ${open.thingName}; finish or cancel it first`);
+      throw rejection(
+        'ResourceConflict',
+        `certificate ${r.principalId} has a rotation pending for thing ${open.thingName}; finish or cancel it first`,
+      );
     }
     switch (open.state) {
       case 'requested':
-        rotation = await tx.rotations.update(open.id, { state: 'issued', newCertificateId: r.certificateId, issuedAt: now, templateName: r.templateName }, { expectedStates: ['requested'] });
-        await tx.events.append(this.#event('Issue', rotation, `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (requested ${open.reason})`));
+        rotation = await tx.rotations.update(
+          open.id,
+          { state: 'issued', newCertificateId: r.certificateId, issuedAt: now, templateName: r.templateName },
+          { expectedStates: ['requested'] },
+        );
+        await tx.events.append(
+          this.#event(
+            'Issue',
+            rotation,
+            `certificate ${r.principalId} of thing ${r.thingName} rotated to ${r.certificateId} (requested ${open.reason})`,
+          ),
+        );
         return;
       case 'issued': {
         // The device asks again before its previous replacement ever connected: it never stored
@@ -229,9 +254,18 @@ export class RotationService {
           const cert = await tx.certificates.get(orphan);
           if (cert !== null && cert.status === 'ACTIVE') await tx.certificates.updateStatus(orphan, 'INACTIVE');
         }
-        rotation = await tx.rotations.update(open.id, { newCertificateId: r.certificateId, issuedAt: now, superseded, templateName: r.templateName }, { expectedStates: ['issued'] });
+        rotation = await tx.rotations.update(
+          open.id,
+          { newCertificateId: r.certificateId, issuedAt: now, superseded, templateName: r.templateName },
+          { expectedStates: ['issued'] },
+        );
         await tx.events.append(
-          this.#event('Supersede', rotation, `certificate ${orphan ?? '(none)'} never connected: superseded by ${r.certificateId} and set INACTIVE`, { superseded: orphan }),
+          this.#event(
+            'Supersede',
+            rotation,
+            `certificate ${orphan ?? '(none)'} never connected: superseded by ${r.certificateId} and set INACTIVE`,
+            { superseded: orphan },
+          ),
         );
         return;
       }
@@ -279,9 +313,17 @@ export class RotationService {
     let updated: RotationRow;
     try {
       updated = await this.#registry.transaction(async (tx) => {
-        const u = await tx.rotations.update(rotation.id, { state: 'acknowledged', acknowledgedAt: now, retireAfter: now + rotation.graceMs }, { expectedStates: ['issued'] });
+        const u = await tx.rotations.update(
+          rotation.id,
+          { state: 'acknowledged', acknowledgedAt: now, retireAfter: now + rotation.graceMs },
+          { expectedStates: ['issued'] },
+        );
         await tx.events.append(
-          this.#event('Acknowledge', u, `certificate ${certificateId} of thing ${u.thingName} works (${via === 'connect' ? 'connected' : 'acknowledged'}); certificate ${u.oldCertificateId} retires at ${new Date(now + u.graceMs).toISOString()}`),
+          this.#event(
+            'Acknowledge',
+            u,
+            `certificate ${certificateId} of thing ${u.thingName} works (${via === 'connect' ? 'connected' : 'acknowledged'}); certificate ${u.oldCertificateId} retires at ${new Date(now + u.graceMs).toISOString()}`,
+          ),
         );
         return u;
       });
@@ -289,7 +331,10 @@ export class RotationService {
       if (!isRegistryError(err, 'Conflict')) throw err;
       return this.#registry.rotations.get(rotation.id); // another process or request got there first
     }
-    this.#log.info({ rotationId: updated.id, thingName: updated.thingName, certificateId, via }, `rotation of thing ${updated.thingName} acknowledged by certificate ${certificateId}`);
+    this.#log.info(
+      { rotationId: updated.id, thingName: updated.thingName, certificateId, via },
+      `rotation of thing ${updated.thingName} acknowledged by certificate ${certificateId}`,
+    );
     if (updated.graceMs === 0) return this.retire(updated);
     return updated;
   }
@@ -297,7 +342,10 @@ export class RotationService {
   /** Broker `connected` listener: a connection of a rotation's new certificate acknowledges it. */
   onConnected(certificateId: string): void {
     this.acknowledge(certificateId, 'connect').catch((err: unknown) => {
-      this.#log.error({ err, certificateId }, `recording the first connection of certificate ${certificateId} for its rotation failed; the next acknowledgement or restart retries`);
+      this.#log.error(
+        { err, certificateId },
+        `recording the first connection of certificate ${certificateId} for its rotation failed; the next acknowledgement or restart retries`,
+      );
     });
   }
 
@@ -317,15 +365,28 @@ export class RotationService {
           await tx.certificates.updateStatus(old.id, u.retireStatus);
           changed = true;
         }
-        await tx.events.append(this.#event('Retire', u, `certificate ${u.oldCertificateId} of thing ${u.thingName} retired (${old === null ? 'already deleted' : u.retireStatus})`));
+        await tx.events.append(
+          this.#event(
+            'Retire',
+            u,
+            `certificate ${u.oldCertificateId} of thing ${u.thingName} retired (${old === null ? 'already deleted' : u.retireStatus})`,
+          ),
+        );
         return u;
       });
     } catch (err) {
       if (!isRegistryError(err, 'Conflict')) throw err;
       return (await this.#registry.rotations.get(rotation.id)) ?? rotation;
     }
-    if (changed) this.#ctx.disconnectCertificate(retired.oldCertificateId, `retired by the rotation to certificate ${retired.newCertificateId ?? '?'}`);
-    this.#log.info({ rotationId: retired.id, thingName: retired.thingName, certificateId: retired.oldCertificateId }, `certificate ${retired.oldCertificateId} of thing ${retired.thingName} retired (${retired.retireStatus})`);
+    if (changed)
+      this.#ctx.disconnectCertificate(
+        retired.oldCertificateId,
+        `retired by the rotation to certificate ${retired.newCertificateId ?? '?'}`,
+      );
+    this.#log.info(
+      { rotationId: retired.id, thingName: retired.thingName, certificateId: retired.oldCertificateId },
+      `certificate ${retired.oldCertificateId} of thing ${retired.thingName} retired (${retired.retireStatus})`,
+    );
     return retired;
   }
 
@@ -334,7 +395,12 @@ export class RotationService {
     const out: RotationRow[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.#registry.rotations.list({ states: ['acknowledged'], retireBefore: this.#now(), maxResults: 100, ...(nextToken === undefined ? {} : { nextToken }) });
+      const page = await this.#registry.rotations.list({
+        states: ['acknowledged'],
+        retireBefore: this.#now(),
+        maxResults: 100,
+        ...(nextToken === undefined ? {} : { nextToken }),
+      });
       for (const r of page.items) out.push(await this.retire(r));
       nextToken = page.nextToken;
     } while (nextToken !== undefined);
@@ -348,7 +414,10 @@ export class RotationService {
    * an open rotation gets that rotation back (a duplicate request returns the same result).
    * @throws {RotationError} `NotFound` for an unknown thing, `Conflict` when it has no ACTIVE certificate
    */
-  async request(thingName: string, opts: { reason?: RotationReason; templateName?: string | null; certificateId?: string } = {}): Promise<RotationRow[]> {
+  async request(
+    thingName: string,
+    opts: { reason?: RotationReason; templateName?: string | null; certificateId?: string } = {},
+  ): Promise<RotationRow[]> {
     const registry = this.#registry;
     if ((await registry.things.get(thingName)) === null) throw new RotationError('NotFound', `thing ${thingName} does not exist`);
     const principals = (await registry.thingPrincipals.listForThing(thingName, { maxResults: 250 })).items;
@@ -381,7 +450,9 @@ export class RotationService {
             retireStatus: policy?.retireStatus ?? this.#retireStatus,
             graceMs: this.#graceOf(policy),
           });
-          await tx.events.append(this.#event('Request', r, `rotation of certificate ${cert.id} of thing ${thingName} requested (${r.reason})`));
+          await tx.events.append(
+            this.#event('Request', r, `rotation of certificate ${cert.id} of thing ${thingName} requested (${r.reason})`),
+          );
           return r;
         });
         out.push(created);
@@ -423,7 +494,10 @@ export class RotationService {
       await this.#registry.rotations.update(rotation.id, { notifiedAt: this.#now() });
       return true;
     } catch (err) {
-      this.#log.warn({ err, rotationId: rotation.id, thingName: rotation.thingName }, `notifying thing ${rotation.thingName} of its rotation failed; the monitor retries`);
+      this.#log.warn(
+        { err, rotationId: rotation.id, thingName: rotation.thingName },
+        `notifying thing ${rotation.thingName} of its rotation failed; the monitor retries`,
+      );
       return false;
     }
   }
@@ -467,7 +541,10 @@ export class RotationService {
       if (policy.targetType === 'template') {
         let nextToken: string | undefined;
         do {
-          const page = await registry.rotations.listCertificatesByTemplate(policy.targetName, { maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
+          const page = await registry.rotations.listCertificatesByTemplate(policy.targetName, {
+            maxResults: 250,
+            ...(nextToken === undefined ? {} : { nextToken }),
+          });
           for (const id of page.items) {
             const things = await registry.thingPrincipals.listForPrincipal(id, { maxResults: 1 }).catch(() => ({ items: [] }));
             const thing = things.items[0];
@@ -479,9 +556,14 @@ export class RotationService {
         if ((await registry.thingGroups.get(policy.targetName)) === null) continue;
         let nextToken: string | undefined;
         do {
-          const page = await registry.thingGroups.listThings(policy.targetName, { recursive: true, maxResults: 250, ...(nextToken === undefined ? {} : { nextToken }) });
+          const page = await registry.thingGroups.listThings(policy.targetName, {
+            recursive: true,
+            maxResults: 250,
+            ...(nextToken === undefined ? {} : { nextToken }),
+          });
           for (const thingName of page.items) {
-            for (const p of (await registry.thingPrincipals.listForThing(thingName, { maxResults: 250 })).items) await consider(thingName, p.certificateId);
+            for (const p of (await registry.thingPrincipals.listForThing(thingName, { maxResults: 250 })).items)
+              await consider(thingName, p.certificateId);
           }
           nextToken = page.nextToken;
         } while (nextToken !== undefined);
@@ -515,7 +597,11 @@ export class RotationService {
     const now = this.#now();
     let nextToken: string | undefined;
     do {
-      const page = await this.#registry.rotations.list({ states: ['requested'], maxResults: 100, ...(nextToken === undefined ? {} : { nextToken }) });
+      const page = await this.#registry.rotations.list({
+        states: ['requested'],
+        maxResults: 100,
+        ...(nextToken === undefined ? {} : { nextToken }),
+      });
       for (const r of page.items) {
         if (requested.some((x) => x.id === r.id)) continue;
         if (r.notifiedAt === null || now - r.notifiedAt >= this.#renotifyMs) if (await this.notify(r)) notified++;

@@ -91,7 +91,13 @@ export interface CompiledCertificate {
 
 /** The compiled policy resource. */
 export type CompiledPolicy =
-  | { readonly kind: 'named'; readonly logicalId: string; readonly path: string; readonly condition: BoolFn | undefined; readonly policyName: StringFn }
+  | {
+      readonly kind: 'named';
+      readonly logicalId: string;
+      readonly path: string;
+      readonly condition: BoolFn | undefined;
+      readonly policyName: StringFn;
+    }
   | {
       readonly kind: 'inline';
       readonly logicalId: string;

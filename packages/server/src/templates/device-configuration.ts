@@ -15,7 +15,11 @@ export type CompiledDeviceConfiguration = Array<readonly [key: string, value: St
 /** Parses and compiles the `DeviceConfiguration` section (absent → empty). */
 export function compileDeviceConfiguration(section: unknown, type: TemplateType, ctx: CompileContext): CompiledDeviceConfiguration {
   if (section === undefined) return [];
-  if (type === 'JITP') throw invalid('DeviceConfiguration', 'DeviceConfiguration is only supported in FLEET_PROVISIONING templates (JITP has no response to carry it)');
+  if (type === 'JITP')
+    throw invalid(
+      'DeviceConfiguration',
+      'DeviceConfiguration is only supported in FLEET_PROVISIONING templates (JITP has no response to carry it)',
+    );
   if (!isObject(section)) throw invalid('DeviceConfiguration', `expected a flat object of key → string, got ${typeName(section)}`);
   if (intrinsicName(section, 'DeviceConfiguration') !== undefined) {
     throw invalid('DeviceConfiguration', 'DeviceConfiguration must be an object of key → value; intrinsic functions go in its values');

@@ -174,10 +174,12 @@ function compileSelect(args: unknown, path: string, argsPath: string, depth: num
   let literalIndex: number | undefined;
   let indexFn: StringFn | undefined;
   if (typeof indexNode === 'number') {
-    if (!Number.isInteger(indexNode) || indexNode < 0) throw invalid(indexPath(argsPath, 0), `Fn::Select index must be a non-negative integer, got ${indexNode}`);
+    if (!Number.isInteger(indexNode) || indexNode < 0)
+      throw invalid(indexPath(argsPath, 0), `Fn::Select index must be a non-negative integer, got ${indexNode}`);
     literalIndex = indexNode;
   } else if (typeof indexNode === 'string') {
-    if (!INDEX_TEXT.test(indexNode)) throw invalid(indexPath(argsPath, 0), `Fn::Select index must be a non-negative integer, got ${quote(indexNode)}`);
+    if (!INDEX_TEXT.test(indexNode))
+      throw invalid(indexPath(argsPath, 0), `Fn::Select index must be a non-negative integer, got ${quote(indexNode)}`);
     literalIndex = Number(indexNode);
   } else {
     indexFn = compileString(indexNode, indexPath(argsPath, 0), depth, ctx);
@@ -193,7 +195,10 @@ function compileSelect(args: unknown, path: string, argsPath: string, depth: num
 
   if (Array.isArray(list)) {
     if (literalIndex !== undefined && literalIndex >= list.length) {
-      throw invalid(path, `Fn::Select index ${literalIndex} is out of range for a list of ${list.length} item${list.length === 1 ? '' : 's'}`);
+      throw invalid(
+        path,
+        `Fn::Select index ${literalIndex} is out of range for a list of ${list.length} item${list.length === 1 ? '' : 's'}`,
+      );
     }
     const items = list.map((item, i) => compileString(item, indexPath(listPath, i), depth, ctx));
     return (state) => {
@@ -290,7 +295,14 @@ function compileSplit(args: unknown, path: string, argsPath: string, depth: numb
  * `{"Fn::FindInMap": [mapName, topKey, secondKey]}`; literal keys (and, with `expect`, the type of
  * the value they find) are checked at parse time.
  */
-function compileFindInMap(args: unknown, path: string, argsPath: string, depth: number, ctx: CompileContext, expect?: 'string' | 'list'): MappingFn {
+function compileFindInMap(
+  args: unknown,
+  path: string,
+  argsPath: string,
+  depth: number,
+  ctx: CompileContext,
+  expect?: 'string' | 'list',
+): MappingFn {
   if (!Array.isArray(args) || args.length !== 3) throw invalid(path, 'Fn::FindInMap expects [mapName, topLevelKey, secondLevelKey]');
   const [mapNode, topNode, secondNode] = args as [unknown, unknown, unknown];
   if (typeof mapNode === 'string' && typeof topNode === 'string' && typeof secondNode === 'string') {
@@ -354,7 +366,13 @@ function compileIf<T>(
  * Compiles `node` as `{"Fn::If": [...]}` whose branches have the shape `compileBranch` accepts, or
  * returns undefined when `node` is not an Fn::If call. For slots with their own shape (attributes).
  */
-export function compileIfNode<T>(node: JsonObject, path: string, depth: number, ctx: CompileContext, compileBranch: SlotCompiler<T>): ((state: EvalState) => T) | undefined {
+export function compileIfNode<T>(
+  node: JsonObject,
+  path: string,
+  depth: number,
+  ctx: CompileContext,
+  compileBranch: SlotCompiler<T>,
+): ((state: EvalState) => T) | undefined {
   if (intrinsicName(node, path) !== 'Fn::If') return undefined;
   const inner = enterIntrinsic(ctx, 'Fn::If', path, depth);
   return compileIf(node['Fn::If'], path, childPath(path, 'Fn::If'), inner, ctx, compileBranch);
@@ -403,7 +421,8 @@ export function compileJson(node: unknown, path: string, depth: number, ctx: Com
 
 /** Compiles a condition expression. */
 export function compileCondition(node: unknown, path: string, depth: number, ctx: CompileContext): BoolFn {
-  const expected = 'a condition must be {"Fn::Equals": [a, b]}, {"Fn::And": [...]}, {"Fn::Or": [...]}, {"Fn::Not": [c]} or {"Condition": name}';
+  const expected =
+    'a condition must be {"Fn::Equals": [a, b]}, {"Fn::And": [...]}, {"Fn::Or": [...]}, {"Fn::Not": [c]} or {"Condition": name}';
   if (!isObject(node)) throw invalid(path, `${expected}, got ${typeName(node)}`);
   const keys = keysOf(node);
   if (keys.length === 1 && keys[0] === 'Condition') {

@@ -29,7 +29,8 @@ const ALLOWED_KEYS: ReadonlySet<string> = new Set(['Type', 'Default', 'Descripti
 /** Parses the `Parameters` section (absent → no parameters). */
 export function parseParameters(section: unknown, type: TemplateType): ParameterDef[] {
   if (section === undefined) return [];
-  if (!isObject(section)) throw invalid('Parameters', `expected an object of parameter name → {"Type": "String"}, got ${typeName(section)}`);
+  if (!isObject(section))
+    throw invalid('Parameters', `expected an object of parameter name → {"Type": "String"}, got ${typeName(section)}`);
   const defs: ParameterDef[] = [];
   for (const name of keysOf(section)) {
     const path = childPath('Parameters', name);
@@ -39,28 +40,37 @@ export function parseParameters(section: unknown, type: TemplateType): Parameter
     const decl = section[name];
     if (!isObject(decl)) throw invalid(path, `expected {"Type": "String"}, got ${typeName(decl)}`);
     for (const key of keysOf(decl)) {
-      if (!ALLOWED_KEYS.has(key)) throw invalid(childPath(path, key), `unknown parameter attribute ${quote(key)}; allowed: Type, Default, Description`);
+      if (!ALLOWED_KEYS.has(key))
+        throw invalid(childPath(path, key), `unknown parameter attribute ${quote(key)}; allowed: Type, Default, Description`);
     }
     const declaredType = own(decl, 'Type');
     if (declaredType !== 'String') {
-      throw invalid(childPath(path, 'Type'), `parameter Type must be "String" (the only type AWS documents), got ${declaredType === undefined ? 'nothing' : typeof declaredType === 'string' ? quote(declaredType) : typeName(declaredType)}`);
+      throw invalid(
+        childPath(path, 'Type'),
+        `parameter Type must be "String" (the only type AWS documents), got ${declaredType === undefined ? 'nothing' : typeof declaredType === 'string' ? quote(declaredType) : typeName(declaredType)}`,
+      );
     }
     const description = own(decl, 'Description');
-    if (description !== undefined && typeof description !== 'string') throw invalid(childPath(path, 'Description'), `expected a string, got ${typeName(description)}`);
+    if (description !== undefined && typeof description !== 'string')
+      throw invalid(childPath(path, 'Description'), `expected a string, got ${typeName(description)}`);
     const defaultValue = own(decl, 'Default');
     if (defaultValue !== undefined && typeof defaultValue !== 'string') {
       throw invalid(childPath(path, 'Default'), `Default must be a string, got ${typeName(defaultValue)}`);
     }
     const index = defs.length;
     if (name.startsWith('AWS::')) {
-      if (defaultValue !== undefined) throw invalid(childPath(path, 'Default'), `special parameter ${quote(name)} takes its value from the certificate; remove Default`);
+      if (defaultValue !== undefined)
+        throw invalid(childPath(path, 'Default'), `special parameter ${quote(name)} takes its value from the certificate; remove Default`);
       if (name === CERTIFICATE_ID_PARAMETER) {
         defs.push({ name, index, defaultValue: undefined, source: 'certificateId', subjectField: undefined });
         continue;
       }
       const field = SUBJECT_PARAMETERS.get(name);
       if (field === undefined) {
-        throw invalid(path, `unsupported special parameter ${quote(name)}; supported: ${CERTIFICATE_ID_PARAMETER}, ${[...SUBJECT_PARAMETERS.keys()].join(', ')} (JITP only)`);
+        throw invalid(
+          path,
+          `unsupported special parameter ${quote(name)}; supported: ${CERTIFICATE_ID_PARAMETER}, ${[...SUBJECT_PARAMETERS.keys()].join(', ')} (JITP only)`,
+        );
       }
       if (type !== 'JITP') throw invalid(path, `special parameter ${quote(name)} is only provided to JITP templates`);
       defs.push({ name, index, defaultValue: undefined, source: 'subject', subjectField: field });

@@ -28,7 +28,8 @@ export function parseTemplate(body: string | object, options: ParseOptions = {})
   const type = templateType(options);
   const json = readTemplateBody(body);
   for (const key of keysOf(json)) {
-    if (!SECTIONS.has(key)) throw invalid(key, `unknown section ${quote(key)}; allowed: Parameters, Mappings, Resources, DeviceConfiguration, Conditions`);
+    if (!SECTIONS.has(key))
+      throw invalid(key, `unknown section ${quote(key)}; allowed: Parameters, Mappings, Resources, DeviceConfiguration, Conditions`);
   }
   const parameters = parseParameters(json.Parameters, type);
   const conditions = conditionNames(json.Conditions);
@@ -49,7 +50,8 @@ export function parseTemplate(body: string | object, options: ParseOptions = {})
 
   const warnings: string[] = [];
   if (resources.thing === undefined) warnings.push('no AWS::IoT::Thing resource: RegisterThing will return an empty thingName');
-  if (resources.certificate === undefined) warnings.push('no AWS::IoT::Certificate resource: the template does not activate the new certificate');
+  if (resources.certificate === undefined)
+    warnings.push('no AWS::IoT::Certificate resource: the template does not activate the new certificate');
   for (const p of parameters) {
     if (p.source === 'device' && !ctx.referenced.has(p.name)) warnings.push(`parameter ${quote(p.name)} is declared but never used`);
   }
@@ -95,7 +97,11 @@ export function compiledTemplate(template: ParsedTemplate): CompiledTemplate {
 function templateType(options: ParseOptions): TemplateType {
   const type = options?.type ?? 'FLEET_PROVISIONING';
   if (type !== 'FLEET_PROVISIONING' && type !== 'JITP') {
-    throw new TemplateError('InvalidTemplate', '', `template type must be FLEET_PROVISIONING or JITP, got ${typeof type === 'string' ? quote(type) : typeName(type)}`);
+    throw new TemplateError(
+      'InvalidTemplate',
+      '',
+      `template type must be FLEET_PROVISIONING or JITP, got ${typeof type === 'string' ? quote(type) : typeName(type)}`,
+    );
   }
   return type;
 }

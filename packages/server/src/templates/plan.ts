@@ -24,8 +24,16 @@ import { setOwn } from './compiled.js';
  *   `EvaluationError` when `existing` is a different thing than the template names
  */
 export function planProvisioning(resolved: ResolvedTemplate, existing: ExistingThing | null | undefined): ProvisioningPlan {
-  const thing = resolved.thing === undefined ? undefined : existing == null ? createPlan(resolved.thing) : updatePlan(resolved.thing, existing);
-  const certificate = resolved.certificate === undefined ? undefined : { logicalId: resolved.certificate.logicalId, certificateId: resolved.certificate.certificateId, status: resolved.certificate.status };
+  const thing =
+    resolved.thing === undefined ? undefined : existing == null ? createPlan(resolved.thing) : updatePlan(resolved.thing, existing);
+  const certificate =
+    resolved.certificate === undefined
+      ? undefined
+      : {
+          logicalId: resolved.certificate.logicalId,
+          certificateId: resolved.certificate.certificateId,
+          status: resolved.certificate.status,
+        };
   const plan: ProvisioningPlan = {
     parameters: { ...resolved.parameters },
     ...(thing === undefined ? {} : { thing }),
@@ -55,7 +63,11 @@ function createPlan(thing: ResolvedThing): ThingPlan {
 function updatePlan(thing: ResolvedThing, existing: ExistingThing): ThingPlan {
   const path = childPath('Resources', thing.logicalId);
   if (existing.thingName !== thing.thingName) {
-    throw new TemplateError('EvaluationError', path, `the existing thing ${quote(String(existing.thingName))} is not the thing the template names (${quote(thing.thingName)})`);
+    throw new TemplateError(
+      'EvaluationError',
+      path,
+      `the existing thing ${quote(String(existing.thingName))} is not the thing the template names (${quote(thing.thingName)})`,
+    );
   }
   const current = {
     attributes: isObject(existing.attributes) ? copyAttributes(existing.attributes) : {},
@@ -86,7 +98,10 @@ function updatePlan(thing: ResolvedThing, existing: ExistingThing): ThingPlan {
   const groupsUnchanged = sameSet(thingGroups, current.thingGroups);
   if (groupsUnchanged) thingGroups = current.thingGroups;
   const unchanged =
-    groupsUnchanged && sameAttributes(attributes, current.attributes) && thingTypeName === current.thingTypeName && billingGroup === current.billingGroup;
+    groupsUnchanged &&
+    sameAttributes(attributes, current.attributes) &&
+    thingTypeName === current.thingTypeName &&
+    billingGroup === current.billingGroup;
   return {
     logicalId: thing.logicalId,
     thingName: thing.thingName,

@@ -20,7 +20,12 @@ export function parameterReader(name: string, path: string, ctx: CompileContext,
   return (state) => {
     const value = state.values[index];
     if (value === undefined) {
-      throw new TemplateError('MissingParameter', path, `parameter ${quote(name)} has no value: send it in the RegisterThing parameters or give it a Default`, name);
+      throw new TemplateError(
+        'MissingParameter',
+        path,
+        `parameter ${quote(name)} has no value: send it in the RegisterThing parameters or give it a Default`,
+        name,
+      );
     }
     return value;
   };
@@ -43,4 +48,3 @@ export function conditionReader(name: string, path: string, ctx: CompileContext)
     return value;
   };
 }
-

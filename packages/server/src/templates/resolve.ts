@@ -10,7 +10,14 @@ import { childPath, quote } from './paths.js';
 import { canonicalPolicy } from './policy-document.js';
 import { CERTIFICATE_ID_PARAMETER } from './parameters.js';
 import { compiledTemplate } from './parse.js';
-import { setOwn, type CompiledCertificate, type CompiledPolicy, type CompiledThing, type EvalState, type ParameterDef } from './compiled.js';
+import {
+  setOwn,
+  type CompiledCertificate,
+  type CompiledPolicy,
+  type CompiledThing,
+  type EvalState,
+  type ParameterDef,
+} from './compiled.js';
 
 const NO_PARAMETERS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -28,7 +35,12 @@ const NO_PARAMETERS: Readonly<Record<string, string>> = Object.freeze({});
 export function resolveTemplate(template: ParsedTemplate, input: ResolveInput): ResolvedTemplate {
   const compiled = compiledTemplate(template);
   const { values, parameters } = parameterValues(compiled.parameters, input);
-  const state: EvalState = { values, conditions: compiled.conditionCount > 0 ? new Array(compiled.conditionCount) : [], steps: 0, chars: 0 };
+  const state: EvalState = {
+    values,
+    conditions: compiled.conditionCount > 0 ? new Array(compiled.conditionCount) : [],
+    steps: 0,
+    chars: 0,
+  };
   const resolved: ResolvedTemplate = { parameters, policies: [], deviceConfiguration: {} };
 
   const thing = compiled.thing;
@@ -49,7 +61,10 @@ function included(condition: ((state: EvalState) => boolean) | undefined, state:
 }
 
 /** Computes the value of every declared parameter (undefined when it has none). */
-function parameterValues(defs: readonly ParameterDef[], input: ResolveInput): { values: (string | undefined)[]; parameters: Record<string, string> } {
+function parameterValues(
+  defs: readonly ParameterDef[],
+  input: ResolveInput,
+): { values: (string | undefined)[]; parameters: Record<string, string> } {
   const supplied = isObject(input?.parameters) ? input.parameters : NO_PARAMETERS;
   const certificate = isObject(input?.certificate) ? input.certificate : undefined;
   const values = new Array<string | undefined>(defs.length);
@@ -63,7 +78,12 @@ function parameterValues(defs: readonly ParameterDef[], input: ResolveInput): { 
     } else if (def.source === 'subject') {
       value = subjectValue(certificate?.subject, def.subjectField as string);
       if (value === undefined) {
-        throw new TemplateError('MissingParameter', path, `the certificate subject has no ${def.subjectField} attribute, which ${def.name} needs (JITP: every declared certificate parameter must be present)`, def.name);
+        throw new TemplateError(
+          'MissingParameter',
+          path,
+          `the certificate subject has no ${def.subjectField} attribute, which ${def.name} needs (JITP: every declared certificate parameter must be present)`,
+          def.name,
+        );
       }
     } else {
       value = Object.hasOwn(supplied, def.name) ? deviceValue(supplied[def.name], path, def.name) : undefined;
@@ -105,15 +125,25 @@ function resolveThing(thing: CompiledThing, state: EvalState): ResolvedThing {
   return resolved;
 }
 
-function resolveCertificate(certificate: CompiledCertificate, state: EvalState, provisionedId: unknown): NonNullable<ResolvedTemplate['certificate']> {
+function resolveCertificate(
+  certificate: CompiledCertificate,
+  state: EvalState,
+  provisionedId: unknown,
+): NonNullable<ResolvedTemplate['certificate']> {
   const idPath = childPath(childPath(certificate.path, 'Properties'), 'CertificateId');
   const certificateId = certificate.certificateId(state);
   if (provisionedId === undefined || certificateId !== provisionedId) {
-    throw evaluationError(idPath, `CertificateId must be the certificate being provisioned: use {"Ref": "${CERTIFICATE_ID_PARAMETER}"} (got ${quote(certificateId)})`);
+    throw evaluationError(
+      idPath,
+      `CertificateId must be the certificate being provisioned: use {"Ref": "${CERTIFICATE_ID_PARAMETER}"} (got ${quote(certificateId)})`,
+    );
   }
   const statusText = certificate.status(state).toUpperCase();
   if (statusText !== 'ACTIVE' && statusText !== 'INACTIVE') {
-    throw evaluationError(childPath(childPath(certificate.path, 'Properties'), 'Status'), `Status must be ACTIVE or INACTIVE, got ${quote(statusText)}`);
+    throw evaluationError(
+      childPath(childPath(certificate.path, 'Properties'), 'Status'),
+      `Status must be ACTIVE or INACTIVE, got ${quote(statusText)}`,
+    );
   }
   const status: TemplateCertificateStatus = statusText;
   const resolved: NonNullable<ResolvedTemplate['certificate']> = { logicalId: certificate.logicalId, certificateId, status };

@@ -11,7 +11,17 @@ import { checkAttributeName, checkAttributeValue, checkPolicyName, checkResource
 import { canonicalPolicy, type CanonicalPolicy } from './policy-document.js';
 import { compileIfNode, compileJson, compileList, compileString, containsIntrinsic, intrinsicName } from './intrinsics.js';
 import { conditionReader } from './references.js';
-import { setOwn, type AttributesFn, type BoolFn, type CompileContext, type CompiledCertificate, type CompiledPolicy, type CompiledThing, type ListFn, type StringFn } from './compiled.js';
+import {
+  setOwn,
+  type AttributesFn,
+  type BoolFn,
+  type CompileContext,
+  type CompiledCertificate,
+  type CompiledPolicy,
+  type CompiledThing,
+  type ListFn,
+  type StringFn,
+} from './compiled.js';
 
 /** The compiled `Resources` section. */
 export interface CompiledResources {
@@ -25,7 +35,13 @@ const CERTIFICATE = 'AWS::IoT::Certificate';
 const POLICY = 'AWS::IoT::Policy';
 const RESOURCE_KEYS: ReadonlySet<string> = new Set(['Type', 'Properties', 'OverrideSettings', 'Condition']);
 const THING_PROPERTIES: ReadonlySet<string> = new Set(['ThingName', 'AttributePayload', 'ThingTypeName', 'ThingGroups', 'BillingGroup']);
-const CERTIFICATE_PROPERTIES: ReadonlySet<string> = new Set(['CertificateId', 'CertificatePem', 'CACertificatePem', 'CertificateSigningRequest', 'Status']);
+const CERTIFICATE_PROPERTIES: ReadonlySet<string> = new Set([
+  'CertificateId',
+  'CertificatePem',
+  'CACertificatePem',
+  'CertificateSigningRequest',
+  'Status',
+]);
 const POLICY_PROPERTIES: ReadonlySet<string> = new Set(['PolicyName', 'PolicyDocument']);
 const OVERRIDE_ACTIONS: ReadonlySet<string> = new Set<OverrideAction>(['DO_NOTHING', 'REPLACE', 'FAIL', 'MERGE']);
 
@@ -56,25 +72,38 @@ export function compileResources(section: unknown, ctx: CompileContext): Compile
     const resource = section[logicalId];
     if (!isObject(resource)) throw invalid(path, `expected {"Type": ..., "Properties": {...}}, got ${typeName(resource)}`);
     for (const key of keysOf(resource)) {
-      if (!RESOURCE_KEYS.has(key)) throw invalid(childPath(path, key), `unknown resource attribute ${quote(key)}; allowed: Type, Properties, OverrideSettings, Condition`);
+      if (!RESOURCE_KEYS.has(key))
+        throw invalid(
+          childPath(path, key),
+          `unknown resource attribute ${quote(key)}; allowed: Type, Properties, OverrideSettings, Condition`,
+        );
     }
     const type = own(resource, 'Type');
     const condition = resourceCondition(resource, path, ctx);
     switch (type) {
       case THING:
-        if (out.thing !== undefined) throw invalid(path, `a template may have only one ${THING} resource; ${quote(out.thing.logicalId)} is already one`);
+        if (out.thing !== undefined)
+          throw invalid(path, `a template may have only one ${THING} resource; ${quote(out.thing.logicalId)} is already one`);
         out.thing = compileThing(logicalId, path, resource, condition, ctx);
         break;
       case CERTIFICATE:
-        if (out.certificate !== undefined) throw invalid(path, `a template may have only one ${CERTIFICATE} resource; ${quote(out.certificate.logicalId)} is already one`);
+        if (out.certificate !== undefined)
+          throw invalid(path, `a template may have only one ${CERTIFICATE} resource; ${quote(out.certificate.logicalId)} is already one`);
         out.certificate = compileCertificate(logicalId, path, resource, condition, ctx);
         break;
       case POLICY:
-        if (out.policies.length >= TEMPLATE_LIMITS.maxPolicies) throw invalid(path, `a template may have at most ${TEMPLATE_LIMITS.maxPolicies} ${POLICY} resources (AWS: 10 policies per certificate)`);
+        if (out.policies.length >= TEMPLATE_LIMITS.maxPolicies)
+          throw invalid(
+            path,
+            `a template may have at most ${TEMPLATE_LIMITS.maxPolicies} ${POLICY} resources (AWS: 10 policies per certificate)`,
+          );
         out.policies.push(compilePolicy(logicalId, path, resource, condition, ctx));
         break;
       default:
-        throw invalid(childPath(path, 'Type'), `resource Type must be ${THING}, ${CERTIFICATE} or ${POLICY}, got ${typeof type === 'string' ? quote(type) : typeName(type)}`);
+        throw invalid(
+          childPath(path, 'Type'),
+          `resource Type must be ${THING}, ${CERTIFICATE} or ${POLICY}, got ${typeof type === 'string' ? quote(type) : typeName(type)}`,
+        );
     }
   }
   return out;
@@ -93,9 +122,11 @@ function resourceCondition(resource: JsonObject, path: string, ctx: CompileConte
 function properties(resource: JsonObject, path: string, allowed: ReadonlySet<string>, type: string): JsonObject {
   const props = own(resource, 'Properties');
   const propsPath = childPath(path, 'Properties');
-  if (!isObject(props)) throw invalid(propsPath, `${type} needs a Properties object, got ${props === undefined ? 'nothing' : typeName(props)}`);
+  if (!isObject(props))
+    throw invalid(propsPath, `${type} needs a Properties object, got ${props === undefined ? 'nothing' : typeName(props)}`);
   for (const key of keysOf(props)) {
-    if (!allowed.has(key)) throw invalid(childPath(propsPath, key), `unknown ${type} property ${quote(key)}; allowed: ${[...allowed].join(', ')}`);
+    if (!allowed.has(key))
+      throw invalid(childPath(propsPath, key), `unknown ${type} property ${quote(key)}; allowed: ${[...allowed].join(', ')}`);
   }
   return props;
 }
@@ -103,7 +134,13 @@ function properties(resource: JsonObject, path: string, allowed: ReadonlySet<str
 // ---------------------------------------------------------------------------------------------
 // AWS::IoT::Thing
 
-function compileThing(logicalId: string, path: string, resource: JsonObject, condition: BoolFn | undefined, ctx: CompileContext): CompiledThing {
+function compileThing(
+  logicalId: string,
+  path: string,
+  resource: JsonObject,
+  condition: BoolFn | undefined,
+  ctx: CompileContext,
+): CompiledThing {
   const props = properties(resource, path, THING_PROPERTIES, THING);
   const propsPath = childPath(path, 'Properties');
   if (!Object.hasOwn(props, 'ThingName')) throw invalid(propsPath, `${THING} needs a ThingName`);
@@ -165,7 +202,8 @@ function compileAttributes(node: unknown, path: string, depth: number, ctx: Comp
   if (!isObject(node)) throw invalid(path, `AttributePayload must be an object of attribute name → value, got ${typeName(node)}`);
   const conditional = compileIfNode(node, path, depth, ctx, compileAttributes);
   if (conditional !== undefined) return conditional;
-  if (intrinsicName(node, path) !== undefined) throw invalid(path, 'AttributePayload must be an object of attribute name → value (only Fn::If may choose between two such objects)');
+  if (intrinsicName(node, path) !== undefined)
+    throw invalid(path, 'AttributePayload must be an object of attribute name → value (only Fn::If may choose between two such objects)');
   const entries: Array<readonly [name: string, value: StringFn, path: string]> = [];
   for (const name of keysOf(node)) {
     const valuePath = childPath(path, name);
@@ -199,13 +237,17 @@ function thingOverrides(node: unknown, path: string): ResolvedThing['overrides']
     const keyPath = childPath(path, key);
     const property = THING_OVERRIDE_KEYS.get(key);
     if (property === undefined) {
-      throw invalid(keyPath, `unknown override key ${quote(key)}; allowed: AttributePayload, ThingTypeName, ThingGroups, BillingGroup (or ATTRIBUTE_PAYLOAD, THING_TYPE_NAME, THING_GROUPS, BILLING_GROUP)`);
+      throw invalid(
+        keyPath,
+        `unknown override key ${quote(key)}; allowed: AttributePayload, ThingTypeName, ThingGroups, BillingGroup (or ATTRIBUTE_PAYLOAD, THING_TYPE_NAME, THING_GROUPS, BILLING_GROUP)`,
+      );
     }
     const earlier = spelledAs.get(property);
     if (earlier !== undefined) throw invalid(keyPath, `override for ${property} given twice (as ${earlier} and ${key})`);
     spelledAs.set(property, key);
     const action = overrideAction(node[key], keyPath);
-    if (action === 'MERGE' && !MERGEABLE.has(property)) throw invalid(keyPath, `MERGE is only allowed for AttributePayload and ThingGroups, not ${property}`);
+    if (action === 'MERGE' && !MERGEABLE.has(property))
+      throw invalid(keyPath, `MERGE is only allowed for AttributePayload and ThingGroups, not ${property}`);
     out[property] = action;
   }
   return out;
@@ -213,7 +255,10 @@ function thingOverrides(node: unknown, path: string): ResolvedThing['overrides']
 
 function overrideAction(value: unknown, path: string): OverrideAction {
   if (typeof value !== 'string' || !OVERRIDE_ACTIONS.has(value)) {
-    throw invalid(path, `override must be DO_NOTHING, REPLACE, FAIL or MERGE, got ${typeof value === 'string' ? quote(value) : typeName(value)}`);
+    throw invalid(
+      path,
+      `override must be DO_NOTHING, REPLACE, FAIL or MERGE, got ${typeof value === 'string' ? quote(value) : typeName(value)}`,
+    );
   }
   return value as OverrideAction;
 }
@@ -223,19 +268,31 @@ function overrideAction(value: unknown, path: string): OverrideAction {
 
 const CERTIFICATE_SOURCES = ['CertificateId', 'CertificatePem', 'CertificateSigningRequest'] as const;
 
-function compileCertificate(logicalId: string, path: string, resource: JsonObject, condition: BoolFn | undefined, ctx: CompileContext): CompiledCertificate {
+function compileCertificate(
+  logicalId: string,
+  path: string,
+  resource: JsonObject,
+  condition: BoolFn | undefined,
+  ctx: CompileContext,
+): CompiledCertificate {
   const props = properties(resource, path, CERTIFICATE_PROPERTIES, CERTIFICATE);
   const propsPath = childPath(path, 'Properties');
   const sources = CERTIFICATE_SOURCES.filter((key) => Object.hasOwn(props, key));
   if (sources.length !== 1) {
-    throw invalid(propsPath, `${CERTIFICATE} needs exactly one of CertificateId, CertificatePem (with optional CACertificatePem) or CertificateSigningRequest${sources.length > 1 ? `; found ${sources.join(', ')}` : ''}`);
+    throw invalid(
+      propsPath,
+      `${CERTIFICATE} needs exactly one of CertificateId, CertificatePem (with optional CACertificatePem) or CertificateSigningRequest${sources.length > 1 ? `; found ${sources.join(', ')}` : ''}`,
+    );
   }
   if (Object.hasOwn(props, 'CACertificatePem') && !Object.hasOwn(props, 'CertificatePem')) {
     throw invalid(childPath(propsPath, 'CACertificatePem'), 'CACertificatePem is only allowed together with CertificatePem');
   }
   const source = sources[0] as (typeof CERTIFICATE_SOURCES)[number];
   if (source !== 'CertificateId') {
-    throw invalid(childPath(propsPath, source), `${source} is not allowed in ${ctx.type} templates: use "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}`);
+    throw invalid(
+      childPath(propsPath, source),
+      `${source} is not allowed in ${ctx.type} templates: use "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}`,
+    );
   }
   return {
     logicalId,
@@ -273,8 +330,15 @@ function certificateOverrides(node: unknown, path: string): OverrideAction | und
 // ---------------------------------------------------------------------------------------------
 // AWS::IoT::Policy
 
-function compilePolicy(logicalId: string, path: string, resource: JsonObject, condition: BoolFn | undefined, ctx: CompileContext): CompiledPolicy {
-  if (Object.hasOwn(resource, 'OverrideSettings')) throw invalid(childPath(path, 'OverrideSettings'), `${POLICY} resources take no OverrideSettings`);
+function compilePolicy(
+  logicalId: string,
+  path: string,
+  resource: JsonObject,
+  condition: BoolFn | undefined,
+  ctx: CompileContext,
+): CompiledPolicy {
+  if (Object.hasOwn(resource, 'OverrideSettings'))
+    throw invalid(childPath(path, 'OverrideSettings'), `${POLICY} resources take no OverrideSettings`);
   const props = properties(resource, path, POLICY_PROPERTIES, POLICY);
   const propsPath = childPath(path, 'Properties');
   const hasName = Object.hasOwn(props, 'PolicyName');
@@ -305,7 +369,8 @@ function compilePolicy(logicalId: string, path: string, resource: JsonObject, co
   }
   const documentPath = childPath(propsPath, 'PolicyDocument');
   const node = props.PolicyDocument;
-  if (typeof node !== 'string' && !isObject(node)) throw invalid(documentPath, `PolicyDocument must be JSON text or an object, got ${typeName(node)}`);
+  if (typeof node !== 'string' && !isObject(node))
+    throw invalid(documentPath, `PolicyDocument must be JSON text or an object, got ${typeName(node)}`);
   const document = compileJson(node, documentPath, 0, ctx);
   let constant: CanonicalPolicy | undefined;
   if (!containsIntrinsic(node)) {

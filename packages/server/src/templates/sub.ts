@@ -43,7 +43,11 @@ export function compileSub(
   } else {
     throw invalid(path, `Fn::Sub expects a string or [string, {variables}], got ${typeName(args)}`);
   }
-  const parts = parseFormat(format, path, (name) => variables.get(name) ?? parameterReader(name, path, ctx, `Fn::Sub reference \${${name}}`));
+  const parts = parseFormat(
+    format,
+    path,
+    (name) => variables.get(name) ?? parameterReader(name, path, ctx, `Fn::Sub reference \${${name}}`),
+  );
   if (parts.every((part) => typeof part === 'string')) {
     const text = (parts as string[]).join('');
     return () => text;

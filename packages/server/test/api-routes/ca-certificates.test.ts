@@ -30,7 +30,14 @@ let jitpBody: string;
 before(async () => {
   env = await startRoutesEnv();
   jitpBody = await readFile(examplePath('jitp-device-template.json'), 'utf8');
-  await env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'jitp_tpl', templateBody: jitpBody, type: 'JITP', provisioningRoleArn: 'arn:aws:iam::123456789012:role/r' }));
+  await env.client.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: 'jitp_tpl',
+      templateBody: jitpBody,
+      type: 'JITP',
+      provisioningRoleArn: 'arn:aws:iam::123456789012:role/r',
+    }),
+  );
   await env.client.send(
     new CreateProvisioningTemplateCommand({
       templateName: 'fleet_tpl',
@@ -64,7 +71,9 @@ async function verificationFor(ca: CertificateAndKey, registrationCode?: string)
   return (await createVerificationCertificate(ca.certificatePem, ca.privateKeyPem, registrationCode ?? (await code()))).certificatePem;
 }
 
-async function register(input: Partial<RegisterCACertificateCommandInput> & { caCertificate: string }): Promise<{ certificateId: string; certificateArn: string }> {
+async function register(
+  input: Partial<RegisterCACertificateCommandInput> & { caCertificate: string },
+): Promise<{ certificateId: string; certificateArn: string }> {
   const r = await env.client.send(new RegisterCACertificateCommand(input));
   assert.ok(r.certificateId && r.certificateArn);
   return { certificateId: r.certificateId, certificateArn: r.certificateArn };
@@ -88,7 +97,11 @@ describe('GetRegistrationCode / DeleteRegistrationCode', () => {
     await env.client.send(new DeleteRegistrationCodeCommand({}));
     await code();
     await assertNothingChanged(() =>
-      expectAwsError(register({ caCertificate: ca.certificatePem, verificationCertificate: verification }), 'RegistrationCodeValidationException', { status: 400 }),
+      expectAwsError(
+        register({ caCertificate: ca.certificatePem, verificationCertificate: verification }),
+        'RegistrationCodeValidationException',
+        { status: 400 },
+      ),
     );
   });
 });
@@ -158,10 +171,14 @@ describe('RegisterCACertificate', () => {
     const ca = await createTestCa({ subject: { CN: 'Wrong code CA' } });
     const verification = await verificationFor(ca, 'f'.repeat(64));
     await assertNothingChanged(() =>
-      expectAwsError(register({ caCertificate: ca.certificatePem, verificationCertificate: verification }), 'RegistrationCodeValidationException', {
-        status: 400,
-        message: /registration code/,
-      }),
+      expectAwsError(
+        register({ caCertificate: ca.certificatePem, verificationCertificate: verification }),
+        'RegistrationCodeValidationException',
+        {
+          status: 400,
+          message: /registration code/,
+        },
+      ),
     );
   });
 
@@ -170,18 +187,30 @@ describe('RegisterCACertificate', () => {
     const attacker = await createTestCa({ subject: { CN: 'Victim CA' } });
     const verification = await verificationFor(attacker);
     await assertNothingChanged(() =>
-      expectAwsError(register({ caCertificate: ca.certificatePem, verificationCertificate: verification }), 'CertificateValidationException', {
-        status: 400,
-        message: /not signed by the private key/,
-      }),
+      expectAwsError(
+        register({ caCertificate: ca.certificatePem, verificationCertificate: verification }),
+        'CertificateValidationException',
+        {
+          status: 400,
+          message: /not signed by the private key/,
+        },
+      ),
     );
   });
 
   it('refuses an expired verification certificate', async () => {
     const ca = await createTestCa({ subject: { CN: 'Stale verification CA' }, now: new Date(Date.now() - 30 * 86_400_000) });
-    const stale = await issueDeviceCertificate(ca, { subject: { CN: await code() }, now: new Date(Date.now() - 20 * 86_400_000), validityDays: 2 });
+    const stale = await issueDeviceCertificate(ca, {
+      subject: { CN: await code() },
+      now: new Date(Date.now() - 20 * 86_400_000),
+      validityDays: 2,
+    });
     await assertNothingChanged(() =>
-      expectAwsError(register({ caCertificate: ca.certificatePem, verificationCertificate: stale.certificatePem }), 'CertificateValidationException', { message: /verificationCertificate has expired/ }),
+      expectAwsError(
+        register({ caCertificate: ca.certificatePem, verificationCertificate: stale.certificatePem }),
+        'CertificateValidationException',
+        { message: /verificationCertificate has expired/ },
+      ),
     );
   });
 
@@ -189,14 +218,18 @@ describe('RegisterCACertificate', () => {
     const ca = await createTestCa({ subject: { CN: 'Signer' } });
     const leaf = await issueDeviceCertificate(ca, { subject: { CN: 'not-a-ca' } });
     await assertNothingChanged(() =>
-      expectAwsError(register({ caCertificate: leaf.certificatePem, certificateMode: 'SNI_ONLY' }), 'CertificateValidationException', { message: /not a CA certificate/ }),
+      expectAwsError(register({ caCertificate: leaf.certificatePem, certificateMode: 'SNI_ONLY' }), 'CertificateValidationException', {
+        message: /not a CA certificate/,
+      }),
     );
   });
 
   it('refuses an expired CA', async () => {
     const expired = await createTestCa({ subject: { CN: 'Expired CA' }, now: new Date(Date.now() - 10 * 86_400_000), validityDays: 1 });
     await assertNothingChanged(() =>
-      expectAwsError(register({ caCertificate: expired.certificatePem, certificateMode: 'SNI_ONLY' }), 'CertificateValidationException', { message: /expired/ }),
+      expectAwsError(register({ caCertificate: expired.certificatePem, certificateMode: 'SNI_ONLY' }), 'CertificateValidationException', {
+        message: /expired/,
+      }),
     );
   });
 
@@ -204,22 +237,48 @@ describe('RegisterCACertificate', () => {
     const ca = await createTestCa({ subject: { CN: 'Mode CA' } });
     const verification = await verificationFor(ca);
     await assertNothingChanged(async () => {
-      await expectAwsError(register({ caCertificate: ca.certificatePem }), 'InvalidRequestException', { message: /verificationCertificate is required/ });
-      await expectAwsError(register({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', verificationCertificate: verification }), 'InvalidRequestException', {
-        message: /must be omitted/,
+      await expectAwsError(register({ caCertificate: ca.certificatePem }), 'InvalidRequestException', {
+        message: /verificationCertificate is required/,
       });
+      await expectAwsError(
+        register({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', verificationCertificate: verification }),
+        'InvalidRequestException',
+        {
+          message: /must be omitted/,
+        },
+      );
     });
   });
 
   it('malformed and oversized certificates are refused', async () => {
     const ca = await createTestCa({ subject: { CN: 'Malformed CA' } });
     await assertNothingChanged(async () => {
-      await expectAwsError(register({ caCertificate: 'not a certificate', certificateMode: 'SNI_ONLY' }), 'CertificateValidationException', { message: /not a valid X\.509/ });
-      await expectAwsError(register({ caCertificate: 'x'.repeat(65_537), certificateMode: 'SNI_ONLY' }), 'InvalidRequestException', { message: /at most 65536/ });
-      await expectAwsError(register({ caCertificate: ca.certificatePem, verificationCertificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }), 'CertificateValidationException');
-      await expectAwsError(register({ caCertificate: ca.certificatePem, certificateMode: 'BOGUS' as 'DEFAULT', verificationCertificate: await verificationFor(ca) }), 'InvalidRequestException', {
-        message: /certificateMode/,
+      await expectAwsError(
+        register({ caCertificate: 'not a certificate', certificateMode: 'SNI_ONLY' }),
+        'CertificateValidationException',
+        { message: /not a valid X\.509/ },
+      );
+      await expectAwsError(register({ caCertificate: 'x'.repeat(65_537), certificateMode: 'SNI_ONLY' }), 'InvalidRequestException', {
+        message: /at most 65536/,
       });
+      await expectAwsError(
+        register({
+          caCertificate: ca.certificatePem,
+          verificationCertificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+        }),
+        'CertificateValidationException',
+      );
+      await expectAwsError(
+        register({
+          caCertificate: ca.certificatePem,
+          certificateMode: 'BOGUS' as 'DEFAULT',
+          verificationCertificate: await verificationFor(ca),
+        }),
+        'InvalidRequestException',
+        {
+          message: /certificateMode/,
+        },
+      );
     });
   });
 
@@ -228,11 +287,23 @@ describe('RegisterCACertificate', () => {
     const verification = await verificationFor(ca);
     const base = { caCertificate: ca.certificatePem, verificationCertificate: verification };
     await assertNothingChanged(async () => {
-      await expectAwsError(register({ ...base, registrationConfig: { templateName: 'fleet_tpl' } }), 'InvalidRequestException', { message: /not of type JITP/ });
+      await expectAwsError(register({ ...base, registrationConfig: { templateName: 'fleet_tpl' } }), 'InvalidRequestException', {
+        message: /not of type JITP/,
+      });
       await expectAwsError(register({ ...base, registrationConfig: { templateName: 'no_such_template' } }), 'ResourceNotFoundException');
-      await expectAwsError(register({ ...base, registrationConfig: { templateBody: '{not json', roleArn: 'arn:aws:iam::1:role/r' } }), 'InvalidRequestException', { message: /templateBody/ });
-      await expectAwsError(register({ ...base, registrationConfig: { templateBody: jitpBody } }), 'InvalidRequestException', { message: /roleArn is required/ });
-      await expectAwsError(register({ ...base, registrationConfig: { templateBody: jitpBody, roleArn: 'r', templateName: 'jitp_tpl' } }), 'InvalidRequestException', { message: /not both/ });
+      await expectAwsError(
+        register({ ...base, registrationConfig: { templateBody: '{not json', roleArn: 'arn:aws:iam::1:role/r' } }),
+        'InvalidRequestException',
+        { message: /templateBody/ },
+      );
+      await expectAwsError(register({ ...base, registrationConfig: { templateBody: jitpBody } }), 'InvalidRequestException', {
+        message: /roleArn is required/,
+      });
+      await expectAwsError(
+        register({ ...base, registrationConfig: { templateBody: jitpBody, roleArn: 'r', templateName: 'jitp_tpl' } }),
+        'InvalidRequestException',
+        { message: /not both/ },
+      );
     });
   });
 
@@ -245,11 +316,20 @@ describe('RegisterCACertificate', () => {
 
   it('an unauthorized caller creates nothing', async () => {
     const ca = await createTestCa({ subject: { CN: 'Unauthorized CA' } });
-    const intruder = iotClient(env.baseUrl, { accessKeyId: 'AKIAINTRUDER00000000', secretAccessKey: 'x'.repeat(40) }, { ca: env.ca.rootCertificatePem });
+    const intruder = iotClient(
+      env.baseUrl,
+      { accessKeyId: 'AKIAINTRUDER00000000', secretAccessKey: 'x'.repeat(40) },
+      { ca: env.ca.rootCertificatePem },
+    );
     try {
       await assertNothingChanged(async () => {
-        await assert.rejects(intruder.send(new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY' })), (err: Error) => /UnrecognizedClient|InvalidSignature/.test(err.name));
-        await assert.rejects(intruder.send(new GetRegistrationCodeCommand({})), (err: Error) => /UnrecognizedClient|InvalidSignature/.test(err.name));
+        await assert.rejects(
+          intruder.send(new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY' })),
+          (err: Error) => /UnrecognizedClient|InvalidSignature/.test(err.name),
+        );
+        await assert.rejects(intruder.send(new GetRegistrationCodeCommand({})), (err: Error) =>
+          /UnrecognizedClient|InvalidSignature/.test(err.name),
+        );
       });
     } finally {
       intruder.destroy();
@@ -260,8 +340,20 @@ describe('RegisterCACertificate', () => {
 describe('UpdateCACertificate / DeleteCACertificate', () => {
   it('changes status, auto-registration and the registration config; removeAutoRegistration removes the template', async () => {
     const ca = await createTestCa({ subject: { CN: 'Update CA' } });
-    const { certificateId } = await register({ caCertificate: ca.certificatePem, verificationCertificate: await verificationFor(ca), setAsActive: true, allowAutoRegistration: true });
-    await env.client.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'INACTIVE', newAutoRegistrationStatus: 'DISABLE', registrationConfig: { templateName: 'jitp_tpl' } }));
+    const { certificateId } = await register({
+      caCertificate: ca.certificatePem,
+      verificationCertificate: await verificationFor(ca),
+      setAsActive: true,
+      allowAutoRegistration: true,
+    });
+    await env.client.send(
+      new UpdateCACertificateCommand({
+        certificateId,
+        newStatus: 'INACTIVE',
+        newAutoRegistrationStatus: 'DISABLE',
+        registrationConfig: { templateName: 'jitp_tpl' },
+      }),
+    );
     let d = await env.client.send(new DescribeCACertificateCommand({ certificateId }));
     assert.equal(d.certificateDescription?.status, 'INACTIVE');
     assert.equal(d.certificateDescription?.autoRegistrationStatus, 'DISABLE');
@@ -276,28 +368,58 @@ describe('UpdateCACertificate / DeleteCACertificate', () => {
 
   it('refuses bad updates, changing nothing', async () => {
     const ca = await createTestCa({ subject: { CN: 'Bad update CA' } });
-    const { certificateId } = await register({ caCertificate: ca.certificatePem, verificationCertificate: await verificationFor(ca), setAsActive: true });
+    const { certificateId } = await register({
+      caCertificate: ca.certificatePem,
+      verificationCertificate: await verificationFor(ca),
+      setAsActive: true,
+    });
     await assertNothingChanged(async () => {
-      await expectAwsError(env.client.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'REVOKED' as 'ACTIVE' })), 'InvalidRequestException', { message: /newStatus/ });
-      await expectAwsError(env.client.send(new UpdateCACertificateCommand({ certificateId, newAutoRegistrationStatus: 'MAYBE' as 'ENABLE' })), 'InvalidRequestException');
       await expectAwsError(
-        env.client.send(new UpdateCACertificateCommand({ certificateId, removeAutoRegistration: true, registrationConfig: { templateName: 'jitp_tpl' } })),
+        env.client.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'REVOKED' as 'ACTIVE' })),
+        'InvalidRequestException',
+        { message: /newStatus/ },
+      );
+      await expectAwsError(
+        env.client.send(new UpdateCACertificateCommand({ certificateId, newAutoRegistrationStatus: 'MAYBE' as 'ENABLE' })),
+        'InvalidRequestException',
+      );
+      await expectAwsError(
+        env.client.send(
+          new UpdateCACertificateCommand({ certificateId, removeAutoRegistration: true, registrationConfig: { templateName: 'jitp_tpl' } }),
+        ),
         'InvalidRequestException',
         { message: /cannot be given together/ },
       );
-      await expectAwsError(env.client.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'fleet_tpl' } })), 'InvalidRequestException');
-      await expectAwsError(env.client.send(new UpdateCACertificateCommand({ certificateId: 'a'.repeat(64), newStatus: 'INACTIVE' })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new UpdateCACertificateCommand({ certificateId: 'xyz', newStatus: 'INACTIVE' })), 'InvalidRequestException');
+      await expectAwsError(
+        env.client.send(new UpdateCACertificateCommand({ certificateId, registrationConfig: { templateName: 'fleet_tpl' } })),
+        'InvalidRequestException',
+      );
+      await expectAwsError(
+        env.client.send(new UpdateCACertificateCommand({ certificateId: 'a'.repeat(64), newStatus: 'INACTIVE' })),
+        'ResourceNotFoundException',
+      );
+      await expectAwsError(
+        env.client.send(new UpdateCACertificateCommand({ certificateId: 'xyz', newStatus: 'INACTIVE' })),
+        'InvalidRequestException',
+      );
     });
   });
 
   it('an ACTIVE CA cannot be deleted; an INACTIVE one can, once', async () => {
     const ca = await createTestCa({ subject: { CN: 'Delete CA' } });
-    const { certificateId } = await register({ caCertificate: ca.certificatePem, verificationCertificate: await verificationFor(ca), setAsActive: true });
-    await assertNothingChanged(() => expectAwsError(env.client.send(new DeleteCACertificateCommand({ certificateId })), 'CertificateStateException', { status: 406 }));
+    const { certificateId } = await register({
+      caCertificate: ca.certificatePem,
+      verificationCertificate: await verificationFor(ca),
+      setAsActive: true,
+    });
+    await assertNothingChanged(() =>
+      expectAwsError(env.client.send(new DeleteCACertificateCommand({ certificateId })), 'CertificateStateException', { status: 406 }),
+    );
     await env.client.send(new UpdateCACertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
     await env.client.send(new DeleteCACertificateCommand({ certificateId }));
-    await expectAwsError(env.client.send(new DescribeCACertificateCommand({ certificateId })), 'ResourceNotFoundException', { status: 404 });
+    await expectAwsError(env.client.send(new DescribeCACertificateCommand({ certificateId })), 'ResourceNotFoundException', {
+      status: 404,
+    });
     await expectAwsError(env.client.send(new DeleteCACertificateCommand({ certificateId })), 'ResourceNotFoundException');
   });
 
@@ -311,7 +433,10 @@ describe('UpdateCACertificate / DeleteCACertificate', () => {
       marker = r.nextMarker;
     } while (marker);
     const direct = await env.registry.caCertificates.list({ pageSize: 250, ascending: true });
-    assert.deepEqual(all, direct.items.map((c) => c.id));
+    assert.deepEqual(
+      all,
+      direct.items.map((c) => c.id),
+    );
     assert.ok(all.length >= 5);
   });
 });

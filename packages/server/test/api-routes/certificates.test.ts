@@ -44,7 +44,11 @@ after(() => env.close());
 
 const certArn = (id: string) => `arn:aws:iot:${REGION}:${ACCOUNT_ID}:cert/${id}`;
 
-async function registerCaInRegistry(ca: CertificateAndKey, status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE', mode: 'DEFAULT' | 'SNI_ONLY' = 'DEFAULT'): Promise<void> {
+async function registerCaInRegistry(
+  ca: CertificateAndKey,
+  status: 'ACTIVE' | 'INACTIVE' = 'ACTIVE',
+  mode: 'DEFAULT' | 'SNI_ONLY' = 'DEFAULT',
+): Promise<void> {
   const facts = parseCertificateFacts(ca.certificatePem);
   await env.registry.caCertificates.create({
     id: facts.certificateId,
@@ -72,7 +76,12 @@ describe('CreateKeysAndCertificate', () => {
     assert.ok(verifyIssuedBy(pem, env.ca.issuingCertificatePem));
     const x = new X509Certificate(pem);
     assert.ok(x.checkPrivateKey(createPrivateKey(out.keyPair?.PrivateKey ?? '')), 'the private key belongs to the certificate');
-    assert.equal(createPublicKey(out.keyPair?.PublicKey ?? '').export({ format: 'der', type: 'spki' }).toString('hex'), x.publicKey.export({ format: 'der', type: 'spki' }).toString('hex'));
+    assert.equal(
+      createPublicKey(out.keyPair?.PublicKey ?? '')
+        .export({ format: 'der', type: 'spki' })
+        .toString('hex'),
+      x.publicKey.export({ format: 'der', type: 'spki' }).toString('hex'),
+    );
     assert.equal((await env.registry.certificates.get(out.certificateId ?? ''))?.status, 'ACTIVE');
   });
 
@@ -105,16 +114,28 @@ describe('CreateCertificateFromCsr', () => {
     der[der.length - 1] = der[der.length - 1]! ^ 0x5a;
     const badSignature = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: weak, setAsActive: true })), 'InvalidRequestException', {
-        status: 400,
-        message: /RSA-1024/,
-      });
-      await expectAwsError(env.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: badSignature })), 'InvalidRequestException', {
-        message: /does not verify/,
-      });
-      await expectAwsError(env.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: 'hello' })), 'InvalidRequestException', {
-        message: /certificateSigningRequest/,
-      });
+      await expectAwsError(
+        env.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: weak, setAsActive: true })),
+        'InvalidRequestException',
+        {
+          status: 400,
+          message: /RSA-1024/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: badSignature })),
+        'InvalidRequestException',
+        {
+          message: /does not verify/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: 'hello' })),
+        'InvalidRequestException',
+        {
+          message: /certificateSigningRequest/,
+        },
+      );
       await expectAwsError(env.client.send(new CreateCertificateFromCsrCommand({} as never)), 'InvalidRequestException', {
         message: /certificateSigningRequest is required/,
       });
@@ -141,21 +162,37 @@ describe('RegisterCertificateWithoutCA', () => {
   it('refuses duplicates, malformed and expired certificates and internal statuses', async () => {
     const device = await issueDeviceCertificate(manufacturer, { subject: { CN: 'sensor-1b' } });
     await env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: device.certificatePem }));
-    const expired = await issueDeviceCertificate(manufacturer, { subject: { CN: 'old' }, now: new Date(Date.now() - 10 * 86_400_000), validityDays: 1 });
+    const expired = await issueDeviceCertificate(manufacturer, {
+      subject: { CN: 'old' },
+      now: new Date(Date.now() - 10 * 86_400_000),
+      validityDays: 1,
+    });
     const fresh = await issueDeviceCertificate(manufacturer, { subject: { CN: 'fresh' } });
     await assertUnchanged(env.registry, async () => {
-      const dup = await expectAwsError(env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: device.certificatePem })), 'ResourceAlreadyExistsException', {
-        status: 409,
-      });
+      const dup = await expectAwsError(
+        env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: device.certificatePem })),
+        'ResourceAlreadyExistsException',
+        {
+          status: 409,
+        },
+      );
       assert.equal(dup.resourceId, device.certificateId);
       assert.equal(dup.resourceArn, certArn(device.certificateId));
-      await expectAwsError(env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: 'not a pem' })), 'CertificateValidationException', {
-        status: 400,
-        message: /certificatePem/,
-      });
-      await expectAwsError(env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: expired.certificatePem })), 'CertificateValidationException', {
-        message: /expired/,
-      });
+      await expectAwsError(
+        env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: 'not a pem' })),
+        'CertificateValidationException',
+        {
+          status: 400,
+          message: /certificatePem/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: expired.certificatePem })),
+        'CertificateValidationException',
+        {
+          message: /expired/,
+        },
+      );
       await expectAwsError(
         env.client.send(new RegisterCertificateWithoutCACommand({ certificatePem: fresh.certificatePem, status: 'PENDING_ACTIVATION' })),
         'InvalidRequestException',
@@ -169,12 +206,18 @@ describe('RegisterCertificate', () => {
   it('refuses a certificate of an unregistered CA, with or without caCertificatePem', async () => {
     const device = await issueDeviceCertificate(otherCa, { subject: { CN: 'stray' } });
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new RegisterCertificateCommand({ certificatePem: device.certificatePem })), 'CertificateValidationException', {
-        status: 400,
-        message: /not signed by a registered CA/,
-      });
       await expectAwsError(
-        env.client.send(new RegisterCertificateCommand({ certificatePem: device.certificatePem, caCertificatePem: otherCa.certificatePem })),
+        env.client.send(new RegisterCertificateCommand({ certificatePem: device.certificatePem })),
+        'CertificateValidationException',
+        {
+          status: 400,
+          message: /not signed by a registered CA/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(
+          new RegisterCertificateCommand({ certificatePem: device.certificatePem, caCertificatePem: otherCa.certificatePem }),
+        ),
         'CertificateValidationException',
         { message: /not registered/ },
       );
@@ -193,7 +236,13 @@ describe('RegisterCertificate', () => {
     assert.equal(d.certificateDescription?.certificateMode, 'DEFAULT');
 
     const two = await issueDeviceCertificate(manufacturer, { subject: { CN: 'reg-2' } });
-    await env.client.send(new RegisterCertificateCommand({ certificatePem: two.certificatePem, caCertificatePem: manufacturer.certificatePem, status: 'REVOKED' }));
+    await env.client.send(
+      new RegisterCertificateCommand({
+        certificatePem: two.certificatePem,
+        caCertificatePem: manufacturer.certificatePem,
+        status: 'REVOKED',
+      }),
+    );
     const row = await env.registry.certificates.get(two.certificateId);
     assert.equal(row?.status, 'REVOKED');
     assert.equal(row?.caCertificateId, caId);
@@ -205,18 +254,26 @@ describe('RegisterCertificate', () => {
     const byOther = await issueDeviceCertificate(otherCa, { subject: { CN: 'inactive-ca' } });
     await assertUnchanged(env.registry, async () => {
       await expectAwsError(
-        env.client.send(new RegisterCertificateCommand({ certificatePem: byOther.certificatePem, caCertificatePem: manufacturer.certificatePem })),
+        env.client.send(
+          new RegisterCertificateCommand({ certificatePem: byOther.certificatePem, caCertificatePem: manufacturer.certificatePem }),
+        ),
         'CertificateValidationException',
         { message: /not signed by the CA certificate/ },
       );
       await expectAwsError(
-        env.client.send(new RegisterCertificateCommand({ certificatePem: byManufacturer.certificatePem, caCertificatePem: otherCa.certificatePem })),
+        env.client.send(
+          new RegisterCertificateCommand({ certificatePem: byManufacturer.certificatePem, caCertificatePem: otherCa.certificatePem }),
+        ),
         'CertificateValidationException',
         { message: /INACTIVE/ },
       );
-      await expectAwsError(env.client.send(new RegisterCertificateCommand({ certificatePem: byOther.certificatePem })), 'CertificateValidationException', {
-        message: /INACTIVE/,
-      });
+      await expectAwsError(
+        env.client.send(new RegisterCertificateCommand({ certificatePem: byOther.certificatePem })),
+        'CertificateValidationException',
+        {
+          message: /INACTIVE/,
+        },
+      );
     });
   });
 });
@@ -244,7 +301,9 @@ describe('DescribeCertificate', () => {
   });
 
   it('answers ResourceNotFoundException for an unknown id and InvalidRequestException for a malformed one', async () => {
-    await expectAwsError(env.client.send(new DescribeCertificateCommand({ certificateId: 'f'.repeat(64) })), 'ResourceNotFoundException', { status: 404 });
+    await expectAwsError(env.client.send(new DescribeCertificateCommand({ certificateId: 'f'.repeat(64) })), 'ResourceNotFoundException', {
+      status: 404,
+    });
     await expectAwsError(env.client.send(new DescribeCertificateCommand({ certificateId: 'xyz' })), 'InvalidRequestException', {
       message: /certificateId "xyz" must be 64 hexadecimal digits/,
     });
@@ -290,9 +349,14 @@ describe('ListCertificates', () => {
     assert.deepEqual(seen, expected);
 
     const ascending = await env.client.send(new ListCertificatesCommand({ ascendingOrder: true, pageSize: 250 }));
-    assert.deepEqual(ascending.certificates?.map((c) => c.certificateId), [...expected].reverse());
+    assert.deepEqual(
+      ascending.certificates?.map((c) => c.certificateId),
+      [...expected].reverse(),
+    );
 
-    await expectAwsError(env.client.send(new ListCertificatesCommand({ pageSize: 251 })), 'InvalidRequestException', { message: /pageSize/ });
+    await expectAwsError(env.client.send(new ListCertificatesCommand({ pageSize: 251 })), 'InvalidRequestException', {
+      message: /pageSize/,
+    });
     await expectAwsError(env.client.send(new ListCertificatesCommand({ marker: 'bm90LWEtY3Vyc29y' })), 'InvalidRequestException');
   });
 });
@@ -325,19 +389,34 @@ describe('UpdateCertificate', () => {
     const inactiveId = (await env.client.send(new CreateKeysAndCertificateCommand({}))).certificateId ?? '';
     const calls = env.disconnects.length;
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'ACTIVE' })), 'CertificateStateException', {
-        status: 406,
-        message: /REVOKED/,
-      });
+      await expectAwsError(
+        env.client.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'ACTIVE' })),
+        'CertificateStateException',
+        {
+          status: 406,
+          message: /REVOKED/,
+        },
+      );
       for (const target of ['PENDING_ACTIVATION', 'PENDING_TRANSFER'] as CertificateStatus[]) {
-        await expectAwsError(env.client.send(new UpdateCertificateCommand({ certificateId: inactiveId, newStatus: target })), 'CertificateStateException', {
-          message: new RegExp(target),
-        });
+        await expectAwsError(
+          env.client.send(new UpdateCertificateCommand({ certificateId: inactiveId, newStatus: target })),
+          'CertificateStateException',
+          {
+            message: new RegExp(target),
+          },
+        );
       }
-      await expectAwsError(env.client.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'BROKEN' as CertificateStatus })), 'InvalidRequestException', {
-        message: /newStatus must be one of/,
-      });
-      await expectAwsError(env.client.send(new UpdateCertificateCommand({ certificateId: 'a'.repeat(64), newStatus: 'INACTIVE' })), 'ResourceNotFoundException');
+      await expectAwsError(
+        env.client.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'BROKEN' as CertificateStatus })),
+        'InvalidRequestException',
+        {
+          message: /newStatus must be one of/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new UpdateCertificateCommand({ certificateId: 'a'.repeat(64), newStatus: 'INACTIVE' })),
+        'ResourceNotFoundException',
+      );
     });
     assert.equal(env.disconnects.length, calls, 'failed updates disconnect nobody');
   });
@@ -348,23 +427,37 @@ describe('DeleteCertificate', () => {
     const { certificateId, certificateArn } = await env.client.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     const id = certificateId ?? '';
     await assertUnchanged(env.registry, () =>
-      expectAwsError(env.client.send(new DeleteCertificateCommand({ certificateId: id })), 'CertificateStateException', { status: 406, message: /ACTIVE/ }),
+      expectAwsError(env.client.send(new DeleteCertificateCommand({ certificateId: id })), 'CertificateStateException', {
+        status: 406,
+        message: /ACTIVE/,
+      }),
     );
 
     await env.client.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'INACTIVE' }));
-    await env.client.send(new CreatePolicyCommand({ policyName: 'del-policy', policyDocument: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}' }));
+    await env.client.send(
+      new CreatePolicyCommand({
+        policyName: 'del-policy',
+        policyDocument: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}',
+      }),
+    );
     await env.client.send(new AttachPolicyCommand({ policyName: 'del-policy', target: certificateArn }));
     await env.client.send(new CreateThingCommand({ thingName: 'del-thing' }));
     await env.client.send(new AttachThingPrincipalCommand({ thingName: 'del-thing', principal: certificateArn }));
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new DeleteCertificateCommand({ certificateId: id, forceDelete: true })), 'DeleteConflictException', {
-        status: 409,
-        message: /del-thing/,
-      });
+      await expectAwsError(
+        env.client.send(new DeleteCertificateCommand({ certificateId: id, forceDelete: true })),
+        'DeleteConflictException',
+        {
+          status: 409,
+          message: /del-thing/,
+        },
+      );
     });
     await env.client.send(new DetachThingPrincipalCommand({ thingName: 'del-thing', principal: certificateArn }));
     await assertUnchanged(env.registry, () =>
-      expectAwsError(env.client.send(new DeleteCertificateCommand({ certificateId: id })), 'DeleteConflictException', { message: /del-policy/ }),
+      expectAwsError(env.client.send(new DeleteCertificateCommand({ certificateId: id })), 'DeleteConflictException', {
+        message: /del-policy/,
+      }),
     );
 
     const calls = env.disconnects.length;

@@ -38,7 +38,9 @@ describe('error mapping', () => {
   });
 
   it('carries resourceId and resourceArn of ResourceAlreadyExists only', () => {
-    const dup = registryErrorToApi(new RegistryError('ResourceAlreadyExists', 'x', { resourceId: 'p', resourceArn: 'arn:aws:iot:r:1:policy/p' }));
+    const dup = registryErrorToApi(
+      new RegistryError('ResourceAlreadyExists', 'x', { resourceId: 'p', resourceArn: 'arn:aws:iot:r:1:policy/p' }),
+    );
     assert.deepEqual(dup.toBody(), { message: 'X.', resourceId: 'p', resourceArn: 'arn:aws:iot:r:1:policy/p' });
     const missing = registryErrorToApi(new RegistryError('ResourceNotFound', 'gone', { resourceId: 'p' }));
     assert.deepEqual(missing.toBody(), { message: 'Gone.' });
@@ -70,15 +72,29 @@ describe('inputs the SDK never sends', () => {
   });
   after(() => env.close());
 
-  async function send(method: string, path: string, opts: { query?: Record<string, string | string[]>; body?: string; headers?: Record<string, string> } = {}) {
+  async function send(
+    method: string,
+    path: string,
+    opts: { query?: Record<string, string | string[]>; body?: string; headers?: Record<string, string> } = {},
+  ) {
     const headers = { ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }), ...(opts.headers ?? {}) };
     const signed = await signForWire(
       env.baseUrl,
       { method, path, ...(opts.query ? { query: opts.query } : {}), headers, ...(opts.body === undefined ? {} : { body: opts.body }) },
       smithySigner(ADMIN),
     );
-    const res = await rawRequest(env.baseUrl, { method, path: signed.path, headers: signed.headers, ...(opts.body === undefined ? {} : { body: opts.body }), ca: env.ca.rootCertificatePem });
-    return { status: res.status, type: res.headers['x-amzn-errortype'], body: res.body.length > 0 ? (res.json() as Record<string, unknown>) : {} };
+    const res = await rawRequest(env.baseUrl, {
+      method,
+      path: signed.path,
+      headers: signed.headers,
+      ...(opts.body === undefined ? {} : { body: opts.body }),
+      ca: env.ca.rootCertificatePem,
+    });
+    return {
+      status: res.status,
+      type: res.headers['x-amzn-errortype'],
+      body: res.body.length > 0 ? (res.json() as Record<string, unknown>) : {},
+    };
   }
 
   it('refuses a body that is not a JSON object, or members of the wrong type, naming the field', async () => {
@@ -93,7 +109,9 @@ describe('inputs the SDK never sends', () => {
     assert.match(String(res.body.message), /expectedVersion must be an integer/);
     res = await send('POST', '/provisioning-templates', { body: '{"templateName": 7, "templateBody": "{}", "provisioningRoleArn": "r"}' });
     assert.match(String(res.body.message), /templateName must be a string/);
-    res = await send('POST', '/provisioning-templates', { body: '{"templateName": "t", "templateBody": "{}", "provisioningRoleArn": "r", "enabled": "yes"}' });
+    res = await send('POST', '/provisioning-templates', {
+      body: '{"templateName": "t", "templateBody": "{}", "provisioningRoleArn": "r", "enabled": "yes"}',
+    });
     assert.match(String(res.body.message), /enabled must be a boolean/);
     res = await send('POST', '/things/t1', { body: 'not json', headers: { 'content-type': 'text/plain' } });
     assert.deepEqual([res.status, res.type], [400, 'InvalidRequestException']);

@@ -136,18 +136,40 @@ export async function expectAwsError(
 
 /** Everything in the registry that the control plane can change, as plain data. */
 export async function snapshot(registry: Registry): Promise<unknown> {
-  const certificates = await drainMarker((marker) => registry.certificates.list({ includeHidden: true, pageSize: 250, ...(marker ? { marker } : {}) }));
+  const certificates = await drainMarker((marker) =>
+    registry.certificates.list({ includeHidden: true, pageSize: 250, ...(marker ? { marker } : {}) }),
+  );
   const policies = await drainMarker((marker) => registry.policies.list({ pageSize: 250, ...(marker ? { marker } : {}) }));
   const policyVersions = await Promise.all(policies.map((p) => registry.policies.listVersions(p.name)));
-  const policyTargets = await Promise.all(policies.map((p) => drainMarker((marker) => registry.policies.listTargets(p.name, marker ? { marker } : {}))));
+  const policyTargets = await Promise.all(
+    policies.map((p) => drainMarker((marker) => registry.policies.listTargets(p.name, marker ? { marker } : {}))),
+  );
   const templates = await drainToken((nextToken) => registry.templates.list({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }));
-  const templateVersions = await Promise.all(templates.map((t) => drainToken((nextToken) => registry.templates.listVersions(t.name, nextToken ? { nextToken } : {}))));
+  const templateVersions = await Promise.all(
+    templates.map((t) => drainToken((nextToken) => registry.templates.listVersions(t.name, nextToken ? { nextToken } : {}))),
+  );
   const things = await drainToken((nextToken) => registry.things.list({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }));
-  const principals = await Promise.all(things.map((t) => drainToken((nextToken) => registry.thingPrincipals.listForThing(t.name, nextToken ? { nextToken } : {}))));
+  const principals = await Promise.all(
+    things.map((t) => drainToken((nextToken) => registry.thingPrincipals.listForThing(t.name, nextToken ? { nextToken } : {}))),
+  );
   const groups = await drainToken((nextToken) => registry.thingGroups.list({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }));
-  const members = await Promise.all(groups.map((g) => drainToken((nextToken) => registry.thingGroups.listThings(g.name, nextToken ? { nextToken } : {}))));
+  const members = await Promise.all(
+    groups.map((g) => drainToken((nextToken) => registry.thingGroups.listThings(g.name, nextToken ? { nextToken } : {}))),
+  );
   const thingTypes = await drainToken((nextToken) => registry.things.listTypes(nextToken ? { nextToken } : {}));
-  return { certificates, policies, policyVersions, policyTargets, templates, templateVersions, things, principals, groups, members, thingTypes };
+  return {
+    certificates,
+    policies,
+    policyVersions,
+    policyTargets,
+    templates,
+    templateVersions,
+    things,
+    principals,
+    groups,
+    members,
+    thingTypes,
+  };
 }
 
 async function drainMarker<T>(page: (marker: string | undefined) => Promise<{ items: T[]; nextMarker?: string }>): Promise<T[]> {
@@ -181,7 +203,6 @@ export async function assertUnchanged(registry: Registry, failingCall: () => Pro
   await failingCall();
   assert.deepEqual(await snapshot(registry), before, 'the failing call changed the registry');
 }
-
 
 /** A fixture file's text (test/fixtures/<path>). */
 export function fixture(path: string): Promise<string> {

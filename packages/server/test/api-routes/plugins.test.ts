@@ -42,22 +42,32 @@ describe('route schemas answer AWS InvalidRequestException through the SDK', () 
 
   it('a body member too long (CreateProvisioningTemplate) or of the wrong name (CreatePolicy)', async () => {
     await expectAwsError(
-      env.client.send(new CreateProvisioningTemplateCommand({ templateName: 't'.repeat(37), templateBody: '{}', provisioningRoleArn: 'arn:r' })),
+      env.client.send(
+        new CreateProvisioningTemplateCommand({ templateName: 't'.repeat(37), templateBody: '{}', provisioningRoleArn: 'arn:r' }),
+      ),
       'InvalidRequestException',
       { status: 400, message: /^templateName must be at most 36 characters long\.$/ },
     );
-    await expectAwsError(env.client.send(new CreatePolicyCommand({ policyName: 'no spaces', policyDocument: '{}' })), 'InvalidRequestException', {
-      status: 400,
-      message: /^policyName "no spaces" must match/,
-    });
+    await expectAwsError(
+      env.client.send(new CreatePolicyCommand({ policyName: 'no spaces', policyDocument: '{}' })),
+      'InvalidRequestException',
+      {
+        status: 400,
+        message: /^policyName "no spaces" must match/,
+      },
+    );
   });
 
   it('a body integer out of range (UpdateThing expectedVersion)', async () => {
     await env.client.send(new CreateThingCommand({ thingName: 'schema-t1' }));
-    await expectAwsError(env.client.send(new UpdateThingCommand({ thingName: 'schema-t1', expectedVersion: 0 })), 'InvalidRequestException', {
-      status: 400,
-      message: /^expectedVersion must be between 1 and \d+\.$/,
-    });
+    await expectAwsError(
+      env.client.send(new UpdateThingCommand({ thingName: 'schema-t1', expectedVersion: 0 })),
+      'InvalidRequestException',
+      {
+        status: 400,
+        message: /^expectedVersion must be between 1 and \d+\.$/,
+      },
+    );
   });
 
   it('a query enumeration (UpdateCertificate newStatus, ListThingPrincipalsV2 thingPrincipalType)', async () => {
@@ -75,7 +85,17 @@ describe('route schemas answer AWS InvalidRequestException through the SDK', () 
 });
 
 /** Routes served without a signature: the probes, the metrics and the console's own pages. */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/console', '/console/', '/console/assets/*', '/console/api/login', '/console/api/session', '/console/api/logout']);
+const PUBLIC_ROUTES = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/console',
+  '/console/',
+  '/console/assets/*',
+  '/console/api/login',
+  '/console/api/session',
+  '/console/api/logout',
+]);
 
 describe('the SigV4 scope', () => {
   let env: RoutesEnv;
@@ -111,10 +131,20 @@ describe('the SigV4 scope', () => {
 
   it('every route but the public ones refuses an unsigned request; the public ones answer it', async () => {
     assert.ok(routes.filter((r) => !PUBLIC_ROUTES.has(r.url)).length > 60, `only ${routes.length} routes registered`);
-    assert.deepEqual(new Set(routes.filter((r) => PUBLIC_ROUTES.has(r.url)).map((r) => r.url)), PUBLIC_ROUTES, 'every public route is registered');
+    assert.deepEqual(
+      new Set(routes.filter((r) => PUBLIC_ROUTES.has(r.url)).map((r) => r.url)),
+      PUBLIC_ROUTES,
+      'every public route is registered',
+    );
     for (const { method, url } of routes) {
       const path = url.replace(/:[A-Za-z]+/g, 'x').replace('*', 'x');
-      const res = await rawRequest(baseUrl, { method, path, ...(method === 'GET' || method === 'HEAD' ? {} : { headers: { 'content-type': 'application/json', 'content-length': '2' }, body: '{}' }) });
+      const res = await rawRequest(baseUrl, {
+        method,
+        path,
+        ...(method === 'GET' || method === 'HEAD'
+          ? {}
+          : { headers: { 'content-type': 'application/json', 'content-length': '2' }, body: '{}' }),
+      });
       const errorType = res.headers['x-amzn-errortype'];
       if (PUBLIC_ROUTES.has(url)) {
         // Public routes may refuse for their own reasons (no CSRF header, no metrics token), never for a missing signature.

@@ -38,7 +38,10 @@ const groupArn = (name: string) => `arn:aws:iot:${REGION}:${ACCOUNT_ID}:thinggro
 
 /** A valid document allowing one topic, so versions differ. */
 function doc(topic: string): string {
-  return JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: `arn:aws:iot:*:*:topic/${topic}` }] });
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: `arn:aws:iot:*:*:topic/${topic}` }],
+  });
 }
 
 describe('CreatePolicy / GetPolicy / ListPolicies', () => {
@@ -60,37 +63,64 @@ describe('CreatePolicy / GetPolicy / ListPolicies', () => {
   });
 
   it('refuses a malformed document with MalformedPolicyException naming the path, and stores nothing', async () => {
-    const bad = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }, { Effect: 'Perhaps', Action: 'iot:Connect', Resource: '*' }] });
+    const bad = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+        { Effect: 'Perhaps', Action: 'iot:Connect', Resource: '*' },
+      ],
+    });
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new CreatePolicyCommand({ policyName: 'bad', policyDocument: bad })), 'MalformedPolicyException', {
-        status: 400,
-        message: /Statement\[1\]\.Effect/,
-      });
-      await expectAwsError(env.client.send(new CreatePolicyCommand({ policyName: 'bad', policyDocument: '{"Version":' })), 'MalformedPolicyException', {
-        message: /not valid JSON/,
-      });
+      await expectAwsError(
+        env.client.send(new CreatePolicyCommand({ policyName: 'bad', policyDocument: bad })),
+        'MalformedPolicyException',
+        {
+          status: 400,
+          message: /Statement\[1\]\.Effect/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new CreatePolicyCommand({ policyName: 'bad', policyDocument: '{"Version":' })),
+        'MalformedPolicyException',
+        {
+          message: /not valid JSON/,
+        },
+      );
     });
     await expectAwsError(env.client.send(new GetPolicyCommand({ policyName: 'bad' })), 'ResourceNotFoundException', { status: 404 });
   });
 
   it('refuses duplicates and bad names', async () => {
     await assertUnchanged(env.registry, async () => {
-      const dup = await expectAwsError(env.client.send(new CreatePolicyCommand({ policyName: 'claim', policyDocument: doc('x') })), 'ResourceAlreadyExistsException', {
-        status: 409,
-      });
+      const dup = await expectAwsError(
+        env.client.send(new CreatePolicyCommand({ policyName: 'claim', policyDocument: doc('x') })),
+        'ResourceAlreadyExistsException',
+        {
+          status: 409,
+        },
+      );
       assert.equal(dup.resourceId, 'claim');
       assert.equal(dup.resourceArn, policyArn('claim'));
-      await expectAwsError(env.client.send(new CreatePolicyCommand({ policyName: 'bad name', policyDocument: doc('x') })), 'InvalidRequestException', {
-        message: /policyName "bad name" must match/,
-      });
-      await expectAwsError(env.client.send(new CreatePolicyCommand({ policyName: 'p'.repeat(129), policyDocument: doc('x') })), 'InvalidRequestException', {
-        message: /policyName must be at most 128/,
-      });
+      await expectAwsError(
+        env.client.send(new CreatePolicyCommand({ policyName: 'bad name', policyDocument: doc('x') })),
+        'InvalidRequestException',
+        {
+          message: /policyName "bad name" must match/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new CreatePolicyCommand({ policyName: 'p'.repeat(129), policyDocument: doc('x') })),
+        'InvalidRequestException',
+        {
+          message: /policyName must be at most 128/,
+        },
+      );
     });
   });
 
   it('lists policies by name in pages, either order', async () => {
-    for (const name of ['p-a', 'p-b', 'p-c']) await env.client.send(new CreatePolicyCommand({ policyName: name, policyDocument: doc(name) }));
+    for (const name of ['p-a', 'p-b', 'p-c'])
+      await env.client.send(new CreatePolicyCommand({ policyName: name, policyDocument: doc(name) }));
     const names: string[] = [];
     let marker: string | undefined;
     let pages = 0;
@@ -106,7 +136,10 @@ describe('CreatePolicy / GetPolicy / ListPolicies', () => {
     assert.equal(pages, 2);
     assert.deepEqual(names, ['claim', 'p-a', 'p-b', 'p-c']);
     const descending = await env.client.send(new ListPoliciesCommand({ ascendingOrder: false }));
-    assert.deepEqual(descending.policies?.map((p) => p.policyName), ['p-c', 'p-b', 'p-a', 'claim']);
+    assert.deepEqual(
+      descending.policies?.map((p) => p.policyName),
+      ['p-c', 'p-b', 'p-a', 'claim'],
+    );
   });
 });
 
@@ -118,7 +151,9 @@ describe('policy versions', () => {
       { arn: v2.policyArn, doc: v2.policyDocument, id: v2.policyVersionId, def: v2.isDefaultVersion },
       { arn: policyArn('versioned'), doc: doc('v2'), id: '2', def: false },
     );
-    const v3 = await env.client.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: doc('v3'), setAsDefault: true }));
+    const v3 = await env.client.send(
+      new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: doc('v3'), setAsDefault: true }),
+    );
     assert.equal(v3.policyVersionId, '3');
     assert.equal(v3.isDefaultVersion, true);
     let policy = await env.client.send(new GetPolicyCommand({ policyName: 'versioned' }));
@@ -142,20 +177,44 @@ describe('policy versions', () => {
     await env.client.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: doc('v4') }));
     await env.client.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: doc('v5') }));
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: doc('v6') })), 'VersionsLimitExceededException', {
-        status: 409,
-      });
-      await expectAwsError(env.client.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: '{"Version": "2012-10-17", "Statement": 5}' })), 'MalformedPolicyException', {
-        message: /Statement/,
-      });
-      await expectAwsError(env.client.send(new DeletePolicyVersionCommand({ policyName: 'versioned', policyVersionId: '2' })), 'DeleteConflictException', {
-        status: 409,
-      });
-      await expectAwsError(env.client.send(new SetDefaultPolicyVersionCommand({ policyName: 'versioned', policyVersionId: '9' })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new GetPolicyVersionCommand({ policyName: 'versioned', policyVersionId: 'one' })), 'InvalidRequestException', {
-        message: /policyVersionId/,
-      });
-      await expectAwsError(env.client.send(new CreatePolicyVersionCommand({ policyName: 'nope', policyDocument: doc('x') })), 'ResourceNotFoundException');
+      await expectAwsError(
+        env.client.send(new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: doc('v6') })),
+        'VersionsLimitExceededException',
+        {
+          status: 409,
+        },
+      );
+      await expectAwsError(
+        env.client.send(
+          new CreatePolicyVersionCommand({ policyName: 'versioned', policyDocument: '{"Version": "2012-10-17", "Statement": 5}' }),
+        ),
+        'MalformedPolicyException',
+        {
+          message: /Statement/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new DeletePolicyVersionCommand({ policyName: 'versioned', policyVersionId: '2' })),
+        'DeleteConflictException',
+        {
+          status: 409,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new SetDefaultPolicyVersionCommand({ policyName: 'versioned', policyVersionId: '9' })),
+        'ResourceNotFoundException',
+      );
+      await expectAwsError(
+        env.client.send(new GetPolicyVersionCommand({ policyName: 'versioned', policyVersionId: 'one' })),
+        'InvalidRequestException',
+        {
+          message: /policyVersionId/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new CreatePolicyVersionCommand({ policyName: 'nope', policyDocument: doc('x') })),
+        'ResourceNotFoundException',
+      );
     });
 
     const listed = await env.client.send(new ListPolicyVersionsCommand({ policyName: 'versioned' }));
@@ -172,9 +231,13 @@ describe('policy versions', () => {
     assert.ok(listed.policyVersions?.every((v) => v.createDate instanceof Date));
 
     await env.client.send(new DeletePolicyVersionCommand({ policyName: 'versioned', policyVersionId: '4' }));
-    await expectAwsError(env.client.send(new GetPolicyVersionCommand({ policyName: 'versioned', policyVersionId: '4' })), 'ResourceNotFoundException', {
-      message: /Version 4/,
-    });
+    await expectAwsError(
+      env.client.send(new GetPolicyVersionCommand({ policyName: 'versioned', policyVersionId: '4' })),
+      'ResourceNotFoundException',
+      {
+        message: /Version 4/,
+      },
+    );
     await expectAwsError(env.client.send(new ListPolicyVersionsCommand({ policyName: 'nope' })), 'ResourceNotFoundException');
   });
 });
@@ -197,12 +260,21 @@ describe('AttachPolicy / DetachPolicy / ListAttachedPolicies / ListTargetsForPol
     const paged = await env.client.send(new ListAttachedPoliciesCommand({ target: certArn, pageSize: 1 }));
     assert.equal(paged.policies?.length, 1);
     const rest = await env.client.send(new ListAttachedPoliciesCommand({ target: certArn, pageSize: 1, marker: paged.nextMarker }));
-    assert.deepEqual(rest.policies?.map((p) => p.policyName), ['p-a']);
+    assert.deepEqual(
+      rest.policies?.map((p) => p.policyName),
+      ['p-a'],
+    );
 
     const direct = await env.client.send(new ListAttachedPoliciesCommand({ target: groupArn('child') }));
-    assert.deepEqual(direct.policies?.map((p) => p.policyName), ['p-c']);
+    assert.deepEqual(
+      direct.policies?.map((p) => p.policyName),
+      ['p-c'],
+    );
     const inherited = await env.client.send(new ListAttachedPoliciesCommand({ target: groupArn('child'), recursive: true }));
-    assert.deepEqual(inherited.policies?.map((p) => p.policyName), ['p-b', 'p-c']);
+    assert.deepEqual(
+      inherited.policies?.map((p) => p.policyName),
+      ['p-b', 'p-c'],
+    );
 
     await env.client.send(new AttachPolicyCommand({ policyName: 'p-b', target: certArn }));
     const targets = await env.client.send(new ListTargetsForPolicyCommand({ policyName: 'p-b' }));
@@ -216,18 +288,36 @@ describe('AttachPolicy / DetachPolicy / ListAttachedPolicies / ListTargetsForPol
 
   it('refuses other targets, other accounts and unknown resources without changing anything', async () => {
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:thing/t1` })), 'InvalidRequestException', {
-        message: /certificate ARN or a thing group ARN/,
-      });
-      await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: certArn.replace(ACCOUNT_ID, '999999999999') })), 'InvalidRequestException', {
-        message: /account 999999999999/,
-      });
-      await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: 'us-east-1:identity' })), 'InvalidRequestException', {
-        message: /not an AWS IoT ARN/,
-      });
+      await expectAwsError(
+        env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:thing/t1` })),
+        'InvalidRequestException',
+        {
+          message: /certificate ARN or a thing group ARN/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: certArn.replace(ACCOUNT_ID, '999999999999') })),
+        'InvalidRequestException',
+        {
+          message: /account 999999999999/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: 'us-east-1:identity' })),
+        'InvalidRequestException',
+        {
+          message: /not an AWS IoT ARN/,
+        },
+      );
       await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'nope', target: certArn })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: certArn.replace(/[0-9a-f]{64}$/, 'e'.repeat(64)) })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: groupArn('ghost') })), 'ResourceNotFoundException');
+      await expectAwsError(
+        env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: certArn.replace(/[0-9a-f]{64}$/, 'e'.repeat(64)) })),
+        'ResourceNotFoundException',
+      );
+      await expectAwsError(
+        env.client.send(new AttachPolicyCommand({ policyName: 'p-a', target: groupArn('ghost') })),
+        'ResourceNotFoundException',
+      );
       await expectAwsError(env.client.send(new ListAttachedPoliciesCommand({ target: groupArn('ghost') })), 'ResourceNotFoundException');
       await expectAwsError(env.client.send(new ListTargetsForPolicyCommand({ policyName: 'nope' })), 'ResourceNotFoundException');
     });

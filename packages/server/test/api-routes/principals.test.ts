@@ -53,10 +53,14 @@ describe('thing principals', () => {
 
   it('enforces exclusive attachment', async () => {
     await assertUnchanged(env.registry, () =>
-      expectAwsError(env.client.send(new AttachThingPrincipalCommand({ thingName: 't3', principal: certA, thingPrincipalType: 'EXCLUSIVE_THING' })), 'InvalidRequestException', {
-        status: 400,
-        message: /exclusively/,
-      }),
+      expectAwsError(
+        env.client.send(new AttachThingPrincipalCommand({ thingName: 't3', principal: certA, thingPrincipalType: 'EXCLUSIVE_THING' })),
+        'InvalidRequestException',
+        {
+          status: 400,
+          message: /exclusively/,
+        },
+      ),
     );
     await env.client.send(new DetachThingPrincipalCommand({ thingName: 't1', principal: certB }));
     await env.client.send(new AttachThingPrincipalCommand({ thingName: 't3', principal: certB, thingPrincipalType: 'EXCLUSIVE_THING' }));
@@ -71,24 +75,38 @@ describe('thing principals', () => {
   it('V2 listings report the attachment type and filter by it, with paging', async () => {
     const t3 = await env.client.send(new ListThingPrincipalsV2Command({ thingName: 't3' }));
     assert.deepEqual(t3.thingPrincipalObjects, [{ principal: certB, thingPrincipalType: 'EXCLUSIVE_THING' }]);
-    const t3Shared = await env.client.send(new ListThingPrincipalsV2Command({ thingName: 't3', thingPrincipalType: 'NON_EXCLUSIVE_THING' }));
+    const t3Shared = await env.client.send(
+      new ListThingPrincipalsV2Command({ thingName: 't3', thingPrincipalType: 'NON_EXCLUSIVE_THING' }),
+    );
     assert.deepEqual(t3Shared.thingPrincipalObjects, []);
-    const byA = await env.client.send(new ListPrincipalThingsV2Command({ principal: certA, thingPrincipalType: 'NON_EXCLUSIVE_THING', maxResults: 1 }));
+    const byA = await env.client.send(
+      new ListPrincipalThingsV2Command({ principal: certA, thingPrincipalType: 'NON_EXCLUSIVE_THING', maxResults: 1 }),
+    );
     assert.deepEqual(byA.principalThingObjects, [{ thingName: 't1', thingPrincipalType: 'NON_EXCLUSIVE_THING' }]);
-    const rest = await env.client.send(new ListPrincipalThingsV2Command({ principal: certA, thingPrincipalType: 'NON_EXCLUSIVE_THING', nextToken: byA.nextToken }));
+    const rest = await env.client.send(
+      new ListPrincipalThingsV2Command({ principal: certA, thingPrincipalType: 'NON_EXCLUSIVE_THING', nextToken: byA.nextToken }),
+    );
     assert.deepEqual(rest.principalThingObjects, [{ thingName: 't2', thingPrincipalType: 'NON_EXCLUSIVE_THING' }]);
     assert.equal(rest.nextToken, undefined);
     const exclusiveB = await env.client.send(new ListPrincipalThingsV2Command({ principal: certB, thingPrincipalType: 'EXCLUSIVE_THING' }));
     assert.deepEqual(exclusiveB.principalThingObjects, [{ thingName: 't3', thingPrincipalType: 'EXCLUSIVE_THING' }]);
-    await expectAwsError(env.client.send(new ListThingPrincipalsV2Command({ thingName: 't3', thingPrincipalType: 'SHARED' as never })), 'InvalidRequestException', {
-      message: /thingPrincipalType must be one of/,
+    await expectAwsError(
+      env.client.send(new ListThingPrincipalsV2Command({ thingName: 't3', thingPrincipalType: 'SHARED' as never })),
+      'InvalidRequestException',
+      {
+        message: /thingPrincipalType must be one of/,
+      },
+    );
+    await expectAwsError(env.client.send(new ListThingPrincipalsV2Command({ thingName: 'ghost' })), 'ResourceNotFoundException', {
+      status: 404,
     });
-    await expectAwsError(env.client.send(new ListThingPrincipalsV2Command({ thingName: 'ghost' })), 'ResourceNotFoundException', { status: 404 });
     await expectAwsError(
       env.client.send(new ListPrincipalThingsV2Command({ principal: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:cert/${'d'.repeat(64)}` })),
       'ResourceNotFoundException',
     );
-    await expectAwsError(env.client.send(new ListPrincipalThingsV2Command({ principal: 'not-an-arn' })), 'InvalidRequestException', { message: /principal/ });
+    await expectAwsError(env.client.send(new ListPrincipalThingsV2Command({ principal: 'not-an-arn' })), 'InvalidRequestException', {
+      message: /principal/,
+    });
   });
 
   it('detaches', async () => {
@@ -100,10 +118,23 @@ describe('thing principals', () => {
   it('refuses unknown things and certificates and principals that are not certificate ARNs', async () => {
     const unknownCert = `arn:aws:iot:${REGION}:${ACCOUNT_ID}:cert/${'c'.repeat(64)}`;
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new AttachThingPrincipalCommand({ thingName: 'ghost', principal: certA })), 'ResourceNotFoundException', { status: 404 });
-      await expectAwsError(env.client.send(new AttachThingPrincipalCommand({ thingName: 't1', principal: unknownCert })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new DetachThingPrincipalCommand({ thingName: 'ghost', principal: certA })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new DetachThingPrincipalCommand({ thingName: 't1', principal: unknownCert })), 'ResourceNotFoundException');
+      await expectAwsError(
+        env.client.send(new AttachThingPrincipalCommand({ thingName: 'ghost', principal: certA })),
+        'ResourceNotFoundException',
+        { status: 404 },
+      );
+      await expectAwsError(
+        env.client.send(new AttachThingPrincipalCommand({ thingName: 't1', principal: unknownCert })),
+        'ResourceNotFoundException',
+      );
+      await expectAwsError(
+        env.client.send(new DetachThingPrincipalCommand({ thingName: 'ghost', principal: certA })),
+        'ResourceNotFoundException',
+      );
+      await expectAwsError(
+        env.client.send(new DetachThingPrincipalCommand({ thingName: 't1', principal: unknownCert })),
+        'ResourceNotFoundException',
+      );
       await expectAwsError(env.client.send(new ListThingPrincipalsCommand({ thingName: 'ghost' })), 'ResourceNotFoundException');
       await expectAwsError(env.client.send(new ListPrincipalThingsCommand({ principal: unknownCert })), 'ResourceNotFoundException');
       await expectAwsError(

@@ -38,7 +38,12 @@ describe('CreateProvisioningTemplate / DescribeProvisioningTemplate', () => {
   it('creates a disabled FLEET_PROVISIONING template by default and describes it', async () => {
     const started = Date.now();
     const created = await env.client.send(
-      new CreateProvisioningTemplateCommand({ templateName: 'birthing', templateBody: body, provisioningRoleArn: ROLE, description: 'first' }),
+      new CreateProvisioningTemplateCommand({
+        templateName: 'birthing',
+        templateBody: body,
+        provisioningRoleArn: ROLE,
+        description: 'first',
+      }),
     );
     assert.equal(created.templateName, 'birthing');
     assert.equal(created.templateArn, `arn:aws:iot:${REGION}:${ACCOUNT_ID}:provisioningtemplate/birthing`);
@@ -70,9 +75,14 @@ describe('CreateProvisioningTemplate / DescribeProvisioningTemplate', () => {
     );
     const hooked = await env.client.send(new DescribeProvisioningTemplateCommand({ templateName: 'hooked' }));
     assert.equal(hooked.enabled, true);
-    assert.deepEqual(hooked.preProvisioningHook, { targetArn: 'arn:aws:lambda:eu-central-1:123456789012:function:check', payloadVersion: '2020-04-01' });
+    assert.deepEqual(hooked.preProvisioningHook, {
+      targetArn: 'arn:aws:lambda:eu-central-1:123456789012:function:check',
+      payloadVersion: '2020-04-01',
+    });
 
-    await env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'jitp', templateBody: jitpBody, provisioningRoleArn: ROLE, type: 'JITP' }));
+    await env.client.send(
+      new CreateProvisioningTemplateCommand({ templateName: 'jitp', templateBody: jitpBody, provisioningRoleArn: ROLE, type: 'JITP' }),
+    );
     const jitp = await env.client.send(new DescribeProvisioningTemplateCommand({ templateName: 'jitp' }));
     assert.equal(jitp.type, 'JITP');
   });
@@ -82,13 +92,17 @@ describe('CreateProvisioningTemplate / DescribeProvisioningTemplate', () => {
     bad.Resources.thing.Properties.ThingName = { 'Fn::Bogus': 'x' };
     await assertUnchanged(env.registry, () =>
       expectAwsError(
-        env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'broken', templateBody: JSON.stringify(bad), provisioningRoleArn: ROLE })),
+        env.client.send(
+          new CreateProvisioningTemplateCommand({ templateName: 'broken', templateBody: JSON.stringify(bad), provisioningRoleArn: ROLE }),
+        ),
         'InvalidRequestException',
         { status: 400, message: /Resources\.thing\.Properties\.ThingName/ },
       ),
     );
     await expectAwsError(
-      env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'broken', templateBody: '{not json', provisioningRoleArn: ROLE })),
+      env.client.send(
+        new CreateProvisioningTemplateCommand({ templateName: 'broken', templateBody: '{not json', provisioningRoleArn: ROLE }),
+      ),
       'InvalidRequestException',
       { message: /templateBody/ },
     );
@@ -96,8 +110,11 @@ describe('CreateProvisioningTemplate / DescribeProvisioningTemplate', () => {
   });
 
   it('refuses a duplicate name with ResourceAlreadyExistsException carrying resourceId and resourceArn', async () => {
-    const err = await assertUnchangedError(() =>
-      env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'birthing', templateBody: variant(9), provisioningRoleArn: ROLE })),
+    const err = await assertUnchangedError(
+      () =>
+        env.client.send(
+          new CreateProvisioningTemplateCommand({ templateName: 'birthing', templateBody: variant(9), provisioningRoleArn: ROLE }),
+        ),
       'ResourceAlreadyExistsException',
     );
     assert.equal(err.resourceId, 'birthing');
@@ -107,12 +124,16 @@ describe('CreateProvisioningTemplate / DescribeProvisioningTemplate', () => {
   it('validates names, required fields, type and hook', async () => {
     await assertUnchanged(env.registry, async () => {
       await expectAwsError(
-        env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'bad name!', templateBody: body, provisioningRoleArn: ROLE })),
+        env.client.send(
+          new CreateProvisioningTemplateCommand({ templateName: 'bad name!', templateBody: body, provisioningRoleArn: ROLE }),
+        ),
         'InvalidRequestException',
         { message: /templateName/ },
       );
       await expectAwsError(
-        env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'x'.repeat(37), templateBody: body, provisioningRoleArn: ROLE })),
+        env.client.send(
+          new CreateProvisioningTemplateCommand({ templateName: 'x'.repeat(37), templateBody: body, provisioningRoleArn: ROLE }),
+        ),
         'InvalidRequestException',
         { message: /templateName.*36/ },
       );
@@ -122,7 +143,14 @@ describe('CreateProvisioningTemplate / DescribeProvisioningTemplate', () => {
         { message: /provisioningRoleArn is required/ },
       );
       await expectAwsError(
-        env.client.send(new CreateProvisioningTemplateCommand({ templateName: 'badtype', templateBody: body, provisioningRoleArn: ROLE, type: 'OTHER' as never })),
+        env.client.send(
+          new CreateProvisioningTemplateCommand({
+            templateName: 'badtype',
+            templateBody: body,
+            provisioningRoleArn: ROLE,
+            type: 'OTHER' as never,
+          }),
+        ),
         'InvalidRequestException',
         { message: /type must be one of FLEET_PROVISIONING, JITP/ },
       );
@@ -187,7 +215,9 @@ describe('ListProvisioningTemplates', () => {
     assert.ok(pages >= 2);
     assert.deepEqual(seen, names);
 
-    await expectAwsError(env.client.send(new ListProvisioningTemplatesCommand({ maxResults: 0 })), 'InvalidRequestException', { message: /maxResults/ });
+    await expectAwsError(env.client.send(new ListProvisioningTemplatesCommand({ maxResults: 0 })), 'InvalidRequestException', {
+      message: /maxResults/,
+    });
     await expectAwsError(env.client.send(new ListProvisioningTemplatesCommand({ nextToken: 'garbage' })), 'InvalidRequestException');
   });
 });
@@ -219,7 +249,11 @@ describe('UpdateProvisioningTemplate', () => {
     await assertUnchanged(env.registry, async () => {
       await expectAwsError(
         env.client.send(
-          new UpdateProvisioningTemplateCommand({ templateName: 'birthing', removePreProvisioningHook: true, preProvisioningHook: { targetArn: 'arn:x' } }),
+          new UpdateProvisioningTemplateCommand({
+            templateName: 'birthing',
+            removePreProvisioningHook: true,
+            preProvisioningHook: { targetArn: 'arn:x' },
+          }),
         ),
         'InvalidRequestException',
         { message: /removePreProvisioningHook/ },
@@ -229,8 +263,14 @@ describe('UpdateProvisioningTemplate', () => {
         'InvalidRequestException',
         { message: /FLEET_PROVISIONING/ },
       );
-      await expectAwsError(env.client.send(new UpdateProvisioningTemplateCommand({ templateName: 'nope', enabled: true })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new UpdateProvisioningTemplateCommand({ templateName: 'birthing', defaultVersionId: 42 })), 'ResourceNotFoundException');
+      await expectAwsError(
+        env.client.send(new UpdateProvisioningTemplateCommand({ templateName: 'nope', enabled: true })),
+        'ResourceNotFoundException',
+      );
+      await expectAwsError(
+        env.client.send(new UpdateProvisioningTemplateCommand({ templateName: 'birthing', defaultVersionId: 42 })),
+        'ResourceNotFoundException',
+      );
     });
   });
 });
@@ -243,7 +283,9 @@ describe('provisioning template versions', () => {
     assert.equal(v2.templateName, 'birthing');
     assert.equal(v2.templateArn, `arn:aws:iot:${REGION}:${ACCOUNT_ID}:provisioningtemplate/birthing`);
 
-    const v3 = await env.client.send(new CreateProvisioningTemplateVersionCommand({ templateName: 'birthing', templateBody: variant(3), setAsDefault: true }));
+    const v3 = await env.client.send(
+      new CreateProvisioningTemplateVersionCommand({ templateName: 'birthing', templateBody: variant(3), setAsDefault: true }),
+    );
     assert.equal(v3.versionId, 3);
     assert.equal(v3.isDefaultVersion, true);
     let d = await env.client.send(new DescribeProvisioningTemplateCommand({ templateName: 'birthing' }));
@@ -285,15 +327,25 @@ describe('provisioning template versions', () => {
     const page1 = await env.client.send(new ListProvisioningTemplateVersionsCommand({ templateName: 'birthing', maxResults: 3 }));
     assert.equal(page1.versions?.length, 3);
     assert.ok(page1.nextToken);
-    const page2 = await env.client.send(new ListProvisioningTemplateVersionsCommand({ templateName: 'birthing', maxResults: 3, nextToken: page1.nextToken }));
-    assert.deepEqual(page2.versions?.map((v) => v.versionId), [4, 5]);
+    const page2 = await env.client.send(
+      new ListProvisioningTemplateVersionsCommand({ templateName: 'birthing', maxResults: 3, nextToken: page1.nextToken }),
+    );
+    assert.deepEqual(
+      page2.versions?.map((v) => v.versionId),
+      [4, 5],
+    );
     assert.equal(page2.nextToken, undefined);
   });
 
   it('validates a new version body against the template type', async () => {
     await assertUnchanged(env.registry, () =>
       expectAwsError(
-        env.client.send(new CreateProvisioningTemplateVersionCommand({ templateName: 'hooked', templateBody: '{"Resources": {"x": {"Type": "AWS::IoT::Nope"}}}' })),
+        env.client.send(
+          new CreateProvisioningTemplateVersionCommand({
+            templateName: 'hooked',
+            templateBody: '{"Resources": {"x": {"Type": "AWS::IoT::Nope"}}}',
+          }),
+        ),
         'InvalidRequestException',
         { message: /Resources\.x/ },
       ),
@@ -306,17 +358,32 @@ describe('provisioning template versions', () => {
 
   it('deletes a non-default version; refuses the default one and unknown ones', async () => {
     await env.client.send(new DeleteProvisioningTemplateVersionCommand({ templateName: 'birthing', versionId: 1 }));
-    await expectAwsError(env.client.send(new DescribeProvisioningTemplateVersionCommand({ templateName: 'birthing', versionId: 1 })), 'ResourceNotFoundException', {
-      message: /Version 1/,
-    });
+    await expectAwsError(
+      env.client.send(new DescribeProvisioningTemplateVersionCommand({ templateName: 'birthing', versionId: 1 })),
+      'ResourceNotFoundException',
+      {
+        message: /Version 1/,
+      },
+    );
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new DeleteProvisioningTemplateVersionCommand({ templateName: 'birthing', versionId: 2 })), 'DeleteConflictException', {
-        status: 409,
-      });
-      await expectAwsError(env.client.send(new DeleteProvisioningTemplateVersionCommand({ templateName: 'birthing', versionId: 99 })), 'ResourceNotFoundException');
-      await expectAwsError(env.client.send(new DescribeProvisioningTemplateVersionCommand({ templateName: 'nope', versionId: 1 })), 'ResourceNotFoundException', {
-        message: /provisioning template "nope"/,
-      });
+      await expectAwsError(
+        env.client.send(new DeleteProvisioningTemplateVersionCommand({ templateName: 'birthing', versionId: 2 })),
+        'DeleteConflictException',
+        {
+          status: 409,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new DeleteProvisioningTemplateVersionCommand({ templateName: 'birthing', versionId: 99 })),
+        'ResourceNotFoundException',
+      );
+      await expectAwsError(
+        env.client.send(new DescribeProvisioningTemplateVersionCommand({ templateName: 'nope', versionId: 1 })),
+        'ResourceNotFoundException',
+        {
+          message: /provisioning template "nope"/,
+        },
+      );
     });
   });
 });
@@ -324,7 +391,10 @@ describe('provisioning template versions', () => {
 describe('DeleteProvisioningTemplate', () => {
   it('deletes the template with its versions', async () => {
     await env.client.send(new DeleteProvisioningTemplateCommand({ templateName: 'birthing' }));
-    await expectAwsError(env.client.send(new DescribeProvisioningTemplateCommand({ templateName: 'birthing' })), 'ResourceNotFoundException');
+    await expectAwsError(
+      env.client.send(new DescribeProvisioningTemplateCommand({ templateName: 'birthing' })),
+      'ResourceNotFoundException',
+    );
     assert.equal(await env.registry.templates.getVersion('birthing', 2), null);
     await expectAwsError(env.client.send(new DeleteProvisioningTemplateCommand({ templateName: 'birthing' })), 'ResourceNotFoundException');
   });

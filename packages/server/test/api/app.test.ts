@@ -68,7 +68,11 @@ function addTestRoutes(app: ApiApp): void {
       return { templateName: body.templateName, templateArn: 'arn:x', defaultVersionId: 1 };
     },
   );
-  app.post('/test/echo', async (request) => ({ body: request.body ?? null, raw: request.rawBody?.toString('utf8') ?? null, by: request.awsAuth?.accessKeyId }));
+  app.post('/test/echo', async (request) => ({
+    body: request.body ?? null,
+    raw: request.rawBody?.toString('utf8') ?? null,
+    by: request.awsAuth?.accessKeyId,
+  }));
   app.get('/test/boom', async () => {
     throw new Error('database password is hunter2');
   });
@@ -117,7 +121,10 @@ describe('control-plane app over HTTP with the AWS SDK', () => {
   });
 
   it('a wrong secret makes the SDK throw InvalidSignatureException (403) and the server logs why', async () => {
-    const client = iotClient(server.baseUrl, { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'not-the-secret-000000000000000000000000' });
+    const client = iotClient(server.baseUrl, {
+      accessKeyId: ADMIN.accessKeyId,
+      secretAccessKey: 'not-the-secret-000000000000000000000000',
+    });
     const err = await expectSdkError(client.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' })));
     assert.ok(err instanceof IoTServiceException);
     assert.equal(err.name, 'InvalidSignatureException');
@@ -186,7 +193,9 @@ describe('control-plane app over HTTP with the AWS SDK', () => {
     );
     assert.ok(err instanceof InvalidRequestException, `got ${err.name}`);
     assert.match(err.message, /templateName/);
-    const ok = await client.send(new CreateProvisioningTemplateCommand({ templateName: 'good_name-1', templateBody: '{}', provisioningRoleArn: 'arn:r' }));
+    const ok = await client.send(
+      new CreateProvisioningTemplateCommand({ templateName: 'good_name-1', templateBody: '{}', provisioningRoleArn: 'arn:r' }),
+    );
     assert.equal(ok.templateName, 'good_name-1');
   });
 
@@ -199,7 +208,9 @@ describe('control-plane app over HTTP with the AWS SDK', () => {
 
   it('an oversized body is RequestEntityTooLargeException (413)', async () => {
     const client = iotClient(server.baseUrl);
-    const err = await expectSdkError(client.send(new CreatePolicyCommand({ policyName: 'big', policyDocument: 'x'.repeat(1024 * 1024 + 10) })));
+    const err = await expectSdkError(
+      client.send(new CreatePolicyCommand({ policyName: 'big', policyDocument: 'x'.repeat(1024 * 1024 + 10) })),
+    );
     assert.equal(err.name, 'RequestEntityTooLargeException');
     assert.equal(err.$metadata?.httpStatusCode, 413);
     assert.match(err.message, /larger than the limit of 1048576 bytes/);
@@ -211,7 +222,10 @@ describe('control-plane app over HTTP with the AWS SDK', () => {
     assert.equal(res.status, 500);
     assert.equal(res.headers['x-amzn-errortype'], 'InternalFailureException');
     assert.doesNotMatch(res.body, /hunter2/);
-    assert.ok(server.lines.some((l) => l.level === 50 && JSON.stringify(l).includes('hunter2')), 'the cause is logged');
+    assert.ok(
+      server.lines.some((l) => l.level === 50 && JSON.stringify(l).includes('hunter2')),
+      'the cause is logged',
+    );
   });
 });
 
@@ -226,7 +240,12 @@ describe('control-plane app: hand-signed requests', () => {
 
   async function send(req: Parameters<typeof signForWire>[1], opts: { service?: string; date?: Date; bodyOverride?: string } = {}) {
     const { path, headers } = await signForWire(server.baseUrl, req, smithySigner(ADMIN, opts.service ?? 'iot'), opts.date);
-    return rawRequest(server.baseUrl, { method: req.method, path, headers, ...(opts.bodyOverride ?? req.body) === undefined ? {} : { body: opts.bodyOverride ?? req.body } });
+    return rawRequest(server.baseUrl, {
+      method: req.method,
+      path,
+      headers,
+      ...((opts.bodyOverride ?? req.body) === undefined ? {} : { body: opts.bodyOverride ?? req.body }),
+    });
   }
 
   it('accepts a request signed 14 minutes ago, refuses one signed 20 minutes ago as expired', async () => {
@@ -235,7 +254,10 @@ describe('control-plane app: hand-signed requests', () => {
     const stale = await send({ method: 'GET', path: '/endpoint' }, { date: new Date(Date.now() - 20 * 60_000) });
     assert.equal(stale.status, 403);
     assert.equal(stale.headers['x-amzn-errortype'], 'InvalidSignatureException');
-    assert.match((stale.json() as { message: string }).message, /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)$/);
+    assert.match(
+      (stale.json() as { message: string }).message,
+      /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 15 min\.\)$/,
+    );
   });
 
   it('refuses a request signed 20 minutes in the future', async () => {
@@ -279,8 +301,14 @@ describe('control-plane app: hand-signed requests', () => {
     const signer = new SignatureV4({ credentials: ADMIN, region: 'us-east-1', service: 'iot', sha256: NodeSha256, applyChecksum: false });
     const url = new URL(server.baseUrl);
     const signed = await signer.sign({
-      method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/test/echo', query: {},
-      headers: { host: url.host, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }, body,
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/test/echo',
+      query: {},
+      headers: { host: url.host, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+      body,
     });
     assert.equal((signed.headers as Record<string, string>)['x-amz-content-sha256'], undefined);
     return signed.headers as Record<string, string>;
@@ -331,7 +359,10 @@ describe('control-plane app: hand-signed requests', () => {
 
   it('an unsigned malformed body is refused as unauthenticated before any parsing', async () => {
     const res = await rawRequest(server.baseUrl, {
-      method: 'POST', path: '/test/echo', headers: { 'content-type': 'application/json' }, body: '{"a":',
+      method: 'POST',
+      path: '/test/echo',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":',
     });
     assert.equal(res.status, 403);
     assert.equal(res.headers['x-amzn-errortype'], 'MissingAuthenticationTokenException');
@@ -341,14 +372,25 @@ describe('control-plane app: hand-signed requests', () => {
     const signer = smithySigner(ADMIN);
     const url = new URL(server.baseUrl);
     const presigned = await signer.presign(
-      { method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/endpoint', query: { endpointType: 'iot:Data-ATS' }, headers: { host: url.host } },
+      {
+        method: 'GET',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: '/endpoint',
+        query: { endpointType: 'iot:Data-ATS' },
+        headers: { host: url.host },
+      },
       { expiresIn: 300 },
     );
     const query = presigned.query as Record<string, string>;
     const ok = await rawRequest(server.baseUrl, { method: 'GET', path: `/endpoint${serializeQuery(query)}` });
     assert.equal(ok.status, 200);
     assert.deepEqual(ok.json(), { endpointAddress: 'localhost' });
-    const changed = await rawRequest(server.baseUrl, { method: 'GET', path: `/endpoint${serializeQuery({ ...query, endpointType: 'iot:Jobs' })}` });
+    const changed = await rawRequest(server.baseUrl, {
+      method: 'GET',
+      path: `/endpoint${serializeQuery({ ...query, endpointType: 'iot:Jobs' })}`,
+    });
     assert.equal(changed.status, 403);
     assert.equal(changed.headers['x-amzn-errortype'], 'InvalidSignatureException');
   });
@@ -386,11 +428,19 @@ describe('control-plane app: options', () => {
     };
     const server = await startApp({ credentials: store });
     try {
-      const client = iotClient(server.baseUrl, { accessKeyId: 'ASIASESSION000000001', secretAccessKey: 'session-secret-0123456789', sessionToken: 'tok-123' });
+      const client = iotClient(server.baseUrl, {
+        accessKeyId: 'ASIASESSION000000001',
+        secretAccessKey: 'session-secret-0123456789',
+        sessionToken: 'tok-123',
+      });
       const out = await client.send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
       assert.equal(out.endpointAddress, 'localhost');
       assert.deepEqual(seen, [['ASIASESSION000000001', 'tok-123']]);
-      const wrongToken = iotClient(server.baseUrl, { accessKeyId: 'ASIASESSION000000001', secretAccessKey: 'session-secret-0123456789', sessionToken: 'tok-999' });
+      const wrongToken = iotClient(server.baseUrl, {
+        accessKeyId: 'ASIASESSION000000001',
+        secretAccessKey: 'session-secret-0123456789',
+        sessionToken: 'tok-999',
+      });
       const err = await expectSdkError(wrongToken.send(new DescribeEndpointCommand({})));
       assert.equal(err.name, 'UnrecognizedClientException');
     } finally {
@@ -399,12 +449,26 @@ describe('control-plane app: options', () => {
   });
 
   it('keeps presigned session tokens and signatures out of the request log', async () => {
-    const creds = { accessKeyId: 'ASIAPRESIGN000000001', secretAccessKey: 'presign-secret-key-0123', sessionToken: 'presign-session-token-xyz' };
-    const server = await startApp({ credentials: (id, token) => (id === creds.accessKeyId && token === creds.sessionToken ? creds.secretAccessKey : undefined) });
+    const creds = {
+      accessKeyId: 'ASIAPRESIGN000000001',
+      secretAccessKey: 'presign-secret-key-0123',
+      sessionToken: 'presign-session-token-xyz',
+    };
+    const server = await startApp({
+      credentials: (id, token) => (id === creds.accessKeyId && token === creds.sessionToken ? creds.secretAccessKey : undefined),
+    });
     try {
       const url = new URL(server.baseUrl);
       const presigned = await smithySigner(creds).presign(
-        { method: 'GET', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/endpoint', query: {}, headers: { host: url.host } },
+        {
+          method: 'GET',
+          protocol: 'http:',
+          hostname: url.hostname,
+          port: Number(url.port),
+          path: '/endpoint',
+          query: {},
+          headers: { host: url.host },
+        },
         { expiresIn: 60 },
       );
       const query = presigned.query as Record<string, string>;
@@ -428,7 +492,11 @@ describe('control-plane app: options', () => {
     const server = await startApp({ bodyLimit: 64 }, addTestRoutes);
     try {
       const body = JSON.stringify({ pad: 'y'.repeat(100) });
-      const { path, headers } = await signForWire(server.baseUrl, { method: 'POST', path: '/test/echo', headers: { 'content-type': 'application/json' }, body }, smithySigner(ADMIN));
+      const { path, headers } = await signForWire(
+        server.baseUrl,
+        { method: 'POST', path: '/test/echo', headers: { 'content-type': 'application/json' }, body },
+        smithySigner(ADMIN),
+      );
       const res = await rawRequest(server.baseUrl, { method: 'POST', path, headers, body });
       assert.equal(res.status, 413);
       assert.equal(res.headers['x-amzn-errortype'], 'RequestEntityTooLargeException');
@@ -445,7 +513,9 @@ describe('control-plane app over HTTPS', () => {
     const server = await startApp({ https: { key: keyPem, cert: certPem } });
     try {
       assert.ok(server.baseUrl.startsWith('https://'));
-      const out = await iotClient(server.baseUrl, ADMIN, { ca: certPem }).send(new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
+      const out = await iotClient(server.baseUrl, ADMIN, { ca: certPem }).send(
+        new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }),
+      );
       assert.equal(out.endpointAddress, 'localhost');
       const untrusting = iotClient(server.baseUrl);
       const err = await expectSdkError(untrusting.send(new DescribeEndpointCommand({})));

@@ -78,11 +78,26 @@ describe('shared-credentials text', () => {
   });
 
   it('replaces one profile in place, keeps other lines and profiles, drops a stale session token', () => {
-    const before = ['[other]', 'aws_access_key_id = AKIAOTHER00000000000', 'aws_secret_access_key = keep-me-secret-000', '', '[fleet]', 'region = eu-west-1', 'aws_session_token = stale', 'aws_access_key_id = AKIAOLD0000000000000', ''].join('\n');
+    const before = [
+      '[other]',
+      'aws_access_key_id = AKIAOTHER00000000000',
+      'aws_secret_access_key = keep-me-secret-000',
+      '',
+      '[fleet]',
+      'region = eu-west-1',
+      'aws_session_token = stale',
+      'aws_access_key_id = AKIAOLD0000000000000',
+      '',
+    ].join('\n');
     const k = generateAccessKeyPair();
     const after = setSharedCredentialsProfile(before, k, 'fleet');
     const lines = after.split('\n');
-    assert.deepEqual(lines.slice(0, 4), ['[other]', 'aws_access_key_id = AKIAOTHER00000000000', 'aws_secret_access_key = keep-me-secret-000', '']);
+    assert.deepEqual(lines.slice(0, 4), [
+      '[other]',
+      'aws_access_key_id = AKIAOTHER00000000000',
+      'aws_secret_access_key = keep-me-secret-000',
+      '',
+    ]);
     assert.ok(after.includes('region = eu-west-1'));
     assert.doesNotMatch(after, /stale|AKIAOLD/);
     assert.deepEqual(parseSharedCredentials(after).get('fleet'), k);
@@ -92,10 +107,20 @@ describe('shared-credentials text', () => {
   it('refuses profile names and values that would break the file', () => {
     const k = generateAccessKeyPair();
     for (const profile of ['', 'a]b', 'a\nb', 'x'.repeat(129), 'with space']) {
-      assert.throws(() => setSharedCredentialsProfile('', k, profile), (e: unknown) => e instanceof CredentialsFileError && e.code === 'INVALID_PROFILE_NAME');
+      assert.throws(
+        () => setSharedCredentialsProfile('', k, profile),
+        (e: unknown) => e instanceof CredentialsFileError && e.code === 'INVALID_PROFILE_NAME',
+      );
     }
-    for (const bad of [{ ...k, accessKeyId: 'AKIA\n[x]' }, { ...k, secretAccessKey: 'has space in it 123456' }, { ...k, sessionToken: 'a\nb' }]) {
-      assert.throws(() => setSharedCredentialsProfile('', bad), (e: unknown) => e instanceof CredentialsFileError && e.code === 'INVALID_CREDENTIALS');
+    for (const bad of [
+      { ...k, accessKeyId: 'AKIA\n[x]' },
+      { ...k, secretAccessKey: 'has space in it 123456' },
+      { ...k, sessionToken: 'a\nb' },
+    ]) {
+      assert.throws(
+        () => setSharedCredentialsProfile('', bad),
+        (e: unknown) => e instanceof CredentialsFileError && e.code === 'INVALID_CREDENTIALS',
+      );
     }
   });
 });
@@ -123,7 +148,9 @@ describe('shared-credentials file', () => {
 
   it('adds a profile to an existing file without losing the others, and tightens its mode', async () => {
     const path = join(dir, 'shared');
-    await writeFile(path, '[default]\naws_access_key_id = AKIAKEEP000000000000\naws_secret_access_key = keep-secret-0000000\n', { mode: 0o644 });
+    await writeFile(path, '[default]\naws_access_key_id = AKIAKEEP000000000000\naws_secret_access_key = keep-secret-0000000\n', {
+      mode: 0o644,
+    });
     const k = generateAccessKeyPair();
     await writeSharedCredentialsFile(path, k, 'fleetprov');
     assert.equal((await readSharedCredentialsFile(path))?.accessKeyId, 'AKIAKEEP000000000000');
@@ -134,7 +161,10 @@ describe('shared-credentials file', () => {
   it('reports a profile without a secret', async () => {
     const path = join(dir, 'incomplete');
     await writeFile(path, '[default]\naws_access_key_id = AKIAONLY000000000000\n');
-    await assert.rejects(readSharedCredentialsFile(path), (e: unknown) => e instanceof CredentialsFileError && e.code === 'INCOMPLETE_PROFILE' && e.path === path);
+    await assert.rejects(
+      readSharedCredentialsFile(path),
+      (e: unknown) => e instanceof CredentialsFileError && e.code === 'INCOMPLETE_PROFILE' && e.path === path,
+    );
   });
 
   it('is what the AWS SDK’s fromIni provider reads', async () => {
@@ -144,7 +174,10 @@ describe('shared-credentials file', () => {
     const creds = await fromIni({ filepath: path, configFilepath: join(dir, 'no-config'), profile: 'fleetprov', ignoreCache: true })();
     assert.equal(creds.accessKeyId, k.accessKeyId);
     assert.equal(creds.secretAccessKey, k.secretAccessKey);
-    assert.equal(await readFile(path, 'utf8'), `[fleetprov]\naws_access_key_id = ${k.accessKeyId}\naws_secret_access_key = ${k.secretAccessKey}\n`);
+    assert.equal(
+      await readFile(path, 'utf8'),
+      `[fleetprov]\naws_access_key_id = ${k.accessKeyId}\naws_secret_access_key = ${k.secretAccessKey}\n`,
+    );
   });
 
   it('makes an IoTClient with the default credential chain an admin client (AWS_SHARED_CREDENTIALS_FILE)', async () => {

@@ -6,13 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as iot from '@aws-sdk/client-iot';
 import { DescribeThingCommand, IoTServiceException, ResourceAlreadyExistsException, ResourceNotFoundException } from '@aws-sdk/client-iot';
-import {
-  API_ERROR_STATUS,
-  ApiError,
-  isApiErrorType,
-  resourceAlreadyExists,
-  type ApiErrorType,
-} from '../../src/api/errors.js';
+import { API_ERROR_STATUS, ApiError, isApiErrorType, resourceAlreadyExists, type ApiErrorType } from '../../src/api/errors.js';
 import { iotClient, startApp, type RunningApp } from './helpers.js';
 
 describe('ApiError', () => {
@@ -72,7 +66,8 @@ describe('error responses as the AWS SDK sees them', () => {
       // DescribeThing (GET /things/{thingName}) answers with the exception its name asks for.
       app.get('/things/:thingName', async (request) => {
         const { thingName } = request.params as { thingName: string };
-        if (thingName === 'exists') throw resourceAlreadyExists('thing exists', 'thing-id-1', 'arn:aws:iot:us-east-1:000000000000:thing/exists');
+        if (thingName === 'exists')
+          throw resourceAlreadyExists('thing exists', 'thing-id-1', 'arn:aws:iot:us-east-1:000000000000:thing/exists');
         if (isApiErrorType(thingName)) throw new ApiError(thingName, `message of ${thingName}`);
         return { thingName };
       });
@@ -121,11 +116,14 @@ describe('error responses as the AWS SDK sees them', () => {
   });
 
   it('ResourceNotFoundException is instanceof and carries the message', async () => {
-    await assert.rejects(iotClient(server.baseUrl).send(new DescribeThingCommand({ thingName: 'ResourceNotFoundException' })), (err: unknown) => {
-      assert.ok(err instanceof ResourceNotFoundException);
-      assert.equal(err.message, 'message of ResourceNotFoundException');
-      return true;
-    });
+    await assert.rejects(
+      iotClient(server.baseUrl).send(new DescribeThingCommand({ thingName: 'ResourceNotFoundException' })),
+      (err: unknown) => {
+        assert.ok(err instanceof ResourceNotFoundException);
+        assert.equal(err.message, 'message of ResourceNotFoundException');
+        return true;
+      },
+    );
   });
 
   it('ResourceAlreadyExistsException carries resourceId and resourceArn', async () => {

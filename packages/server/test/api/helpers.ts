@@ -45,7 +45,11 @@ function toBuffer(data: ArrayBuffer | ArrayBufferView): Buffer {
 }
 
 /** A SigV4 signer for hand-crafted requests, as the AWS SDK signs them. */
-export function smithySigner(creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, service = 'iot', region = 'eu-west-1'): SignatureV4 {
+export function smithySigner(
+  creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+  service = 'iot',
+  region = 'eu-west-1',
+): SignatureV4 {
   return new SignatureV4({ credentials: creds, region, service, sha256: NodeSha256, uriEscapePath: true });
 }
 
@@ -69,7 +73,9 @@ export async function selfSignedCertificate(): Promise<{ keyPem: string; certPem
     ],
   });
   const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${Buffer.from(pkcs8)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
   return { keyPem, certPem: cert.toString('pem') };
 }
 
@@ -104,12 +110,10 @@ export type TestAppOptions = ApiAppOptions & SigV4PluginOptions & EndpointRouteO
  * in its SigV4 scope, lets `addRoutes` add test-only routes to that scope, and listens on
  * 127.0.0.1 with an ephemeral port.
  */
-export async function startApp(
-  options: Partial<TestAppOptions> = {},
-  addRoutes?: (aws: ApiApp) => void,
-): Promise<RunningApp> {
+export async function startApp(options: Partial<TestAppOptions> = {}, addRoutes?: (aws: ApiApp) => void): Promise<RunningApp> {
   const { logger, lines } = captureLogger();
-  const { credentials, signingServices, maxClockSkewMs, now, maxJsonDepth, sessionAuth, endpointAddress, endpoints, ...appOptions } = options;
+  const { credentials, signingServices, maxClockSkewMs, now, maxJsonDepth, sessionAuth, endpointAddress, endpoints, ...appOptions } =
+    options;
   const app = buildApiApp({ logger, ...appOptions });
   await app.register(async (aws) => {
     await aws.register(sigv4Plugin, {
@@ -120,7 +124,10 @@ export async function startApp(
       ...(maxJsonDepth === undefined ? {} : { maxJsonDepth }),
       ...(sessionAuth === undefined ? {} : { sessionAuth }),
     });
-    await aws.register(endpointRoutes, { ...(endpointAddress === undefined ? {} : { endpointAddress }), ...(endpoints === undefined ? {} : { endpoints }) });
+    await aws.register(endpointRoutes, {
+      ...(endpointAddress === undefined ? {} : { endpointAddress }),
+      ...(endpoints === undefined ? {} : { endpoints }),
+    });
     addRoutes?.(aws);
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -30,7 +30,11 @@ const KEY = { accessKeyId: 'AKIDEXAMPLE0000000001', secretAccessKey: 'wJalrXUtnF
 const store: CredentialStore = (id, token) => (id === KEY.accessKeyId && token === undefined ? KEY.secretAccessKey : undefined);
 const T0 = Date.UTC(2026, 10, 23, 10, 0, 0);
 
-function signer(service = 'iot', creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = KEY, applyChecksum = true): SignatureV4 {
+function signer(
+  service = 'iot',
+  creds: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = KEY,
+  applyChecksum = true,
+): SignatureV4 {
   return new SignatureV4({ credentials: creds, region: 'eu-west-1', service, sha256: NodeSha256, uriEscapePath: true, applyChecksum });
 }
 
@@ -46,13 +50,28 @@ interface Plain {
 async function signed(req: Plain, opts: { s?: SignatureV4; at?: number } = {}): Promise<SigV4Request> {
   const headers: Record<string, string> = { host: 'iot.example:8443', ...(req.headers ?? {}) };
   const out = await (opts.s ?? signer()).sign(
-    { method: req.method, protocol: 'https:', hostname: 'iot.example', port: 8443, path: req.path, query: req.query ?? {}, headers, ...(req.body === undefined ? {} : { body: req.body }) },
+    {
+      method: req.method,
+      protocol: 'https:',
+      hostname: 'iot.example',
+      port: 8443,
+      path: req.path,
+      query: req.query ?? {},
+      headers,
+      ...(req.body === undefined ? {} : { body: req.body }),
+    },
     { signingDate: new Date(opts.at ?? T0) },
   );
   return toWire(req.method, req.path, req.query ?? {}, out.headers as Record<string, string>, req.body);
 }
 
-function toWire(method: string, path: string, query: Record<string, string | string[]>, headers: Record<string, string>, body: string | undefined): SigV4Request {
+function toWire(
+  method: string,
+  path: string,
+  query: Record<string, string | string[]>,
+  headers: Record<string, string>,
+  body: string | undefined,
+): SigV4Request {
   return {
     method,
     url: path + serializeQuery(query),
@@ -76,7 +95,14 @@ const queryName = fc.string({ minLength: 1, maxLength: 10 }).filter((k) => k !==
 
 describe('SigV4 primitives', () => {
   it('reproduce the AWS documentation example (IAM ListUsers, 2015-08-30)', async () => {
-    const rawHeaders = ['Content-Type', 'application/x-www-form-urlencoded; charset=utf-8', 'Host', 'iam.amazonaws.com', 'X-Amz-Date', '20150830T123600Z'];
+    const rawHeaders = [
+      'Content-Type',
+      'application/x-www-form-urlencoded; charset=utf-8',
+      'Host',
+      'iam.amazonaws.com',
+      'X-Amz-Date',
+      '20150830T123600Z',
+    ];
     const canonical = buildCanonicalRequest({
       method: 'GET',
       rawPath: '/',
@@ -93,7 +119,12 @@ describe('SigV4 primitives', () => {
       'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, ' +
       'Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7';
     const verified = await verifySigV4(
-      { method: 'GET', url: '/?Action=ListUsers&Version=2010-05-08', rawHeaders: [...rawHeaders, 'Authorization', authorization], body: undefined },
+      {
+        method: 'GET',
+        url: '/?Action=ListUsers&Version=2010-05-08',
+        rawHeaders: [...rawHeaders, 'Authorization', authorization],
+        body: undefined,
+      },
       { credentials: () => 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', services: ['iam'], now: () => Date.UTC(2015, 7, 30, 12, 40) },
     );
     assert.equal(verified.accessKeyId, 'AKIDEXAMPLE');
@@ -154,7 +185,11 @@ describe('verifySigV4 against the SDK signer', () => {
     thingName: label('a-zA-Z0-9:_-'),
     policyName: label('\\w+=,.@-'),
     // `__proto__` is left out: the SDK's request cloning drops such a key before signing.
-    query: fc.dictionary(queryName.filter((k) => !k.toLowerCase().startsWith('x-amz-')), fc.string({ maxLength: 20 }), { maxKeys: 5 }),
+    query: fc.dictionary(
+      queryName.filter((k) => !k.toLowerCase().startsWith('x-amz-')),
+      fc.string({ maxLength: 20 }),
+      { maxKeys: 5 },
+    ),
     body: fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
   });
 
@@ -162,7 +197,13 @@ describe('verifySigV4 against the SDK signer', () => {
     await fc.assert(
       fc.asyncProperty(requestArb, async (r) => {
         const path = `/things/${esc(r.thingName)}/policies/${esc(r.policyName)}`;
-        const req = await signed({ method: r.method, path, query: r.query, body: r.body, headers: r.body === undefined ? {} : { 'content-type': 'application/json' } });
+        const req = await signed({
+          method: r.method,
+          path,
+          query: r.query,
+          body: r.body,
+          headers: r.body === undefined ? {} : { 'content-type': 'application/json' },
+        });
         const verified = await verifySigV4(req, opts);
         assert.equal(verified.accessKeyId, KEY.accessKeyId);
       }),
@@ -206,20 +247,33 @@ describe('verifySigV4 against the SDK signer', () => {
     assert.equal(old.errorType, 'InvalidSignatureException');
     assert.equal(old.message, 'Signature expired: 20261123T094459Z is now earlier than 20261123T094500Z (20261123T100000Z - 15 min.)');
     const early = await rejection(verifySigV4(await at(15 * 60_000 + 1000), opts));
-    assert.equal(early.message, 'Signature not yet current: 20261123T101501Z is still later than 20261123T101500Z (20261123T100000Z + 15 min.)');
+    assert.equal(
+      early.message,
+      'Signature not yet current: 20261123T101501Z is still later than 20261123T101500Z (20261123T100000Z + 15 min.)',
+    );
   });
 
   it('checks the credential scope: date, region, service and terminator', async () => {
     const req = await signed({ method: 'GET', path: '/endpoint' });
     const withCredential = (fn: (c: string) => string): SigV4Request => ({
       ...req,
-      rawHeaders: req.rawHeaders.map((v) => (v.startsWith('AWS4-HMAC-SHA256 ') ? v.replace(/Credential=([^,]+)/, (_m, c: string) => `Credential=${fn(c)}`) : v)),
+      rawHeaders: req.rawHeaders.map((v) =>
+        v.startsWith('AWS4-HMAC-SHA256 ') ? v.replace(/Credential=([^,]+)/, (_m, c: string) => `Credential=${fn(c)}`) : v,
+      ),
     });
     const cases: Array<[(c: string) => string, string, RegExp]> = [
-      [(c) => c.replace('/20261123/', '/20261122/'), 'InvalidSignatureException', /Date in Credential scope does not match YYYYMMDD .*'20261122' != '20261123'/],
+      [
+        (c) => c.replace('/20261123/', '/20261122/'),
+        'InvalidSignatureException',
+        /Date in Credential scope does not match YYYYMMDD .*'20261122' != '20261123'/,
+      ],
       [(c) => c.replace('/eu-west-1/', '/EU_WEST/'), 'InvalidSignatureException', /valid region, not 'EU_WEST'/],
       [(c) => c.replace('/iot/', '/s3/'), 'InvalidSignatureException', /^Credential should be scoped to correct service: 'iot'\.$/],
-      [(c) => c.replace('/aws4_request', '/aws5_request'), 'InvalidSignatureException', /valid terminator: 'aws4_request', not 'aws5_request'/],
+      [
+        (c) => c.replace('/aws4_request', '/aws5_request'),
+        'InvalidSignatureException',
+        /valid terminator: 'aws4_request', not 'aws5_request'/,
+      ],
       [(c) => c.split('/').slice(0, 4).join('/'), 'IncompleteSignatureException', /exactly 5 slash-delimited elements/],
       [(c) => c.replace(/^[^/]+/, 'AKID!'), 'UnrecognizedClientException', /security token included in the request is invalid/],
     ];
@@ -275,16 +329,31 @@ describe('verifySigV4 against the SDK signer', () => {
     assert.equal(twice.errorType, 'IncompleteSignatureException');
 
     const upper = auth.replace(/Signature=([0-9a-f]+)/, (_m, s: string) => `Signature=${s.toUpperCase()}`);
-    const upperErr = await rejection(verifySigV4({ ...without('authorization'), rawHeaders: [...without('authorization').rawHeaders, 'authorization', upper] }, opts));
+    const upperErr = await rejection(
+      verifySigV4({ ...without('authorization'), rawHeaders: [...without('authorization').rawHeaders, 'authorization', upper] }, opts),
+    );
     assert.match(upperErr.message, /64 lower-case hexadecimal/);
 
-    const other = await rejection(verifySigV4({ ...without('authorization'), rawHeaders: [...without('authorization').rawHeaders, 'authorization', 'Bearer abc'] }, opts));
+    const other = await rejection(
+      verifySigV4(
+        { ...without('authorization'), rawHeaders: [...without('authorization').rawHeaders, 'authorization', 'Bearer abc'] },
+        opts,
+      ),
+    );
     assert.match(other.message, /Unsupported Authorization type 'Bearer'/);
 
     const both = await rejection(verifySigV4({ ...req, url: '/endpoint?X-Amz-Algorithm=AWS4-HMAC-SHA256' }, opts));
     assert.match(both.message, /Only one authentication mechanism/);
 
-    const huge = await rejection(verifySigV4({ ...without('authorization'), rawHeaders: [...without('authorization').rawHeaders, 'authorization', `AWS4-HMAC-SHA256 ${'x'.repeat(5000)}`] }, opts));
+    const huge = await rejection(
+      verifySigV4(
+        {
+          ...without('authorization'),
+          rawHeaders: [...without('authorization').rawHeaders, 'authorization', `AWS4-HMAC-SHA256 ${'x'.repeat(5000)}`],
+        },
+        opts,
+      ),
+    );
     assert.match(huge.message, /longer than 4096/);
   });
 
@@ -315,7 +384,15 @@ describe('verifySigV4 against the SDK signer', () => {
 describe('verifySigV4: presigned query-string form', () => {
   async function presigned(expiresIn: number, extra: Partial<Plain> = {}, creds = KEY): Promise<SigV4Request> {
     const out = await signer('iot', creds).presign(
-      { method: 'GET', protocol: 'https:', hostname: 'iot.example', port: 8443, path: '/endpoint', query: { endpointType: 'iot:Data-ATS' }, headers: { host: 'iot.example:8443', ...(extra.headers ?? {}) } },
+      {
+        method: 'GET',
+        protocol: 'https:',
+        hostname: 'iot.example',
+        port: 8443,
+        path: '/endpoint',
+        query: { endpointType: 'iot:Data-ATS' },
+        headers: { host: 'iot.example:8443', ...(extra.headers ?? {}) },
+      },
       { signingDate: new Date(T0), expiresIn },
     );
     return toWire('GET', '/endpoint', out.query as Record<string, string>, out.headers as Record<string, string>, undefined);
@@ -351,7 +428,9 @@ describe('verifySigV4: presigned query-string form', () => {
   });
 
   it('names the missing presigned parameters', async () => {
-    const err = await rejection(verifySigV4({ method: 'GET', url: '/endpoint?X-Amz-Algorithm=AWS4-HMAC-SHA256', rawHeaders: ['host', 'x'], body: undefined }, opts));
+    const err = await rejection(
+      verifySigV4({ method: 'GET', url: '/endpoint?X-Amz-Algorithm=AWS4-HMAC-SHA256', rawHeaders: ['host', 'x'], body: undefined }, opts),
+    );
     assert.equal(err.errorType, 'IncompleteSignatureException');
     assert.match(err.message, /'X-Amz-Credential'.*'X-Amz-SignedHeaders'.*'X-Amz-Signature'.*'X-Amz-Expires'/);
   });

@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import type { MqttClient } from 'mqtt';
 import type { ParsedTopic } from '@fleetprov/protocol';
-import { startBroker, TopicRouter, type Broker, type DeniedEvent, type DisconnectedEvent, type ConnectedEvent, type RoutedRequest } from '../../src/broker/index.js';
+import {
+  startBroker,
+  TopicRouter,
+  type Broker,
+  type DeniedEvent,
+  type DisconnectedEvent,
+  type ConnectedEvent,
+  type RoutedRequest,
+} from '../../src/broker/index.js';
 import { fleetProvisioningRequests } from '../../src/provisioning/index.js';
 import {
   CLAIM_NO_ACCEPTED_POLICY,
@@ -97,15 +105,27 @@ describe('CONNECT', () => {
       assert.equal(err.code, 5);
       return true;
     });
-    await waitForLog(lines, new RegExp(`client "stranger" from 127\\.0\\.0\\.1: connect refused: authentication refused: certificate ${stranger.certificateId} is not registered \\(CONNACK 5\\)`));
-    assert.ok(denied.some((e) => e.stage === 'connect' && e.clientId === 'stranger'), 'denied event emitted');
+    await waitForLog(
+      lines,
+      new RegExp(
+        `client "stranger" from 127\\.0\\.0\\.1: connect refused: authentication refused: certificate ${stranger.certificateId} is not registered \\(CONNACK 5\\)`,
+      ),
+    );
+    assert.ok(
+      denied.some((e) => e.stage === 'connect' && e.clientId === 'stranger'),
+      'denied event emitted',
+    );
     assert.ok(lines.length > mark);
   });
 
   test('a TLS connection without a client certificate is refused and logged', async () => {
     await assert.rejects(connectDevice(broker.port, lab, null, { clientId: 'anonymous' }));
     await waitForLog(lines, /TLS connection from 127\.0\.0\.1 refused: no client certificate/);
-    assert.equal(authority.attempts.some((a) => a.clientId === 'anonymous'), false, 'never reached the authority');
+    assert.equal(
+      authority.attempts.some((a) => a.clientId === 'anonymous'),
+      false,
+      'never reached the authority',
+    );
   });
 
   test('the device policy allows iot:Connect only for the attached thing name', async () => {
@@ -116,8 +136,14 @@ describe('CONNECT', () => {
       assert.ok(attempt);
       assert.equal(attempt.sourceIp, '127.0.0.1');
       assert.ok(attempt.peerChain.length >= 1, 'issuing CA presented in the chain');
-      await assert.rejects(connectDevice(broker.port, lab, thingCert, { clientId: 'thing-2' }), (err: Error & { code?: number }) => err.code === 5);
-      await waitForLog(lines, new RegExp(`principal ${thingCert.certificateId} client "thing-2": iot:Connect on client/thing-2 denied: .+ \\(CONNACK 5\\)`));
+      await assert.rejects(
+        connectDevice(broker.port, lab, thingCert, { clientId: 'thing-2' }),
+        (err: Error & { code?: number }) => err.code === 5,
+      );
+      await waitForLog(
+        lines,
+        new RegExp(`principal ${thingCert.certificateId} client "thing-2": iot:Connect on client/thing-2 denied: .+ \\(CONNACK 5\\)`),
+      );
       const event = denied.find((e) => e.action === 'iot:Connect' && e.clientId === 'thing-2');
       assert.equal(event?.resource, 'client/thing-2');
       assert.equal(event?.certificateId, thingCert.certificateId);
@@ -137,7 +163,10 @@ describe('CONNECT', () => {
   test('an authority failure gets CONNACK 3 and is logged', async () => {
     authority.failWith = new Error('database down');
     try {
-      await assert.rejects(connectDevice(broker.port, lab, open, { clientId: 'unlucky' }), (err: Error & { code?: number }) => err.code === 3);
+      await assert.rejects(
+        connectDevice(broker.port, lab, open, { clientId: 'unlucky' }),
+        (err: Error & { code?: number }) => err.code === 3,
+      );
       await waitForLog(lines, /connect refused: authentication failed: database down \(CONNACK 3\)/);
     } finally {
       authority.failWith = null;
@@ -145,7 +174,12 @@ describe('CONNECT', () => {
   });
 
   test('keep-alive is normalised: 5 → 30, 0 → 1200, 5000 → 1200, 60 unchanged', async () => {
-    const cases: Array<[number, number]> = [[5, 30], [0, 1200], [5000, 1200], [60, 60]];
+    const cases: Array<[number, number]> = [
+      [5, 30],
+      [0, 1200],
+      [5000, 1200],
+      [60, 60],
+    ];
     for (const [requested, applied] of cases) {
       const id = `ka-${requested}`;
       const client = await connectDevice(broker.port, lab, open, { clientId: id, keepalive: requested });
@@ -251,7 +285,12 @@ describe('PUBLISH and delivery', () => {
     const done = closed(client);
     client.publish('$aws/things/thing-9/shadow/update', 'x', { qos: 1 });
     await done;
-    await waitForLog(lines, new RegExp(`principal ${thingCert.certificateId} client "thing-1": iot:Publish on topic/\\$aws/things/thing-9/shadow/update denied: .+; disconnecting`));
+    await waitForLog(
+      lines,
+      new RegExp(
+        `principal ${thingCert.certificateId} client "thing-1": iot:Publish on topic/\\$aws/things/thing-9/shadow/update denied: .+; disconnecting`,
+      ),
+    );
     await endAll([client]);
   });
 
@@ -302,7 +341,10 @@ describe('PUBLISH and delivery', () => {
   test('a topic with more than 8 levels is refused (publish disconnects, subscribe gets 0x80)', async () => {
     const client = await connectDevice(broker.port, lab, open, { clientId: 'deep' });
     assert.deepEqual(await subscribeGranted(client, ['a/b/c/d/e/f/g/h/i', 'a/b/c/d/e/f/g/h']), [128, 0]);
-    await waitForLog(lines, /client "deep": subscribe to "a\/b\/c\/d\/e\/f\/g\/h\/i" refused: topic filter has 9 levels; the maximum is 8 \(SUBACK 0x80\)/);
+    await waitForLog(
+      lines,
+      /client "deep": subscribe to "a\/b\/c\/d\/e\/f\/g\/h\/i" refused: topic filter has 9 levels; the maximum is 8 \(SUBACK 0x80\)/,
+    );
     const done = closed(client);
     client.publish('a/b/c/d/e/f/g/h/i', 'x');
     await done;
@@ -367,7 +409,12 @@ describe('SUBSCRIBE', () => {
     const client = await connectDevice(broker.port, lab, thingCert, { clientId: 'thing-1' });
     try {
       assert.deepEqual(await subscribeGranted(client, ['$aws/things/thing-1/shadow/#', '$aws/things/thing-2/shadow/#'], 1), [1, 128]);
-      await waitForLog(lines, new RegExp(`principal ${thingCert.certificateId} client "thing-1": iot:Subscribe on topicfilter/\\$aws/things/thing-2/shadow/# denied: .+ \\(SUBACK 0x80\\)`));
+      await waitForLog(
+        lines,
+        new RegExp(
+          `principal ${thingCert.certificateId} client "thing-1": iot:Subscribe on topicfilter/\\$aws/things/thing-2/shadow/# denied: .+ \\(SUBACK 0x80\\)`,
+        ),
+      );
       assert.equal(client.connected, true, 'a refused filter does not disconnect');
     } finally {
       await endAll([client]);
@@ -451,7 +498,12 @@ describe('Fleet Provisioning requests', () => {
       const received: string[] = [];
       client.on('message', (topic) => received.push(topic));
       await client.publishAsync(CREATE_REQUEST, '{}', { qos: 1 });
-      await waitForLog(lines, new RegExp(`principal ${claimNoAccepted.certificateId} client "no-accepted": iot:Receive on topic/\\$aws/certificates/create/json/accepted denied: .+; provisioning reply withheld`));
+      await waitForLog(
+        lines,
+        new RegExp(
+          `principal ${claimNoAccepted.certificateId} client "no-accepted": iot:Receive on topic/\\$aws/certificates/create/json/accepted denied: .+; provisioning reply withheld`,
+        ),
+      );
       const rejected = nextMessage(client);
       await client.publishAsync(CREATE_REQUEST, 'reject', { qos: 1 });
       assert.equal((await rejected).topic, CREATE_REJECTED);
@@ -465,7 +517,10 @@ describe('Fleet Provisioning requests', () => {
     const client = await connectDevice(broker.port, lab, claim, { clientId: 'no-sub' });
     try {
       await client.publishAsync(CREATE_REQUEST, '{}', { qos: 1 });
-      await waitForLog(lines, /client "no-sub": provisioning reply on \$aws\/certificates\/create\/json\/accepted dropped: the client is not subscribed to it/);
+      await waitForLog(
+        lines,
+        /client "no-sub": provisioning reply on \$aws\/certificates\/create\/json\/accepted dropped: the client is not subscribed to it/,
+      );
     } finally {
       await endAll([client]);
     }
@@ -481,7 +536,10 @@ describe('server-side disconnects and robustness', () => {
       assert.equal(broker.disconnectCertificate(thingCert.certificateId, 'certificate revoked'), 1);
       await done;
       assert.equal(broker.disconnectCertificate(thingCert.certificateId, 'again'), 0);
-      await waitForLog(lines, new RegExp(`principal ${thingCert.certificateId} client "thing-1": disconnected by the server: certificate revoked`));
+      await waitForLog(
+        lines,
+        new RegExp(`principal ${thingCert.certificateId} client "thing-1": disconnected by the server: certificate revoked`),
+      );
       assert.equal(other.connected, true);
       const msg = nextMessage(other);
       await other.subscribeAsync('ok/t');
@@ -585,7 +643,10 @@ describe('broker with short timeouts', () => {
       });
       for (let n = 0; n < 5; n++) client.publish(CREATE_REQUEST, String(n), { qos: 0 });
       await withTimeout(allFour, 3000, 'replies missing');
-      await waitForLog(captured.lines, /client "burst": provisioning request on \$aws\/certificates\/create\/json dropped: 4 requests of this connection are already pending/);
+      await waitForLog(
+        captured.lines,
+        /client "burst": provisioning request on \$aws\/certificates\/create\/json dropped: 4 requests of this connection are already pending/,
+      );
       assert.deepEqual(replies, ['0', '1', '2', '3']);
       assert.equal(peak, 2);
     } finally {
@@ -606,7 +667,10 @@ describe('broker with short timeouts', () => {
     });
     try {
       await assert.rejects(connectDevice(quick.port, lab, open, { clientId: 'slow' }), (err: Error & { code?: number }) => err.code === 3);
-      await waitForLog(captured.lines, /client "slow" from 127\.0\.0\.1: connect refused: authentication failed: the authority did not answer within 100 ms \(CONNACK 3\)/);
+      await waitForLog(
+        captured.lines,
+        /client "slow" from 127\.0\.0\.1: connect refused: authentication failed: the authority did not answer within 100 ms \(CONNACK 3\)/,
+      );
       const tcp = net.connect(quick.port, '127.0.0.1');
       tcp.on('error', () => undefined);
       const started = Date.now();
@@ -646,16 +710,18 @@ describe('broker with short timeouts', () => {
       assert.deepEqual(await subscribeGranted(first, ['news/a', 'news/b'], 1), [1, 1]);
       await first.endAsync();
       // ...then its policy loses iot:Subscribe on news/b (Receive is still allowed).
-      sessionAuthority.register(
-        open.certificateId,
-        [policy('narrow', JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Action: ['iot:Connect', 'iot:Receive'], Resource: '*' },
-            { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/news/a' },
-          ],
-        }))],
-      );
+      sessionAuthority.register(open.certificateId, [
+        policy(
+          'narrow',
+          JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [
+              { Effect: 'Allow', Action: ['iot:Connect', 'iot:Receive'], Resource: '*' },
+              { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/news/a' },
+            ],
+          }),
+        ),
+      ]);
       const resumed = await connectDevice(quick.port, lab, open, { clientId: 'sess', clean: false });
       clients.push(resumed);
       const pub = await connectDevice(quick.port, lab, retainer, { clientId: 'sess-pub' });
@@ -680,7 +746,10 @@ describe('will messages', () => {
     const watcher = await connectDevice(broker.port, lab, retainer, { clientId: 'will-watcher' });
     try {
       await watcher.subscribeAsync(['wills/#', '$aws/things/thing-9/shadow/#'], { qos: 1 });
-      const good = await connectDevice(broker.port, lab, open, { clientId: 'will-good', will: { topic: 'wills/good', payload: Buffer.from('gone'), qos: 1, retain: false } });
+      const good = await connectDevice(broker.port, lab, open, {
+        clientId: 'will-good',
+        will: { topic: 'wills/good', payload: Buffer.from('gone'), qos: 1, retain: false },
+      });
       const arrived = nextMessage(watcher);
       good.stream.destroy();
       const will = await arrived;
@@ -692,7 +761,12 @@ describe('will messages', () => {
         will: { topic: '$aws/things/thing-9/shadow/update', payload: Buffer.from('x'), qos: 0, retain: false },
       });
       bad.stream.destroy();
-      await waitForLog(lines, new RegExp(`principal ${thingCert.certificateId} client "thing-1": will message dropped: iot:Publish on topic/\\$aws/things/thing-9/shadow/update denied`));
+      await waitForLog(
+        lines,
+        new RegExp(
+          `principal ${thingCert.certificateId} client "thing-1": will message dropped: iot:Publish on topic/\\$aws/things/thing-9/shadow/update denied`,
+        ),
+      );
       const later = nextMessage(watcher);
       const probe = await connectDevice(broker.port, lab, retainer, { clientId: 'will-probe' });
       await probe.publishAsync('wills/probe', 'p', { qos: 1 });

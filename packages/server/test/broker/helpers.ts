@@ -75,7 +75,9 @@ export const OPEN_POLICY = JSON.stringify({
 /** Like OPEN_POLICY but also allows retained publishes and secret receives. */
 export const RETAIN_POLICY = JSON.stringify({
   Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive', 'iot:RetainPublish'], Resource: '*' }],
+  Statement: [
+    { Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive', 'iot:RetainPublish'], Resource: '*' },
+  ],
 });
 
 /** Claim-like policy that may receive only the rejected reply of CreateKeysAndCertificate. */
@@ -124,9 +126,7 @@ export class TestAuthority implements BrokerAuthority {
     const context: PolicyContext = {
       clientId: attempt.clientId,
       sourceIp: attempt.sourceIp,
-      thing: registration.things.includes(attempt.clientId)
-        ? { thingName: attempt.clientId, attributes: {}, isAttached: true }
-        : null,
+      thing: registration.things.includes(attempt.clientId) ? { thingName: attempt.clientId, attributes: {}, isAttached: true } : null,
     };
     return {
       ok: true,
@@ -211,7 +211,12 @@ export async function waitForLog(lines: LogLine[], pattern: RegExp, timeoutMs = 
  * Connects an mqtt.js client with a device certificate; rejects on refusal or close. The
  * client ignores later socket errors (tests expect the server to cut connections).
  */
-export async function connectDevice(port: number, lab: Lab, device: DeviceCredentials | null, options: IClientOptions = {}): Promise<MqttClient> {
+export async function connectDevice(
+  port: number,
+  lab: Lab,
+  device: DeviceCredentials | null,
+  options: IClientOptions = {},
+): Promise<MqttClient> {
   const client = await mqtt.connectAsync(
     `mqtts://127.0.0.1:${port}`,
     {
@@ -235,7 +240,8 @@ export async function subscribeGranted(client: MqttClient, filters: string | str
     return granted.map((g) => g.qos);
   } catch (error) {
     const packet = (error as { packet?: { granted?: unknown } }).packet;
-    if (packet && Array.isArray(packet.granted)) return packet.granted.map((g) => (typeof g === 'number' ? g : Number((g as { qos?: number }).qos)));
+    if (packet && Array.isArray(packet.granted))
+      return packet.granted.map((g) => (typeof g === 'number' ? g : Number((g as { qos?: number }).qos)));
     throw error;
   }
 }

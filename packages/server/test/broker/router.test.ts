@@ -6,8 +6,31 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
-import { BrokerBus, BrokerError, startBroker, TopicRouter, type Broker, type RequestFacts, type RoutedRequest, type TopicMatcher } from '../../src/broker/index.js';
-import { CLAIM_POLICY, OPEN_POLICY, TestAuthority, captureLogger, connectDevice, createLab, endAll, nextMessage, policy, waitForLog, type DeviceCredentials, type Lab, type LogLine } from './helpers.js';
+import {
+  BrokerBus,
+  BrokerError,
+  startBroker,
+  TopicRouter,
+  type Broker,
+  type RequestFacts,
+  type RoutedRequest,
+  type TopicMatcher,
+} from '../../src/broker/index.js';
+import {
+  CLAIM_POLICY,
+  OPEN_POLICY,
+  TestAuthority,
+  captureLogger,
+  connectDevice,
+  createLab,
+  endAll,
+  nextMessage,
+  policy,
+  waitForLog,
+  type DeviceCredentials,
+  type Lab,
+  type LogLine,
+} from './helpers.js';
 
 /** A matcher of `svc/<name>/do`, counting how often it parsed. */
 function countingMatcher(service: string, allowsWill = true): TopicMatcher<{ name: string }> & { calls: string[] } {
@@ -73,7 +96,10 @@ describe('TopicRouter', () => {
   test('a malformed route or a matcher registered twice is refused', () => {
     const matcher = countingMatcher('a');
     const router = new TopicRouter().handle(matcher, async () => null);
-    assert.throws(() => router.handle(matcher, async () => null), (err: unknown) => err instanceof BrokerError && err.code === 'InvalidOption' && /already registered/.test(err.message));
+    assert.throws(
+      () => router.handle(matcher, async () => null),
+      (err: unknown) => err instanceof BrokerError && err.code === 'InvalidOption' && /already registered/.test(err.message),
+    );
     assert.throws(() => router.handle(countingMatcher('b'), 'nope' as never), { code: 'InvalidOption' });
     assert.throws(() => router.handle({ description: 'x', allowsWill: true } as never, async () => null), { code: 'InvalidOption' });
   });
@@ -134,7 +160,11 @@ describe('routed requests over the broker', () => {
       const got = await reply;
       assert.equal(got.topic, 'svc/pump-1/done');
       assert.equal(got.payload.toString(), 'pump-1');
-      assert.deepEqual(svc.calls.slice(before).filter((t) => t === 'svc/pump-1/do'), ['svc/pump-1/do'], 'the topic was parsed once');
+      assert.deepEqual(
+        svc.calls.slice(before).filter((t) => t === 'svc/pump-1/do'),
+        ['svc/pump-1/do'],
+        'the topic was parsed once',
+      );
       const req = handled.at(-1);
       assert.deepEqual(req?.parsed, { name: 'pump-1' });
       assert.equal(req?.clientId, 'routed-requester');

@@ -8,7 +8,20 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startBroker, type Broker } from '../../src/broker/index.js';
-import { OPEN_POLICY, TestAuthority, captureLogger, connectDevice, createLab, endAll, nextMessage, policy, waitForLog, type DeviceCredentials, type Lab, type LogLine } from './helpers.js';
+import {
+  OPEN_POLICY,
+  TestAuthority,
+  captureLogger,
+  connectDevice,
+  createLab,
+  endAll,
+  nextMessage,
+  policy,
+  waitForLog,
+  type DeviceCredentials,
+  type Lab,
+  type LogLine,
+} from './helpers.js';
 
 const EXPIRY_MS = 400;
 
@@ -24,7 +37,14 @@ before(async () => {
   authority.register(device.certificateId, [policy('open', OPEN_POLICY)]);
   const captured = captureLogger();
   lines = captured.lines;
-  broker = await startBroker({ host: '127.0.0.1', port: 0, tls: lab.serverTls, authority, logger: captured.logger, limits: { sessionExpiryMs: EXPIRY_MS } });
+  broker = await startBroker({
+    host: '127.0.0.1',
+    port: 0,
+    tls: lab.serverTls,
+    authority,
+    logger: captured.logger,
+    limits: { sessionExpiryMs: EXPIRY_MS },
+  });
 });
 
 after(async () => {

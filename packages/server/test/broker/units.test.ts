@@ -16,8 +16,19 @@ test('resolveLimits fills defaults from AWS limits and validates overrides', () 
   assert.deepEqual(resolveLimits({}), { ...DEFAULT_BROKER_LIMITS });
   assert.equal(resolveLimits({ maxPayloadBytes: 1000 }).maxPacketBytes, 2024, 'packet limit follows the payload limit');
   assert.equal(resolveLimits({ maxPayloadBytes: 1000, maxPacketBytes: 5000 }).maxPacketBytes, 5000);
-  for (const bad of [{ connectTimeoutMs: 0 }, { connectTimeoutMs: 1.5 }, { connectTimeoutMs: -1 }, { connectTimeoutMs: '10' }, { bogus: 1 }, { ['__proto__']: 1 }]) {
-    assert.throws(() => resolveLimits(bad as never), (err: unknown) => err instanceof BrokerError && err.code === 'InvalidOption', JSON.stringify(bad));
+  for (const bad of [
+    { connectTimeoutMs: 0 },
+    { connectTimeoutMs: 1.5 },
+    { connectTimeoutMs: -1 },
+    { connectTimeoutMs: '10' },
+    { bogus: 1 },
+    { ['__proto__']: 1 },
+  ]) {
+    assert.throws(
+      () => resolveLimits(bad as never),
+      (err: unknown) => err instanceof BrokerError && err.code === 'InvalidOption',
+      JSON.stringify(bad),
+    );
   }
 });
 
@@ -61,7 +72,11 @@ test('MqttFrameGuard cuts a packet announcing more than the limit before its bod
   assert.equal(socket.destroyed, true, 'the socket is closed too');
   socket.write(Buffer.alloc(200, 1)); // the body: ignored
   await tick();
-  assert.deepEqual(Buffer.concat(passed), Buffer.from([0xc0, 0x00, 0x30, 0xe5]), 'only the header bytes before the violation passed, never a body');
+  assert.deepEqual(
+    Buffer.concat(passed),
+    Buffer.from([0xc0, 0x00, 0x30, 0xe5]),
+    'only the header bytes before the violation passed, never a body',
+  );
 });
 
 test('MqttFrameGuard rejects a remaining-length field longer than 4 bytes', async () => {
@@ -117,7 +132,14 @@ test('OrderedRunner bounds concurrency and delivers in submission order', async 
       true,
     );
   });
-  assert.equal(runner.submit(async () => 'x', () => delivered.push('overflow')), false, 'maxInFlight + maxQueued reached');
+  assert.equal(
+    runner.submit(
+      async () => 'x',
+      () => delivered.push('overflow'),
+    ),
+    false,
+    'maxInFlight + maxQueued reached',
+  );
   assert.deepEqual(started, [0, 1]);
   jobs[1]?.resolve('b');
   await tick();
@@ -135,13 +157,22 @@ test('OrderedRunner bounds concurrency and delivers in submission order', async 
 test('OrderedRunner reports failures and timeouts, and stops delivering after close', async () => {
   const runner = new OrderedRunner<string>({ maxInFlight: 4, maxQueued: 4, timeoutMs: 30 });
   const outcomes: JobOutcome<string>[] = [];
-  runner.submit(async () => {
-    throw new Error('boom');
-  }, (o) => outcomes.push(o));
-  runner.submit(() => {
-    throw new Error('sync boom');
-  }, (o) => outcomes.push(o));
-  runner.submit(() => new Promise<string>(() => undefined), (o) => outcomes.push(o));
+  runner.submit(
+    async () => {
+      throw new Error('boom');
+    },
+    (o) => outcomes.push(o),
+  );
+  runner.submit(
+    () => {
+      throw new Error('sync boom');
+    },
+    (o) => outcomes.push(o),
+  );
+  runner.submit(
+    () => new Promise<string>(() => undefined),
+    (o) => outcomes.push(o),
+  );
   await new Promise((r) => setTimeout(r, 80));
   assert.equal(outcomes.length, 3);
   assert.equal(outcomes[0]?.ok === false && (outcomes[0].error as Error).message, 'boom');
@@ -151,12 +182,22 @@ test('OrderedRunner reports failures and timeouts, and stops delivering after cl
 
   const late = deferred<string>();
   let deliveredAfterClose = false;
-  runner.submit(() => late.promise, () => {
-    deliveredAfterClose = true;
-  });
+  runner.submit(
+    () => late.promise,
+    () => {
+      deliveredAfterClose = true;
+    },
+  );
   runner.close();
   late.resolve('too late');
   await tick();
   assert.equal(deliveredAfterClose, false);
-  assert.equal(runner.submit(async () => 'x', () => undefined), false, 'closed runners refuse jobs');
+  assert.equal(
+    runner.submit(
+      async () => 'x',
+      () => undefined,
+    ),
+    false,
+    'closed runners refuse jobs',
+  );
 });

@@ -26,10 +26,13 @@ test('template validate accepts every example template', async () => {
 });
 
 test('template validate reports the JSON path of a bad intrinsic and exits 1', async () => {
-  const file = await tempFile('bad.json', JSON.stringify({
-    Parameters: { SerialNumber: { Type: 'String' } },
-    Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', 'not-a-list'] } } } },
-  }));
+  const file = await tempFile(
+    'bad.json',
+    JSON.stringify({
+      Parameters: { SerialNumber: { Type: 'String' } },
+      Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', 'not-a-list'] } } } },
+    }),
+  );
   const r = await run('template', 'validate', file);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Resources\.thing\.Properties\.ThingName/);
@@ -52,18 +55,38 @@ test('template render prints the plan: born_<serial>, ACTIVE certificate, policy
   const certId = 'ab'.repeat(32);
   const r = await run('template', 'render', fixture('templates', 'birthing-template.json'), '-p', 'SerialNumber=1234', '--cert-id', certId);
   assert.equal(r.code, 0, r.stderr);
-  const plan = JSON.parse(r.stdout) as { thing: { thingName: string; action: string }; certificate: { certificateId: string; status: string }; policies: Array<{ policyName: string }> };
+  const plan = JSON.parse(r.stdout) as {
+    thing: { thingName: string; action: string };
+    certificate: { certificateId: string; status: string };
+    policies: Array<{ policyName: string }>;
+  };
   assert.equal(plan.thing.thingName, 'born_1234');
   assert.equal(plan.thing.action, 'create');
   assert.deepEqual(plan.certificate, { logicalId: 'certificate', certificateId: certId, status: 'ACTIVE' });
-  assert.deepEqual(plan.policies.map((p) => p.policyName), ['full_citizen_role']);
+  assert.deepEqual(
+    plan.policies.map((p) => p.policyName),
+    ['full_citizen_role'],
+  );
 });
 
 test('template render merges attributes into an existing thing (rotation template)', async () => {
   const existing = await tempFile('thing.json', JSON.stringify({ thingName: 'born_7', attributes: { owner: 'acme' }, thingGroups: [] }));
-  const r = await run('template', 'render', fixture('templates', 'rotation-template.json'), '-p', 'SerialNumber=7', '-p', 'CertDate=2026-11-23', '--existing-thing', existing);
+  const r = await run(
+    'template',
+    'render',
+    fixture('templates', 'rotation-template.json'),
+    '-p',
+    'SerialNumber=7',
+    '-p',
+    'CertDate=2026-11-23',
+    '--existing-thing',
+    existing,
+  );
   assert.equal(r.code, 0, r.stderr);
-  const plan = JSON.parse(r.stdout) as { thing: { action: string; attributes: Record<string, string> }; deviceConfiguration: Record<string, string> };
+  const plan = JSON.parse(r.stdout) as {
+    thing: { action: string; attributes: Record<string, string> };
+    deviceConfiguration: Record<string, string>;
+  };
   assert.equal(plan.thing.action, 'update');
   assert.deepEqual(plan.thing.attributes, { owner: 'acme', cert_issuance: '2026-11-23' });
   assert.deepEqual(plan.deviceConfiguration, { rotated: 'true' });
@@ -82,9 +105,22 @@ test('template render: a missing parameter names it; bad options are usage error
 });
 
 test('template render with --subject fills JITP subject parameters', async () => {
-  const r = await run('template', 'render', '--type', 'JITP', fixture('templates', 'jitp-template.json'), '--subject', 'CN=sensor-9,serialNumber=SN9,C=DE', '--cert-id', 'cd'.repeat(32));
+  const r = await run(
+    'template',
+    'render',
+    '--type',
+    'JITP',
+    fixture('templates', 'jitp-template.json'),
+    '--subject',
+    'CN=sensor-9,serialNumber=SN9,C=DE',
+    '--cert-id',
+    'cd'.repeat(32),
+  );
   assert.equal(r.code, 0, r.stderr);
-  const plan = JSON.parse(r.stdout) as { thing: { thingName: string; attributes: Record<string, string> }; policies: Array<{ kind: string; policyName: string }> };
+  const plan = JSON.parse(r.stdout) as {
+    thing: { thingName: string; attributes: Record<string, string> };
+    policies: Array<{ kind: string; policyName: string }>;
+  };
   assert.equal(plan.thing.thingName, 'sensor-9');
   assert.equal(plan.thing.attributes.serialNumber, 'SN9');
   assert.equal(plan.policies[0]?.kind, 'inline');
@@ -94,31 +130,98 @@ test('template render with --subject fills JITP subject parameters', async () =>
 test('policy check validates examples and names the path of a malformed statement', async () => {
   const ok = await run('policy', 'check', fixture('policies', 'claim-policy.json'), fixture('policies', 'device-policy.json'));
   assert.equal(ok.code, 0, ok.stderr);
-  const bad = await run('policy', 'check', await tempFile('p.json', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Maybe', Action: 'iot:Connect', Resource: '*' }] })));
+  const bad = await run(
+    'policy',
+    'check',
+    await tempFile(
+      'p.json',
+      JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Maybe', Action: 'iot:Connect', Resource: '*' }] }),
+    ),
+  );
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /Statement(\[0\])?\.Effect/);
 });
 
 test('policy test: the claim policy allows the keys flow but not create-from-csr subscribe of another template', async () => {
   const claim = fixture('policies', 'claim-policy.json');
-  const allow = await run('policy', 'test', '--policy', claim, '--client-id', 'c1', '--action', 'iot:Publish', '--resource', 'topic/$aws/certificates/create/json');
+  const allow = await run(
+    'policy',
+    'test',
+    '--policy',
+    claim,
+    '--client-id',
+    'c1',
+    '--action',
+    'iot:Publish',
+    '--resource',
+    'topic/$aws/certificates/create/json',
+  );
   assert.equal(allow.code, 0, allow.stderr);
   assert.match(allow.stdout, /^ALLOW/);
-  const deny = await run('policy', 'test', '--policy', claim, '--client-id', 'c1', '--action', 'iot:Publish', '--resource', 'topic/$aws/provisioning-templates/other/provision/json');
+  const deny = await run(
+    'policy',
+    'test',
+    '--policy',
+    claim,
+    '--client-id',
+    'c1',
+    '--action',
+    'iot:Publish',
+    '--resource',
+    'topic/$aws/provisioning-templates/other/provision/json',
+  );
   assert.equal(deny.code, 1);
   assert.match(deny.stdout, /^DENY/);
 });
 
 test('policy test: the device policy uses thing variables', async () => {
   const device = fixture('policies', 'device-policy.json');
-  const asThing = await run('policy', 'test', '--policy', device, '--client-id', 'born_1', '--thing-name', 'born_1', '--action', 'iot:Connect', '--resource', 'client/born_1', '--json');
+  const asThing = await run(
+    'policy',
+    'test',
+    '--policy',
+    device,
+    '--client-id',
+    'born_1',
+    '--thing-name',
+    'born_1',
+    '--action',
+    'iot:Connect',
+    '--resource',
+    'client/born_1',
+    '--json',
+  );
   assert.equal(asThing.code, 0, asThing.stderr);
   const out = JSON.parse(asThing.stdout) as { decision: string; decidingStatement: { policyName: string; statementIndex: number } };
   assert.equal(out.decision, 'ALLOW');
   assert.deepEqual([out.decidingStatement.policyName, out.decidingStatement.statementIndex], ['device-policy', 0]);
-  const noThing = await run('policy', 'test', '--policy', device, '--client-id', 'born_1', '--action', 'iot:Connect', '--resource', 'client/born_1');
+  const noThing = await run(
+    'policy',
+    'test',
+    '--policy',
+    device,
+    '--client-id',
+    'born_1',
+    '--action',
+    'iot:Connect',
+    '--resource',
+    'client/born_1',
+  );
   assert.equal(noThing.code, 1, 'without an attached thing the variable does not resolve');
-  const other = await run('policy', 'test', '--policy', device, '--client-id', 'born_1', '--thing-name', 'born_1', '--action', 'iot:Publish', '--resource', 'arn:aws:iot:eu-west-1:111122223333:topic/$aws/things/born_2/shadow/update');
+  const other = await run(
+    'policy',
+    'test',
+    '--policy',
+    device,
+    '--client-id',
+    'born_1',
+    '--thing-name',
+    'born_1',
+    '--action',
+    'iot:Publish',
+    '--resource',
+    'arn:aws:iot:eu-west-1:111122223333:topic/$aws/things/born_2/shadow/update',
+  );
   assert.equal(other.code, 1);
 });
 

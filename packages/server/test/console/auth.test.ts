@@ -32,7 +32,12 @@ describe('console authentication', () => {
     const js = await env.send('GET', '/console/assets/app.js');
     assert.equal(js.status, 200);
     assert.match(String(js.headers['content-type']), /text\/javascript/);
-    for (const path of ['/console/assets/nope.js', '/console/assets/../../package.json', '/console/assets/%2e%2e/%2e%2e/package.json', '/console/assets/index.html']) {
+    for (const path of [
+      '/console/assets/nope.js',
+      '/console/assets/../../package.json',
+      '/console/assets/%2e%2e/%2e%2e/package.json',
+      '/console/assets/index.html',
+    ]) {
       const res = await env.send('GET', path);
       assert.equal(res.status, 404, path);
     }
@@ -54,24 +59,46 @@ describe('console authentication', () => {
 
   test('a wrong, malformed or oversized login is refused and creates no session', async () => {
     const before = env.sessions.size;
-    const wrong = await env.send('POST', '/console/api/login', { headers: { [CSRF]: 'login' }, body: { accessKeyId: ADMIN.accessKeyId, secretAccessKey: `${ADMIN.secretAccessKey}x` } });
+    const wrong = await env.send('POST', '/console/api/login', {
+      headers: { [CSRF]: 'login' },
+      body: { accessKeyId: ADMIN.accessKeyId, secretAccessKey: `${ADMIN.secretAccessKey}x` },
+    });
     assert.equal(wrong.status, 403);
     assert.equal(errorType(wrong), 'UnrecognizedClientException');
     assert.equal(wrong.headers['set-cookie'], undefined);
-    const unknownKey = await env.send('POST', '/console/api/login', { headers: { [CSRF]: 'login' }, body: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: ADMIN.secretAccessKey } });
+    const unknownKey = await env.send('POST', '/console/api/login', {
+      headers: { [CSRF]: 'login' },
+      body: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: ADMIN.secretAccessKey },
+    });
     assert.equal(unknownKey.status, 403);
-    for (const body of [{}, { accessKeyId: ADMIN.accessKeyId }, { accessKeyId: 42, secretAccessKey: 'x' }, { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'x'.repeat(300) }, '[1,2]', 'not json']) {
+    for (const body of [
+      {},
+      { accessKeyId: ADMIN.accessKeyId },
+      { accessKeyId: 42, secretAccessKey: 'x' },
+      { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'x'.repeat(300) },
+      '[1,2]',
+      'not json',
+    ]) {
       const res = await env.send('POST', '/console/api/login', { headers: { [CSRF]: 'login' }, body });
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.headers['set-cookie'], undefined);
     }
-    const huge = await env.send('POST', '/console/api/login', { headers: { [CSRF]: 'login' }, body: { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'x'.repeat(2 * 1024 * 1024) } });
+    const huge = await env.send('POST', '/console/api/login', {
+      headers: { [CSRF]: 'login' },
+      body: { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'x'.repeat(2 * 1024 * 1024) },
+    });
     assert.equal(huge.status, 413);
-    const form = await env.send('POST', '/console/api/login', { headers: { [CSRF]: 'login', 'content-type': 'application/x-www-form-urlencoded' }, body: `accessKeyId=${ADMIN.accessKeyId}&secretAccessKey=${encodeURIComponent(ADMIN.secretAccessKey)}` });
+    const form = await env.send('POST', '/console/api/login', {
+      headers: { [CSRF]: 'login', 'content-type': 'application/x-www-form-urlencoded' },
+      body: `accessKeyId=${ADMIN.accessKeyId}&secretAccessKey=${encodeURIComponent(ADMIN.secretAccessKey)}`,
+    });
     assert.equal(form.status, 400, 'a form post (cross-site capable) is not a JSON login');
     const noHeader = await env.send('POST', '/console/api/login', { body: ADMIN });
     assert.equal(noHeader.status, 403, 'a login without the custom header (login CSRF) is refused');
-    const crossOrigin = await env.send('POST', '/console/api/login', { headers: { [CSRF]: 'login', origin: 'https://evil.example' }, body: ADMIN });
+    const crossOrigin = await env.send('POST', '/console/api/login', {
+      headers: { [CSRF]: 'login', origin: 'https://evil.example' },
+      body: ADMIN,
+    });
     assert.equal(crossOrigin.status, 403);
     assert.equal(env.sessions.size, before);
   });
@@ -89,7 +116,10 @@ describe('console authentication', () => {
     await env.registry.things.create({ name: 'visible' });
     const things = await env.send('GET', '/things', { headers: { cookie: jar } });
     assert.equal(things.status, 200);
-    assert.deepEqual((things.json() as { things: Array<{ thingName: string }> }).things.map((t) => t.thingName), ['visible']);
+    assert.deepEqual(
+      (things.json() as { things: Array<{ thingName: string }> }).things.map((t) => t.thingName),
+      ['visible'],
+    );
     const session = await env.send('GET', '/console/api/session', { headers: { cookie: jar } });
     assert.equal(session.status, 200);
     assert.equal((session.json() as { csrfToken: string }).csrfToken, body.csrfToken);
@@ -100,9 +130,15 @@ describe('console authentication', () => {
     const missing = await env.send('POST', '/things/csrf-1', { headers: { cookie }, body: {} });
     assert.equal(missing.status, 403);
     assert.equal(errorType(missing), 'AccessDeniedException');
-    const wrong = await env.send('POST', '/things/csrf-1', { headers: { cookie, [CSRF]: csrf.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }, body: {} });
+    const wrong = await env.send('POST', '/things/csrf-1', {
+      headers: { cookie, [CSRF]: csrf.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) },
+      body: {},
+    });
     assert.equal(wrong.status, 403);
-    const otherOrigin = await env.send('POST', '/things/csrf-1', { headers: { cookie, [CSRF]: csrf, origin: 'https://evil.example' }, body: {} });
+    const otherOrigin = await env.send('POST', '/things/csrf-1', {
+      headers: { cookie, [CSRF]: csrf, origin: 'https://evil.example' },
+      body: {},
+    });
     assert.equal(otherOrigin.status, 403);
     const del = await env.send('DELETE', '/things/visible', { headers: { cookie } });
     assert.equal(del.status, 403);
@@ -170,7 +206,10 @@ describe('console authentication', () => {
     assert.equal(replay.headers['set-cookie'], undefined);
     const late = (await env.signed('POST', '/fleetprov/console/login-tokens')).json() as { loginToken: string };
     env.clock.tick(env.sessions.loginTokenTtlMs + 1);
-    const expired = await env.send('POST', '/console/api/login', { headers: { 'x-fleetprov-csrf': 'login' }, body: { loginToken: late.loginToken } });
+    const expired = await env.send('POST', '/console/api/login', {
+      headers: { 'x-fleetprov-csrf': 'login' },
+      body: { loginToken: late.loginToken },
+    });
     assert.equal(expired.status, 403);
   });
 
@@ -178,7 +217,10 @@ describe('console authentication', () => {
     const fresh = await startConsoleEnv();
     try {
       for (let i = 0; i < MAX_LOGIN_FAILURES; i++) {
-        const res = await fresh.send('POST', '/console/api/login', { headers: { [CSRF]: 'login' }, body: { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'wrong-secret-000000' } });
+        const res = await fresh.send('POST', '/console/api/login', {
+          headers: { [CSRF]: 'login' },
+          body: { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'wrong-secret-000000' },
+        });
         assert.equal(res.status, 403);
       }
       const blocked = await fresh.send('POST', '/console/api/login', { headers: { [CSRF]: 'login' }, body: ADMIN });

@@ -34,8 +34,20 @@ import { DEVICE_CLAIM_POLICY, DEVICE_POLICY, DEVICE_TEMPLATE } from '../provisio
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const SCREENSHOTS = process.env.FLEETPROV_UPDATE_SCREENSHOTS === '1' ? join(packageRoot(), '..', '..', 'docs', 'screenshots') : mkdtempSync(join(tmpdir(), 'fleetprov-screenshots-'));
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SCREENSHOTS =
+  process.env.FLEETPROV_UPDATE_SCREENSHOTS === '1'
+    ? join(packageRoot(), '..', '..', 'docs', 'screenshots')
+    : mkdtempSync(join(tmpdir(), 'fleetprov-screenshots-'));
 const TEMPLATE = 'device_template';
 const WAIT = { timeout: 60_000 };
 
@@ -76,16 +88,29 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
   const shot = async (name: string): Promise<void> => {
     // Notices of earlier steps would only clutter the picture.
     await page.evaluate(() => {
-      for (const t of (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ remove(): void }> } }).document.querySelectorAll('.toast')) t.remove();
+      for (const t of (
+        globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ remove(): void }> } }
+      ).document.querySelectorAll('.toast'))
+        t.remove();
     });
     await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
   };
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM}: apt-get install -y chromium (npm test installs it), or set CHROMIUM_PATH`);
+    assert.ok(
+      existsSync(CHROMIUM),
+      `Chromium is required at ${CHROMIUM}: apt-get install -y chromium (npm test installs it), or set CHROMIUM_PATH`,
+    );
     dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-console-'));
     // 20-day certificates: within the 30 days in which the console flags a certificate as due for rotation.
-    server = await startServer({ dataDir, mqttPort: 0, httpPort: 0, logLevel: 'silent', keyAlgorithm: 'ec-p256', certificateValidityDays: 20 });
+    server = await startServer({
+      dataDir,
+      mqttPort: 0,
+      httpPort: 0,
+      logLevel: 'silent',
+      keyAlgorithm: 'ec-p256',
+      certificateValidityDays: 20,
+    });
     admin = (await readSharedCredentialsFile(server.paths.credentials))!;
     await mkdir(SCREENSHOTS, { recursive: true });
     context = await chromium.launchPersistentContext(join(dataDir, 'chromium-profile'), {
@@ -118,7 +143,10 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.click('button[type=submit]');
     await page.waitForSelector('[data-testid=login-status] .alert.error', WAIT);
     assert.match(await page.locator('[data-testid=login-status]').innerText(), /access key id or the secret access key is wrong/);
-    assert.deepEqual((await context.cookies()).filter((c) => c.name === 'fleetprov_console'), []);
+    assert.deepEqual(
+      (await context.cookies()).filter((c) => c.name === 'fleetprov_console'),
+      [],
+    );
     await shot('login');
   });
 
@@ -133,11 +161,18 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     assert.equal(cookie.sameSite, 'Strict');
     assert.equal(cookie.secure, true);
     sessionCookie = `${cookie.name}=${cookie.value}`;
-    assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie), '', 'the session cookie is invisible to scripts');
+    assert.equal(
+      await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie),
+      '',
+      'the session cookie is invisible to scripts',
+    );
   });
 
   test('policies are created in the editor, validated at their JSON path', async () => {
-    for (const [name, document] of [['claim_policy', DEVICE_CLAIM_POLICY], ['device_policy', DEVICE_POLICY]] as const) {
+    for (const [name, document] of [
+      ['claim_policy', DEVICE_CLAIM_POLICY],
+      ['device_policy', DEVICE_POLICY],
+    ] as const) {
       await page.goto(url('/policies/new'));
       await page.waitForSelector('[data-testid=policy-name]', WAIT);
       await page.fill('[data-testid=policy-name]', name);
@@ -205,7 +240,9 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.waitForSelector('[data-testid=template-versions] a:text-is("v2")', WAIT);
     const stored = await server.registry.templates.get(TEMPLATE);
     assert.equal(stored?.defaultVersionId, 2);
-    assert.deepEqual((JSON.parse(stored!.body) as { DeviceConfiguration: unknown }).DeviceConfiguration, { FallbackUrl: 'https://example.com/fallback' });
+    assert.deepEqual((JSON.parse(stored!.body) as { DeviceConfiguration: unknown }).DeviceConfiguration, {
+      FallbackUrl: 'https://example.com/fallback',
+    });
     assert.equal(stored?.enabled, true);
     await page.goto(url('/templates'));
     await page.waitForSelector(`[data-testid=templates-table] a:text-is("${TEMPLATE}")`, WAIT);
@@ -233,7 +270,10 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     const row = await server.registry.certificates.get(certificateId);
     assert.equal(row?.status, 'ACTIVE');
     const attached = await server.registry.policies.listAttached({ type: 'certificate', id: certificateId });
-    assert.deepEqual(attached.items.map((p) => p.policyName), ['claim_policy']);
+    assert.deepEqual(
+      attached.items.map((p) => p.policyName),
+      ['claim_policy'],
+    );
   });
 
   test('a device provisions with the claim and appears with its certificate and history', async () => {
@@ -242,10 +282,25 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     for (let minute = 58; minute >= 3; minute--) {
       const accepted = Math.round(3 + 2 * Math.sin(minute / 6) + (minute % 5 === 0 ? 2 : 0));
       for (let i = 0; i < accepted; i++) {
-        await server.registry.events.append({ type: PROVISIONING_EVENT_TYPE, operation: 'RegisterThing', templateName: TEMPLATE, outcome: 'accepted', at: now - minute * 60_000 + Math.floor((i * 60_000) / accepted), message: 'history' });
+        await server.registry.events.append({
+          type: PROVISIONING_EVENT_TYPE,
+          operation: 'RegisterThing',
+          templateName: TEMPLATE,
+          outcome: 'accepted',
+          at: now - minute * 60_000 + Math.floor((i * 60_000) / accepted),
+          message: 'history',
+        });
       }
       if (minute % 9 === 0) {
-        await server.registry.events.append({ type: PROVISIONING_EVENT_TYPE, operation: 'RegisterThing', templateName: TEMPLATE, outcome: 'rejected', errorCode: 'Throttling', at: now - minute * 60_000 + 500, message: 'rate limit exceeded' });
+        await server.registry.events.append({
+          type: PROVISIONING_EVENT_TYPE,
+          operation: 'RegisterThing',
+          templateName: TEMPLATE,
+          outcome: 'rejected',
+          errorCode: 'Throttling',
+          at: now - minute * 60_000 + 500,
+          message: 'rate limit exceeded',
+        });
       }
     }
     const storageDir = join(dataDir, 'device');
@@ -263,16 +318,33 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     });
     assert.equal(identity.thingName, 'born_0042');
     const client = await mqtt.connectAsync({
-      host: '127.0.0.1', port: server.mqttPort, protocol: 'mqtts', protocolVersion: 4, reconnectPeriod: 0, servername: 'localhost',
-      ca: claim.rootCa, cert: identity.certificatePem, key: await readFile(identity.privateKeyPath, 'utf8'), clientId: identity.clientId,
+      host: '127.0.0.1',
+      port: server.mqttPort,
+      protocol: 'mqtts',
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      servername: 'localhost',
+      ca: claim.rootCa,
+      cert: identity.certificatePem,
+      key: await readFile(identity.privateKeyPath, 'utf8'),
+      clientId: identity.clientId,
     });
     device = { thingName: identity.thingName, certificateId: identity.certificateId, client };
     // A rejected request too, so the overview shows a rejection with its reason.
-    await assert.rejects(provision({
-      endpoint: '127.0.0.1', port: server.mqttPort, rootCa: claim.rootCa, claimCert: claim.certPem, claimKey: claim.keyPem,
-      templateName: TEMPLATE, parameters: {}, storageDir: join(dataDir, 'device-2'),
-      timeouts: { connectMs: 10_000, ackMs: 10_000, responseMs: 10_000 }, retry: { attempts: 1, baseMs: 100, maxMs: 100 },
-    }));
+    await assert.rejects(
+      provision({
+        endpoint: '127.0.0.1',
+        port: server.mqttPort,
+        rootCa: claim.rootCa,
+        claimCert: claim.certPem,
+        claimKey: claim.keyPem,
+        templateName: TEMPLATE,
+        parameters: {},
+        storageDir: join(dataDir, 'device-2'),
+        timeouts: { connectMs: 10_000, ackMs: 10_000, responseMs: 10_000 },
+        retry: { attempts: 1, baseMs: 100, maxMs: 100 },
+      }),
+    );
 
     await page.goto(url('/things'));
     await page.fill('[data-testid=thing-search]', 'born_');
@@ -282,7 +354,7 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     const certs = page.locator('[data-testid=thing-certificates]');
     assert.match(await certs.innerText(), /ACTIVE/);
     assert.match(await certs.innerText(), /rotation due/, 'a certificate 20 days from expiry is due for rotation');
-    assert.ok(await certs.locator(`a[href="#/certificates/${device.certificateId}"]`).count() === 1);
+    assert.ok((await certs.locator(`a[href="#/certificates/${device.certificateId}"]`).count()) === 1);
     await page.waitForSelector('[data-testid=thing-history] .badge.ok', WAIT);
     assert.match(await page.locator('[data-testid=thing-history]').innerText(), /RegisterThing/);
     await shot('thing');
@@ -291,7 +363,11 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.waitForSelector('[data-testid=rejections] .badge.bad', WAIT);
     assert.match(await page.locator('[data-testid=card-things]').innerText(), /\b1\b/);
     assert.match(await page.locator('[data-testid=rejections]').innerText(), /RegisterThing/);
-    const counts = await server.registry.events.count({ since: Date.now() - 3_700_000, bucketMs: 3_700_000, types: [PROVISIONING_EVENT_TYPE] });
+    const counts = await server.registry.events.count({
+      since: Date.now() - 3_700_000,
+      bucketMs: 3_700_000,
+      types: [PROVISIONING_EVENT_TYPE],
+    });
     const total = (outcome: string): number => counts.filter((c) => c.outcome === outcome).reduce((a, c) => a + c.count, 0);
     await page.waitForSelector(`text=(${total('accepted')} accepted, ${total('rejected')} rejected)`, WAIT);
     const accepted = await page.locator('[data-testid=rate-chart] polyline[data-series=accepted]').getAttribute('points');
@@ -340,7 +416,8 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
 
   test('10 000 things page and search on the server', async () => {
     await server.registry.transaction(async (tx) => {
-      for (let i = 0; i < 10_000; i++) await tx.things.create({ name: `fleet-${String(i).padStart(5, '0')}`, attributes: { batch: String(i % 7) } });
+      for (let i = 0; i < 10_000; i++)
+        await tx.things.create({ name: `fleet-${String(i).padStart(5, '0')}`, attributes: { batch: String(i % 7) } });
     });
     await page.goto(url('/things'));
     await page.waitForSelector('[data-testid=things-range]:text-is("1–50")', WAIT);
@@ -350,7 +427,10 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     await page.fill('[data-testid=thing-search]', 'fleet-0999');
     await page.waitForSelector('[data-testid=things-range]:text-is("1–10")', WAIT);
     const names = await page.locator('[data-testid=things-table] tbody tr td:first-child').allInnerTexts();
-    assert.deepEqual(names, Array.from({ length: 10 }, (_, i) => `fleet-0999${i}`));
+    assert.deepEqual(
+      names,
+      Array.from({ length: 10 }, (_, i) => `fleet-0999${i}`),
+    );
     await page.fill('[data-testid=thing-search]', '');
     await page.waitForSelector('[data-testid=things-range]:text-is("1–50")', WAIT);
     await shot('things');
@@ -361,9 +441,14 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
     const own = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
     const facts = parseCertificateFacts(own.rootCertificatePem);
     await server.registry.caCertificates.create({
-      id: facts.certificateId, pem: own.rootCertificatePem, status: 'ACTIVE', autoRegistration: 'ENABLE',
+      id: facts.certificateId,
+      pem: own.rootCertificatePem,
+      status: 'ACTIVE',
+      autoRegistration: 'ENABLE',
       registrationConfig: { templateBody: '{"Resources":{}}', roleArn: 'arn:aws:iam::000000000000:role/jitp' },
-      subjectDn: facts.subjectDn, notBefore: facts.notBefore.getTime(), notAfter: facts.notAfter.getTime(),
+      subjectDn: facts.subjectDn,
+      notBefore: facts.notBefore.getTime(),
+      notAfter: facts.notAfter.getTime(),
     });
     await page.goto(url('/cas'));
     await page.waitForSelector('[data-testid=cas-table]', WAIT);
@@ -375,11 +460,23 @@ describe('web console in headless Chromium', { timeout: 300_000 }, () => {
   });
 
   test('signing out ends the session; the API then refuses the old cookie', async () => {
-    assert.equal((await rawRequest(server.controlPlaneUrl, { method: 'GET', path: '/things', headers: { cookie: sessionCookie }, ca: claim.rootCa })).status, 200);
+    assert.equal(
+      (await rawRequest(server.controlPlaneUrl, { method: 'GET', path: '/things', headers: { cookie: sessionCookie }, ca: claim.rootCa }))
+        .status,
+      200,
+    );
     await page.click('[data-testid=logout]');
     await page.waitForSelector('[data-testid=login-form]', WAIT);
-    assert.deepEqual((await context.cookies()).filter((c) => c.name === 'fleetprov_console'), []);
-    const refused = await rawRequest(server.controlPlaneUrl, { method: 'GET', path: '/things', headers: { cookie: sessionCookie }, ca: claim.rootCa });
+    assert.deepEqual(
+      (await context.cookies()).filter((c) => c.name === 'fleetprov_console'),
+      [],
+    );
+    const refused = await rawRequest(server.controlPlaneUrl, {
+      method: 'GET',
+      path: '/things',
+      headers: { cookie: sessionCookie },
+      ca: claim.rootCa,
+    });
     assert.equal(refused.status, 403);
   });
 

@@ -25,7 +25,13 @@ describe('fleetprov console-login', () => {
   });
 
   const login = (body: unknown) =>
-    rawRequest(server.controlPlaneUrl, { method: 'POST', path: '/console/api/login', headers: { 'content-type': 'application/json', 'x-fleetprov-csrf': 'login' }, body: JSON.stringify(body), ca: server.context.ca.rootCertificatePem });
+    rawRequest(server.controlPlaneUrl, {
+      method: 'POST',
+      path: '/console/api/login',
+      headers: { 'content-type': 'application/json', 'x-fleetprov-csrf': 'login' },
+      body: JSON.stringify(body),
+      ca: server.context.ca.rootCertificatePem,
+    });
 
   test('prints a link whose token signs in exactly once', async () => {
     const r = await run('console-login', '--endpoint', server.controlPlaneUrl, '--data-dir', dataDir, '--json');
@@ -47,7 +53,10 @@ describe('fleetprov console-login', () => {
 
   test('wrong admin keys are refused by the server and mint nothing usable', async () => {
     const bad = join(dataDir, 'bad-credentials');
-    await writeFile(bad, '[default]\naws_access_key_id = AKIAWRONGWRONGWRONG0\naws_secret_access_key = wrongwrongwrongwrongwrongwrongwrongwrong\n');
+    await writeFile(
+      bad,
+      '[default]\naws_access_key_id = AKIAWRONGWRONGWRONG0\naws_secret_access_key = wrongwrongwrongwrongwrongwrongwrongwrong\n',
+    );
     const r = await run('console-login', '--endpoint', server.controlPlaneUrl, '--data-dir', dataDir, '--credentials', bad);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /refused the login-token request \(HTTP 403\)/);

@@ -59,7 +59,13 @@ export async function startConsoleEnv(sessionOptions: ConsoleSessionOptions = {}
       const query = Object.fromEntries(new URLSearchParams(qs ?? ''));
       const wire = await signForWire(
         env.baseUrl,
-        { method, path: rawPath!, query, headers: text === undefined ? {} : { 'content-type': 'application/json' }, ...(text === undefined ? {} : { body: text }) },
+        {
+          method,
+          path: rawPath!,
+          query,
+          headers: text === undefined ? {} : { 'content-type': 'application/json' },
+          ...(text === undefined ? {} : { body: text }),
+        },
         smithySigner(ADMIN),
       );
       return rawRequest(env.baseUrl, { method, path: wire.path, headers: wire.headers, ca, ...(text === undefined ? {} : { body: text }) });

@@ -12,7 +12,11 @@ async function issuedNotAfter(options: { certificateNotAfter?: Date; certificate
   const dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-validity-'));
   const server = await startServer({ dataDir, mqttPort: 0, httpPort: 0, logLevel: 'silent', keyAlgorithm: 'ec-p256', ...options });
   try {
-    const iot = await createAdminClient({ endpoint: server.controlPlaneUrl, credentialsPath: server.paths.credentials, caPath: server.caPath });
+    const iot = await createAdminClient({
+      endpoint: server.controlPlaneUrl,
+      credentialsPath: server.paths.credentials,
+      caPath: server.caPath,
+    });
     const created = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: false }));
     const described = await iot.send(new DescribeCertificateCommand({ certificateId: created.certificateId! }));
     return described.certificateDescription!.validity!.notAfter!;

@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import mqtt from 'mqtt';
-import { CreateProvisioningTemplateCommand, DescribeThingCommand, GetRegistrationCodeCommand, RegisterCACertificateCommand, type IoTClient } from '@aws-sdk/client-iot';
+import {
+  CreateProvisioningTemplateCommand,
+  DescribeThingCommand,
+  GetRegistrationCodeCommand,
+  RegisterCACertificateCommand,
+  type IoTClient,
+} from '@aws-sdk/client-iot';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createAdminClient } from '../../src/cli/admin-client.js';
 import { examplePath } from '../../src/cli/examples.js';
@@ -37,9 +43,25 @@ async function pgAdmin(sql: string): Promise<void> {
   }
 }
 
-function connectOnce(server: RunningServer, rootCa: string, cert: string, key: string, clientId: string): Promise<{ client?: mqtt.MqttClient; code?: unknown }> {
+function connectOnce(
+  server: RunningServer,
+  rootCa: string,
+  cert: string,
+  key: string,
+  clientId: string,
+): Promise<{ client?: mqtt.MqttClient; code?: unknown }> {
   return new Promise((resolve) => {
-    const client = mqtt.connect({ protocol: 'mqtts', host: '127.0.0.1', port: server.mqttPort, ca: rootCa, cert, key, clientId, reconnectPeriod: 0, connectTimeout: 20_000 });
+    const client = mqtt.connect({
+      protocol: 'mqtts',
+      host: '127.0.0.1',
+      port: server.mqttPort,
+      ca: rootCa,
+      cert,
+      key,
+      clientId,
+      reconnectPeriod: 0,
+      connectTimeout: 20_000,
+    });
     client.once('connect', () => resolve({ client }));
     client.once('error', (err) => {
       client.end(true);
@@ -118,11 +140,17 @@ if (await requirePostgres('JITP on two servers sharing PostgreSQL')) {
         if (r.client !== undefined) r.client.end(true);
         else assert.equal(r.code, 5);
       }
-      assert.ok(attempts.some((r) => r.client === undefined), 'at least one connection registered the certificate and was dropped');
+      assert.ok(
+        attempts.some((r) => r.client === undefined),
+        'at least one connection registered the certificate and was dropped',
+      );
       const certificates = await a.registry.certificates.list({ pageSize: 250, caCertificateId: ca.certificateId });
       assert.equal(certificates.items.filter((c) => c.id === device.certificateId).length, 1);
       const principals = await a.registry.thingPrincipals.listForThing('pg-race');
-      assert.deepEqual(principals.items.map((p) => p.certificateId), [device.certificateId]);
+      assert.deepEqual(
+        principals.items.map((p) => p.certificateId),
+        [device.certificateId],
+      );
       const events = await a.registry.events.list({ limit: 1000 });
       assert.equal(events.filter((e) => e.certificateId === device.certificateId && e.outcome === 'accepted').length, 1);
     });

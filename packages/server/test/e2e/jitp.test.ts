@@ -70,12 +70,20 @@ async function cliCa(name: string, registerArgs: string[]): Promise<{ id: string
 }
 
 /** A device certificate issued with the CLI. */
-async function cliDevice(ca: { cert: string; key: string }, name: string, extra: string[] = []): Promise<{ cert: string; key: string; certificateId: string }> {
+async function cliDevice(
+  ca: { cert: string; key: string },
+  name: string,
+  extra: string[] = [],
+): Promise<{ cert: string; key: string; certificateId: string }> {
   const dir = join(work, `dev-${name}`);
   const out = await cli('ca', 'issue', '--ca-cert', ca.cert, '--ca-key', ca.key, '--cn', name, '--out', dir, ...extra);
   const certificateId = /^device certificate ([0-9a-f]{64})/.exec(out)?.[1];
   assert.ok(certificateId, out);
-  return { cert: await readFile(join(dir, 'device.pem.crt'), 'utf8'), key: await readFile(join(dir, 'device.pem.key'), 'utf8'), certificateId };
+  return {
+    cert: await readFile(join(dir, 'device.pem.crt'), 'utf8'),
+    key: await readFile(join(dir, 'device.pem.key'), 'utf8'),
+    certificateId,
+  };
 }
 
 function nextEvent(match: (e: Record<string, unknown>) => boolean, ms = 20_000): Promise<Record<string, unknown>> {
@@ -120,7 +128,14 @@ async function certificateCount(): Promise<number> {
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'fleetprov-jitp-'));
-  server = await startServer({ dataDir: join(work, 'data'), mqttPort: 0, httpPort: 0, logLevel: 'silent', keyAlgorithm: 'ec-p256', accountId: '123456789012' });
+  server = await startServer({
+    dataDir: join(work, 'data'),
+    mqttPort: 0,
+    httpPort: 0,
+    logLevel: 'silent',
+    keyAlgorithm: 'ec-p256',
+    accountId: '123456789012',
+  });
   readCa = await readFile(server.caPath, 'utf8');
   admin = await createAdminClient({ endpoint: server.controlPlaneUrl, credentialsPath: server.paths.credentials, caPath: server.caPath });
   await admin.send(
@@ -183,7 +198,15 @@ describe('JITP', () => {
 
     const event = await nextEvent((e) => e.certificateId === device.certificateId);
     assert.equal(event.topic, `$aws/events/certificates/registered/${ca.id}`);
-    assert.deepEqual(Object.keys(event).sort(), ['awsAccountId', 'caCertificateId', 'certificateId', 'certificateRegistrationTimestamp', 'certificateStatus', 'timestamp', 'topic']);
+    assert.deepEqual(Object.keys(event).sort(), [
+      'awsAccountId',
+      'caCertificateId',
+      'certificateId',
+      'certificateRegistrationTimestamp',
+      'certificateStatus',
+      'timestamp',
+      'topic',
+    ]);
     assert.equal(event.caCertificateId, ca.id);
     assert.equal(event.certificateStatus, 'PENDING_ACTIVATION');
     assert.equal(event.awsAccountId, '123456789012');
@@ -256,7 +279,27 @@ describe('JITP', () => {
     const rootCa = join(work, 'root-ca.pem');
     const { writeFile } = await import('node:fs/promises');
     await writeFile(rootCa, readCa);
-    const r = await run('device', 'provision', '--jitp', '--endpoint', '127.0.0.1', '--port', String(server.mqttPort), '--root-ca', rootCa, '--cert', join(dir, 'device.pem.crt'), '--key', join(dir, 'device.pem.key'), '--out', out, '--retries', '5', '--timeout', '20');
+    const r = await run(
+      'device',
+      'provision',
+      '--jitp',
+      '--endpoint',
+      '127.0.0.1',
+      '--port',
+      String(server.mqttPort),
+      '--root-ca',
+      rootCa,
+      '--cert',
+      join(dir, 'device.pem.crt'),
+      '--key',
+      join(dir, 'device.pem.key'),
+      '--out',
+      out,
+      '--retries',
+      '5',
+      '--timeout',
+      '20',
+    );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /retry +connect/);
     assert.match(r.stdout, /connected as jitp-0003 after [2-9] attempts/);
@@ -318,7 +361,9 @@ describe('JITR', () => {
   let ca: { id: string; cert: string; key: string };
   before(async () => {
     ca = await cliCa('jitr', ['--auto-registration']);
-    await admin.send(new CreatePolicyCommand({ policyName: 'jitr_device', policyDocument: await readFile(examplePath('device-policy.json'), 'utf8') }));
+    await admin.send(
+      new CreatePolicyCommand({ policyName: 'jitr_device', policyDocument: await readFile(examplePath('device-policy.json'), 'utf8') }),
+    );
   });
 
   test('registered PENDING_ACTIVATION and dropped; an event subscriber activates it; the retrying device connects', async () => {
@@ -361,7 +406,9 @@ describe('JITR', () => {
     const before = await certificateCount();
     const again = await tryConnect(device.cert, device.key, 'jitr-0002');
     assert.equal(again.error?.code, 5);
-    await nextEvent((e) => e.certificateId === device.certificateId && events.filter((x) => x.certificateId === device.certificateId).length > seen);
+    await nextEvent(
+      (e) => e.certificateId === device.certificateId && events.filter((x) => x.certificateId === device.certificateId).length > seen,
+    );
     assert.equal(await certificateCount(), before);
     assert.equal((await server.registry.certificates.get(device.certificateId))?.status, 'PENDING_ACTIVATION');
   });
@@ -378,7 +425,11 @@ describe('refused device certificates create nothing', () => {
   });
 
   /** Connects once; asserts CONNACK 5 and that nothing was created; `reason` must be in the event log (null: not a JIT case, no entry). */
-  async function expectRefused(device: { cert: string; key: string; certificateId: string }, clientId: string, reason: RegExp | null): Promise<void> {
+  async function expectRefused(
+    device: { cert: string; key: string; certificateId: string },
+    clientId: string,
+    reason: RegExp | null,
+  ): Promise<void> {
     const before = await certificateCount();
     const eventsBefore = events.length;
     const r = await tryConnect(device.cert, device.key, clientId);
@@ -412,17 +463,31 @@ describe('refused device certificates create nothing', () => {
       now: new Date(Date.now() - 5 * 86_400_000),
       validityDays: 1,
     });
-    await expectRefused({ cert: expired.certificatePem, key: expired.privateKeyPem!, certificateId: expired.certificateId }, 'dev-expired', /expired/);
+    await expectRefused(
+      { cert: expired.certificatePem, key: expired.privateKeyPem!, certificateId: expired.certificateId },
+      'dev-expired',
+      /expired/,
+    );
   });
 
   test('from an unregistered CA', async () => {
     const stranger = await createTestCa({ subject: { CN: 'Stranger CA' } });
     const device = await issueDeviceCertificate(stranger, { subject: { CN: 'dev-stranger', serialNumber: 'SN-S' } });
-    await expectRefused({ cert: device.certificatePem, key: device.privateKeyPem!, certificateId: device.certificateId }, 'dev-stranger', null);
+    await expectRefused(
+      { cert: device.certificatePem, key: device.privateKeyPem!, certificateId: device.certificateId },
+      'dev-stranger',
+      null,
+    );
   });
 
   test('an oversized issuer name is simply unregistered (not a server error)', async () => {
-    const huge = await createTestCa({ subject: [['O', 'o'.repeat(1000)], ['OU', 'u'.repeat(1000)], ['CN', 'Huge CA']] });
+    const huge = await createTestCa({
+      subject: [
+        ['O', 'o'.repeat(1000)],
+        ['OU', 'u'.repeat(1000)],
+        ['CN', 'Huge CA'],
+      ],
+    });
     const device = await issueDeviceCertificate(huge, { subject: { CN: 'dev-huge', serialNumber: 'SN-H' } });
     await expectRefused({ cert: device.certificatePem, key: device.privateKeyPem!, certificateId: device.certificateId }, 'dev-huge', null);
   });
@@ -437,7 +502,14 @@ describe('refused device certificates create nothing', () => {
   test('a JITP template that fails while being applied (a missing policy) leaves nothing behind', async () => {
     const body = JSON.parse(await readFile(examplePath('jitp-device-template.json'), 'utf8')) as { Resources: Record<string, unknown> };
     body.Resources.policy = { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'no_such_policy' } };
-    await admin.send(new CreateProvisioningTemplateCommand({ templateName: 'jitp_broken', type: 'JITP', templateBody: JSON.stringify(body), provisioningRoleArn: 'arn:aws:iam::123456789012:role/JITP' }));
+    await admin.send(
+      new CreateProvisioningTemplateCommand({
+        templateName: 'jitp_broken',
+        type: 'JITP',
+        templateBody: JSON.stringify(body),
+        provisioningRoleArn: 'arn:aws:iam::123456789012:role/JITP',
+      }),
+    );
     const broken = await cliCa('broken', ['--template', 'jitp_broken', '--auto-registration']);
     await expectRefused(await cliDevice(broken, 'dev-broken', ['--serial', 'SN-B']), 'dev-broken', /no_such_policy/);
   });

@@ -34,8 +34,23 @@ describe('fleetprov server (child process)', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fleetprov-e2e-server-cli-'));
     dataDir = join(dir, 'data');
-    server = await startServerProcess(['--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--key-algorithm', 'ec-p256', '--log-level', 'warn']);
-    iot = await createAdminClient({ endpoint: server.banner.controlPlaneUrl, credentialsPath: server.banner.credentialsPath, caPath: server.banner.caPath });
+    server = await startServerProcess([
+      '--data-dir',
+      dataDir,
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--key-algorithm',
+      'ec-p256',
+      '--log-level',
+      'warn',
+    ]);
+    iot = await createAdminClient({
+      endpoint: server.banner.controlPlaneUrl,
+      credentialsPath: server.banner.credentialsPath,
+      caPath: server.banner.caPath,
+    });
     connection = ['--endpoint', server.banner.controlPlaneUrl, '--data-dir', dataDir];
   });
   after(async () => {
@@ -57,7 +72,10 @@ describe('fleetprov server (child process)', () => {
   test('the data directory holds the CA, server key and credentials with private modes', async () => {
     assert.equal(await modeOf(dataDir), 0o700);
     assert.equal(await modeOf(join(dataDir, 'credentials')), 0o600);
-    assert.match(await readFile(join(dataDir, 'credentials'), 'utf8'), /^\[default\]\s*\naws_access_key_id\s*=\s*\S+\s*\naws_secret_access_key\s*=\s*\S+/m);
+    assert.match(
+      await readFile(join(dataDir, 'credentials'), 'utf8'),
+      /^\[default\]\s*\naws_access_key_id\s*=\s*\S+\s*\naws_secret_access_key\s*=\s*\S+/m,
+    );
     const caKeys = (await readdir(join(dataDir, 'ca'))).filter((n) => n.endsWith('.key'));
     assert.ok(caKeys.length >= 1, 'CA keys exist');
     for (const key of caKeys) assert.equal(await modeOf(join(dataDir, 'ca', key)), 0o600, key);
@@ -75,7 +93,14 @@ describe('fleetprov server (child process)', () => {
     assert.equal(policies.code, 0, policies.stderr);
     assert.deepEqual(policies.stdout.trim().split('\n').sort(), ['claim_policy', 'full_citizen_role']);
 
-    const template = await run('template', 'create', 'birthing_template', join(examples, 'birthing-template.json'), '--enabled', ...connection);
+    const template = await run(
+      'template',
+      'create',
+      'birthing_template',
+      join(examples, 'birthing-template.json'),
+      '--enabled',
+      ...connection,
+    );
     assert.equal(template.code, 0, template.stderr);
     assert.equal((JSON.parse(template.stdout) as { enabled: boolean }).enabled, true);
     const templates = await run('template', 'list', ...connection);
@@ -94,7 +119,10 @@ describe('fleetprov server (child process)', () => {
     assert.equal(certs.code, 0, certs.stderr);
     assert.match(certs.stdout, new RegExp(`^${claimId}\\tACTIVE\\t\\d{4}-`, 'm'));
     const listed = await iot!.send(new ListCertificatesCommand({}));
-    assert.deepEqual(listed.certificates?.map((c) => c.certificateId), [claimId]);
+    assert.deepEqual(
+      listed.certificates?.map((c) => c.certificateId),
+      [claimId],
+    );
   });
 
   test('a policy unknown to `claim create` fails with exit 1 naming it', async () => {
@@ -136,7 +164,10 @@ describe('fleetprov server (child process)', () => {
     const port = await closedPort();
     const r = await runNode([fleetprovBin(), 'policy', 'list', '--endpoint', `https://127.0.0.1:${port}`, '--data-dir', dataDir]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, new RegExp(`cannot reach the control plane at https://127\\.0\\.0\\.1:${port}: is \`fleetprov server\` running\\?`));
+    assert.match(
+      r.stderr,
+      new RegExp(`cannot reach the control plane at https://127\\.0\\.0\\.1:${port}: is \`fleetprov server\` running\\?`),
+    );
   });
 
   test('SIGTERM stops it with exit code 0; a restart on the same data dir keeps the CA, the credentials and the registry', async () => {
@@ -150,11 +181,26 @@ describe('fleetprov server (child process)', () => {
     assert.match(server!.output().stderr, /SIGTERM received, shutting down/);
     iot!.destroy();
 
-    server = await startServerProcess(['--data-dir', dataDir, '--mqtt-port', '0', '--http-port', '0', '--key-algorithm', 'ec-p256', '--log-level', 'warn']);
+    server = await startServerProcess([
+      '--data-dir',
+      dataDir,
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--key-algorithm',
+      'ec-p256',
+      '--log-level',
+      'warn',
+    ]);
     assert.deepEqual(await readFile(join(dataDir, 'ca', 'root-ca.pem')), rootCa, 'same root CA');
     assert.deepEqual(await readFile(join(dataDir, 'ca', 'root-ca.key')), caKey, 'same root CA key');
     assert.deepEqual(await readFile(join(dataDir, 'credentials')), credentials, 'same admin credentials');
-    iot = await createAdminClient({ endpoint: server.banner.controlPlaneUrl, credentialsPath: server.banner.credentialsPath, caPath: server.banner.caPath });
+    iot = await createAdminClient({
+      endpoint: server.banner.controlPlaneUrl,
+      credentialsPath: server.banner.credentialsPath,
+      caPath: server.banner.caPath,
+    });
     const kept = await iot.send(new GetPolicyCommand({ policyName: 'kept_policy' }));
     assert.deepEqual(JSON.parse(kept.policyDocument ?? 'null'), JSON.parse(KEPT_POLICY));
     const policies = await run('policy', 'list', '--endpoint', server.banner.controlPlaneUrl, '--data-dir', dataDir);

@@ -42,9 +42,15 @@ function cases(name: string, open: Opener): void {
           assert.equal(delivered.length, 0, 'nothing is delivered before commit');
         });
         assert.equal(delivered.length, 1);
-        assert.deepEqual(delivered[0]!.map((c) => `${c.kind}:${c.operation}`), ['thing:CREATED', 'thing:UPDATED', 'certificate:CREATED', 'certificate:UPDATED']);
+        assert.deepEqual(
+          delivered[0]!.map((c) => `${c.kind}:${c.operation}`),
+          ['thing:CREATED', 'thing:UPDATED', 'certificate:CREATED', 'certificate:UPDATED'],
+        );
         const rows = await raw.events.list({ types: ['registry'] });
-        assert.deepEqual(rows.map((e) => e.operation), ['thing.created', 'thing.updated', 'certificate.created', 'certificate.updated']);
+        assert.deepEqual(
+          rows.map((e) => e.operation),
+          ['thing.created', 'thing.updated', 'certificate.created', 'certificate.updated'],
+        );
         assert.equal(rows[3]?.message, `certificate ${certInput('c1').id} ACTIVE → INACTIVE`);
       }));
 
@@ -73,7 +79,10 @@ function cases(name: string, open: Opener): void {
             })
             .catch(() => undefined);
         });
-        assert.deepEqual(delivered.map((b) => b.map((c) => (c.kind === 'thing' ? c.thingName : c.certificateId))), [['kept']]);
+        assert.deepEqual(
+          delivered.map((b) => b.map((c) => (c.kind === 'thing' ? c.thingName : c.certificateId))),
+          [['kept']],
+        );
       }));
 
     test('single calls outside a transaction are observed; idempotent CreateThing and a missing DeleteThing are no events', () =>
@@ -82,7 +91,10 @@ function cases(name: string, open: Opener): void {
         await r.things.create({ name: 'solo' });
         assert.equal(await r.things.delete('never-existed'), false);
         assert.equal(await r.things.delete('solo'), true);
-        assert.deepEqual(delivered.map((b) => b.map((c) => c.operation)), [['CREATED'], ['DELETED']]);
+        assert.deepEqual(
+          delivered.map((b) => b.map((c) => c.operation)),
+          [['CREATED'], ['DELETED']],
+        );
         const deleted = delivered[1]![0]!;
         assert.equal(deleted.kind === 'thing' ? deleted.payload.thingName : '', 'solo');
       }));
@@ -98,19 +110,36 @@ function cases(name: string, open: Opener): void {
         await raw.things.create({ name: 'unobserved' });
         await raw.transaction(async (tx) => {
           await tx.things.update('unobserved', { attributes: { a: 'b' } });
-          assert.throws(() => tx.observe({ now: Date.now, beforeCommit: async () => undefined, afterCommit: () => undefined }), /outer registry/);
+          assert.throws(
+            () => tx.observe({ now: Date.now, beforeCommit: async () => undefined, afterCommit: () => undefined }),
+            /outer registry/,
+          );
         });
         assert.deepEqual(
-          delivered.map((b) => b.map((c) => `${c.kind}:${c.operation}:${c.kind === 'certificate' ? `${c.previousStatus}→${c.status}` : c.thingName}`)),
-          [['certificate:CREATED:null→PENDING_ACTIVATION'], ['certificate:CREATED:null→INACTIVE'], ['certificate:DELETED:PENDING_ACTIVATION→null'], ['certificate:DELETED:INACTIVE→null']],
+          delivered.map((b) =>
+            b.map((c) => `${c.kind}:${c.operation}:${c.kind === 'certificate' ? `${c.previousStatus}→${c.status}` : c.thingName}`),
+          ),
+          [
+            ['certificate:CREATED:null→PENDING_ACTIVATION'],
+            ['certificate:CREATED:null→INACTIVE'],
+            ['certificate:DELETED:PENDING_ACTIVATION→null'],
+            ['certificate:DELETED:INACTIVE→null'],
+          ],
         );
         const rows = await raw.events.list({ types: ['registry'] });
-        assert.deepEqual(rows.map((e) => e.operation), ['certificate.created', 'certificate.created', 'certificate.deleted', 'certificate.deleted']);
+        assert.deepEqual(
+          rows.map((e) => e.operation),
+          ['certificate.created', 'certificate.created', 'certificate.deleted', 'certificate.deleted'],
+        );
       }));
 
     test('a throwing subscriber does not fail the change', () =>
       withObserved(async (_r, _delivered, raw) => {
-        const r = observeRegistry(raw, { onCommit: () => { throw new Error('subscriber bug'); } });
+        const r = observeRegistry(raw, {
+          onCommit: () => {
+            throw new Error('subscriber bug');
+          },
+        });
         const thing = await r.things.create({ name: 'survives' });
         assert.equal(thing.name, 'survives');
         assert.ok(await raw.things.get('survives'));

@@ -91,16 +91,28 @@ describe('CreateProvisioningClaim', () => {
     }
   });
 
-  test('it is good only for its template: another template\'s topics are refused and nothing is created', async () => {
+  test("it is good only for its template: another template's topics are refused and nothing is created", async () => {
     const claim = await t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'trusted_template' }));
     const client = await connectMqtt(t, { cert: claim.certificatePem!, key: claim.keyPair!.PrivateKey! }, 'scoped-device');
     try {
-      const granted = await subscribeGranted(client, ['$aws/provisioning-templates/trusted_template/provision/json/accepted', '$aws/provisioning-templates/other_template/provision/json/accepted', '$aws/things/x/shadow/update'], 1);
+      const granted = await subscribeGranted(
+        client,
+        [
+          '$aws/provisioning-templates/trusted_template/provision/json/accepted',
+          '$aws/provisioning-templates/other_template/provision/json/accepted',
+          '$aws/things/x/shadow/update',
+        ],
+        1,
+      );
       assert.deepEqual(granted, [1, 128, 128]);
       const created = await rpc(client, 'CreateKeysAndCertificate', {});
       assert.ok(created.accepted);
       const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
-      client.publish('$aws/provisioning-templates/other_template/provision/json', JSON.stringify({ certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters: { SerialNumber: 'nope' } }), { qos: 1 });
+      client.publish(
+        '$aws/provisioning-templates/other_template/provision/json',
+        JSON.stringify({ certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters: { SerialNumber: 'nope' } }),
+        { qos: 1 },
+      );
       await closed;
       assert.equal(await t.server.registry.things.get('ot_nope'), null);
       assert.equal((await t.server.registry.certificates.get(String(created.payload.certificateId)))?.status, 'PENDING_ACTIVATION');
@@ -110,22 +122,45 @@ describe('CreateProvisioningClaim', () => {
   });
 
   test('an unknown, malformed or JITP template, or an unsigned request, is refused and creates nothing', async () => {
-    await t.iot.send(new CreateProvisioningTemplateCommand({
-      templateName: 'jitp_template', type: 'JITP', provisioningRoleArn: ROLE_ARN,
-      templateBody: JSON.stringify({ Parameters: { 'AWS::IoT::Certificate::Id': { Type: 'String' } }, Resources: { certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } } } }),
-    }));
+    await t.iot.send(
+      new CreateProvisioningTemplateCommand({
+        templateName: 'jitp_template',
+        type: 'JITP',
+        provisioningRoleArn: ROLE_ARN,
+        templateBody: JSON.stringify({
+          Parameters: { 'AWS::IoT::Certificate::Id': { Type: 'String' } },
+          Resources: {
+            certificate: {
+              Type: 'AWS::IoT::Certificate',
+              Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+            },
+          },
+        }),
+      }),
+    );
     const before = await certificateCounts(t);
-    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'no_such_template' })), { name: 'ResourceNotFoundException' });
-    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'jitp_template' })), { name: 'InvalidRequestException' });
-    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'x'.repeat(37) })), { name: 'InvalidRequestException' });
-    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'bad name!' })), { name: 'InvalidRequestException' });
+    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'no_such_template' })), {
+      name: 'ResourceNotFoundException',
+    });
+    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'jitp_template' })), {
+      name: 'InvalidRequestException',
+    });
+    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'x'.repeat(37) })), {
+      name: 'InvalidRequestException',
+    });
+    await assert.rejects(t.iot.send(new CreateProvisioningClaimCommand({ templateName: 'bad name!' })), {
+      name: 'InvalidRequestException',
+    });
     assert.equal(await unsigned(t, 'POST', '/provisioning-templates/trusted_template/provisioning-claim'), 403);
     assert.deepEqual(await certificateCounts(t), before);
   });
 
   test('`fleetprov claim temporary TEMPLATE --out DIR` writes a working claim (key 0600); without --out it prints JSON; an unknown template exits 1', async () => {
     const out = join(t.dataDir, 'temporary-claim');
-    const cli = (args: string[]) => runNode([fleetprovBin(), 'claim', 'temporary', ...args, '--endpoint', t.server.controlPlaneUrl, '--data-dir', t.dataDir], { timeoutMs: 60_000 });
+    const cli = (args: string[]) =>
+      runNode([fleetprovBin(), 'claim', 'temporary', ...args, '--endpoint', t.server.controlPlaneUrl, '--data-dir', t.dataDir], {
+        timeoutMs: 60_000,
+      });
     const written = await cli(['trusted_template', '--out', out]);
     assert.equal(written.code, 0, written.stderr);
     const id = /temporary claim certificate ([0-9a-f]{64}) for template trusted_template, valid until (\S+)/.exec(written.stdout);
@@ -135,7 +170,11 @@ describe('CreateProvisioningClaim', () => {
     assert.equal((await stat(join(out, 'claim.pem.crt'))).mode & 0o777, 0o644);
     assert.equal(await readFile(join(out, 'root-ca.pem'), 'utf8'), t.ca);
     assert.deepEqual((await readdir(out)).sort(), ['claim.pem.crt', 'claim.pem.key', 'root-ca.pem'], 'no temporary files left');
-    const client = await connectMqtt(t, { cert: await readFile(join(out, 'claim.pem.crt'), 'utf8'), key: await readFile(join(out, 'claim.pem.key'), 'utf8') }, 'cli-claim-device');
+    const client = await connectMqtt(
+      t,
+      { cert: await readFile(join(out, 'claim.pem.crt'), 'utf8'), key: await readFile(join(out, 'claim.pem.key'), 'utf8') },
+      'cli-claim-device',
+    );
     try {
       const result = await provisionOnce(client, 'trusted_template', { SerialNumber: 'cli-1' });
       assert.ok(result.register.accepted, JSON.stringify(result.register.payload));
@@ -144,7 +183,12 @@ describe('CreateProvisioningClaim', () => {
     }
     const printed = await cli(['trusted_template']);
     assert.equal(printed.code, 0, printed.stderr);
-    const json = JSON.parse(printed.stdout) as { certificateId: string; certificatePem: string; keyPair: { PrivateKey: string }; expiration: string };
+    const json = JSON.parse(printed.stdout) as {
+      certificateId: string;
+      certificatePem: string;
+      keyPair: { PrivateKey: string };
+      expiration: string;
+    };
     assert.match(json.certificateId, /^[0-9a-f]{64}$/);
     assert.match(json.keyPair.PrivateKey, /PRIVATE KEY/);
     const before = await certificateCounts(t);
@@ -163,8 +207,17 @@ describe('CreateProvisioningClaim', () => {
     try {
       const refused = await mqtt
         .connectAsync({
-          host: '127.0.0.1', port: t.server.mqttPort, ca: t.ca, protocol: 'mqtts', protocolVersion: 4, reconnectPeriod: 0, servername: 'localhost',
-          clientId: 'late-device', cert: claim.certificatePem!, key: claim.keyPair!.PrivateKey!, connectTimeout: 10_000,
+          host: '127.0.0.1',
+          port: t.server.mqttPort,
+          ca: t.ca,
+          protocol: 'mqtts',
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+          servername: 'localhost',
+          clientId: 'late-device',
+          cert: claim.certificatePem!,
+          key: claim.keyPair!.PrivateKey!,
+          connectTimeout: 10_000,
         })
         .then(
           async (c) => {

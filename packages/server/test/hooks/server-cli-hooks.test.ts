@@ -25,7 +25,10 @@ test('fleetprov server refuses bad hook options before starting', async () => {
       [[], { FLEETPROV_HOOK_SECRET: 'short' }, /FLEETPROV_HOOK_SECRET must be at least 16 characters/],
     ];
     for (const [args, env, message] of cases) {
-      const r = await runNode([fleetprovBin(), 'server', '--data-dir', join(dir, 'data'), '--mqtt-port', '0', '--http-port', '0', ...args], { env: { ...process.env, ...env }, timeoutMs: 30_000 });
+      const r = await runNode(
+        [fleetprovBin(), 'server', '--data-dir', join(dir, 'data'), '--mqtt-port', '0', '--http-port', '0', ...args],
+        { env: { ...process.env, ...env }, timeoutMs: 30_000 },
+      );
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
@@ -38,7 +41,16 @@ test('fleetprov server refuses bad hook options before starting', async () => {
 test('the banner shows where the webhook HMAC secret is', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'fleetprov-hook-banner-'));
   try {
-    const generated = await startServerProcess(['--data-dir', join(dir, 'a'), '--mqtt-port', '0', '--http-port', '0', '--hook-timeout-ms', '2500']);
+    const generated = await startServerProcess([
+      '--data-dir',
+      join(dir, 'a'),
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--hook-timeout-ms',
+      '2500',
+    ]);
     try {
       const path = join(dir, 'a', 'hook-secret');
       await eventually(async () => assert.match(generated.output().stdout, /webhook HMAC secret/));

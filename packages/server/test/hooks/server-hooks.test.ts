@@ -28,7 +28,9 @@ interface ExampleWebhook {
 }
 
 async function startExample(args: string[]): Promise<ExampleWebhook> {
-  const child = spawn(process.execPath, [join(packageRoot(), 'examples', 'hook-allowlist.mjs'), '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(packageRoot(), 'examples', 'hook-allowlist.mjs'), '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (t: string) => void (out += t));
   child.stderr.setEncoding('utf8').on('data', (t: string) => void (out += t));
@@ -127,7 +129,10 @@ describe('the example allow-list webhook with a real server', () => {
     assert.equal(denied.register.accepted, false);
     assert.equal(denied.register.payload.statusCode, 403);
     assert.equal(denied.register.payload.errorCode, 'AccessDenied');
-    assert.match(String(denied.register.payload.errorMessage), /denied by its pre-provisioning hook: the hook denied provisioning \(allowProvisioning is false\)/);
+    assert.match(
+      String(denied.register.payload.errorMessage),
+      /denied by its pre-provisioning hook: the hook denied provisioning \(allowProvisioning is false\)/,
+    );
     assert.equal(await t.server.registry.things.get('al_SN-9999'), null);
     assert.equal((await t.server.registry.certificates.get(denied.certificateId))?.status, 'PENDING_ACTIVATION');
     assert.match(webhook.output(), /allowed SerialNumber="SN-0001"/);
@@ -141,33 +146,54 @@ describe('the example allow-list webhook with a real server', () => {
     // The exact same call again: a replay.
     assert.deepEqual(await post(webhook.url, body, good), { status: 401, json: { message: 'replayed delivery id' } });
     // Signed with another secret.
-    assert.deepEqual(await post(webhook.url, body, signedHeaders('not-the-secret-0123456789', body)), { status: 401, json: { message: 'signature mismatch' } });
+    assert.deepEqual(await post(webhook.url, body, signedHeaders('not-the-secret-0123456789', body)), {
+      status: 401,
+      json: { message: 'signature mismatch' },
+    });
     // A valid signature for a different body (SN-0001 swapped in).
     const tampered = eventFor('SN-0001');
-    assert.deepEqual(await post(webhook.url, tampered, signedHeaders(secret, body)), { status: 401, json: { message: 'signature mismatch' } });
+    assert.deepEqual(await post(webhook.url, tampered, signedHeaders(secret, body)), {
+      status: 401,
+      json: { message: 'signature mismatch' },
+    });
     // No signature headers.
     assert.deepEqual(await post(webhook.url, body, {}), { status: 401, json: { message: 'missing signature headers' } });
     // Correctly signed, but ten minutes old.
-    assert.deepEqual(await post(webhook.url, body, signedHeaders(secret, body, Date.now() - 600_000)), { status: 401, json: { message: 'timestamp too old or in the future' } });
+    assert.deepEqual(await post(webhook.url, body, signedHeaders(secret, body, Date.now() - 600_000)), {
+      status: 401,
+      json: { message: 'timestamp too old or in the future' },
+    });
     // A signature over a timestamp the header does not carry.
     const sig = signWebhookRequest(secret, body);
-    const wrongTime = { 'x-fleetprov-timestamp': String(Number(sig.timestamp) - 1), 'x-fleetprov-delivery': sig.delivery, 'x-fleetprov-signature': sig.signature };
+    const wrongTime = {
+      'x-fleetprov-timestamp': String(Number(sig.timestamp) - 1),
+      'x-fleetprov-delivery': sig.delivery,
+      'x-fleetprov-signature': sig.signature,
+    };
     assert.equal((await post(webhook.url, body, wrongTime)).status, 401);
     // Oversized.
     const huge = JSON.stringify({ parameters: { SerialNumber: 'x'.repeat(70_000) } });
     const hugeTs = String(Math.floor(Date.now() / 1000));
-    const hugeRes = await post(webhook.url, huge, { 'x-fleetprov-timestamp': hugeTs, 'x-fleetprov-delivery': 'd', 'x-fleetprov-signature': webhookSignature(secret, hugeTs, 'd', huge) });
+    const hugeRes = await post(webhook.url, huge, {
+      'x-fleetprov-timestamp': hugeTs,
+      'x-fleetprov-delivery': 'd',
+      'x-fleetprov-signature': webhookSignature(secret, hugeTs, 'd', huge),
+    });
     assert.equal(hugeRes.status, 413);
   });
 
-  test('the CLI sets and removes a template\'s hook: `template create --hook`, `template hook NAME TARGET|--remove`', async () => {
-    const cli = (...args: string[]) => runNode([fleetprovBin(), ...args, '--endpoint', t.server.controlPlaneUrl, '--data-dir', t.dataDir], { timeoutMs: 60_000 });
+  test("the CLI sets and removes a template's hook: `template create --hook`, `template hook NAME TARGET|--remove`", async () => {
+    const cli = (...args: string[]) =>
+      runNode([fleetprovBin(), ...args, '--endpoint', t.server.controlPlaneUrl, '--data-dir', t.dataDir], { timeoutMs: 60_000 });
     const file = join(t.dataDir, 'cli-template.json');
     await writeFile(file, thingTemplate('cli_'));
     const created = await cli('template', 'create', 'cli_template', file, '--enabled', '--hook', webhook.url);
     assert.equal(created.code, 0, created.stderr);
     const described = await cli('template', 'describe', 'cli_template');
-    assert.deepEqual((JSON.parse(described.stdout) as { preProvisioningHook: unknown }).preProvisioningHook, { targetArn: webhook.url, payloadVersion: '2020-04-01' });
+    assert.deepEqual((JSON.parse(described.stdout) as { preProvisioningHook: unknown }).preProvisioningHook, {
+      targetArn: webhook.url,
+      payloadVersion: '2020-04-01',
+    });
     const refused = await provisionOnce(claim, 'cli_template', { SerialNumber: 'not-listed' });
     assert.match(String(refused.register.payload.errorMessage), /the hook denied provisioning/);
     const removed = await cli('template', 'hook', 'cli_template', '--remove');
@@ -179,7 +205,10 @@ describe('the example allow-list webhook with a real server', () => {
     assert.equal(set.code, 0, set.stderr);
     const refusedAgain = await provisionOnce(claim, 'cli_template', { SerialNumber: 'also-not-listed' });
     assert.equal(refusedAgain.register.accepted, false);
-    for (const args of [['template', 'hook', 'cli_template'], ['template', 'hook', 'cli_template', webhook.url, '--remove']]) {
+    for (const args of [
+      ['template', 'hook', 'cli_template'],
+      ['template', 'hook', 'cli_template', webhook.url, '--remove'],
+    ]) {
       const bad = await cli(...args);
       assert.equal(bad.code, 2, args.join(' '));
       assert.match(bad.stderr, /give either a hook target or --remove/);
@@ -265,7 +294,10 @@ describe('in-process hooks registered by name', () => {
     assert.match(String(slow.register.payload.errorMessage), /the hook did not answer within 300 ms \(timeout\)/);
     assert.equal(await t.server.registry.things.get('s_x'), null);
     const unknown = await provisionOnce(claim, 'unknown_hook', { SerialNumber: 'x' });
-    assert.match(String(unknown.register.payload.errorMessage), /no pre-provisioning hook "arn:aws:lambda:us-east-1:000000000000:function:missing" is registered on this server/);
+    assert.match(
+      String(unknown.register.payload.errorMessage),
+      /no pre-provisioning hook "arn:aws:lambda:us-east-1:000000000000:function:missing" is registered on this server/,
+    );
     assert.equal(await t.server.registry.things.get('u_x'), null);
   });
 });

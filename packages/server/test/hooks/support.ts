@@ -7,7 +7,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, CreateProvisioningTemplateCommand, type IoTClient } from '@aws-sdk/client-iot';
+import {
+  AttachPolicyCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePolicyCommand,
+  CreateProvisioningTemplateCommand,
+  type IoTClient,
+} from '@aws-sdk/client-iot';
 import { encodePayload, requestTopic, subscriptionTopics, type Operation } from '@fleetprov/protocol';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 import { createAdminClient } from '../../src/cli/admin-client.js';
@@ -32,7 +38,11 @@ export interface TestServer {
 export async function startTestServer(options: ServerOptions = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'fleetprov-hooks-')));
   const server = await startServer({ dataDir: dir, mqttPort: 0, httpPort: 0, keyAlgorithm: 'ec-p256', logLevel: 'silent', ...options });
-  const iot = await createAdminClient({ endpoint: server.controlPlaneUrl, credentialsPath: server.paths.credentials, caPath: server.caPath });
+  const iot = await createAdminClient({
+    endpoint: server.controlPlaneUrl,
+    credentialsPath: server.paths.credentials,
+    caPath: server.caPath,
+  });
   const ca = await readFile(server.caPath, 'utf8');
   return {
     server,
@@ -53,29 +63,48 @@ export function thingTemplate(prefix: string): string {
     Parameters: { SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
     Resources: {
       certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } },
-      thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', [prefix, { Ref: 'SerialNumber' }]] }, AttributePayload: { serial: { Ref: 'SerialNumber' } } } },
+      thing: {
+        Type: 'AWS::IoT::Thing',
+        Properties: {
+          ThingName: { 'Fn::Join': ['', [prefix, { Ref: 'SerialNumber' }]] },
+          AttributePayload: { serial: { Ref: 'SerialNumber' } },
+        },
+      },
     },
   });
 }
 
 /** Creates an enabled template (optionally with a hook target). */
 export async function createTemplate(iot: IoTClient, name: string, prefix: string, hookTarget?: string): Promise<void> {
-  await iot.send(new CreateProvisioningTemplateCommand({
-    templateName: name,
-    enabled: true,
-    provisioningRoleArn: ROLE_ARN,
-    templateBody: thingTemplate(prefix),
-    ...(hookTarget === undefined ? {} : { preProvisioningHook: { targetArn: hookTarget, payloadVersion: '2020-04-01' } }),
-  }));
+  await iot.send(
+    new CreateProvisioningTemplateCommand({
+      templateName: name,
+      enabled: true,
+      provisioningRoleArn: ROLE_ARN,
+      templateBody: thingTemplate(prefix),
+      ...(hookTarget === undefined ? {} : { preProvisioningHook: { targetArn: hookTarget, payloadVersion: '2020-04-01' } }),
+    }),
+  );
 }
 
 /** A claim policy for the certificate topics and every template's RegisterThing topics. */
 export function claimPolicyDocument(): string {
-  return JSON.stringify({ Version: '2012-10-17', Statement: [
-    { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
-    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: [`${ARN}:topic/$aws/certificates/create/*`, `${ARN}:topic/$aws/provisioning-templates/*/provision/*`] },
-    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: [`${ARN}:topicfilter/$aws/certificates/create/*`, `${ARN}:topicfilter/$aws/provisioning-templates/*/provision/*`] },
-  ] });
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: ['iot:Publish', 'iot:Receive'],
+        Resource: [`${ARN}:topic/$aws/certificates/create/*`, `${ARN}:topic/$aws/provisioning-templates/*/provision/*`],
+      },
+      {
+        Effect: 'Allow',
+        Action: 'iot:Subscribe',
+        Resource: [`${ARN}:topicfilter/$aws/certificates/create/*`, `${ARN}:topicfilter/$aws/provisioning-templates/*/provision/*`],
+      },
+    ],
+  });
 }
 
 /** An ACTIVE claim certificate with {@link claimPolicyDocument} attached (policy `claim`, created once). */
@@ -93,15 +122,30 @@ export async function createClaim(iot: IoTClient): Promise<{ cert: string; key: 
 /** Connects to the server's broker with a certificate. */
 export async function connectMqtt(t: TestServer, creds: { cert: string; key: string }, clientId: string): Promise<MqttClient> {
   const client = await mqtt.connectAsync({
-    host: '127.0.0.1', port: t.server.mqttPort, ca: t.ca, protocol: 'mqtts', protocolVersion: 4, reconnectPeriod: 0, servername: 'localhost',
-    connectTimeout: 10_000, clientId, cert: creds.cert, key: creds.key,
+    host: '127.0.0.1',
+    port: t.server.mqttPort,
+    ca: t.ca,
+    protocol: 'mqtts',
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    servername: 'localhost',
+    connectTimeout: 10_000,
+    clientId,
+    cert: creds.cert,
+    key: creds.key,
   });
   client.on('error', () => undefined);
   return client;
 }
 
 /** One Fleet Provisioning request (JSON); resolves with accepted/rejected and the payload. */
-export async function rpc(client: MqttClient, op: Operation, body: object, templateName?: string, timeoutMs = 20_000): Promise<{ accepted: boolean; payload: Record<string, unknown> }> {
+export async function rpc(
+  client: MqttClient,
+  op: Operation,
+  body: object,
+  templateName?: string,
+  timeoutMs = 20_000,
+): Promise<{ accepted: boolean; payload: Record<string, unknown> }> {
   const [acc, rej] = subscriptionTopics(op, 'json', templateName);
   await client.subscribeAsync([acc, rej], { qos: 1 });
   return new Promise((resolve, reject) => {
@@ -125,7 +169,12 @@ export async function provisionOnce(
 ): Promise<{ certificateId: string; register: { accepted: boolean; payload: Record<string, unknown> } }> {
   const created = await rpc(client, 'CreateKeysAndCertificate', {});
   if (!created.accepted) throw new Error(`CreateKeysAndCertificate rejected: ${JSON.stringify(created.payload)}`);
-  const register = await rpc(client, 'RegisterThing', { certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters }, template);
+  const register = await rpc(
+    client,
+    'RegisterThing',
+    { certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters },
+    template,
+  );
   return { certificateId: String(created.payload.certificateId), register };
 }
 

@@ -35,7 +35,15 @@ describe('provisioning handler metrics callbacks', () => {
     const client = await lab.connect(lab.claim, 'claim-callbacks');
     try {
       const keys = await createKeys(client);
-      accepted(await call(client, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'cb1' } }, 'birthing_template'));
+      accepted(
+        await call(
+          client,
+          'RegisterThing',
+          'json',
+          { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'cb1' } },
+          'birthing_template',
+        ),
+      );
       // The burst of 2 is spent: the next request is throttled.
       rejectedWith(await call(client, 'CreateKeysAndCertificate', 'json', {}), 429, 'Throttling');
     } finally {

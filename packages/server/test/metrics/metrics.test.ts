@@ -54,7 +54,11 @@ describe('bearer tokens', () => {
     assert.equal(checkMetricsToken('a'), 'a');
     assert.equal(checkMetricsToken('x'.repeat(1024)), 'x'.repeat(1024));
     for (const bad of ['', ' ', 'a b', 'tab\there', 'x'.repeat(1025), 'é', 42, null, undefined]) {
-      assert.throws(() => checkMetricsToken(bad), (err: unknown) => err instanceof MetricsError && err.code === 'InvalidOption' && err.path === 'metricsToken', String(bad));
+      assert.throws(
+        () => checkMetricsToken(bad),
+        (err: unknown) => err instanceof MetricsError && err.code === 'InvalidOption' && err.path === 'metricsToken',
+        String(bad),
+      );
     }
   });
 });
@@ -76,10 +80,14 @@ describe('CachedSnapshot', () => {
 
   test('a failing or hanging load is a failed result, reported once per load, never a rejection', async () => {
     const failures: unknown[] = [];
-    const failing = new CachedSnapshot<number>(() => Promise.reject(new Error('db down')), { ttlMs: 5000, timeoutMs: 1000, onFailure: (e) => failures.push(e) });
+    const failing = new CachedSnapshot<number>(() => Promise.reject(new Error('db down')), {
+      ttlMs: 5000,
+      timeoutMs: 1000,
+      onFailure: (e) => failures.push(e),
+    });
     const first = await failing.read();
     assert.equal(first.ok, false);
-    assert.equal(((first as { error: Error }).error).message, 'db down');
+    assert.equal((first as { error: Error }).error.message, 'db down');
     await failing.read();
     assert.equal(failures.length, 1, 'a cached failure is not reported again');
 
@@ -97,21 +105,51 @@ describe('createMetrics', () => {
     const metrics = createMetrics({ defaultMetrics: false, maxTemplateLabels: 2 });
     metrics.recordProvisioning({ operation: 'CreateKeysAndCertificate', outcome: 'accepted', durationMs: 12 });
     metrics.recordProvisioning({ operation: 'RegisterThing', templateName: 'a', outcome: 'accepted', durationMs: 30 });
-    metrics.recordProvisioning({ operation: 'RegisterThing', templateName: 'b', outcome: 'rejected', errorCode: 'InvalidPayload', durationMs: 3 });
+    metrics.recordProvisioning({
+      operation: 'RegisterThing',
+      templateName: 'b',
+      outcome: 'rejected',
+      errorCode: 'InvalidPayload',
+      durationMs: 3,
+    });
     metrics.recordProvisioning({ operation: 'RegisterThing', templateName: 'c', outcome: 'accepted', durationMs: 4 });
     metrics.recordProvisioning({ operation: 'RegisterThing', templateName: 'a', outcome: 'accepted', durationMs: 5 });
-    metrics.recordProvisioning({ operation: 'RegisterThing', templateName: 'random_name', outcome: 'rejected', errorCode: 'ResourceNotFound', durationMs: 1 });
+    metrics.recordProvisioning({
+      operation: 'RegisterThing',
+      templateName: 'random_name',
+      outcome: 'rejected',
+      errorCode: 'ResourceNotFound',
+      durationMs: 1,
+    });
     metrics.recordProvisioning({ operation: 'RegisterThing', templateName: 'a', outcome: 'accepted', durationMs: Number.NaN });
 
     const name = 'fleetprov_provisioning_requests_total';
-    assert.equal(await value(metrics, name, { operation: 'CreateKeysAndCertificate', template: '', outcome: 'accepted', error_code: '' }), 1);
+    assert.equal(
+      await value(metrics, name, { operation: 'CreateKeysAndCertificate', template: '', outcome: 'accepted', error_code: '' }),
+      1,
+    );
     assert.equal(await value(metrics, name, { operation: 'RegisterThing', template: 'a', outcome: 'accepted', error_code: '' }), 3);
-    assert.equal(await value(metrics, name, { operation: 'RegisterThing', template: 'b', outcome: 'rejected', error_code: 'InvalidPayload' }), 1);
-    assert.equal(await value(metrics, name, { operation: 'RegisterThing', template: OTHER_TEMPLATE_LABEL, outcome: 'accepted', error_code: '' }), 1, 'a third template is over the limit of 2');
-    assert.equal(await value(metrics, name, { operation: 'RegisterThing', template: '', outcome: 'rejected', error_code: 'ResourceNotFound' }), 1, 'an unknown template name is not a label');
+    assert.equal(
+      await value(metrics, name, { operation: 'RegisterThing', template: 'b', outcome: 'rejected', error_code: 'InvalidPayload' }),
+      1,
+    );
+    assert.equal(
+      await value(metrics, name, { operation: 'RegisterThing', template: OTHER_TEMPLATE_LABEL, outcome: 'accepted', error_code: '' }),
+      1,
+      'a third template is over the limit of 2',
+    );
+    assert.equal(
+      await value(metrics, name, { operation: 'RegisterThing', template: '', outcome: 'rejected', error_code: 'ResourceNotFound' }),
+      1,
+      'an unknown template name is not a label',
+    );
 
     const text = await metrics.render();
-    assert.match(text, /^fleetprov_provisioning_request_duration_seconds_count\{operation="RegisterThing"\} 5$/m, 'a NaN duration is not observed');
+    assert.match(
+      text,
+      /^fleetprov_provisioning_request_duration_seconds_count\{operation="RegisterThing"\} 5$/m,
+      'a NaN duration is not observed',
+    );
     assert.match(text, /^fleetprov_provisioning_request_duration_seconds_bucket\{le="0.005",operation="RegisterThing"\} 4$/m);
     assert.match(text, /^fleetprov_provisioning_request_duration_seconds_sum\{operation="CreateKeysAndCertificate"\} 0.012$/m);
     assert.doesNotMatch(text, /^process_/m, 'default metrics are off');
@@ -128,7 +166,12 @@ describe('createMetrics', () => {
 
   test('reads live connections from the broker and counts its denials until stopped', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const broker = Object.assign(new EventEmitter<{ denied: [DeniedEvent] }>(), { live: 3, connectionCount() { return this.live; } });
+    const broker = Object.assign(new EventEmitter<{ denied: [DeniedEvent] }>(), {
+      live: 3,
+      connectionCount() {
+        return this.live;
+      },
+    });
     assert.equal(await value(metrics, 'fleetprov_mqtt_connections'), 0, 'no broker yet');
     const stop = metrics.observeBroker(broker);
     assert.equal(await value(metrics, 'fleetprov_mqtt_connections'), 3);
@@ -188,7 +231,11 @@ describe('createMetrics', () => {
 describe('createReadinessProbe', () => {
   function logger() {
     const lines: string[] = [];
-    return { lines, info: (...args: unknown[]) => void lines.push(`info ${String(args.at(-1))}`), warn: (...args: unknown[]) => void lines.push(`warn ${String(args.at(-1))}`) };
+    return {
+      lines,
+      info: (...args: unknown[]) => void lines.push(`info ${String(args.at(-1))}`),
+      warn: (...args: unknown[]) => void lines.push(`warn ${String(args.at(-1))}`),
+    };
   }
 
   test('ready while the broker listens and the registry answers; logs changes once', async () => {
@@ -216,7 +263,11 @@ describe('createReadinessProbe', () => {
   });
 
   test('a registry that does not answer in time is not ready', async () => {
-    const probe = createReadinessProbe({ registry: { getSetting: () => new Promise(() => undefined) }, brokerListening: () => true, timeoutMs: 20 });
+    const probe = createReadinessProbe({
+      registry: { getSetting: () => new Promise(() => undefined) },
+      brokerListening: () => true,
+      timeoutMs: 20,
+    });
     assert.equal(await probe(), false);
   });
 });

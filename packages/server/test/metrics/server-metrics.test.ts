@@ -11,7 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand, CreateProvisioningTemplateCommand } from '@aws-sdk/client-iot';
+import {
+  AttachPolicyCommand,
+  CreateKeysAndCertificateCommand,
+  CreatePolicyCommand,
+  CreateProvisioningTemplateCommand,
+} from '@aws-sdk/client-iot';
 import { encodePayload, requestTopic, subscriptionTopics, type Operation } from '@fleetprov/protocol';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createAdminClient } from '../../src/cli/admin-client.js';
@@ -72,7 +77,12 @@ async function eventually(check: () => Promise<void>, ms = 5000): Promise<void> 
 }
 
 /** One Fleet Provisioning request; resolves with the reply topic kind and its parsed payload. */
-async function rpc(client: mqtt.MqttClient, op: Operation, body: object, templateName?: string): Promise<{ accepted: boolean; payload: Record<string, unknown> }> {
+async function rpc(
+  client: mqtt.MqttClient,
+  op: Operation,
+  body: object,
+  templateName?: string,
+): Promise<{ accepted: boolean; payload: Record<string, unknown> }> {
   const [acc, rej] = subscriptionTopics(op, 'json', templateName);
   await client.subscribeAsync([acc, rej], { qos: 1 });
   return new Promise((resolve) => {
@@ -115,46 +125,105 @@ describe('metrics and health on a running server', () => {
   });
 
   test('GET /metrics refuses a missing, wrong or non-bearer token with 401', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong-token' },
+      { authorization: `Basic ${TOKEN}` },
+      { authorization: `Bearer ${TOKEN}x` },
+    ]) {
       const res = await get(server, ca, '/metrics', headers);
       assert.equal(res.status, 401, JSON.stringify(headers));
       assert.equal(res.headers['x-amzn-errortype'], 'UnauthorizedException');
       assert.match(res.headers['www-authenticate'] as string, /^Bearer /);
-      assert.equal((JSON.parse(res.body) as { message: string }).message, 'GET /metrics needs Authorization: Bearer <token> (start the server with a metrics token)');
+      assert.equal(
+        (JSON.parse(res.body) as { message: string }).message,
+        'GET /metrics needs Authorization: Bearer <token> (start the server with a metrics token)',
+      );
       assert.doesNotMatch(res.body, /fleetprov_/);
     }
   });
 
   test('provisioning, connections, denials and certificates show up in GET /metrics', async () => {
-    const iot = await createAdminClient({ endpoint: server.controlPlaneUrl, credentialsPath: server.paths.credentials, caPath: server.caPath });
-    await iot.send(new CreatePolicyCommand({ policyName: 'claim', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [
-      { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
-      { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: [`${ARN}:topic/$aws/certificates/create-from-csr/*`, `${ARN}:topic/$aws/provisioning-templates/*/provision/*`] },
-      { Effect: 'Allow', Action: 'iot:Subscribe', Resource: [`${ARN}:topicfilter/$aws/certificates/create-from-csr/*`, `${ARN}:topicfilter/$aws/provisioning-templates/*/provision/*`] },
-    ] }) }));
-    await iot.send(new CreateProvisioningTemplateCommand({ templateName: TEMPLATE, enabled: true, provisioningRoleArn: 'arn:aws:iam::000000000000:role/x', templateBody: JSON.stringify({
-      Parameters: { SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
-      Resources: {
-        certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } },
-        thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', ['m_', { Ref: 'SerialNumber' }]] } } },
-      },
-    }) }));
+    const iot = await createAdminClient({
+      endpoint: server.controlPlaneUrl,
+      credentialsPath: server.paths.credentials,
+      caPath: server.caPath,
+    });
+    await iot.send(
+      new CreatePolicyCommand({
+        policyName: 'claim',
+        policyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+            {
+              Effect: 'Allow',
+              Action: ['iot:Publish', 'iot:Receive'],
+              Resource: [`${ARN}:topic/$aws/certificates/create-from-csr/*`, `${ARN}:topic/$aws/provisioning-templates/*/provision/*`],
+            },
+            {
+              Effect: 'Allow',
+              Action: 'iot:Subscribe',
+              Resource: [
+                `${ARN}:topicfilter/$aws/certificates/create-from-csr/*`,
+                `${ARN}:topicfilter/$aws/provisioning-templates/*/provision/*`,
+              ],
+            },
+          ],
+        }),
+      }),
+    );
+    await iot.send(
+      new CreateProvisioningTemplateCommand({
+        templateName: TEMPLATE,
+        enabled: true,
+        provisioningRoleArn: 'arn:aws:iam::000000000000:role/x',
+        templateBody: JSON.stringify({
+          Parameters: { SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
+          Resources: {
+            certificate: {
+              Type: 'AWS::IoT::Certificate',
+              Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+            },
+            thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { 'Fn::Join': ['', ['m_', { Ref: 'SerialNumber' }]] } } },
+          },
+        }),
+      }),
+    );
     const claim = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     await iot.send(new AttachPolicyCommand({ policyName: 'claim', target: claim.certificateArn! }));
 
     const client = await mqtt.connectAsync({
-      host: '127.0.0.1', port: server.mqttPort, ca, protocol: 'mqtts', protocolVersion: 4, reconnectPeriod: 0, servername: 'localhost',
-      clientId: 'claim-metrics', cert: claim.certificatePem!, key: claim.keyPair!.PrivateKey!,
+      host: '127.0.0.1',
+      port: server.mqttPort,
+      ca,
+      protocol: 'mqtts',
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      servername: 'localhost',
+      clientId: 'claim-metrics',
+      cert: claim.certificatePem!,
+      key: claim.keyPair!.PrivateKey!,
     });
     try {
       const csr = await createCsr({ keyAlgorithm: 'ec-p256' });
       const created = await rpc(client, 'CreateCertificateFromCsr', { certificateSigningRequest: csr.csrPem });
       assert.ok(created.accepted, JSON.stringify(created.payload));
-      const unknown = await rpc(client, 'RegisterThing', { certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters: { SerialNumber: '1' } }, 'no_such_template');
+      const unknown = await rpc(
+        client,
+        'RegisterThing',
+        { certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters: { SerialNumber: '1' } },
+        'no_such_template',
+      );
       assert.equal(unknown.accepted, false);
       assert.equal(unknown.payload.statusCode, 404);
       assert.equal(unknown.payload.errorCode, 'ResourceNotFound');
-      const registered = await rpc(client, 'RegisterThing', { certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters: { SerialNumber: '1' } }, TEMPLATE);
+      const registered = await rpc(
+        client,
+        'RegisterThing',
+        { certificateOwnershipToken: created.payload.certificateOwnershipToken, parameters: { SerialNumber: '1' } },
+        TEMPLATE,
+      );
       assert.ok(registered.accepted, JSON.stringify(registered.payload));
       assert.equal(hookCalls, 1);
 
@@ -162,9 +231,33 @@ describe('metrics and health on a running server', () => {
       assert.equal(live.status, 200);
       assert.match(String(live.headers['content-type']), /^text\/plain; version=0\.0\.4/);
       const text = live.body;
-      assert.equal(sample(text, 'fleetprov_provisioning_requests_total', { operation: 'CreateCertificateFromCsr', template: '', outcome: 'accepted', error_code: '' }), 1);
-      assert.equal(sample(text, 'fleetprov_provisioning_requests_total', { operation: 'RegisterThing', template: '', outcome: 'rejected', error_code: 'ResourceNotFound' }), 1);
-      assert.equal(sample(text, 'fleetprov_provisioning_requests_total', { operation: 'RegisterThing', template: TEMPLATE, outcome: 'accepted', error_code: '' }), 1);
+      assert.equal(
+        sample(text, 'fleetprov_provisioning_requests_total', {
+          operation: 'CreateCertificateFromCsr',
+          template: '',
+          outcome: 'accepted',
+          error_code: '',
+        }),
+        1,
+      );
+      assert.equal(
+        sample(text, 'fleetprov_provisioning_requests_total', {
+          operation: 'RegisterThing',
+          template: '',
+          outcome: 'rejected',
+          error_code: 'ResourceNotFound',
+        }),
+        1,
+      );
+      assert.equal(
+        sample(text, 'fleetprov_provisioning_requests_total', {
+          operation: 'RegisterThing',
+          template: TEMPLATE,
+          outcome: 'accepted',
+          error_code: '',
+        }),
+        1,
+      );
       assert.equal(sample(text, 'fleetprov_provisioning_request_duration_seconds_count', { operation: 'CreateCertificateFromCsr' }), 1);
       assert.equal(sample(text, 'fleetprov_provisioning_request_duration_seconds_count', { operation: 'RegisterThing' }), 2);
       assert.equal(sample(text, 'fleetprov_pre_provisioning_hook_duration_seconds_count'), 1);

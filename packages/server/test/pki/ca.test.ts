@@ -130,7 +130,11 @@ interface HandshakeResult {
   peerFingerprint?: string;
 }
 
-async function handshake(authority: CertificateAuthority, client: { key: string; cert: string }, rejectUnauthorized = true): Promise<HandshakeResult> {
+async function handshake(
+  authority: CertificateAuthority,
+  client: { key: string; cert: string },
+  rejectUnauthorized = true,
+): Promise<HandshakeResult> {
   const server = await issueServerCertificate(authority, []);
   const tlsServer = tls.createServer({
     key: server.privateKeyPem,
@@ -153,7 +157,14 @@ async function handshake(authority: CertificateAuthority, client: { key: string;
   await once(tlsServer, 'listening');
   const { port } = tlsServer.address() as AddressInfo;
   try {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca: authority.rootCertificatePem, key: client.key, cert: client.cert, servername: 'localhost' });
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      ca: authority.rootCertificatePem,
+      key: client.key,
+      cert: client.cert,
+      servername: 'localhost',
+    });
     socket.setTimeout(5000, () => socket.destroy(new Error('timeout')));
     const outcome = await new Promise<{ clientAuthorized: boolean; error?: string }>((resolve) => {
       socket.on('data', () => {

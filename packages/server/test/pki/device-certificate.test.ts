@@ -51,7 +51,10 @@ for (const [name, ca] of CAS) {
         serialNumber,
         notBefore,
         notAfter,
-        extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        ],
       });
       const fast = deviceTbsCertificate(ca.issuer.der, {
         subjectDer: Buffer.from(subject.toArrayBuffer()),

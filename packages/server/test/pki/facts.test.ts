@@ -28,8 +28,14 @@ test('certificateId is the SHA-256 of the DER, from PEM or DER, and matches the 
   assert.equal(parseCertificateFacts(device.certificatePem).certificateId, expected);
   // Text around the PEM block (as in `openssl x509 -text` output) does not matter.
   assert.equal(certificateId(`Certificate:\n  blah\n${device.certificatePem}trailing`), expected);
-  assert.throws(() => certificateId('no pem here'), (err: unknown) => err instanceof PkiError && err.code === 'InvalidPem');
-  assert.throws(() => certificateId(new Uint8Array(0)), (err: unknown) => err instanceof PkiError && err.code === 'InvalidPem');
+  assert.throws(
+    () => certificateId('no pem here'),
+    (err: unknown) => err instanceof PkiError && err.code === 'InvalidPem',
+  );
+  assert.throws(
+    () => certificateId(new Uint8Array(0)),
+    (err: unknown) => err instanceof PkiError && err.code === 'InvalidPem',
+  );
 });
 
 test('subject parsing: every attribute type, multi-valued OU in order, special characters verbatim', async () => {
@@ -59,33 +65,42 @@ test('subject parsing: every attribute type, multi-valued OU in order, special c
   for (const [key, value] of subject) assert.ok(facts.subject[key]?.includes(value), `${key}=${value}`);
   assert.equal(Object.getPrototypeOf(facts.subject), null);
   // The DN string escapes the special characters (RFC 4514) and keeps encoding order.
-  assert.match(facts.subjectDn, /^C=DE, ST=Bayern, L=München, O=Acme\\, Inc\. \\"quoted\\" \\\+ more = \\\\ \\; \\<x\\>, OU=Sensors, OU=Line #2, CN=dev-ä-001, serialNumber=SN-0042/);
+  assert.match(
+    facts.subjectDn,
+    /^C=DE, ST=Bayern, L=München, O=Acme\\, Inc\. \\"quoted\\" \\\+ more = \\\\ \\; \\<x\\>, OU=Sensors, OU=Line #2, CN=dev-ä-001, serialNumber=SN-0042/,
+  );
   // Node's own parser agrees on the values.
   const nodeSubject = new X509Certificate(device.certificatePem).subject;
   assert.match(nodeSubject, /OU=Sensors\nOU=Line #2/);
 
   const policy = toPolicyDn(facts.subject);
-  assert.deepEqual({ ...policy }, {
-    Country: ['DE'],
-    State: ['Bayern'],
-    Organization: ['Acme, Inc. "quoted" + more = \\ ; <x>'],
-    OrganizationalUnit: ['Sensors', 'Line #2'],
-    CommonName: ['dev-ä-001'],
-    SerialNumber: ['SN-0042'],
-    DistinguishedNameQualifier: ['dq'],
-    Title: ['Probe'],
-    Surname: ['Surname'],
-    GivenName: ['Given'],
-    Initials: ['GS'],
-    Pseudonym: ['p$eudo'],
-    GenerationQualifier: ['III'],
-  });
-  assert.deepEqual({ ...toPolicyDn(facts.issuer) }, {
-    Country: ['US'],
-    Organization: ['Acme Corp'],
-    OrganizationalUnit: ['Devices'],
-    CommonName: ['Acme Device CA'],
-  });
+  assert.deepEqual(
+    { ...policy },
+    {
+      Country: ['DE'],
+      State: ['Bayern'],
+      Organization: ['Acme, Inc. "quoted" + more = \\ ; <x>'],
+      OrganizationalUnit: ['Sensors', 'Line #2'],
+      CommonName: ['dev-ä-001'],
+      SerialNumber: ['SN-0042'],
+      DistinguishedNameQualifier: ['dq'],
+      Title: ['Probe'],
+      Surname: ['Surname'],
+      GivenName: ['Given'],
+      Initials: ['GS'],
+      Pseudonym: ['p$eudo'],
+      GenerationQualifier: ['III'],
+    },
+  );
+  assert.deepEqual(
+    { ...toPolicyDn(facts.issuer) },
+    {
+      Country: ['US'],
+      Organization: ['Acme Corp'],
+      OrganizationalUnit: ['Devices'],
+      CommonName: ['Acme Device CA'],
+    },
+  );
 });
 
 test('facts: serial number decimal and hex agree with node, alt names by kind, key description, CA flags', async () => {
@@ -118,8 +133,17 @@ test('facts: serial number decimal and hex agree with node, alt names by kind, k
 });
 
 test('parseCertificateFacts refuses non-certificates with a typed error', () => {
-  for (const bad of ['', 'garbage', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', 'x'.repeat(70_000), 5 as unknown as string]) {
-    assert.throws(() => parseCertificateFacts(bad), (err: unknown) => err instanceof PkiError && err.code === 'InvalidCertificate');
+  for (const bad of [
+    '',
+    'garbage',
+    '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+    'x'.repeat(70_000),
+    5 as unknown as string,
+  ]) {
+    assert.throws(
+      () => parseCertificateFacts(bad),
+      (err: unknown) => err instanceof PkiError && err.code === 'InvalidCertificate',
+    );
   }
 });
 
@@ -138,7 +162,12 @@ test('verifyIssuedBy: true for the real issuer only', async () => {
 });
 
 test('checkValidity: before, within and after the validity period', async () => {
-  const device = await issueDeviceCertificate(manufacturer, { subject: { CN: 'v' }, now: new Date('2027-01-01T00:00:00Z'), backdateSeconds: 0, validityDays: 10 });
+  const device = await issueDeviceCertificate(manufacturer, {
+    subject: { CN: 'v' },
+    now: new Date('2027-01-01T00:00:00Z'),
+    backdateSeconds: 0,
+    validityDays: 10,
+  });
   assert.equal(checkValidity(device.certificatePem, new Date('2026-12-31T23:59:59Z')), 'NotYetValid');
   assert.equal(checkValidity(device.certificatePem, new Date('2027-01-01T00:00:00Z')), 'Valid');
   assert.equal(checkValidity(device.certificatePem, new Date('2027-01-11T00:00:00Z')), 'Valid');
@@ -153,9 +182,12 @@ test('test-lab: device certificate for a given public key, issued by a fleetprov
   assert.equal(second.privateKeyPem, undefined);
   assert.equal(second.publicKeyPem, first.publicKeyPem);
   assert.ok(verifyIssuedBy(second.certificatePem, fleet.issuingCertificatePem));
-  await assert.rejects(issueDeviceCertificate({ certificatePem: manufacturer.certificatePem, privateKeyPem: first.privateKeyPem }, { subject: { CN: 'x' } }), {
-    code: 'KeyMismatch',
-  });
+  await assert.rejects(
+    issueDeviceCertificate({ certificatePem: manufacturer.certificatePem, privateKeyPem: first.privateKeyPem }, { subject: { CN: 'x' } }),
+    {
+      code: 'KeyMismatch',
+    },
+  );
 });
 
 test('verification certificate for RegisterCACertificate: CN is the registration code, signed by the CA key', async () => {
@@ -166,14 +198,34 @@ test('verification certificate for RegisterCACertificate: CN is the registration
   assert.equal(facts.isCa, false);
   assert.ok(verifyIssuedBy(verification.certificatePem, manufacturer.certificatePem));
   await assert.rejects(createVerificationCertificate(manufacturer.certificatePem, manufacturer.privateKeyPem, ''), { code: 'InvalidName' });
-  await assert.rejects(createVerificationCertificate(manufacturer.certificatePem, manufacturer.privateKeyPem, 'x'.repeat(65)), { code: 'InvalidName' });
+  await assert.rejects(createVerificationCertificate(manufacturer.certificatePem, manufacturer.privateKeyPem, 'x'.repeat(65)), {
+    code: 'InvalidName',
+  });
 });
 
 test('names: unknown attributes, bad country codes and hostile keys are refused', async () => {
-  for (const subject of [{ XX: 'a' }, { C: 'Germany' }, { CN: '' }, {}, JSON.parse('{"__proto__": "x"}') as Record<string, string>, JSON.parse('{"constructor": "x"}') as Record<string, string>, { CN: 5 } as unknown as Record<string, string>]) {
-    await assert.rejects(issueDeviceCertificate(manufacturer, { subject, publicKey: manufacturer.certificatePem }), { code: 'InvalidName' }, JSON.stringify(subject));
+  for (const subject of [
+    { XX: 'a' },
+    { C: 'Germany' },
+    { CN: '' },
+    {},
+    JSON.parse('{"__proto__": "x"}') as Record<string, string>,
+    JSON.parse('{"constructor": "x"}') as Record<string, string>,
+    { CN: 5 } as unknown as Record<string, string>,
+  ]) {
+    await assert.rejects(
+      issueDeviceCertificate(manufacturer, { subject, publicKey: manufacturer.certificatePem }),
+      { code: 'InvalidName' },
+      JSON.stringify(subject),
+    );
   }
-  const byOid = await issueDeviceCertificate(manufacturer, { subject: [['2.5.4.3', 'by-oid'], ['1.3.6.1.4.1.99999.1', 'custom']], publicKey: manufacturer.certificatePem });
+  const byOid = await issueDeviceCertificate(manufacturer, {
+    subject: [
+      ['2.5.4.3', 'by-oid'],
+      ['1.3.6.1.4.1.99999.1', 'custom'],
+    ],
+    publicKey: manufacturer.certificatePem,
+  });
   const facts = parseCertificateFacts(byOid.certificatePem);
   assert.deepEqual(facts.subject.CN, ['by-oid']);
   assert.deepEqual(facts.subject['1.3.6.1.4.1.99999.1'], ['custom']);

@@ -75,11 +75,14 @@ test('writeFileAtomic (the shared helper the server writes its files with) repla
   assert.equal(await readFile(path, 'utf8'), 'new content');
   assert.equal(await mode(path), 0o600);
   assert.deepEqual(await readdir(dir), ['secret.key']);
-  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'x'), 'y', { mode: 0o600 }), (err: Error & { path?: string; cause?: { code?: string } }) => {
-    assert.equal(err.name, 'StorageError');
-    assert.equal(err.path, join(dir, 'missing', 'x'));
-    assert.equal(err.cause?.code, 'ENOENT');
-    return true;
-  });
+  await assert.rejects(
+    writeFileAtomic(join(dir, 'missing', 'x'), 'y', { mode: 0o600 }),
+    (err: Error & { path?: string; cause?: { code?: string } }) => {
+      assert.equal(err.name, 'StorageError');
+      assert.equal(err.path, join(dir, 'missing', 'x'));
+      assert.equal(err.cause?.code, 'ENOENT');
+      return true;
+    },
+  );
   assert.deepEqual(await readdir(dir), ['secret.key']);
 });

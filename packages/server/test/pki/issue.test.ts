@@ -81,7 +81,11 @@ test('validity beyond the issuing CA, in the past, or malformed is refused', asy
     { backdateSeconds: -1 },
   ];
   for (const options of cases) {
-    await assert.rejects(issueFromCsr(ca, csrPem, options), (err: unknown) => err instanceof PkiError && err.code === 'InvalidValidity', JSON.stringify(options));
+    await assert.rejects(
+      issueFromCsr(ca, csrPem, options),
+      (err: unknown) => err instanceof PkiError && err.code === 'InvalidValidity',
+      JSON.stringify(options),
+    );
   }
 });
 

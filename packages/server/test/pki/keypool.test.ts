@@ -23,7 +23,8 @@ test('concurrent takes each get a distinct, usable key pair', async () => {
 test('the pool fills up to its target ahead of demand and serves RSA-2048 keys', async () => {
   const pool = new KeyPool({ targets: { 'rsa-2048': 1, 'ec-p384': 3 }, workers: 2 });
   try {
-    for (let i = 0; i < 1000 && ((pool.stats().ready['ec-p384'] ?? 0) < 3 || (pool.stats().ready['rsa-2048'] ?? 0) < 1); i++) await delay(10);
+    for (let i = 0; i < 1000 && ((pool.stats().ready['ec-p384'] ?? 0) < 3 || (pool.stats().ready['rsa-2048'] ?? 0) < 1); i++)
+      await delay(10);
     const stats = pool.stats();
     assert.equal(stats.ready['ec-p384'], 3);
     assert.equal(stats.ready['rsa-2048'], 1);
@@ -40,7 +41,12 @@ test('the pool fills up to its target ahead of demand and serves RSA-2048 keys',
 
 test('close rejects waiting takes, later takes, and is idempotent', async () => {
   const pool = new KeyPool({ targets: {}, workers: 1 });
-  const waiting = [pool.take('rsa-4096'), pool.take('rsa-4096')].map((p) => p.then(() => 'resolved', (err: unknown) => err));
+  const waiting = [pool.take('rsa-4096'), pool.take('rsa-4096')].map((p) =>
+    p.then(
+      () => 'resolved',
+      (err: unknown) => err,
+    ),
+  );
   assert.equal(pool.stats().waiting, 2);
   await pool.close();
   for (const outcome of await Promise.all(waiting)) {
@@ -66,9 +72,13 @@ async function runChild(script: string): Promise<{ code: number | null; stdout: 
   const moduleUrl = new URL('../../src/pki/keypool.js', import.meta.url).href;
   const execArgv = process.execArgv.filter((a) => !a.startsWith('--test'));
   const started = Date.now();
-  const child = spawn(process.execPath, [...execArgv, '--input-type=module', '-e', script.replace('MODULE_URL', JSON.stringify(moduleUrl))], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...execArgv, '--input-type=module', '-e', script.replace('MODULE_URL', JSON.stringify(moduleUrl))],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);

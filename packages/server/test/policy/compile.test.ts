@@ -30,10 +30,15 @@ test('compiled sets decide like evaluatePolicies on the example policies', () =>
   const parsed = [named('device', deviceDoc), named('claim', claimDoc, '2')];
   const ctx = deviceContext('born_1');
   const requests: [string, string][] = [
-    ['iot:Connect', 'client/born_1'], ['iot:Connect', 'client/x'],
-    ['iot:Publish', 'topic/$aws/things/born_1/shadow/update'], ['iot:Publish', 'topic/$aws/certificates/create/json'],
-    ['iot:Subscribe', 'topicfilter/$aws/things/born_1/#'], ['iot:Subscribe', 'topicfilter/$aws/certificates/create/json/accepted'],
-    ['iot:Receive', 'topic/other'], ['iot:GetThingShadow', 'thing/born_1'], ['IOT:CONNECT', 'client/q'],
+    ['iot:Connect', 'client/born_1'],
+    ['iot:Connect', 'client/x'],
+    ['iot:Publish', 'topic/$aws/things/born_1/shadow/update'],
+    ['iot:Publish', 'topic/$aws/certificates/create/json'],
+    ['iot:Subscribe', 'topicfilter/$aws/things/born_1/#'],
+    ['iot:Subscribe', 'topicfilter/$aws/certificates/create/json/accepted'],
+    ['iot:Receive', 'topic/other'],
+    ['iot:GetThingShadow', 'thing/born_1'],
+    ['IOT:CONNECT', 'client/q'],
   ];
   for (const [a, r] of requests) {
     const c = set.authorize(a, r, ctx);
@@ -42,7 +47,10 @@ test('compiled sets decide like evaluatePolicies on the example policies', () =>
     assert.deepEqual(c.decidingStatement, e.decidingStatement);
     assert.equal(c.reason, e.reason);
   }
-  assert.deepEqual(set.members.map((m) => m.policyName), ['claim', 'device']);
+  assert.deepEqual(
+    set.members.map((m) => m.policyName),
+    ['claim', 'device'],
+  );
 });
 
 test('statement decisions are shared frozen objects; default deny is fresh', () => {
@@ -57,18 +65,26 @@ test('statement decisions are shared frozen objects; default deny is fresh', () 
 });
 
 test('the resource index never hides a statement', () => {
-  const p = named('idx', doc(
-    { Sid: 'Exact', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a' },
-    { Sid: 'Deep', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a/b/*' },
-    { Sid: 'Var', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/${iot:ClientId}/x' },
-    { Sid: 'Short', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:top*' },
-    { Sid: 'DenyQ', Effect: 'Deny', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a/?/q' },
-  ));
+  const p = named(
+    'idx',
+    doc(
+      { Sid: 'Exact', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a' },
+      { Sid: 'Deep', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a/b/*' },
+      { Sid: 'Var', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/${iot:ClientId}/x' },
+      { Sid: 'Short', Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:top*' },
+      { Sid: 'DenyQ', Effect: 'Deny', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a/?/q' },
+    ),
+  );
   const set = compilePolicies([p]);
   const ctx = { clientId: 'c9' };
   const cases: [string, string][] = [
-    ['topic/a', 'Exact'], ['topic/a/b/c', 'Deep'], ['topic/c9/x', 'Var'], ['topic/zzz', 'Short'], ['topicfilter', 'Short'],
-    ['topic/a/z/q', 'DenyQ'], ['topic/a/b/q', 'DenyQ'],
+    ['topic/a', 'Exact'],
+    ['topic/a/b/c', 'Deep'],
+    ['topic/c9/x', 'Var'],
+    ['topic/zzz', 'Short'],
+    ['topicfilter', 'Short'],
+    ['topic/a/z/q', 'DenyQ'],
+    ['topic/a/b/q', 'DenyQ'],
   ];
   for (const [resource, sid] of cases) {
     assert.equal(set.authorize('iot:Publish', resource, ctx).decidingStatement?.sid, sid, resource);
@@ -87,8 +103,16 @@ test('PolicyCache returns the cached set for the same name@version list in any o
 
 test('PolicyCache: a new version invalidates, and the new document decides', () => {
   const cache = new PolicyCache();
-  const v1 = { policyName: 'p', version: '1', document: JSON.stringify(doc({ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a' })) };
-  const v2 = { policyName: 'p', version: '2', document: JSON.stringify(doc({ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/b' })) };
+  const v1 = {
+    policyName: 'p',
+    version: '1',
+    document: JSON.stringify(doc({ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/a' })),
+  };
+  const v2 = {
+    policyName: 'p',
+    version: '2',
+    document: JSON.stringify(doc({ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/b' })),
+  };
   assert.equal(cache.compile([v1]).authorize('iot:Publish', 'topic/a').allowed, true);
   const set2 = cache.compile([v2]);
   assert.equal(set2.authorize('iot:Publish', 'topic/a').allowed, false);
@@ -136,14 +160,21 @@ test('PolicyCache.invalidate and clear drop entries', () => {
 
 test('a malformed document fails compile with the policy named', () => {
   const cache = new PolicyCache();
-  const bad: NamedPolicy = { policyName: 'broken', version: '3', document: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*"}]}' };
-  assert.throws(() => cache.compile([policies[0]!, bad]), (err: unknown) => {
-    assert.ok(err instanceof PolicyError);
-    assert.equal(err.policyName, 'broken');
-    assert.equal(err.path, 'Statement[0]');
-    assert.equal(err.message, 'policy "broken": Statement[0]: needs "Resource" (or "NotResource")');
-    return true;
-  });
+  const bad: NamedPolicy = {
+    policyName: 'broken',
+    version: '3',
+    document: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*"}]}',
+  };
+  assert.throws(
+    () => cache.compile([policies[0]!, bad]),
+    (err: unknown) => {
+      assert.ok(err instanceof PolicyError);
+      assert.equal(err.policyName, 'broken');
+      assert.equal(err.path, 'Statement[0]');
+      assert.equal(err.message, 'policy "broken": Statement[0]: needs "Resource" (or "NotResource")');
+      return true;
+    },
+  );
   assert.throws(() => compilePolicies([bad]), { policyName: 'broken' });
   const strict = new PolicyCache({ parse: { maxChars: 100 } });
   assert.throws(() => strict.compile(policies), { path: '', code: 'MalformedPolicy' });

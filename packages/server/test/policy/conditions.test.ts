@@ -11,14 +11,27 @@ function holds(condition: Record<string, unknown>, ctx: PolicyContext): boolean 
 
 const THING = deviceContext('pump-7', {
   sourceIp: '192.0.2.10',
-  thing: { thingName: 'pump-7', thingTypeName: 'Pump', attributes: { floor: '3', site: 'Plant-A', ratio: '0.75', arn: 'arn:aws:iot:eu-west-1:111122223333:thing/pump-7' }, isAttached: true },
+  thing: {
+    thingName: 'pump-7',
+    thingTypeName: 'Pump',
+    attributes: { floor: '3', site: 'Plant-A', ratio: '0.75', arn: 'arn:aws:iot:eu-west-1:111122223333:thing/pump-7' },
+    isAttached: true,
+  },
   certificate: { subject: { Organization: ['Acme', 'Globex'], CommonName: ['pump-7'] }, issuer: {} },
 });
 const NONE: PolicyContext = { clientId: 'pump-7' };
 
 test('parseConditionOperator splits qualifiers and IfExists, case-insensitively', () => {
-  assert.deepEqual(parseConditionOperator('ForAnyValue:StringLikeIfExists'), { base: 'StringLike', qualifier: 'ForAnyValue', ifExists: true });
-  assert.deepEqual(parseConditionOperator('forallvalues:stringequals'), { base: 'StringEquals', qualifier: 'ForAllValues', ifExists: false });
+  assert.deepEqual(parseConditionOperator('ForAnyValue:StringLikeIfExists'), {
+    base: 'StringLike',
+    qualifier: 'ForAnyValue',
+    ifExists: true,
+  });
+  assert.deepEqual(parseConditionOperator('forallvalues:stringequals'), {
+    base: 'StringEquals',
+    qualifier: 'ForAllValues',
+    ifExists: false,
+  });
   assert.equal(parseConditionOperator('StringMatches'), null);
   assert.equal(parseConditionOperator('NullIfExists'), null);
   assert.equal(CONDITION_OPERATORS.length, 20);
@@ -31,7 +44,11 @@ test('StringEquals / StringNotEquals, with variables in values', () => {
   assert.equal(holds({ StringEquals: { 'iot:ClientId': 'PUMP-7' } }, THING), false);
   assert.equal(holds({ StringEquals: { 'iot:ClientId': 'pump-*' } }, THING), false, '* is literal in StringEquals');
   assert.equal(holds({ StringEquals: { 'iot:ClientId': '${iot:Connection.Thing.ThingName}' } }, THING), true);
-  assert.equal(holds({ StringEquals: { 'iot:ClientId': '${iot:Connection.Thing.ThingName}' } }, NONE), false, 'unresolved value matches nothing');
+  assert.equal(
+    holds({ StringEquals: { 'iot:ClientId': '${iot:Connection.Thing.ThingName}' } }, NONE),
+    false,
+    'unresolved value matches nothing',
+  );
   assert.equal(holds({ StringNotEquals: { 'iot:ClientId': ['a', 'b'] } }, THING), true, 'negated values NOR');
   assert.equal(holds({ StringNotEquals: { 'iot:ClientId': ['a', 'pump-7'] } }, THING), false);
   assert.equal(holds({ StringNotEquals: { 'iot:ClientId': '${iot:Connection.Thing.ThingName}' } }, NONE), true);
@@ -39,7 +56,10 @@ test('StringEquals / StringNotEquals, with variables in values', () => {
 
 test('StringEqualsIgnoreCase / StringNotEqualsIgnoreCase', () => {
   assert.equal(holds({ StringEqualsIgnoreCase: { 'iot:Connection.Thing.Attributes[site]': 'plant-a' } }, THING), true);
-  assert.equal(holds({ StringEqualsIgnoreCase: { 'iot:ClientId': '${iot:Connection.Thing.Attributes[site]}' } }, { ...THING, clientId: 'PLANT-a' }), true);
+  assert.equal(
+    holds({ StringEqualsIgnoreCase: { 'iot:ClientId': '${iot:Connection.Thing.Attributes[site]}' } }, { ...THING, clientId: 'PLANT-a' }),
+    true,
+  );
   assert.equal(holds({ StringNotEqualsIgnoreCase: { 'iot:Connection.Thing.Attributes[site]': 'PLANT-A' } }, THING), false);
   assert.equal(holds({ StringNotEqualsIgnoreCase: { 'iot:Connection.Thing.Attributes[site]': 'plant-b' } }, THING), true);
 });
@@ -79,12 +99,19 @@ test('ArnEquals / ArnLike / ArnNotEquals / ArnNotLike compare the six ARN parts'
 test('Numeric operators', () => {
   const key = 'iot:Connection.Thing.Attributes[floor]';
   const cases: [string, unknown, boolean][] = [
-    ['NumericEquals', 3, true], ['NumericEquals', '3.0', true], ['NumericEquals', 4, false],
-    ['NumericNotEquals', 4, true], ['NumericNotEquals', '3', false],
-    ['NumericLessThan', 4, true], ['NumericLessThan', 3, false],
-    ['NumericLessThanEquals', 3, true], ['NumericLessThanEquals', 2, false],
-    ['NumericGreaterThan', 2, true], ['NumericGreaterThan', 3, false],
-    ['NumericGreaterThanEquals', '3', true], ['NumericGreaterThanEquals', '3.5', false],
+    ['NumericEquals', 3, true],
+    ['NumericEquals', '3.0', true],
+    ['NumericEquals', 4, false],
+    ['NumericNotEquals', 4, true],
+    ['NumericNotEquals', '3', false],
+    ['NumericLessThan', 4, true],
+    ['NumericLessThan', 3, false],
+    ['NumericLessThanEquals', 3, true],
+    ['NumericLessThanEquals', 2, false],
+    ['NumericGreaterThan', 2, true],
+    ['NumericGreaterThan', 3, false],
+    ['NumericGreaterThanEquals', '3', true],
+    ['NumericGreaterThanEquals', '3.5', false],
   ];
   for (const [op, v, expected] of cases) assert.equal(holds({ [op]: { [key]: v } }, THING), expected, `${op} ${String(v)}`);
   assert.equal(holds({ NumericLessThan: { 'iot:Connection.Thing.Attributes[ratio]': '1e0' } }, THING), true);
@@ -145,12 +172,18 @@ test('ForAnyValue / ForAllValues over multi-valued certificate keys', () => {
   assert.equal(holds({ StringNotEquals: { [key]: 'Hooli' } }, THING), true);
   // A single-valued key under a qualifier is a list of one.
   assert.equal(holds({ 'ForAllValues:StringEquals': { 'iot:ClientId': ['pump-7', 'x'] } }, THING), true);
-  assert.equal(holds({ 'ForAnyValue:StringEquals': { 'iot:Certificate.AvailableKeys': 'iot:Certificate.Subject.CommonName' } }, THING), true);
+  assert.equal(
+    holds({ 'ForAnyValue:StringEquals': { 'iot:Certificate.AvailableKeys': 'iot:Certificate.Subject.CommonName' } }, THING),
+    true,
+  );
   assert.equal(holds({ 'ForAnyValue:StringEquals': { 'iot:Certificate.AvailableKeys': 'iot:Certificate.Subject.Title' } }, THING), false);
 });
 
 test('all operators and all keys of a Condition must hold (AND)', () => {
-  const both = { StringEquals: { 'iot:ClientId': 'pump-7', 'iot:Connection.Thing.ThingTypeName': 'Pump' }, Bool: { 'iot:Connection.Thing.IsAttached': 'true' } };
+  const both = {
+    StringEquals: { 'iot:ClientId': 'pump-7', 'iot:Connection.Thing.ThingTypeName': 'Pump' },
+    Bool: { 'iot:Connection.Thing.IsAttached': 'true' },
+  };
   assert.equal(holds(both, THING), true);
   assert.equal(holds({ ...both, StringEquals: { 'iot:ClientId': 'pump-7', 'iot:Connection.Thing.ThingTypeName': 'Valve' } }, THING), false);
   assert.equal(holds({ ...both, Bool: { 'iot:Connection.Thing.IsAttached': 'false' } }, THING), false);

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DefaultDenyDecision, evaluatePolicies, explainDecision, type NamedParsedPolicy, type ParsedPolicy } from '../../src/policy/index.js';
+import {
+  DefaultDenyDecision,
+  evaluatePolicies,
+  explainDecision,
+  type NamedParsedPolicy,
+  type ParsedPolicy,
+} from '../../src/policy/index.js';
 import { deviceContext, doc, fixtureText, named } from './helpers.js';
 
 const claim = named('claim', fixtureText('claim-policy'));
@@ -12,12 +18,22 @@ const keysOnlyClaim = named('claim-keys-only', {
   Version: '2012-10-17',
   Statement: [
     { Effect: 'Allow', Action: ['iot:Connect'], Resource: '*' },
-    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: [
-      'arn:aws:iot:REGION:ACCT:topic/$aws/certificates/create/*',
-      'arn:aws:iot:REGION:ACCT:topic/$aws/provisioning-templates/TEMPLATE/provision/*'] },
-    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: [
-      'arn:aws:iot:REGION:ACCT:topicfilter/$aws/certificates/create/*',
-      'arn:aws:iot:REGION:ACCT:topicfilter/$aws/provisioning-templates/TEMPLATE/provision/*'] },
+    {
+      Effect: 'Allow',
+      Action: ['iot:Publish', 'iot:Receive'],
+      Resource: [
+        'arn:aws:iot:REGION:ACCT:topic/$aws/certificates/create/*',
+        'arn:aws:iot:REGION:ACCT:topic/$aws/provisioning-templates/TEMPLATE/provision/*',
+      ],
+    },
+    {
+      Effect: 'Allow',
+      Action: 'iot:Subscribe',
+      Resource: [
+        'arn:aws:iot:REGION:ACCT:topicfilter/$aws/certificates/create/*',
+        'arn:aws:iot:REGION:ACCT:topicfilter/$aws/provisioning-templates/TEMPLATE/provision/*',
+      ],
+    },
   ],
 });
 
@@ -43,7 +59,7 @@ test('claim policy: the provisioning topics of both flows and nothing else', () 
   assert.equal(allowed(ps, 'iot:RetainPublish', 'topic/$aws/certificates/create/json', ctx), false);
 });
 
-test('AWS\'s keys-only claim policy denies create-from-csr (the gotcha of the AWS example), with a hint', () => {
+test("AWS's keys-only claim policy denies create-from-csr (the gotcha of the AWS example), with a hint", () => {
   const ps = [keysOnlyClaim];
   assert.equal(allowed(ps, 'iot:Publish', 'topic/$aws/certificates/create/json'), true);
   const d = evaluatePolicies(ps, 'iot:Publish', 'topic/$aws/certificates/create-from-csr/json');
@@ -60,7 +76,11 @@ test('device policy: connect only as its thing name, topics only under its thing
   const ctx = deviceContext('born_ABC123');
   assert.equal(allowed(ps, 'iot:Connect', 'client/born_ABC123', ctx), true);
   assert.equal(allowed(ps, 'iot:Connect', 'client/someone_else', ctx), false);
-  assert.equal(allowed(ps, 'iot:Connect', 'client/born_ABC123', { clientId: 'born_ABC123' }), false, 'no thing attached: variables do not resolve');
+  assert.equal(
+    allowed(ps, 'iot:Connect', 'client/born_ABC123', { clientId: 'born_ABC123' }),
+    false,
+    'no thing attached: variables do not resolve',
+  );
   assert.equal(allowed(ps, 'iot:Publish', 'topic/$aws/things/born_ABC123/shadow/update', ctx), true);
   assert.equal(allowed(ps, 'iot:Receive', 'topic/$aws/things/born_ABC123/shadow/update/accepted', ctx), true);
   assert.equal(allowed(ps, 'iot:Subscribe', 'topicfilter/$aws/things/born_ABC123/shadow/#', ctx), true);
@@ -71,7 +91,15 @@ test('device policy: connect only as its thing name, topics only under its thing
 
 test('full-citizen policy allows IoT data and shadow actions; greengrass entries never match iot requests', () => {
   const ps = [citizen];
-  for (const a of ['iot:Publish', 'iot:Subscribe', 'iot:Connect', 'iot:Receive', 'iot:GetThingShadow', 'iot:UpdateThingShadow', 'iot:DeleteThingShadow']) {
+  for (const a of [
+    'iot:Publish',
+    'iot:Subscribe',
+    'iot:Connect',
+    'iot:Receive',
+    'iot:GetThingShadow',
+    'iot:UpdateThingShadow',
+    'iot:DeleteThingShadow',
+  ]) {
     assert.equal(allowed(ps, a, 'topic/x'), true, a);
   }
   assert.equal(allowed(ps, 'iot:RetainPublish', 'topic/x'), false);
@@ -111,11 +139,17 @@ test('ARNs: any partition, region and account; only service iot', () => {
 
 test('explicit Deny wins over every Allow, in any policy and any order', () => {
   const allowAll = named('a-allow', doc({ Effect: 'Allow', Action: 'iot:*', Resource: '*' }));
-  const deny = named('z-deny', doc(
-    { Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/secret/*' },
-    { Sid: 'NoSecrets', Effect: 'Deny', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/secret/*' },
-  ));
-  for (const ps of [[allowAll, deny], [deny, allowAll]]) {
+  const deny = named(
+    'z-deny',
+    doc(
+      { Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/secret/*' },
+      { Sid: 'NoSecrets', Effect: 'Deny', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/secret/*' },
+    ),
+  );
+  for (const ps of [
+    [allowAll, deny],
+    [deny, allowAll],
+  ]) {
     const d = evaluatePolicies(ps, 'iot:Publish', 'topic/secret/x');
     assert.equal(d.allowed, false);
     assert.deepEqual(d.decidingStatement, { policyName: 'z-deny', statementIndex: 1, sid: 'NoSecrets', effect: 'Deny' });
@@ -129,8 +163,17 @@ test('explicit Deny wins over every Allow, in any policy and any order', () => {
 
 test('the first matching Allow (by policy name, then statement) decides', () => {
   const b = named('b', doc({ Effect: 'Allow', Action: 'iot:*', Resource: '*' }));
-  const a = named('a', doc({ Sid: 'Second', Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:r:a:client/z' }, { Sid: 'First', Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }));
-  for (const ps of [[a, b], [b, a]]) {
+  const a = named(
+    'a',
+    doc(
+      { Sid: 'Second', Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:r:a:client/z' },
+      { Sid: 'First', Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
+    ),
+  );
+  for (const ps of [
+    [a, b],
+    [b, a],
+  ]) {
     const d = evaluatePolicies(ps, 'iot:Connect', 'client/y');
     assert.deepEqual(d.decidingStatement, { policyName: 'a', statementIndex: 1, sid: 'First', effect: 'Allow' });
     assert.equal(d.reason, 'allowed by policy "a" statement 1 (Sid "First")');
@@ -141,15 +184,21 @@ test('NotAction and NotResource behave as in IAM', () => {
   const notAction = named('na', doc({ Effect: 'Allow', NotAction: ['iot:Publish', 'iot:Subscribe'], Resource: '*' }));
   assert.equal(allowed([notAction], 'iot:Connect', 'client/a'), true);
   assert.equal(allowed([notAction], 'iot:Publish', 'topic/a'), false);
-  const notResource = named('nr', doc({ Effect: 'Allow', Action: 'iot:Publish', NotResource: ['arn:aws:iot:r:a:topic/admin/*', 'arn:aws:iot:r:a:topic/$aws/*'] }));
+  const notResource = named(
+    'nr',
+    doc({ Effect: 'Allow', Action: 'iot:Publish', NotResource: ['arn:aws:iot:r:a:topic/admin/*', 'arn:aws:iot:r:a:topic/$aws/*'] }),
+  );
   assert.equal(allowed([notResource], 'iot:Publish', 'topic/app/x'), true);
   assert.equal(allowed([notResource], 'iot:Publish', 'topic/admin/x'), false);
   assert.equal(allowed([notResource], 'iot:Receive', 'topic/app/x'), false);
   // Deny everything except own topics.
-  const guard = named('guard', doc(
-    { Effect: 'Allow', Action: 'iot:*', Resource: '*' },
-    { Effect: 'Deny', Action: 'iot:Publish', NotResource: 'arn:aws:iot:r:a:topic/d/${iot:ClientId}/*' },
-  ));
+  const guard = named(
+    'guard',
+    doc(
+      { Effect: 'Allow', Action: 'iot:*', Resource: '*' },
+      { Effect: 'Deny', Action: 'iot:Publish', NotResource: 'arn:aws:iot:r:a:topic/d/${iot:ClientId}/*' },
+    ),
+  );
   assert.equal(allowed([guard], 'iot:Publish', 'topic/d/c1/x', { clientId: 'c1' }), true);
   assert.equal(allowed([guard], 'iot:Publish', 'topic/d/c2/x', { clientId: 'c1' }), false);
   assert.equal(allowed([guard], 'iot:Publish', 'topic/d/c1/x', {}), false, 'unresolved NotResource entry excludes nothing');
@@ -169,7 +218,10 @@ test('no policies: default deny with a lazy reason', () => {
 
 test('explainDecision describes each kind of decision', () => {
   const allow = evaluatePolicies([claim], 'iot:Connect', 'client/x');
-  assert.equal(explainDecision(allow), 'ALLOWED: allowed by policy "claim" statement 0\n  deciding statement: policy "claim", Statement[0], Effect Allow');
+  assert.equal(
+    explainDecision(allow),
+    'ALLOWED: allowed by policy "claim" statement 0\n  deciding statement: policy "claim", Statement[0], Effect Allow',
+  );
   const sub = explainDecision(evaluatePolicies([claim], 'iot:Subscribe', 'topicfilter/a/+/b'));
   assert.match(sub, /^DENIED: denied: no statement allowed iot:Subscribe on topicfilter\/a\/\+\/b/);
   assert.match(sub, /default deny/);
@@ -178,10 +230,17 @@ test('explainDecision describes each kind of decision', () => {
 
 test('a hand-built ParsedPolicy is validated before use', () => {
   const good: ParsedPolicy = {
-    version: '2012-10-17', size: 0, warnings: [],
-    statements: [{ index: 0, effect: 'Allow', actions: ['iot:Connect'], notAction: false, resources: ['*'], notResource: false, conditions: [] }],
+    version: '2012-10-17',
+    size: 0,
+    warnings: [],
+    statements: [
+      { index: 0, effect: 'Allow', actions: ['iot:Connect'], notAction: false, resources: ['*'], notResource: false, conditions: [] },
+    ],
   };
   assert.equal(allowed([{ policyName: 'h', policy: good }], 'iot:Connect', 'client/a'), true);
   const bad = { ...good, statements: [{ ...good.statements[0]!, resources: ['topic/a'] }] };
-  assert.throws(() => evaluatePolicies([{ policyName: 'h', policy: bad }], 'iot:Connect', 'client/a'), { code: 'MalformedPolicy', path: 'Statement[0].Resource[0]' });
+  assert.throws(() => evaluatePolicies([{ policyName: 'h', policy: bad }], 'iot:Connect', 'client/a'), {
+    code: 'MalformedPolicy',
+    path: 'Statement[0].Resource[0]',
+  });
 });

@@ -74,14 +74,32 @@ test('${*} ${?} ${$} are the literal characters', () => {
 
 test('tokenize merges literals and collapses star runs', () => {
   const t = tokenize('a${*}b***c?${iot:ClientId}', W);
-  assert.deepEqual(t.map((x) => [x.kind, x.text]), [[0, 'a*b'], [1, '*'], [0, 'c'], [2, '?'], [3, 'iot:ClientId']]);
+  assert.deepEqual(
+    t.map((x) => [x.kind, x.text]),
+    [
+      [0, 'a*b'],
+      [1, '*'],
+      [0, 'c'],
+      [2, '?'],
+      [3, 'iot:ClientId'],
+    ],
+  );
   const lit = tokenize('a*?${x}', { wildcards: false, variables: false });
-  assert.deepEqual(lit.map((x) => [x.kind, x.text]), [[0, 'a*?${x}']]);
+  assert.deepEqual(
+    lit.map((x) => [x.kind, x.text]),
+    [[0, 'a*?${x}']],
+  );
 });
 
 test('adversarial patterns finish in milliseconds', () => {
   const subject = 'a'.repeat(100_000);
-  const cases = ['*a'.repeat(2000) + '*b', `*${'?'.repeat(3000)}b*`, `*${'a'.repeat(5000)}b*`, `${'*a?'.repeat(1000)}c`, `${'?'.repeat(100)}*${'a*'.repeat(500)}b`];
+  const cases = [
+    '*a'.repeat(2000) + '*b',
+    `*${'?'.repeat(3000)}b*`,
+    `*${'a'.repeat(5000)}b*`,
+    `${'*a?'.repeat(1000)}c`,
+    `${'?'.repeat(100)}*${'a*'.repeat(500)}b`,
+  ];
   for (const p of cases) {
     const g = compileGlob(p, W);
     const t = performance.now();
@@ -111,14 +129,19 @@ test('property: the matcher agrees with a regular-expression reference', () => {
 
 test('property: a subject matches itself with some characters replaced by ? or with * inserted', () => {
   fc.assert(
-    fc.property(fc.string({ maxLength: 30 }), fc.array(fc.nat(), { maxLength: 5 }), fc.array(fc.nat(), { maxLength: 3 }), (subject, stars, qmarks) => {
-      // Units: escape the pattern-special characters so each unit is one subject code point.
-      const units = Array.from(subject, (c) => (c === '*' || c === '?' || c === '$' ? `\${${c}}` : c));
-      for (const q of qmarks) if (units.length > 0) units[q % units.length] = '?';
-      for (const st of stars) units.splice(st % (units.length + 1), 0, '*');
-      const pattern = units.join('');
-      assert.equal(compileGlob(pattern, W).match(subject, {}), true, `${pattern} should match ${subject}`);
-    }),
+    fc.property(
+      fc.string({ maxLength: 30 }),
+      fc.array(fc.nat(), { maxLength: 5 }),
+      fc.array(fc.nat(), { maxLength: 3 }),
+      (subject, stars, qmarks) => {
+        // Units: escape the pattern-special characters so each unit is one subject code point.
+        const units = Array.from(subject, (c) => (c === '*' || c === '?' || c === '$' ? `\${${c}}` : c));
+        for (const q of qmarks) if (units.length > 0) units[q % units.length] = '?';
+        for (const st of stars) units.splice(st % (units.length + 1), 0, '*');
+        const pattern = units.join('');
+        assert.equal(compileGlob(pattern, W).match(subject, {}), true, `${pattern} should match ${subject}`);
+      },
+    ),
     { numRuns: 1000 },
   );
 });

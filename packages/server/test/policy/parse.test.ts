@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  AWS_MAX_CHARS,
-  DEFAULT_MAX_CHARS,
-  evaluatePolicies,
-  parsePolicy,
-  policyToDocument,
-  PolicyError,
-} from '../../src/policy/index.js';
+import { AWS_MAX_CHARS, DEFAULT_MAX_CHARS, evaluatePolicies, parsePolicy, policyToDocument, PolicyError } from '../../src/policy/index.js';
 import { doc, fixtureText } from './helpers.js';
 
 const ALLOW_ALL = { Effect: 'Allow', Action: 'iot:*', Resource: '*' };
@@ -38,18 +31,45 @@ test('the three example policies parse without warnings', () => {
 });
 
 test('statement fields are exposed as parsed data', () => {
-  const p = parsePolicy(doc(
-    { Sid: 'Pub', Effect: 'Allow', Action: 'iot:Publish', Resource: ['arn:aws:iot:r:1:topic/a'] },
-    { Effect: 'Deny', NotAction: ['iot:Connect'], NotResource: 'arn:aws:iot:r:1:client/x', Condition: { Bool: { 'iot:Connection.Thing.IsAttached': true } } },
-  ));
+  const p = parsePolicy(
+    doc(
+      { Sid: 'Pub', Effect: 'Allow', Action: 'iot:Publish', Resource: ['arn:aws:iot:r:1:topic/a'] },
+      {
+        Effect: 'Deny',
+        NotAction: ['iot:Connect'],
+        NotResource: 'arn:aws:iot:r:1:client/x',
+        Condition: { Bool: { 'iot:Connection.Thing.IsAttached': true } },
+      },
+    ),
+  );
   const [a, b] = p.statements;
-  assert.deepEqual({ ...a }, { index: 0, sid: 'Pub', effect: 'Allow', actions: ['iot:Publish'], notAction: false, resources: ['arn:aws:iot:r:1:topic/a'], notResource: false, conditions: [] });
+  assert.deepEqual(
+    { ...a },
+    {
+      index: 0,
+      sid: 'Pub',
+      effect: 'Allow',
+      actions: ['iot:Publish'],
+      notAction: false,
+      resources: ['arn:aws:iot:r:1:topic/a'],
+      notResource: false,
+      conditions: [],
+    },
+  );
   assert.equal(b?.notAction, true);
   assert.equal(b?.notResource, true);
-  assert.deepEqual({ ...b?.conditions[0] }, {
-    operator: 'Bool', base: 'Bool', qualifier: null, ifExists: false,
-    key: 'iot:Connection.Thing.IsAttached', knownKey: true, values: ['true'],
-  });
+  assert.deepEqual(
+    { ...b?.conditions[0] },
+    {
+      operator: 'Bool',
+      base: 'Bool',
+      qualifier: null,
+      ifExists: false,
+      key: 'iot:Connection.Thing.IsAttached',
+      knownKey: true,
+      values: ['true'],
+    },
+  );
   assert.ok(p.size > 0);
 });
 
@@ -93,30 +113,71 @@ test('malformed conditions report operator, key and value', () => {
   const withCond = (Condition: unknown): unknown => doc({ ...ALLOW_ALL, Condition });
   rejects(withCond([]), 'Statement[0].Condition', 'must be an object');
   rejects(withCond({ StringEqualz: { 'iot:ClientId': 'a' } }), 'Statement[0].Condition.StringEqualz', 'unknown condition operator');
-  rejects(withCond({ 'ForSomeValues:StringLike': { k: 'a' } }), 'Statement[0].Condition["ForSomeValues:StringLike"]', 'unknown condition operator');
+  rejects(
+    withCond({ 'ForSomeValues:StringLike': { k: 'a' } }),
+    'Statement[0].Condition["ForSomeValues:StringLike"]',
+    'unknown condition operator',
+  );
   rejects(withCond({ NullIfExists: { k: 'true' } }), 'Statement[0].Condition.NullIfExists', 'unknown condition operator');
   rejects(withCond({ 'ForAnyValue:Null': { k: 'true' } }), 'Statement[0].Condition["ForAnyValue:Null"]', 'unknown condition operator');
   rejects(withCond({ StringEquals: 'x' }), 'Statement[0].Condition.StringEquals', 'must be an object');
   rejects(withCond({ StringEquals: {} }), 'Statement[0].Condition.StringEquals', 'must be an object');
   rejects(withCond({ StringEquals: { 'iot:ClientId': [] } }), 'Statement[0].Condition.StringEquals["iot:ClientId"]', 'empty list');
-  rejects(withCond({ StringEquals: { 'iot:ClientId': null } }), 'Statement[0].Condition.StringEquals["iot:ClientId"]', 'string, number or boolean');
-  rejects(withCond({ StringEquals: { 'iot:ClientId': ['a', { b: 1 }] } }), 'Statement[0].Condition.StringEquals["iot:ClientId"][1]', 'string, number or boolean');
-  rejects(withCond({ NumericLessThan: { 'iot:Connection.Thing.Attributes[n]': 'ten' } }), 'Statement[0].Condition.NumericLessThan["iot:Connection.Thing.Attributes[n]"]', 'is not a number');
-  rejects(withCond({ IpAddress: { 'aws:SourceIp': ['10.0.0.0/8', '10.0.0.0/33'] } }), 'Statement[0].Condition.IpAddress["aws:SourceIp"][1]', 'not an IP address');
-  rejects(withCond({ Bool: { 'iot:Connection.Thing.IsAttached': 'yes' } }), 'Statement[0].Condition.Bool["iot:Connection.Thing.IsAttached"]', '"true" or "false"');
+  rejects(
+    withCond({ StringEquals: { 'iot:ClientId': null } }),
+    'Statement[0].Condition.StringEquals["iot:ClientId"]',
+    'string, number or boolean',
+  );
+  rejects(
+    withCond({ StringEquals: { 'iot:ClientId': ['a', { b: 1 }] } }),
+    'Statement[0].Condition.StringEquals["iot:ClientId"][1]',
+    'string, number or boolean',
+  );
+  rejects(
+    withCond({ NumericLessThan: { 'iot:Connection.Thing.Attributes[n]': 'ten' } }),
+    'Statement[0].Condition.NumericLessThan["iot:Connection.Thing.Attributes[n]"]',
+    'is not a number',
+  );
+  rejects(
+    withCond({ IpAddress: { 'aws:SourceIp': ['10.0.0.0/8', '10.0.0.0/33'] } }),
+    'Statement[0].Condition.IpAddress["aws:SourceIp"][1]',
+    'not an IP address',
+  );
+  rejects(
+    withCond({ Bool: { 'iot:Connection.Thing.IsAttached': 'yes' } }),
+    'Statement[0].Condition.Bool["iot:Connection.Thing.IsAttached"]',
+    '"true" or "false"',
+  );
   rejects(withCond({ Null: { 'iot:ClientId': 'maybe' } }), 'Statement[0].Condition.Null["iot:ClientId"]', '"true"');
 });
 
 test('scalar condition values are converted to strings as IAM does', () => {
-  const p = parsePolicy(doc({ ...ALLOW_ALL, Condition: { NumericEquals: { 'iot:Connection.Thing.Attributes[n]': [3, '4.5'] }, Bool: { 'iot:Connection.Thing.IsAttached': false } } }));
-  assert.deepEqual(p.statements[0]?.conditions.map((c) => c.values), [['3', '4.5'], ['false']]);
+  const p = parsePolicy(
+    doc({
+      ...ALLOW_ALL,
+      Condition: {
+        NumericEquals: { 'iot:Connection.Thing.Attributes[n]': [3, '4.5'] },
+        Bool: { 'iot:Connection.Thing.IsAttached': false },
+      },
+    }),
+  );
+  assert.deepEqual(
+    p.statements[0]?.conditions.map((c) => c.values),
+    [['3', '4.5'], ['false']],
+  );
 });
 
 test('warnings flag legal but suspicious content', () => {
-  const p = parsePolicy(doc(
-    { Effect: 'Allow', Action: ['iot:Publishh', 'greengrass:*', 'iot:Get*'], Resource: 'arn:aws:iot:r:a:topic/${iot:ClientID}/${iot:Nope}' },
-    { Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: { StringEquals: { 'iot:Unknown.Key': 'x' } } },
-  ));
+  const p = parsePolicy(
+    doc(
+      {
+        Effect: 'Allow',
+        Action: ['iot:Publishh', 'greengrass:*', 'iot:Get*'],
+        Resource: 'arn:aws:iot:r:a:topic/${iot:ClientID}/${iot:Nope}',
+      },
+      { Effect: 'Allow', Action: 'iot:Connect', Resource: '*', Condition: { StringEquals: { 'iot:Unknown.Key': 'x' } } },
+    ),
+  );
   assert.equal(p.warnings.length, 3, p.warnings.join('\n'));
   assert.match(p.warnings[0] ?? '', /Statement\[0\]\.Action\[0\].*iot:Publishh.*not an AWS IoT data-plane action/);
   assert.match(p.warnings[1] ?? '', /Statement\[0\]\.Resource: unknown policy variable \$\{iot:Nope\}/);
@@ -125,7 +186,10 @@ test('warnings flag legal but suspicious content', () => {
 });
 
 test('Version 2008-10-17 is accepted and keeps ${...} literal', () => {
-  const p = parsePolicy({ Version: '2008-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/${iot:ClientId}' }] });
+  const p = parsePolicy({
+    Version: '2008-10-17',
+    Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:r:a:topic/${iot:ClientId}' }],
+  });
   assert.equal(p.version, '2008-10-17');
   assert.match(p.warnings[0] ?? '', /literal text/);
   const ps = [{ policyName: 'old', policy: p }];
@@ -165,7 +229,12 @@ test('hostile shapes throw PolicyError, never TypeError or RangeError', () => {
   cyclic['Statement'] = cyclic;
   rejects(cyclic, '', 'cannot be converted to JSON');
   rejects({ Version: '2012-10-17', Statement: [{ ...ALLOW_ALL, Sid: 10n }] }, '', 'cannot be converted');
-  const throwing = { Version: '2012-10-17', get Statement(): never { throw new Error('boom'); } };
+  const throwing = {
+    Version: '2012-10-17',
+    get Statement(): never {
+      throw new Error('boom');
+    },
+  };
   rejects(throwing, '', 'cannot be converted');
   rejects(42, '', 'must be a JSON text or an object');
   rejects(null, '', 'must be a JSON text or an object');
@@ -181,22 +250,40 @@ test('huge Statement arrays are bounded by maxChars and parse linearly when allo
 });
 
 test('__proto__ and constructor keys are plain data', () => {
-  const text = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*","Condition":{"StringEquals":{"__proto__":"x","constructor":"y"}}}]}';
+  const text =
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*","Condition":{"StringEquals":{"__proto__":"x","constructor":"y"}}}]}';
   const p = parsePolicy(text);
   const conds = p.statements[0]?.conditions ?? [];
-  assert.deepEqual(conds.map((c) => [c.key, c.knownKey]), [['__proto__', false], ['constructor', false]]);
+  assert.deepEqual(
+    conds.map((c) => [c.key, c.knownKey]),
+    [
+      ['__proto__', false],
+      ['constructor', false],
+    ],
+  );
   assert.equal(({} as Record<string, unknown>)['x'], undefined);
   // An absent key makes StringEquals false: the statement does not apply.
   assert.equal(evaluatePolicies([{ policyName: 'p', policy: p }], 'iot:Connect', 'client/a', { clientId: 'a' }).allowed, false);
-  rejects('{"Version":"2012-10-17","Statement":[{"__proto__":{"Effect":"Allow"},"Action":"iot:*","Resource":"*"}]}', 'Statement[0].__proto__', 'unknown statement element');
-  rejects('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*","Condition":{"__proto__":{"k":"v"}}}]}', 'Statement[0].Condition.__proto__', 'unknown condition operator');
+  rejects(
+    '{"Version":"2012-10-17","Statement":[{"__proto__":{"Effect":"Allow"},"Action":"iot:*","Resource":"*"}]}',
+    'Statement[0].__proto__',
+    'unknown statement element',
+  );
+  rejects(
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*","Condition":{"__proto__":{"k":"v"}}}]}',
+    'Statement[0].Condition.__proto__',
+    'unknown condition operator',
+  );
   rejects('{"__proto__":{"Version":"2012-10-17"},"Statement":[]}', '__proto__', 'unknown policy element');
 });
 
 test('policyToDocument round-trips', () => {
   const p = parsePolicy(fixtureText('claim-policy'));
   const again = parsePolicy(policyToDocument(p));
-  assert.deepEqual(again.statements.map((s) => ({ ...s })), p.statements.map((s) => ({ ...s })));
+  assert.deepEqual(
+    again.statements.map((s) => ({ ...s })),
+    p.statements.map((s) => ({ ...s })),
+  );
 });
 
 test('PolicyError carries code, path and detail', () => {

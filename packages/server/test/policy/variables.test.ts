@@ -13,7 +13,12 @@ function allowsTopic(pattern: string, topic: string, ctx: PolicyContext): boolea
 const CERT_CTX: PolicyContext = {
   clientId: 'c1',
   certificate: {
-    subject: { CommonName: ['dev-42'], Organization: ['Acme', 'Globex', 'Initech'], Country: ['US', 'C*N'], OrganizationalUnit: ['a', 'b', 'c', 'd', 'e', 'f'] },
+    subject: {
+      CommonName: ['dev-42'],
+      Organization: ['Acme', 'Globex', 'Initech'],
+      Country: ['US', 'C*N'],
+      OrganizationalUnit: ['a', 'b', 'c', 'd', 'e', 'f'],
+    },
     issuer: { CommonName: ['Fleet CA'], Organization: ['Acme'] },
     subjectAltNames: { DNSName: ['dev-42.example.com', 'alt.example.com'], IPAddress: ['10.0.0.7'] },
     serialNumber: '123456789',
@@ -46,7 +51,9 @@ test('aws:SourceIp substitutes the source address', () => {
 });
 
 test('thing variables resolve only when ctx.thing is set', () => {
-  const ctx = deviceContext('pump-7', { thing: { thingName: 'pump-7', thingTypeName: 'Pump', attributes: { site: 'plant-3', zone: 'z#1' }, isAttached: true } });
+  const ctx = deviceContext('pump-7', {
+    thing: { thingName: 'pump-7', thingTypeName: 'Pump', attributes: { site: 'plant-3', zone: 'z#1' }, isAttached: true },
+  });
   assert.equal(allowsTopic('t/${iot:Connection.Thing.ThingName}', 't/pump-7', ctx), true);
   assert.equal(allowsTopic('t/${iot:Connection.Thing.ThingTypeName}', 't/Pump', ctx), true);
   assert.equal(allowsTopic('t/${iot:Connection.Thing.Attributes[site]}/*', 't/plant-3/x', ctx), true);
@@ -106,17 +113,31 @@ test('.List and AvailableKeys never substitute into a Resource, but are multi-va
   // Condition keys are compared, not substituted: no character refusal.
   assert.equal(resolveConditionKey(parseVariableName('iot:Certificate.Subject.Country.1')!, CERT_CTX), 'C*N');
   assert.deepEqual(availableCertificateKeys(CERT_CTX), [
-    'iot:Certificate.Subject.CommonName', 'iot:Certificate.Subject.Organization', 'iot:Certificate.Subject.OrganizationalUnit',
-    'iot:Certificate.Subject.Country', 'iot:Certificate.Issuer.CommonName', 'iot:Certificate.Issuer.Organization',
-    'iot:Certificate.Subject.AlternativeName.DNSName', 'iot:Certificate.Subject.AlternativeName.IPAddress',
+    'iot:Certificate.Subject.CommonName',
+    'iot:Certificate.Subject.Organization',
+    'iot:Certificate.Subject.OrganizationalUnit',
+    'iot:Certificate.Subject.Country',
+    'iot:Certificate.Issuer.CommonName',
+    'iot:Certificate.Issuer.Organization',
+    'iot:Certificate.Subject.AlternativeName.DNSName',
+    'iot:Certificate.Subject.AlternativeName.IPAddress',
     'iot:Certificate.SerialNumber',
   ]);
   assert.equal(resolveConditionKey(parseVariableName('iot:Certificate.AvailableKeys')!, {}), undefined);
 });
 
 test('unknown variable names do not parse', () => {
-  for (const name of ['iot:Nope', 'iot:Certificate.Subject.Email', 'iot:Certificate.Subject.CommonName.x', 'iot:Certificate.Subject.CommonName.1.2',
-    'iot:Certificate.Other.CommonName', 'iot:Connection.Thing.Attributes[]', 'iot:Connection.Thing.Attributes[a]b]', '__proto__', 'constructor']) {
+  for (const name of [
+    'iot:Nope',
+    'iot:Certificate.Subject.Email',
+    'iot:Certificate.Subject.CommonName.x',
+    'iot:Certificate.Subject.CommonName.1.2',
+    'iot:Certificate.Other.CommonName',
+    'iot:Connection.Thing.Attributes[]',
+    'iot:Connection.Thing.Attributes[a]b]',
+    '__proto__',
+    'constructor',
+  ]) {
     assert.equal(parseVariableName(name), null, name);
   }
 });

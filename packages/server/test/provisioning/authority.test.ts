@@ -52,13 +52,20 @@ describe('registry authority', () => {
   function refusalLogged(pattern: RegExp): void {
     assert.ok(
       lab.logs.some((l) => pattern.test(l.msg)),
-      `no log line matches ${pattern}:\n${lab.logs.map((l) => l.msg).slice(-10).join('\n')}`,
+      `no log line matches ${pattern}:\n${lab.logs
+        .map((l) => l.msg)
+        .slice(-10)
+        .join('\n')}`,
     );
   }
 
   test('an unknown certificate is refused with CONNACK 5 (after the JIT registration hook declined)', async () => {
     const issued = await issueDeviceCertificate(lab.ca, { subject: { CN: 'stranger' } });
-    const stranger: DeviceCredentials = { certificateId: issued.certificateId, cert: issued.certificatePem, key: issued.privateKeyPem as string };
+    const stranger: DeviceCredentials = {
+      certificateId: issued.certificateId,
+      cert: issued.certificatePem,
+      key: issued.privateKeyPem as string,
+    };
     assert.equal(await connackRefusal(lab, stranger, 'stranger'), 5);
     assert.deepEqual(unregisteredCalls, [issued.certificateId]);
     refusalLogged(new RegExp(`certificate ${issued.certificateId} is not registered`));
@@ -104,14 +111,21 @@ describe('registry authority', () => {
     await lab.registry.things.create({ name: 'meter-9', attributes: { site: 'berlin' } });
     await lab.registry.thingPrincipals.attach('meter-9', creds.certificateId);
     const client = await lab.connect(creds, 'meter-9');
-    assert.deepEqual(await subscribeGranted(client, ['site/berlin/power', 'site/paris/power', 'cn/meter-9', 'cn/meter-8']), [0, 128, 0, 128]);
+    assert.deepEqual(
+      await subscribeGranted(client, ['site/berlin/power', 'site/paris/power', 'cn/meter-9', 'cn/meter-8']),
+      [0, 128, 0, 128],
+    );
     await client.endAsync();
   });
 
   test('an exclusively attached thing provides the thing variables whatever the client id', async () => {
     await lab.registry.policies.create({
       name: 'exclusive_vars',
-      document: policyDoc(ALLOW_CONNECT, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/own/${iot:Connection.Thing.ThingName}' }),
+      document: policyDoc(ALLOW_CONNECT, {
+        Effect: 'Allow',
+        Action: 'iot:Subscribe',
+        Resource: 'arn:aws:iot:*:*:topicfilter/own/${iot:Connection.Thing.ThingName}',
+      }),
     });
     const creds = await lab.registerCertificate('exclusive', ['exclusive_vars']);
     await lab.registry.things.create({ name: 'excl-1' });
@@ -123,7 +137,10 @@ describe('registry authority', () => {
 
   test('thing-group policies apply only when the client id is the thing name', async () => {
     await lab.registry.policies.create({ name: 'connect_only', document: policyDoc(ALLOW_CONNECT) });
-    await lab.registry.policies.create({ name: 'group_topics', document: policyDoc({ Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/group/*' }) });
+    await lab.registry.policies.create({
+      name: 'group_topics',
+      document: policyDoc({ Effect: 'Allow', Action: 'iot:Subscribe', Resource: 'arn:aws:iot:*:*:topicfilter/group/*' }),
+    });
     await lab.registry.thingGroups.create({ name: 'line-1' });
     await lab.registry.policies.attach('group_topics', { type: 'thing-group', id: 'line-1' });
     const creds = await lab.registerCertificate('grouped', ['connect_only']);
@@ -149,7 +166,11 @@ describe('registry authority', () => {
 
     await lab.registry.policies.createVersion(
       'evolving',
-      policyDoc(ALLOW_CONNECT, { Effect: 'Allow', Action: 'iot:Subscribe', Resource: ['arn:aws:iot:*:*:topicfilter/a/*', 'arn:aws:iot:*:*:topicfilter/b/*'] }),
+      policyDoc(ALLOW_CONNECT, {
+        Effect: 'Allow',
+        Action: 'iot:Subscribe',
+        Resource: ['arn:aws:iot:*:*:topicfilter/a/*', 'arn:aws:iot:*:*:topicfilter/b/*'],
+      }),
       { setAsDefault: true },
     );
     await eventually(async () => (await subscribeGranted(client, 'b/2'))[0] === 0, 'the new policy version allowing b/*');

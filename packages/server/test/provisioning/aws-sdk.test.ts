@@ -44,7 +44,9 @@ async function sdkConnect(lab: Lab, certPem: string, keyPem: string, clientId: s
 /** Subscribes to an operation's accepted and rejected topics; resolves with the first reply. */
 function awaitReply<T>(
   subscribeAccepted: (handler: (error?: iotidentity.IotIdentityError, response?: T) => void) => Promise<unknown>,
-  subscribeRejected: (handler: (error?: iotidentity.IotIdentityError, response?: iotidentity.model.ErrorResponse) => void) => Promise<unknown>,
+  subscribeRejected: (
+    handler: (error?: iotidentity.IotIdentityError, response?: iotidentity.model.ErrorResponse) => void,
+  ) => Promise<unknown>,
 ): { subscribed: Promise<unknown>; reply: Promise<T> } {
   let resolve!: (value: T) => void;
   let reject!: (error: Error) => void;
@@ -53,21 +55,30 @@ function awaitReply<T>(
     reject = rej;
   });
   const subscribed = Promise.all([
-    subscribeAccepted((error, response) => (error || response === undefined ? reject(error ?? new Error('empty accepted reply')) : resolve(response))),
+    subscribeAccepted((error, response) =>
+      error || response === undefined ? reject(error ?? new Error('empty accepted reply')) : resolve(response),
+    ),
     subscribeRejected((error, response) => reject(error ?? new Error(`rejected: ${JSON.stringify(response)}`))),
   ]);
   return { subscribed, reply: within(reply, 10_000, 'no provisioning reply') };
 }
 
 /** RegisterThing through the SDK. */
-async function sdkRegisterThing(identity: iotidentity.IotIdentityClient, token: string, serial: string): Promise<iotidentity.model.RegisterThingResponse> {
+async function sdkRegisterThing(
+  identity: iotidentity.IotIdentityClient,
+  token: string,
+  serial: string,
+): Promise<iotidentity.model.RegisterThingResponse> {
   const qos = mqtt.QoS.AtLeastOnce;
   const { subscribed, reply } = awaitReply<iotidentity.model.RegisterThingResponse>(
     (h) => identity.subscribeToRegisterThingAccepted({ templateName: TEMPLATE }, qos, h),
     (h) => identity.subscribeToRegisterThingRejected({ templateName: TEMPLATE }, qos, h),
   );
   await subscribed;
-  await identity.publishRegisterThing({ templateName: TEMPLATE, certificateOwnershipToken: token, parameters: { SerialNumber: serial } }, qos);
+  await identity.publishRegisterThing(
+    { templateName: TEMPLATE, certificateOwnershipToken: token, parameters: { SerialNumber: serial } },
+    qos,
+  );
   return reply;
 }
 
@@ -78,10 +89,14 @@ async function provePolicy(lab: Lab, certPem: string, keyPem: string, thingName:
     const own = `$aws/things/${thingName}/shadow/update`;
     let resolveMessage!: (payload: string) => void;
     const received = new Promise<string>((resolve) => (resolveMessage = resolve));
-    const granted = await connection.subscribe(own, mqtt.QoS.AtLeastOnce, (_topic, payload) => resolveMessage(Buffer.from(payload).toString('utf8')));
+    const granted = await connection.subscribe(own, mqtt.QoS.AtLeastOnce, (_topic, payload) =>
+      resolveMessage(Buffer.from(payload).toString('utf8')),
+    );
     assert.equal(granted.qos, mqtt.QoS.AtLeastOnce);
     await connection.publish(own, JSON.stringify({ state: { reported: { ok: true } } }), mqtt.QoS.AtLeastOnce);
-    assert.deepEqual(JSON.parse(await within(received, 5000, 'the published message did not come back')), { state: { reported: { ok: true } } });
+    assert.deepEqual(JSON.parse(await within(received, 5000, 'the published message did not come back')), {
+      state: { reported: { ok: true } },
+    });
 
     // aws-crt reports the SUBACK failure return code 0x80 as qos 128.
     const refused = await connection.subscribe('$aws/things/someone_else/shadow/update', mqtt.QoS.AtLeastOnce);

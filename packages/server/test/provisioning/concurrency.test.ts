@@ -46,7 +46,10 @@ describe('concurrent provisioning', () => {
     );
     const all = results.flat();
     assert.equal(all.length, connections * perConnection);
-    assert.deepEqual(all.filter((r) => r.kind !== 'accepted').map((r) => r.body), []);
+    assert.deepEqual(
+      all.filter((r) => r.kind !== 'accepted').map((r) => r.body),
+      [],
+    );
     const names = new Set(all.map((r) => r.body.thingName));
     assert.equal(names.size, 50);
     for (const { keys } of clients) {
@@ -61,12 +64,23 @@ describe('concurrent provisioning', () => {
       const a = await lab.connect(lab.claim, `race-a-${round}`);
       const b = await lab.connect(lab.claim, `race-b-${round}`);
       const keys = await createKeys(a);
-      await Promise.all([subscribeReplies(a, 'RegisterThing', 'json', 'birthing_template'), subscribeReplies(b, 'RegisterThing', 'json', 'birthing_template')]);
+      await Promise.all([
+        subscribeReplies(a, 'RegisterThing', 'json', 'birthing_template'),
+        subscribeReplies(b, 'RegisterThing', 'json', 'birthing_template'),
+      ]);
       const replyA = collectReplies(a, 'RegisterThing', 'json', 1, 'birthing_template');
       const replyB = collectReplies(b, 'RegisterThing', 'json', 1, 'birthing_template');
       await Promise.all([
-        a.publishAsync(requestTopic('RegisterThing', 'json', 'birthing_template'), body('json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `race-${round}-a` } }), { qos: 1 }),
-        b.publishAsync(requestTopic('RegisterThing', 'json', 'birthing_template'), body('json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `race-${round}-b` } }), { qos: 1 }),
+        a.publishAsync(
+          requestTopic('RegisterThing', 'json', 'birthing_template'),
+          body('json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `race-${round}-a` } }),
+          { qos: 1 },
+        ),
+        b.publishAsync(
+          requestTopic('RegisterThing', 'json', 'birthing_template'),
+          body('json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `race-${round}-b` } }),
+          { qos: 1 },
+        ),
       ]);
       const replies = [...(await replyA), ...(await replyB)];
       const winners = replies.filter((r) => r.kind === 'accepted');
@@ -74,10 +88,15 @@ describe('concurrent provisioning', () => {
       const loser = replies.find((r) => r.kind === 'rejected');
       assert.equal(loser?.body.errorCode, 'InvalidCertificateOwnershipToken');
       assert.match(String(loser?.body.errorMessage), /already been used/);
-      const things = [await lab.registry.things.get(`born_race-${round}-a`), await lab.registry.things.get(`born_race-${round}-b`)].filter((t) => t !== null);
+      const things = [await lab.registry.things.get(`born_race-${round}-a`), await lab.registry.things.get(`born_race-${round}-b`)].filter(
+        (t) => t !== null,
+      );
       assert.equal(things.length, 1);
       assert.equal(things[0]?.name, winners[0]?.body.thingName);
-      assert.deepEqual((await lab.registry.thingPrincipals.listForPrincipal(keys.certificateId)).items.map((t) => t.thingName), [winners[0]?.body.thingName]);
+      assert.deepEqual(
+        (await lab.registry.thingPrincipals.listForPrincipal(keys.certificateId)).items.map((t) => t.thingName),
+        [winners[0]?.body.thingName],
+      );
       await Promise.all([a.endAsync(), b.endAsync()]);
     }
   });

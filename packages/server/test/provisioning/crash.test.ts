@@ -76,11 +76,17 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
     }
 
     const configPath = join(dir, 'config.json');
-    await writeFile(configPath, JSON.stringify({ dbPath, caBundle: ca.bundle, serverCert: server.chainPem, serverKey: server.privateKeyPem }));
+    await writeFile(
+      configPath,
+      JSON.stringify({ dbPath, caBundle: ca.bundle, serverCert: server.chainPem, serverKey: server.privateKeyPem }),
+    );
     child = spawn(process.execPath, childCommand(configPath).args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = once(child, 'exit');
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    const [first] = (await Promise.race([once(lines, 'line'), exited.then(() => Promise.reject(new Error('the crash server exited early')))])) as [string];
+    const [first] = (await Promise.race([
+      once(lines, 'line'),
+      exited.then(() => Promise.reject(new Error('the crash server exited early'))),
+    ])) as [string];
     const port = (JSON.parse(first) as { port: number }).port;
 
     // 200 certificates PENDING_ACTIVATION, 10 per claim connection.
@@ -113,14 +119,19 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
     });
     for (const { client } of devices) {
       client.on('message', (topic: string, payload: Buffer) => {
-        if (topic.endsWith('/provision/json/accepted')) acceptedThings.add(String((JSON.parse(payload.toString()) as { thingName: string }).thingName));
+        if (topic.endsWith('/provision/json/accepted'))
+          acceptedThings.add(String((JSON.parse(payload.toString()) as { thingName: string }).thingName));
       });
     }
     await Promise.all(
       devices.flatMap(({ client, keys }) =>
         keys.map((k) =>
           client
-            .publishAsync(requestTopic('RegisterThing', 'json', 'birthing_template'), body('json', { certificateOwnershipToken: k.token, parameters: { SerialNumber: k.serial } }), { qos: 0 })
+            .publishAsync(
+              requestTopic('RegisterThing', 'json', 'birthing_template'),
+              body('json', { certificateOwnershipToken: k.token, parameters: { SerialNumber: k.serial } }),
+              { qos: 0 },
+            )
             .catch(() => undefined),
         ),
       ),
@@ -142,7 +153,9 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
           const cert = await registry.certificates.get(k.certificateId);
           assert.ok(cert, `certificate ${k.certificateId} vanished`);
           const things = (await registry.thingPrincipals.listForPrincipal(k.certificateId)).items.map((t) => t.thingName);
-          const policies = (await registry.policies.listAttached({ type: 'certificate', id: k.certificateId })).items.map((p) => p.policyName);
+          const policies = (await registry.policies.listAttached({ type: 'certificate', id: k.certificateId })).items.map(
+            (p) => p.policyName,
+          );
           const thing = await registry.things.get(`born_${k.serial}`);
           const events = await registry.events.list({ certificateId: k.certificateId, types: ['fleet-provisioning'] });
           const registerEvents = events.filter((e) => e.operation === 'RegisterThing' && e.outcome === 'accepted');
@@ -168,9 +181,16 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
       assert.ok(untouched > 0, 'the kill came after everything was provisioned; nothing was tested mid-way');
       assert.ok(seen.size <= provisioned);
       const db = new Database(dbPath, { readonly: true });
-      const tokens = db.prepare('select count(*) as total, count(used_at) as used from ownership_tokens').get() as { total: number; used: number };
+      const tokens = db.prepare('select count(*) as total, count(used_at) as used from ownership_tokens').get() as {
+        total: number;
+        used: number;
+      };
       db.close();
-      assert.deepEqual(tokens, { total: CONNECTIONS * PER_CONNECTION, used: provisioned }, 'every provisioned certificate used its token, no other did');
+      assert.deepEqual(
+        tokens,
+        { total: CONNECTIONS * PER_CONNECTION, used: provisioned },
+        'every provisioned certificate used its token, no other did',
+      );
     } finally {
       await registry.close();
     }

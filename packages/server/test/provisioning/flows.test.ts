@@ -51,13 +51,19 @@ describe('fleet provisioning flows (SQLite)', () => {
     assert.ok(days > 364 && days < 366, `validity ${days} days`);
 
     // A PENDING_ACTIVATION certificate cannot connect yet.
-    assert.equal(await connackRefusal(lab, { certificateId: keys.certificateId, cert: keys.certificatePem, key: keys.privateKey }, 'born_SN-json'), 5);
+    assert.equal(
+      await connackRefusal(lab, { certificateId: keys.certificateId, cert: keys.certificatePem, key: keys.privateKey }, 'born_SN-json'),
+      5,
+    );
 
     const reply = accepted(await registerThing(claim, keys.token, { SerialNumber: 'SN-json' }));
     assert.deepEqual(reply, { deviceConfiguration: {}, thingName: 'born_SN-json' });
     const cert = await lab.registry.certificates.get(keys.certificateId);
     assert.equal(cert?.status, 'ACTIVE');
-    assert.deepEqual((await lab.registry.thingPrincipals.listForThing('born_SN-json')).items.map((p) => p.certificateId), [keys.certificateId]);
+    assert.deepEqual(
+      (await lab.registry.thingPrincipals.listForThing('born_SN-json')).items.map((p) => p.certificateId),
+      [keys.certificateId],
+    );
     assert.deepEqual(
       (await lab.registry.policies.listAttached({ type: 'certificate', id: keys.certificateId })).items.map((p) => p.policyName),
       ['full_citizen_role'],
@@ -75,7 +81,10 @@ describe('fleet provisioning flows (SQLite)', () => {
     assert.ok(!JSON.stringify(events).includes('PRIVATE KEY'), 'no private key in the event log');
     await claim.endAsync();
 
-    const device = await lab.connect({ certificateId: keys.certificateId, cert: keys.certificatePem, key: keys.privateKey }, 'born_SN-json');
+    const device = await lab.connect(
+      { certificateId: keys.certificateId, cert: keys.certificatePem, key: keys.privateKey },
+      'born_SN-json',
+    );
     assert.deepEqual(await subscribeGranted(device, 'telemetry/born_SN-json', 1), [1]);
     const message = nextMessageOn(device, 'telemetry/born_SN-json');
     await device.publishAsync('telemetry/born_SN-json', 'hello', { qos: 1 });
@@ -106,7 +115,10 @@ describe('fleet provisioning flows (SQLite)', () => {
     assert.equal((await lab.registry.certificates.get(parsed.certificateId))?.status, 'ACTIVE');
     await claim.endAsync();
 
-    const device = await lab.connect({ certificateId: parsed.certificateId, cert: parsed.certificatePem, key: csr.privateKeyPem }, 'born_SN-cbor');
+    const device = await lab.connect(
+      { certificateId: parsed.certificateId, cert: parsed.certificatePem, key: csr.privateKeyPem },
+      'born_SN-cbor',
+    );
     assert.ok(device.connected);
     await device.endAsync();
   });
@@ -165,7 +177,10 @@ describe('fleet provisioning flows (SQLite)', () => {
     const template = JSON.stringify({
       Parameters: { SerialNumber: { Type: 'String' }, Model: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
       Resources: {
-        certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } },
+        certificate: {
+          Type: 'AWS::IoT::Certificate',
+          Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+        },
         thing: {
           Type: 'AWS::IoT::Thing',
           OverrideSettings: { AttributePayload: 'FAIL' },
@@ -185,15 +200,37 @@ describe('fleet provisioning flows (SQLite)', () => {
     const claimCert = await lab.registerCertificate('strict-claim', ['strict_claim']);
     const claim = await lab.connect(claimCert, 'factory-5');
     const first = await createKeys(claim);
-    const ok = accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: first.token, parameters: { SerialNumber: 'strict-1', Model: 'A' } }, 'strict_template'));
+    const ok = accepted(
+      await call(
+        claim,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: first.token, parameters: { SerialNumber: 'strict-1', Model: 'A' } },
+        'strict_template',
+      ),
+    );
     assert.deepEqual(ok, { deviceConfiguration: { model: 'A' }, thingName: 'strict-1' });
     // Same value: FAIL does not trigger.
     const same = await createKeys(claim);
-    accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: same.token, parameters: { SerialNumber: 'strict-1', Model: 'A' } }, 'strict_template'));
+    accepted(
+      await call(
+        claim,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: same.token, parameters: { SerialNumber: 'strict-1', Model: 'A' } },
+        'strict_template',
+      ),
+    );
 
     const second = await createKeys(claim);
     const thingBefore = await lab.registry.things.get('strict-1');
-    const reply = await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'strict-1', Model: 'B' } }, 'strict_template');
+    const reply = await call(
+      claim,
+      'RegisterThing',
+      'json',
+      { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'strict-1', Model: 'B' } },
+      'strict_template',
+    );
     assert.equal(reply.kind, 'rejected');
     assert.equal(reply.body.statusCode, 409);
     assert.equal(reply.body.errorCode, 'ResourceConflict');
@@ -201,7 +238,15 @@ describe('fleet provisioning flows (SQLite)', () => {
     assert.deepEqual(await lab.registry.things.get('strict-1'), thingBefore);
     assert.equal((await lab.registry.certificates.get(second.certificateId))?.status, 'PENDING_ACTIVATION');
     // The token was not consumed by the failed attempt: the device can retry with an acceptable value.
-    accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'strict-2', Model: 'B' } }, 'strict_template'));
+    accepted(
+      await call(
+        claim,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'strict-2', Model: 'B' } },
+        'strict_template',
+      ),
+    );
     await claim.endAsync();
   });
 
@@ -214,7 +259,10 @@ describe('fleet provisioning flows (SQLite)', () => {
         'AWS::IoT::Certificate::Id': { Type: 'String' },
       },
       Resources: {
-        certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'Active' } },
+        certificate: {
+          Type: 'AWS::IoT::Certificate',
+          Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'Active' },
+        },
         policy: {
           Type: 'AWS::IoT::Policy',
           Properties: { PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] } },
@@ -233,14 +281,25 @@ describe('fleet provisioning flows (SQLite)', () => {
       DeviceConfiguration: { line: { Ref: 'Line' } },
     });
     await lab.registry.templates.create({ name: 'update_template', body: template, enabled: true, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.policies.create({ name: 'update_claim', document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] }) });
+    await lab.registry.policies.create({
+      name: 'update_claim',
+      document: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] }),
+    });
     for (const name of ['model-a', 'model-b']) await lab.registry.things.createType({ name });
     for (const name of ['line-a', 'line-b']) await lab.registry.thingGroups.create({ name });
     const claim = await lab.connect(await lab.registerCertificate('update-claim', ['update_claim']), 'factory-update');
     const policiesBefore = (await lab.registry.policies.list({ pageSize: 250 })).items.length;
 
     const first = await createKeys(claim);
-    const one = accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: first.token, parameters: { SerialNumber: 'upd-1', Model: 'model-a', Line: 'line-a' } }, 'update_template'));
+    const one = accepted(
+      await call(
+        claim,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: first.token, parameters: { SerialNumber: 'upd-1', Model: 'model-a', Line: 'line-a' } },
+        'update_template',
+      ),
+    );
     assert.deepEqual(one, { deviceConfiguration: { line: 'line-a' }, thingName: 'upd-1' });
     assert.equal((await lab.registry.policies.list({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was created');
     const [inline] = (await lab.registry.policies.listAttached({ type: 'certificate', id: first.certificateId })).items;
@@ -248,13 +307,27 @@ describe('fleet provisioning flows (SQLite)', () => {
     await lab.registry.things.update('upd-1', { attributes: { site: 'plant-9' }, merge: true });
 
     const second = await createKeys(claim);
-    accepted(await call(claim, 'RegisterThing', 'json', { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'upd-1', Model: 'model-b', Line: 'line-b' } }, 'update_template'));
+    accepted(
+      await call(
+        claim,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: second.token, parameters: { SerialNumber: 'upd-1', Model: 'model-b', Line: 'line-b' } },
+        'update_template',
+      ),
+    );
     const thing = await lab.registry.things.get('upd-1');
     assert.equal(thing?.thingTypeName, 'model-b');
     assert.deepEqual(thing?.attributes, { model: 'model-b', site: 'plant-9' });
-    assert.deepEqual((await lab.registry.thingGroups.listForThing('upd-1')).items.map((g) => g.groupName), ['line-b']);
+    assert.deepEqual(
+      (await lab.registry.thingGroups.listForThing('upd-1')).items.map((g) => g.groupName),
+      ['line-b'],
+    );
     assert.equal((await lab.registry.policies.list({ pageSize: 250 })).items.length, policiesBefore + 1, 'the inline policy was reused');
-    assert.deepEqual((await lab.registry.policies.listAttached({ type: 'certificate', id: second.certificateId })).items.map((p) => p.policyName), [inline?.policyName]);
+    assert.deepEqual(
+      (await lab.registry.policies.listAttached({ type: 'certificate', id: second.certificateId })).items.map((p) => p.policyName),
+      [inline?.policyName],
+    );
     const [event] = await lab.registry.events.list({ certificateId: second.certificateId, newestFirst: true, limit: 1 });
     assert.equal(event?.details?.thingAction, 'update');
     await claim.endAsync();

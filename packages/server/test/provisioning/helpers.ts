@@ -43,7 +43,6 @@ import {
 
 // ------------------------------------------------------------------ fixtures
 
-
 const root = packageRoot();
 
 /** Text of `test/fixtures/<kind>/<name>`. */
@@ -181,7 +180,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   });
   const port = broker.port;
 
-  async function registerCertificate(commonName: string, policies: string[], status: CertificateStatus = 'ACTIVE'): Promise<DeviceCredentials> {
+  async function registerCertificate(
+    commonName: string,
+    policies: string[],
+    status: CertificateStatus = 'ACTIVE',
+  ): Promise<DeviceCredentials> {
     const issued = await issueDeviceCertificate(ca, { subject: { CN: commonName, O: 'fleetprov-tests' } });
     const facts = parseCertificateFacts(issued.certificatePem);
     await registry.certificates.create({
@@ -195,7 +198,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       serial: facts.serialNumberHex,
     });
     for (const p of policies) await registry.policies.attach(p, { type: 'certificate', id: facts.certificateId });
-    return { certificateId: facts.certificateId, cert: issued.certificatePem + ca.issuingCertificatePem, key: issued.privateKeyPem as string };
+    return {
+      certificateId: facts.certificateId,
+      cert: issued.certificatePem + ca.issuingCertificatePem,
+      key: issued.privateKeyPem as string,
+    };
   }
 
   const claim = await registerCertificate('claim', ['claim_policy']);
@@ -266,7 +273,14 @@ export async function subscribeReplies(client: MqttClient, op: Operation, format
 }
 
 /** Collects the next `count` replies to `op` on this client (in arrival order). */
-export function collectReplies(client: MqttClient, op: Operation, format: PayloadFormat, count: number, templateName?: string, timeoutMs = 10_000): Promise<Reply[]> {
+export function collectReplies(
+  client: MqttClient,
+  op: Operation,
+  format: PayloadFormat,
+  count: number,
+  templateName?: string,
+  timeoutMs = 10_000,
+): Promise<Reply[]> {
   const accepted = replyTopic(op, format, 'accepted', templateName);
   const rejected = replyTopic(op, format, 'rejected', templateName);
   return new Promise((resolve, reject) => {
@@ -277,7 +291,11 @@ export function collectReplies(client: MqttClient, op: Operation, format: Payloa
     }, timeoutMs);
     function onMessage(topic: string, payload: Buffer): void {
       if (topic !== accepted && topic !== rejected) return;
-      replies.push({ kind: topic === accepted ? 'accepted' : 'rejected', topic, body: JSON.parse(JSON.stringify(decodePayload(format, payload))) as Record<string, WireValue> });
+      replies.push({
+        kind: topic === accepted ? 'accepted' : 'rejected',
+        topic,
+        body: JSON.parse(JSON.stringify(decodePayload(format, payload))) as Record<string, WireValue>,
+      });
       if (replies.length === count) {
         clearTimeout(timer);
         client.off('message', onMessage);
@@ -308,7 +326,13 @@ export async function request(
 }
 
 /** Subscribes and sends one request. */
-export async function call(client: MqttClient, op: Operation, format: PayloadFormat, payload: Buffer | WireValue, templateName?: string): Promise<Reply> {
+export async function call(
+  client: MqttClient,
+  op: Operation,
+  format: PayloadFormat,
+  payload: Buffer | WireValue,
+  templateName?: string,
+): Promise<Reply> {
   await subscribeReplies(client, op, format, templateName);
   return request(client, op, format, payload, templateName);
 }
@@ -328,7 +352,10 @@ export function rejectedWith(reply: Reply, statusCode: number, errorCode: string
 }
 
 /** CreateKeysAndCertificate (JSON) then the parsed credentials. */
-export async function createKeys(client: MqttClient, format: PayloadFormat = 'json'): Promise<{ certificateId: string; certificatePem: string; privateKey: string; token: string }> {
+export async function createKeys(
+  client: MqttClient,
+  format: PayloadFormat = 'json',
+): Promise<{ certificateId: string; certificatePem: string; privateKey: string; token: string }> {
   const reply = accepted(await call(client, 'CreateKeysAndCertificate', format, {}));
   return {
     certificateId: String(reply.certificateId),
@@ -339,7 +366,13 @@ export async function createKeys(client: MqttClient, format: PayloadFormat = 'js
 }
 
 /** RegisterThing with a token and parameters. */
-export function registerThing(client: MqttClient, token: string, parameters: Record<string, string>, format: PayloadFormat = 'json', template = 'birthing_template'): Promise<Reply> {
+export function registerThing(
+  client: MqttClient,
+  token: string,
+  parameters: Record<string, string>,
+  format: PayloadFormat = 'json',
+  template = 'birthing_template',
+): Promise<Reply> {
   return call(client, 'RegisterThing', format, { certificateOwnershipToken: token, parameters }, template);
 }
 
@@ -378,7 +411,8 @@ export async function subscribeGranted(client: MqttClient, filters: string | str
     return (await client.subscribeAsync(filters, { qos })).map((g) => g.qos);
   } catch (error) {
     const packet = (error as { packet?: { granted?: unknown } }).packet;
-    if (packet && Array.isArray(packet.granted)) return packet.granted.map((g) => (typeof g === 'number' ? g : Number((g as { qos?: number }).qos)));
+    if (packet && Array.isArray(packet.granted))
+      return packet.granted.map((g) => (typeof g === 'number' ? g : Number((g as { qos?: number }).qos)));
     throw error;
   }
 }
@@ -423,7 +457,10 @@ export async function snapshot(lab: Lab): Promise<Snapshot> {
   if (lab.sqlitePath !== null) {
     const db = new Database(lab.sqlitePath, { readonly: true });
     try {
-      const row = db.prepare('select count(*) as total, count(used_at) as used from ownership_tokens').get() as { total: number; used: number };
+      const row = db.prepare('select count(*) as total, count(used_at) as used from ownership_tokens').get() as {
+        total: number;
+        used: number;
+      };
       tokens = { total: row.total, used: row.used };
     } finally {
       db.close();
@@ -433,7 +470,9 @@ export async function snapshot(lab: Lab): Promise<Snapshot> {
 }
 
 /** The newest rejected provisioning event. */
-export async function lastRejection(registry: Registry): Promise<{ errorCode: string | null; message: string | null; operation: string | null }> {
+export async function lastRejection(
+  registry: Registry,
+): Promise<{ errorCode: string | null; message: string | null; operation: string | null }> {
   const [event] = await registry.events.list({ outcome: 'rejected', newestFirst: true, limit: 1 });
   assert.ok(event, 'no rejected event was recorded');
   return { errorCode: event.errorCode, message: event.message, operation: event.operation };

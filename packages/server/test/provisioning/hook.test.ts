@@ -51,19 +51,40 @@ describe('pre-provisioning hook', () => {
         parameters: { SerialNumber: 'from-device', Extra: 'x' },
       },
     );
-    const [event0] = await lab.registry.events.list({ certificateId: keys.certificateId, types: ['fleet-provisioning'], newestFirst: true, limit: 1 });
+    const [event0] = await lab.registry.events.list({
+      certificateId: keys.certificateId,
+      types: ['fleet-provisioning'],
+      newestFirst: true,
+      limit: 1,
+    });
     assert.deepEqual(event0?.details?.parameterOverrides, ['SerialNumber']);
   });
 
   const denials: Array<[string, () => Promise<unknown>, RegExp]> = [
     ['allowProvisioning false', async () => ({ allowProvisioning: false }), /the hook denied provisioning \(allowProvisioning is false\)/],
-    ['allowProvisioning "true" (a string)', async () => ({ allowProvisioning: 'true' }), /malformed reply: allowProvisioning must be the boolean true or false, got the string "true"/],
-    ['allowProvisioning "yes"', async () => ({ allowProvisioning: 'yes' }), /malformed reply: allowProvisioning must be the boolean true or false, got the string "yes"/],
+    [
+      'allowProvisioning "true" (a string)',
+      async () => ({ allowProvisioning: 'true' }),
+      /malformed reply: allowProvisioning must be the boolean true or false, got the string "true"/,
+    ],
+    [
+      'allowProvisioning "yes"',
+      async () => ({ allowProvisioning: 'yes' }),
+      /malformed reply: allowProvisioning must be the boolean true or false, got the string "yes"/,
+    ],
     ['a throwing hook', async () => Promise.reject(new Error('lambda crashed')), /the hook failed with an error/],
     ['a hook that never answers', () => new Promise<unknown>(() => undefined), /the hook did not answer within 200 ms \(timeout\)/],
     ['a malformed answer', async () => null, /malformed reply \(null instead of a JSON object\)/],
-    ['nested overrides', async () => ({ allowProvisioning: true, parameterOverrides: { SerialNumber: { x: 1 } } }), /parameterOverrides.SerialNumber must be a string, got an object/],
-    ['a number override', async () => ({ allowProvisioning: true, parameterOverrides: { SerialNumber: 42 } }), /parameterOverrides.SerialNumber must be a string, got the number 42/],
+    [
+      'nested overrides',
+      async () => ({ allowProvisioning: true, parameterOverrides: { SerialNumber: { x: 1 } } }),
+      /parameterOverrides.SerialNumber must be a string, got an object/,
+    ],
+    [
+      'a number override',
+      async () => ({ allowProvisioning: true, parameterOverrides: { SerialNumber: 42 } }),
+      /parameterOverrides.SerialNumber must be a string, got the number 42/,
+    ],
   ];
   for (const [name, hook, logged] of denials) {
     test(`${name}: 403 AccessDenied and nothing is created`, async () => {
@@ -71,13 +92,23 @@ describe('pre-provisioning hook', () => {
       const keys = await createKeys(claim);
       const before = await snapshot(lab);
       const reply = await registerThing(claim, keys.token, { SerialNumber: `denied-${name.replace(/\W+/g, '-')}` });
-      rejectedWith(reply, 403, 'AccessDenied', new RegExp(`^provisioning with template birthing_template was denied by its pre-provisioning hook: .*${logged.source}`));
+      rejectedWith(
+        reply,
+        403,
+        'AccessDenied',
+        new RegExp(`^provisioning with template birthing_template was denied by its pre-provisioning hook: .*${logged.source}`),
+      );
       assert.deepEqual(await snapshot(lab), before);
       const line = lab.logs.findLast((l) => /rejected \(AccessDenied\)/.test(l.msg));
       assert.ok(line);
       assert.match(String((line.err as { message?: unknown } | undefined)?.message), logged);
       // The reason is in the event log too.
-      const [event] = await lab.registry.events.list({ certificateId: keys.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
+      const [event] = await lab.registry.events.list({
+        certificateId: keys.certificateId,
+        outcome: 'rejected',
+        newestFirst: true,
+        limit: 1,
+      });
       assert.match(String(event?.message), logged);
       // The token is still usable once the hook allows it.
       answer = async () => ({ allowProvisioning: true });

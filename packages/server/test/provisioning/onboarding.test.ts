@@ -6,7 +6,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { AuthenticationResult, ConnectAttempt } from '../../src/broker/index.js';
-import { createRegistryAuthority, onboardingAuthority, type OnboardingAttempt, type OnboardingMethod } from '../../src/provisioning/index.js';
+import {
+  createRegistryAuthority,
+  onboardingAuthority,
+  type OnboardingAttempt,
+  type OnboardingMethod,
+} from '../../src/provisioning/index.js';
 import { certificateId as certificateIdOf } from '../../src/pki/index.js';
 import type { CertificateRow } from '../../src/registry/index.js';
 import type { ServiceContext } from '../../src/service-context.js';
@@ -86,10 +91,16 @@ describe('onboarding authority', () => {
     const { ctx } = fakeContext(null);
     const jit: OnboardingMethod = { name: 'just-in-time registration', authenticate: async () => null };
     const full = createRegistryAuthority(ctx, { justInTimeRegistration: jit, expiredCertificateRecovery: async () => null });
-    assert.deepEqual(full.methods.map((m) => m.name), ['just-in-time registration', 'temporary claim', 'expiry recovery', 'registered certificate']);
+    assert.deepEqual(
+      full.methods.map((m) => m.name),
+      ['just-in-time registration', 'temporary claim', 'expiry recovery', 'registered certificate'],
+    );
     assert.equal(full.methods[0], jit);
     const plain = createRegistryAuthority(ctx);
-    assert.deepEqual(plain.methods.map((m) => m.name), ['temporary claim', 'registered certificate']);
+    assert.deepEqual(
+      plain.methods.map((m) => m.name),
+      ['temporary claim', 'registered certificate'],
+    );
     full.close();
     plain.close();
   });
@@ -122,13 +133,25 @@ describe('onboarding authority', () => {
         return null;
       },
     });
-    assert.deepEqual(await authority.authenticate(attempt), { ok: false, reason: `certificate expired at ${new Date(NOW - 86_400_000).toISOString()}` });
+    assert.deepEqual(await authority.authenticate(attempt), {
+      ok: false,
+      reason: `certificate expired at ${new Date(NOW - 86_400_000).toISOString()}`,
+    });
     assert.deepEqual(grants, ['c0ffee dev-1']);
     authority.close();
   });
 
   test('an INACTIVE certificate is refused with its status by the registered-certificate method; recovery is not asked', async () => {
-    const row = { id: 'beef', pem: 'unused', status: 'INACTIVE', caCertificateId: null, claimTemplateName: null, expiresAt: null, notBefore: 0, notAfter: NOW * 2 } as unknown as CertificateRow;
+    const row = {
+      id: 'beef',
+      pem: 'unused',
+      status: 'INACTIVE',
+      caCertificateId: null,
+      claimTemplateName: null,
+      expiresAt: null,
+      notBefore: 0,
+      notAfter: NOW * 2,
+    } as unknown as CertificateRow;
     const { ctx } = fakeContext(row);
     let asked = false;
     const authority = createRegistryAuthority(ctx, {
@@ -137,7 +160,10 @@ describe('onboarding authority', () => {
         return { templateName: 't' };
       },
     });
-    assert.deepEqual(await authority.authenticate(attempt), { ok: false, reason: 'certificate beef is INACTIVE: activate it with UpdateCertificate to connect' });
+    assert.deepEqual(await authority.authenticate(attempt), {
+      ok: false,
+      reason: 'certificate beef is INACTIVE: activate it with UpdateCertificate to connect',
+    });
     assert.equal(asked, false);
     authority.close();
   });

@@ -13,7 +13,19 @@ import { createCsr } from '../../src/pki/index.js';
 import { openRegistry } from '../../src/registry/index.js';
 import { createOwnershipTokens, OWNERSHIP_TOKEN_KEY_SETTING } from '../../src/provisioning/index.js';
 import { PG_URL, requirePostgres } from '../support/postgres.js';
-import { accepted, body, call, collectReplies, createKeys, registerThing, rejectedWith, snapshot, startLab, subscribeReplies, type Lab } from './helpers.js';
+import {
+  accepted,
+  body,
+  call,
+  collectReplies,
+  createKeys,
+  registerThing,
+  rejectedWith,
+  snapshot,
+  startLab,
+  subscribeReplies,
+  type Lab,
+} from './helpers.js';
 
 const SCHEMA = `fp_prov_${process.pid}_${randomBytes(4).toString('hex')}`;
 
@@ -38,7 +50,10 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
     test('keys (JSON) and CSR (CBOR) flows, then the devices connect with their new certificates', async () => {
       const claim = await lab.connect(lab.claim, 'pg-factory');
       const keys = await createKeys(claim);
-      assert.deepEqual(accepted(await registerThing(claim, keys.token, { SerialNumber: 'pg-1' })), { deviceConfiguration: {}, thingName: 'born_pg-1' });
+      assert.deepEqual(accepted(await registerThing(claim, keys.token, { SerialNumber: 'pg-1' })), {
+        deviceConfiguration: {},
+        thingName: 'born_pg-1',
+      });
       assert.equal((await lab.registry.certificates.get(keys.certificateId))?.status, 'ACTIVE');
 
       const csr = await createCsr();
@@ -49,7 +64,10 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
       await claim.endAsync();
 
       const one = await lab.connect({ certificateId: keys.certificateId, cert: keys.certificatePem, key: keys.privateKey }, 'born_pg-1');
-      const two = await lab.connect({ certificateId: String(fromCsr.body.certificateId), cert: String(fromCsr.body.certificatePem), key: csr.privateKeyPem }, 'born_pg-2');
+      const two = await lab.connect(
+        { certificateId: String(fromCsr.body.certificateId), cert: String(fromCsr.body.certificatePem), key: csr.privateKeyPem },
+        'born_pg-2',
+      );
       assert.ok(one.connected && two.connected);
       await Promise.all([one.endAsync(), two.endAsync()]);
     });
@@ -59,14 +77,29 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
       const used = await createKeys(claim);
       accepted(await registerThing(claim, used.token, { SerialNumber: 'pg-used' }));
       const before = await snapshot(lab);
-      rejectedWith(await registerThing(claim, used.token, { SerialNumber: 'pg-used-2' }), 400, 'InvalidCertificateOwnershipToken', /already been used/);
+      rejectedWith(
+        await registerThing(claim, used.token, { SerialNumber: 'pg-used-2' }),
+        400,
+        'InvalidCertificateOwnershipToken',
+        /already been used/,
+      );
       const mine = await createKeys(claim);
       const afterCreate = await snapshot(lab);
       const other = await lab.connect(lab.deviceClaim, 'pg-other');
-      rejectedWith(await registerThing(other, mine.token, { SerialNumber: 'pg-stolen' }, 'json', 'device_template'), 400, 'InvalidCertificateOwnershipToken', /another connection/);
+      rejectedWith(
+        await registerThing(other, mine.token, { SerialNumber: 'pg-stolen' }, 'json', 'device_template'),
+        400,
+        'InvalidCertificateOwnershipToken',
+        /another connection/,
+      );
       lab.clock.skewMs = 3_600_000;
       try {
-        rejectedWith(await registerThing(claim, mine.token, { SerialNumber: 'pg-late' }), 400, 'InvalidCertificateOwnershipToken', /expired/);
+        rejectedWith(
+          await registerThing(claim, mine.token, { SerialNumber: 'pg-late' }),
+          400,
+          'InvalidCertificateOwnershipToken',
+          /expired/,
+        );
       } finally {
         lab.clock.skewMs = 0;
       }
@@ -86,14 +119,21 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
           const replies = collectReplies(client, 'RegisterThing', 'json', 5, 'birthing_template', 20_000);
           await Promise.all(
             keys.map((k, i) =>
-              client.publishAsync(requestTopic('RegisterThing', 'json', 'birthing_template'), body('json', { certificateOwnershipToken: k.token, parameters: { SerialNumber: `pg-par-${c}-${i}` } }), { qos: 1 }),
+              client.publishAsync(
+                requestTopic('RegisterThing', 'json', 'birthing_template'),
+                body('json', { certificateOwnershipToken: k.token, parameters: { SerialNumber: `pg-par-${c}-${i}` } }),
+                { qos: 1 },
+              ),
             ),
           );
           return replies;
         }),
       );
       const all = work.flat();
-      assert.deepEqual(all.filter((r) => r.kind !== 'accepted'), []);
+      assert.deepEqual(
+        all.filter((r) => r.kind !== 'accepted'),
+        [],
+      );
       assert.equal(new Set(all.map((r) => r.body.thingName)).size, 20);
 
       const [a, b] = clients as [(typeof clients)[0], (typeof clients)[0]];
@@ -102,7 +142,11 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
       const replyB = collectReplies(b, 'RegisterThing', 'json', 1, 'birthing_template');
       await Promise.all(
         [a, b].map((client, i) =>
-          client.publishAsync(requestTopic('RegisterThing', 'json', 'birthing_template'), body('json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `pg-race-${i}` } }), { qos: 1 }),
+          client.publishAsync(
+            requestTopic('RegisterThing', 'json', 'birthing_template'),
+            body('json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `pg-race-${i}` } }),
+            { qos: 1 },
+          ),
         ),
       );
       const replies = [...(await replyA), ...(await replyB)];
@@ -123,7 +167,12 @@ if (await requirePostgres('fleet provisioning on PostgreSQL')) {
         assert.equal(opened.claims.certificateId, keys.certificateId);
         // The second process consumes it; the first one then sees it used.
         await second.transaction((tx) => tokens.consume(opened.claims, tx));
-        rejectedWith(await registerThing(claim, keys.token, { SerialNumber: 'pg-second' }), 400, 'InvalidCertificateOwnershipToken', /already been used/);
+        rejectedWith(
+          await registerThing(claim, keys.token, { SerialNumber: 'pg-second' }),
+          400,
+          'InvalidCertificateOwnershipToken',
+          /already been used/,
+        );
         await claim.endAsync();
       } finally {
         await second.close();

@@ -87,7 +87,9 @@ describe('provisioning rejections', () => {
   test('malformed JSON', async () => {
     const reply = await unchanged(() => send(claim, 'CreateKeysAndCertificate', 'json', Buffer.from('{"a":')));
     rejectedWith(reply, 400, 'InvalidPayload', /not valid JSON/);
-    const register = await unchanged(() => send(claim, 'RegisterThing', 'json', Buffer.from('{"certificateOwnershipToken": "x",}'), 'birthing_template'));
+    const register = await unchanged(() =>
+      send(claim, 'RegisterThing', 'json', Buffer.from('{"certificateOwnershipToken": "x",}'), 'birthing_template'),
+    );
     rejectedWith(register, 400, 'InvalidPayload', /not valid JSON/);
     assert.match(lab.logs.map((l) => l.msg).join('\n'), /RegisterThing from client "rejections-claim" rejected \(InvalidPayload\)/);
   });
@@ -102,9 +104,24 @@ describe('provisioning rejections', () => {
   });
 
   test('wrong types', async () => {
-    rejectedWith(await unchanged(() => send(claim, 'CreateCertificateFromCsr', 'json', { certificateSigningRequest: 42 })), 400, 'InvalidPayload', /certificateSigningRequest must be a string/);
-    rejectedWith(await unchanged(() => send(claim, 'CreateCertificateFromCsr', 'json', { certificateSigningRequest: 'not a csr' })), 400, 'InvalidPayload', /PEM/);
-    rejectedWith(await unchanged(() => send(claim, 'CreateKeysAndCertificate', 'json', [1, 2])), 400, 'InvalidPayload', /must be a JSON object/);
+    rejectedWith(
+      await unchanged(() => send(claim, 'CreateCertificateFromCsr', 'json', { certificateSigningRequest: 42 })),
+      400,
+      'InvalidPayload',
+      /certificateSigningRequest must be a string/,
+    );
+    rejectedWith(
+      await unchanged(() => send(claim, 'CreateCertificateFromCsr', 'json', { certificateSigningRequest: 'not a csr' })),
+      400,
+      'InvalidPayload',
+      /PEM/,
+    );
+    rejectedWith(
+      await unchanged(() => send(claim, 'CreateKeysAndCertificate', 'json', [1, 2])),
+      400,
+      'InvalidPayload',
+      /must be a JSON object/,
+    );
     rejectedWith(
       await unchanged(() => send(claim, 'RegisterThing', 'json', { certificateOwnershipToken: 5 }, 'birthing_template')),
       400,
@@ -119,25 +136,51 @@ describe('provisioning rejections', () => {
     );
     const keys = await createKeys(claim);
     rejectedWith(
-      await unchanged(() => send(claim, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: { nested: true } } }, 'birthing_template')),
+      await unchanged(() =>
+        send(
+          claim,
+          'RegisterThing',
+          'json',
+          { certificateOwnershipToken: keys.token, parameters: { SerialNumber: { nested: true } } },
+          'birthing_template',
+        ),
+      ),
       400,
       'InvalidPayload',
       /SerialNumber/,
     );
     rejectedWith(
-      await unchanged(() => send(claim, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: ['SerialNumber'] }, 'birthing_template')),
+      await unchanged(() =>
+        send(claim, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: ['SerialNumber'] }, 'birthing_template'),
+      ),
       400,
       'InvalidPayload',
       /parameters/,
     );
     rejectedWith(
-      await unchanged(() => send(claim, 'RegisterThing', 'json', Buffer.from(`{"certificateOwnershipToken":"${keys.token}","__proto__":{"x":1}}`), 'birthing_template')),
+      await unchanged(() =>
+        send(
+          claim,
+          'RegisterThing',
+          'json',
+          Buffer.from(`{"certificateOwnershipToken":"${keys.token}","__proto__":{"x":1}}`),
+          'birthing_template',
+        ),
+      ),
       400,
       'InvalidPayload',
       /__proto__/,
     );
     // Non-string scalars are coerced (fleetprov decision), so this one works.
-    accepted(await send(claim, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 12345 } }, 'birthing_template'));
+    accepted(
+      await send(
+        claim,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 12345 } },
+        'birthing_template',
+      ),
+    );
     assert.ok(await lab.registry.things.get('born_12345'));
   });
 
@@ -149,30 +192,61 @@ describe('provisioning rejections', () => {
 
   test('unknown template: 404 ResourceNotFound', async () => {
     const keys = await createKeys(wide);
-    const reply = await unchanged(() => send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'u1' } }, 'no_such_template'));
+    const reply = await unchanged(() =>
+      send(
+        wide,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'u1' } },
+        'no_such_template',
+      ),
+    );
     rejectedWith(reply, 404, 'ResourceNotFound', /^template no_such_template does not exist/);
     assert.equal((await lastRejection(lab.registry)).operation, 'RegisterThing');
   });
 
   test('disabled template and JITP template: 403 AccessDenied', async () => {
-    await lab.registry.templates.create({ name: 'off_template', body: fixture('templates', 'birthing-template.json'), enabled: false, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.templates.create({ name: 'jitp_template', body: fixture('templates', 'jitp-template.json'), enabled: true, type: 'JITP', provisioningRoleArn: ROLE_ARN });
+    await lab.registry.templates.create({
+      name: 'off_template',
+      body: fixture('templates', 'birthing-template.json'),
+      enabled: false,
+      provisioningRoleArn: ROLE_ARN,
+    });
+    await lab.registry.templates.create({
+      name: 'jitp_template',
+      body: fixture('templates', 'jitp-template.json'),
+      enabled: true,
+      type: 'JITP',
+      provisioningRoleArn: ROLE_ARN,
+    });
     const keys = await createKeys(wide);
     rejectedWith(
-      await unchanged(() => send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } }, 'off_template')),
+      await unchanged(() =>
+        send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } }, 'off_template'),
+      ),
       403,
       'AccessDenied',
       /^template off_template is disabled; enable it with UpdateProvisioningTemplate$/,
     );
     rejectedWith(
-      await unchanged(() => send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } }, 'jitp_template')),
+      await unchanged(() =>
+        send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } }, 'jitp_template'),
+      ),
       403,
       'AccessDenied',
       /JITP/,
     );
     // Once enabled, the same token works.
     await lab.registry.templates.update('off_template', { enabled: true });
-    accepted(await send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } }, 'off_template'));
+    accepted(
+      await send(
+        wide,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'd1' } },
+        'off_template',
+      ),
+    );
   });
 
   test('expired token (ctx.now one hour later)', async () => {
@@ -180,7 +254,12 @@ describe('provisioning rejections', () => {
     lab.clock.skewMs = 3_600_001;
     try {
       const reply = await unchanged(() => registerThing(claim, keys.token, { SerialNumber: 'late' }));
-      rejectedWith(reply, 400, 'InvalidCertificateOwnershipToken', /has expired; call CreateKeysAndCertificate or CreateCertificateFromCsr again/);
+      rejectedWith(
+        reply,
+        400,
+        'InvalidCertificateOwnershipToken',
+        /has expired; call CreateKeysAndCertificate or CreateCertificateFromCsr again/,
+      );
     } finally {
       lab.clock.skewMs = 0;
     }
@@ -197,7 +276,14 @@ describe('provisioning rejections', () => {
 
   test('forged and garbled tokens', async () => {
     const keys = await createKeys(claim);
-    for (const forged of [flipOneCharacter(keys.token), keys.token.slice(0, -1), `${keys.token}A`, 'x'.repeat(156), '!'.repeat(156), 'short']) {
+    for (const forged of [
+      flipOneCharacter(keys.token),
+      keys.token.slice(0, -1),
+      `${keys.token}A`,
+      'x'.repeat(156),
+      '!'.repeat(156),
+      'short',
+    ]) {
       const reply = await unchanged(() => registerThing(claim, forged, { SerialNumber: 'forged' }));
       rejectedWith(reply, 400, 'InvalidCertificateOwnershipToken', /is not valid/);
     }
@@ -227,7 +313,9 @@ describe('provisioning rejections', () => {
     );
     const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
     rejectedWith(
-      await unchanged(() => send(claim, 'CreateCertificateFromCsr', 'json', { certificateSigningRequest: buildCsr(rsa1024, { CN: 'weak' }) })),
+      await unchanged(() =>
+        send(claim, 'CreateCertificateFromCsr', 'json', { certificateSigningRequest: buildCsr(rsa1024, { CN: 'weak' }) }),
+      ),
       400,
       'InvalidPayload',
       /RSA-1024 is too weak/,
@@ -254,23 +342,57 @@ describe('provisioning rejections', () => {
       JSON.stringify({
         Parameters: { SerialNumber: { Type: 'String' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
         Resources: {
-          certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' } },
+          certificate: {
+            Type: 'AWS::IoT::Certificate',
+            Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: 'ACTIVE' },
+          },
           thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'SerialNumber' }, ...props } },
           policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: policy } },
         },
       });
-    await lab.registry.templates.create({ name: 'no_policy', body: templateWith({}, 'missing_policy'), enabled: true, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.templates.create({ name: 'no_type', body: templateWith({ ThingTypeName: 'sensor' }, 'full_citizen_role'), enabled: true, provisioningRoleArn: ROLE_ARN });
-    await lab.registry.templates.create({ name: 'no_group', body: templateWith({ ThingGroups: ['line-3'] }, 'full_citizen_role'), enabled: true, provisioningRoleArn: ROLE_ARN });
+    await lab.registry.templates.create({
+      name: 'no_policy',
+      body: templateWith({}, 'missing_policy'),
+      enabled: true,
+      provisioningRoleArn: ROLE_ARN,
+    });
+    await lab.registry.templates.create({
+      name: 'no_type',
+      body: templateWith({ ThingTypeName: 'sensor' }, 'full_citizen_role'),
+      enabled: true,
+      provisioningRoleArn: ROLE_ARN,
+    });
+    await lab.registry.templates.create({
+      name: 'no_group',
+      body: templateWith({ ThingGroups: ['line-3'] }, 'full_citizen_role'),
+      enabled: true,
+      provisioningRoleArn: ROLE_ARN,
+    });
     const keys = await createKeys(wide);
     const attempt = (template: string): Promise<Reply> =>
-      unchanged(() => send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `needs-${template}` } }, template));
+      unchanged(() =>
+        send(
+          wide,
+          'RegisterThing',
+          'json',
+          { certificateOwnershipToken: keys.token, parameters: { SerialNumber: `needs-${template}` } },
+          template,
+        ),
+      );
     // The thing is created before the policy is checked: the rollback must remove it again.
     rejectedWith(await attempt('no_policy'), 400, 'InvalidPayload', /policy missing_policy .* does not exist; create it with CreatePolicy/);
     rejectedWith(await attempt('no_type'), 400, 'InvalidPayload', /thing type sensor .* does not exist; create it with CreateThingType/);
     rejectedWith(await attempt('no_group'), 400, 'InvalidPayload', /thing group line-3 .* does not exist; create it with CreateThingGroup/);
     await lab.registry.things.createType({ name: 'sensor' });
-    const reply = accepted(await send(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'typed' } }, 'no_type'));
+    const reply = accepted(
+      await send(
+        wide,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'typed' } },
+        'no_type',
+      ),
+    );
     assert.equal(reply.thingName, 'typed');
     assert.equal((await lab.registry.things.get('typed'))?.thingTypeName, 'sensor');
   });
@@ -301,8 +423,16 @@ describe('throttling and internal failures', () => {
     const replies = collectReplies(client, 'CreateKeysAndCertificate', 'json', 4);
     for (let i = 0; i < 4; i++) await client.publishAsync(requestTopic('CreateKeysAndCertificate', 'json'), '{}', { qos: 1 });
     const got = await replies;
-    assert.deepEqual(got.map((r) => r.kind), ['accepted', 'accepted', 'rejected', 'rejected']);
-    rejectedWith(got[2] as Reply, 429, 'Throttling', /at most 0.5 provisioning requests per second \(burst 2\) per certificate; retry in \d+ ms/);
+    assert.deepEqual(
+      got.map((r) => r.kind),
+      ['accepted', 'accepted', 'rejected', 'rejected'],
+    );
+    rejectedWith(
+      got[2] as Reply,
+      429,
+      'Throttling',
+      /at most 0.5 provisioning requests per second \(burst 2\) per certificate; retry in \d+ ms/,
+    );
     // One event for the burst of throttled requests, not one per request.
     const throttled = await lab.registry.events.list({ outcome: 'rejected' });
     assert.equal(throttled.filter((e) => e.errorCode === 'Throttling').length, 1);

@@ -64,7 +64,10 @@ describe('token sweeper', () => {
 
   test('the interval must be a positive integer', () => {
     for (const intervalMs of [0, -5, 1.5, Number.NaN]) {
-      assert.throws(() => startTokenSweeper(lab.ctx, { intervalMs }), (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument');
+      assert.throws(
+        () => startTokenSweeper(lab.ctx, { intervalMs }),
+        (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument',
+      );
     }
   });
 });

@@ -3,7 +3,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE_PER_SECOND, PrincipalThrottle, ProvisioningError } from '../../src/provisioning/index.js';
+import {
+  DEFAULT_THROTTLE_BURST,
+  DEFAULT_THROTTLE_RATE_PER_SECOND,
+  PrincipalThrottle,
+  ProvisioningError,
+} from '../../src/provisioning/index.js';
 
 describe('PrincipalThrottle', () => {
   test('a burst, then one request per 1/rate seconds', () => {
@@ -46,7 +51,11 @@ describe('PrincipalThrottle', () => {
 
   test('invalid options are refused', () => {
     for (const options of [{ ratePerSecond: 0 }, { ratePerSecond: -1 }, { burst: Number.NaN }, { burst: Infinity }, { maxPrincipals: 0 }]) {
-      assert.throws(() => new PrincipalThrottle(options), (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument', JSON.stringify(options));
+      assert.throws(
+        () => new PrincipalThrottle(options),
+        (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument',
+        JSON.stringify(options),
+      );
     }
   });
 });

@@ -75,7 +75,10 @@ describe('certificate ownership tokens', () => {
     assert.equal(opened.claims.principalId, CLAIM);
     assert.equal(opened.claims.expiresAt, clock.now + 3_600_000);
     const row = await registry.tokens.get(opened.claims.tokenId);
-    assert.deepEqual({ ...row, createdAt: 0 }, { id: opened.claims.tokenId, certificateId, principal: CLAIM, expiresAt: clock.now + 3_600_000, usedAt: null, createdAt: 0 });
+    assert.deepEqual(
+      { ...row, createdAt: 0 },
+      { id: opened.claims.tokenId, certificateId, principal: CLAIM, expiresAt: clock.now + 3_600_000, usedAt: null, createdAt: 0 },
+    );
     // The token does not contain its ids in clear.
     assert.ok(!Buffer.from(token, 'base64url').toString('hex').includes(certificateId.slice(0, 16)));
     // Two tokens for the same certificate differ.
@@ -144,7 +147,10 @@ describe('certificate ownership tokens', () => {
       { numRuns: 500 },
     );
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 117, maxLength: 117 }), (bytes) => !tokens.open(Buffer.from(bytes).toString('base64url'), CLAIM).ok),
+      fc.property(
+        fc.uint8Array({ minLength: 117, maxLength: 117 }),
+        (bytes) => !tokens.open(Buffer.from(bytes).toString('base64url'), CLAIM).ok,
+      ),
       { numRuns: 500 },
     );
   });
@@ -187,10 +193,12 @@ describe('certificate ownership tokens', () => {
     );
     assert.equal((await registry.tokens.get(opened.claims.tokenId))?.usedAt, null);
     await registry.transaction((tx) => tokens.consume(opened.claims, tx));
-    const second = await registry.transaction((tx) => tokens.consume(opened.claims, tx)).then(
-      () => null,
-      (err: unknown) => err,
-    );
+    const second = await registry
+      .transaction((tx) => tokens.consume(opened.claims, tx))
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
     assert.ok(second instanceof OwnershipTokenError);
     assert.equal(second.reason, 'used');
     assert.match(second.message, /already been used/);
@@ -200,19 +208,30 @@ describe('certificate ownership tokens', () => {
     const token = await tokens.issue(await pendingCertificate(), CLAIM);
     const opened = tokens.open(token, CLAIM);
     assert.ok(opened.ok);
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => registry.transaction((tx) => tokens.consume(opened.claims, tx))));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => registry.transaction((tx) => tokens.consume(opened.claims, tx))),
+    );
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as OwnershipTokenError).reason, 'used');
   });
 
   test('issue validates its arguments; a malformed stored key is reported', async () => {
-    await assert.rejects(tokens.issue('not-an-id', CLAIM), (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument');
-    await assert.rejects(tokens.issue(certificateIdFor(1), 'CLAIM'), (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument');
+    await assert.rejects(
+      tokens.issue('not-an-id', CLAIM),
+      (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument',
+    );
+    await assert.rejects(
+      tokens.issue(certificateIdFor(1), 'CLAIM'),
+      (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidArgument',
+    );
     const otherDir = await mkdtemp(join(tmpdir(), 'fleetprov-tokens-bad-'));
     const other = await openRegistry(join(otherDir, 'registry.db'));
     try {
       await other.settings.set(OWNERSHIP_TOKEN_KEY_SETTING, 'c2hvcnQ=');
-      await assert.rejects(createOwnershipTokens(tokenContext(other, clock)), (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidTokenKey');
+      await assert.rejects(
+        createOwnershipTokens(tokenContext(other, clock)),
+        (err: unknown) => err instanceof ProvisioningError && err.code === 'InvalidTokenKey',
+      );
     } finally {
       await other.close();
       await rm(otherDir, { recursive: true, force: true });

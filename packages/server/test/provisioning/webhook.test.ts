@@ -61,7 +61,15 @@ describe('pre-provisioning webhook', () => {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
-        const signatureProblem = verifyWebhookSignature(SECRET, { timestamp: header(WEBHOOK_TIMESTAMP_HEADER), delivery: header(WEBHOOK_DELIVERY_HEADER), signature: header(WEBHOOK_SIGNATURE_HEADER) }, body);
+        const signatureProblem = verifyWebhookSignature(
+          SECRET,
+          {
+            timestamp: header(WEBHOOK_TIMESTAMP_HEADER),
+            delivery: header(WEBHOOK_DELIVERY_HEADER),
+            signature: header(WEBHOOK_SIGNATURE_HEADER),
+          },
+          body,
+        );
         received.push({ headers: req.headers, body, signatureProblem });
         res.on('close', () => {
           if (!res.writableEnded) abortedRequests++;
@@ -83,8 +91,9 @@ describe('pre-provisioning webhook', () => {
     await new Promise<void>((resolve) => webhook.close(() => resolve()));
   });
 
-  test('the webhook gets AWS\'s event, signed, and its string overrides replace device parameters', async () => {
-    behave = (_req, res) => json(res, 200, { allowProvisioning: true, parameterOverrides: { SerialNumber: 'from-webhook', Extra: 'added' } });
+  test("the webhook gets AWS's event, signed, and its string overrides replace device parameters", async () => {
+    behave = (_req, res) =>
+      json(res, 200, { allowProvisioning: true, parameterOverrides: { SerialNumber: 'from-webhook', Extra: 'added' } });
     const keys = await createKeys(claim);
     received.length = 0;
     const reply = accepted(await registerThing(claim, keys.token, { SerialNumber: 'from-device' }));
@@ -103,7 +112,13 @@ describe('pre-provisioning webhook', () => {
       clientId: 'webhook-client',
       parameters: { SerialNumber: 'from-device' },
     });
-    const [event] = await lab.registry.events.list({ certificateId: keys.certificateId, types: ['fleet-provisioning'], outcome: 'accepted', newestFirst: true, limit: 1 });
+    const [event] = await lab.registry.events.list({
+      certificateId: keys.certificateId,
+      types: ['fleet-provisioning'],
+      outcome: 'accepted',
+      newestFirst: true,
+      limit: 1,
+    });
     assert.deepEqual(event?.details?.parameterOverrides, ['SerialNumber', 'Extra']);
   });
 
@@ -121,20 +136,72 @@ describe('pre-provisioning webhook', () => {
 
   const failures: Array<{ name: string; behaviour?: Behaviour; target?: () => Promise<string>; reason: RegExp }> = [
     { name: 'HTTP 500', behaviour: (_req, res) => json(res, 500, { message: 'boom' }), reason: /the webhook answered HTTP 500/ },
-    { name: 'HTTP 302 (non-2xx)', behaviour: (_req, res) => json(res, 302, { allowProvisioning: true }), reason: /the webhook answered HTTP 302/ },
-    { name: 'a hang past the timeout', behaviour: () => undefined, reason: new RegExp(`the hook did not answer within ${TIMEOUT_MS} ms \\(timeout\\)`) },
-    { name: 'allowProvisioning "true" as a string', behaviour: (_req, res) => json(res, 200, { allowProvisioning: 'true' }), reason: /malformed reply: allowProvisioning must be the boolean true or false, got the string "true"/ },
+    {
+      name: 'HTTP 302 (non-2xx)',
+      behaviour: (_req, res) => json(res, 302, { allowProvisioning: true }),
+      reason: /the webhook answered HTTP 302/,
+    },
+    {
+      name: 'a hang past the timeout',
+      behaviour: () => undefined,
+      reason: new RegExp(`the hook did not answer within ${TIMEOUT_MS} ms \\(timeout\\)`),
+    },
+    {
+      name: 'allowProvisioning "true" as a string',
+      behaviour: (_req, res) => json(res, 200, { allowProvisioning: 'true' }),
+      reason: /malformed reply: allowProvisioning must be the boolean true or false, got the string "true"/,
+    },
     { name: 'garbage', behaviour: (_req, res) => json(res, 200, '<html>not json</html>'), reason: /malformed reply \(not JSON\)/ },
-    { name: 'a JSON array', behaviour: (_req, res) => json(res, 200, [true]), reason: /malformed reply \(an array instead of a JSON object\)/ },
-    { name: 'allowProvisioning missing', behaviour: (_req, res) => json(res, 200, {}), reason: /allowProvisioning must be the boolean true or false, got nothing/ },
-    { name: 'a numeric override', behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, parameterOverrides: { SerialNumber: 7 } }), reason: /parameterOverrides.SerialNumber must be a string, got the number 7/ },
-    { name: 'a null override', behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, parameterOverrides: { SerialNumber: null } }), reason: /parameterOverrides.SerialNumber must be a string, got null/ },
-    { name: 'overrides that are a list', behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, parameterOverrides: ['x'] }), reason: /parameterOverrides must be an object of strings, got an array/ },
-    { name: 'a __proto__ override', behaviour: (_req, res) => json(res, 200, '{"allowProvisioning":true,"parameterOverrides":{"__proto__":"x"}}'), reason: /unusable parameter name "__proto__"/ },
-    { name: 'an oversized reply', behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, padding: 'x'.repeat(70_000) }), reason: /reply is larger than 65536 bytes/ },
-    { name: 'a denial', behaviour: (_req, res) => json(res, 200, { allowProvisioning: false }), reason: /the hook denied provisioning \(allowProvisioning is false\)/ },
-    { name: 'an unreachable webhook', target: async () => `http://127.0.0.1:${await closedPort()}/hook`, reason: /the webhook could not be reached \(ECONNREFUSED\)/ },
-    { name: 'a Lambda ARN no function is registered for', target: async () => 'arn:aws:lambda:us-east-1:000000000000:function:nope', reason: /no pre-provisioning hook "arn:aws:lambda:us-east-1:000000000000:function:nope" is registered/ },
+    {
+      name: 'a JSON array',
+      behaviour: (_req, res) => json(res, 200, [true]),
+      reason: /malformed reply \(an array instead of a JSON object\)/,
+    },
+    {
+      name: 'allowProvisioning missing',
+      behaviour: (_req, res) => json(res, 200, {}),
+      reason: /allowProvisioning must be the boolean true or false, got nothing/,
+    },
+    {
+      name: 'a numeric override',
+      behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, parameterOverrides: { SerialNumber: 7 } }),
+      reason: /parameterOverrides.SerialNumber must be a string, got the number 7/,
+    },
+    {
+      name: 'a null override',
+      behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, parameterOverrides: { SerialNumber: null } }),
+      reason: /parameterOverrides.SerialNumber must be a string, got null/,
+    },
+    {
+      name: 'overrides that are a list',
+      behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, parameterOverrides: ['x'] }),
+      reason: /parameterOverrides must be an object of strings, got an array/,
+    },
+    {
+      name: 'a __proto__ override',
+      behaviour: (_req, res) => json(res, 200, '{"allowProvisioning":true,"parameterOverrides":{"__proto__":"x"}}'),
+      reason: /unusable parameter name "__proto__"/,
+    },
+    {
+      name: 'an oversized reply',
+      behaviour: (_req, res) => json(res, 200, { allowProvisioning: true, padding: 'x'.repeat(70_000) }),
+      reason: /reply is larger than 65536 bytes/,
+    },
+    {
+      name: 'a denial',
+      behaviour: (_req, res) => json(res, 200, { allowProvisioning: false }),
+      reason: /the hook denied provisioning \(allowProvisioning is false\)/,
+    },
+    {
+      name: 'an unreachable webhook',
+      target: async () => `http://127.0.0.1:${await closedPort()}/hook`,
+      reason: /the webhook could not be reached \(ECONNREFUSED\)/,
+    },
+    {
+      name: 'a Lambda ARN no function is registered for',
+      target: async () => 'arn:aws:lambda:us-east-1:000000000000:function:nope',
+      reason: /no pre-provisioning hook "arn:aws:lambda:us-east-1:000000000000:function:nope" is registered/,
+    },
   ];
   for (const failure of failures) {
     test(`${failure.name}: 403 AccessDenied saying so, in the reply and the event log; nothing created`, async () => {
@@ -146,11 +213,21 @@ describe('pre-provisioning webhook', () => {
         const aborted = abortedRequests;
         const serial = `denied-${failure.name.replace(/\W+/g, '-')}`;
         const reply = await registerThing(claim, keys.token, { SerialNumber: serial });
-        rejectedWith(reply, 403, 'AccessDenied', new RegExp(`^provisioning with template birthing_template was denied by its pre-provisioning hook: .*${failure.reason.source}`));
+        rejectedWith(
+          reply,
+          403,
+          'AccessDenied',
+          new RegExp(`^provisioning with template birthing_template was denied by its pre-provisioning hook: .*${failure.reason.source}`),
+        );
         assert.deepEqual(await snapshot(lab), before, 'nothing was created or activated');
         assert.equal((await lab.registry.certificates.get(keys.certificateId))?.status, 'PENDING_ACTIVATION');
         assert.equal(await lab.registry.things.get(`born_${serial}`), null);
-        const [event] = await lab.registry.events.list({ certificateId: keys.certificateId, outcome: 'rejected', newestFirst: true, limit: 1 });
+        const [event] = await lab.registry.events.list({
+          certificateId: keys.certificateId,
+          outcome: 'rejected',
+          newestFirst: true,
+          limit: 1,
+        });
         assert.equal(event?.errorCode, 'AccessDenied');
         assert.match(String(event?.message), failure.reason);
         if (failure.name === 'a hang past the timeout') {
@@ -221,8 +298,12 @@ describe('pre-provisioning webhook over https', () => {
     const privateCa = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
     const untrustedCa = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
     lab = await startLab({ handler: { webhookSecret: SECRET, hookTimeoutMs: 5000, webhookCa: privateCa.rootCertificatePem } });
-    await lab.registry.templates.update('birthing_template', { preProvisioningHook: { targetArn: await httpsWebhook(privateCa, ['127.0.0.1']) } });
-    await lab.registry.templates.update('device_template', { preProvisioningHook: { targetArn: await httpsWebhook(untrustedCa, ['127.0.0.1']) } });
+    await lab.registry.templates.update('birthing_template', {
+      preProvisioningHook: { targetArn: await httpsWebhook(privateCa, ['127.0.0.1']) },
+    });
+    await lab.registry.templates.update('device_template', {
+      preProvisioningHook: { targetArn: await httpsWebhook(untrustedCa, ['127.0.0.1']) },
+    });
   });
   after(async () => {
     await lab.close();
@@ -241,7 +322,12 @@ describe('pre-provisioning webhook over https', () => {
     const other = await createKeys(deviceClaim);
     const before = await snapshot(lab);
     const reply = await registerThing(deviceClaim, other.token, { SerialNumber: 'y' }, 'json', 'device_template');
-    rejectedWith(reply, 403, 'AccessDenied', /the webhook could not be reached \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+    rejectedWith(
+      reply,
+      403,
+      'AccessDenied',
+      /the webhook could not be reached \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/,
+    );
     assert.deepEqual(await snapshot(lab), before);
     assert.equal(calls.length, 1, 'the untrusted webhook never saw the event');
   });

@@ -107,7 +107,10 @@ export function certificateCases(open: OpenFn): void {
         await rejectsWith(r.certificates.list({ marker: first.nextMarker, ascending: true }), 'InvalidRequest');
         await rejectsWith(r.things.list({ nextToken: first.nextMarker }), 'InvalidRequest');
         await rejectsWith(r.certificates.list({ marker: 'garbage!' }), 'InvalidRequest');
-        await rejectsWith(r.certificates.list({ marker: Buffer.from('{"k":"certs-desc","v":[1]}').toString('base64url') }), 'InvalidRequest');
+        await rejectsWith(
+          r.certificates.list({ marker: Buffer.from('{"k":"certs-desc","v":[1]}').toString('base64url') }),
+          'InvalidRequest',
+        );
         for (const bad of [0, 251, 2.5, -1, Number.NaN]) await rejectsWith(r.certificates.list({ pageSize: bad }), 'InvalidRequest');
       },
       { clock: clock.fn },
@@ -130,7 +133,8 @@ export function certificateCases(open: OpenFn): void {
       assert.equal((await r.certificates.updateStatus(c.id, 'REGISTER_INACTIVE')).status, 'REGISTER_INACTIVE');
       const revoked = await r.certificates.updateStatus(c.id, 'REVOKED');
       assert.equal(revoked.customerVersion, 5);
-      for (const s of ['ACTIVE', 'INACTIVE', 'REGISTER_INACTIVE'] as const) await rejectsWith(r.certificates.updateStatus(c.id, s), 'CertificateState');
+      for (const s of ['ACTIVE', 'INACTIVE', 'REGISTER_INACTIVE'] as const)
+        await rejectsWith(r.certificates.updateStatus(c.id, s), 'CertificateState');
       assert.equal((await r.certificates.updateStatus(c.id, 'REVOKED')).status, 'REVOKED');
       await rejectsWith(r.certificates.updateStatus(c.id, 'active' as CertificateStatus), 'InvalidRequest');
       await rejectsWith(r.certificates.updateStatus(certId('unknown'), 'ACTIVE'), 'ResourceNotFound');
@@ -242,8 +246,14 @@ export function certificateCases(open: OpenFn): void {
       const claim = await r.certificates.create(certInput('tmp-claim', { hidden: true, expiresAt: 500, claimTemplateName: 'my_template' }));
       assert.equal(claim.claimTemplateName, 'my_template');
       assert.equal((await r.certificates.get(claim.id))?.claimTemplateName, 'my_template');
-      assert.deepEqual((await r.certificates.list()).items.map((c) => c.id), []);
-      assert.deepEqual((await r.certificates.list({ includeHidden: true })).items.map((c) => c.claimTemplateName), ['my_template']);
+      assert.deepEqual(
+        (await r.certificates.list()).items.map((c) => c.id),
+        [],
+      );
+      assert.deepEqual(
+        (await r.certificates.list({ includeHidden: true })).items.map((c) => c.claimTemplateName),
+        ['my_template'],
+      );
       await rejectsWith(r.certificates.create(certInput('tmp-bad', { claimTemplateName: '' })), 'InvalidRequest');
       await rejectsWith(r.certificates.create(certInput('tmp-long', { claimTemplateName: 'x'.repeat(37) })), 'InvalidRequest');
       // Inside a transaction that rolls back, nothing stays.
@@ -297,11 +307,22 @@ export function certificateCases(open: OpenFn): void {
       open,
       async (r) => {
         const base = { pem: 'PEM', status: 'ACTIVE' as const, autoRegistration: 'DISABLE' as const, notBefore: 1, notAfter: 2 };
-        await rejectsWith(r.caCertificates.create({ ...base, id: certId('ca0'), subjectDn: 'CN=a', registrationConfig: { templateName: 'jitp' } }), 'ResourceNotFound');
+        await rejectsWith(
+          r.caCertificates.create({ ...base, id: certId('ca0'), subjectDn: 'CN=a', registrationConfig: { templateName: 'jitp' } }),
+          'ResourceNotFound',
+        );
         await r.templates.create({ name: 'fleet', body: '{}', provisioningRoleArn: 'arn:aws:iam::000000000000:role/r' });
         await r.templates.create({ name: 'jitp', body: '{}', provisioningRoleArn: 'arn:aws:iam::000000000000:role/r', type: 'JITP' });
-        await rejectsWith(r.caCertificates.create({ ...base, id: certId('ca0'), subjectDn: 'CN=a', registrationConfig: { templateName: 'fleet' } }), 'InvalidRequest');
-        const ca1 = await r.caCertificates.create({ ...base, id: certId('ca1'), subjectDn: 'CN=a', registrationConfig: { templateName: 'jitp', roleArn: 'role' } });
+        await rejectsWith(
+          r.caCertificates.create({ ...base, id: certId('ca0'), subjectDn: 'CN=a', registrationConfig: { templateName: 'fleet' } }),
+          'InvalidRequest',
+        );
+        const ca1 = await r.caCertificates.create({
+          ...base,
+          id: certId('ca1'),
+          subjectDn: 'CN=a',
+          registrationConfig: { templateName: 'jitp', roleArn: 'role' },
+        });
         assert.equal(ca1.arn, `arn:aws:iot:us-east-1:000000000000:cacert/${ca1.id}`);
         assert.deepEqual(ca1.registrationConfig, { templateName: 'jitp', roleArn: 'role' });
         assert.deepEqual(await r.caCertificates.get(ca1.id), ca1);
@@ -338,7 +359,7 @@ export function certificateCases(open: OpenFn): void {
       { limits: { maxCaCertificatesPerSubject: 2 } },
     ));
 
-  test('CA certificate: listing by subject DN (finding a certificate\'s issuer)', () =>
+  test("CA certificate: listing by subject DN (finding a certificate's issuer)", () =>
     withRegistry(open, async (r) => {
       const base = { pem: 'PEM', status: 'ACTIVE' as const, autoRegistration: 'ENABLE' as const, notBefore: 1, notAfter: 2 };
       const a1 = await r.caCertificates.create({ ...base, id: certId('sub-a1'), subjectDn: 'O=Acme, CN=Device CA' });
@@ -350,7 +371,12 @@ export function certificateCases(open: OpenFn): void {
       const paged = await r.caCertificates.list({ subjectDn: 'O=Acme, CN=Device CA', pageSize: 1, ascending: true });
       assert.equal(paged.items.length, 1);
       assert.ok(paged.nextMarker);
-      const rest = await r.caCertificates.list({ subjectDn: 'O=Acme, CN=Device CA', pageSize: 1, ascending: true, marker: paged.nextMarker });
+      const rest = await r.caCertificates.list({
+        subjectDn: 'O=Acme, CN=Device CA',
+        pageSize: 1,
+        ascending: true,
+        marker: paged.nextMarker,
+      });
       assert.deepEqual([...paged.items, ...rest.items].map((c) => c.id).sort(), [a1.id, a2.id].sort());
       await rejectsWith(r.caCertificates.list({ subjectDn: 42 as unknown as string }), 'InvalidRequest');
     }));

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { certId, certInput, collect, rejectsWith, withRegistry, type OpenFn } from './helpers.js';
 
-const doc = (n: number): string => JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: `client/${n}` }] });
+const doc = (n: number): string =>
+  JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: `client/${n}` }] });
 const ROLE = 'arn:aws:iam::000000000000:role/provisioning';
 
 export function policyCases(open: OpenFn): void {
@@ -137,11 +138,7 @@ export function policyCases(open: OpenFn): void {
         assert.equal(targets.pages, 4);
         assert.deepEqual(
           targets.items.map((t) => [t.type, t.id]),
-          [
-            ...[c.id, c2.id].sort().map((id) => ['certificate', id]),
-            ['thing-group', 'child'],
-            ['thing-group', 'parent'],
-          ],
+          [...[c.id, c2.id].sort().map((id) => ['certificate', id]), ['thing-group', 'child'], ['thing-group', 'parent']],
         );
         assert.equal(targets.items.find((t) => t.type === 'thing-group')?.arn, 'arn:aws:iot:us-east-1:000000000000:thinggroup/child');
         await rejectsWith(r.policies.listTargets('missing'), 'ResourceNotFound');
@@ -182,7 +179,13 @@ export function policyCases(open: OpenFn): void {
           thingName: 'dev-1',
           exclusive: false,
           policies: [
-            { policyName: 'eu', policyArn: 'arn:aws:iot:us-east-1:000000000000:policy/eu', version: '2', document: doc(33), viaGroups: ['fleet-eu'] },
+            {
+              policyName: 'eu',
+              policyArn: 'arn:aws:iot:us-east-1:000000000000:policy/eu',
+              version: '2',
+              document: doc(33),
+              viaGroups: ['fleet-eu'],
+            },
             {
               policyName: 'fleet-wide',
               policyArn: 'arn:aws:iot:us-east-1:000000000000:policy/fleet-wide',
@@ -247,7 +250,12 @@ export function policyCases(open: OpenFn): void {
       assert.equal((await r.templates.getVersion('fleet', 2))?.body, '{"v":2}');
       assert.equal(await r.templates.getVersion('fleet', 5), null);
 
-      const updated = await r.templates.update('fleet', { enabled: true, defaultVersionId: 6, removePreProvisioningHook: true, description: null });
+      const updated = await r.templates.update('fleet', {
+        enabled: true,
+        defaultVersionId: 6,
+        removePreProvisioningHook: true,
+        description: null,
+      });
       assert.equal(updated.enabled, true);
       assert.equal(updated.defaultVersionId, 6);
       assert.equal(updated.body, '{"v":6}');

@@ -18,7 +18,13 @@ export function rotationCases(open: OpenFn): void {
   test('rotation: one open rotation per certificate, conditional transitions, final states free the key', () =>
     withRegistry(open, async (r) => {
       const { old, fresh } = await fixture(r);
-      const base = { thingName: 'dev1', oldCertificateId: old, reason: 'operator' as const, retireStatus: 'INACTIVE' as const, graceMs: 1000 };
+      const base = {
+        thingName: 'dev1',
+        oldCertificateId: old,
+        reason: 'operator' as const,
+        retireStatus: 'INACTIVE' as const,
+        graceMs: 1000,
+      };
       const created = await r.rotations.create({ ...base, id: 'rot-1', state: 'requested' });
       assert.equal(created.state, 'requested');
       assert.equal(created.newCertificateId, null);
@@ -26,10 +32,17 @@ export function rotationCases(open: OpenFn): void {
       await rejectsWith(r.rotations.create({ ...base, id: 'rot-2', state: 'requested' }), 'ResourceAlreadyExists');
       assert.equal(await r.rotations.get('rot-2'), null, 'the refused duplicate stored nothing');
       await rejectsWith(r.rotations.create({ ...base, id: 'rot-3', state: 'issued' }), 'InvalidRequest');
-      await rejectsWith(r.rotations.create({ ...base, id: 'rot-4', thingName: 'ghost', oldCertificateId: fresh, state: 'requested' }), 'ResourceNotFound');
+      await rejectsWith(
+        r.rotations.create({ ...base, id: 'rot-4', thingName: 'ghost', oldCertificateId: fresh, state: 'requested' }),
+        'ResourceNotFound',
+      );
       assert.equal((await r.rotations.getOpen(old))?.id, 'rot-1');
 
-      const issued = await r.rotations.update('rot-1', { state: 'issued', newCertificateId: fresh, issuedAt: 5 }, { expectedStates: ['requested'] });
+      const issued = await r.rotations.update(
+        'rot-1',
+        { state: 'issued', newCertificateId: fresh, issuedAt: 5 },
+        { expectedStates: ['requested'] },
+      );
       assert.equal(issued.state, 'issued');
       assert.equal(issued.issuedAt, 5);
       await rejectsWith(r.rotations.update('rot-1', { state: 'acknowledged' }, { expectedStates: ['requested'] }), 'Conflict');
@@ -52,7 +65,17 @@ export function rotationCases(open: OpenFn): void {
     withRegistry(open, async (r) => {
       const { old } = await fixture(r);
       const attempts = await Promise.allSettled(
-        Array.from({ length: 5 }, (_, i) => r.rotations.create({ id: `race-${i}`, thingName: 'dev1', oldCertificateId: old, state: 'requested', reason: 'age', retireStatus: 'INACTIVE', graceMs: 0 })),
+        Array.from({ length: 5 }, (_, i) =>
+          r.rotations.create({
+            id: `race-${i}`,
+            thingName: 'dev1',
+            oldCertificateId: old,
+            state: 'requested',
+            reason: 'age',
+            retireStatus: 'INACTIVE',
+            graceMs: 0,
+          }),
+        ),
       );
       assert.equal(attempts.filter((a) => a.status === 'fulfilled').length, 1);
       for (const a of attempts) if (a.status === 'rejected') assert.equal((a.reason as { code?: string }).code, 'ResourceAlreadyExists');
@@ -64,7 +87,15 @@ export function rotationCases(open: OpenFn): void {
       await r.things.create({ name: 'dev1' });
       for (let i = 0; i < 5; i++) {
         const c = await r.certificates.create(certInput(`c${i}`));
-        await r.rotations.create({ id: `rot-${i}`, thingName: 'dev1', oldCertificateId: c.id, state: 'requested', reason: 'age', retireStatus: 'REVOKED', graceMs: 0 });
+        await r.rotations.create({
+          id: `rot-${i}`,
+          thingName: 'dev1',
+          oldCertificateId: c.id,
+          state: 'requested',
+          reason: 'age',
+          retireStatus: 'REVOKED',
+          graceMs: 0,
+        });
       }
       const first = await r.rotations.list({ maxResults: 2 });
       assert.equal(first.items.length, 2);
@@ -82,18 +113,35 @@ export function rotationCases(open: OpenFn): void {
     withRegistry(open, async (r) => {
       await r.templates.create({ name: 'tpl', body: '{"Resources":{}}', provisioningRoleArn: 'arn:aws:iam::000000000000:role/x' });
       await r.thingGroups.create({ name: 'grp' });
-      const p = await r.rotations.putPolicy({ targetType: 'template', targetName: 'tpl', maxAgeDays: 30, allowExpiredRecovery: true, recoveryWindowDays: 7 });
+      const p = await r.rotations.putPolicy({
+        targetType: 'template',
+        targetName: 'tpl',
+        maxAgeDays: 30,
+        allowExpiredRecovery: true,
+        recoveryWindowDays: 7,
+      });
       assert.equal(p.maxAgeDays, 30);
       assert.equal(p.retireStatus, 'INACTIVE');
       assert.equal(p.allowExpiredRecovery, true);
-      const replaced = await r.rotations.putPolicy({ targetType: 'template', targetName: 'tpl', renewBeforeDays: 10, retireStatus: 'REVOKED' });
+      const replaced = await r.rotations.putPolicy({
+        targetType: 'template',
+        targetName: 'tpl',
+        renewBeforeDays: 10,
+        retireStatus: 'REVOKED',
+      });
       assert.equal(replaced.maxAgeDays, null, 'put replaces the whole policy');
       assert.equal(replaced.renewBeforeDays, 10);
       await rejectsWith(r.rotations.putPolicy({ targetType: 'template', targetName: 'missing', maxAgeDays: 1 }), 'ResourceNotFound');
-      await rejectsWith(r.rotations.putPolicy({ targetType: 'thing-group', targetName: 'grp', allowExpiredRecovery: true }), 'InvalidRequest');
+      await rejectsWith(
+        r.rotations.putPolicy({ targetType: 'thing-group', targetName: 'grp', allowExpiredRecovery: true }),
+        'InvalidRequest',
+      );
       await rejectsWith(r.rotations.putPolicy({ targetType: 'template', targetName: 'tpl', maxAgeDays: 0 }), 'InvalidRequest');
       await r.rotations.putPolicy({ targetType: 'thing-group', targetName: 'grp', maxAgeDays: 5 });
-      assert.deepEqual((await r.rotations.listPolicies()).map((x) => `${x.targetType}:${x.targetName}`), ['template:tpl', 'thing-group:grp']);
+      assert.deepEqual(
+        (await r.rotations.listPolicies()).map((x) => `${x.targetType}:${x.targetName}`),
+        ['template:tpl', 'thing-group:grp'],
+      );
       assert.equal(await r.rotations.deletePolicy('thing-group', 'grp'), true);
       assert.equal(await r.rotations.deletePolicy('thing-group', 'grp'), false);
 

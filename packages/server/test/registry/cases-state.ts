@@ -179,12 +179,21 @@ export function stateCases(open: OpenFn): void {
       for (const name of ['dev-1', 'dev-10', 'dev-2', 'devx', 'other', 'de']) await r.things.create({ name });
       assert.equal(await r.things.count(), 6);
       const first = await r.things.list({ namePrefix: 'dev-', maxResults: 2 });
-      assert.deepEqual(first.items.map((t) => t.name), ['dev-1', 'dev-10']);
+      assert.deepEqual(
+        first.items.map((t) => t.name),
+        ['dev-1', 'dev-10'],
+      );
       const second = await r.things.list({ namePrefix: 'dev-', maxResults: 2, nextToken: first.nextToken! });
-      assert.deepEqual(second.items.map((t) => t.name), ['dev-2']);
+      assert.deepEqual(
+        second.items.map((t) => t.name),
+        ['dev-2'],
+      );
       assert.equal(second.nextToken, undefined);
       assert.deepEqual((await r.things.list({ namePrefix: 'nope' })).items, []);
-      assert.deepEqual((await r.things.list({ namePrefix: 'other' })).items.map((t) => t.name), ['other']);
+      assert.deepEqual(
+        (await r.things.list({ namePrefix: 'other' })).items.map((t) => t.name),
+        ['other'],
+      );
       await rejectsWith(r.things.list({ namePrefix: '' }), 'InvalidRequest');
     }));
 
@@ -273,7 +282,9 @@ export function stateCases(open: OpenFn): void {
       }
       const certs = await Promise.allSettled(Array.from({ length: 10 }, () => r.certificates.create(certInput('contended'))));
       assert.equal(certs.filter((x) => x.status === 'fulfilled').length, 1);
-      assert.ok(certs.every((x) => x.status === 'fulfilled' || (x.reason instanceof RegistryError && x.reason.code === 'ResourceAlreadyExists')));
+      assert.ok(
+        certs.every((x) => x.status === 'fulfilled' || (x.reason instanceof RegistryError && x.reason.code === 'ResourceAlreadyExists')),
+      );
     }));
 
   test('hostile strings are stored and read back intact; unstorable ones are refused', () =>
@@ -294,7 +305,9 @@ export function stateCases(open: OpenFn): void {
       assert.equal(read?.attributes.constructor, 'plain');
       assert.equal(Object.getPrototypeOf(read?.attributes), Object.prototype);
       assert.deepEqual(
-        (await r.things.list({ attributeName: nasty, attributeValue: nasty.slice(0, 20), usePrefixAttributeValue: true })).items.map((t) => t.name),
+        (await r.things.list({ attributeName: nasty, attributeValue: nasty.slice(0, 20), usePrefixAttributeValue: true })).items.map(
+          (t) => t.name,
+        ),
         [nasty],
       );
 

@@ -9,14 +9,24 @@ export function thingCases(open: OpenFn): void {
   test('thing: create, read, idempotent re-create, conflicts', () =>
     withRegistry(open, async (r) => {
       await r.things.createType({ name: 'sensor', description: 'a sensor' });
-      const t = await r.things.create({ name: 'born_1', thingTypeName: 'sensor', attributes: { serial: '1234', empty: '' }, billingGroupName: 'bg' });
+      const t = await r.things.create({
+        name: 'born_1',
+        thingTypeName: 'sensor',
+        attributes: { serial: '1234', empty: '' },
+        billingGroupName: 'bg',
+      });
       assert.equal(t.arn, 'arn:aws:iot:us-east-1:000000000000:thing/born_1');
       assert.match(t.id, /^[0-9a-f-]{36}$/);
       assert.equal(t.version, 1);
       assert.deepEqual(t.attributes, { serial: '1234' }, 'empty values are not stored');
       assert.deepEqual(await r.things.get('born_1'), t);
       assert.equal(await r.things.get('nope'), null);
-      const again = await r.things.create({ name: 'born_1', thingTypeName: 'sensor', attributes: { serial: '1234' }, billingGroupName: 'bg' });
+      const again = await r.things.create({
+        name: 'born_1',
+        thingTypeName: 'sensor',
+        attributes: { serial: '1234' },
+        billingGroupName: 'bg',
+      });
       assert.deepEqual(again, t, 'same configuration: the existing thing');
       const err = await rejectsWith(r.things.create({ name: 'born_1', attributes: { serial: '9' } }), 'ResourceAlreadyExists');
       assert.equal(err.resourceArn, t.arn);
@@ -80,11 +90,21 @@ export function thingCases(open: OpenFn): void {
         ['thing-1', 'thing-3', 'thing-5', 'thing-7'],
       );
       assert.deepEqual(
-        (await r.things.list({ attributeName: 'serial', attributeValue: 'SN-1-ü', usePrefixAttributeValue: true })).items.map((x) => x.name),
+        (await r.things.list({ attributeName: 'serial', attributeValue: 'SN-1-ü', usePrefixAttributeValue: true })).items.map(
+          (x) => x.name,
+        ),
         ['thing-1', 'thing-5'],
       );
-      assert.deepEqual((await r.things.list({ attributeName: 'serial', attributeValue: 'SN-1-ü' })).items, [], 'exact match without prefix');
-      assert.deepEqual((await r.things.list({ attributeName: 'serial', attributeValue: 'sn-1', usePrefixAttributeValue: true })).items, [], 'case-sensitive');
+      assert.deepEqual(
+        (await r.things.list({ attributeName: 'serial', attributeValue: 'SN-1-ü' })).items,
+        [],
+        'exact match without prefix',
+      );
+      assert.deepEqual(
+        (await r.things.list({ attributeName: 'serial', attributeValue: 'sn-1', usePrefixAttributeValue: true })).items,
+        [],
+        'case-sensitive',
+      );
       assert.equal((await r.things.list({ attributeName: 'parity' })).items.length, 8);
       const paged = await collect(async (t) => {
         const p = await r.things.list({ attributeName: 'parity', attributeValue: 'even', maxResults: 1, nextToken: t });
@@ -259,10 +279,13 @@ export function thingCases(open: OpenFn): void {
       await rejectsWith(r.thingPrincipals.attach('ta', c1.id, 'WEIRD' as never), 'InvalidRequest');
 
       const tc = (await r.thingPrincipals.listForThing('tc')).items;
-      assert.deepEqual(tc.map((p) => [p.certificateId, p.type]).sort(), [
-        [c1.id, 'NON_EXCLUSIVE_THING'],
-        [c2.id, 'EXCLUSIVE_THING'],
-      ].sort());
+      assert.deepEqual(
+        tc.map((p) => [p.certificateId, p.type]).sort(),
+        [
+          [c1.id, 'NON_EXCLUSIVE_THING'],
+          [c2.id, 'EXCLUSIVE_THING'],
+        ].sort(),
+      );
       assert.equal(tc[0]?.certificateArn, `arn:aws:iot:us-east-1:000000000000:cert/${tc[0]?.certificateId}`);
       const things = await collect(async (t) => {
         const p = await r.thingPrincipals.listForPrincipal(c1.id, { maxResults: 2, nextToken: t });
@@ -273,11 +296,25 @@ export function thingCases(open: OpenFn): void {
         ['ta', 'tb', 'tc'],
       );
       // Filtered by attachment type (ListThingPrincipalsV2 / ListPrincipalThingsV2), paging within the filter.
-      assert.deepEqual((await r.thingPrincipals.listForThing('tc', { type: 'EXCLUSIVE_THING' })).items.map((p) => p.certificateId), [c2.id]);
-      assert.deepEqual((await r.thingPrincipals.listForThing('tc', { type: 'NON_EXCLUSIVE_THING' })).items.map((p) => p.certificateId), [c1.id]);
+      assert.deepEqual(
+        (await r.thingPrincipals.listForThing('tc', { type: 'EXCLUSIVE_THING' })).items.map((p) => p.certificateId),
+        [c2.id],
+      );
+      assert.deepEqual(
+        (await r.thingPrincipals.listForThing('tc', { type: 'NON_EXCLUSIVE_THING' })).items.map((p) => p.certificateId),
+        [c1.id],
+      );
       const shared = await r.thingPrincipals.listForPrincipal(c1.id, { type: 'NON_EXCLUSIVE_THING', maxResults: 2 });
-      assert.deepEqual(shared.items.map((p) => p.thingName), ['ta', 'tb']);
-      assert.deepEqual((await r.thingPrincipals.listForPrincipal(c1.id, { type: 'NON_EXCLUSIVE_THING', nextToken: shared.nextToken })).items.map((p) => p.thingName), ['tc']);
+      assert.deepEqual(
+        shared.items.map((p) => p.thingName),
+        ['ta', 'tb'],
+      );
+      assert.deepEqual(
+        (await r.thingPrincipals.listForPrincipal(c1.id, { type: 'NON_EXCLUSIVE_THING', nextToken: shared.nextToken })).items.map(
+          (p) => p.thingName,
+        ),
+        ['tc'],
+      );
       assert.deepEqual((await r.thingPrincipals.listForPrincipal(c1.id, { type: 'EXCLUSIVE_THING' })).items, []);
       await rejectsWith(r.thingPrincipals.listForThing('tc', { type: 'WEIRD' as never }), 'InvalidRequest');
       await rejectsWith(r.thingPrincipals.listForThing('missing'), 'ResourceNotFound');

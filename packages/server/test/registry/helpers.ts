@@ -65,7 +65,9 @@ export async function rejectsWith(p: Promise<unknown>, code: RegistryErrorCode):
 }
 
 /** Collects every item of a paginated list. */
-export async function collect<T>(fetch: (token: string | undefined) => Promise<{ items: T[]; next?: string }>): Promise<{ items: T[]; pages: number }> {
+export async function collect<T>(
+  fetch: (token: string | undefined) => Promise<{ items: T[]; next?: string }>,
+): Promise<{ items: T[]; pages: number }> {
   const items: T[] = [];
   let token: string | undefined;
   let pages = 0;

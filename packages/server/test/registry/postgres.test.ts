@@ -139,7 +139,10 @@ if (await requirePostgres('registry on PostgreSQL')) {
       await client.connect();
       try {
         const res = await client.query(`select name from "${schema}".fleetprov_migration`);
-        assert.deepEqual(res.rows.map((r: { name: string }) => r.name), Object.keys(registryMigrations('postgres')).sort());
+        assert.deepEqual(
+          res.rows.map((r: { name: string }) => r.name),
+          Object.keys(registryMigrations('postgres')).sort(),
+        );
       } finally {
         await client.end();
       }

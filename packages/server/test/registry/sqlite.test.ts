@@ -43,7 +43,10 @@ describe('registry on SQLite: files', () => {
     const raw = new Database(path, { readonly: true });
     try {
       const rows = raw.prepare('select name from fleetprov_migration').all() as Array<{ name: string }>;
-      assert.deepEqual(rows.map((r) => r.name), Object.keys(registryMigrations('sqlite')).sort());
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        Object.keys(registryMigrations('sqlite')).sort(),
+      );
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
     } finally {
       raw.close();

@@ -51,9 +51,19 @@ describe('registry cursor', () => {
   test('page sizes are bounded and pages cut at size + 1', () => {
     assert.equal(pageSize(undefined, 'n'), 25);
     assert.equal(pageSize(250, 'n'), 250);
-    for (const bad of [0, 251, 1.5, '10', Number.POSITIVE_INFINITY]) assert.equal(code(() => pageSize(bad, 'n')), 'InvalidRequest');
-    assert.deepEqual(cutPage([1, 2, 3], 3, (x) => [x]), { items: [1, 2, 3] });
-    assert.deepEqual(cutPage([1, 2, 3, 4], 3, (x) => [x]), { items: [1, 2, 3], nextKey: [3] });
+    for (const bad of [0, 251, 1.5, '10', Number.POSITIVE_INFINITY])
+      assert.equal(
+        code(() => pageSize(bad, 'n')),
+        'InvalidRequest',
+      );
+    assert.deepEqual(
+      cutPage([1, 2, 3], 3, (x) => [x]),
+      { items: [1, 2, 3] },
+    );
+    assert.deepEqual(
+      cutPage([1, 2, 3, 4], 3, (x) => [x]),
+      { items: [1, 2, 3], nextKey: [3] },
+    );
   });
 });
 
@@ -61,13 +71,26 @@ describe('registry input checks', () => {
   test('text refuses NUL, lone surrogates, non-strings and oversize values', () => {
     assert.equal(v.text('ok 🎉 \u00e9', 'f'), 'ok 🎉 \u00e9');
     for (const bad of ['a\u0000b', '\uD800', 'x\uDFFFy', 42, null, 'abcd']) {
-      assert.equal(code(() => v.text(bad, 'f', 3)), 'InvalidRequest', JSON.stringify(bad));
+      assert.equal(
+        code(() => v.text(bad, 'f', 3)),
+        'InvalidRequest',
+        JSON.stringify(bad),
+      );
     }
-    assert.equal(code(() => v.name('', 'f')), 'InvalidRequest');
+    assert.equal(
+      code(() => v.name('', 'f')),
+      'InvalidRequest',
+    );
     assert.equal(v.certificateId('a'.repeat(64)), 'a'.repeat(64));
-    assert.equal(code(() => v.certificateId('A'.repeat(64))), 'InvalidRequest');
+    assert.equal(
+      code(() => v.certificateId('A'.repeat(64))),
+      'InvalidRequest',
+    );
     assert.equal(v.serialHex('0A'), '0a');
-    assert.equal(code(() => v.epochMs(8.64e15 + 1, 'f')), 'InvalidRequest');
+    assert.equal(
+      code(() => v.epochMs(8.64e15 + 1, 'f')),
+      'InvalidRequest',
+    );
   });
 
   test('attributes keep __proto__ as data and drop empty values on request', () => {
@@ -77,7 +100,11 @@ describe('registry input checks', () => {
     assert.equal(Object.getPrototypeOf(out), Object.prototype);
     assert.deepEqual(Object.keys(out).sort(), ['__proto__', 'b']);
     assert.equal(Object.hasOwn(v.attributes({ a: '' }, 'attrs', false), 'a'), true);
-    for (const bad of [null, [], 'x', { a: 1 }, { a: null }]) assert.equal(code(() => v.attributes(bad, 'attrs', true)), 'InvalidRequest');
+    for (const bad of [null, [], 'x', { a: 1 }, { a: null }])
+      assert.equal(
+        code(() => v.attributes(bad, 'attrs', true)),
+        'InvalidRequest',
+      );
     assert.deepEqual(v.parseAttributes('{"a":"1","n":2}'), { a: '1' });
   });
 
@@ -85,7 +112,11 @@ describe('registry input checks', () => {
     assert.equal(v.jsonText({ a: [1] }, 'd'), '{"a":[1]}');
     const cyclic: Record<string, unknown> = {};
     cyclic.me = cyclic;
-    for (const bad of [cyclic, { n: 10n }, undefined, () => 1]) assert.equal(code(() => v.jsonText(bad, 'd')), 'InvalidRequest');
+    for (const bad of [cyclic, { n: 10n }, undefined, () => 1])
+      assert.equal(
+        code(() => v.jsonText(bad, 'd')),
+        'InvalidRequest',
+      );
   });
 });
 
@@ -120,7 +151,7 @@ describe('registry errors', () => {
   test('classifies real better-sqlite3 constraint errors and pg error codes', async () => {
     const db = new Database(':memory:');
     db.pragma('foreign_keys = ON');
-    db.exec('create table p (id text primary key); create table c (pid text references p(id)); insert into p values (\'x\')');
+    db.exec("create table p (id text primary key); create table c (pid text references p(id)); insert into p values ('x')");
     let unique: unknown;
     let foreign: unknown;
     try {

@@ -26,7 +26,8 @@ describe('rotation CLI and control-plane extension', () => {
     const id = (await identityOf(fleet, 'k1')).certificateId;
     const soon = await run('certs', 'expiring', '--days', '400', '--json', ...conn);
     assert.equal(soon.code, 0, soon.stderr);
-    const list = (JSON.parse(soon.stdout) as { certificates: Array<{ certificateId: string; thingNames: string[]; daysLeft: number }> }).certificates;
+    const list = (JSON.parse(soon.stdout) as { certificates: Array<{ certificateId: string; thingNames: string[]; daysLeft: number }> })
+      .certificates;
     const mine = list.find((c) => c.certificateId === id);
     assert.ok(mine, 'the device certificate (365 days) expires within 400 days');
     assert.deepEqual(mine.thingNames, ['born_k1']);
@@ -47,12 +48,20 @@ describe('rotation CLI and control-plane extension', () => {
     const old = (await identityOf(fleet, 'k1')).certificateId;
     const first = await run('rotate', 'born_k1', '--template', ROTATION_TEMPLATE, ...conn);
     assert.equal(first.code, 0, first.stderr);
-    const [requested] = (JSON.parse(first.stdout) as { rotations: Array<{ rotationId: string; state: string; oldCertificateId: string; templateName: string }> }).rotations;
+    const [requested] = (
+      JSON.parse(first.stdout) as {
+        rotations: Array<{ rotationId: string; state: string; oldCertificateId: string; templateName: string }>;
+      }
+    ).rotations;
     assert.equal(requested?.state, 'requested');
     assert.equal(requested?.oldCertificateId, old);
     assert.equal(requested?.templateName, ROTATION_TEMPLATE);
     const again = await run('rotate', 'born_k1', ...conn);
-    assert.equal((JSON.parse(again.stdout) as { rotations: Array<{ rotationId: string }> }).rotations[0]?.rotationId, requested?.rotationId, 'a duplicate request returns the same rotation');
+    assert.equal(
+      (JSON.parse(again.stdout) as { rotations: Array<{ rotationId: string }> }).rotations[0]?.rotationId,
+      requested?.rotationId,
+      'a duplicate request returns the same rotation',
+    );
     const unknown = await run('rotate', 'born_nobody', ...conn);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /ResourceNotFoundException: thing born_nobody does not exist/);
@@ -60,8 +69,22 @@ describe('rotation CLI and control-plane extension', () => {
 
     const rootCaPath = fleet.server.caPath;
     const device = await run(
-      'device', 'rotate', '--endpoint', '127.0.0.1', '--port', String(fleet.server.mqttPort), '--root-ca', rootCaPath,
-      '--template-name', ROTATION_TEMPLATE, '--template-parameters', '{"SerialNumber":"k1","CertDate":"2026-12-02"}', '--out', fleet.storageDir('k1'), '--timeout', '5',
+      'device',
+      'rotate',
+      '--endpoint',
+      '127.0.0.1',
+      '--port',
+      String(fleet.server.mqttPort),
+      '--root-ca',
+      rootCaPath,
+      '--template-name',
+      ROTATION_TEMPLATE,
+      '--template-parameters',
+      '{"SerialNumber":"k1","CertDate":"2026-12-02"}',
+      '--out',
+      fleet.storageDir('k1'),
+      '--timeout',
+      '5',
     );
     assert.equal(device.code, 0, device.stdout + device.stderr);
     assert.match(device.stdout, /the server confirmed the rotation/);
@@ -72,7 +95,18 @@ describe('rotation CLI and control-plane extension', () => {
     assert.equal(rotations[0]?.state, 'retired');
     assert.equal(rotations[0]?.reason, 'operator');
     assert.equal(await fleet.status(old), 'INACTIVE');
-    const notProvisioned = await run('device', 'rotate', '--endpoint', '127.0.0.1', '--root-ca', rootCaPath, '--template-name', ROTATION_TEMPLATE, '--out', fleet.storageDir('nothing-here'));
+    const notProvisioned = await run(
+      'device',
+      'rotate',
+      '--endpoint',
+      '127.0.0.1',
+      '--root-ca',
+      rootCaPath,
+      '--template-name',
+      ROTATION_TEMPLATE,
+      '--out',
+      fleet.storageDir('nothing-here'),
+    );
     assert.equal(notProvisioned.code, 2);
     assert.match(notProvisioned.stderr, /no completed provisioning/);
   });
@@ -86,20 +120,48 @@ describe('rotation CLI and control-plane extension', () => {
     assert.equal((await fleet.server.registry.rotations.listPolicies()).length, 0, 'refused policies store nothing');
     assert.equal((await run('rotation', 'policy', 'set', 'widget', 'x', '--max-age-days', '5', ...conn)).code, 2);
 
-    const horizon = await run('rotation', 'policy', 'set', 'template', 'birthing_template', '--max-age-days', '30', '--rotation-template', ROTATION_TEMPLATE, ...conn);
+    const horizon = await run(
+      'rotation',
+      'policy',
+      'set',
+      'template',
+      'birthing_template',
+      '--max-age-days',
+      '30',
+      '--rotation-template',
+      ROTATION_TEMPLATE,
+      ...conn,
+    );
     assert.equal(horizon.code, 0, horizon.stderr);
-    const dueLater = JSON.parse((await run('rotation', 'due', '--days', '31', ...conn)).stdout) as { certificates: Array<{ certificateId: string; due: boolean; reason: string }> };
+    const dueLater = JSON.parse((await run('rotation', 'due', '--days', '31', ...conn)).stdout) as {
+      certificates: Array<{ certificateId: string; due: boolean; reason: string }>;
+    };
     const entry = dueLater.certificates.find((c) => c.certificateId === dev.certificateId);
     assert.equal(entry?.reason, 'age');
     assert.equal(entry?.due, false);
-    assert.equal((JSON.parse((await run('rotation', 'due', ...conn)).stdout) as { certificates: unknown[] }).certificates.length, 0, 'nothing is due yet');
+    assert.equal(
+      (JSON.parse((await run('rotation', 'due', ...conn)).stdout) as { certificates: unknown[] }).certificates.length,
+      0,
+      'nothing is due yet',
+    );
 
     // The device listens for rotation notices.
     const listener = await connect(dev, { endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa });
     const noticed = new Promise<RotationNotice>((resolve) => void onRotationNotice(listener, 'born_m1', resolve));
     await new Promise((resolve) => setTimeout(resolve, 200)); // let the SUBSCRIBE complete
     // Due now: within 400 days of notAfter. The monitor (every 100 ms) requests the rotation.
-    const now = await run('rotation', 'policy', 'set', 'template', 'birthing_template', '--renew-before-days', '400', '--rotation-template', ROTATION_TEMPLATE, ...conn);
+    const now = await run(
+      'rotation',
+      'policy',
+      'set',
+      'template',
+      'birthing_template',
+      '--renew-before-days',
+      '400',
+      '--rotation-template',
+      ROTATION_TEMPLATE,
+      ...conn,
+    );
     assert.equal(now.code, 0, now.stderr);
     await fleet.waitFor('the monitor requested the rotation', async () => (await fleet.rotations('born_m1'))[0]?.state === 'requested');
     const [rotation] = await fleet.rotations('born_m1');
@@ -119,8 +181,13 @@ describe('rotation CLI and control-plane extension', () => {
     const afterwards = JSON.parse((await run('rotation', 'due', ...conn)).stdout) as { certificates: Array<{ thingName: string }> };
     assert.equal(afterwards.certificates.filter((c) => c.thingName === 'born_m1').length, 0);
 
-    const listedPolicies = JSON.parse((await run('rotation', 'policy', 'list', ...conn)).stdout) as { policies: Array<{ targetName: string; renewBeforeDays: number }> };
-    assert.deepEqual(listedPolicies.policies.map((p) => [p.targetName, p.renewBeforeDays]), [['birthing_template', 400]]);
+    const listedPolicies = JSON.parse((await run('rotation', 'policy', 'list', ...conn)).stdout) as {
+      policies: Array<{ targetName: string; renewBeforeDays: number }>;
+    };
+    assert.deepEqual(
+      listedPolicies.policies.map((p) => [p.targetName, p.renewBeforeDays]),
+      [['birthing_template', 400]],
+    );
     assert.equal((await run('rotation', 'policy', 'delete', 'template', 'birthing_template', ...conn)).code, 0);
     assert.equal((await run('rotation', 'policy', 'delete', 'template', 'birthing_template', ...conn)).code, 1);
     assert.equal((await run('rotation', 'policy', 'get', 'template', 'birthing_template', ...conn)).code, 1);
@@ -130,12 +197,22 @@ describe('rotation CLI and control-plane extension', () => {
     const ca = await (await import('node:fs/promises')).readFile(fleet.server.caPath, 'utf8');
     const unsigned = await rawRequest(fleet.server.controlPlaneUrl, { method: 'POST', path: '/fleetprov/things/born_k1/rotation', ca });
     assert.equal(unsigned.status, 403);
-    const unsignedPut = await rawRequest(fleet.server.controlPlaneUrl, { method: 'PUT', path: '/fleetprov/rotation-policies/template/birthing_template', ca, headers: { 'content-type': 'application/json' }, body: '{"maxAgeDays":1}' });
+    const unsignedPut = await rawRequest(fleet.server.controlPlaneUrl, {
+      method: 'PUT',
+      path: '/fleetprov/rotation-policies/template/birthing_template',
+      ca,
+      headers: { 'content-type': 'application/json' },
+      body: '{"maxAgeDays":1}',
+    });
     assert.equal(unsignedPut.status, 403);
     assert.equal((await fleet.server.registry.rotations.listPolicies()).length, 0);
     const before = (await fleet.server.registry.rotations.list()).items.length;
     const { createExtensionClient } = await import('../../src/cli/extension-client.js');
-    const call = await createExtensionClient({ endpoint: fleet.server.controlPlaneUrl, credentialsPath: fleet.server.paths.credentials, caPath: fleet.server.caPath });
+    const call = await createExtensionClient({
+      endpoint: fleet.server.controlPlaneUrl,
+      credentialsPath: fleet.server.paths.credentials,
+      caPath: fleet.server.caPath,
+    });
     for (const [method, path, body] of [
       ['PUT', '/fleetprov/rotation-policies/template/birthing_template', { maxAgeDays: 'ten' }],
       ['PUT', '/fleetprov/rotation-policies/template/birthing_template', { maxAgeDays: 0 }],
@@ -145,10 +222,20 @@ describe('rotation CLI and control-plane extension', () => {
       ['POST', '/fleetprov/things/born_k1/rotation', { templateName: 'no_such_template' }],
       ['POST', '/fleetprov/things/born_k1/rotation', { templateName: 'x'.repeat(40) }],
     ] as const) {
-      await assert.rejects(call(method, path, {}, body), (err: Error & { statusCode?: number }) => (err.statusCode ?? 0) >= 400, `${method} ${path} ${JSON.stringify(body)}`);
+      await assert.rejects(
+        call(method, path, {}, body),
+        (err: Error & { statusCode?: number }) => (err.statusCode ?? 0) >= 400,
+        `${method} ${path} ${JSON.stringify(body)}`,
+      );
     }
-    await assert.rejects(call('GET', '/fleetprov/rotations', { state: 'sleeping' }), (err: Error & { statusCode?: number }) => err.statusCode === 400);
-    await assert.rejects(call('GET', '/fleetprov/certificates/expiring', { days: '1e9' }), (err: Error & { statusCode?: number }) => err.statusCode === 400);
+    await assert.rejects(
+      call('GET', '/fleetprov/rotations', { state: 'sleeping' }),
+      (err: Error & { statusCode?: number }) => err.statusCode === 400,
+    );
+    await assert.rejects(
+      call('GET', '/fleetprov/certificates/expiring', { days: '1e9' }),
+      (err: Error & { statusCode?: number }) => err.statusCode === 400,
+    );
     assert.equal((await fleet.server.registry.rotations.listPolicies()).length, 0, 'nothing stored');
     assert.equal((await fleet.server.registry.rotations.list()).items.length, before, 'no rotation created');
   });

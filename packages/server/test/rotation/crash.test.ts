@@ -20,7 +20,12 @@ function childArgs(configPath: string): string[] {
 }
 
 /** Runs rotate() in a child and SIGKILLs it at the first progress event matching `crashAt`. */
-async function crashAt(fleet: RotationFleet, serial: string, crash: { step: string; status: string; detail?: string }, extra: Partial<RotateOptions> = {}): Promise<void> {
+async function crashAt(
+  fleet: RotationFleet,
+  serial: string,
+  crash: { step: string; status: string; detail?: string },
+  extra: Partial<RotateOptions> = {},
+): Promise<void> {
   const configPath = join(fleet.work, `crash-${serial}.json`);
   await writeFile(configPath, JSON.stringify({ options: fleet.rotateOptions(serial, extra), crashAt: crash }));
   const child = spawn(process.execPath, childArgs(configPath), { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -73,7 +78,8 @@ async function finishAndCheck(fleet: RotationFleet, serial: string, oldId: strin
   assert.equal(await fleet.status(newId), 'ACTIVE');
   const attached = await fleet.thingCertificates(`born_${serial}`);
   assert.ok(attached.includes(newId) && attached.includes(oldId));
-  for (const id of attached) if (id !== newId) assert.notEqual(await fleet.status(id), 'ACTIVE', `only the new certificate of born_${serial} is ACTIVE`);
+  for (const id of attached)
+    if (id !== newId) assert.notEqual(await fleet.status(id), 'ACTIVE', `only the new certificate of born_${serial} is ACTIVE`);
   const rotations = await fleet.rotations(`born_${serial}`);
   assert.equal(rotations.length, 1, 'one rotation');
   assert.equal(rotations[0]?.state, 'retired');
@@ -124,7 +130,11 @@ describe('rotation: device crashes', () => {
     const count = (await fleet.server.registry.certificates.list({ pageSize: 250 })).items.length;
     const newId = await finishAndCheck(fleet, 'c3', first.certificateId);
     assert.equal(newId, pending?.certificateId);
-    assert.equal((await fleet.server.registry.certificates.list({ pageSize: 250 })).items.length, count, 'no further certificate was issued');
+    assert.equal(
+      (await fleet.server.registry.certificates.list({ pageSize: 250 })).items.length,
+      count,
+      'no further certificate was issued',
+    );
   });
 
   test('crash after acknowledging, before switching: the old certificate is retired, the saved replacement works', async () => {
@@ -161,7 +171,11 @@ describe('rotation: server restarts', () => {
     assert.equal(rotation?.state, 'acknowledged');
     assert.ok(rotation!.retireAfter! >= rotation!.acknowledgedAt! + 6000);
     await fleet.restart();
-    await fleet.waitFor('old certificate INACTIVE after the grace period', async () => (await fleet.status(first.certificateId)) === 'INACTIVE', 30_000);
+    await fleet.waitFor(
+      'old certificate INACTIVE after the grace period',
+      async () => (await fleet.status(first.certificateId)) === 'INACTIVE',
+      30_000,
+    );
     assert.equal((await fleet.rotations('born_r1'))[0]?.state, 'retired');
     await fleet.assertConnects(await identityOf(fleet, 'r1'));
   });

@@ -16,7 +16,14 @@ describe('demo rotation step', () => {
   let server: RunningServer;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'fleetprov-demo-rotation-'));
-    server = await startServer({ dataDir: join(dir, 'server'), mqttPort: 0, httpPort: 0, keyAlgorithm: 'ec-p256', logLevel: 'silent', rotation: { graceMs: 0 } });
+    server = await startServer({
+      dataDir: join(dir, 'server'),
+      mqttPort: 0,
+      httpPort: 0,
+      keyAlgorithm: 'ec-p256',
+      logLevel: 'silent',
+      rotation: { graceMs: 0 },
+    });
   });
   after(async () => {
     await server.close();
@@ -28,7 +35,10 @@ describe('demo rotation step', () => {
     const io = { stdout: (t: string) => void (out += t), stderr: (t: string) => void (out += t) };
     const provisioned = await runDemoFleet(server, join(dir, 'work'), io);
     const rows = await runDemoRotation(server, join(dir, 'work'), rotatableDemoDevices(provisioned), 'device_policy', io);
-    assert.deepEqual(rows.map((r) => r.device), ['device-1', 'device-2', 'device-3']);
+    assert.deepEqual(
+      rows.map((r) => r.device),
+      ['device-1', 'device-2', 'device-3'],
+    );
     for (const r of rows) {
       assert.equal(r.oldStatus, 'INACTIVE', r.device);
       assert.equal(r.newStatus, 'ACTIVE', r.device);

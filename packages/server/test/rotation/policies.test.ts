@@ -26,10 +26,20 @@ describe('rotation policies', () => {
     await r.thingGroups.addThing('line-1', 'born_g1');
     await r.thingGroups.addThing('fleet', 'born_g2');
     await r.rotations.putPolicy({ targetType: 'template', targetName: 'birthing_template', maxAgeDays: 100 });
-    await r.rotations.putPolicy({ targetType: 'thing-group', targetName: 'fleet', renewBeforeDays: 400, graceSeconds: 0, retireStatus: 'REVOKED' });
+    await r.rotations.putPolicy({
+      targetType: 'thing-group',
+      targetName: 'fleet',
+      renewBeforeDays: 400,
+      graceSeconds: 0,
+      retireStatus: 'REVOKED',
+    });
 
     const due = await fleet.server.rotation.dueCertificates();
-    assert.deepEqual(due.map((d) => d.certificateId).sort(), [a.certificateId, b.certificateId].sort(), 'the group (and its child group) is due; the template policy does not make g3 due yet');
+    assert.deepEqual(
+      due.map((d) => d.certificateId).sort(),
+      [a.certificateId, b.certificateId].sort(),
+      'the group (and its child group) is due; the template policy does not make g3 due yet',
+    );
     for (const d of due) assert.deepEqual(d.policy, { targetType: 'thing-group', targetName: 'fleet' });
     const later = await fleet.server.rotation.dueCertificates(101 * 86_400_000);
     const g3 = later.find((d) => d.certificateId === c.certificateId);
@@ -38,7 +48,10 @@ describe('rotation policies', () => {
 
     const pass = await fleet.server.rotation.runOnce();
     assert.deepEqual(pass.requested.map((x) => x.oldCertificateId).sort(), [a.certificateId, b.certificateId].sort());
-    assert.ok(pass.requested.every((x) => x.reason === 'expiry' && x.retireStatus === 'REVOKED' && x.graceMs === 0), 'the policy sets grace and retire status');
+    assert.ok(
+      pass.requested.every((x) => x.reason === 'expiry' && x.retireStatus === 'REVOKED' && x.graceMs === 0),
+      'the policy sets grace and retire status',
+    );
     const again = await fleet.server.rotation.runOnce();
     assert.equal(again.requested.length, 0, 'a second pass requests nothing new');
 

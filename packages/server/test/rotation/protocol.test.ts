@@ -18,8 +18,15 @@ describe('rotation protocol', () => {
   let replacement: { certificateId: string; certificatePem: string; privateKey: string };
   const clients: MqttClient[] = [];
 
-  async function open(identity: Pick<DeviceIdentity, 'certificatePath' | 'privateKeyPath' | 'clientId'> & Partial<DeviceIdentity>): Promise<MqttClient> {
-    const client = await connect(identity as DeviceIdentity, { endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa, connectTimeoutMs: 5000 });
+  async function open(
+    identity: Pick<DeviceIdentity, 'certificatePath' | 'privateKeyPath' | 'clientId'> & Partial<DeviceIdentity>,
+  ): Promise<MqttClient> {
+    const client = await connect(identity as DeviceIdentity, {
+      endpoint: '127.0.0.1',
+      port: fleet.server.mqttPort,
+      rootCa: fleet.rootCa,
+      connectTimeoutMs: 5000,
+    });
     client.on('error', () => undefined);
     clients.push(client);
     return client;
@@ -28,20 +35,35 @@ describe('rotation protocol', () => {
   /** A client with raw credentials (not stored on disk). */
   async function openRaw(cert: string, key: string, clientId: string): Promise<MqttClient> {
     const { openConnection } = await import('@fleetprov/device');
-    const client = await openConnection({ endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa, cert, key, clientId, connectTimeoutMs: 5000 });
+    const client = await openConnection({
+      endpoint: '127.0.0.1',
+      port: fleet.server.mqttPort,
+      rootCa: fleet.rootCa,
+      cert,
+      key,
+      clientId,
+      connectTimeoutMs: 5000,
+    });
     client.on('error', () => undefined);
     clients.push(client);
     return client;
   }
 
-  async function ack(client: MqttClient, thing: string, payload: string | Buffer): Promise<{ kind: 'accepted' | 'rejected'; body: Record<string, unknown> }> {
+  async function ack(
+    client: MqttClient,
+    thing: string,
+    payload: string | Buffer,
+  ): Promise<{ kind: 'accepted' | 'rejected'; body: Record<string, unknown> }> {
     const reply = new Promise<{ kind: 'accepted' | 'rejected'; body: Record<string, unknown> }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no ack reply')), 10_000);
       const onMessage = (topic: string, body: Buffer): void => {
         if (topic !== `${ACK(thing)}/accepted` && topic !== `${ACK(thing)}/rejected`) return;
         clearTimeout(timer);
         client.off('message', onMessage);
-        resolve({ kind: topic.endsWith('/accepted') ? 'accepted' : 'rejected', body: JSON.parse(body.toString('utf8')) as Record<string, unknown> });
+        resolve({
+          kind: topic.endsWith('/accepted') ? 'accepted' : 'rejected',
+          body: JSON.parse(body.toString('utf8')) as Record<string, unknown>,
+        });
       };
       client.on('message', onMessage);
     });
@@ -68,7 +90,11 @@ describe('rotation protocol', () => {
     assert.equal(rotation?.newCertificateId, k1.certificateId);
 
     const requested = await fleet.server.rotation.request('born_p1');
-    assert.deepEqual(requested.map((r) => r.id), [rotation!.id], 'a duplicate request returns the pending rotation');
+    assert.deepEqual(
+      requested.map((r) => r.id),
+      [rotation!.id],
+      'a duplicate request returns the pending rotation',
+    );
 
     const k2 = await createKeys(device);
     accepted(await registerThing(device, k2.token, { SerialNumber: 'p1' }, 'json', ROTATION_TEMPLATE));
@@ -80,15 +106,27 @@ describe('rotation protocol', () => {
     assert.equal(await fleet.status(old.certificateId), 'ACTIVE');
 
     await openRaw(k2.certificatePem, k2.privateKey, 'born_p1');
-    await fleet.waitFor('acknowledged by the first connection', async () => (await fleet.rotations('born_p1'))[0]?.state === 'acknowledged');
+    await fleet.waitFor(
+      'acknowledged by the first connection',
+      async () => (await fleet.rotations('born_p1'))[0]?.state === 'acknowledged',
+    );
     replacement = k2;
 
     device = await open(old); // the replacement's connection took the client id over
     const before = await fleet.thingCertificates('born_p1');
     const k3 = await createKeys(device);
-    rejectedWith(await registerThing(device, k3.token, { SerialNumber: 'p1' }, 'json', ROTATION_TEMPLATE), 409, 'ResourceConflict', /already rotated/);
+    rejectedWith(
+      await registerThing(device, k3.token, { SerialNumber: 'p1' }, 'json', ROTATION_TEMPLATE),
+      409,
+      'ResourceConflict',
+      /already rotated/,
+    );
     assert.deepEqual(await fleet.thingCertificates('born_p1'), before, 'nothing was attached');
-    assert.equal(await fleet.status(k3.certificateId), 'PENDING_ACTIVATION', 'the refused certificate stays pending (the sweeper deletes it)');
+    assert.equal(
+      await fleet.status(k3.certificateId),
+      'PENDING_ACTIVATION',
+      'the refused certificate stays pending (the sweeper deletes it)',
+    );
     assert.equal((await fleet.rotations('born_p1'))[0]?.newCertificateId, k2.certificateId);
   });
 
@@ -154,7 +192,10 @@ describe('rotation protocol', () => {
     assert.equal(body.templateName, ROTATION_TEMPLATE);
     assert.equal(body.reason, 'operator');
     const again = await fleet.server.rotation.request('born_p2');
-    assert.deepEqual(again.map((r) => r.id), [requested!.id]);
+    assert.deepEqual(
+      again.map((r) => r.id),
+      [requested!.id],
+    );
     await assert.rejects(fleet.server.rotation.request('born_nobody'), /does not exist/);
   });
 });

@@ -35,10 +35,23 @@ describe('rotation: recovery after expiry', () => {
   /** A device `born_<serial>` whose only certificate expired `daysAgo` days ago (registered by birthing_template). */
   async function expiredDevice(serial: string, daysAgo = 3): Promise<{ certificateId: string; cert: string; key: string }> {
     const r = fleet.server.registry;
-    const issued = await issueDeviceCertificate(fleet.server.context.ca, { subject: { CN: `expired-${serial}` }, now: new Date(Date.now() - (daysAgo + 1) * DAY), validityDays: 1 });
+    const issued = await issueDeviceCertificate(fleet.server.context.ca, {
+      subject: { CN: `expired-${serial}` },
+      now: new Date(Date.now() - (daysAgo + 1) * DAY),
+      validityDays: 1,
+    });
     const facts = parseCertificateFacts(issued.certificatePem);
     assert.ok(facts.notAfter.getTime() < Date.now(), 'the certificate is expired');
-    await r.certificates.create({ id: facts.certificateId, pem: issued.certificatePem, status: 'ACTIVE', notBefore: facts.notBefore.getTime(), notAfter: facts.notAfter.getTime(), subjectDn: facts.subjectDn, issuerDn: facts.issuerDn, serial: facts.serialNumberHex });
+    await r.certificates.create({
+      id: facts.certificateId,
+      pem: issued.certificatePem,
+      status: 'ACTIVE',
+      notBefore: facts.notBefore.getTime(),
+      notAfter: facts.notAfter.getTime(),
+      subjectDn: facts.subjectDn,
+      issuerDn: facts.issuerDn,
+      serial: facts.serialNumberHex,
+    });
     await r.policies.attach('rotation_device_policy', { type: 'certificate', id: facts.certificateId });
     await r.things.create({ name: `born_${serial}` });
     await r.thingPrincipals.attach(`born_${serial}`, facts.certificateId);
@@ -51,7 +64,14 @@ describe('rotation: recovery after expiry', () => {
     await writeFileAtomic(certificatePath, issued.certificatePem, { mode: CERTIFICATE_MODE });
     await writeRuntimeState(dir, {
       runtimeConfig: { completedFp: true, certificatePath, privateKeyPath, thingName: `born_${serial}`, deviceConfiguration: {} },
-      fleetprov: { stage: 'verified', certificateId: facts.certificateId, format: 'json', templateName: 'birthing_template', clientId: `born_${serial}`, previous: [] },
+      fleetprov: {
+        stage: 'verified',
+        certificateId: facts.certificateId,
+        format: 'json',
+        templateName: 'birthing_template',
+        clientId: `born_${serial}`,
+        previous: [],
+      },
     });
     return { certificateId: facts.certificateId, cert: issued.certificatePem, key: issued.privateKeyPem as string };
   }
@@ -78,7 +98,14 @@ describe('rotation: recovery after expiry', () => {
 
   test('with allowExpiredRecovery the device rotates; the expired certificate is retired', async () => {
     const dev = await expiredDevice('e2');
-    await fleet.server.registry.rotations.putPolicy({ targetType: 'template', targetName: 'birthing_template', renewBeforeDays: 30, rotationTemplate: ROTATION_TEMPLATE, allowExpiredRecovery: true, recoveryWindowDays: 30 });
+    await fleet.server.registry.rotations.putPolicy({
+      targetType: 'template',
+      targetName: 'birthing_template',
+      renewBeforeDays: 30,
+      rotationTemplate: ROTATION_TEMPLATE,
+      allowExpiredRecovery: true,
+      recoveryWindowDays: 30,
+    });
     const result = await rotate(fleet.rotateOptions('e2'));
     assert.equal(result.previousCertificateId, dev.certificateId);
     await fleet.assertConnects(result.identity);
@@ -91,22 +118,63 @@ describe('rotation: recovery after expiry', () => {
   });
 
   test('recovery mode is restricted to the rotation topics, the attached thing and the window', async () => {
-    await fleet.server.registry.rotations.putPolicy({ targetType: 'template', targetName: 'birthing_template', renewBeforeDays: 30, rotationTemplate: ROTATION_TEMPLATE, allowExpiredRecovery: true, recoveryWindowDays: 5 });
+    await fleet.server.registry.rotations.putPolicy({
+      targetType: 'template',
+      targetName: 'birthing_template',
+      renewBeforeDays: 30,
+      rotationTemplate: ROTATION_TEMPLATE,
+      allowExpiredRecovery: true,
+      recoveryWindowDays: 5,
+    });
     const dev = await expiredDevice('e3');
-    const opts = { endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa, cert: dev.cert, key: dev.key, connectTimeoutMs: 5000 };
+    const opts = {
+      endpoint: '127.0.0.1',
+      port: fleet.server.mqttPort,
+      rootCa: fleet.rootCa,
+      cert: dev.cert,
+      key: dev.key,
+      connectTimeoutMs: 5000,
+    };
     await assert.rejects(openConnection({ ...opts, clientId: 'born_e1' }), NotAuthorizedError, 'not as a thing it is not attached to');
     const client = await openConnection({ ...opts, clientId: 'born_e3' });
     client.on('error', () => undefined);
-    assert.deepEqual(await subscribeGranted(client, ['$aws/certificates/create-from-csr/json/accepted', `$aws/provisioning-templates/${ROTATION_TEMPLATE}/provision/json/accepted`], 1), [1, 1]);
-    assert.deepEqual(await subscribeGranted(client, ['$aws/things/born_e3/shadow/update/accepted', '$aws/certificates/create/json/accepted', '$aws/provisioning-templates/inactive_rotation/provision/json/accepted'], 1), [128, 128, 128], 'everything else the device policy allows is refused in recovery mode');
+    assert.deepEqual(
+      await subscribeGranted(
+        client,
+        ['$aws/certificates/create-from-csr/json/accepted', `$aws/provisioning-templates/${ROTATION_TEMPLATE}/provision/json/accepted`],
+        1,
+      ),
+      [1, 1],
+    );
+    assert.deepEqual(
+      await subscribeGranted(
+        client,
+        [
+          '$aws/things/born_e3/shadow/update/accepted',
+          '$aws/certificates/create/json/accepted',
+          '$aws/provisioning-templates/inactive_rotation/provision/json/accepted',
+        ],
+        1,
+      ),
+      [128, 128, 128],
+      'everything else the device policy allows is refused in recovery mode',
+    );
     const gone = closed(client);
     client.publish('$aws/things/born_e3/shadow/update', '{}', { qos: 1 }, () => undefined);
     await gone;
 
     const old = await expiredDevice('e4', 9);
-    await assert.rejects(openConnection({ ...opts, cert: old.cert, key: old.key, clientId: 'born_e4' }), NotAuthorizedError, 'expired longer than the recovery window');
+    await assert.rejects(
+      openConnection({ ...opts, cert: old.cert, key: old.key, clientId: 'born_e4' }),
+      NotAuthorizedError,
+      'expired longer than the recovery window',
+    );
     const revoked = await expiredDevice('e5');
     await fleet.server.registry.certificates.updateStatus(revoked.certificateId, 'REVOKED');
-    await assert.rejects(openConnection({ ...opts, cert: revoked.cert, key: revoked.key, clientId: 'born_e5' }), NotAuthorizedError, 'a revoked certificate never recovers');
+    await assert.rejects(
+      openConnection({ ...opts, cert: revoked.cert, key: revoked.key, clientId: 'born_e5' }),
+      NotAuthorizedError,
+      'a revoked certificate never recovers',
+    );
   });
 });

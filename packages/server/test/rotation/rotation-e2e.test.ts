@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { connect, NotAuthorizedError, ProvisioningRejectedError, provision, readRuntimeState, rotate, writeRuntimeState } from '@fleetprov/device';
+import {
+  connect,
+  NotAuthorizedError,
+  ProvisioningRejectedError,
+  provision,
+  readRuntimeState,
+  rotate,
+  writeRuntimeState,
+} from '@fleetprov/device';
 import { identityOf, ROTATION_TEMPLATE, startRotationFleet, type RotationFleet } from './support.js';
 
 describe('certificate rotation (device-initiated, AWS-compatible)', () => {
@@ -36,22 +44,37 @@ describe('certificate rotation (device-initiated, AWS-compatible)', () => {
       assert.equal(statSync(result.identity.statePath).mode & 0o777, 0o600);
       await fleet.waitFor(`old certificate of ${s} INACTIVE`, async () => (await fleet.status(old)) === 'INACTIVE');
       assert.equal(await fleet.status(result.identity.certificateId), 'ACTIVE');
-      assert.deepEqual(await fleet.thingCertificates(`born_${s}`), [old, result.identity.certificateId].sort(), 'the new certificate is attached to the same thing');
+      assert.deepEqual(
+        await fleet.thingCertificates(`born_${s}`),
+        [old, result.identity.certificateId].sort(),
+        'the new certificate is attached to the same thing',
+      );
       const [rotation] = await fleet.rotations(`born_${s}`);
       assert.equal(rotation?.state, 'retired');
       assert.equal(rotation?.oldCertificateId, old);
       assert.equal(rotation?.newCertificateId, result.identity.certificateId);
-      assert.equal((await fleet.server.registry.things.get(`born_${s}`))?.attributes.cert_issuance, '2026-12-01', 'the template stamped cert_issuance');
+      assert.equal(
+        (await fleet.server.registry.things.get(`born_${s}`))?.attributes.cert_issuance,
+        '2026-12-01',
+        'the template stamped cert_issuance',
+      );
       assert.equal(existsSync(oldFiles.certificatePath), false, 'old files are deleted once the server confirmed');
       assert.equal(existsSync(oldFiles.privateKeyPath), false);
       const stored = await identityOf(fleet, s);
       assert.equal(stored.certificateId, result.identity.certificateId, 'the switch is persistent');
       // The old certificate can no longer connect.
-      await assert.rejects(connect(oldFiles, { endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa, connectTimeoutMs: 5000 }), (err: unknown) => err instanceof Error);
+      await assert.rejects(
+        connect(oldFiles, { endpoint: '127.0.0.1', port: fleet.server.mqttPort, rootCa: fleet.rootCa, connectTimeoutMs: 5000 }),
+        (err: unknown) => err instanceof Error,
+      );
     }
     const hook = fleet.hookEvents.filter((e) => e.templateArn.endsWith(`/${ROTATION_TEMPLATE}`));
     assert.equal(hook.length, serials.length);
-    assert.deepEqual(hook.map((e) => e.claimCertificateId).sort(), [...before.values()].sort(), 'the hook saw the old certificate as claimCertificateId');
+    assert.deepEqual(
+      hook.map((e) => e.claimCertificateId).sort(),
+      [...before.values()].sort(),
+      'the hook saw the old certificate as claimCertificateId',
+    );
   });
 
   test('provision({ isRotation: true }) rotates with the current identity (the Python client shape)', async () => {

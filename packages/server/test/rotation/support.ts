@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, loadIdentity, provision, rotate, type DeviceIdentity, type ProvisionOptions, type RotateOptions } from '@fleetprov/device';
+import {
+  connect,
+  loadIdentity,
+  provision,
+  rotate,
+  type DeviceIdentity,
+  type ProvisionOptions,
+  type RotateOptions,
+} from '@fleetprov/device';
 import { issueDeviceCertificate, parseCertificateFacts } from '../../src/pki/index.js';
 import type { PreProvisioningHookEvent } from '../../src/provisioning/index.js';
 import type { CertificateStatus, RotationRow } from '../../src/registry/index.js';
@@ -31,8 +39,16 @@ export const ROTATION_DEVICE_POLICY = JSON.stringify({
   Version: '2012-10-17',
   Statement: [
     { Effect: 'Allow', Action: 'iot:Connect', Resource: 'arn:aws:iot:*:*:client/${iot:Connection.Thing.ThingName}' },
-    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: topics('${iot:Connection.Thing.ThingName}').map((t) => `arn:aws:iot:*:*:topic/${t}`) },
-    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: topics('${iot:Connection.Thing.ThingName}').map((t) => `arn:aws:iot:*:*:topicfilter/${t}`) },
+    {
+      Effect: 'Allow',
+      Action: ['iot:Publish', 'iot:Receive'],
+      Resource: topics('${iot:Connection.Thing.ThingName}').map((t) => `arn:aws:iot:*:*:topic/${t}`),
+    },
+    {
+      Effect: 'Allow',
+      Action: 'iot:Subscribe',
+      Resource: topics('${iot:Connection.Thing.ThingName}').map((t) => `arn:aws:iot:*:*:topicfilter/${t}`),
+    },
   ],
 });
 
@@ -40,21 +56,45 @@ export const CLAIM_POLICY = JSON.stringify({
   Version: '2012-10-17',
   Statement: [
     { Effect: 'Allow', Action: 'iot:Connect', Resource: '*' },
-    { Effect: 'Allow', Action: ['iot:Publish', 'iot:Receive'], Resource: ['arn:aws:iot:*:*:topic/$aws/certificates/create-from-csr/*', 'arn:aws:iot:*:*:topic/$aws/provisioning-templates/birthing_template/provision/*'] },
-    { Effect: 'Allow', Action: 'iot:Subscribe', Resource: ['arn:aws:iot:*:*:topicfilter/$aws/certificates/create-from-csr/*', 'arn:aws:iot:*:*:topicfilter/$aws/provisioning-templates/birthing_template/provision/*'] },
+    {
+      Effect: 'Allow',
+      Action: ['iot:Publish', 'iot:Receive'],
+      Resource: [
+        'arn:aws:iot:*:*:topic/$aws/certificates/create-from-csr/*',
+        'arn:aws:iot:*:*:topic/$aws/provisioning-templates/birthing_template/provision/*',
+      ],
+    },
+    {
+      Effect: 'Allow',
+      Action: 'iot:Subscribe',
+      Resource: [
+        'arn:aws:iot:*:*:topicfilter/$aws/certificates/create-from-csr/*',
+        'arn:aws:iot:*:*:topicfilter/$aws/provisioning-templates/birthing_template/provision/*',
+      ],
+    },
   ],
 });
 
 function template(certificateStatus: string, withIssuance: boolean): string {
   return JSON.stringify({
-    Parameters: { SerialNumber: { Type: 'String' }, CertDate: { Type: 'String', Default: 'unknown' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } },
+    Parameters: {
+      SerialNumber: { Type: 'String' },
+      CertDate: { Type: 'String', Default: 'unknown' },
+      'AWS::IoT::Certificate::Id': { Type: 'String' },
+    },
     Resources: {
-      certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: certificateStatus } },
+      certificate: {
+        Type: 'AWS::IoT::Certificate',
+        Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' }, Status: certificateStatus },
+      },
       policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'rotation_device_policy' } },
       thing: {
         Type: 'AWS::IoT::Thing',
         OverrideSettings: { AttributePayload: 'MERGE', ThingGroups: 'DO_NOTHING', ThingTypeName: 'REPLACE' },
-        Properties: { ThingName: { 'Fn::Join': ['', ['born_', { Ref: 'SerialNumber' }]] }, ...(withIssuance ? { AttributePayload: { cert_issuance: { Ref: 'CertDate' } } } : {}) },
+        Properties: {
+          ThingName: { 'Fn::Join': ['', ['born_', { Ref: 'SerialNumber' }]] },
+          ...(withIssuance ? { AttributePayload: { cert_issuance: { Ref: 'CertDate' } } } : {}),
+        },
       },
     },
     DeviceConfiguration: { rotated: withIssuance ? 'true' : 'false' },

@@ -14,7 +14,8 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === '@fleetprov/server') return (cached = dir);
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === '@fleetprov/server')
+      return (cached = dir);
     const parent = dirname(dir);
     if (parent === dir) throw new Error('could not find the @fleetprov/server package root');
     dir = parent;

@@ -15,7 +15,15 @@ test('birthing-template: new device gets thing born_<serial>, full_citizen_role,
   const plan = evaluateTemplate(t, { parameters: { SerialNumber: 'SN-0001' }, certificate: noSubject });
   assert.deepEqual(plan, {
     parameters: { SerialNumber: 'SN-0001', 'AWS::IoT::Certificate::Id': CERT_ID },
-    thing: { logicalId: 'thing', thingName: 'born_SN-0001', action: 'create', attributes: {}, thingTypeName: null, thingGroups: [], billingGroup: null },
+    thing: {
+      logicalId: 'thing',
+      thingName: 'born_SN-0001',
+      action: 'create',
+      attributes: {},
+      thingTypeName: null,
+      thingGroups: [],
+      billingGroup: null,
+    },
     certificate: { logicalId: 'certificate', certificateId: CERT_ID, status: 'ACTIVE' },
     policies: [{ logicalId: 'policy', kind: 'named', policyName: 'full_citizen_role' }],
     deviceConfiguration: {},
@@ -25,7 +33,13 @@ test('birthing-template: new device gets thing born_<serial>, full_citizen_role,
 
 test('birthing-template: re-provisioning an existing thing keeps its data (MERGE of {} / DO_NOTHING)', () => {
   const t = parseTemplate(templateFixture('birthing-template.json'));
-  const existingThing = { thingName: 'born_SN-0001', thingTypeName: 'sensor', attributes: { site: 'berlin' }, thingGroups: ['fleet-a'], billingGroup: null };
+  const existingThing = {
+    thingName: 'born_SN-0001',
+    thingTypeName: 'sensor',
+    attributes: { site: 'berlin' },
+    thingGroups: ['fleet-a'],
+    billingGroup: null,
+  };
   const plan = evaluateTemplate(t, { parameters: { SerialNumber: 'SN-0001' }, certificate: noSubject, existingThing });
   assert.deepEqual(plan.thing, {
     logicalId: 'thing',
@@ -83,7 +97,8 @@ test('jitp-template: thing from subject CN, attributes from subject fields, inli
   assert.equal(t.templateType, 'JITP');
   const certificate = { certificateId: CERT_ID, subject: { CN: ['device-42'], serialNumber: ['SER0042'], C: ['DE'], O: ['Acme'] } };
   const resolved = resolveTemplate(t, { parameters: {}, certificate });
-  const canonical = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iot:Publish"],"Resource":["arn:aws:iot:us-east-1:123456789012:topic/foo/bar"]}]}';
+  const canonical =
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iot:Publish"],"Resource":["arn:aws:iot:us-east-1:123456789012:topic/foo/bar"]}]}';
   const expectedName = createHash('sha1').update(canonical).digest('hex').toUpperCase();
   assert.match(expectedName, /^[0-9A-F]{40}$/);
   assert.deepEqual(resolved.policies, [{ logicalId: 'policy', kind: 'inline', policyName: expectedName, document: canonical }]);

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { packageRoot } from '../support/package-root.js';
 import { TemplateError, type TemplateErrorCode } from '../../src/templates/index.js';
 
-
 const root = packageRoot();
 
 /** Text of `test/fixtures/templates/<name>`. */
@@ -16,7 +15,12 @@ export function templateFixture(name: string): string {
 }
 
 /** Names of all template fixtures. */
-export const TEMPLATE_FIXTURES = ['birthing-template.json', 'certificate-id-template.json', 'rotation-template.json', 'jitp-template.json'] as const;
+export const TEMPLATE_FIXTURES = [
+  'birthing-template.json',
+  'certificate-id-template.json',
+  'rotation-template.json',
+  'jitp-template.json',
+] as const;
 
 /** A 64-hex certificate id for tests. */
 export const CERT_ID = 'a1b2c3d4'.repeat(8);
@@ -46,7 +50,9 @@ export function expectTemplateError(fn: () => unknown, expected: ExpectedTemplat
   const err = thrown;
   const prefix = expected.path === '' ? '' : `${expected.path}: `;
   if (err.code !== expected.code || err.path !== expected.path || !err.message.startsWith(prefix)) {
-    throw new Error(`expected ${expected.code} at ${JSON.stringify(expected.path)}, got ${err.code} at ${JSON.stringify(err.path)}: ${err.message}`);
+    throw new Error(
+      `expected ${expected.code} at ${JSON.stringify(expected.path)}, got ${err.code} at ${JSON.stringify(err.path)}: ${err.message}`,
+    );
   }
   if (expected.message !== undefined && !expected.message.test(err.message.slice(prefix.length))) {
     throw new Error(`message ${JSON.stringify(err.message)} does not match ${String(expected.message)}`);

@@ -18,11 +18,20 @@ const TEN_MB = 'x'.repeat(10 * 1024 * 1024);
 const certificate = { certificateId: CERT_ID };
 
 describe('oversized and deeply nested bodies', () => {
-  test('a 10 MB body string', () => bounded(() => expectTemplateError(() => parseTemplate(TEN_MB), { code: 'InvalidTemplate', path: '', message: /the limit is 10240/ })));
+  test('a 10 MB body string', () =>
+    bounded(() => expectTemplateError(() => parseTemplate(TEN_MB), { code: 'InvalidTemplate', path: '', message: /the limit is 10240/ })));
   test('a 10 MB string inside an object body', () =>
-    bounded(() => expectTemplateError(() => parseTemplate({ Resources: {}, DeviceConfiguration: { a: TEN_MB } }), { code: 'InvalidTemplate', path: '', message: /the limit is 10240/ })));
+    bounded(() =>
+      expectTemplateError(() => parseTemplate({ Resources: {}, DeviceConfiguration: { a: TEN_MB } }), {
+        code: 'InvalidTemplate',
+        path: '',
+        message: /the limit is 10240/,
+      }),
+    ));
   test('a huge array inside an object body', () =>
-    bounded(() => expectTemplateError(() => parseTemplate({ Resources: {}, X: new Array(1_000_000).fill(0) }), { code: 'InvalidTemplate', path: '' })));
+    bounded(() =>
+      expectTemplateError(() => parseTemplate({ Resources: {}, X: new Array(1_000_000).fill(0) }), { code: 'InvalidTemplate', path: '' }),
+    ));
   test('deeply nested arrays in a body string', () => {
     const tooLong = `{"Resources":{},"DeviceConfiguration":{"a":${'['.repeat(6000)}${']'.repeat(6000)}}}`;
     bounded(() => expectTemplateError(() => parseTemplate(tooLong), { code: 'InvalidTemplate', path: '', message: /the limit is 10240/ }));
@@ -54,14 +63,26 @@ describe('oversized and deeply nested bodies', () => {
     let value: unknown = 'leaf';
     for (let i = 0; i < 40; i++) value = { 'Fn::If': ['C', value, 'x'] };
     const body = { Conditions: { C: { 'Fn::Equals': ['a', 'a'] } }, Resources: {}, DeviceConfiguration: { v: value } };
-    bounded(() => expectTemplateError(() => parseTemplate(body), { code: 'InvalidTemplate', path: `DeviceConfiguration.v${'.Fn::If[1]'.repeat(32)}`, message: /nested deeper than 32/ }));
+    bounded(() =>
+      expectTemplateError(() => parseTemplate(body), {
+        code: 'InvalidTemplate',
+        path: `DeviceConfiguration.v${'.Fn::If[1]'.repeat(32)}`,
+        message: /nested deeper than 32/,
+      }),
+    );
   });
 });
 
 describe('oversized inputs at evaluation', () => {
   const birthing = parseTemplate(templateFixture('birthing-template.json'));
   test('a 10 MB parameter value', () =>
-    bounded(() => expectTemplateError(() => evaluateTemplate(birthing, { parameters: { SerialNumber: TEN_MB }, certificate }), { code: 'EvaluationError', path: 'Parameters.SerialNumber', message: /longer than 65536/ })));
+    bounded(() =>
+      expectTemplateError(() => evaluateTemplate(birthing, { parameters: { SerialNumber: TEN_MB }, certificate }), {
+        code: 'EvaluationError',
+        path: 'Parameters.SerialNumber',
+        message: /longer than 65536/,
+      }),
+    ));
   test('a parameters object with 200000 keys', () => {
     const parameters: Record<string, string> = {};
     for (let i = 0; i < 200_000; i++) parameters[`p${i}`] = 'v';
@@ -69,14 +90,29 @@ describe('oversized inputs at evaluation', () => {
     assert.equal(bounded(() => evaluateTemplate(birthing, { parameters, certificate })).thing?.thingName, 'born_ok');
   });
   test('Fn::Split of a 64 KiB value into many items', () => {
-    const t = parseTemplate({ Parameters: { G: { Type: 'String' } }, Resources: { t: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'a', ThingGroups: { 'Fn::Split': [',', { Ref: 'G' }] } } } } });
-    bounded(() => expectTemplateError(() => resolveTemplate(t, { parameters: { G: 'g,'.repeat(30_000) }, certificate }), { code: 'EvaluationError', path: 'Resources.t.Properties.ThingGroups', message: /more than 1024 items/ }));
+    const t = parseTemplate({
+      Parameters: { G: { Type: 'String' } },
+      Resources: { t: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'a', ThingGroups: { 'Fn::Split': [',', { Ref: 'G' }] } } } },
+    });
+    bounded(() =>
+      expectTemplateError(() => resolveTemplate(t, { parameters: { G: 'g,'.repeat(30_000) }, certificate }), {
+        code: 'EvaluationError',
+        path: 'Resources.t.Properties.ThingGroups',
+        message: /more than 1024 items/,
+      }),
+    );
   });
   test('many DeviceConfiguration entries echoing a 60 KiB parameter exceed the evaluation budget', () => {
     const entries: Record<string, unknown> = {};
     for (let i = 0; i < 30; i++) entries[`k${i}`] = { 'Fn::Join': ['', [{ Ref: 'P' }]] };
     const t = parseTemplate({ Parameters: { P: { Type: 'String' } }, Resources: {}, DeviceConfiguration: entries });
-    bounded(() => expectTemplateError(() => resolveTemplate(t, { parameters: { P: 'y'.repeat(60_000) }, certificate }), { code: 'EvaluationError', path: 'DeviceConfiguration.k17', message: /more than 1048576 characters/ }));
+    bounded(() =>
+      expectTemplateError(() => resolveTemplate(t, { parameters: { P: 'y'.repeat(60_000) }, certificate }), {
+        code: 'EvaluationError',
+        path: 'DeviceConfiguration.k17',
+        message: /more than 1048576 characters/,
+      }),
+    );
   });
 });
 
@@ -101,26 +137,52 @@ describe('__proto__ and constructor keys', () => {
     assert.equal(plan.thing?.thingName, 'dev1');
     const attributes = plan.thing?.attributes ?? {};
     assert.equal(Object.getPrototypeOf(attributes), Object.prototype);
-    assert.deepEqual(Object.entries(attributes), [['__proto__', 'attr'], ['constructor', 'mapped']]);
-    assert.deepEqual(Object.entries(plan.deviceConfiguration), [['__proto__', 'dev1-var'], ['toString', 'ctor']]);
-    assert.deepEqual(Object.entries(plan.resources), [['__proto__', 'dev1'], ['constructor', 'p']]);
-    assert.deepEqual(Object.entries(plan.parameters), [['__proto__', 'dev1'], ['constructor', 'ctor']]);
+    assert.deepEqual(Object.entries(attributes), [
+      ['__proto__', 'attr'],
+      ['constructor', 'mapped'],
+    ]);
+    assert.deepEqual(Object.entries(plan.deviceConfiguration), [
+      ['__proto__', 'dev1-var'],
+      ['toString', 'ctor'],
+    ]);
+    assert.deepEqual(Object.entries(plan.resources), [
+      ['__proto__', 'dev1'],
+      ['constructor', 'p'],
+    ]);
+    assert.deepEqual(Object.entries(plan.parameters), [
+      ['__proto__', 'dev1'],
+      ['constructor', 'ctor'],
+    ]);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.equal((JSON.parse(JSON.stringify(plan.deviceConfiguration)) as Record<string, string>).__proto__, 'dev1-var');
   });
 
   test('an inherited-looking parameter is not read from Object.prototype', () => {
-    const t = parseTemplate({ Parameters: { toString: { Type: 'String' } }, Resources: {}, DeviceConfiguration: { v: { Ref: 'toString' } } });
-    expectTemplateError(() => resolveTemplate(t, { parameters: {}, certificate }), { code: 'MissingParameter', path: 'DeviceConfiguration.v', message: /"toString"/ });
+    const t = parseTemplate({
+      Parameters: { toString: { Type: 'String' } },
+      Resources: {},
+      DeviceConfiguration: { v: { Ref: 'toString' } },
+    });
+    expectTemplateError(() => resolveTemplate(t, { parameters: {}, certificate }), {
+      code: 'MissingParameter',
+      path: 'DeviceConfiguration.v',
+      message: /"toString"/,
+    });
   });
 
   test('an unknown condition named like a prototype member', () => {
-    expectTemplateError(() => parseTemplate({ Resources: { p: { Type: 'AWS::IoT::Policy', Condition: 'constructor', Properties: { PolicyName: 'p' } } } }), {
-      code: 'InvalidTemplate',
-      path: 'Resources.p.Condition',
-      message: /unknown condition "constructor"/,
-    });
-    expectTemplateError(() => parseTemplate({ Resources: {}, DeviceConfiguration: { v: { 'Fn::FindInMap': ['hasOwnProperty', 'a', 'b'] } } }), { code: 'InvalidTemplate', path: 'DeviceConfiguration.v', message: /no map "hasOwnProperty"/ });
+    expectTemplateError(
+      () => parseTemplate({ Resources: { p: { Type: 'AWS::IoT::Policy', Condition: 'constructor', Properties: { PolicyName: 'p' } } } }),
+      {
+        code: 'InvalidTemplate',
+        path: 'Resources.p.Condition',
+        message: /unknown condition "constructor"/,
+      },
+    );
+    expectTemplateError(
+      () => parseTemplate({ Resources: {}, DeviceConfiguration: { v: { 'Fn::FindInMap': ['hasOwnProperty', 'a', 'b'] } } }),
+      { code: 'InvalidTemplate', path: 'DeviceConfiguration.v', message: /no map "hasOwnProperty"/ },
+    );
   });
 });
 

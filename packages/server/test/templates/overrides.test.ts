@@ -4,7 +4,10 @@ import { evaluateTemplate, parseTemplate, planProvisioning, type ExistingThing, 
 import { CERT_ID, expectTemplateError } from './fixtures.js';
 
 /** A template setting all four thing properties, with the given OverrideSettings. */
-function thingTemplate(overrides: Record<string, string> | undefined, properties: Record<string, unknown> = {}): ReturnType<typeof parseTemplate> {
+function thingTemplate(
+  overrides: Record<string, string> | undefined,
+  properties: Record<string, unknown> = {},
+): ReturnType<typeof parseTemplate> {
   return parseTemplate({
     Resources: {
       dev: {
@@ -31,15 +34,27 @@ const existing: ExistingThing = {
   billingGroup: 'bill-a',
 };
 
-function plan(overrides: Record<string, string> | undefined, existingThing: ExistingThing | null = existing, properties?: Record<string, unknown>) {
-  const result = evaluateTemplate(thingTemplate(overrides, properties), { parameters: {}, certificate: { certificateId: CERT_ID }, existingThing });
+function plan(
+  overrides: Record<string, string> | undefined,
+  existingThing: ExistingThing | null = existing,
+  properties?: Record<string, unknown>,
+) {
+  const result = evaluateTemplate(thingTemplate(overrides, properties), {
+    parameters: {},
+    certificate: { certificateId: CERT_ID },
+    existingThing,
+  });
   assert.ok(result.thing);
   return result.thing;
 }
 
 describe('thing absent', () => {
   test('is created with the template values whatever the overrides say', () => {
-    const variants: Array<Record<string, string> | undefined> = [undefined, { AttributePayload: 'FAIL', ThingTypeName: 'FAIL' }, { ThingGroups: 'MERGE' }];
+    const variants: Array<Record<string, string> | undefined> = [
+      undefined,
+      { AttributePayload: 'FAIL', ThingTypeName: 'FAIL' },
+      { ThingGroups: 'MERGE' },
+    ];
     for (const overrides of variants) {
       assert.deepEqual(plan(overrides, null), {
         logicalId: 'dev',
@@ -55,7 +70,15 @@ describe('thing absent', () => {
   test('unset properties become empty / null', () => {
     const t = parseTemplate({ Resources: { dev: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'dev1' } } } });
     const result = evaluateTemplate(t, { parameters: {}, certificate: { certificateId: CERT_ID } });
-    assert.deepEqual(result.thing, { logicalId: 'dev', thingName: 'dev1', action: 'create', attributes: {}, thingTypeName: null, thingGroups: [], billingGroup: null });
+    assert.deepEqual(result.thing, {
+      logicalId: 'dev',
+      thingName: 'dev1',
+      action: 'create',
+      attributes: {},
+      thingTypeName: null,
+      thingGroups: [],
+      billingGroup: null,
+    });
   });
 });
 
@@ -70,7 +93,12 @@ describe('thing exists', () => {
   });
 
   test('DO_NOTHING keeps existing values', () => {
-    const thing = plan({ AttributePayload: 'DO_NOTHING', ThingTypeName: 'DO_NOTHING', ThingGroups: 'DO_NOTHING', BillingGroup: 'DO_NOTHING' });
+    const thing = plan({
+      AttributePayload: 'DO_NOTHING',
+      ThingTypeName: 'DO_NOTHING',
+      ThingGroups: 'DO_NOTHING',
+      BillingGroup: 'DO_NOTHING',
+    });
     assert.equal(thing.action, 'unchanged');
     assert.deepEqual(thing.attributes, { color: 'red', site: 'berlin' });
   });
@@ -89,7 +117,15 @@ describe('thing exists', () => {
   });
 
   test('REPLACE of a property the template does not set keeps the existing value', () => {
-    const t = parseTemplate({ Resources: { dev: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'dev1' }, OverrideSettings: { ThingTypeName: 'REPLACE', AttributePayload: 'REPLACE' } } } });
+    const t = parseTemplate({
+      Resources: {
+        dev: {
+          Type: 'AWS::IoT::Thing',
+          Properties: { ThingName: 'dev1' },
+          OverrideSettings: { ThingTypeName: 'REPLACE', AttributePayload: 'REPLACE' },
+        },
+      },
+    });
     const result = evaluateTemplate(t, { parameters: {}, certificate: { certificateId: CERT_ID }, existingThing: existing });
     assert.equal(result.thing?.action, 'unchanged');
     assert.equal(result.thing?.thingTypeName, 'sensor-v1');
@@ -104,7 +140,10 @@ describe('thing exists', () => {
   });
 
   test('MERGE that adds nothing is unchanged', () => {
-    const thing = plan({ AttributePayload: 'MERGE', ThingGroups: 'MERGE' }, existing, { AttributePayload: { color: 'red' }, ThingGroups: ['shared'] });
+    const thing = plan({ AttributePayload: 'MERGE', ThingGroups: 'MERGE' }, existing, {
+      AttributePayload: { color: 'red' },
+      ThingGroups: ['shared'],
+    });
     assert.equal(thing.action, 'unchanged');
   });
 
@@ -137,7 +176,9 @@ describe('thing exists', () => {
       BillingGroup: 'bill-a',
     });
     assert.equal(same.action, 'unchanged');
-    const t = parseTemplate({ Resources: { dev: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'dev1' }, OverrideSettings: { ThingTypeName: 'FAIL' } } } });
+    const t = parseTemplate({
+      Resources: { dev: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'dev1' }, OverrideSettings: { ThingTypeName: 'FAIL' } } },
+    });
     const result = evaluateTemplate(t, { parameters: {}, certificate: { certificateId: CERT_ID }, existingThing: existing });
     assert.equal(result.thing?.thingTypeName, 'sensor-v1');
   });
@@ -159,31 +200,61 @@ describe('thing exists', () => {
   });
 
   test('an existing thing with another name is refused', () => {
-    expectTemplateError(() => plan(undefined, { ...existing, thingName: 'other' }), { code: 'EvaluationError', path: 'Resources.dev', message: /"other" is not the thing the template names/ });
+    expectTemplateError(() => plan(undefined, { ...existing, thingName: 'other' }), {
+      code: 'EvaluationError',
+      path: 'Resources.dev',
+      message: /"other" is not the thing the template names/,
+    });
   });
 });
 
 describe('override validation', () => {
   test('MERGE is only for AttributePayload and ThingGroups', () => {
-    expectTemplateError(() => thingTemplate({ ThingTypeName: 'MERGE' }), { code: 'InvalidTemplate', path: 'Resources.dev.OverrideSettings.ThingTypeName', message: /MERGE is only allowed/ });
-    expectTemplateError(() => thingTemplate({ BILLING_GROUP: 'MERGE' }), { code: 'InvalidTemplate', path: 'Resources.dev.OverrideSettings.BILLING_GROUP', message: /MERGE is only allowed/ });
+    expectTemplateError(() => thingTemplate({ ThingTypeName: 'MERGE' }), {
+      code: 'InvalidTemplate',
+      path: 'Resources.dev.OverrideSettings.ThingTypeName',
+      message: /MERGE is only allowed/,
+    });
+    expectTemplateError(() => thingTemplate({ BILLING_GROUP: 'MERGE' }), {
+      code: 'InvalidTemplate',
+      path: 'Resources.dev.OverrideSettings.BILLING_GROUP',
+      message: /MERGE is only allowed/,
+    });
   });
   test('unknown actions and keys are rejected', () => {
-    expectTemplateError(() => thingTemplate({ ThingTypeName: 'replace' }), { code: 'InvalidTemplate', path: 'Resources.dev.OverrideSettings.ThingTypeName', message: /DO_NOTHING, REPLACE, FAIL or MERGE, got "replace"/ });
-    expectTemplateError(() => thingTemplate({ ThingName: 'REPLACE' }), { code: 'InvalidTemplate', path: 'Resources.dev.OverrideSettings.ThingName', message: /unknown override key "ThingName"/ });
+    expectTemplateError(() => thingTemplate({ ThingTypeName: 'replace' }), {
+      code: 'InvalidTemplate',
+      path: 'Resources.dev.OverrideSettings.ThingTypeName',
+      message: /DO_NOTHING, REPLACE, FAIL or MERGE, got "replace"/,
+    });
+    expectTemplateError(() => thingTemplate({ ThingName: 'REPLACE' }), {
+      code: 'InvalidTemplate',
+      path: 'Resources.dev.OverrideSettings.ThingName',
+      message: /unknown override key "ThingName"/,
+    });
   });
   test('both spellings of one key are rejected', () =>
-    expectTemplateError(() => thingTemplate({ ThingGroups: 'MERGE', THING_GROUPS: 'REPLACE' }), { code: 'InvalidTemplate', path: 'Resources.dev.OverrideSettings.THING_GROUPS', message: /given twice/ }));
+    expectTemplateError(() => thingTemplate({ ThingGroups: 'MERGE', THING_GROUPS: 'REPLACE' }), {
+      code: 'InvalidTemplate',
+      path: 'Resources.dev.OverrideSettings.THING_GROUPS',
+      message: /given twice/,
+    }));
   test('certificates allow an override on Status only; policies none', () => {
     const cert = (OverrideSettings: unknown) =>
       parseTemplate({
         Parameters: { 'AWS::IoT::Certificate::Id': { Type: 'String' } },
-        Resources: { c: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' } }, OverrideSettings } },
+        Resources: {
+          c: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' } }, OverrideSettings },
+        },
       });
     const ok = cert({ Status: 'REPLACE' });
     const resolved = evaluateTemplate(ok, { parameters: {}, certificate: { certificateId: CERT_ID } });
     assert.deepEqual(resolved.certificate, { logicalId: 'c', certificateId: CERT_ID, status: 'ACTIVE' });
-    expectTemplateError(() => cert({ AttributePayload: 'REPLACE' }), { code: 'InvalidTemplate', path: 'Resources.c.OverrideSettings.AttributePayload', message: /Status only/ });
+    expectTemplateError(() => cert({ AttributePayload: 'REPLACE' }), {
+      code: 'InvalidTemplate',
+      path: 'Resources.c.OverrideSettings.AttributePayload',
+      message: /Status only/,
+    });
     expectTemplateError(() => cert({ Status: 'MERGE' }), { code: 'InvalidTemplate', path: 'Resources.c.OverrideSettings.Status' });
     expectTemplateError(
       () => parseTemplate({ Resources: { p: { Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'x' }, OverrideSettings: {} } } }),

@@ -17,18 +17,41 @@ function jitp(parameter: string): ReturnType<typeof parseTemplate> {
 
 describe('special parameters', () => {
   test('AWS::IoT::Certificate::Id comes from the certificate, not from the device', () => {
-    const t = parseTemplate({ Parameters: { [CERT_PARAM]: { Type: 'String' } }, Resources: {}, DeviceConfiguration: { id: { Ref: CERT_PARAM } } });
+    const t = parseTemplate({
+      Parameters: { [CERT_PARAM]: { Type: 'String' } },
+      Resources: {},
+      DeviceConfiguration: { id: { Ref: CERT_PARAM } },
+    });
     const resolved = resolveTemplate(t, { parameters: { [CERT_PARAM]: 'spoofed' }, certificate: { certificateId: CERT_ID } });
     assert.equal(resolved.deviceConfiguration.id, CERT_ID);
     assert.equal(resolved.parameters[CERT_PARAM], CERT_ID);
   });
 
-  const subject = { C: ['DE'], O: ['Acme'], OU: ['Plant 1', 'Line 2'], dnQualifier: ['q1'], ST: ['Berlin'], CN: ['dev-1'], serialNumber: ['SN42'] };
-  const expected: Record<string, string> = { C: 'DE', O: 'Acme', OU: 'Plant 1', dnQualifier: 'q1', ST: 'Berlin', CN: 'dev-1', serialNumber: 'SN42' };
+  const subject = {
+    C: ['DE'],
+    O: ['Acme'],
+    OU: ['Plant 1', 'Line 2'],
+    dnQualifier: ['q1'],
+    ST: ['Berlin'],
+    CN: ['dev-1'],
+    serialNumber: ['SN42'],
+  };
+  const expected: Record<string, string> = {
+    C: 'DE',
+    O: 'Acme',
+    OU: 'Plant 1',
+    dnQualifier: 'q1',
+    ST: 'Berlin',
+    CN: 'dev-1',
+    serialNumber: 'SN42',
+  };
   for (const [name, field] of SUBJECT_PARAMETERS) {
     test(`${name} reads the subject ${field} (first value)`, () => {
       const t = parseTemplate(
-        { Parameters: { [name]: { Type: 'String' } }, Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'dev1' } } } },
+        {
+          Parameters: { [name]: { Type: 'String' } },
+          Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'dev1' } } },
+        },
         { type: 'JITP' },
       );
       const resolved = resolveTemplate(t, { parameters: { [name]: 'spoofed' }, certificate: { certificateId: CERT_ID, subject } });
@@ -37,18 +60,32 @@ describe('special parameters', () => {
   }
 
   test('SerialNumber is the subject serialNumber attribute (not the X.509 serial)', () => {
-    const resolved = resolveTemplate(jitp('AWS::IoT::Certificate::SerialNumber'), { parameters: {}, certificate: { certificateId: CERT_ID, subject: { serialNumber: ['ABC'] } } });
+    const resolved = resolveTemplate(jitp('AWS::IoT::Certificate::SerialNumber'), {
+      parameters: {},
+      certificate: { certificateId: CERT_ID, subject: { serialNumber: ['ABC'] } },
+    });
     assert.deepEqual(resolved.thing?.attributes, { field: 'ABC' });
   });
 
   test('a declared subject parameter the certificate lacks is MissingParameter, even with no subject at all', () => {
-    const certificates: CertificateFacts[] = [{ certificateId: CERT_ID, subject: { CN: ['x'] } }, { certificateId: CERT_ID }, { certificateId: CERT_ID, subject: { O: [] } }];
+    const certificates: CertificateFacts[] = [
+      { certificateId: CERT_ID, subject: { CN: ['x'] } },
+      { certificateId: CERT_ID },
+      { certificateId: CERT_ID, subject: { O: [] } },
+    ];
     for (const certificate of certificates) {
-      expectTemplateError(() => resolveTemplate(jitp('AWS::IoT::Certificate::Organization'), { parameters: { 'AWS::IoT::Certificate::Organization': 'device' }, certificate }), {
-        code: 'MissingParameter',
-        path: 'Parameters.AWS::IoT::Certificate::Organization',
-        message: /subject has no O attribute/,
-      });
+      expectTemplateError(
+        () =>
+          resolveTemplate(jitp('AWS::IoT::Certificate::Organization'), {
+            parameters: { 'AWS::IoT::Certificate::Organization': 'device' },
+            certificate,
+          }),
+        {
+          code: 'MissingParameter',
+          path: 'Parameters.AWS::IoT::Certificate::Organization',
+          message: /subject has no O attribute/,
+        },
+      );
     }
   });
 
@@ -58,11 +95,14 @@ describe('special parameters', () => {
       path: 'Parameters.AWS::IoT::Certificate::CommonName',
       message: /only provided to JITP templates/,
     });
-    expectTemplateError(() => parseTemplate({ Parameters: { 'AWS::IoT::Certificate::NotAfter': { Type: 'String' } }, Resources: {} }, { type: 'JITP' }), {
-      code: 'InvalidTemplate',
-      path: 'Parameters.AWS::IoT::Certificate::NotAfter',
-      message: /unsupported special parameter/,
-    });
+    expectTemplateError(
+      () => parseTemplate({ Parameters: { 'AWS::IoT::Certificate::NotAfter': { Type: 'String' } }, Resources: {} }, { type: 'JITP' }),
+      {
+        code: 'InvalidTemplate',
+        path: 'Parameters.AWS::IoT::Certificate::NotAfter',
+        message: /unsupported special parameter/,
+      },
+    );
     expectTemplateError(() => parseTemplate({ Parameters: { [CERT_PARAM]: { Type: 'String', Default: 'x' } }, Resources: {} }), {
       code: 'InvalidTemplate',
       path: 'Parameters.AWS::IoT::Certificate::Id.Default',
@@ -103,17 +143,27 @@ describe('device parameters', () => {
 
   test('numbers and booleans that slip through are coerced to their JSON form', () => {
     const parameters = { A: 12.5, B: true } as unknown as Record<string, string>;
-    assert.deepEqual(resolveTemplate(t, { parameters, certificate: { certificateId: CERT_ID } }).deviceConfiguration, { a: '12.5', b: 'true' });
+    assert.deepEqual(resolveTemplate(t, { parameters, certificate: { certificateId: CERT_ID } }).deviceConfiguration, {
+      a: '12.5',
+      b: 'true',
+    });
   });
 
   test('object values are an EvaluationError naming the parameter', () => {
     const parameters = { A: { nested: 1 } } as unknown as Record<string, string>;
-    expectTemplateError(() => resolveTemplate(t, { parameters, certificate: { certificateId: CERT_ID } }), { code: 'EvaluationError', path: 'Parameters.A', message: /"A" must be a string, got an object/ });
+    expectTemplateError(() => resolveTemplate(t, { parameters, certificate: { certificateId: CERT_ID } }), {
+      code: 'EvaluationError',
+      path: 'Parameters.A',
+      message: /"A" must be a string, got an object/,
+    });
   });
 
   test('inherited properties are not parameters', () => {
     const parameters = Object.create({ A: 'from-prototype' }) as Record<string, string>;
-    expectTemplateError(() => resolveTemplate(t, { parameters, certificate: { certificateId: CERT_ID } }), { code: 'MissingParameter', path: 'DeviceConfiguration.a' });
+    expectTemplateError(() => resolveTemplate(t, { parameters, certificate: { certificateId: CERT_ID } }), {
+      code: 'MissingParameter',
+      path: 'DeviceConfiguration.a',
+    });
   });
 
   test('a missing parameters object is treated as empty', () => {
@@ -127,16 +177,27 @@ describe('Parameters section validation', () => {
     ['Type Number', { P: { Type: 'Number' } }, 'Parameters.P.Type', /must be "String" \(the only type AWS documents\), got "Number"/],
     ['missing Type', { P: {} }, 'Parameters.P.Type', /got nothing/],
     ['non-string Default', { P: { Type: 'String', Default: 5 } }, 'Parameters.P.Default', /Default must be a string, got a number/],
-    ['unknown attribute', { P: { Type: 'String', AllowedValues: ['a'] } }, 'Parameters.P.AllowedValues', /unknown parameter attribute "AllowedValues"/],
+    [
+      'unknown attribute',
+      { P: { Type: 'String', AllowedValues: ['a'] } },
+      'Parameters.P.AllowedValues',
+      /unknown parameter attribute "AllowedValues"/,
+    ],
     ['declaration not an object', { P: 'String' }, 'Parameters.P', /expected \{"Type": "String"\}/],
     ['section not an object', ['P'], 'Parameters', /expected an object/],
     ['empty name', { '': { Type: 'String' } }, 'Parameters[""]', /1 to 256 characters/],
   ];
   for (const [name, section, path, message] of cases) {
-    test(name, () => expectTemplateError(() => parseTemplate({ Parameters: section, Resources: {} }), { code: 'InvalidTemplate', path, message }));
+    test(name, () =>
+      expectTemplateError(() => parseTemplate({ Parameters: section, Resources: {} }), { code: 'InvalidTemplate', path, message }),
+    );
   }
   test('Description is allowed', () => {
-    const t = parseTemplate({ Parameters: { P: { Type: 'String', Description: 'serial' } }, Resources: {}, DeviceConfiguration: { p: { Ref: 'P' } } });
+    const t = parseTemplate({
+      Parameters: { P: { Type: 'String', Description: 'serial' } },
+      Resources: {},
+      DeviceConfiguration: { p: { Ref: 'P' } },
+    });
     assert.deepEqual(t.parameterNames, ['P']);
   });
 });

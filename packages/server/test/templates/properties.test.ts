@@ -16,14 +16,60 @@ function onlyTemplateErrors(fn: () => unknown): void {
 
 /** Words that steer random JSON into the template grammar. */
 const VOCABULARY = [
-  'Parameters', 'Mappings', 'Resources', 'DeviceConfiguration', 'Conditions', 'Condition',
-  'Type', 'Properties', 'OverrideSettings', 'Default', 'String',
-  'AWS::IoT::Thing', 'AWS::IoT::Certificate', 'AWS::IoT::Policy',
-  'ThingName', 'AttributePayload', 'ThingTypeName', 'ThingGroups', 'BillingGroup',
-  'CertificateId', 'CertificatePem', 'Status', 'ACTIVE', 'Active', 'PolicyName', 'PolicyDocument',
-  'REPLACE', 'MERGE', 'FAIL', 'DO_NOTHING', 'THING_GROUPS',
-  'Ref', 'Fn::Join', 'Fn::Select', 'Fn::Split', 'Fn::FindInMap', 'Fn::Sub', 'Fn::If', 'Fn::Equals', 'Fn::And', 'Fn::Or', 'Fn::Not',
-  'AWS::IoT::Certificate::Id', 'AWS::IoT::Certificate::CommonName', 'P', 'Q', 'M', 'k', '${P}', '${!x}', '${', '__proto__', 'constructor', '',
+  'Parameters',
+  'Mappings',
+  'Resources',
+  'DeviceConfiguration',
+  'Conditions',
+  'Condition',
+  'Type',
+  'Properties',
+  'OverrideSettings',
+  'Default',
+  'String',
+  'AWS::IoT::Thing',
+  'AWS::IoT::Certificate',
+  'AWS::IoT::Policy',
+  'ThingName',
+  'AttributePayload',
+  'ThingTypeName',
+  'ThingGroups',
+  'BillingGroup',
+  'CertificateId',
+  'CertificatePem',
+  'Status',
+  'ACTIVE',
+  'Active',
+  'PolicyName',
+  'PolicyDocument',
+  'REPLACE',
+  'MERGE',
+  'FAIL',
+  'DO_NOTHING',
+  'THING_GROUPS',
+  'Ref',
+  'Fn::Join',
+  'Fn::Select',
+  'Fn::Split',
+  'Fn::FindInMap',
+  'Fn::Sub',
+  'Fn::If',
+  'Fn::Equals',
+  'Fn::And',
+  'Fn::Or',
+  'Fn::Not',
+  'AWS::IoT::Certificate::Id',
+  'AWS::IoT::Certificate::CommonName',
+  'P',
+  'Q',
+  'M',
+  'k',
+  '${P}',
+  '${!x}',
+  '${',
+  '__proto__',
+  'constructor',
+  '',
 ];
 const word = fc.constantFrom(...VOCABULARY);
 const key = fc.oneof(word, word, fc.string({ maxLength: 4 }));
@@ -72,40 +118,86 @@ const { good, list, cond } = fc.letrec<{ good: unknown; list: unknown; cond: unk
 const bad = fc.oneof(
   templateish,
   fc.string({ maxLength: 8 }),
-  fc.constantFrom({ Ref: 'Undeclared' }, { 'Fn::Sub': '${' }, { 'Fn::Sub': '${Undeclared}' }, { 'Fn::FindInMap': ['N', 'a', 'k'] }, { 'Fn::FindInMap': ['M', 'a', 'l'] }),
-  fc.constantFrom({ 'Fn::If': ['C9', 'a', 'b'] }, { 'Fn::Select': [-1, ['a']] }, { 'Fn::Select': [0, { 'Fn::Split': ['', 'a'] }] }, { Condition: 'C1' }),
+  fc.constantFrom(
+    { Ref: 'Undeclared' },
+    { 'Fn::Sub': '${' },
+    { 'Fn::Sub': '${Undeclared}' },
+    { 'Fn::FindInMap': ['N', 'a', 'k'] },
+    { 'Fn::FindInMap': ['M', 'a', 'l'] },
+  ),
+  fc.constantFrom(
+    { 'Fn::If': ['C9', 'a', 'b'] },
+    { 'Fn::Select': [-1, ['a']] },
+    { 'Fn::Select': [0, { 'Fn::Split': ['', 'a'] }] },
+    { Condition: 'C1' },
+  ),
 );
 /** Mostly well-formed values, sometimes a mistake. */
 const expr = fc.oneof({ arbitrary: good, weight: 15 }, { arbitrary: bad, weight: 1 });
 const override = fc.constantFrom('REPLACE', 'REPLACE', 'FAIL', 'DO_NOTHING', 'DO_NOTHING', 'bogus');
 const templateBody = fc.record(
   {
-    Parameters: fc.constant({ P: { Type: 'String' }, Q: { Type: 'String', Default: 'q' }, I: { Type: 'String', Default: '0' }, R: { Type: 'String', Default: 'a' }, 'AWS::IoT::Certificate::Id': { Type: 'String' } }),
+    Parameters: fc.constant({
+      P: { Type: 'String' },
+      Q: { Type: 'String', Default: 'q' },
+      I: { Type: 'String', Default: '0' },
+      R: { Type: 'String', Default: 'a' },
+      'AWS::IoT::Certificate::Id': { Type: 'String' },
+    }),
     Mappings: fc.constant({ M: { a: { k: 'v1', l: ['x', 'y'] }, b: { k: 'v2', l: ['z'] } } }),
-    Conditions: fc.record({ C0: fc.constant({ 'Fn::Equals': [{ Ref: 'P' }, 'a'] }), C1: fc.oneof({ arbitrary: cond, weight: 15 }, { arbitrary: bad, weight: 1 }), C2: cond }),
+    Conditions: fc.record({
+      C0: fc.constant({ 'Fn::Equals': [{ Ref: 'P' }, 'a'] }),
+      C1: fc.oneof({ arbitrary: cond, weight: 15 }, { arbitrary: bad, weight: 1 }),
+      C2: cond,
+    }),
     Resources: fc.record(
       {
-        thing: fc.record({
-          Type: fc.constant('AWS::IoT::Thing'),
-          Properties: fc.record(
-            { ThingName: expr, AttributePayload: fc.dictionary(fc.constantFrom('a', 'b', '__proto__', 'c', 'd', 'e', 'f', 'bad key'), expr, { maxKeys: 3 }), ThingGroups: list, ThingTypeName: expr, BillingGroup: expr },
-            { requiredKeys: ['ThingName'] },
-          ),
-          OverrideSettings: fc.record({ AttributePayload: override, ThingGroups: override, THING_TYPE_NAME: override }, { requiredKeys: [] }),
-        }, { requiredKeys: ['Type', 'Properties'] }),
+        thing: fc.record(
+          {
+            Type: fc.constant('AWS::IoT::Thing'),
+            Properties: fc.record(
+              {
+                ThingName: expr,
+                AttributePayload: fc.dictionary(fc.constantFrom('a', 'b', '__proto__', 'c', 'd', 'e', 'f', 'bad key'), expr, {
+                  maxKeys: 3,
+                }),
+                ThingGroups: list,
+                ThingTypeName: expr,
+                BillingGroup: expr,
+              },
+              { requiredKeys: ['ThingName'] },
+            ),
+            OverrideSettings: fc.record(
+              { AttributePayload: override, ThingGroups: override, THING_TYPE_NAME: override },
+              { requiredKeys: [] },
+            ),
+          },
+          { requiredKeys: ['Type', 'Properties'] },
+        ),
         cert: fc.record({
           Type: fc.constant('AWS::IoT::Certificate'),
-          Properties: fc.record({ CertificateId: fc.oneof(fc.constant({ Ref: 'AWS::IoT::Certificate::Id' }), expr), Status: fc.oneof(fc.constantFrom('Active', 'INACTIVE'), expr) }, { requiredKeys: ['CertificateId'] }),
-        }),
-        policy: fc.record({
-          Type: fc.constant('AWS::IoT::Policy'),
-          Properties: fc.oneof(
-            expr.map((name) => ({ PolicyName: name })),
-            expr.map((resource) => ({ PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: resource }] } })),
-            expr.map((doc) => ({ PolicyDocument: doc })),
+          Properties: fc.record(
+            {
+              CertificateId: fc.oneof(fc.constant({ Ref: 'AWS::IoT::Certificate::Id' }), expr),
+              Status: fc.oneof(fc.constantFrom('Active', 'INACTIVE'), expr),
+            },
+            { requiredKeys: ['CertificateId'] },
           ),
-          Condition: fc.constantFrom('C0', 'C1', 'C2'),
-        }, { requiredKeys: ['Type', 'Properties'] }),
+        }),
+        policy: fc.record(
+          {
+            Type: fc.constant('AWS::IoT::Policy'),
+            Properties: fc.oneof(
+              expr.map((name) => ({ PolicyName: name })),
+              expr.map((resource) => ({
+                PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: resource }] },
+              })),
+              expr.map((doc) => ({ PolicyDocument: doc })),
+            ),
+            Condition: fc.constantFrom('C0', 'C1', 'C2'),
+          },
+          { requiredKeys: ['Type', 'Properties'] },
+        ),
       },
       { requiredKeys: [] },
     ),
@@ -116,10 +208,16 @@ const templateBody = fc.record(
 const parameters = fc
   .tuple(
     fc.dictionary(key, fc.string({ maxLength: 20 }), { maxKeys: 4 }),
-    fc.record({ P: fc.constantFrom('a', 'b-1', 'x,y', '', 'q'), I: fc.constantFrom('0', '1', 'x'), R: fc.constantFrom('a', 'b', 'zz') }, { requiredKeys: [] }),
+    fc.record(
+      { P: fc.constantFrom('a', 'b-1', 'x,y', '', 'q'), I: fc.constantFrom('0', '1', 'x'), R: fc.constantFrom('a', 'b', 'zz') },
+      { requiredKeys: [] },
+    ),
   )
   .map(([random, known]) => ({ ...random, ...known }));
-const subject = fc.dictionary(fc.constantFrom('CN', 'C', 'O', 'OU', 'ST', 'serialNumber', 'dnQualifier'), fc.array(fc.string({ maxLength: 10 }), { maxLength: 2 }));
+const subject = fc.dictionary(
+  fc.constantFrom('CN', 'C', 'O', 'OU', 'ST', 'serialNumber', 'dnQualifier'),
+  fc.array(fc.string({ maxLength: 10 }), { maxLength: 2 }),
+);
 const templateType = fc.constantFrom('FLEET_PROVISIONING' as const, 'JITP' as const);
 
 test('parseTemplate on arbitrary JSON throws nothing but TemplateError', () => {
@@ -160,11 +258,16 @@ test('template-shaped random bodies: parse and evaluate throw nothing but Templa
     }),
     { numRuns: 1500 },
   );
-  assert.ok(parsedCount > 100 && evaluatedCount > 20, `the generator should reach evaluation (parsed ${parsedCount}, evaluated ${evaluatedCount})`);
+  assert.ok(
+    parsedCount > 100 && evaluatedCount > 20,
+    `the generator should reach evaluation (parsed ${parsedCount}, evaluated ${evaluatedCount})`,
+  );
 });
 
 test('example templates with arbitrary string parameters throw nothing but TemplateError; thing names stay valid', () => {
-  const templates = TEMPLATE_FIXTURES.map((name) => parseTemplate(templateFixture(name), { type: name.startsWith('jitp') ? 'JITP' : 'FLEET_PROVISIONING' }));
+  const templates = TEMPLATE_FIXTURES.map((name) =>
+    parseTemplate(templateFixture(name), { type: name.startsWith('jitp') ? 'JITP' : 'FLEET_PROVISIONING' }),
+  );
   const existing = fc.option(
     fc.record({
       attributes: fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
@@ -183,7 +286,8 @@ test('example templates with arbitrary string parameters throw nothing but Templ
           const certificate = { certificateId: CERT_ID, subject: subj };
           const resolved = resolveTemplate(template, { parameters: params, certificate });
           if (resolved.thing !== undefined) assert.match(resolved.thing.thingName, /^[a-zA-Z0-9:_-]{1,128}$/);
-          const existingThing = current === null || resolved.thing === undefined ? null : { thingName: resolved.thing.thingName, ...current };
+          const existingThing =
+            current === null || resolved.thing === undefined ? null : { thingName: resolved.thing.thingName, ...current };
           const plan = evaluateTemplate(template, { parameters: params, certificate, existingThing });
           assert.equal(plan.certificate?.certificateId, CERT_ID);
         });

@@ -30,14 +30,19 @@ export async function runJitp(flags: ProvisionFlags, io: CliIo): Promise<number>
   let options: JustInTimeConnectOptions;
   try {
     const conflicting = FLEET_ONLY_FLAGS.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
-    if (conflicting.length > 0) throw new ConfigError(`--jitp connects with the device certificate itself; drop ${conflicting.join(', ')}`, conflicting[0]);
+    if (conflicting.length > 0)
+      throw new ConfigError(`--jitp connects with the device certificate itself; drop ${conflicting.join(', ')}`, conflicting[0]);
     const s = settingsFromFlags(flags);
     const missing: string[] = [];
     if (s.endpoint === undefined) missing.push('--endpoint');
     if (s.rootCaPath === undefined) missing.push('--root-ca');
     if (s.claimCertPath === undefined) missing.push('--cert');
     if (s.claimKeyPath === undefined) missing.push('--key');
-    if (missing.length > 0) throw new ConfigError(`missing ${missing.join(', ')}: --jitp needs the endpoint, its root CA and the device certificate and key`, missing[0]);
+    if (missing.length > 0)
+      throw new ConfigError(
+        `missing ${missing.join(', ')}: --jitp needs the endpoint, its root CA and the device certificate and key`,
+        missing[0],
+      );
     options = {
       endpoint: s.endpoint!,
       rootCa: await readPemFile(s.rootCaPath!, '--root-ca', 'the root CA certificate'),
@@ -52,17 +57,31 @@ export async function runJitp(flags: ProvisionFlags, io: CliIo): Promise<number>
   } catch (err) {
     return fail(err);
   }
-  return runInterruptible(io, json, fail, options, `connecting to ${options.endpoint}:${options.port ?? DEFAULT_MQTT_PORT} with the device certificate (JITP/JITR: the first connection is dropped and retried)\n`, async () => {
-    const result = await connectJustInTime(options);
-    result.client.end(true);
-    const identity = result.identity;
-    if (json) {
-      io.stdout(JSON.stringify({ type: 'result', ok: true, attempts: result.attempts, identity: identity === undefined ? null : identityJson(identity) }) + '\n');
-    } else {
-      io.stdout(
-        `connected as ${result.clientId} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n  certificate ${result.certificateId}\n` +
-          (identity === undefined ? '' : `  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`),
-      );
-    }
-  });
+  return runInterruptible(
+    io,
+    json,
+    fail,
+    options,
+    `connecting to ${options.endpoint}:${options.port ?? DEFAULT_MQTT_PORT} with the device certificate (JITP/JITR: the first connection is dropped and retried)\n`,
+    async () => {
+      const result = await connectJustInTime(options);
+      result.client.end(true);
+      const identity = result.identity;
+      if (json) {
+        io.stdout(
+          JSON.stringify({
+            type: 'result',
+            ok: true,
+            attempts: result.attempts,
+            identity: identity === undefined ? null : identityJson(identity),
+          }) + '\n',
+        );
+      } else {
+        io.stdout(
+          `connected as ${result.clientId} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}\n  certificate ${result.certificateId}\n` +
+            (identity === undefined ? '' : `  cert file   ${identity.certificatePath}\n  key file    ${identity.privateKeyPath}\n`),
+        );
+      }
+    },
+  );
 }

@@ -40,7 +40,8 @@ export function settingsFromFlags(flags: ProvisionFlags): CliSettings {
     claimKeyPath: path(flags.key),
     thingName: flags.thingName,
     templateName: flags.templateName,
-    templateParameters: flags.templateParameters === undefined ? undefined : parseTemplateParameters(flags.templateParameters, '--template-parameters'),
+    templateParameters:
+      flags.templateParameters === undefined ? undefined : parseTemplateParameters(flags.templateParameters, '--template-parameters'),
     csrFilePath: path(flags.csrFile),
     deviceKeyPath: path(flags.deviceKey),
     keyAlgorithm: flags.keyAlgorithm === undefined ? undefined : parseKeyAlgorithm(flags.keyAlgorithm, '--key-algorithm'),

@@ -103,17 +103,26 @@ export function registerProvisionCommand(program: Command, ctx: CommandContext):
       'Obtain a device certificate with the claim certificate, register the thing, verify by reconnecting, and store the credentials.\n' +
         'A re-run after success does nothing; a re-run after an interruption resumes.',
     )
-    .option('--config <file>', 'AWS IoT Device Client JSON config, or the aws-samples reference client config.ini ([SETTINGS]); flags override it')
+    .option(
+      '--config <file>',
+      'AWS IoT Device Client JSON config, or the aws-samples reference client config.ini ([SETTINGS]); flags override it',
+    )
     .option('--endpoint <host>', 'broker host name (AWS IoT data endpoint or fleetprov server)')
     .option('--port <n>', 'broker port (443 uses ALPN x-amzn-mqtt-ca)', integerArg(1, 65_535))
     .option('--root-ca <file>', 'root CA certificate (PEM) of the broker')
     .option('--cert <file>', 'claim certificate (PEM)')
     .option('--key <file>', 'claim private key (PEM)')
-    .option('--thing-name <id>', 'MQTT client id of the claim connection (default: fleetprov-<random>); the thing name itself comes from the template')
+    .option(
+      '--thing-name <id>',
+      'MQTT client id of the claim connection (default: fleetprov-<random>); the thing name itself comes from the template',
+    )
     .option('--template-name <name>', 'provisioning template name')
     .option('--template-parameters <json>', 'RegisterThing parameters as a JSON object, e.g. \'{"SerialNumber":"1234"}\'')
     .addOption(
-      new Option('--method <method>', 'csr: the private key is generated on (or given to) the device and never leaves it (default); keys: the server generates the key and sends it over the wire').choices(['csr', 'keys']),
+      new Option(
+        '--method <method>',
+        'csr: the private key is generated on (or given to) the device and never leaves it (default); keys: the server generates the key and sends it over the wire',
+      ).choices(['csr', 'keys']),
     )
     .option('--csr-file <file>', 'send this CSR (PEM) instead of generating one (needs --device-key)')
     .option('--device-key <file>', 'existing device private key (PEM); without --csr-file a CSR is built from it')
@@ -124,7 +133,11 @@ export function registerProvisionCommand(program: Command, ctx: CommandContext):
     .option('--probe-receive', 'also subscribe to --probe-topic and wait for the message to come back')
     .option('--delete-claim', 'delete the claim certificate and key files once the new certificate is verified')
     .option('--timeout <seconds>', 'time allowed for each step (connect, acknowledgements, replies); default 10', integerArg(1, 3600))
-    .option('--retries <n>', 'retries after the first attempt for throttling, server errors, timeouts and lost connections; default 4', integerArg(0, 99))
+    .option(
+      '--retries <n>',
+      'retries after the first attempt for throttling, server errors, timeouts and lost connections; default 4',
+      integerArg(0, 99),
+    )
     .option('--json', 'machine output: one JSON line per progress event, then a result line')
     .option(
       '--jitp',

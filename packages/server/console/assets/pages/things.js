@@ -12,14 +12,35 @@ export async function render(root, _params, query) {
     tokens: [undefined], // the nextToken of every page seen so far; index = page number
     page: 0,
   };
-  const search = h('input', { type: 'search', placeholder: 'Thing name starts with…', value: state.namePrefix, 'data-testid': 'thing-search', style: 'width: 280px', 'aria-label': 'Search things by name prefix' });
-  const attr = h('input', { type: 'search', placeholder: 'attribute=value (prefix)', value: state.attribute, style: 'width: 220px', 'aria-label': 'Filter by attribute' });
-  const type = h('input', { type: 'search', placeholder: 'Thing type', value: state.thingTypeName, style: 'width: 160px', 'aria-label': 'Filter by thing type' });
+  const search = h('input', {
+    type: 'search',
+    placeholder: 'Thing name starts with…',
+    value: state.namePrefix,
+    'data-testid': 'thing-search',
+    style: 'width: 280px',
+    'aria-label': 'Search things by name prefix',
+  });
+  const attr = h('input', {
+    type: 'search',
+    placeholder: 'attribute=value (prefix)',
+    value: state.attribute,
+    style: 'width: 220px',
+    'aria-label': 'Filter by attribute',
+  });
+  const type = h('input', {
+    type: 'search',
+    placeholder: 'Thing type',
+    value: state.thingTypeName,
+    style: 'width: 160px',
+    'aria-label': 'Filter by thing type',
+  });
   const results = h('div', { 'data-testid': 'things-results' });
   const pager = h('div', { class: 'pager' });
-  mount(root,
+  mount(
+    root,
     pageHead('Things', { subtitle: 'Every thing in the registry, by name. Searching and paging run on the server.' }),
-    h('div', { class: 'panel' }, h('div', { class: 'toolbar' }, search, attr, type, h('span', { class: 'grow' })), results, pager));
+    h('div', { class: 'panel' }, h('div', { class: 'toolbar' }, search, attr, type, h('span', { class: 'grow' })), results, pager),
+  );
 
   async function load() {
     const [attributeName, ...rest] = state.attribute.split('=');
@@ -37,18 +58,59 @@ export async function render(root, _params, query) {
         },
       });
       state.tokens[state.page + 1] = page.nextToken;
-      mount(results, table([
-        { title: 'Name', render: (t) => h('a', { href: `#/things/${encodeURIComponent(t.thingName)}` }, t.thingName) },
-        { title: 'Type', render: (t) => t.thingTypeName ?? h('span', { class: 'muted' }, '—') },
-        { title: 'Attributes', render: (t) => Object.entries(t.attributes ?? {}).slice(0, 4).map(([k, v]) => h('code', { style: 'margin-right:8px' }, `${k}=${v}`)) },
-        { title: 'Version', class: 'num', render: (t) => String(t.version ?? '') },
-      ], page.things ?? [], { empty: state.namePrefix || state.attribute || state.thingTypeName ? 'No thing matches.' : 'No things yet: provision a device.', testid: 'things-table' }));
+      mount(
+        results,
+        table(
+          [
+            { title: 'Name', render: (t) => h('a', { href: `#/things/${encodeURIComponent(t.thingName)}` }, t.thingName) },
+            { title: 'Type', render: (t) => t.thingTypeName ?? h('span', { class: 'muted' }, '—') },
+            {
+              title: 'Attributes',
+              render: (t) =>
+                Object.entries(t.attributes ?? {})
+                  .slice(0, 4)
+                  .map(([k, v]) => h('code', { style: 'margin-right:8px' }, `${k}=${v}`)),
+            },
+            { title: 'Version', class: 'num', render: (t) => String(t.version ?? '') },
+          ],
+          page.things ?? [],
+          {
+            empty: state.namePrefix || state.attribute || state.thingTypeName ? 'No thing matches.' : 'No things yet: provision a device.',
+            testid: 'things-table',
+          },
+        ),
+      );
       const first = state.page * PAGE_SIZE + 1;
       const count = (page.things ?? []).length;
-      mount(pager,
+      mount(
+        pager,
         h('span', { 'data-testid': 'things-range' }, count === 0 ? '' : `${first}–${first + count - 1}`),
-        h('button', { class: 'small', disabled: state.page === 0, onclick: () => { state.page--; void load(); } }, '‹ Previous'),
-        h('button', { class: 'small', 'data-testid': 'things-next', disabled: !page.nextToken, onclick: () => { state.page++; void load(); } }, 'Next ›'));
+        h(
+          'button',
+          {
+            class: 'small',
+            disabled: state.page === 0,
+            onclick: () => {
+              state.page--;
+              void load();
+            },
+          },
+          '‹ Previous',
+        ),
+        h(
+          'button',
+          {
+            class: 'small',
+            'data-testid': 'things-next',
+            disabled: !page.nextToken,
+            onclick: () => {
+              state.page++;
+              void load();
+            },
+          },
+          'Next ›',
+        ),
+      );
     } catch (err) {
       mount(results, errorBox(err, 'Could not list things:'));
       mount(pager);

@@ -43,7 +43,13 @@ const TEMPLATE_TYPES: readonly TemplateType[] = ['FLEET_PROVISIONING', 'JITP'];
 const OUTCOMES: readonly EventOutcome[] = ['accepted', 'rejected', 'info'];
 const TEMPLATE_BODY = text(10240, 1);
 const POLICY_DOCUMENT = text(1024 * 1024, 1);
-const ACTION: Schema = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9:*]+$', description: 'an action like iot:Publish' };
+const ACTION: Schema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9:*]+$',
+  description: 'an action like iot:Publish',
+};
 const TEXT_256 = text(256);
 const RESOURCE = text(2048, 1);
 /** Most stored policies one simulation may name. */
@@ -73,7 +79,10 @@ function policyErrorView(err: PolicyError): EngineErrorView {
 }
 
 /** Counts the items of a paged list (up to {@link MAX_COUNTED}); `capped` when counting stopped. */
-async function countPaged<T>(list: (next?: string) => Promise<{ items: T[]; next?: string }>, keep: (item: T) => boolean = () => true): Promise<{ count: number; capped: boolean }> {
+async function countPaged<T>(
+  list: (next?: string) => Promise<{ items: T[]; next?: string }>,
+  keep: (item: T) => boolean = () => true,
+): Promise<{ count: number; capped: boolean }> {
   let count = 0;
   let next: string | undefined;
   do {
@@ -137,12 +146,23 @@ export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOpt
         registry.certificates.countByStatus(),
         registry.certificates.countByStatus({ includeHidden: true }),
         registry.events.count({ since, bucketMs, types: [PROVISIONING_EVENT_TYPE] }),
-        countPaged((next) => registry.templates.list({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) }).then((p) => ({ items: p.items, next: p.nextToken }))),
+        countPaged((next) =>
+          registry.templates
+            .list({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) })
+            .then((p) => ({ items: p.items, next: p.nextToken })),
+        ),
         countPaged(
-          (next) => registry.templates.list({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) }).then((p) => ({ items: p.items, next: p.nextToken })),
+          (next) =>
+            registry.templates
+              .list({ maxResults: 250, ...(next === undefined ? {} : { nextToken: next }) })
+              .then((p) => ({ items: p.items, next: p.nextToken })),
           (t) => t.enabled,
         ),
-        countPaged((next) => registry.policies.list({ pageSize: 250, ...(next === undefined ? {} : { marker: next }) }).then((p) => ({ items: p.items, next: p.nextMarker }))),
+        countPaged((next) =>
+          registry.policies
+            .list({ pageSize: 250, ...(next === undefined ? {} : { marker: next }) })
+            .then((p) => ({ items: p.items, next: p.nextMarker })),
+        ),
       ]);
       const temporaryClaims = Object.fromEntries(
         Object.entries(withHidden).map(([status, n]) => [status, n - (certificates[status as CertificateStatus] ?? 0)]),
@@ -165,7 +185,16 @@ export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOpt
 
   app.get('/fleetprov/trust-anchor', async () => ({ rootCertificatePem: ctx.ca.rootCertificatePem, endpointAddress: ctx.endpointAddress }));
 
-  app.get<{ Querystring: { limit?: string; beforeId?: string; outcome?: EventOutcome; thingName?: string; certificateId?: string; templateName?: string } }>(
+  app.get<{
+    Querystring: {
+      limit?: string;
+      beforeId?: string;
+      outcome?: EventOutcome;
+      thingName?: string;
+      certificateId?: string;
+      templateName?: string;
+    };
+  }>(
     '/fleetprov/console/events',
     {
       schema: {
@@ -217,11 +246,25 @@ export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOpt
     },
   );
 
-  app.post<{ Body: { templateBody?: string | null; type?: TemplateType | null; templateName?: string | null; parameters?: Record<string, string> | null; certificateId?: string | null } }>(
+  app.post<{
+    Body: {
+      templateBody?: string | null;
+      type?: TemplateType | null;
+      templateName?: string | null;
+      parameters?: Record<string, string> | null;
+      certificateId?: string | null;
+    };
+  }>(
     '/fleetprov/templates/render',
     {
       schema: {
-        body: object({ templateBody: TEMPLATE_BODY, type: oneOf(TEMPLATE_TYPES), templateName: TEMPLATE_NAME, parameters: ATTRIBUTES, certificateId: CERTIFICATE_ID }),
+        body: object({
+          templateBody: TEMPLATE_BODY,
+          type: oneOf(TEMPLATE_TYPES),
+          templateName: TEMPLATE_NAME,
+          parameters: ATTRIBUTES,
+          certificateId: CERTIFICATE_ID,
+        }),
       },
     },
     async (request) => {
@@ -229,7 +272,8 @@ export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOpt
       let templateBody = present(body.templateBody);
       let type = present(body.type);
       const templateName = present(body.templateName);
-      if ((templateBody === undefined) === (templateName === undefined)) throw invalidRequest('Give exactly one of templateBody and templateName.');
+      if ((templateBody === undefined) === (templateName === undefined))
+        throw invalidRequest('Give exactly one of templateBody and templateName.');
       if (templateName !== undefined) {
         const stored = await registry.templates.get(templateName);
         if (stored === null) throw resourceNotFound(`The provisioning template ${JSON.stringify(templateName)} does not exist.`);
@@ -267,7 +311,15 @@ export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOpt
   );
 
   app.post<{
-    Body: { policyNames?: string[] | null; policyDocument?: string | null; draftPolicyName?: string | null; action: string; resource: string; clientId?: string | null; thingName?: string | null };
+    Body: {
+      policyNames?: string[] | null;
+      policyDocument?: string | null;
+      draftPolicyName?: string | null;
+      action: string;
+      resource: string;
+      clientId?: string | null;
+      thingName?: string | null;
+    };
   }>(
     '/fleetprov/policies/simulate',
     {
@@ -296,7 +348,10 @@ export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOpt
       const resourceText = body.resource;
       const clientId = present(body.clientId);
       const thingName = present(body.thingName);
-      const policies = await storedPolicies(registry, policyNames.filter((n) => n !== draftName || draft === undefined));
+      const policies = await storedPolicies(
+        registry,
+        policyNames.filter((n) => n !== draftName || draft === undefined),
+      );
       if (draft !== undefined) {
         try {
           parsePolicy(draft);
@@ -317,7 +372,12 @@ export const consoleExtensionRoutes: FastifyPluginAsync<ConsoleExtensionRouteOpt
       // Drafts change between calls: compile them outside the shared cache.
       const cache = draft === undefined ? policyCache : new PolicyCache();
       const decision = cache.compile(policies).authorize(action, resource, context);
-      return { valid: true, decision: decision.allowed ? 'ALLOW' : 'DENY', decidingStatement: decision.decidingStatement ?? null, reason: decision.reason };
+      return {
+        valid: true,
+        decision: decision.allowed ? 'ALLOW' : 'DENY',
+        decidingStatement: decision.decidingStatement ?? null,
+        reason: decision.reason,
+      };
     },
   );
 

@@ -5,7 +5,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { EventOutcome, EventRow } from '../../registry/index.js';
 import { invalidRequest } from '../errors.js';
-import { CERTIFICATE_ID, oneOf, query, QUERY_BOOLEAN, QUERY_INTEGER, queryFlag, queryInteger, RESOURCE_NAME, TEMPLATE_NAME } from '../routes/schemas.js';
+import {
+  CERTIFICATE_ID,
+  oneOf,
+  query,
+  QUERY_BOOLEAN,
+  QUERY_INTEGER,
+  queryFlag,
+  queryInteger,
+  RESOURCE_NAME,
+  TEMPLATE_NAME,
+} from '../routes/schemas.js';
 import type { RouteOptions } from '../routes/shared.js';
 
 /** Path of the event-log route (a fleetprov extension; AWS has no such operation). */
@@ -73,7 +83,8 @@ export const eventLogRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
       const beforeId = queryInteger(q.beforeId, 'beforeId', 1, Number.MAX_SAFE_INTEGER);
       const limit = queryInteger(q.limit, 'limit', 1, MAX_EVENT_PAGE) ?? 100;
       const newestFirst = queryFlag(q.newestFirst) ?? false;
-      if (afterId !== undefined && newestFirst) throw invalidRequest('afterId follows the log oldest first; it cannot be combined with newestFirst=true.');
+      if (afterId !== undefined && newestFirst)
+        throw invalidRequest('afterId follows the log oldest first; it cannot be combined with newestFirst=true.');
       const certificateId = q.certificateId?.toLowerCase();
       const events = await registry.events.list({
         limit,

@@ -10,7 +10,13 @@
  * - `GET|PUT|DELETE /fleetprov/rotation-policies/{template|thing-group}/{name}`, `GET /fleetprov/rotation-policies`.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { ROTATION_STATES, type RotationPolicyRow, type RotationPolicyTargetType, type RotationRow, type RotationState } from '../../registry/index.js';
+import {
+  ROTATION_STATES,
+  type RotationPolicyRow,
+  type RotationPolicyTargetType,
+  type RotationRow,
+  type RotationState,
+} from '../../registry/index.js';
 import type { RotationService } from '../../rotation/index.js';
 import { invalidRequest, resourceNotFound } from '../errors.js';
 import {
@@ -99,7 +105,10 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
       const certificates: Record<string, unknown>[] = [];
       let marker: string | undefined;
       do {
-        const page = await registry.certificates.listExpiring(now + days * DAY_MS, { pageSize: 250, ...(marker === undefined ? {} : { marker }) });
+        const page = await registry.certificates.listExpiring(now + days * DAY_MS, {
+          pageSize: 250,
+          ...(marker === undefined ? {} : { marker }),
+        });
         for (const c of page.items) {
           const things = (await registry.thingPrincipals.listForPrincipal(c.id, { maxResults: 250 })).items.map((t) => t.thingName);
           const open = await registry.rotations.getOpen(c.id);
@@ -127,36 +136,36 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
     { schema: { querystring: query({ ...TOKEN_PAGING, state: oneOf(ROTATION_STATES), thingName: RESOURCE_NAME }) } },
     async (request) => {
       const { state, thingName } = request.query;
-      const page = await registry.rotations.list({ ...tokenPage(request.query), ...(state === undefined ? {} : { states: [state] }), ...(thingName === undefined ? {} : { thingName }) });
+      const page = await registry.rotations.list({
+        ...tokenPage(request.query),
+        ...(state === undefined ? {} : { states: [state] }),
+        ...(thingName === undefined ? {} : { thingName }),
+      });
       return compact({ rotations: page.items.map(rotationJson), nextToken: page.nextToken });
     },
   );
 
-  app.get<{ Querystring: { days?: string } }>(
-    '/fleetprov/rotations/due',
-    { schema: { querystring: DAYS_QUERY } },
-    async (request) => {
-      const days = queryInteger(request.query.days, 'days', 0, MAX_DAYS) ?? 0;
-      const due = await rotation.dueCertificates(days * DAY_MS);
-      const now = ctx.now().getTime();
-      return {
-        certificates: due.map((d) =>
-          compact({
-            certificateId: d.certificateId,
-            thingName: d.thingName,
-            reason: d.reason,
-            dueAt: epochSeconds(d.dueAt),
-            due: d.dueAt <= now,
-            overdue: d.overdue,
-            notBefore: epochSeconds(d.notBefore),
-            notAfter: epochSeconds(d.notAfter),
-            policy: d.policy,
-            rotationState: d.rotation?.state ?? null,
-          }),
-        ),
-      };
-    },
-  );
+  app.get<{ Querystring: { days?: string } }>('/fleetprov/rotations/due', { schema: { querystring: DAYS_QUERY } }, async (request) => {
+    const days = queryInteger(request.query.days, 'days', 0, MAX_DAYS) ?? 0;
+    const due = await rotation.dueCertificates(days * DAY_MS);
+    const now = ctx.now().getTime();
+    return {
+      certificates: due.map((d) =>
+        compact({
+          certificateId: d.certificateId,
+          thingName: d.thingName,
+          reason: d.reason,
+          dueAt: epochSeconds(d.dueAt),
+          due: d.dueAt <= now,
+          overdue: d.overdue,
+          notBefore: epochSeconds(d.notBefore),
+          notAfter: epochSeconds(d.notAfter),
+          policy: d.policy,
+          rotationState: d.rotation?.state ?? null,
+        }),
+      ),
+    };
+  });
 
   app.post<{ Params: { thingName: string }; Body: { templateName?: string | null } }>(
     '/fleetprov/things/:thingName/rotation',
@@ -217,13 +226,15 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
       const body = request.body;
       const maxAgeDays = present(body.maxAgeDays);
       const renewBeforeDays = present(body.renewBeforeDays);
-      if (maxAgeDays === undefined && renewBeforeDays === undefined) throw invalidRequest('Give maxAgeDays, renewBeforeDays or both: a rotation policy needs a rule.');
+      if (maxAgeDays === undefined && renewBeforeDays === undefined)
+        throw invalidRequest('Give maxAgeDays, renewBeforeDays or both: a rotation policy needs a rule.');
       const rotationTemplate = present(body.rotationTemplate);
       if (rotationTemplate !== undefined && (await registry.templates.get(rotationTemplate)) === null) {
         throw resourceNotFound(`The provisioning template ${quoteValue(rotationTemplate)} does not exist.`);
       }
       const allowExpiredRecovery = present(body.allowExpiredRecovery);
-      if (allowExpiredRecovery === true && targetType !== 'template') throw invalidRequest('allowExpiredRecovery is only allowed on template policies.');
+      if (allowExpiredRecovery === true && targetType !== 'template')
+        throw invalidRequest('allowExpiredRecovery is only allowed on template policies.');
       const policy = await registry.rotations.putPolicy({
         targetType,
         targetName,
@@ -244,7 +255,8 @@ export const rotationRoutes: FastifyPluginAsync<RotationRouteOptions> = async (a
     { schema: { params: POLICY_PARAMS } },
     async (request) => {
       const { targetType, targetName } = request.params;
-      if (!(await registry.rotations.deletePolicy(targetType, targetName))) throw resourceNotFound(`No rotation policy for ${targetType} ${quoteValue(targetName)}.`);
+      if (!(await registry.rotations.deletePolicy(targetType, targetName)))
+        throw resourceNotFound(`No rotation policy for ${targetType} ${quoteValue(targetName)}.`);
       return {};
     },
   );

@@ -137,14 +137,25 @@ export const caCertificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app
   // RegisterCACertificate
   app.post<{
     Querystring: { setAsActive?: string; allowAutoRegistration?: string };
-    Body: { caCertificate: string; verificationCertificate?: string | null; certificateMode?: CertificateMode | null; registrationConfig?: RegistrationConfigInput | null };
+    Body: {
+      caCertificate: string;
+      verificationCertificate?: string | null;
+      certificateMode?: CertificateMode | null;
+      registrationConfig?: RegistrationConfigInput | null;
+    };
   }>(
     '/cacertificate',
     {
       schema: {
         querystring: query({ setAsActive: QUERY_BOOLEAN, allowAutoRegistration: QUERY_BOOLEAN }),
         body: object(
-          { caCertificate: PEM, verificationCertificate: PEM, certificateMode: oneOf(CERTIFICATE_MODES), registrationConfig: REGISTRATION_CONFIG, tags: TAGS },
+          {
+            caCertificate: PEM,
+            verificationCertificate: PEM,
+            certificateMode: oneOf(CERTIFICATE_MODES),
+            registrationConfig: REGISTRATION_CONFIG,
+            tags: TAGS,
+          },
           ['caCertificate'],
         ),
       },
@@ -161,15 +172,20 @@ export const caCertificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app
 
       const ca = parseCertificate(caPem, 'caCertificate');
       if (!ca.isCa) {
-        throw certificateValidation('caCertificate is not a CA certificate (its basicConstraints extension does not say cA=true); register the CA that signs your device certificates.');
+        throw certificateValidation(
+          'caCertificate is not a CA certificate (its basicConstraints extension does not say cA=true); register the CA that signs your device certificates.',
+        );
       }
       requireValid(caPem, 'caCertificate', now);
 
       if (mode === 'SNI_ONLY') {
-        if (verificationPem !== undefined) throw invalidRequest('verificationCertificate must be omitted when certificateMode is SNI_ONLY.');
+        if (verificationPem !== undefined)
+          throw invalidRequest('verificationCertificate must be omitted when certificateMode is SNI_ONLY.');
       } else {
         if (verificationPem === undefined) {
-          throw invalidRequest('verificationCertificate is required when certificateMode is DEFAULT: sign a certificate whose subject CN is the registration code (GetRegistrationCode) with the CA key, or use certificateMode SNI_ONLY.');
+          throw invalidRequest(
+            'verificationCertificate is required when certificateMode is DEFAULT: sign a certificate whose subject CN is the registration code (GetRegistrationCode) with the CA key, or use certificateMode SNI_ONLY.',
+          );
         }
         const verification = parseCertificate(verificationPem, 'verificationCertificate');
         const code = await getRegistrationCode(registry);
@@ -181,7 +197,9 @@ export const caCertificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app
           );
         }
         if (!verifyIssuedBy(verificationPem, caPem)) {
-          throw certificateValidation('verificationCertificate is not signed by the private key of caCertificate; sign it with the CA key.');
+          throw certificateValidation(
+            'verificationCertificate is not signed by the private key of caCertificate; sign it with the CA key.',
+          );
         }
         requireValid(verificationPem, 'verificationCertificate', now);
       }
@@ -197,22 +215,21 @@ export const caCertificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app
         notBefore: ca.notBefore.getTime(),
         notAfter: ca.notAfter.getTime(),
       });
-      ctx.logger.info({ caCertificateId: row.id, status: row.status, autoRegistration: row.autoRegistration, mode }, `CA certificate ${row.id} registered`);
+      ctx.logger.info(
+        { caCertificateId: row.id, status: row.status, autoRegistration: row.autoRegistration, mode },
+        `CA certificate ${row.id} registered`,
+      );
       return { certificateArn: row.arn, certificateId: row.id };
     },
   );
 
   // DescribeCACertificate
-  app.get<{ Params: { certificateId: string } }>(
-    '/cacertificate/:certificateId',
-    { schema: { params: CA_PARAMS } },
-    async (request) => {
-      const id = request.params.certificateId.toLowerCase();
-      const ca = await registry.caCertificates.get(id);
-      if (ca === null) throw resourceNotFound(`The CA certificate ${id} does not exist.`);
-      return describeCa(ca);
-    },
-  );
+  app.get<{ Params: { certificateId: string } }>('/cacertificate/:certificateId', { schema: { params: CA_PARAMS } }, async (request) => {
+    const id = request.params.certificateId.toLowerCase();
+    const ca = await registry.caCertificates.get(id);
+    if (ca === null) throw resourceNotFound(`The CA certificate ${id} does not exist.`);
+    return describeCa(ca);
+  });
 
   // ListCACertificates
   app.get<{ Querystring: MarkerPagingQuery & { isAscendingOrder?: string; templateName?: string } }>(
@@ -250,7 +267,9 @@ export const caCertificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app
         throw invalidRequest('registrationConfig and removeAutoRegistration cannot be given together.');
       }
       if (config !== undefined && Object.keys(config).length === 0) {
-        throw invalidRequest('registrationConfig must hold templateBody (with roleArn) or templateName; use removeAutoRegistration to remove it.');
+        throw invalidRequest(
+          'registrationConfig must hold templateBody (with roleArn) or templateName; use removeAutoRegistration to remove it.',
+        );
       }
       // AWS's removeAutoRegistration removes the registration config (the JITP template); the
       // auto-registration status changes only with newAutoRegistrationStatus.
@@ -259,20 +278,19 @@ export const caCertificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app
         ...(newAutoRegistrationStatus === undefined ? {} : { autoRegistration: newAutoRegistrationStatus }),
         ...(config !== undefined ? { registrationConfig: config } : removeAutoRegistration ? { registrationConfig: null } : {}),
       });
-      ctx.logger.info({ caCertificateId: id, status: updated.status, autoRegistration: updated.autoRegistration }, `CA certificate ${id} updated`);
+      ctx.logger.info(
+        { caCertificateId: id, status: updated.status, autoRegistration: updated.autoRegistration },
+        `CA certificate ${id} updated`,
+      );
       return {};
     },
   );
 
   // DeleteCACertificate
-  app.delete<{ Params: { certificateId: string } }>(
-    '/cacertificate/:certificateId',
-    { schema: { params: CA_PARAMS } },
-    async (request) => {
-      const id = request.params.certificateId.toLowerCase();
-      await registry.caCertificates.delete(id);
-      ctx.logger.info({ caCertificateId: id }, `CA certificate ${id} deleted`);
-      return {};
-    },
-  );
+  app.delete<{ Params: { certificateId: string } }>('/cacertificate/:certificateId', { schema: { params: CA_PARAMS } }, async (request) => {
+    const id = request.params.certificateId.toLowerCase();
+    await registry.caCertificates.delete(id);
+    ctx.logger.info({ caCertificateId: id }, `CA certificate ${id} deleted`);
+    return {};
+  });
 };

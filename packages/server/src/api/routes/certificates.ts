@@ -29,7 +29,19 @@ import { certificateRecord } from '../../certificate-record.js';
 import type { ServiceContext } from '../../service-context.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { ApiError, invalidRequest, resourceNotFound } from '../errors.js';
-import { CERTIFICATE_ID, MARKER_PAGING, markerPage, oneOf, object, params, PEM, query, QUERY_BOOLEAN, queryFlag, type MarkerPagingQuery } from './schemas.js';
+import {
+  CERTIFICATE_ID,
+  MARKER_PAGING,
+  markerPage,
+  oneOf,
+  object,
+  params,
+  PEM,
+  query,
+  QUERY_BOOLEAN,
+  queryFlag,
+  type MarkerPagingQuery,
+} from './schemas.js';
 import { compact, epochSeconds, type RouteOptions } from './shared.js';
 
 const CERTIFICATE_PARAMS = params({ certificateId: CERTIFICATE_ID });
@@ -115,9 +127,12 @@ async function findIssuingCa(ctx: ServiceContext, pem: string, caPem: string | u
     const caFacts = parseForRegistration(caPem, 'caCertificatePem');
     const ca = await ctx.registry.caCertificates.get(caFacts.certificateId);
     if (ca === null) {
-      throw certificateValidation(`The CA certificate ${caFacts.certificateId} is not registered; register it with RegisterCACertificate first.`);
+      throw certificateValidation(
+        `The CA certificate ${caFacts.certificateId} is not registered; register it with RegisterCACertificate first.`,
+      );
     }
-    if (ca.status !== 'ACTIVE') throw certificateValidation(`The CA certificate ${ca.id} is ${ca.status}; only an ACTIVE CA can register certificates.`);
+    if (ca.status !== 'ACTIVE')
+      throw certificateValidation(`The CA certificate ${ca.id} is ${ca.status}; only an ACTIVE CA can register certificates.`);
     if (!verifyIssuedBy(pem, ca.pem)) throw certificateValidation(`The certificate is not signed by the CA certificate ${ca.id}.`);
     return ca;
   }
@@ -137,7 +152,9 @@ async function findIssuingCa(ctx: ServiceContext, pem: string, caPem: string | u
   if (inactive !== undefined) {
     throw certificateValidation(`The certificate's CA ${inactive.id} is ${inactive.status}; only an ACTIVE CA can register certificates.`);
   }
-  throw certificateValidation('The certificate is not signed by a registered CA certificate; register its CA with RegisterCACertificate, or use RegisterCertificateWithoutCA.');
+  throw certificateValidation(
+    'The certificate is not signed by a registered CA certificate; register its CA with RegisterCACertificate, or use RegisterCertificateWithoutCA.',
+  );
 }
 
 /** Drops the live connections of a certificate, logging (not failing) if the broker refuses. */
@@ -165,7 +182,9 @@ export const certificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app, 
         keyPool: ctx.keyPool,
         ...issuedCertificateValidity(ctx),
       });
-      const row = await registry.certificates.create(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      const row = await registry.certificates.create(
+        certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'),
+      );
       ctx.certificateFacts?.remember(issued.facts);
       return {
         certificateArn: row.arn,
@@ -184,14 +203,19 @@ export const certificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app, 
       const setAsActive = queryFlag(request.query.setAsActive) ?? false;
       const csr = request.body.certificateSigningRequest;
       const issued = await issueFromCsr(ctx.ca, csr, issuedCertificateValidity(ctx));
-      const row = await registry.certificates.create(certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'));
+      const row = await registry.certificates.create(
+        certificateRecord(issued.certificatePem, issued.facts, setAsActive ? 'ACTIVE' : 'INACTIVE'),
+      );
       ctx.certificateFacts?.remember(issued.facts);
       return { certificateArn: row.arn, certificateId: row.id, certificatePem: row.pem };
     },
   );
 
   // RegisterCertificate
-  app.post<{ Querystring: { setAsActive?: string }; Body: { certificatePem: string; caCertificatePem?: string | null; status?: CertificateStatus | null } }>(
+  app.post<{
+    Querystring: { setAsActive?: string };
+    Body: { certificatePem: string; caCertificatePem?: string | null; status?: CertificateStatus | null };
+  }>(
     '/certificate/register',
     {
       schema: {

@@ -23,8 +23,12 @@ export interface EndpointRouteOptions {
 export const endpointRoutes: FastifyPluginAsync<EndpointRouteOptions> = async (app, options) => {
   const fallback = options.endpointAddress ?? 'localhost';
   const endpoints = options.endpoints ?? {};
-  app.get<{ Querystring: { endpointType?: EndpointType } }>('/endpoint', { schema: { querystring: query({ endpointType: oneOf(ENDPOINT_TYPES) }) } }, async (request) => {
-    const type = request.query.endpointType ?? 'iot:Data';
-    return { endpointAddress: endpoints[type] ?? fallback };
-  });
+  app.get<{ Querystring: { endpointType?: EndpointType } }>(
+    '/endpoint',
+    { schema: { querystring: query({ endpointType: oneOf(ENDPOINT_TYPES) }) } },
+    async (request) => {
+      const type = request.query.endpointType ?? 'iot:Data';
+      return { endpointAddress: endpoints[type] ?? fallback };
+    },
+  );
 };

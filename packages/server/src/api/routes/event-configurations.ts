@@ -20,10 +20,17 @@ export interface EventConfigurationsRouteOptions extends RouteOptions {
 }
 
 /** `eventConfigurations`: a map from event type to `{"Enabled": boolean}`. */
-const EVENT_CONFIGURATIONS: Schema = { type: 'object', propertyNames: oneOf(EVENT_TYPES), additionalProperties: object({ Enabled: BOOLEAN }) };
+const EVENT_CONFIGURATIONS: Schema = {
+  type: 'object',
+  propertyNames: oneOf(EVENT_TYPES),
+  additionalProperties: object({ Enabled: BOOLEAN }),
+};
 
 /** The event-configuration operations, as a Fastify plugin. */
-export const eventConfigurationsRoutes: FastifyPluginAsync<EventConfigurationsRouteOptions> = async (app, { context: ctx, configurations }) => {
+export const eventConfigurationsRoutes: FastifyPluginAsync<EventConfigurationsRouteOptions> = async (
+  app,
+  { context: ctx, configurations },
+) => {
   const { registry } = ctx;
 
   // DescribeEventConfigurations

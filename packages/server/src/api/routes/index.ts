@@ -40,5 +40,8 @@ export const controlPlaneRoutes: FastifyPluginAsync<ControlPlaneRouteOptions> = 
   await app.register(thingsRoutes, { context });
   await app.register(principalsRoutes, { context });
   await app.register(caCertificatesRoutes, { context });
-  await app.register(eventConfigurationsRoutes, { context, ...(options.configurations === undefined ? {} : { configurations: options.configurations }) });
+  await app.register(eventConfigurationsRoutes, {
+    context,
+    ...(options.configurations === undefined ? {} : { configurations: options.configurations }),
+  });
 };

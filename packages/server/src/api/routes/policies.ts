@@ -12,7 +12,21 @@ import type { FastifyPluginAsync } from 'fastify';
 import { parsePolicy } from '../../policy/index.js';
 import { ArnBuilder, type PolicyVersionRow } from '../../registry/index.js';
 import { resourceNotFound, type ApiError } from '../errors.js';
-import { ARN, MARKER_PAGING, markerPage, object, params, POLICY_NAME, POLICY_VERSION_ID, query, QUERY_BOOLEAN, queryFlag, TAGS, text, type MarkerPagingQuery } from './schemas.js';
+import {
+  ARN,
+  MARKER_PAGING,
+  markerPage,
+  object,
+  params,
+  POLICY_NAME,
+  POLICY_VERSION_ID,
+  query,
+  QUERY_BOOLEAN,
+  queryFlag,
+  TAGS,
+  text,
+  type MarkerPagingQuery,
+} from './schemas.js';
 import { compact, epochSeconds, policyTargetFromArn, quoteValue, type RouteOptions } from './shared.js';
 
 /** `policyDocument`: at most 404600 characters (the model's bound; the engine applies its own size limit). */
@@ -61,24 +75,20 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
   );
 
   // GetPolicy
-  app.get<{ Params: PolicyParams }>(
-    '/policies/:policyName',
-    { schema: { params: POLICY_PARAMS } },
-    async (request) => {
-      const name = request.params.policyName;
-      const policy = await registry.policies.get(name);
-      if (policy === null) throw policyNotFound(name);
-      return {
-        policyName: policy.name,
-        policyArn: policy.arn,
-        policyDocument: policy.document,
-        defaultVersionId: policy.defaultVersionId,
-        creationDate: epochSeconds(policy.createdAt),
-        lastModifiedDate: epochSeconds(policy.modifiedAt),
-        generationId: policy.generationId,
-      };
-    },
-  );
+  app.get<{ Params: PolicyParams }>('/policies/:policyName', { schema: { params: POLICY_PARAMS } }, async (request) => {
+    const name = request.params.policyName;
+    const policy = await registry.policies.get(name);
+    if (policy === null) throw policyNotFound(name);
+    return {
+      policyName: policy.name,
+      policyArn: policy.arn,
+      policyDocument: policy.document,
+      defaultVersionId: policy.defaultVersionId,
+      creationDate: epochSeconds(policy.createdAt),
+      lastModifiedDate: epochSeconds(policy.modifiedAt),
+      generationId: policy.generationId,
+    };
+  });
 
   // ListPolicies
   app.get<{ Querystring: MarkerPagingQuery & { isAscendingOrder?: string } }>(
@@ -96,26 +106,33 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
   );
 
   // DeletePolicy
-  app.delete<{ Params: PolicyParams }>(
-    '/policies/:policyName',
-    { schema: { params: POLICY_PARAMS } },
-    async (request) => {
-      await registry.policies.delete(request.params.policyName);
-      return {};
-    },
-  );
+  app.delete<{ Params: PolicyParams }>('/policies/:policyName', { schema: { params: POLICY_PARAMS } }, async (request) => {
+    await registry.policies.delete(request.params.policyName);
+    return {};
+  });
 
   // CreatePolicyVersion
   app.post<{ Params: PolicyParams; Querystring: { setAsDefault?: string }; Body: { policyDocument: string } }>(
     '/policies/:policyName/version',
-    { schema: { params: POLICY_PARAMS, querystring: query({ setAsDefault: QUERY_BOOLEAN }), body: object({ policyDocument: POLICY_DOCUMENT }, ['policyDocument']) } },
+    {
+      schema: {
+        params: POLICY_PARAMS,
+        querystring: query({ setAsDefault: QUERY_BOOLEAN }),
+        body: object({ policyDocument: POLICY_DOCUMENT }, ['policyDocument']),
+      },
+    },
     async (request) => {
       const name = request.params.policyName;
       const setAsDefault = queryFlag(request.query.setAsDefault) ?? false;
       const document = request.body.policyDocument;
       validateDocument(document);
       const version = await registry.policies.createVersion(name, document, { setAsDefault });
-      return { policyArn: arns.policy(name), policyDocument: version.document, policyVersionId: version.versionId, isDefaultVersion: version.isDefault };
+      return {
+        policyArn: arns.policy(name),
+        policyDocument: version.document,
+        policyVersionId: version.versionId,
+        isDefaultVersion: version.isDefault,
+      };
     },
   );
 
@@ -143,14 +160,10 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
   );
 
   // ListPolicyVersions
-  app.get<{ Params: PolicyParams }>(
-    '/policies/:policyName/version',
-    { schema: { params: POLICY_PARAMS } },
-    async (request) => {
-      const versions = await registry.policies.listVersions(request.params.policyName);
-      return { policyVersions: versions.map(summarizeVersion) };
-    },
-  );
+  app.get<{ Params: PolicyParams }>('/policies/:policyName/version', { schema: { params: POLICY_PARAMS } }, async (request) => {
+    const versions = await registry.policies.listVersions(request.params.policyName);
+    return { policyVersions: versions.map(summarizeVersion) };
+  });
 
   // DeletePolicyVersion
   app.delete<{ Params: VersionParams }>(
@@ -208,7 +221,10 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
         recursive,
         ...paging,
       });
-      return compact({ policies: page.items.map((p) => ({ policyName: p.policyName, policyArn: p.policyArn })), nextMarker: page.nextMarker });
+      return compact({
+        policies: page.items.map((p) => ({ policyName: p.policyName, policyArn: p.policyArn })),
+        nextMarker: page.nextMarker,
+      });
     },
   );
 

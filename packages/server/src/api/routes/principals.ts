@@ -54,7 +54,8 @@ export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
       const thingName = request.params.thingName;
       const certificateId = principalCertificateId(ctx, request.headers);
       if ((await registry.things.get(thingName)) === null) throw resourceNotFound(`The thing ${quoteValue(thingName)} does not exist.`);
-      if ((await registry.certificates.get(certificateId)) === null) throw resourceNotFound(`The certificate ${certificateId} does not exist.`);
+      if ((await registry.certificates.get(certificateId)) === null)
+        throw resourceNotFound(`The certificate ${certificateId} does not exist.`);
       await registry.thingPrincipals.detach(thingName, certificateId);
       return {};
     },
@@ -76,7 +77,10 @@ export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
     { schema: { params: THING_PARAMS, querystring: TYPED_LIST_QUERY } },
     async (request) => {
       const type = request.query.thingPrincipalType;
-      const page = await registry.thingPrincipals.listForThing(request.params.thingName, { ...tokenPage(request.query), ...(type !== undefined ? { type } : {}) });
+      const page = await registry.thingPrincipals.listForThing(request.params.thingName, {
+        ...tokenPage(request.query),
+        ...(type !== undefined ? { type } : {}),
+      });
       return compact({
         thingPrincipalObjects: page.items.map((p) => ({ principal: p.certificateArn, thingPrincipalType: p.type })),
         nextToken: page.nextToken,
@@ -91,7 +95,10 @@ export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
     async (request) => {
       const certificateId = principalCertificateId(ctx, request.headers);
       const type = request.query.thingPrincipalType;
-      const page = await registry.thingPrincipals.listForPrincipal(certificateId, { ...tokenPage(request.query), ...(type !== undefined ? { type } : {}) });
+      const page = await registry.thingPrincipals.listForPrincipal(certificateId, {
+        ...tokenPage(request.query),
+        ...(type !== undefined ? { type } : {}),
+      });
       return compact({
         principalThingObjects: page.items.map((p) => ({ thingName: p.thingName, thingPrincipalType: p.type })),
         nextToken: page.nextToken,

@@ -31,7 +31,12 @@ export const ATTRIBUTE_VALUE: Schema = { type: 'string', maxLength: 800, pattern
 /** Most entries in one attribute map. */
 export const MAX_ATTRIBUTES = 100;
 /** An attribute map: names and values as above, at most {@link MAX_ATTRIBUTES}. */
-export const ATTRIBUTES: Schema = { type: 'object', maxProperties: MAX_ATTRIBUTES, propertyNames: ATTRIBUTE_NAME, additionalProperties: ATTRIBUTE_VALUE };
+export const ATTRIBUTES: Schema = {
+  type: 'object',
+  maxProperties: MAX_ATTRIBUTES,
+  propertyNames: ATTRIBUTE_NAME,
+  additionalProperties: ATTRIBUTE_VALUE,
+};
 /** Longest PEM text accepted for certificates (the model's 65536). */
 export const MAX_PEM_LENGTH = 65_536;
 /** A PEM text member. */
@@ -77,7 +82,9 @@ export function object(properties: Record<string, Schema>, required: readonly st
 
 /** `schema` or `null` (Ajv's `nullable`; an enumeration must list `null` itself). */
 function nullable(schema: Schema): Schema {
-  return Array.isArray(schema.enum) ? { ...schema, nullable: true, enum: [...(schema.enum as unknown[]), null] } : { ...schema, nullable: true };
+  return Array.isArray(schema.enum)
+    ? { ...schema, nullable: true, enum: [...(schema.enum as unknown[]), null] }
+    : { ...schema, nullable: true };
 }
 
 /** Path parameters: every one required. */
@@ -136,7 +143,10 @@ export interface MarkerPagingQuery {
 /** `maxResults` / `nextToken` as a registry page request (absent ones left out; an empty token is none). */
 export function tokenPage(q: TokenPagingQuery): { maxResults?: number; nextToken?: string } {
   const maxResults = queryInteger(q.maxResults, 'maxResults', 1, MAX_PAGE_SIZE);
-  return { ...(maxResults === undefined ? {} : { maxResults }), ...(q.nextToken === undefined || q.nextToken === '' ? {} : { nextToken: q.nextToken }) };
+  return {
+    ...(maxResults === undefined ? {} : { maxResults }),
+    ...(q.nextToken === undefined || q.nextToken === '' ? {} : { nextToken: q.nextToken }),
+  };
 }
 
 /** `pageSize` / `marker` as a registry page request (absent ones left out; an empty marker is none). */

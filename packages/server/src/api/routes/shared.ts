@@ -53,7 +53,9 @@ export function parseOwnArn(ctx: ServiceContext, arn: string, field: string): { 
   if (parsed === null) throw invalidRequest(`${field} ${quoteValue(arn)} is not an AWS IoT ARN.`);
   const { region, accountId } = ctx.registry;
   if (parsed.accountId !== accountId || parsed.region !== region) {
-    throw invalidRequest(`${field} ${quoteValue(arn)} belongs to region ${parsed.region || '(none)'} account ${parsed.accountId || '(none)'}; this server is ${region} account ${accountId}.`);
+    throw invalidRequest(
+      `${field} ${quoteValue(arn)} belongs to region ${parsed.region || '(none)'} account ${parsed.accountId || '(none)'}; this server is ${region} account ${accountId}.`,
+    );
   }
   return { resourceType: parsed.resourceType, resourceName: parsed.resourceName };
 }
@@ -65,21 +67,28 @@ export function parseOwnArn(ctx: ServiceContext, arn: string, field: string): { 
  */
 export function certificateIdFromArn(ctx: ServiceContext, arn: string, field: string): string {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
-  if (resourceType !== 'cert') throw invalidRequest(`${field} must be a certificate ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:cert/<certificateId>).`);
+  if (resourceType !== 'cert')
+    throw invalidRequest(
+      `${field} must be a certificate ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:cert/<certificateId>).`,
+    );
   return checkArnResource(resourceName, `${field} certificate id`, CERTIFICATE_ID_RE, '64 hexadecimal digits').toLowerCase();
 }
 
 /** The thing-group name of a thing-group ARN. */
 export function thingGroupNameFromArn(ctx: ServiceContext, arn: string, field: string): string {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
-  if (resourceType !== 'thinggroup') throw invalidRequest(`${field} must be a thing group ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:thinggroup/<name>).`);
+  if (resourceType !== 'thinggroup')
+    throw invalidRequest(
+      `${field} must be a thing group ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:thinggroup/<name>).`,
+    );
   return checkArnResource(resourceName, `${field} thing group name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]');
 }
 
 /** The thing name of a thing ARN. */
 export function thingNameFromArn(ctx: ServiceContext, arn: string, field: string): string {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
-  if (resourceType !== 'thing') throw invalidRequest(`${field} must be a thing ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:thing/<name>).`);
+  if (resourceType !== 'thing')
+    throw invalidRequest(`${field} must be a thing ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:thing/<name>).`);
   return checkArnResource(resourceName, `${field} thing name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]');
 }
 
@@ -89,7 +98,15 @@ export function thingNameFromArn(ctx: ServiceContext, arn: string, field: string
  */
 export function policyTargetFromArn(ctx: ServiceContext, arn: string, field: string): PolicyTarget {
   const { resourceType, resourceName } = parseOwnArn(ctx, arn, field);
-  if (resourceType === 'cert') return { type: 'certificate', id: checkArnResource(resourceName, `${field} certificate id`, CERTIFICATE_ID_RE, '64 hexadecimal digits').toLowerCase() };
-  if (resourceType === 'thinggroup') return { type: 'thing-group', id: checkArnResource(resourceName, `${field} thing group name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]') };
+  if (resourceType === 'cert')
+    return {
+      type: 'certificate',
+      id: checkArnResource(resourceName, `${field} certificate id`, CERTIFICATE_ID_RE, '64 hexadecimal digits').toLowerCase(),
+    };
+  if (resourceType === 'thinggroup')
+    return {
+      type: 'thing-group',
+      id: checkArnResource(resourceName, `${field} thing group name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]'),
+    };
   throw invalidRequest(`${field} must be a certificate ARN or a thing group ARN; fleetprov does not support other policy targets.`);
 }

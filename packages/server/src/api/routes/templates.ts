@@ -43,11 +43,16 @@ const TEMPLATE_DESCRIPTION = description(500);
 /** `provisioningRoleArn`: any string up to 2048 characters (not checked against IAM). */
 const ROLE_ARN = text(2048, 1);
 /** `preProvisioningHook`: `targetArn` and a `payloadVersion` of 10–32 digits and dashes (e.g. `2020-04-01`). */
-const HOOK = object({ targetArn: text(2048, 1), payloadVersion: { type: 'string', minLength: 10, maxLength: 32, pattern: '^[0-9-]+$' } }, ['targetArn']);
+const HOOK = object({ targetArn: text(2048, 1), payloadVersion: { type: 'string', minLength: 10, maxLength: 32, pattern: '^[0-9-]+$' } }, [
+  'targetArn',
+]);
 /** Largest version id accepted as input. */
 const MAX_VERSION_ID = 2_147_483_647;
 const TEMPLATE_PARAMS = params({ templateName: TEMPLATE_NAME });
-const VERSION_PARAMS = params({ templateName: TEMPLATE_NAME, versionId: { type: 'string', minLength: 1, maxLength: 10, pattern: '^[0-9]+$', description: 'a positive integer' } });
+const VERSION_PARAMS = params({
+  templateName: TEMPLATE_NAME,
+  versionId: { type: 'string', minLength: 1, maxLength: 10, pattern: '^[0-9]+$', description: 'a positive integer' },
+});
 
 /** A `preProvisioningHook` as a request carries it. */
 interface HookInput {
@@ -128,7 +133,15 @@ export const templatesRoutes: FastifyPluginAsync<TemplateRouteOptions> = async (
 
   // CreateProvisioningTemplate
   app.post<{
-    Body: { templateName: string; templateBody: string; provisioningRoleArn: string; description?: string | null; enabled?: boolean | null; type?: TemplateType | null; preProvisioningHook?: HookInput | null };
+    Body: {
+      templateName: string;
+      templateBody: string;
+      provisioningRoleArn: string;
+      description?: string | null;
+      enabled?: boolean | null;
+      type?: TemplateType | null;
+      preProvisioningHook?: HookInput | null;
+    };
   }>(
     '/provisioning-templates',
     {
@@ -173,16 +186,12 @@ export const templatesRoutes: FastifyPluginAsync<TemplateRouteOptions> = async (
   );
 
   // DescribeProvisioningTemplate
-  app.get<{ Params: TemplateParams }>(
-    '/provisioning-templates/:templateName',
-    { schema: { params: TEMPLATE_PARAMS } },
-    async (request) => {
-      const name = request.params.templateName;
-      const template = await registry.templates.get(name);
-      if (template === null) throw templateNotFound(name);
-      return describeTemplate(template);
-    },
-  );
+  app.get<{ Params: TemplateParams }>('/provisioning-templates/:templateName', { schema: { params: TEMPLATE_PARAMS } }, async (request) => {
+    const name = request.params.templateName;
+    const template = await registry.templates.get(name);
+    if (template === null) throw templateNotFound(name);
+    return describeTemplate(template);
+  });
 
   // ListProvisioningTemplates
   app.get<{ Querystring: TokenPagingQuery }>(
@@ -200,7 +209,14 @@ export const templatesRoutes: FastifyPluginAsync<TemplateRouteOptions> = async (
   // UpdateProvisioningTemplate
   app.patch<{
     Params: TemplateParams;
-    Body: { description?: string | null; enabled?: boolean | null; defaultVersionId?: number | null; provisioningRoleArn?: string | null; preProvisioningHook?: HookInput | null; removePreProvisioningHook?: boolean | null };
+    Body: {
+      description?: string | null;
+      enabled?: boolean | null;
+      defaultVersionId?: number | null;
+      provisioningRoleArn?: string | null;
+      preProvisioningHook?: HookInput | null;
+      removePreProvisioningHook?: boolean | null;
+    };
   }>(
     '/provisioning-templates/:templateName',
     {
@@ -260,7 +276,13 @@ export const templatesRoutes: FastifyPluginAsync<TemplateRouteOptions> = async (
   // CreateProvisioningTemplateVersion
   app.post<{ Params: TemplateParams; Querystring: { setAsDefault?: string }; Body: { templateBody: string } }>(
     '/provisioning-templates/:templateName/versions',
-    { schema: { params: TEMPLATE_PARAMS, querystring: query({ setAsDefault: QUERY_BOOLEAN }), body: object({ templateBody: TEMPLATE_BODY }, ['templateBody']) } },
+    {
+      schema: {
+        params: TEMPLATE_PARAMS,
+        querystring: query({ setAsDefault: QUERY_BOOLEAN }),
+        body: object({ templateBody: TEMPLATE_BODY }, ['templateBody']),
+      },
+    },
     async (request) => {
       const name = request.params.templateName;
       const setAsDefault = queryFlag(request.query.setAsDefault) ?? false;
@@ -322,7 +344,9 @@ export const templatesRoutes: FastifyPluginAsync<TemplateRouteOptions> = async (
       const template = await registry.templates.get(name);
       if (template === null) throw templateNotFound(name);
       if (template.type !== 'FLEET_PROVISIONING') {
-        throw invalidRequest(`The provisioning template ${quoteValue(name)} is a ${template.type} template; provisioning claims are for FLEET_PROVISIONING templates.`);
+        throw invalidRequest(
+          `The provisioning template ${quoteValue(name)} is a ${template.type} template; provisioning claims are for FLEET_PROVISIONING templates.`,
+        );
       }
       const claim = await createTemporaryClaim(ctx, name, provisioningClaimLifetimeMs ?? TEMPORARY_CLAIM_LIFETIME_MS);
       request.log.info(

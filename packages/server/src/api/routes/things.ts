@@ -53,7 +53,13 @@ const THING_TYPE_PARAMS = params({ thingTypeName: RESOURCE_NAME });
 const THING_GROUP_PARAMS = params({ thingGroupName: RESOURCE_NAME });
 const EXPECTED_VERSION_QUERY = query({ expectedVersion: QUERY_INTEGER });
 const THING_GROUP_PROPERTIES = object({ thingGroupDescription: LONG_DESCRIPTION, attributePayload: ATTRIBUTE_PAYLOAD });
-const THING_AND_GROUP_BODY = object({ thingGroupName: RESOURCE_NAME, thingGroupArn: ARN, thingName: RESOURCE_NAME, thingArn: ARN, overrideDynamicGroups: BOOLEAN });
+const THING_AND_GROUP_BODY = object({
+  thingGroupName: RESOURCE_NAME,
+  thingGroupArn: ARN,
+  thingName: RESOURCE_NAME,
+  thingArn: ARN,
+  overrideDynamicGroups: BOOLEAN,
+});
 
 interface ThingGroupProperties {
   thingGroupDescription?: string | null;
@@ -88,7 +94,10 @@ function thingAttribute(t: ThingRow): object {
 }
 
 /** Resolves the `<x>Name` / `<x>Arn` pair of AddThingToThingGroup and RemoveThingFromThingGroup. */
-function thingAndGroup(ctx: ServiceContext, body: { thingGroupName?: string | null; thingGroupArn?: string | null; thingName?: string | null; thingArn?: string | null }): { groupName: string; thingName: string } {
+function thingAndGroup(
+  ctx: ServiceContext,
+  body: { thingGroupName?: string | null; thingGroupArn?: string | null; thingName?: string | null; thingArn?: string | null },
+): { groupName: string; thingName: string } {
   const groupByName = present(body.thingGroupName);
   const groupArn = present(body.thingGroupArn);
   const thingByName = present(body.thingName);
@@ -113,7 +122,11 @@ function describeThingGroup(g: ThingGroupRow, ancestors: Array<{ groupName: stri
     thingGroupArn: g.arn,
     version: g.version,
     thingGroupProperties: compact({ thingGroupDescription: g.description, attributePayload: { attributes: g.attributes } }),
-    thingGroupMetadata: compact({ parentGroupName: g.parentGroupName, rootToParentThingGroups: ancestors, creationDate: epochSeconds(g.createdAt) }),
+    thingGroupMetadata: compact({
+      parentGroupName: g.parentGroupName,
+      rootToParentThingGroups: ancestors,
+      creationDate: epochSeconds(g.createdAt),
+    }),
   };
 }
 
@@ -122,9 +135,17 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
   const { registry } = ctx;
 
   // CreateThing
-  app.post<{ Params: { thingName: string }; Body: { thingTypeName?: string | null; billingGroupName?: string | null; attributePayload?: AttributePayload | null } }>(
+  app.post<{
+    Params: { thingName: string };
+    Body: { thingTypeName?: string | null; billingGroupName?: string | null; attributePayload?: AttributePayload | null };
+  }>(
     '/things/:thingName',
-    { schema: { params: THING_PARAMS, body: object({ thingTypeName: RESOURCE_NAME, billingGroupName: RESOURCE_NAME, attributePayload: ATTRIBUTE_PAYLOAD }) } },
+    {
+      schema: {
+        params: THING_PARAMS,
+        body: object({ thingTypeName: RESOURCE_NAME, billingGroupName: RESOURCE_NAME, attributePayload: ATTRIBUTE_PAYLOAD }),
+      },
+    },
     async (request) => {
       const name = request.params.thingName;
       const { thingTypeName, billingGroupName, attributePayload } = request.body;
@@ -156,7 +177,15 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
   });
 
   // ListThings
-  app.get<{ Querystring: TokenPagingQuery & { attributeName?: string; attributeValue?: string; thingTypeName?: string; usePrefixAttributeValue?: string; namePrefix?: string } }>(
+  app.get<{
+    Querystring: TokenPagingQuery & {
+      attributeName?: string;
+      attributeValue?: string;
+      thingTypeName?: string;
+      usePrefixAttributeValue?: string;
+      namePrefix?: string;
+    };
+  }>(
     '/things',
     {
       schema: {
@@ -189,9 +218,27 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
   );
 
   // UpdateThing
-  app.patch<{ Params: { thingName: string }; Body: { thingTypeName?: string | null; removeThingType?: boolean | null; expectedVersion?: number | null; attributePayload?: AttributePayload | null } }>(
+  app.patch<{
+    Params: { thingName: string };
+    Body: {
+      thingTypeName?: string | null;
+      removeThingType?: boolean | null;
+      expectedVersion?: number | null;
+      attributePayload?: AttributePayload | null;
+    };
+  }>(
     '/things/:thingName',
-    { schema: { params: THING_PARAMS, body: object({ thingTypeName: RESOURCE_NAME, removeThingType: BOOLEAN, expectedVersion: integer(1, MAX_VERSION), attributePayload: ATTRIBUTE_PAYLOAD }) } },
+    {
+      schema: {
+        params: THING_PARAMS,
+        body: object({
+          thingTypeName: RESOURCE_NAME,
+          removeThingType: BOOLEAN,
+          expectedVersion: integer(1, MAX_VERSION),
+          attributePayload: ATTRIBUTE_PAYLOAD,
+        }),
+      },
+    },
     async (request) => {
       const name = request.params.thingName;
       const { thingTypeName, removeThingType, expectedVersion, attributePayload } = request.body;
@@ -237,18 +284,25 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
     },
     async (request) => {
       const description = present(request.body.thingTypeProperties?.thingTypeDescription);
-      const type = await registry.things.createType({ name: request.params.thingTypeName, ...(description === undefined ? {} : { description }) });
+      const type = await registry.things.createType({
+        name: request.params.thingTypeName,
+        ...(description === undefined ? {} : { description }),
+      });
       return { thingTypeName: type.name, thingTypeArn: type.arn, thingTypeId: thingTypeId(type) };
     },
   );
 
   // DescribeThingType
-  app.get<{ Params: { thingTypeName: string } }>('/thing-types/:thingTypeName', { schema: { params: THING_TYPE_PARAMS } }, async (request) => {
-    const name = request.params.thingTypeName;
-    const type = await registry.things.getType(name);
-    if (type === null) throw resourceNotFound(`The thing type ${quoteValue(name)} does not exist.`);
-    return { ...thingTypeDefinition(type), thingTypeId: thingTypeId(type) };
-  });
+  app.get<{ Params: { thingTypeName: string } }>(
+    '/thing-types/:thingTypeName',
+    { schema: { params: THING_TYPE_PARAMS } },
+    async (request) => {
+      const name = request.params.thingTypeName;
+      const type = await registry.things.getType(name);
+      if (type === null) throw resourceNotFound(`The thing type ${quoteValue(name)} does not exist.`);
+      return { ...thingTypeDefinition(type), thingTypeId: thingTypeId(type) };
+    },
+  );
 
   // ListThingTypes
   app.get<{ Querystring: TokenPagingQuery & { thingTypeName?: string } }>(
@@ -267,9 +321,17 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
   );
 
   // CreateThingGroup
-  app.post<{ Params: { thingGroupName: string }; Body: { parentGroupName?: string | null; thingGroupProperties?: ThingGroupProperties | null } }>(
+  app.post<{
+    Params: { thingGroupName: string };
+    Body: { parentGroupName?: string | null; thingGroupProperties?: ThingGroupProperties | null };
+  }>(
     '/thing-groups/:thingGroupName',
-    { schema: { params: THING_GROUP_PARAMS, body: object({ parentGroupName: RESOURCE_NAME, thingGroupProperties: THING_GROUP_PROPERTIES, tags: TAGS }) } },
+    {
+      schema: {
+        params: THING_GROUP_PARAMS,
+        body: object({ parentGroupName: RESOURCE_NAME, thingGroupProperties: THING_GROUP_PROPERTIES, tags: TAGS }),
+      },
+    },
     async (request) => {
       const { parentGroupName, thingGroupProperties: properties } = request.body;
       const description = present(properties?.thingGroupDescription);
@@ -285,18 +347,26 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
   );
 
   // DescribeThingGroup
-  app.get<{ Params: { thingGroupName: string } }>('/thing-groups/:thingGroupName', { schema: { params: THING_GROUP_PARAMS } }, async (request) => {
-    const name = request.params.thingGroupName;
-    const group = await registry.thingGroups.get(name);
-    if (group === null) throw resourceNotFound(`The thing group ${quoteValue(name)} does not exist.`);
-    const ancestors = group.parentGroupName === null ? [] : await registry.thingGroups.listAncestors(name);
-    return describeThingGroup(group, ancestors);
-  });
+  app.get<{ Params: { thingGroupName: string } }>(
+    '/thing-groups/:thingGroupName',
+    { schema: { params: THING_GROUP_PARAMS } },
+    async (request) => {
+      const name = request.params.thingGroupName;
+      const group = await registry.thingGroups.get(name);
+      if (group === null) throw resourceNotFound(`The thing group ${quoteValue(name)} does not exist.`);
+      const ancestors = group.parentGroupName === null ? [] : await registry.thingGroups.listAncestors(name);
+      return describeThingGroup(group, ancestors);
+    },
+  );
 
   // ListThingGroups
   app.get<{ Querystring: TokenPagingQuery & { parentGroup?: string; namePrefixFilter?: string; recursive?: string } }>(
     '/thing-groups',
-    { schema: { querystring: query({ ...TOKEN_PAGING, parentGroup: RESOURCE_NAME, namePrefixFilter: RESOURCE_NAME, recursive: QUERY_BOOLEAN }) } },
+    {
+      schema: {
+        querystring: query({ ...TOKEN_PAGING, parentGroup: RESOURCE_NAME, namePrefixFilter: RESOURCE_NAME, recursive: QUERY_BOOLEAN }),
+      },
+    },
     async (request) => {
       const q = request.query;
       const paging = tokenPage(q);
@@ -314,7 +384,12 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
   // UpdateThingGroup
   app.patch<{ Params: { thingGroupName: string }; Body: { thingGroupProperties: ThingGroupProperties; expectedVersion?: number | null } }>(
     '/thing-groups/:thingGroupName',
-    { schema: { params: THING_GROUP_PARAMS, body: object({ thingGroupProperties: THING_GROUP_PROPERTIES, expectedVersion: integer(1, MAX_VERSION) }, ['thingGroupProperties']) } },
+    {
+      schema: {
+        params: THING_GROUP_PARAMS,
+        body: object({ thingGroupProperties: THING_GROUP_PROPERTIES, expectedVersion: integer(1, MAX_VERSION) }, ['thingGroupProperties']),
+      },
+    },
     async (request) => {
       const { thingGroupProperties: properties, expectedVersion } = request.body;
       const description = present(properties.thingGroupDescription);
@@ -357,7 +432,8 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
     { schema: { body: THING_AND_GROUP_BODY } },
     async (request) => {
       const { groupName, thingName } = thingAndGroup(ctx, request.body);
-      if ((await registry.thingGroups.get(groupName)) === null) throw resourceNotFound(`The thing group ${quoteValue(groupName)} does not exist.`);
+      if ((await registry.thingGroups.get(groupName)) === null)
+        throw resourceNotFound(`The thing group ${quoteValue(groupName)} does not exist.`);
       if ((await registry.things.get(thingName)) === null) throw thingNotFound(thingName);
       await registry.thingGroups.removeThing(groupName, thingName);
       return {};

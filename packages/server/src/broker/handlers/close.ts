@@ -49,7 +49,10 @@ export function connectionClosed(ctx: CloseContext, conn: BrokerConnection): voi
       durationMs,
     });
   } else {
-    ctx.log.debug({ connectionId: conn.id, sourceIp: conn.sourceIp, reason }, `connection #${conn.id} from ${conn.sourceIp} closed before CONNACK: ${reason}`);
+    ctx.log.debug(
+      { connectionId: conn.id, sourceIp: conn.sourceIp, reason },
+      `connection #${conn.id} from ${conn.sourceIp} closed before CONNACK: ${reason}`,
+    );
   }
 }
 

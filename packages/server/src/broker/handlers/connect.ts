@@ -25,7 +25,12 @@ export interface ConnectContext extends HandlerContext {
  * keep-alive to AWS's normalised interval (0 → 1200, >1200 → 1200, 1–29 → 30): aedes drops a
  * client after 1.5 × `packet.keepalive` without traffic.
  */
-export function preConnect(ctx: HandlerContext, client: Client, packet: ConnectPacket, callback: (error: Error | null, success: boolean) => void): void {
+export function preConnect(
+  ctx: HandlerContext,
+  client: Client,
+  packet: ConnectPacket,
+  callback: (error: Error | null, success: boolean) => void,
+): void {
   const conn = ctx.connections.forClient(client);
   if (!conn) {
     callback(new Error('unknown connection'), false);
@@ -40,7 +45,11 @@ export function preConnect(ctx: HandlerContext, client: Client, packet: ConnectP
 }
 
 /** aedes' `authenticate`: answers with the CONNACK refusal, or success. */
-export function authenticate(ctx: ConnectContext, client: Client, callback: (error: ConnectRefusedError | null, success: boolean) => void): void {
+export function authenticate(
+  ctx: ConnectContext,
+  client: Client,
+  callback: (error: ConnectRefusedError | null, success: boolean) => void,
+): void {
   const conn = ctx.connections.forClient(client);
   if (!conn) {
     callback(new ConnectRefusedError(ConnackCode.ServerUnavailable, 'unknown connection'), false);
@@ -74,7 +83,10 @@ async function authenticateConnection(ctx: ConnectContext, conn: BrokerConnectio
   try {
     result = await authenticateWithTimeout(ctx.authority, attempt, ctx.limits.authenticateTimeoutMs);
   } catch (error) {
-    ctx.log.error({ connectionId: conn.id, clientId, sourceIp: conn.sourceIp, err: error }, `authority failed for client ${JSON.stringify(clientId)}`);
+    ctx.log.error(
+      { connectionId: conn.id, clientId, sourceIp: conn.sourceIp, err: error },
+      `authority failed for client ${JSON.stringify(clientId)}`,
+    );
     return refuseConnect(ctx, conn, ConnackCode.ServerUnavailable, `authentication failed: ${errorMessage(error)}`);
   }
   if (conn.state === 'closed') return null; // aedes notices the closed client and stops
@@ -89,7 +101,14 @@ async function authenticateConnection(ctx: ConnectContext, conn: BrokerConnectio
   const decision = authorizeSafely(principal, 'iot:Connect', resource);
   if (!decision.allowed) {
     conn.principal = principal; // for the log label only; never indexed
-    const refusal = refuseConnect(ctx, conn, ConnackCode.NotAuthorized, `iot:Connect on ${resource} denied: ${decision.reason}`, 'iot:Connect', resource);
+    const refusal = refuseConnect(
+      ctx,
+      conn,
+      ConnackCode.NotAuthorized,
+      `iot:Connect on ${resource} denied: ${decision.reason}`,
+      'iot:Connect',
+      resource,
+    );
     conn.principal = null;
     return refusal;
   }
@@ -125,7 +144,14 @@ function authenticateWithTimeout(authority: BrokerAuthority, attempt: ConnectAtt
 }
 
 /** Records, logs and reports a CONNACK refusal; returns the error aedes answers with. */
-function refuseConnect(ctx: HandlerContext, conn: BrokerConnection, code: ConnackCodeValue, reason: string, action?: string, resource?: string): ConnectRefusedError {
+function refuseConnect(
+  ctx: HandlerContext,
+  conn: BrokerConnection,
+  code: ConnackCodeValue,
+  reason: string,
+  action?: string,
+  resource?: string,
+): ConnectRefusedError {
   conn.setCloseReason(`connect refused: ${reason}`);
   ctx.log.warn(
     { ...conn.logFields(), returnCode: code, reason },
@@ -157,7 +183,13 @@ export function clientReady(ctx: ConnectContext, client: Client): void {
     alpnProtocol: conn.alpnProtocol,
   };
   ctx.log.info(
-    { connectionId: conn.id, clientId: event.clientId, certificateId: event.certificateId, sourceIp: conn.sourceIp, keepAliveSeconds: event.keepAliveSeconds },
+    {
+      connectionId: conn.id,
+      clientId: event.clientId,
+      certificateId: event.certificateId,
+      sourceIp: conn.sourceIp,
+      keepAliveSeconds: event.keepAliveSeconds,
+    },
     `${conn.label} connected (keep-alive ${event.keepAliveSeconds} s)`,
   );
   ctx.report.connected(event);

@@ -26,19 +26,36 @@ export function authorizeForward(ctx: ForwardContext, client: Client, packet: Ae
   const decision = authorizeSafely(conn.principal, 'iot:Receive', resource);
   if (!decision.allowed) {
     ctx.report.receiveDenied();
-    ctx.log.debug({ ...conn.logFields(), topic: packet.topic }, `${conn.label}: iot:Receive on ${resource} denied: ${decision.reason}; message dropped`);
-    ctx.report.denied({ stage: 'receive', ...connectionFacts(conn), action: 'iot:Receive', resource, reason: `iot:Receive on ${resource} denied: ${decision.reason}` });
+    ctx.log.debug(
+      { ...conn.logFields(), topic: packet.topic },
+      `${conn.label}: iot:Receive on ${resource} denied: ${decision.reason}; message dropped`,
+    );
+    ctx.report.denied({
+      stage: 'receive',
+      ...connectionFacts(conn),
+      action: 'iot:Receive',
+      resource,
+      reason: `iot:Receive on ${resource} denied: ${decision.reason}`,
+    });
     return null;
   }
   return packet;
 }
 
 /** Called, in request order, with the outcome of each request of a connection: sends its reply, if any. */
-export function onRequestOutcome(ctx: HandlerContext, conn: BrokerConnection, requestTopic: string, outcome: JobOutcome<RouteReply | null>): void {
+export function onRequestOutcome(
+  ctx: HandlerContext,
+  conn: BrokerConnection,
+  requestTopic: string,
+  outcome: JobOutcome<RouteReply | null>,
+): void {
   const facts = { ...conn.logFields(), topic: requestTopic };
   if (!outcome.ok) {
     const what = outcome.timedOut ? 'timed out' : 'failed';
-    ctx.log.error({ ...facts, err: outcome.error }, `${conn.label}: provisioning handler ${what} for ${requestTopic}: ${errorMessage(outcome.error)}; no reply sent`);
+    ctx.log.error(
+      { ...facts, err: outcome.error },
+      `${conn.label}: provisioning handler ${what} for ${requestTopic}: ${errorMessage(outcome.error)}; no reply sent`,
+    );
     return;
   }
   const reply = outcome.value;
@@ -63,7 +80,10 @@ function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteR
     return;
   }
   if (typeof reply !== 'object' || typeof reply.topic !== 'string' || !Buffer.isBuffer(reply.payload)) {
-    log.error({ connectionId: conn.id }, `${conn.label}: provisioning handler returned an invalid reply (need { topic: string, payload: Buffer })`);
+    log.error(
+      { connectionId: conn.id },
+      `${conn.label}: provisioning handler returned an invalid reply (need { topic: string, payload: Buffer })`,
+    );
     return;
   }
   const topicProblem = checkTopicName(reply.topic);
@@ -75,7 +95,10 @@ function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteR
   const decision = authorizeSafely(principal, 'iot:Receive', resource);
   if (!decision.allowed) {
     const reason = `iot:Receive on ${resource} denied: ${decision.reason}`;
-    log.info({ connectionId: conn.id, clientId: conn.clientId, certificateId: principal.certificateId, topic: reply.topic }, `${conn.label}: ${reason}; provisioning reply withheld`);
+    log.info(
+      { connectionId: conn.id, clientId: conn.clientId, certificateId: principal.certificateId, topic: reply.topic },
+      `${conn.label}: ${reason}; provisioning reply withheld`,
+    );
     ctx.report.denied({ stage: 'receive', ...connectionFacts(conn), action: 'iot:Receive', resource, reason });
     return;
   }
@@ -90,9 +113,17 @@ function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteR
     );
     return;
   }
-  const packet: PublishPacket = { cmd: 'publish', topic: reply.topic, payload: reply.payload, qos: qos >= 1 ? 1 : 0, retain: false, dup: false };
+  const packet: PublishPacket = {
+    cmd: 'publish',
+    topic: reply.topic,
+    payload: reply.payload,
+    qos: qos >= 1 ? 1 : 0,
+    retain: false,
+    dup: false,
+  };
   client.publish(packet, (error?: Error) => {
-    if (error) log.debug({ connectionId: conn.id, err: error.message }, `${conn.label}: provisioning reply not delivered: ${error.message}`);
+    if (error)
+      log.debug({ connectionId: conn.id, err: error.message }, `${conn.label}: provisioning reply not delivered: ${error.message}`);
   });
   log.debug({ connectionId: conn.id, topic: reply.topic }, `${conn.label}: provisioning reply sent on ${reply.topic}`);
 }

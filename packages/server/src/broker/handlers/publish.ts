@@ -26,11 +26,15 @@ export type PublishVerdict =
    * Allowed. `route` is set for a request a route handles; `unhandledRequest` is true for a request
    * topic no route handles (accepted and dropped: request topics are never routed to subscribers).
    */
-  | { ok: true; route: RouteMatch | null; unhandledRequest: boolean }
-  | { ok: false; reason: string; action?: string; resource?: string };
+  { ok: true; route: RouteMatch | null; unhandledRequest: boolean } | { ok: false; reason: string; action?: string; resource?: string };
 
 /** aedes' `authorizePublish`: a refusal disconnects the client (or only drops its will message). */
-export function authorizePublish(ctx: PublishContext, client: Client | null, packet: PublishPacket, callback: (error?: Error | null) => void): void {
+export function authorizePublish(
+  ctx: PublishContext,
+  client: Client | null,
+  packet: PublishPacket,
+  callback: (error?: Error | null) => void,
+): void {
   const conn = ctx.connections.forClient(client);
   if (!client || !conn) {
     callback(new BrokerError('PublishRefused', 'publish from an unknown connection'));
@@ -60,7 +64,10 @@ export function authorizePublish(ctx: PublishContext, client: Client | null, pac
   }
   if (verdict.route !== null) dispatchRequest(ctx, conn, packet, verdict.route);
   else if (verdict.unhandledRequest) {
-    ctx.log.warn({ ...conn.logFields(), topic: packet.topic }, `${conn.label}: request on ${packet.topic} ignored: no route of the server handles it`);
+    ctx.log.warn(
+      { ...conn.logFields(), topic: packet.topic },
+      `${conn.label}: request on ${packet.topic} ignored: no route of the server handles it`,
+    );
   }
   callback(null);
 }

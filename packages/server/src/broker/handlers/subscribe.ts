@@ -51,7 +51,9 @@ export function authorizeSubscribe(
     return;
   }
   if (!conn.subscriptions.has(filter) && conn.subscriptions.size >= ctx.limits.maxSubscriptionsPerConnection) {
-    refuse(`the connection already has ${conn.subscriptions.size} subscriptions; the maximum is ${ctx.limits.maxSubscriptionsPerConnection}`);
+    refuse(
+      `the connection already has ${conn.subscriptions.size} subscriptions; the maximum is ${ctx.limits.maxSubscriptionsPerConnection}`,
+    );
     return;
   }
   const resource = `topicfilter/${filter}`;

@@ -8,7 +8,14 @@
 import type { Logger } from 'pino';
 import type { AuthenticationResult, Principal } from '../../broker/index.js';
 import { CertificateFactsCache, toPolicyDn, type CertificateFacts } from '../../pki/index.js';
-import { type PolicyCache, PolicyError, type CompiledPolicySet, type Decision, type NamedPolicy, type PolicyContext } from '../../policy/index.js';
+import {
+  type PolicyCache,
+  PolicyError,
+  type CompiledPolicySet,
+  type Decision,
+  type NamedPolicy,
+  type PolicyContext,
+} from '../../policy/index.js';
 import type { CertificateRow } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
 import { temporaryClaimPolicy } from '../temporary-claim.js';
@@ -135,7 +142,10 @@ export class PrincipalFactory {
       context: state.context,
       authorize(action: string, resource: string): Decision {
         if (!allowed.has(`${action} ${resource}`)) {
-          return { allowed: false, reason: `certificate ${certId} is expired and connected in recovery mode: only CreateCertificateFromCsr and RegisterThing on template ${templateName} are allowed` };
+          return {
+            allowed: false,
+            reason: `certificate ${certId} is expired and connected in recovery mode: only CreateCertificateFromCsr and RegisterThing on template ${templateName} are allowed`,
+          };
         }
         if (state.set === null) return { allowed: false, reason: state.denyReason };
         return state.set.authorize(action, resource, state.context);
@@ -165,7 +175,13 @@ export class PrincipalFactory {
     const refusal = statusRefusal(cert, this.#ctx.now().getTime(), ignoreExpiry);
     if (refusal !== null) return { set: null, denyReason: refusal, certificateRefused: true, context: base };
     // A temporary claim (CreateProvisioningClaim) has only its implicit policy, scoped to its template.
-    if (cert.claimTemplateName !== null) return { set: cache.compile([temporaryClaimPolicy(cert.claimTemplateName)]), denyReason: '', certificateRefused: false, context: base };
+    if (cert.claimTemplateName !== null)
+      return {
+        set: cache.compile([temporaryClaimPolicy(cert.claimTemplateName)]),
+        denyReason: '',
+        certificateRefused: false,
+        context: base,
+      };
     const clientId = base.clientId ?? '';
     const principal = await registry.policies.getForPrincipal(certId);
     // Thing variables and group policies: the thing named like the client id, else (newer AWS
@@ -187,7 +203,10 @@ export class PrincipalFactory {
     } catch (err) {
       if (!(err instanceof PolicyError)) throw err;
       const reason = `every request is denied because an attached policy is invalid: ${err.message}`;
-      this.#opts.log.error({ certificateId: certId, clientId, policyName: err.policyName, err: err.message }, `certificate ${certId}: ${reason}`);
+      this.#opts.log.error(
+        { certificateId: certId, clientId, policyName: err.policyName, err: err.message },
+        `certificate ${certId}: ${reason}`,
+      );
       return { set: null, denyReason: reason, certificateRefused: false, context };
     }
   }
@@ -244,7 +263,11 @@ class RefreshingPrincipal implements Principal {
       (err: unknown) => {
         this.#loadedAt = refresher.clock();
         this.#refreshing = false;
-        if (!refresher.isClosed()) refresher.log.warn({ certificateId: this.certificateId, err }, `refreshing the policies of certificate ${this.certificateId} failed; keeping the previous ones`);
+        if (!refresher.isClosed())
+          refresher.log.warn(
+            { certificateId: this.certificateId, err },
+            `refreshing the policies of certificate ${this.certificateId} failed; keeping the previous ones`,
+          );
       },
     );
   }

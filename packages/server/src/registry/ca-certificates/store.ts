@@ -30,9 +30,11 @@ async function registrationConfig(ctx: Ctx, value: unknown): Promise<Registratio
   if (typeof value !== 'object' || Array.isArray(value)) throw v.invalidInput('registrationConfig');
   const src = value as Record<string, unknown>;
   const out: RegistrationConfig = {};
-  if (src.templateBody !== undefined && src.templateBody !== null) out.templateBody = v.text(src.templateBody, 'registrationConfig.templateBody', 65_536);
+  if (src.templateBody !== undefined && src.templateBody !== null)
+    out.templateBody = v.text(src.templateBody, 'registrationConfig.templateBody', 65_536);
   if (src.roleArn !== undefined && src.roleArn !== null) out.roleArn = v.text(src.roleArn, 'registrationConfig.roleArn', 2048);
-  if (src.templateName !== undefined && src.templateName !== null) out.templateName = v.name(src.templateName, 'registrationConfig.templateName');
+  if (src.templateName !== undefined && src.templateName !== null)
+    out.templateName = v.name(src.templateName, 'registrationConfig.templateName');
   if (out.templateName !== undefined) {
     const t = await ctx.db.selectFrom('provisioning_templates').select('type').where('name', '=', out.templateName).executeTakeFirst();
     if (!t) throw notFound('provisioning-template', out.templateName, ctx.arns.provisioningTemplate(out.templateName));
@@ -87,7 +89,10 @@ export class KyselyCaCertificateStore implements CaCertificateStore {
         .where('subject_dn', '=', subject)
         .executeTakeFirstOrThrow();
       if (Number(same.n) >= ctx.limits.maxCaCertificatesPerSubject) {
-        throw new RegistryError('LimitExceeded', `at most ${ctx.limits.maxCaCertificatesPerSubject} CA certificates may have the same subject`);
+        throw new RegistryError(
+          'LimitExceeded',
+          `at most ${ctx.limits.maxCaCertificatesPerSubject} CA certificates may have the same subject`,
+        );
       }
       await insertUnique(
         () => ctx.db.insertInto('ca_certificates').values(row).execute(),
@@ -125,7 +130,13 @@ export class KyselyCaCertificateStore implements CaCertificateStore {
         );
       }
       const dir = ascending ? 'asc' : 'desc';
-      const rows = (await qb.orderBy('created_at', dir).orderBy('id', dir).limit(size + 1).execute()).map(toCaCertificate);
+      const rows = (
+        await qb
+          .orderBy('created_at', dir)
+          .orderBy('id', dir)
+          .limit(size + 1)
+          .execute()
+      ).map(toCaCertificate);
       const page = cutPage(rows, size, (r) => [r.createdAt, r.id]);
       return page.nextKey ? { items: page.items, nextMarker: encodeCursor(kind, page.nextKey) } : { items: page.items };
     });
@@ -140,7 +151,8 @@ export class KyselyCaCertificateStore implements CaCertificateStore {
       if (!row) throw notFound('ca-certificate', caId, ctx.arns.caCertificate(caId));
       const next: Selectable<CaCertificatesTable> = { ...row };
       if (update.status !== undefined) next.status = v.oneOf(update.status, CA_STATUSES, 'status');
-      if (update.autoRegistration !== undefined) next.auto_registration = v.oneOf(update.autoRegistration, AUTO_REGISTRATION, 'autoRegistration');
+      if (update.autoRegistration !== undefined)
+        next.auto_registration = v.oneOf(update.autoRegistration, AUTO_REGISTRATION, 'autoRegistration');
       if (v.bool(update.removeAutoRegistration, 'removeAutoRegistration', false)) next.auto_registration = 'DISABLE';
       if (update.registrationConfig !== undefined) {
         const config = await registrationConfig(ctx, update.registrationConfig);

@@ -173,7 +173,13 @@ export class KyselyCertificateStore implements CertificateStore {
         );
       }
       const dir = ascending ? 'asc' : 'desc';
-      const rows = (await qb.orderBy('created_at', dir).orderBy('id', dir).limit(size + 1).execute()).map(toCertificate);
+      const rows = (
+        await qb
+          .orderBy('created_at', dir)
+          .orderBy('id', dir)
+          .limit(size + 1)
+          .execute()
+      ).map(toCertificate);
       const page = cutPage(rows, size, (r) => [r.createdAt, r.id]);
       return page.nextKey ? { items: page.items, nextMarker: encodeCursor(kind, page.nextKey) } : { items: page.items };
     });
@@ -186,13 +192,21 @@ export class KyselyCertificateStore implements CertificateStore {
       const row = await mustGetCertificate(ctx, id, true);
       if (row.status === target) return toCertificate(row);
       if (INTERNAL_TARGETS.includes(target)) {
-        throw new RegistryError('CertificateState', `status ${target} is set by the service and cannot be requested`, certDetails(ctx, row.id));
+        throw new RegistryError(
+          'CertificateState',
+          `status ${target} is set by the service and cannot be requested`,
+          certDetails(ctx, row.id),
+        );
       }
       if (row.status === 'REVOKED') {
         throw new RegistryError('CertificateState', 'a REVOKED certificate cannot change status', certDetails(ctx, row.id));
       }
       if (row.status === 'PENDING_TRANSFER') {
-        throw new RegistryError('CertificateState', 'the certificate is pending transfer; accept, reject or cancel the transfer first', certDetails(ctx, row.id));
+        throw new RegistryError(
+          'CertificateState',
+          'the certificate is pending transfer; accept, reject or cancel the transfer first',
+          certDetails(ctx, row.id),
+        );
       }
       const updated = await writeCertificate(ctx, row, { status: target });
       ctx.record.certificate(row.id, 'UPDATED', updated.status, row.status as CertificateStatus);
@@ -206,19 +220,41 @@ export class KyselyCertificateStore implements CertificateStore {
       const force = v.bool(opts.force, 'force', false);
       const row = await mustGetCertificate(ctx, id, true);
       if (row.status === 'ACTIVE') {
-        throw new RegistryError('CertificateState', 'the certificate is ACTIVE; deactivate it before deleting it', certDetails(ctx, row.id));
+        throw new RegistryError(
+          'CertificateState',
+          'the certificate is ACTIVE; deactivate it before deleting it',
+          certDetails(ctx, row.id),
+        );
       }
       if (row.status === 'PENDING_TRANSFER') {
         throw new RegistryError('CertificateState', 'the certificate is pending transfer', certDetails(ctx, row.id));
       }
-      const thing = await ctx.db.selectFrom('thing_principals').select('thing_name').where('certificate_id', '=', row.id).limit(1).executeTakeFirst();
+      const thing = await ctx.db
+        .selectFrom('thing_principals')
+        .select('thing_name')
+        .where('certificate_id', '=', row.id)
+        .limit(1)
+        .executeTakeFirst();
       if (thing) {
-        throw new RegistryError('DeleteConflict', `the certificate is attached to thing ${JSON.stringify(thing.thing_name)}; detach it first`, certDetails(ctx, row.id));
+        throw new RegistryError(
+          'DeleteConflict',
+          `the certificate is attached to thing ${JSON.stringify(thing.thing_name)}; detach it first`,
+          certDetails(ctx, row.id),
+        );
       }
       if (!force) {
-        const policy = await ctx.db.selectFrom('certificate_policies').select('policy_name').where('certificate_id', '=', row.id).limit(1).executeTakeFirst();
+        const policy = await ctx.db
+          .selectFrom('certificate_policies')
+          .select('policy_name')
+          .where('certificate_id', '=', row.id)
+          .limit(1)
+          .executeTakeFirst();
         if (policy) {
-          throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(policy.policy_name)} is attached to the certificate; detach it or force the deletion`, certDetails(ctx, row.id));
+          throw new RegistryError(
+            'DeleteConflict',
+            `policy ${JSON.stringify(policy.policy_name)} is attached to the certificate; detach it or force the deletion`,
+            certDetails(ctx, row.id),
+          );
         }
       }
       // Policy attachments and ownership tokens go by ON DELETE CASCADE.
@@ -231,7 +267,10 @@ export class KyselyCertificateStore implements CertificateStore {
   countByStatus(opts: { includeHidden?: boolean } = {}): Promise<Record<CertificateStatus, number>> {
     return this.#s.read(async (ctx) => {
       const includeHidden = v.bool(opts.includeHidden, 'includeHidden', false);
-      let qb = ctx.db.selectFrom('certificates').select(['status', (eb) => eb.fn.countAll<string | number>().as('n')]).groupBy('status');
+      let qb = ctx.db
+        .selectFrom('certificates')
+        .select(['status', (eb) => eb.fn.countAll<string | number>().as('n')])
+        .groupBy('status');
       if (!includeHidden) qb = qb.where('hidden', '=', 0);
       const out = Object.fromEntries(CERTIFICATE_STATUSES.map((s) => [s, 0])) as Record<CertificateStatus, number>;
       for (const r of await qb.execute()) {
@@ -250,12 +289,23 @@ export class KyselyCertificateStore implements CertificateStore {
       if (!Array.isArray(statuses) || statuses.length === 0) throw v.invalidInput('statuses');
       for (const s of statuses) v.oneOf(s, CERTIFICATE_STATUSES, 'statuses[]');
       const after = decodeCursor('certs-expiring', req.marker, 'ns');
-      let qb = ctx.db.selectFrom('certificates').selectAll().where('not_after', '<', limit).where('status', 'in', statuses).where('hidden', '=', 0);
+      let qb = ctx.db
+        .selectFrom('certificates')
+        .selectAll()
+        .where('not_after', '<', limit)
+        .where('status', 'in', statuses)
+        .where('hidden', '=', 0);
       if (after) {
         const [at, id] = after as [number, string];
         qb = qb.where((eb) => eb.or([eb('not_after', '>', at), eb.and([eb('not_after', '=', at), eb('id', '>', id)])]));
       }
-      const rows = (await qb.orderBy('not_after').orderBy('id').limit(size + 1).execute()).map(toCertificate);
+      const rows = (
+        await qb
+          .orderBy('not_after')
+          .orderBy('id')
+          .limit(size + 1)
+          .execute()
+      ).map(toCertificate);
       const page = cutPage(rows, size, (r) => [r.notAfter, r.id]);
       return page.nextKey ? { items: page.items, nextMarker: encodeCursor('certs-expiring', page.nextKey) } : { items: page.items };
     });
@@ -273,7 +323,11 @@ export class KyselyCertificateStore implements CertificateStore {
             eb.exists(eb.selectFrom('ownership_tokens as t').select('t.id').whereRef('t.certificate_id', '=', 'certificates.id')),
             eb.not(
               eb.exists(
-                eb.selectFrom('ownership_tokens as t').select('t.id').whereRef('t.certificate_id', '=', 'certificates.id').where('t.expires_at', '>', at),
+                eb
+                  .selectFrom('ownership_tokens as t')
+                  .select('t.id')
+                  .whereRef('t.certificate_id', '=', 'certificates.id')
+                  .where('t.expires_at', '>', at),
               ),
             ),
           ]),
@@ -295,7 +349,11 @@ export class KyselyCertificateStore implements CertificateStore {
         .where('hidden', '=', 1)
         .where('expires_at', 'is not', null)
         .where('expires_at', '<=', at)
-        .where((eb) => eb.not(eb.exists(eb.selectFrom('thing_principals as p').select('p.thing_name').whereRef('p.certificate_id', '=', 'certificates.id'))))
+        .where((eb) =>
+          eb.not(
+            eb.exists(eb.selectFrom('thing_principals as p').select('p.thing_name').whereRef('p.certificate_id', '=', 'certificates.id')),
+          ),
+        )
         .returning('id')
         .execute();
       const ids = rows.map((r) => r.id).sort();
@@ -308,14 +366,29 @@ export class KyselyCertificateStore implements CertificateStore {
   transfer(id: unknown, req: { targetAccountId: string; transferMessage?: string | null }): Promise<CertificateRow> {
     return this.#s.write(async (ctx) => {
       if (typeof req !== 'object' || req === null) throw v.invalidInput('transfer request');
-      if (typeof req.targetAccountId !== 'string' || !/^[0-9]{12}$/.test(req.targetAccountId)) throw v.invalidInput('targetAccountId (12 digits)');
+      if (typeof req.targetAccountId !== 'string' || !/^[0-9]{12}$/.test(req.targetAccountId))
+        throw v.invalidInput('targetAccountId (12 digits)');
       const message = v.optText(req.transferMessage, 'transferMessage', 128);
       const row = await mustGetCertificate(ctx, id, true);
       if (row.status !== 'INACTIVE') {
-        throw new RegistryError('CertificateState', `only an INACTIVE certificate can be transferred (it is ${row.status})`, certDetails(ctx, row.id));
+        throw new RegistryError(
+          'CertificateState',
+          `only an INACTIVE certificate can be transferred (it is ${row.status})`,
+          certDetails(ctx, row.id),
+        );
       }
-      const attachedThing = await ctx.db.selectFrom('thing_principals').select('thing_name').where('certificate_id', '=', row.id).limit(1).executeTakeFirst();
-      const attachedPolicy = await ctx.db.selectFrom('certificate_policies').select('policy_name').where('certificate_id', '=', row.id).limit(1).executeTakeFirst();
+      const attachedThing = await ctx.db
+        .selectFrom('thing_principals')
+        .select('thing_name')
+        .where('certificate_id', '=', row.id)
+        .limit(1)
+        .executeTakeFirst();
+      const attachedPolicy = await ctx.db
+        .selectFrom('certificate_policies')
+        .select('policy_name')
+        .where('certificate_id', '=', row.id)
+        .limit(1)
+        .executeTakeFirst();
       if (attachedThing || attachedPolicy) {
         throw new RegistryError('Conflict', 'detach all things and policies before transferring the certificate', certDetails(ctx, row.id));
       }

@@ -5,13 +5,7 @@
 import type { MarkerPage, MarkerPageRequest } from '../common-types.js';
 
 /** AWS `CertificateStatus`. */
-export type CertificateStatus =
-  | 'ACTIVE'
-  | 'INACTIVE'
-  | 'REVOKED'
-  | 'PENDING_TRANSFER'
-  | 'REGISTER_INACTIVE'
-  | 'PENDING_ACTIVATION';
+export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_TRANSFER' | 'REGISTER_INACTIVE' | 'PENDING_ACTIVATION';
 
 /** Every {@link CertificateStatus}, in AWS's enum order. */
 export const CERTIFICATE_STATUSES: readonly CertificateStatus[] = Object.freeze([

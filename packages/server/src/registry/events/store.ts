@@ -60,7 +60,11 @@ export class KyselyEventStore implements EventStore {
       if (req.beforeId !== undefined) qb = qb.where('id', '<', v.int(req.beforeId, 'beforeId'));
       if (req.types !== undefined) {
         if (!Array.isArray(req.types) || req.types.length === 0 || req.types.length > 100) throw v.invalidInput('types (1-100 strings)');
-        qb = qb.where('type', 'in', req.types.map((t) => v.name(t, 'types[]')));
+        qb = qb.where(
+          'type',
+          'in',
+          req.types.map((t) => v.name(t, 'types[]')),
+        );
       }
       if (req.outcome !== undefined) qb = qb.where('outcome', '=', v.oneOf(req.outcome, OUTCOMES, 'outcome'));
       if (req.templateName !== undefined) qb = qb.where('template_name', '=', v.name(req.templateName, 'templateName'));
@@ -69,7 +73,10 @@ export class KyselyEventStore implements EventStore {
       if (req.clientId !== undefined) qb = qb.where('client_id', '=', v.text(req.clientId, 'clientId', v.MAX_NAME_LENGTH));
       if (req.since !== undefined) qb = qb.where('at', '>=', v.epochMs(req.since, 'since'));
       if (req.until !== undefined) qb = qb.where('at', '<', v.epochMs(req.until, 'until'));
-      const rows = await qb.orderBy('id', newestFirst ? 'desc' : 'asc').limit(limit).execute();
+      const rows = await qb
+        .orderBy('id', newestFirst ? 'desc' : 'asc')
+        .limit(limit)
+        .execute();
       return rows.map(toEvent);
     });
   }
@@ -98,7 +105,11 @@ export class KyselyEventStore implements EventStore {
       if (req.until !== undefined) qb = qb.where('at', '<', v.epochMs(req.until, 'until'));
       if (req.types !== undefined) {
         if (!Array.isArray(req.types) || req.types.length === 0 || req.types.length > 100) throw v.invalidInput('types (1-100 strings)');
-        qb = qb.where('type', 'in', req.types.map((t) => v.name(t, 'types[]')));
+        qb = qb.where(
+          'type',
+          'in',
+          req.types.map((t) => v.name(t, 'types[]')),
+        );
       }
       const rows = await qb.groupBy([start, 'outcome']).orderBy(start).orderBy('outcome').execute();
       return rows

@@ -66,7 +66,11 @@ export function rotation(dialect: RegistryDialect): Migration {
         .addColumn('template_name', key, (c) => c.notNull())
         .addColumn('created_at', ms, (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('certificate_templates_template').on('certificate_templates').columns(['template_name', 'certificate_id']).execute();
+      await db.schema
+        .createIndex('certificate_templates_template')
+        .on('certificate_templates')
+        .columns(['template_name', 'certificate_id'])
+        .execute();
     },
   };
 }

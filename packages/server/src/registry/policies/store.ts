@@ -61,7 +61,12 @@ function policyWithDocument(ctx: Ctx) {
 }
 
 async function requireVersion(ctx: Ctx, name: string, versionId: number): Promise<void> {
-  const row = await ctx.db.selectFrom('policy_versions').select('version_id').where('policy_name', '=', name).where('version_id', '=', versionId).executeTakeFirst();
+  const row = await ctx.db
+    .selectFrom('policy_versions')
+    .select('version_id')
+    .where('policy_name', '=', name)
+    .where('version_id', '=', versionId)
+    .executeTakeFirst();
   if (!row) throw notFound('policy-version', `${name}:${versionId}`, `${ctx.arns.policy(name)}/version/${versionId}`);
 }
 
@@ -84,7 +89,8 @@ async function requireTarget(ctx: Ctx, target: PolicyTarget, lock: boolean): Pro
     return;
   }
   const qb = ctx.db.selectFrom('certificates').select('id').where('id', '=', target.id);
-  if (!(await (lock ? forUpdate(ctx, qb) : qb).executeTakeFirst())) throw notFound('certificate', target.id, ctx.arns.certificate(target.id));
+  if (!(await (lock ? forUpdate(ctx, qb) : qb).executeTakeFirst()))
+    throw notFound('certificate', target.id, ctx.arns.certificate(target.id));
 }
 
 /** {@link PolicyStore} over Kysely; every method runs through the registry handle's {@link Session}. */
@@ -109,7 +115,10 @@ export class KyselyPolicyStore implements PolicyStore {
         () => ctx.db.insertInto('policies').values(row).execute(),
         (cause) => alreadyExists('policy', name, arn, cause),
       );
-      await ctx.db.insertInto('policy_versions').values({ policy_name: name, version_id: 1, document, is_default: 1, created_at: now }).execute();
+      await ctx.db
+        .insertInto('policy_versions')
+        .values({ policy_name: name, version_id: 1, document, is_default: 1, created_at: now })
+        .execute();
       return toPolicy({ ...row, document });
     });
   }
@@ -132,7 +141,12 @@ export class KyselyPolicyStore implements PolicyStore {
       const after = decodeCursor(kind, req.marker, 's');
       let qb = policyWithDocument(ctx);
       if (after) qb = qb.where('p.name', ascending ? '>' : '<', after[0] as string);
-      const rows = (await qb.orderBy('p.name', ascending ? 'asc' : 'desc').limit(size + 1).execute()).map(toPolicy);
+      const rows = (
+        await qb
+          .orderBy('p.name', ascending ? 'asc' : 'desc')
+          .limit(size + 1)
+          .execute()
+      ).map(toPolicy);
       const page = cutPage(rows, size, (r) => [r.name]);
       return page.nextKey ? { items: page.items, nextMarker: encodeCursor(kind, page.nextKey) } : { items: page.items };
     });
@@ -144,8 +158,18 @@ export class KyselyPolicyStore implements PolicyStore {
       const name = v.name(policyName, 'policyName');
       const row = await requirePolicy(ctx, name, true);
       const details = { resourceType: 'policy' as const, resourceId: name, resourceArn: row.arn };
-      const cert = await ctx.db.selectFrom('certificate_policies').select('certificate_id').where('policy_name', '=', name).limit(1).executeTakeFirst();
-      const group = await ctx.db.selectFrom('thing_group_policies').select('group_name').where('policy_name', '=', name).limit(1).executeTakeFirst();
+      const cert = await ctx.db
+        .selectFrom('certificate_policies')
+        .select('certificate_id')
+        .where('policy_name', '=', name)
+        .limit(1)
+        .executeTakeFirst();
+      const group = await ctx.db
+        .selectFrom('thing_group_policies')
+        .select('group_name')
+        .where('policy_name', '=', name)
+        .limit(1)
+        .executeTakeFirst();
       if (cert || group) {
         const what = cert ? `certificate ${cert.certificate_id}` : `thing group ${JSON.stringify(group?.group_name)}`;
         throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} is attached to ${what}; detach it first`, details);
@@ -158,12 +182,17 @@ export class KyselyPolicyStore implements PolicyStore {
         .limit(1)
         .executeTakeFirst();
       if (other) {
-        throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} has non-default version ${other.version_id}; delete it first`, details);
+        throw new RegistryError(
+          'DeleteConflict',
+          `policy ${JSON.stringify(name)} has non-default version ${other.version_id}; delete it first`,
+          details,
+        );
       }
       try {
         await ctx.db.deleteFrom('policies').where('name', '=', name).execute();
       } catch (err) {
-        if (isForeignKeyViolation(err)) throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} is attached`, { ...details, cause: err });
+        if (isForeignKeyViolation(err))
+          throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} is attached`, { ...details, cause: err });
         throw err;
       }
     });
@@ -182,11 +211,15 @@ export class KyselyPolicyStore implements PolicyStore {
         .where('policy_name', '=', name)
         .executeTakeFirstOrThrow();
       if (Number(count.n) >= ctx.limits.maxPolicyVersions) {
-        throw new RegistryError('VersionsLimitExceeded', `policy ${JSON.stringify(name)} already has ${ctx.limits.maxPolicyVersions} versions; delete one first`, {
-          resourceType: 'policy',
-          resourceId: name,
-          resourceArn: row.arn,
-        });
+        throw new RegistryError(
+          'VersionsLimitExceeded',
+          `policy ${JSON.stringify(name)} already has ${ctx.limits.maxPolicyVersions} versions; delete one first`,
+          {
+            resourceType: 'policy',
+            resourceId: name,
+            resourceArn: row.arn,
+          },
+        );
       }
       const versionId = row.last_version_id + 1;
       const now = ctx.now();
@@ -211,7 +244,12 @@ export class KyselyPolicyStore implements PolicyStore {
     return this.#s.read(async (ctx) => {
       const id = parseVersionId(versionId);
       if (typeof policyName !== 'string' || id === null) return null;
-      const row = await ctx.db.selectFrom('policy_versions').selectAll().where('policy_name', '=', policyName).where('version_id', '=', id).executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('policy_versions')
+        .selectAll()
+        .where('policy_name', '=', policyName)
+        .where('version_id', '=', id)
+        .executeTakeFirst();
       return row ? toPolicyVersion(row) : null;
     });
   }
@@ -235,7 +273,12 @@ export class KyselyPolicyStore implements PolicyStore {
       await requireVersion(ctx, name, id);
       if (row.default_version_id !== id) {
         await ctx.db.updateTable('policy_versions').set({ is_default: 0 }).where('policy_name', '=', name).execute();
-        await ctx.db.updateTable('policy_versions').set({ is_default: 1 }).where('policy_name', '=', name).where('version_id', '=', id).execute();
+        await ctx.db
+          .updateTable('policy_versions')
+          .set({ is_default: 1 })
+          .where('policy_name', '=', name)
+          .where('version_id', '=', id)
+          .execute();
         await ctx.db
           .updateTable('policies')
           .set({ default_version_id: id, modified_at: ctx.now(), generation_id: randomUUID() })
@@ -255,10 +298,14 @@ export class KyselyPolicyStore implements PolicyStore {
       const row = await requirePolicy(ctx, name, true);
       await requireVersion(ctx, name, id);
       if (row.default_version_id === id) {
-        throw new RegistryError('DeleteConflict', `version ${id} is the default version of policy ${JSON.stringify(name)}; set another default first`, {
-          resourceType: 'policy-version',
-          resourceId: `${name}:${id}`,
-        });
+        throw new RegistryError(
+          'DeleteConflict',
+          `version ${id} is the default version of policy ${JSON.stringify(name)}; set another default first`,
+          {
+            resourceType: 'policy-version',
+            resourceId: `${name}:${id}`,
+          },
+        );
       }
       await ctx.db.deleteFrom('policy_versions').where('policy_name', '=', name).where('version_id', '=', id).execute();
     });
@@ -277,12 +324,18 @@ export class KyselyPolicyStore implements PolicyStore {
           : await ctx.db.selectFrom('thing_group_policies').select('policy_name').where('group_name', '=', target.id).execute();
       if (attached.some((r) => r.policy_name === name)) return;
       if (attached.length >= ctx.limits.maxPoliciesPerTarget) {
-        throw new RegistryError('LimitExceeded', `at most ${ctx.limits.maxPoliciesPerTarget} policies may be attached to ${targetArn(ctx, target)}`);
+        throw new RegistryError(
+          'LimitExceeded',
+          `at most ${ctx.limits.maxPoliciesPerTarget} policies may be attached to ${targetArn(ctx, target)}`,
+        );
       }
       const now = ctx.now();
       try {
         if (target.type === 'certificate') {
-          await ctx.db.insertInto('certificate_policies').values({ certificate_id: target.id, policy_name: name, created_at: now }).execute();
+          await ctx.db
+            .insertInto('certificate_policies')
+            .values({ certificate_id: target.id, policy_name: name, created_at: now })
+            .execute();
         } else {
           await ctx.db.insertInto('thing_group_policies').values({ group_name: target.id, policy_name: name, created_at: now }).execute();
         }
@@ -301,8 +354,16 @@ export class KyselyPolicyStore implements PolicyStore {
       const target = checkTarget(rawTarget);
       const res =
         target.type === 'certificate'
-          ? await ctx.db.deleteFrom('certificate_policies').where('certificate_id', '=', target.id).where('policy_name', '=', name).executeTakeFirst()
-          : await ctx.db.deleteFrom('thing_group_policies').where('group_name', '=', target.id).where('policy_name', '=', name).executeTakeFirst();
+          ? await ctx.db
+              .deleteFrom('certificate_policies')
+              .where('certificate_id', '=', target.id)
+              .where('policy_name', '=', name)
+              .executeTakeFirst()
+          : await ctx.db
+              .deleteFrom('thing_group_policies')
+              .where('group_name', '=', target.id)
+              .where('policy_name', '=', name)
+              .executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     });
   }
@@ -319,12 +380,22 @@ export class KyselyPolicyStore implements PolicyStore {
       if (target.type === 'certificate') {
         let qb = ctx.db.selectFrom('certificate_policies').select('policy_name').where('certificate_id', '=', target.id);
         if (after) qb = qb.where('policy_name', '>', after[0] as string);
-        names = (await qb.orderBy('policy_name').limit(size + 1).execute()).map((r) => r.policy_name);
+        names = (
+          await qb
+            .orderBy('policy_name')
+            .limit(size + 1)
+            .execute()
+        ).map((r) => r.policy_name);
       } else {
         const groups = recursive ? [target.id, ...(await ancestorNames(ctx, target.id))] : [target.id];
         let qb = ctx.db.selectFrom('thing_group_policies').select('policy_name').distinct().where('group_name', 'in', groups);
         if (after) qb = qb.where('policy_name', '>', after[0] as string);
-        names = (await qb.orderBy('policy_name').limit(size + 1).execute()).map((r) => r.policy_name);
+        names = (
+          await qb
+            .orderBy('policy_name')
+            .limit(size + 1)
+            .execute()
+        ).map((r) => r.policy_name);
       }
       const items = names.map((n) => ({ policyName: n, policyArn: ctx.arns.policy(n) }));
       const page = cutPage(items, size, (r) => [r.policyName]);
@@ -345,14 +416,20 @@ export class KyselyPolicyStore implements PolicyStore {
       if (afterType === null || afterType === 'certificate') {
         let qb = ctx.db.selectFrom('certificate_policies').select('certificate_id').where('policy_name', '=', name);
         if (afterId !== null) qb = qb.where('certificate_id', '>', afterId);
-        for (const r of await qb.orderBy('certificate_id').limit(size + 1).execute()) {
+        for (const r of await qb
+          .orderBy('certificate_id')
+          .limit(size + 1)
+          .execute()) {
           out.push({ type: 'certificate', id: r.certificate_id, arn: ctx.arns.certificate(r.certificate_id) });
         }
       }
       if (out.length <= size) {
         let qb = ctx.db.selectFrom('thing_group_policies').select('group_name').where('policy_name', '=', name);
         if (afterType === 'thing-group' && afterId !== null) qb = qb.where('group_name', '>', afterId);
-        for (const r of await qb.orderBy('group_name').limit(size + 1 - out.length).execute()) {
+        for (const r of await qb
+          .orderBy('group_name')
+          .limit(size + 1 - out.length)
+          .execute()) {
           out.push({ type: 'thing-group', id: r.group_name, arn: ctx.arns.thingGroup(r.group_name) });
         }
       }
@@ -368,7 +445,9 @@ export class KyselyPolicyStore implements PolicyStore {
       const own = await ctx.db
         .selectFrom('certificate_policies as cp')
         .innerJoin('policies as p', 'p.name', 'cp.policy_name')
-        .innerJoin('policy_versions as pv', (j) => j.onRef('pv.policy_name', '=', 'p.name').onRef('pv.version_id', '=', 'p.default_version_id'))
+        .innerJoin('policy_versions as pv', (j) =>
+          j.onRef('pv.policy_name', '=', 'p.name').onRef('pv.version_id', '=', 'p.default_version_id'),
+        )
         .select(['p.name', 'p.arn', 'p.default_version_id', 'pv.document'])
         .where('cp.certificate_id', '=', cert)
         .orderBy('p.name')
@@ -408,7 +487,9 @@ export class KyselyPolicyStore implements PolicyStore {
         .selectFrom('anc')
         .innerJoin('thing_group_policies as gp', 'gp.group_name', 'anc.group_name')
         .innerJoin('policies as p', 'p.name', 'gp.policy_name')
-        .innerJoin('policy_versions as pv', (j) => j.onRef('pv.policy_name', '=', 'p.name').onRef('pv.version_id', '=', 'p.default_version_id'))
+        .innerJoin('policy_versions as pv', (j) =>
+          j.onRef('pv.policy_name', '=', 'p.name').onRef('pv.version_id', '=', 'p.default_version_id'),
+        )
         .select(['anc.thing_name', 'anc.group_name', 'p.name', 'p.arn', 'p.default_version_id', 'pv.document'])
         .execute();
 
@@ -420,7 +501,13 @@ export class KyselyPolicyStore implements PolicyStore {
         if (existing) {
           if (!existing.viaGroups.includes(r.group_name)) existing.viaGroups.push(r.group_name);
         } else {
-          policies.set(r.name, { policyName: r.name, policyArn: r.arn, version: String(r.default_version_id), document: r.document, viaGroups: [r.group_name] });
+          policies.set(r.name, {
+            policyName: r.name,
+            policyArn: r.arn,
+            version: String(r.default_version_id),
+            document: r.document,
+            viaGroups: [r.group_name],
+          });
         }
       }
       const perThing: ThingGroupPolicies[] = things.map((t) => ({

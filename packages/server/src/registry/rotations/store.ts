@@ -84,7 +84,8 @@ async function requireCertificateRow(ctx: Ctx, id: string): Promise<void> {
 }
 
 function supersededList(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length > MAX_SUPERSEDED) throw v.invalidInput(`superseded (a list of at most ${MAX_SUPERSEDED} certificate ids)`);
+  if (!Array.isArray(value) || value.length > MAX_SUPERSEDED)
+    throw v.invalidInput(`superseded (a list of at most ${MAX_SUPERSEDED} certificate ids)`);
   return value.map((id, i) => v.certificateId(id, `superseded[${i}]`));
 }
 
@@ -106,7 +107,10 @@ export class KyselyRotationStore implements RotationStore {
       if (typeof input !== 'object' || input === null) throw v.invalidInput('rotation');
       const state = v.oneOf(input.state, ['requested', 'issued'] as const, 'state');
       const oldId = v.certificateId(input.oldCertificateId, 'oldCertificateId');
-      const newId = input.newCertificateId === undefined || input.newCertificateId === null ? null : v.certificateId(input.newCertificateId, 'newCertificateId');
+      const newId =
+        input.newCertificateId === undefined || input.newCertificateId === null
+          ? null
+          : v.certificateId(input.newCertificateId, 'newCertificateId');
       if (state === 'issued' && newId === null) throw v.invalidInput('newCertificateId (required in state issued)');
       const thing = v.name(input.thingName, 'thingName');
       const now = ctx.now();
@@ -187,7 +191,8 @@ export class KyselyRotationStore implements RotationStore {
         set.state = state;
         if (!isOpen(state)) set.open_key = null;
       }
-      if (update.newCertificateId !== undefined) set.new_certificate_id = update.newCertificateId === null ? null : v.certificateId(update.newCertificateId, 'newCertificateId');
+      if (update.newCertificateId !== undefined)
+        set.new_certificate_id = update.newCertificateId === null ? null : v.certificateId(update.newCertificateId, 'newCertificateId');
       if (update.templateName !== undefined) set.template_name = v.optName(update.templateName, 'templateName');
       if (update.issuedAt !== undefined) set.issued_at = v.optEpochMs(update.issuedAt, 'issuedAt');
       if (update.acknowledgedAt !== undefined) set.acknowledged_at = v.optEpochMs(update.acknowledgedAt, 'acknowledgedAt');
@@ -202,7 +207,10 @@ export class KyselyRotationStore implements RotationStore {
       if (row) return toRotation(row);
       const existing = await ctx.db.selectFrom('certificate_rotations').select('state').where('id', '=', rid).executeTakeFirst();
       if (existing === undefined) throw notFound('rotation', rid);
-      throw new RegistryError('Conflict', `rotation ${rid} is ${existing.state}, not ${expected?.join(' or ') ?? '?'}`, { resourceType: 'rotation', resourceId: rid });
+      throw new RegistryError('Conflict', `rotation ${rid} is ${existing.state}, not ${expected?.join(' or ') ?? '?'}`, {
+        resourceType: 'rotation',
+        resourceId: rid,
+      });
     });
   }
 
@@ -222,7 +230,13 @@ export class KyselyRotationStore implements RotationStore {
         const [at, id] = after as [number, string];
         qb = qb.where((eb) => eb.or([eb('requested_at', '>', at), eb.and([eb('requested_at', '=', at), eb('id', '>', id)])]));
       }
-      const rows = (await qb.orderBy('requested_at').orderBy('id').limit(size + 1).execute()).map(toRotation);
+      const rows = (
+        await qb
+          .orderBy('requested_at')
+          .orderBy('id')
+          .limit(size + 1)
+          .execute()
+      ).map(toRotation);
       const page = cutPage(rows, size, (r) => [r.requestedAt, r.id]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('rotations', page.nextKey) } : { items: page.items };
     });
@@ -235,7 +249,8 @@ export class KyselyRotationStore implements RotationStore {
       const targetType = v.oneOf(input.targetType, TARGET_TYPES, 'targetType');
       const targetName = v.name(input.targetName, 'targetName');
       const allowRecovery = v.bool(input.allowExpiredRecovery, 'allowExpiredRecovery', false);
-      if (allowRecovery && targetType !== 'template') throw v.invalidInput('allowExpiredRecovery (only template policies may allow recovery)');
+      if (allowRecovery && targetType !== 'template')
+        throw v.invalidInput('allowExpiredRecovery (only template policies may allow recovery)');
       const now = ctx.now();
       const values = {
         target_type: targetType,
@@ -243,7 +258,10 @@ export class KyselyRotationStore implements RotationStore {
         max_age_days: optDays(input.maxAgeDays, 'maxAgeDays'),
         renew_before_days: optDays(input.renewBeforeDays, 'renewBeforeDays'),
         rotation_template: v.optName(input.rotationTemplate, 'rotationTemplate'),
-        grace_seconds: input.graceSeconds === undefined || input.graceSeconds === null ? null : v.int(input.graceSeconds, 'graceSeconds', 0, MAX_GRACE_MS / 1000),
+        grace_seconds:
+          input.graceSeconds === undefined || input.graceSeconds === null
+            ? null
+            : v.int(input.graceSeconds, 'graceSeconds', 0, MAX_GRACE_MS / 1000),
         retire_status: v.oneOf(input.retireStatus ?? 'INACTIVE', RETIRE_STATUSES, 'retireStatus'),
         allow_expired_recovery: allowRecovery ? 1 : 0,
         recovery_window_days: optDays(input.recoveryWindowDays, 'recoveryWindowDays'),
@@ -277,7 +295,12 @@ export class KyselyRotationStore implements RotationStore {
   getPolicy(targetType: unknown, targetName: unknown): Promise<RotationPolicyRow | null> {
     return this.#s.read(async (ctx) => {
       if (typeof targetType !== 'string' || typeof targetName !== 'string') return null;
-      const row = await ctx.db.selectFrom('rotation_policies').selectAll().where('target_type', '=', targetType).where('target_name', '=', targetName).executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('rotation_policies')
+        .selectAll()
+        .where('target_type', '=', targetType)
+        .where('target_name', '=', targetName)
+        .executeTakeFirst();
       return row ? toPolicy(row) : null;
     });
   }
@@ -295,7 +318,11 @@ export class KyselyRotationStore implements RotationStore {
     return this.#s.single(async (ctx) => {
       const type = v.oneOf(targetType, TARGET_TYPES, 'targetType');
       const name = v.name(targetName, 'targetName');
-      const res = await ctx.db.deleteFrom('rotation_policies').where('target_type', '=', type).where('target_name', '=', name).executeTakeFirst();
+      const res = await ctx.db
+        .deleteFrom('rotation_policies')
+        .where('target_type', '=', type)
+        .where('target_name', '=', name)
+        .executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     });
   }
@@ -318,7 +345,11 @@ export class KyselyRotationStore implements RotationStore {
   getCertificateTemplate(certificateId: unknown): Promise<string | null> {
     return this.#s.read(async (ctx) => {
       if (typeof certificateId !== 'string') return null;
-      const row = await ctx.db.selectFrom('certificate_templates').select('template_name').where('certificate_id', '=', certificateId).executeTakeFirst();
+      const row = await ctx.db
+        .selectFrom('certificate_templates')
+        .select('template_name')
+        .where('certificate_id', '=', certificateId)
+        .executeTakeFirst();
       return row ? row.template_name : null;
     });
   }
@@ -331,7 +362,12 @@ export class KyselyRotationStore implements RotationStore {
       const after = decodeCursor('template-certificates', req.nextToken, 's');
       let qb = ctx.db.selectFrom('certificate_templates').select('certificate_id').where('template_name', '=', template);
       if (after) qb = qb.where('certificate_id', '>', after[0] as string);
-      const rows = (await qb.orderBy('certificate_id').limit(size + 1).execute()).map((r) => r.certificate_id);
+      const rows = (
+        await qb
+          .orderBy('certificate_id')
+          .limit(size + 1)
+          .execute()
+      ).map((r) => r.certificate_id);
       const page = cutPage(rows, size, (id) => [id]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('template-certificates', page.nextKey) } : { items: page.items };
     });

@@ -10,7 +10,13 @@ import type { TokenPage, TokenPageRequest } from '../common-types.js';
 export type RotationState = 'requested' | 'issued' | 'acknowledged' | 'retired' | 'cancelled';
 
 /** Every {@link RotationState}, in lifecycle order. */
-export const ROTATION_STATES: readonly RotationState[] = Object.freeze(['requested', 'issued', 'acknowledged', 'retired', 'cancelled'] as const);
+export const ROTATION_STATES: readonly RotationState[] = Object.freeze([
+  'requested',
+  'issued',
+  'acknowledged',
+  'retired',
+  'cancelled',
+] as const);
 
 /** The open states: at most one open rotation exists per old certificate. */
 export const OPEN_ROTATION_STATES: readonly RotationState[] = Object.freeze(['requested', 'issued', 'acknowledged'] as const);

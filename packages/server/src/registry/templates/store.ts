@@ -79,7 +79,8 @@ export class KyselyTemplateStore implements TemplateStore {
       const body = v.text(input.body, 'templateBody');
       const type = input.type === undefined ? 'FLEET_PROVISIONING' : v.oneOf(input.type, TYPES, 'type');
       const preHook = input.preProvisioningHook == null ? null : hook(input.preProvisioningHook);
-      if (preHook !== null && type !== 'FLEET_PROVISIONING') throw v.invalidInput('preProvisioningHook: only FLEET_PROVISIONING templates have one');
+      if (preHook !== null && type !== 'FLEET_PROVISIONING')
+        throw v.invalidInput('preProvisioningHook: only FLEET_PROVISIONING templates have one');
       const arn = ctx.arns.provisioningTemplate(name);
       const now = ctx.now();
       const row: Selectable<ProvisioningTemplatesTable> = {
@@ -97,10 +98,17 @@ export class KyselyTemplateStore implements TemplateStore {
       };
       if (await selectTemplate(ctx, name, false)) throw alreadyExists('provisioning-template', name, arn);
       await insertUnique(
-        () => ctx.db.insertInto('provisioning_templates').values({ ...row, created_at: now, modified_at: now }).execute(),
+        () =>
+          ctx.db
+            .insertInto('provisioning_templates')
+            .values({ ...row, created_at: now, modified_at: now })
+            .execute(),
         (cause) => alreadyExists('provisioning-template', name, arn, cause),
       );
-      await ctx.db.insertInto('provisioning_template_versions').values({ template_name: name, version_id: 1, body, is_default: 1, created_at: now }).execute();
+      await ctx.db
+        .insertInto('provisioning_template_versions')
+        .values({ template_name: name, version_id: 1, body, is_default: 1, created_at: now })
+        .execute();
       return toTemplate({ ...row, body });
     });
   }
@@ -121,7 +129,12 @@ export class KyselyTemplateStore implements TemplateStore {
       const after = decodeCursor('templates', req.nextToken, 's');
       let qb = withBody(ctx);
       if (after) qb = qb.where('t.name', '>', after[0] as string);
-      const rows = (await qb.orderBy('t.name').limit(size + 1).execute()).map(toTemplate);
+      const rows = (
+        await qb
+          .orderBy('t.name')
+          .limit(size + 1)
+          .execute()
+      ).map(toTemplate);
       const page = cutPage(rows, size, (r) => [r.name]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('templates', page.nextKey) } : { items: page.items };
     });
@@ -133,12 +146,14 @@ export class KyselyTemplateStore implements TemplateStore {
       if (typeof update !== 'object' || update === null) throw v.invalidInput('provisioning template update');
       const name = v.name(templateName, 'templateName');
       const remove = v.bool(update.removePreProvisioningHook, 'removePreProvisioningHook', false);
-      if (remove && update.preProvisioningHook !== undefined) throw v.invalidInput('update: preProvisioningHook and removePreProvisioningHook are mutually exclusive');
+      if (remove && update.preProvisioningHook !== undefined)
+        throw v.invalidInput('update: preProvisioningHook and removePreProvisioningHook are mutually exclusive');
       const row = await requireTemplate(ctx, name, true);
       const next: Selectable<ProvisioningTemplatesTable> = { ...row, modified_at: ctx.now() };
       if (update.description !== undefined) next.description = v.optText(update.description, 'description', 500);
       if (update.enabled !== undefined) next.enabled = v.bool(update.enabled, 'enabled', false) ? 1 : 0;
-      if (update.provisioningRoleArn !== undefined) next.provisioning_role_arn = v.nonEmpty(update.provisioningRoleArn, 'provisioningRoleArn', 2048);
+      if (update.provisioningRoleArn !== undefined)
+        next.provisioning_role_arn = v.nonEmpty(update.provisioningRoleArn, 'provisioningRoleArn', 2048);
       if (remove) next.pre_provisioning_hook = null;
       if (update.preProvisioningHook !== undefined) {
         if (row.type !== 'FLEET_PROVISIONING') throw v.invalidInput('preProvisioningHook: only FLEET_PROVISIONING templates have one');
@@ -149,7 +164,12 @@ export class KyselyTemplateStore implements TemplateStore {
         await requireVersion(ctx, name, id);
         if (id !== row.default_version_id) {
           await ctx.db.updateTable('provisioning_template_versions').set({ is_default: 0 }).where('template_name', '=', name).execute();
-          await ctx.db.updateTable('provisioning_template_versions').set({ is_default: 1 }).where('template_name', '=', name).where('version_id', '=', id).execute();
+          await ctx.db
+            .updateTable('provisioning_template_versions')
+            .set({ is_default: 1 })
+            .where('template_name', '=', name)
+            .where('version_id', '=', id)
+            .execute();
           next.default_version_id = id;
         }
       }
@@ -175,7 +195,12 @@ export class KyselyTemplateStore implements TemplateStore {
     return this.#s.write(async (ctx) => {
       const name = v.name(templateName, 'templateName');
       const row = await requireTemplate(ctx, name, true);
-      const ca = await ctx.db.selectFrom('ca_certificates').select('id').where('registration_template_name', '=', name).limit(1).executeTakeFirst();
+      const ca = await ctx.db
+        .selectFrom('ca_certificates')
+        .select('id')
+        .where('registration_template_name', '=', name)
+        .limit(1)
+        .executeTakeFirst();
       if (ca) {
         throw new RegistryError('DeleteConflict', `CA certificate ${ca.id} uses provisioning template ${JSON.stringify(name)}`, {
           resourceType: 'provisioning-template',
@@ -200,15 +225,20 @@ export class KyselyTemplateStore implements TemplateStore {
         .where('template_name', '=', name)
         .executeTakeFirstOrThrow();
       if (Number(count.n) >= ctx.limits.maxTemplateVersions) {
-        throw new RegistryError('VersionsLimitExceeded', `template ${JSON.stringify(name)} already has ${ctx.limits.maxTemplateVersions} versions; delete one first`, {
-          resourceType: 'provisioning-template',
-          resourceId: name,
-          resourceArn: row.arn,
-        });
+        throw new RegistryError(
+          'VersionsLimitExceeded',
+          `template ${JSON.stringify(name)} already has ${ctx.limits.maxTemplateVersions} versions; delete one first`,
+          {
+            resourceType: 'provisioning-template',
+            resourceId: name,
+            resourceArn: row.arn,
+          },
+        );
       }
       const versionId = row.last_version_id + 1;
       const now = ctx.now();
-      if (setAsDefault) await ctx.db.updateTable('provisioning_template_versions').set({ is_default: 0 }).where('template_name', '=', name).execute();
+      if (setAsDefault)
+        await ctx.db.updateTable('provisioning_template_versions').set({ is_default: 0 }).where('template_name', '=', name).execute();
       const version = { template_name: name, version_id: versionId, body, is_default: setAsDefault ? 1 : 0, created_at: now };
       await ctx.db.insertInto('provisioning_template_versions').values(version).execute();
       await ctx.db
@@ -243,7 +273,12 @@ export class KyselyTemplateStore implements TemplateStore {
       await requireTemplate(ctx, name, false);
       let qb = ctx.db.selectFrom('provisioning_template_versions').selectAll().where('template_name', '=', name);
       if (after) qb = qb.where('version_id', '>', after[0] as number);
-      const rows = (await qb.orderBy('version_id').limit(size + 1).execute()).map(toTemplateVersion);
+      const rows = (
+        await qb
+          .orderBy('version_id')
+          .limit(size + 1)
+          .execute()
+      ).map(toTemplateVersion);
       const page = cutPage(rows, size, (r) => [r.versionId]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('template-versions', page.nextKey) } : { items: page.items };
     });
@@ -257,10 +292,14 @@ export class KyselyTemplateStore implements TemplateStore {
       const row = await requireTemplate(ctx, name, true);
       await requireVersion(ctx, name, id);
       if (row.default_version_id === id) {
-        throw new RegistryError('DeleteConflict', `version ${id} is the default version of template ${JSON.stringify(name)}; set another default first`, {
-          resourceType: 'provisioning-template-version',
-          resourceId: `${name}:${id}`,
-        });
+        throw new RegistryError(
+          'DeleteConflict',
+          `version ${id} is the default version of template ${JSON.stringify(name)}; set another default first`,
+          {
+            resourceType: 'provisioning-template-version',
+            resourceId: `${name}:${id}`,
+          },
+        );
       }
       await ctx.db.deleteFrom('provisioning_template_versions').where('template_name', '=', name).where('version_id', '=', id).execute();
     });

@@ -176,7 +176,12 @@ export class KyselyThingGroupStore implements ThingGroupStore {
         qb = qb.where(sql<string>`substr(${sql.ref('name')}, 1, ${sql.lit(codePoints(prefix))})`, '=', prefix);
       }
       if (after) qb = qb.where('name', '>', after[0] as string);
-      const rows = (await qb.orderBy('name').limit(size + 1).execute()).map(toThingGroup);
+      const rows = (
+        await qb
+          .orderBy('name')
+          .limit(size + 1)
+          .execute()
+      ).map(toThingGroup);
       const page = cutPage(rows, size, (r) => [r.name]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('thing-groups', page.nextKey) } : { items: page.items };
     });
@@ -221,11 +226,15 @@ export class KyselyThingGroupStore implements ThingGroupStore {
       if (expected !== undefined && expected !== row.version) throw versionConflict(name, row.version, expected);
       const child = await ctx.db.selectFrom('thing_groups').select('name').where('parent_name', '=', name).limit(1).executeTakeFirst();
       if (child) {
-        throw new RegistryError('DeleteConflict', `thing group ${JSON.stringify(name)} has child group ${JSON.stringify(child.name)}; delete it first`, {
-          resourceType: 'thing-group',
-          resourceId: name,
-          resourceArn: row.arn,
-        });
+        throw new RegistryError(
+          'DeleteConflict',
+          `thing group ${JSON.stringify(name)} has child group ${JSON.stringify(child.name)}; delete it first`,
+          {
+            resourceType: 'thing-group',
+            resourceId: name,
+            resourceArn: row.arn,
+          },
+        );
       }
       // Memberships and policy attachments go by ON DELETE CASCADE.
       await ctx.db.deleteFrom('thing_groups').where('name', '=', name).execute();
@@ -240,7 +249,9 @@ export class KyselyThingGroupStore implements ThingGroupStore {
       const thing = v.name(thingName, 'thingName');
       await requireThing(ctx, thing, true); // the lock serialises membership changes of this thing
       await requireGroup(ctx, group);
-      const current = (await ctx.db.selectFrom('thing_group_members').select('group_name').where('thing_name', '=', thing).execute()).map((r) => r.group_name);
+      const current = (await ctx.db.selectFrom('thing_group_members').select('group_name').where('thing_name', '=', thing).execute()).map(
+        (r) => r.group_name,
+      );
       if (current.includes(group)) return;
       if (current.length >= ctx.limits.maxGroupsPerThing) {
         throw new RegistryError('LimitExceeded', `a thing may belong to at most ${ctx.limits.maxGroupsPerThing} thing groups`);
@@ -248,7 +259,9 @@ export class KyselyThingGroupStore implements ThingGroupStore {
       const root = await rootOf(ctx, group);
       for (const other of current) {
         if ((await rootOf(ctx, other)) === root) {
-          throw invalid(`thing ${JSON.stringify(thing)} is already in group ${JSON.stringify(other)} of the same hierarchy as ${JSON.stringify(group)}`);
+          throw invalid(
+            `thing ${JSON.stringify(thing)} is already in group ${JSON.stringify(other)} of the same hierarchy as ${JSON.stringify(group)}`,
+          );
         }
       }
       await ctx.db.insertInto('thing_group_members').values({ group_name: group, thing_name: thing, created_at: ctx.now() }).execute();
@@ -260,7 +273,11 @@ export class KyselyThingGroupStore implements ThingGroupStore {
     return this.#s.single(async (ctx) => {
       const group = v.name(groupName, 'thingGroupName');
       const thing = v.name(thingName, 'thingName');
-      const res = await ctx.db.deleteFrom('thing_group_members').where('group_name', '=', group).where('thing_name', '=', thing).executeTakeFirst();
+      const res = await ctx.db
+        .deleteFrom('thing_group_members')
+        .where('group_name', '=', group)
+        .where('thing_name', '=', thing)
+        .executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     });
   }
@@ -278,7 +295,12 @@ export class KyselyThingGroupStore implements ThingGroupStore {
         ? qb.where((eb) => eb.or([eb('group_name', '=', group), eb('group_name', 'in', descendantsQuery(ctx, group))]))
         : qb.where('group_name', '=', group);
       if (after) qb = qb.where('thing_name', '>', after[0] as string);
-      const rows = (await qb.orderBy('thing_name').limit(size + 1).execute()).map((r) => r.thing_name);
+      const rows = (
+        await qb
+          .orderBy('thing_name')
+          .limit(size + 1)
+          .execute()
+      ).map((r) => r.thing_name);
       const page = cutPage(rows, size, (r) => [r]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('group-things', page.nextKey) } : { items: page.items };
     });
@@ -293,7 +315,12 @@ export class KyselyThingGroupStore implements ThingGroupStore {
       await requireThing(ctx, thing, false);
       let qb = ctx.db.selectFrom('thing_group_members').select('group_name').where('thing_name', '=', thing);
       if (after) qb = qb.where('group_name', '>', after[0] as string);
-      const rows = (await qb.orderBy('group_name').limit(size + 1).execute()).map((r) => ({
+      const rows = (
+        await qb
+          .orderBy('group_name')
+          .limit(size + 1)
+          .execute()
+      ).map((r) => ({
         groupName: r.group_name,
         groupArn: ctx.arns.thingGroup(r.group_name),
       }));

@@ -39,23 +39,37 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
       const kind = principalType(type);
       await requireThing(ctx, thing, false);
       await requireCertificate(ctx, cert, true); // the lock serialises attachments of this certificate
-      const current = await ctx.db.selectFrom('thing_principals').select(['thing_name', 'type']).where('certificate_id', '=', cert).execute();
+      const current = await ctx.db
+        .selectFrom('thing_principals')
+        .select(['thing_name', 'type'])
+        .where('certificate_id', '=', cert)
+        .execute();
       const others = current.filter((r) => r.thing_name !== thing);
       const exclusiveElsewhere = others.find((r) => r.type === 'EXCLUSIVE_THING');
       if (exclusiveElsewhere) {
         throw invalid(`certificate ${cert} is exclusively attached to thing ${JSON.stringify(exclusiveElsewhere.thing_name)}`);
       }
       if (kind === 'EXCLUSIVE_THING' && others.length > 0) {
-        throw invalid(`certificate ${cert} is attached to thing ${JSON.stringify(others[0]?.thing_name)}; it cannot be attached exclusively`);
+        throw invalid(
+          `certificate ${cert} is attached to thing ${JSON.stringify(others[0]?.thing_name)}; it cannot be attached exclusively`,
+        );
       }
       const mine = current.find((r) => r.thing_name === thing);
       if (mine) {
         if (mine.type !== kind) {
-          await ctx.db.updateTable('thing_principals').set({ type: kind }).where('thing_name', '=', thing).where('certificate_id', '=', cert).execute();
+          await ctx.db
+            .updateTable('thing_principals')
+            .set({ type: kind })
+            .where('thing_name', '=', thing)
+            .where('certificate_id', '=', cert)
+            .execute();
         }
         return;
       }
-      await ctx.db.insertInto('thing_principals').values({ thing_name: thing, certificate_id: cert, type: kind, created_at: ctx.now() }).execute();
+      await ctx.db
+        .insertInto('thing_principals')
+        .values({ thing_name: thing, certificate_id: cert, type: kind, created_at: ctx.now() })
+        .execute();
     });
   }
 
@@ -64,7 +78,11 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
     return this.#s.single(async (ctx) => {
       const thing = v.name(thingName, 'thingName');
       const cert = v.certificateId(certificateId);
-      const res = await ctx.db.deleteFrom('thing_principals').where('thing_name', '=', thing).where('certificate_id', '=', cert).executeTakeFirst();
+      const res = await ctx.db
+        .deleteFrom('thing_principals')
+        .where('thing_name', '=', thing)
+        .where('certificate_id', '=', cert)
+        .executeTakeFirst();
       return Number(res.numDeletedRows) > 0;
     });
   }
@@ -79,7 +97,12 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
       let qb = ctx.db.selectFrom('thing_principals').selectAll().where('thing_name', '=', thing);
       if (req.type !== undefined) qb = qb.where('type', '=', principalType(req.type));
       if (after) qb = qb.where('certificate_id', '>', after[0] as string);
-      const rows = (await qb.orderBy('certificate_id').limit(size + 1).execute()).map((r) => toThingPrincipal(ctx, r));
+      const rows = (
+        await qb
+          .orderBy('certificate_id')
+          .limit(size + 1)
+          .execute()
+      ).map((r) => toThingPrincipal(ctx, r));
       const page = cutPage(rows, size, (r) => [r.certificateId]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('thing-principals', page.nextKey) } : { items: page.items };
     });
@@ -95,7 +118,12 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
       let qb = ctx.db.selectFrom('thing_principals').selectAll().where('certificate_id', '=', cert);
       if (req.type !== undefined) qb = qb.where('type', '=', principalType(req.type));
       if (after) qb = qb.where('thing_name', '>', after[0] as string);
-      const rows = (await qb.orderBy('thing_name').limit(size + 1).execute()).map((r) => toThingPrincipal(ctx, r));
+      const rows = (
+        await qb
+          .orderBy('thing_name')
+          .limit(size + 1)
+          .execute()
+      ).map((r) => toThingPrincipal(ctx, r));
       const page = cutPage(rows, size, (r) => [r.thingName]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('principal-things', page.nextKey) } : { items: page.items };
     });

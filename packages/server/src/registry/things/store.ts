@@ -131,10 +131,15 @@ export class KyselyThingStore implements ThingStore {
       if (req.attributeValue !== undefined && req.attributeName === undefined) throw invalid('attributeValue requires attributeName');
       if (req.attributeName !== undefined) {
         const attrName = v.name(req.attributeName, 'attributeName');
-        const attrValue = req.attributeValue === undefined ? undefined : v.text(req.attributeValue, 'attributeValue', v.MAX_ATTRIBUTE_VALUE_LENGTH);
+        const attrValue =
+          req.attributeValue === undefined ? undefined : v.text(req.attributeValue, 'attributeValue', v.MAX_ATTRIBUTE_VALUE_LENGTH);
         const prefix = v.bool(req.usePrefixAttributeValue, 'usePrefixAttributeValue', false);
         qb = qb.where((eb) => {
-          let sub = eb.selectFrom('thing_attributes as a').select('a.name').whereRef('a.thing_name', '=', 'things.name').where('a.name', '=', attrName);
+          let sub = eb
+            .selectFrom('thing_attributes as a')
+            .select('a.name')
+            .whereRef('a.thing_name', '=', 'things.name')
+            .where('a.name', '=', attrName);
           if (attrValue !== undefined) {
             sub = prefix
               ? sub.where(sql<string>`substr(${sql.ref('a.value')}, 1, ${sql.lit(codePoints(attrValue))})`, '=', attrValue)
@@ -149,7 +154,12 @@ export class KyselyThingStore implements ThingStore {
         qb = qb.where('name', '>=', prefix).where(sql<string>`substr(${sql.ref('name')}, 1, ${sql.lit(codePoints(prefix))})`, '=', prefix);
       }
       if (after) qb = qb.where('name', '>', after[0] as string);
-      const rows = (await qb.orderBy('name').limit(size + 1).execute()).map(toThing);
+      const rows = (
+        await qb
+          .orderBy('name')
+          .limit(size + 1)
+          .execute()
+      ).map(toThing);
       const page = cutPage(rows, size, (r) => [r.name]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('things', page.nextKey) } : { items: page.items };
     });
@@ -158,7 +168,10 @@ export class KyselyThingStore implements ThingStore {
   /** ThingStore.count. */
   count(): Promise<number> {
     return this.#s.read(async (ctx) => {
-      const row = await ctx.db.selectFrom('things').select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow();
+      const row = await ctx.db
+        .selectFrom('things')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     });
   }
@@ -171,7 +184,8 @@ export class KyselyThingStore implements ThingStore {
       const removeType = v.bool(update.removeThingType, 'removeThingType', false);
       const removeBilling = v.bool(update.removeBillingGroup, 'removeBillingGroup', false);
       if (removeType && update.thingTypeName !== undefined) throw invalid('thingTypeName and removeThingType are mutually exclusive');
-      if (removeBilling && update.billingGroupName !== undefined) throw invalid('billingGroupName and removeBillingGroup are mutually exclusive');
+      if (removeBilling && update.billingGroupName !== undefined)
+        throw invalid('billingGroupName and removeBillingGroup are mutually exclusive');
       const merge = v.bool(update.merge, 'merge', false);
       const newAttrs = update.attributes === undefined ? undefined : v.attributes(update.attributes, 'attributes', false);
       const expected = update.expectedVersion === undefined ? undefined : v.int(update.expectedVersion, 'expectedVersion', 0);
@@ -215,7 +229,10 @@ export class KyselyThingStore implements ThingStore {
         .where('version', '=', row.version)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) {
-        throw new RegistryError('VersionConflict', `thing ${JSON.stringify(name)} changed concurrently`, { resourceType: 'thing', resourceId: name });
+        throw new RegistryError('VersionConflict', `thing ${JSON.stringify(name)} changed concurrently`, {
+          resourceType: 'thing',
+          resourceId: name,
+        });
       }
       if (newAttrs !== undefined) await writeAttributeIndex(ctx, name, attrs, true);
       const thing = toThing(next);
@@ -238,13 +255,22 @@ export class KyselyThingStore implements ThingStore {
           resourceArn: row.arn,
         });
       }
-      const principal = await ctx.db.selectFrom('thing_principals').select('certificate_id').where('thing_name', '=', name).limit(1).executeTakeFirst();
+      const principal = await ctx.db
+        .selectFrom('thing_principals')
+        .select('certificate_id')
+        .where('thing_name', '=', name)
+        .limit(1)
+        .executeTakeFirst();
       if (principal) {
-        throw new RegistryError('DeleteConflict', `certificate ${principal.certificate_id} is attached to thing ${JSON.stringify(name)}; detach it first`, {
-          resourceType: 'thing',
-          resourceId: name,
-          resourceArn: row.arn,
-        });
+        throw new RegistryError(
+          'DeleteConflict',
+          `certificate ${principal.certificate_id} is attached to thing ${JSON.stringify(name)}; detach it first`,
+          {
+            resourceType: 'thing',
+            resourceId: name,
+            resourceArn: row.arn,
+          },
+        );
       }
       // Attribute index and group memberships go by ON DELETE CASCADE.
       await ctx.db.deleteFrom('things').where('name', '=', name).execute();
@@ -290,7 +316,12 @@ export class KyselyThingStore implements ThingStore {
       const after = decodeCursor('thing-types', req.nextToken, 's');
       let qb = ctx.db.selectFrom('thing_types').selectAll();
       if (after) qb = qb.where('name', '>', after[0] as string);
-      const rows = (await qb.orderBy('name').limit(size + 1).execute()).map(toThingType);
+      const rows = (
+        await qb
+          .orderBy('name')
+          .limit(size + 1)
+          .execute()
+      ).map(toThingType);
       const page = cutPage(rows, size, (r) => [r.name]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('thing-types', page.nextKey) } : { items: page.items };
     });
