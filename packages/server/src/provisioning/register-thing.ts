@@ -1,9 +1,10 @@
 /**
- * RegisterThing (AWS: fleet-provision-api.html#register-thing, provision-template.html#resources-section): checks the template and the ownership token, runs the
- * pre-provisioning hook, evaluates the template, then applies the plan in ONE registry transaction —
- * consume the token, create or update the thing, create inline policies, attach policies and the
- * thing to the certificate, set the certificate's status, append the event. A failure at any step
- * leaves the registry as it was (the token stays unused).
+ * RegisterThing (AWS: fleet-provision-api.html#register-thing and provision-template.html): checks
+ * the template and the ownership token, runs the pre-provisioning hook, evaluates the template, then
+ * applies the plan in ONE registry transaction — consume the token, create or update the thing,
+ * create inline policies, attach policies and the thing to the certificate, set the certificate's
+ * status, append the event. A failure at any step leaves the registry as it was (the token stays
+ * unused).
  */
 import { encodeRegisterThingResponse, parseRegisterThingRequest } from '@fleetprov/protocol';
 import { parsePolicy, PolicyError } from '../policy/index.js';
