@@ -19,7 +19,7 @@ describe('ApiError', () => {
     assert.ok(err instanceof Error);
   });
 
-  it('has the status codes of the IoT model for the spec §9 exceptions', () => {
+  it('has the status codes of the IoT model (AWS IoT API reference, common errors) for its exceptions', () => {
     const expected: Array<[ApiErrorType, number]> = [
       ['InvalidRequestException', 400],
       ['ThrottlingException', 400],
