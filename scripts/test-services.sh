@@ -1,33 +1,44 @@
 #!/usr/bin/env bash
 # Makes sure the real services the test suite talks to are up, starting or installing what is missing.
 # Run by `npm test` (and so by .ci/run) before the tests; idempotent and quick when everything is up.
-#   PostgreSQL on 127.0.0.1:5432 (trust auth)  — registry and provisioning tests on PostgreSQL
-#   Chromium at /usr/bin/chromium              — the web console's browser test (Debian's package)
-# A service that cannot be brought up is reported here; under CI (env CI set) the tests that need it then fail.
+#   PostgreSQL (FLEETPROV_TEST_PG_URL, default 127.0.0.1:5432 trust) — registry and provisioning tests
+#   Chromium at /usr/bin/chromium (or CHROMIUM_PATH)                  — the web console's browser test
+# What cannot be brought up stops the run at once, with the one command that fixes it.
 set -uo pipefail
 
 say() { echo "test-services: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
+missing=()
 
 # PostgreSQL
-if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  if [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null; then
-    say "starting PostgreSQL"
-    as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
-    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
-  fi
+PG_URL="${FLEETPROV_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+PG_SHOWN="$(printf %s "$PG_URL" | sed -E 's#//([^:@/]*):[^@/]*@#//\1:***@#')"
+pg_up() { command -v pg_isready >/dev/null && pg_isready -d "$PG_URL" -q 2>/dev/null; }
+if ! pg_up && [ -z "${FLEETPROV_TEST_PG_URL:-}" ] && [ -d /etc/postgresql ] && command -v pg_ctlcluster >/dev/null; then
+  say "starting PostgreSQL"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do pg_up && break; sleep 1; done
 fi
-if ! command -v pg_isready >/dev/null || ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  say "PostgreSQL is not reachable on 127.0.0.1:5432: its tests fail under CI and are skipped otherwise (set FLEETPROV_TEST_PG_URL to use another server)"
+if ! pg_up; then
+  if command -v pg_isready >/dev/null; then
+    missing+=("PostgreSQL is not reachable at $PG_SHOWN: start it (sudo pg_ctlcluster \$(ls /etc/postgresql) main start), or set FLEETPROV_TEST_PG_URL to a server you can use")
+  else
+    missing+=("PostgreSQL is not installed: sudo apt-get install -y postgresql (trust auth on 127.0.0.1), or set FLEETPROV_TEST_PG_URL to a server you can use")
+  fi
 fi
 
 # Chromium (headless, for the console's browser test)
-if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
-  if command -v apt-get >/dev/null; then
-    say "installing Debian's chromium (once)"
-    export DEBIAN_FRONTEND=noninteractive
-    { as_root apt-get update -qq && as_root apt-get install -y -qq chromium; } >/dev/null 2>&1 || say "could not install chromium"
-  fi
-  [ -x /usr/bin/chromium ] || say "Chromium is missing at /usr/bin/chromium: the console browser test will fail (apt-get install chromium, or set CHROMIUM_PATH)"
+CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM" ] && [ -z "${CHROMIUM_PATH:-}" ] && command -v apt-get >/dev/null; then
+  say "installing Debian's chromium (once)"
+  export DEBIAN_FRONTEND=noninteractive
+  { as_root apt-get update -qq && as_root apt-get install -y -qq chromium; } >/dev/null 2>&1 || true
+fi
+[ -x "$CHROMIUM" ] || missing+=("Chromium is missing at $CHROMIUM: sudo apt-get install -y chromium, or set CHROMIUM_PATH to a Chromium binary")
+
+if [ ${#missing[@]} -gt 0 ]; then
+  for m in "${missing[@]}"; do say "$m"; done
+  say "the test suite needs these; nothing was run"
+  exit 1
 fi
 exit 0
