@@ -513,14 +513,39 @@ describe('Fleet Provisioning requests', () => {
     }
   });
 
-  test('a reply is dropped (logged) when the requester did not subscribe first', async () => {
+  test('a requester that did not subscribe still gets its reply, at the QoS of its request', async () => {
     const client = await connectDevice(broker.port, lab, claim, { clientId: 'no-sub' });
     try {
+      for (const qos of [1, 0] as const) {
+        const reply = withTimeout(
+          new Promise<{ topic: string; qos: number }>((resolve) =>
+            client.once('message', (topic, _payload, packet) => resolve({ topic, qos: packet.qos })),
+          ),
+          3000,
+          'no reply arrived',
+        );
+        await client.publishAsync(CREATE_REQUEST, '{}', { qos });
+        assert.deepEqual(await reply, { topic: CREATE_ACCEPTED, qos });
+      }
+    } finally {
+      await endAll([client]);
+    }
+  });
+
+  test('a requester that did not subscribe gets nothing when iot:Receive denies the reply topic', async () => {
+    const client = await connectDevice(broker.port, lab, claimNoAccepted, { clientId: 'no-sub-no-accepted' });
+    try {
+      const received: string[] = [];
+      client.on('message', (topic) => received.push(topic));
       await client.publishAsync(CREATE_REQUEST, '{}', { qos: 1 });
       await waitForLog(
         lines,
-        /client "no-sub": provisioning reply on \$aws\/certificates\/create\/json\/accepted dropped: the client is not subscribed to it/,
+        /client "no-sub-no-accepted": iot:Receive on topic\/\$aws\/certificates\/create\/json\/accepted denied: .+; provisioning reply withheld/,
       );
+      const rejected = nextMessage(client);
+      await client.publishAsync(CREATE_REQUEST, 'reject', { qos: 1 });
+      assert.equal((await rejected).topic, CREATE_REJECTED, 'the rejected topic, which the policy allows, still arrives unsubscribed');
+      assert.deepEqual(received, [CREATE_REJECTED]);
     } finally {
       await endAll([client]);
     }

@@ -1,7 +1,9 @@
 /**
  * Delivery to a client: `iot:Receive` on every message aedes forwards (and never a message on a
  * topic that is not routed, such as a request to the server that a route handles), and the replies of requests to the server, sent to the requesting
- * connection only, at the QoS of its best matching subscription.
+ * connection only whenever `iot:Receive` allows the reply topic, subscribed or not (as AWS IoT Core does: the 2020 AWSIoTPythonSDK
+ * reference client subscribes only to the `/rejected` topics and takes `/accepted` through its catch-all handler). The QoS is that of
+ * the best matching subscription, else that of the request, capped at 1.
  */
 import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import { checkTopicName } from '@fleetprov/protocol';
@@ -47,6 +49,7 @@ export function onRequestOutcome(
   ctx: HandlerContext,
   conn: BrokerConnection,
   requestTopic: string,
+  requestQos: number,
   outcome: JobOutcome<RouteReply | null>,
 ): void {
   const facts = { ...conn.logFields(), topic: requestTopic };
@@ -64,14 +67,14 @@ export function onRequestOutcome(
     return;
   }
   try {
-    deliverReply(ctx, conn, reply);
+    deliverReply(ctx, conn, reply, requestQos);
   } catch (error) {
     ctx.log.error({ ...facts, err: error }, `${conn.label}: delivering the provisioning reply failed`);
   }
 }
 
-/** Sends a reply to the requesting connection only, if it is still there, may receive it and subscribed to it. */
-function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteReply): void {
+/** Sends a reply to the requesting connection only, if it is still there and may receive it (subscribed or not). */
+function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteReply, requestQos: number): void {
   const client = conn.client;
   const principal = conn.principal;
   const log = ctx.log;
@@ -102,22 +105,12 @@ function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteR
     ctx.report.denied({ stage: 'receive', ...connectionFacts(conn), action: 'iot:Receive', resource, reason });
     return;
   }
-  let qos = -1;
-  for (const [filter, granted] of conn.subscriptions) {
-    if (granted > qos && topicMatchesFilter(reply.topic, filter)) qos = granted;
-  }
-  if (qos < 0) {
-    log.info(
-      { connectionId: conn.id, clientId: conn.clientId, certificateId: principal.certificateId, topic: reply.topic },
-      `${conn.label}: provisioning reply on ${reply.topic} dropped: the client is not subscribed to it (subscribe before publishing the request)`,
-    );
-    return;
-  }
+  const qos = replyQos(conn, reply.topic, requestQos);
   const packet: PublishPacket = {
     cmd: 'publish',
     topic: reply.topic,
     payload: reply.payload,
-    qos: qos >= 1 ? 1 : 0,
+    qos,
     retain: false,
     dup: false,
   };
@@ -125,5 +118,15 @@ function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteR
     if (error)
       log.debug({ connectionId: conn.id, err: error.message }, `${conn.label}: provisioning reply not delivered: ${error.message}`);
   });
-  log.debug({ connectionId: conn.id, topic: reply.topic }, `${conn.label}: provisioning reply sent on ${reply.topic}`);
+  log.debug({ connectionId: conn.id, topic: reply.topic, qos }, `${conn.label}: provisioning reply sent on ${reply.topic}`);
+}
+
+/** The QoS of a reply: the best matching subscription's, else the request's (a requester that did not subscribe); capped at 1. */
+export function replyQos(conn: Pick<BrokerConnection, 'subscriptions'>, topic: string, requestQos: number): 0 | 1 {
+  let qos = -1;
+  for (const [filter, granted] of conn.subscriptions) {
+    if (granted > qos && topicMatchesFilter(topic, filter)) qos = granted;
+  }
+  if (qos < 0) qos = requestQos;
+  return qos >= 1 ? 1 : 0;
 }

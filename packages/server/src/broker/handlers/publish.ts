@@ -129,7 +129,7 @@ function dispatchRequest(ctx: HandlerContext, conn: BrokerConnection, packet: Pu
   const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''), 'utf8');
   const accepted = conn.requests.submit(
     () => route.run({ topic, payload, principal, clientId }),
-    (outcome) => onRequestOutcome(ctx, conn, topic, outcome),
+    (outcome) => onRequestOutcome(ctx, conn, topic, packet.qos, outcome),
   );
   if (!accepted) {
     const reason = `provisioning request on ${topic} dropped: ${conn.requests.pending} requests of this connection are already pending`;
