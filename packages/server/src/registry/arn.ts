@@ -12,15 +12,7 @@ export const DEFAULT_ACCOUNT_ID = '000000000000';
 
 /** Resource types appearing in IoT ARNs, as AWS spells them. */
 export type ArnResourceType =
-  | 'cert'
-  | 'cacert'
-  | 'thing'
-  | 'thingtype'
-  | 'thinggroup'
-  | 'billinggroup'
-  | 'policy'
-  | 'provisioningtemplate'
-  | 'rolealias';
+  'cert' | 'cacert' | 'thing' | 'thingtype' | 'thinggroup' | 'billinggroup' | 'policy' | 'provisioningtemplate' | 'rolealias';
 
 /** The parts of an IoT ARN. */
 export interface ParsedArn {

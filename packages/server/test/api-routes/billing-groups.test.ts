@@ -52,7 +52,10 @@ describe('CreateBillingGroup / DescribeBillingGroup / ListBillingGroups', () => 
     assert.ok(d.billingGroupMetadata?.creationDate instanceof Date);
     assert.ok(Math.abs(d.billingGroupMetadata.creationDate.getTime() - Date.now()) < 60_000);
     const again = await env.client.send(
-      new CreateBillingGroupCommand({ billingGroupName: 'bg-east', billingGroupProperties: { billingGroupDescription: 'East coast fleet' } }),
+      new CreateBillingGroupCommand({
+        billingGroupName: 'bg-east',
+        billingGroupProperties: { billingGroupDescription: 'East coast fleet' },
+      }),
     );
     assert.equal(again.billingGroupId, created.billingGroupId);
   });
@@ -60,7 +63,9 @@ describe('CreateBillingGroup / DescribeBillingGroup / ListBillingGroups', () => 
   it('refuses the same name with another configuration: ResourceAlreadyExistsException with resourceId and resourceArn', async () => {
     const err = await assertUnchangedError(
       () =>
-        env.client.send(new CreateBillingGroupCommand({ billingGroupName: 'bg-east', billingGroupProperties: { billingGroupDescription: 'West' } })),
+        env.client.send(
+          new CreateBillingGroupCommand({ billingGroupName: 'bg-east', billingGroupProperties: { billingGroupDescription: 'West' } }),
+        ),
       'ResourceAlreadyExistsException',
       409,
     );
@@ -83,14 +88,17 @@ describe('CreateBillingGroup / DescribeBillingGroup / ListBillingGroups', () => 
   });
 
   it('lists by name with a prefix filter and pages with nextToken', async () => {
-    for (const name of ['bg-north', 'bg-south', 'other-group']) await env.client.send(new CreateBillingGroupCommand({ billingGroupName: name }));
+    for (const name of ['bg-north', 'bg-south', 'other-group'])
+      await env.client.send(new CreateBillingGroupCommand({ billingGroupName: name }));
     const first = await env.client.send(new ListBillingGroupsCommand({ namePrefixFilter: 'bg-', maxResults: 2 }));
     assert.deepEqual(first.billingGroups, [
       { groupName: 'bg-east', groupArn: arn('bg-east') },
       { groupName: 'bg-north', groupArn: arn('bg-north') },
     ]);
     assert.ok(first.nextToken);
-    const rest = await env.client.send(new ListBillingGroupsCommand({ namePrefixFilter: 'bg-', maxResults: 2, nextToken: first.nextToken }));
+    const rest = await env.client.send(
+      new ListBillingGroupsCommand({ namePrefixFilter: 'bg-', maxResults: 2, nextToken: first.nextToken }),
+    );
     assert.deepEqual(
       rest.billingGroups?.map((g) => g.groupName),
       ['bg-replay', 'bg-south'],
@@ -106,12 +114,19 @@ describe('CreateBillingGroup / DescribeBillingGroup / ListBillingGroups', () => 
         status: 400,
         message: /^billingGroupName "bad name" must match/,
       });
-      await expectAwsError(env.client.send(new CreateBillingGroupCommand({ billingGroupName: 'b'.repeat(129) })), 'InvalidRequestException', {
-        message: /^billingGroupName must be at most 128 characters long\.$/,
-      });
+      await expectAwsError(
+        env.client.send(new CreateBillingGroupCommand({ billingGroupName: 'b'.repeat(129) })),
+        'InvalidRequestException',
+        {
+          message: /^billingGroupName must be at most 128 characters long\.$/,
+        },
+      );
       await expectAwsError(
         env.client.send(
-          new CreateBillingGroupCommand({ billingGroupName: 'long-desc', billingGroupProperties: { billingGroupDescription: 'd'.repeat(2029) } }),
+          new CreateBillingGroupCommand({
+            billingGroupName: 'long-desc',
+            billingGroupProperties: { billingGroupDescription: 'd'.repeat(2029) },
+          }),
         ),
         'InvalidRequestException',
         { message: /^billingGroupProperties\.billingGroupDescription must be at most 2028 characters long\.$/ },
@@ -125,7 +140,10 @@ describe('CreateBillingGroup / DescribeBillingGroup / ListBillingGroups', () => 
       );
       await expectAwsError(
         env.client.send(
-          new CreateBillingGroupCommand({ billingGroupName: 'huge', billingGroupProperties: { billingGroupDescription: 'x'.repeat(1024 * 1024 + 16) } }),
+          new CreateBillingGroupCommand({
+            billingGroupName: 'huge',
+            billingGroupProperties: { billingGroupDescription: 'x'.repeat(1024 * 1024 + 16) },
+          }),
         ),
         'RequestEntityTooLargeException',
         { status: 413 },
@@ -151,16 +169,26 @@ describe('CreateBillingGroup / DescribeBillingGroup / ListBillingGroups', () => 
 
 describe('UpdateBillingGroup / DeleteBillingGroup', () => {
   it('updates with expectedVersion and refuses a stale one with VersionConflictException', async () => {
-    await env.client.send(new CreateBillingGroupCommand({ billingGroupName: 'bg-upd', billingGroupProperties: { billingGroupDescription: 'v1' } }));
+    await env.client.send(
+      new CreateBillingGroupCommand({ billingGroupName: 'bg-upd', billingGroupProperties: { billingGroupDescription: 'v1' } }),
+    );
     const u = await env.client.send(
-      new UpdateBillingGroupCommand({ billingGroupName: 'bg-upd', billingGroupProperties: { billingGroupDescription: 'v2' }, expectedVersion: 1 }),
+      new UpdateBillingGroupCommand({
+        billingGroupName: 'bg-upd',
+        billingGroupProperties: { billingGroupDescription: 'v2' },
+        expectedVersion: 1,
+      }),
     );
     assert.equal(u.version, 2);
     await assertUnchangedError(
       () =>
         env.client.send(
-        new UpdateBillingGroupCommand({ billingGroupName: 'bg-upd', billingGroupProperties: { billingGroupDescription: 'v3' }, expectedVersion: 1 }),
-      ),
+          new UpdateBillingGroupCommand({
+            billingGroupName: 'bg-upd',
+            billingGroupProperties: { billingGroupDescription: 'v3' },
+            expectedVersion: 1,
+          }),
+        ),
       'VersionConflictException',
       409,
     );
@@ -187,8 +215,7 @@ describe('UpdateBillingGroup / DeleteBillingGroup', () => {
 
   it('deletes with expectedVersion; deleting a group that does not exist succeeds, as AWS', async () => {
     await assertUnchangedError(
-      () =>
-        env.client.send(new DeleteBillingGroupCommand({ billingGroupName: 'bg-upd', expectedVersion: 1 })),
+      () => env.client.send(new DeleteBillingGroupCommand({ billingGroupName: 'bg-upd', expectedVersion: 1 })),
       'VersionConflictException',
       409,
     );
@@ -205,8 +232,7 @@ describe('things in billing groups', () => {
     const d = await env.client.send(new DescribeThingCommand({ thingName: 'billed-1' }));
     assert.equal(d.billingGroupName, 'bg-east');
     await assertUnchangedError(
-      () =>
-        env.client.send(new CreateThingCommand({ thingName: 'billed-2', billingGroupName: 'ghost' })),
+      () => env.client.send(new CreateThingCommand({ thingName: 'billed-2', billingGroupName: 'ghost' })),
       'ResourceNotFoundException',
       404,
     );
@@ -262,27 +288,44 @@ describe('things in billing groups', () => {
         env.client.send(new RemoveThingFromBillingGroupCommand({ billingGroupName: 'bg-north', thingName: 'ghost' })),
         'ResourceNotFoundException',
       );
-      await expectAwsError(env.client.send(new ListThingsInBillingGroupCommand({ billingGroupName: 'ghost' })), 'ResourceNotFoundException');
+      await expectAwsError(
+        env.client.send(new ListThingsInBillingGroupCommand({ billingGroupName: 'ghost' })),
+        'ResourceNotFoundException',
+      );
       await expectAwsError(env.client.send(new AddThingToBillingGroupCommand({ thingName: 'm1' })), 'InvalidRequestException', {
         message: /^billingGroupName or billingGroupArn is required\.$/,
       });
-      await expectAwsError(env.client.send(new AddThingToBillingGroupCommand({ billingGroupName: 'bg-north' })), 'InvalidRequestException', {
-        message: /^thingName or thingArn is required\.$/,
-      });
       await expectAwsError(
-        env.client.send(new AddThingToBillingGroupCommand({ billingGroupName: 'bg-north', billingGroupArn: arn('bg-east'), thingName: 'm1' })),
+        env.client.send(new AddThingToBillingGroupCommand({ billingGroupName: 'bg-north' })),
+        'InvalidRequestException',
+        {
+          message: /^thingName or thingArn is required\.$/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(
+          new AddThingToBillingGroupCommand({ billingGroupName: 'bg-north', billingGroupArn: arn('bg-east'), thingName: 'm1' }),
+        ),
         'InvalidRequestException',
         { message: /name different billing groups/ },
       );
       await expectAwsError(
         env.client.send(
-          new AddThingToBillingGroupCommand({ billingGroupArn: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:thinggroup/bg-north`, thingName: 'm1' }),
+          new AddThingToBillingGroupCommand({
+            billingGroupArn: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:thinggroup/bg-north`,
+            thingName: 'm1',
+          }),
         ),
         'InvalidRequestException',
         { message: /must be a billing group ARN/ },
       );
       await expectAwsError(
-        env.client.send(new AddThingToBillingGroupCommand({ billingGroupArn: `arn:aws:iot:us-west-2:${ACCOUNT_ID}:billinggroup/bg-north`, thingName: 'm1' })),
+        env.client.send(
+          new AddThingToBillingGroupCommand({
+            billingGroupArn: `arn:aws:iot:us-west-2:${ACCOUNT_ID}:billinggroup/bg-north`,
+            thingName: 'm1',
+          }),
+        ),
         'InvalidRequestException',
         { message: /belongs to region us-west-2/ },
       );

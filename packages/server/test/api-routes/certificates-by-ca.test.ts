@@ -24,10 +24,15 @@ before(async () => {
   env = await startRoutesEnv();
   const ca = await createTestCa({ subject: { CN: 'By-CA Manufacturer' } });
   const other = await createTestCa({ subject: { CN: 'Other Manufacturer' } });
-  caId = (await env.client.send(new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true })))
-    .certificateId!;
+  caId = (
+    await env.client.send(
+      new RegisterCACertificateCommand({ caCertificate: ca.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true }),
+    )
+  ).certificateId!;
   otherCaId = (
-    await env.client.send(new RegisterCACertificateCommand({ caCertificate: other.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true }))
+    await env.client.send(
+      new RegisterCACertificateCommand({ caCertificate: other.certificatePem, certificateMode: 'SNI_ONLY', setAsActive: true }),
+    )
   ).certificateId!;
   for (const cn of ['dev-1', 'dev-2', 'dev-3']) {
     const device = await issueDeviceCertificate(ca, { subject: { CN: cn } });
@@ -35,7 +40,9 @@ before(async () => {
     deviceIds.push(device.certificateId);
     await new Promise((resolve) => setTimeout(resolve, 3)); // distinct creation dates
   }
-  await env.client.send(new RegisterCertificateCommand({ certificatePem: (await issueDeviceCertificate(other, { subject: { CN: 'x' } })).certificatePem }));
+  await env.client.send(
+    new RegisterCertificateCommand({ certificatePem: (await issueDeviceCertificate(other, { subject: { CN: 'x' } })).certificatePem }),
+  );
   await env.client.send(new CreateKeysAndCertificateCommand({ setAsActive: true })); // fleetprov's own CA: not registered
 });
 after(() => env.close());
@@ -81,10 +88,17 @@ describe('ListCertificatesByCA', () => {
       message: /^caCertificateId "abc" must be 64 hexadecimal digits\.$/,
     });
     await expectAwsError(env.client.send(new ListCertificatesByCACommand({ caCertificateId: 'g'.repeat(64) })), 'InvalidRequestException');
-    await expectAwsError(env.client.send(new ListCertificatesByCACommand({ caCertificateId: caId, pageSize: 300 })), 'InvalidRequestException', {
-      message: /pageSize must be between 1 and 250/,
-    });
-    await expectAwsError(env.client.send(new ListCertificatesByCACommand({ caCertificateId: caId, marker: 'x'.repeat(9000) })), 'InvalidRequestException');
+    await expectAwsError(
+      env.client.send(new ListCertificatesByCACommand({ caCertificateId: caId, pageSize: 300 })),
+      'InvalidRequestException',
+      {
+        message: /pageSize must be between 1 and 250/,
+      },
+    );
+    await expectAwsError(
+      env.client.send(new ListCertificatesByCACommand({ caCertificateId: caId, marker: 'x'.repeat(9000) })),
+      'InvalidRequestException',
+    );
   });
 
   it('a replayed signed request answers the same; unsigned ones are refused', async () => {

@@ -163,7 +163,9 @@ export async function snapshot(registry: Registry): Promise<unknown> {
     groups.map((g) => drainToken((nextToken) => registry.thingGroups.listThings(g.name, nextToken ? { nextToken } : {}))),
   );
   const thingTypes = await drainToken((nextToken) => registry.things.listTypes(nextToken ? { nextToken } : {}));
-  const billingGroups = await drainToken((nextToken) => registry.billingGroups.list({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }));
+  const billingGroups = await drainToken((nextToken) =>
+    registry.billingGroups.list({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }),
+  );
   const billingMembers = await Promise.all(
     billingGroups.map((g) => drainToken((nextToken) => registry.billingGroups.listThings(g.name, nextToken ? { nextToken } : {}))),
   );

@@ -97,7 +97,9 @@ describe('AttachPrincipalPolicy / ListPrincipalPolicies / ListPolicyPrincipals /
   it('detaches; detaching what is not attached succeeds, as DetachPolicy', async () => {
     await env.client.send(new DetachPrincipalPolicyCommand({ policyName: 'pol-2', principal: certA }));
     assert.deepEqual(
-      (await env.client.send(new ListPrincipalPoliciesCommand({ principal: certA, ascendingOrder: true }))).policies?.map((p) => p.policyName),
+      (await env.client.send(new ListPrincipalPoliciesCommand({ principal: certA, ascendingOrder: true }))).policies?.map(
+        (p) => p.policyName,
+      ),
       ['pol-1', 'pol-3'],
     );
     await env.client.send(new DetachPrincipalPolicyCommand({ policyName: 'pol-2', principal: certA }));
@@ -110,9 +112,13 @@ describe('AttachPrincipalPolicy / ListPrincipalPolicies / ListPolicyPrincipals /
   it('unknown policies and principals are not found; other principals and malformed input are invalid', async () => {
     const unknownCert = `arn:aws:iot:${REGION}:${ACCOUNT_ID}:cert/${'e'.repeat(64)}`;
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'ghost', principal: certA })), 'ResourceNotFoundException', {
-        status: 404,
-      });
+      await expectAwsError(
+        env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'ghost', principal: certA })),
+        'ResourceNotFoundException',
+        {
+          status: 404,
+        },
+      );
       await expectAwsError(
         env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: unknownCert })),
         'ResourceNotFoundException',
@@ -120,33 +126,54 @@ describe('AttachPrincipalPolicy / ListPrincipalPolicies / ListPolicyPrincipals /
       await expectAwsError(env.client.send(new ListPrincipalPoliciesCommand({ principal: unknownCert })), 'ResourceNotFoundException');
       await expectAwsError(env.client.send(new ListPolicyPrincipalsCommand({ policyName: 'ghost' })), 'ResourceNotFoundException');
       await expectAwsError(
-        env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: 'us-east-1:0f0e0d0c-0b0a-0908-0706-050403020100' })),
+        env.client.send(
+          new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: 'us-east-1:0f0e0d0c-0b0a-0908-0706-050403020100' }),
+        ),
         'InvalidRequestException',
         { status: 400, message: /principal/ },
       );
       await expectAwsError(
-        env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:thing/t` })),
+        env.client.send(
+          new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: `arn:aws:iot:${REGION}:${ACCOUNT_ID}:thing/t` }),
+        ),
         'InvalidRequestException',
         { message: /certificate ARN or a thing group ARN/ },
       );
       await expectAwsError(
-        env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: `arn:aws:iot:${REGION}:999999999999:cert/${'a'.repeat(64)}` })),
+        env.client.send(
+          new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: `arn:aws:iot:${REGION}:999999999999:cert/${'a'.repeat(64)}` }),
+        ),
         'InvalidRequestException',
         { message: /account 999999999999/ },
       );
-      await expectAwsError(env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'no spaces', principal: certA })), 'InvalidRequestException', {
-        message: /^policyName "no spaces" must match/,
-      });
-      await expectAwsError(env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: '' })), 'InvalidRequestException', {
-        message: /x-amzn-iot-principal/,
-      });
+      await expectAwsError(
+        env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'no spaces', principal: certA })),
+        'InvalidRequestException',
+        {
+          message: /^policyName "no spaces" must match/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new AttachPrincipalPolicyCommand({ policyName: 'pol-1', principal: '' })),
+        'InvalidRequestException',
+        {
+          message: /x-amzn-iot-principal/,
+        },
+      );
       await expectAwsError(env.client.send(new ListPolicyPrincipalsCommand({ policyName: 'p'.repeat(129) })), 'InvalidRequestException', {
         message: /x-amzn-iot-policy must be at most 128 characters long/,
       });
-      await expectAwsError(env.client.send(new ListPrincipalPoliciesCommand({ principal: certA, pageSize: 251 })), 'InvalidRequestException', {
-        message: /pageSize must be between 1 and 250/,
-      });
-      await expectAwsError(env.client.send(new ListPrincipalPoliciesCommand({ principal: certA, marker: 'bogus' })), 'InvalidRequestException');
+      await expectAwsError(
+        env.client.send(new ListPrincipalPoliciesCommand({ principal: certA, pageSize: 251 })),
+        'InvalidRequestException',
+        {
+          message: /pageSize must be between 1 and 250/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new ListPrincipalPoliciesCommand({ principal: certA, marker: 'bogus' })),
+        'InvalidRequestException',
+      );
     });
   });
 

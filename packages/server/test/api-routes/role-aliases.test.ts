@@ -26,7 +26,9 @@ after(() => env.close());
 
 describe('role aliases', () => {
   it('creates with the default duration and describes as AWS does', async () => {
-    const created = await env.client.send(new CreateRoleAliasCommand({ roleAlias: 'camera=1,a@b-c_d', roleArn: ROLE, tags: [{ Key: 'k' }] }));
+    const created = await env.client.send(
+      new CreateRoleAliasCommand({ roleAlias: 'camera=1,a@b-c_d', roleArn: ROLE, tags: [{ Key: 'k' }] }),
+    );
     assert.deepEqual([created.roleAlias, created.roleAliasArn], ['camera=1,a@b-c_d', arn('camera=1,a@b-c_d')]);
     const d = (await env.client.send(new DescribeRoleAliasCommand({ roleAlias: 'camera=1,a@b-c_d' }))).roleAliasDescription;
     assert.ok(d?.creationDate instanceof Date && d.lastModifiedDate instanceof Date);
@@ -75,15 +77,27 @@ describe('role aliases', () => {
           { status: 400, message: /^credentialDurationSeconds must be between 900 and 43200\.$/ },
         );
       }
-      await expectAwsError(env.client.send(new CreateRoleAliasCommand({ roleAlias: 'bad alias', roleArn: ROLE })), 'InvalidRequestException', {
-        message: /^roleAlias "bad alias" must match/,
-      });
-      await expectAwsError(env.client.send(new CreateRoleAliasCommand({ roleAlias: 'r'.repeat(129), roleArn: ROLE })), 'InvalidRequestException', {
-        message: /^roleAlias must be at most 128 characters long\.$/,
-      });
-      await expectAwsError(env.client.send(new CreateRoleAliasCommand({ roleAlias: 'short', roleArn: 'arn:aws:iam::1:r' })), 'InvalidRequestException', {
-        message: /^roleArn must be at least 20 characters long\.$/,
-      });
+      await expectAwsError(
+        env.client.send(new CreateRoleAliasCommand({ roleAlias: 'bad alias', roleArn: ROLE })),
+        'InvalidRequestException',
+        {
+          message: /^roleAlias "bad alias" must match/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new CreateRoleAliasCommand({ roleAlias: 'r'.repeat(129), roleArn: ROLE })),
+        'InvalidRequestException',
+        {
+          message: /^roleAlias must be at most 128 characters long\.$/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new CreateRoleAliasCommand({ roleAlias: 'short', roleArn: 'arn:aws:iam::1:r' })),
+        'InvalidRequestException',
+        {
+          message: /^roleArn must be at least 20 characters long\.$/,
+        },
+      );
       await expectAwsError(env.client.send(new CreateRoleAliasCommand({ roleAlias: 'norole' } as never)), 'InvalidRequestException', {
         message: /^roleArn is required\.$/,
       });
@@ -118,9 +132,13 @@ describe('role aliases', () => {
     assert.ok((d?.lastModifiedDate?.getTime() ?? 0) > (before?.modifiedAt ?? Infinity) - 1);
     assert.equal(d?.creationDate?.getTime(), before?.createdAt);
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new UpdateRoleAliasCommand({ roleAlias: 'ghost', roleArn: ROLE })), 'ResourceNotFoundException', {
-        status: 404,
-      });
+      await expectAwsError(
+        env.client.send(new UpdateRoleAliasCommand({ roleAlias: 'ghost', roleArn: ROLE })),
+        'ResourceNotFoundException',
+        {
+          status: 404,
+        },
+      );
       await expectAwsError(env.client.send(new DescribeRoleAliasCommand({ roleAlias: 'ghost' })), 'ResourceNotFoundException', {
         message: /role alias "ghost" does not exist/,
       });
@@ -129,7 +147,8 @@ describe('role aliases', () => {
   });
 
   it('lists in descending alphabetical order unless isAscendingOrder, paging with marker', async () => {
-    for (const alias of ['b-alias', 'a-alias', 'c-alias']) await env.client.send(new CreateRoleAliasCommand({ roleAlias: alias, roleArn: ROLE }));
+    for (const alias of ['b-alias', 'a-alias', 'c-alias'])
+      await env.client.send(new CreateRoleAliasCommand({ roleAlias: alias, roleArn: ROLE }));
     const all = (await env.client.send(new ListRoleAliasesCommand({}))).roleAliases;
     assert.deepEqual(all, ['replayed', 'camera=1,a@b-c_d', 'c-alias', 'b-alias', 'a-alias']);
     const first = await env.client.send(new ListRoleAliasesCommand({ ascendingOrder: true, pageSize: 2 }));

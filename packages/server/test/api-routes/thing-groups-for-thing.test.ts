@@ -30,10 +30,14 @@ async function groupsOf(thingName: string): Promise<string[]> {
 
 describe('UpdateThingGroupsForThing', () => {
   it('adds and removes in one call; removals first, so a swap within one hierarchy works', async () => {
-    await env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: ['g-a', 'g-b'], overrideDynamicGroups: false }));
+    await env.client.send(
+      new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: ['g-a', 'g-b'], overrideDynamicGroups: false }),
+    );
     assert.deepEqual(await groupsOf('dev'), ['g-a', 'g-b']);
     // g-a-child is in g-a's hierarchy: adding it alone would be refused, swapping works.
-    await env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: ['g-a-child', 'g-c'], thingGroupsToRemove: ['g-a'] }));
+    await env.client.send(
+      new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: ['g-a-child', 'g-c'], thingGroupsToRemove: ['g-a'] }),
+    );
     assert.deepEqual(await groupsOf('dev'), ['g-a-child', 'g-b', 'g-c']);
     await env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToRemove: ['g-b', 'g-a'] })); // g-a: not a member, fine
     assert.deepEqual(await groupsOf('dev'), ['g-a-child', 'g-c']);
@@ -44,7 +48,9 @@ describe('UpdateThingGroupsForThing', () => {
   it('is all or nothing: an unknown group or a refused addition leaves every membership as it was', async () => {
     await assertUnchanged(env.registry, async () => {
       await expectAwsError(
-        env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToRemove: ['g-c'], thingGroupsToAdd: ['ghost'] })),
+        env.client.send(
+          new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToRemove: ['g-c'], thingGroupsToAdd: ['ghost'] }),
+        ),
         'ResourceNotFoundException',
         { status: 404 },
       );
@@ -54,25 +60,37 @@ describe('UpdateThingGroupsForThing', () => {
         { message: /thing group "ghost" does not exist/ },
       );
       await expectAwsError(
-        env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToRemove: ['g-c'], thingGroupsToAdd: ['g-a'] })),
+        env.client.send(
+          new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToRemove: ['g-c'], thingGroupsToAdd: ['g-a'] }),
+        ),
         'InvalidRequestException',
         { message: /same hierarchy/ },
       );
-      await expectAwsError(env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'ghost', thingGroupsToAdd: ['g-b'] })), 'ResourceNotFoundException', {
-        message: /thing "ghost" does not exist/,
-      });
+      await expectAwsError(
+        env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'ghost', thingGroupsToAdd: ['g-b'] })),
+        'ResourceNotFoundException',
+        {
+          message: /thing "ghost" does not exist/,
+        },
+      );
     });
     assert.deepEqual(await groupsOf('dev'), ['g-a-child', 'g-c']);
   });
 
   it('refuses malformed and oversized input with InvalidRequestException', async () => {
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new UpdateThingGroupsForThingCommand({ thingGroupsToAdd: ['g-b'] })), 'InvalidRequestException', {
-        status: 400,
-        message: /^thingName is required\.$/,
-      });
       await expectAwsError(
-        env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: ['g-b'], thingGroupsToRemove: ['g-b'] })),
+        env.client.send(new UpdateThingGroupsForThingCommand({ thingGroupsToAdd: ['g-b'] })),
+        'InvalidRequestException',
+        {
+          status: 400,
+          message: /^thingName is required\.$/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(
+          new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: ['g-b'], thingGroupsToRemove: ['g-b'] }),
+        ),
         'InvalidRequestException',
         { message: /"g-b" is in both thingGroupsToAdd and thingGroupsToRemove/ },
       );
@@ -82,7 +100,9 @@ describe('UpdateThingGroupsForThing', () => {
         { message: /^thingGroupsToAdd\[0\] "bad name" must match/ },
       );
       await expectAwsError(
-        env.client.send(new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: Array.from({ length: 101 }, (_, i) => `g${i}`) })),
+        env.client.send(
+          new UpdateThingGroupsForThingCommand({ thingName: 'dev', thingGroupsToAdd: Array.from({ length: 101 }, (_, i) => `g${i}`) }),
+        ),
         'InvalidRequestException',
         { message: /^thingGroupsToAdd must be a list of at most 100 items\.$/ },
       );

@@ -49,16 +49,26 @@ describe('DeprecateThingType', () => {
 
   it('a deprecated type takes no new thing (CreateThing, UpdateThing): InvalidRequestException', async () => {
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new CreateThingCommand({ thingName: 'new-lamp', thingTypeName: 'lamp' })), 'InvalidRequestException', {
-        status: 400,
-        message: /^Thing type "lamp" is deprecated/,
-      });
-      await expectAwsError(env.client.send(new UpdateThingCommand({ thingName: 'plain', thingTypeName: 'lamp' })), 'InvalidRequestException', {
-        message: /deprecated/,
-      });
+      await expectAwsError(
+        env.client.send(new CreateThingCommand({ thingName: 'new-lamp', thingTypeName: 'lamp' })),
+        'InvalidRequestException',
+        {
+          status: 400,
+          message: /^Thing type "lamp" is deprecated/,
+        },
+      );
+      await expectAwsError(
+        env.client.send(new UpdateThingCommand({ thingName: 'plain', thingTypeName: 'lamp' })),
+        'InvalidRequestException',
+        {
+          message: /deprecated/,
+        },
+      );
     });
     // A thing that already has the type keeps it and can still be updated.
-    await env.client.send(new UpdateThingCommand({ thingName: 'old-lamp', thingTypeName: 'lamp', attributePayload: { attributes: { w: '40' } } }));
+    await env.client.send(
+      new UpdateThingCommand({ thingName: 'old-lamp', thingTypeName: 'lamp', attributePayload: { attributes: { w: '40' } } }),
+    );
   });
 
   it('undoDeprecate makes it usable again; a replayed undo changes nothing more', async () => {
@@ -123,7 +133,8 @@ describe('DeleteThingType', () => {
     skewMs = 6 * 60_000;
     await assertUnchanged(env.registry, () =>
       expectAwsError(env.client.send(new DeleteThingTypeCommand({ thingTypeName: 'lamp' })), 'InvalidRequestException', {
-        message: /cannot be deleted: thing "(old|new)-lamp" uses thing type "lamp"; change the type of its things with UpdateThing first\.$/,
+        message:
+          /cannot be deleted: thing "(old|new)-lamp" uses thing type "lamp"; change the type of its things with UpdateThing first\.$/,
       }),
     );
     for (const thingName of ['old-lamp', 'new-lamp']) await env.client.send(new UpdateThingCommand({ thingName, removeThingType: true }));

@@ -10,12 +10,20 @@ import { assertUnchanged, expectAwsError, type RoutesEnv } from './helpers.js';
 
 /** A client of `env` whose requests carry a signature made with the wrong secret. */
 export function wrongSecretClient(env: RoutesEnv): IoTClient {
-  return iotClient(env.baseUrl, { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'not-the-secret-000000000000000000000000' }, { ca: env.ca.rootCertificatePem });
+  return iotClient(
+    env.baseUrl,
+    { accessKeyId: ADMIN.accessKeyId, secretAccessKey: 'not-the-secret-000000000000000000000000' },
+    { ca: env.ca.rootCertificatePem },
+  );
 }
 
 /** A client of `env` with an access key the server does not know. */
 export function unknownKeyClient(env: RoutesEnv): IoTClient {
-  return iotClient(env.baseUrl, { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: ADMIN.secretAccessKey }, { ca: env.ca.rootCertificatePem });
+  return iotClient(
+    env.baseUrl,
+    { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: ADMIN.secretAccessKey },
+    { ca: env.ca.rootCertificatePem },
+  );
 }
 
 /**
@@ -58,9 +66,4 @@ export async function replaySigned(env: RoutesEnv, req: RequestToSign, times = 2
 export function assertRawError(res: RawResponse, status: number, errorType: string): void {
   assert.equal(res.status, status, res.body);
   assert.equal(res.headers['x-amzn-errortype'], errorType, res.body);
-}
-
-/** A JSON body just over the control plane's 1 MiB limit, with `member` holding the padding. */
-export function oversizedBody(member: string): string {
-  return JSON.stringify({ [member]: 'x'.repeat(1024 * 1024 + 16) });
 }

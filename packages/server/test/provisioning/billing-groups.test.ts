@@ -10,7 +10,18 @@ import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { PG_URL, requirePostgres } from '../support/postgres.js';
-import { accepted, call, createKeys, rejectedWith, ROLE_ARN, snapshot, startLab, type DeviceCredentials, type Lab, type Reply } from './helpers.js';
+import {
+  accepted,
+  call,
+  createKeys,
+  rejectedWith,
+  ROLE_ARN,
+  snapshot,
+  startLab,
+  type DeviceCredentials,
+  type Lab,
+  type Reply,
+} from './helpers.js';
 
 /** A fleet template whose thing has the given extra properties and overrides. */
 function templateWith(props: Record<string, unknown>, overrides?: Record<string, string>): string {
@@ -62,7 +73,13 @@ function billingGroupCases(name: string, startTheLab: () => Promise<Lab>, cleanu
 
     async function register(templateName: string, serial: string): Promise<{ reply: Reply; certificateId: string }> {
       const keys = await createKeys(wide);
-      const reply = await call(wide, 'RegisterThing', 'json', { certificateOwnershipToken: keys.token, parameters: { SerialNumber: serial } }, templateName);
+      const reply = await call(
+        wide,
+        'RegisterThing',
+        'json',
+        { certificateOwnershipToken: keys.token, parameters: { SerialNumber: serial } },
+        templateName,
+      );
       return { reply, certificateId: keys.certificateId };
     }
 
@@ -77,7 +94,12 @@ function billingGroupCases(name: string, startTheLab: () => Promise<Lab>, cleanu
         { certificateOwnershipToken: keys.token, parameters: { SerialNumber: 'unbilled' } },
         'billed',
       );
-      rejectedWith(reply, 400, 'InvalidPayload', /^billing group fleet-bill named by template billed does not exist; create it with CreateBillingGroup$/);
+      rejectedWith(
+        reply,
+        400,
+        'InvalidPayload',
+        /^billing group fleet-bill named by template billed does not exist; create it with CreateBillingGroup$/,
+      );
       assert.deepEqual(await snapshot(lab), afterKeys, 'the refused RegisterThing changed the registry');
       assert.notDeepEqual(afterKeys, before);
       assert.equal(await lab.registry.things.get('unbilled'), null);

@@ -33,11 +33,18 @@ export function roleAliasCases(open: OpenFn): void {
         await rejectsWith(r.roleAliases.create({ alias: 'bad', roleArn: '' }), 'InvalidRequest');
         assert.equal(await r.roleAliases.get('bad'), null);
         for (const seconds of [900, 43_200]) {
-          assert.equal((await r.roleAliases.create({ alias: `d${seconds}`, roleArn: ROLE, credentialDurationSeconds: seconds })).credentialDurationSeconds, seconds);
+          assert.equal(
+            (await r.roleAliases.create({ alias: `d${seconds}`, roleArn: ROLE, credentialDurationSeconds: seconds }))
+              .credentialDurationSeconds,
+            seconds,
+          );
         }
         clock.tick(5000);
         const u = await r.roleAliases.update('cam=ra,1@x', { credentialDurationSeconds: 7200 });
-        assert.deepEqual([u.roleArn, u.credentialDurationSeconds, u.modifiedAt, u.createdAt], [ROLE, 7200, a.createdAt + 5000, a.createdAt]);
+        assert.deepEqual(
+          [u.roleArn, u.credentialDurationSeconds, u.modifiedAt, u.createdAt],
+          [ROLE, 7200, a.createdAt + 5000, a.createdAt],
+        );
         const v = await r.roleAliases.update('cam=ra,1@x', { roleArn: `${ROLE}-2` });
         assert.deepEqual([v.roleArn, v.credentialDurationSeconds], [`${ROLE}-2`, 7200]);
         await rejectsWith(r.roleAliases.update('cam=ra,1@x', { credentialDurationSeconds: 100 }), 'InvalidRequest');

@@ -150,29 +150,29 @@ export function thingCases(open: OpenFn): void {
     return withRegistry(
       open,
       async (r) => {
-      const tt = await r.things.createType({ name: 'type-a', description: 'A' });
-      assert.equal(tt.arn, 'arn:aws:iot:us-east-1:000000000000:thingtype/type-a');
-      assert.deepEqual(await r.things.getType('type-a'), tt);
-      await rejectsWith(r.things.createType({ name: 'type-a' }), 'ResourceAlreadyExists');
-      for (const n of ['type-b', 'type-c']) await r.things.createType({ name: n });
-      const all = await collect(async (t) => {
-        const p = await r.things.listTypes({ maxResults: 2, nextToken: t });
-        return { items: p.items, next: p.nextToken };
-      });
-      assert.deepEqual(
-        all.items.map((x) => x.name),
-        ['type-a', 'type-b', 'type-c'],
-      );
-      await r.things.create({ name: 'uses-a', thingTypeName: 'type-a' });
-      // AWS deletes only a type deprecated 5 minutes ago (Developer Guide, "Delete a thing type").
-      await rejectsWith(r.things.deleteType('type-a'), 'InvalidRequest');
-      await r.things.deprecateType('type-a');
-      clock.tick(5 * 60_000);
-      await rejectsWith(r.things.deleteType('type-a'), 'DeleteConflict');
-      await r.things.update('uses-a', { removeThingType: true });
-      assert.equal(await r.things.deleteType('type-a'), true);
-      assert.equal(await r.things.deleteType('type-a'), false);
-      assert.equal(await r.things.getType('type-a'), null);
+        const tt = await r.things.createType({ name: 'type-a', description: 'A' });
+        assert.equal(tt.arn, 'arn:aws:iot:us-east-1:000000000000:thingtype/type-a');
+        assert.deepEqual(await r.things.getType('type-a'), tt);
+        await rejectsWith(r.things.createType({ name: 'type-a' }), 'ResourceAlreadyExists');
+        for (const n of ['type-b', 'type-c']) await r.things.createType({ name: n });
+        const all = await collect(async (t) => {
+          const p = await r.things.listTypes({ maxResults: 2, nextToken: t });
+          return { items: p.items, next: p.nextToken };
+        });
+        assert.deepEqual(
+          all.items.map((x) => x.name),
+          ['type-a', 'type-b', 'type-c'],
+        );
+        await r.things.create({ name: 'uses-a', thingTypeName: 'type-a' });
+        // AWS deletes only a type deprecated 5 minutes ago (Developer Guide, "Delete a thing type").
+        await rejectsWith(r.things.deleteType('type-a'), 'InvalidRequest');
+        await r.things.deprecateType('type-a');
+        clock.tick(5 * 60_000);
+        await rejectsWith(r.things.deleteType('type-a'), 'DeleteConflict');
+        await r.things.update('uses-a', { removeThingType: true });
+        assert.equal(await r.things.deleteType('type-a'), true);
+        assert.equal(await r.things.deleteType('type-a'), false);
+        assert.equal(await r.things.getType('type-a'), null);
       },
       { clock: clock.fn },
     );

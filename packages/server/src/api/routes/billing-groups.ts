@@ -74,7 +74,8 @@ function thingAndGroup(ctx: ServiceContext, body: ThingAndGroupBody): { groupNam
   const thingName = thingByName ?? thingFromArn;
   if (groupName === undefined) throw invalidRequest('billingGroupName or billingGroupArn is required.');
   if (thingName === undefined) throw invalidRequest('thingName or thingArn is required.');
-  if (groupFromArn !== undefined && groupFromArn !== groupName) throw invalidRequest('billingGroupName and billingGroupArn name different billing groups.');
+  if (groupFromArn !== undefined && groupFromArn !== groupName)
+    throw invalidRequest('billingGroupName and billingGroupArn name different billing groups.');
   if (thingFromArn !== undefined && thingFromArn !== thingName) throw invalidRequest('thingName and thingArn name different things.');
   return { groupName, thingName };
 }
@@ -143,10 +144,9 @@ export const billingGroupsRoutes: FastifyPluginAsync<RouteOptions> = async (app,
     {
       schema: {
         params: BILLING_GROUP_PARAMS,
-        body: object(
-          { billingGroupProperties: BILLING_GROUP_PROPERTIES, expectedVersion: integer(1, MAX_VERSION) },
-          ['billingGroupProperties'],
-        ),
+        body: object({ billingGroupProperties: BILLING_GROUP_PROPERTIES, expectedVersion: integer(1, MAX_VERSION) }, [
+          'billingGroupProperties',
+        ]),
       },
     },
     async (request) => {

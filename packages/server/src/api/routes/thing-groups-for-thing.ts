@@ -42,7 +42,8 @@ export const thingGroupsForThingRoutes: FastifyPluginAsync<RouteOptions> = async
       const toAdd = [...new Set(request.body.thingGroupsToAdd ?? [])];
       const toRemove = [...new Set(request.body.thingGroupsToRemove ?? [])];
       const both = toAdd.find((g) => toRemove.includes(g));
-      if (both !== undefined) throw invalidRequest(`The thing group ${quoteValue(both)} is in both thingGroupsToAdd and thingGroupsToRemove.`);
+      if (both !== undefined)
+        throw invalidRequest(`The thing group ${quoteValue(both)} is in both thingGroupsToAdd and thingGroupsToRemove.`);
       await registry.transaction(async (tx) => {
         if ((await tx.things.get(thingName)) === null) throw resourceNotFound(`The thing ${quoteValue(thingName)} does not exist.`);
         for (const group of toRemove) {

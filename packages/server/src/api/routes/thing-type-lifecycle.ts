@@ -28,22 +28,26 @@ export const thingTypeLifecycleRoutes: FastifyPluginAsync<RouteOptions> = async 
   );
 
   // DeleteThingType. AWS models no DeleteConflictException for it: a type still in use is an invalid request.
-  app.delete<{ Params: { thingTypeName: string } }>('/thing-types/:thingTypeName', { schema: { params: THING_TYPE_PARAMS } }, async (request) => {
-    const name = request.params.thingTypeName;
-    let deleted: boolean;
-    try {
-      deleted = await registry.things.deleteType(name);
-    } catch (err) {
-      if (isRegistryError(err, 'DeleteConflict')) {
-        throw new ApiError(
-          'InvalidRequestException',
-          `The thing type ${quoteValue(name)} cannot be deleted: ${err.message}; change the type of its things with UpdateThing first.`,
-          { cause: err },
-        );
+  app.delete<{ Params: { thingTypeName: string } }>(
+    '/thing-types/:thingTypeName',
+    { schema: { params: THING_TYPE_PARAMS } },
+    async (request) => {
+      const name = request.params.thingTypeName;
+      let deleted: boolean;
+      try {
+        deleted = await registry.things.deleteType(name);
+      } catch (err) {
+        if (isRegistryError(err, 'DeleteConflict')) {
+          throw new ApiError(
+            'InvalidRequestException',
+            `The thing type ${quoteValue(name)} cannot be deleted: ${err.message}; change the type of its things with UpdateThing first.`,
+            { cause: err },
+          );
+        }
+        throw err;
       }
-      throw err;
-    }
-    if (!deleted) throw resourceNotFound(`The thing type ${quoteValue(name)} does not exist.`);
-    return {};
-  });
+      if (!deleted) throw resourceNotFound(`The thing type ${quoteValue(name)} does not exist.`);
+      return {};
+    },
+  );
 };

@@ -377,7 +377,9 @@ export class KyselyThingStore implements ThingStore {
       if (!row) return false;
       const deprecatedAt = row.deprecated === 1 && row.deprecated_at !== null ? num(row.deprecated_at) : null;
       if (deprecatedAt === null) {
-        throw invalid(`thing type ${JSON.stringify(name)} is not deprecated; deprecate it with DeprecateThingType, wait 5 minutes, then delete it`);
+        throw invalid(
+          `thing type ${JSON.stringify(name)} is not deprecated; deprecate it with DeprecateThingType, wait 5 minutes, then delete it`,
+        );
       }
       const wait = deprecatedAt + THING_TYPE_DELETE_DELAY_MS - ctx.now();
       if (wait > 0) {
