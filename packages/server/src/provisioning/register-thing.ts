@@ -173,7 +173,7 @@ export async function existingThing(tx: Registry, thingName: string): Promise<Ex
   };
 }
 
-/** Thing types and groups the plan names must exist: AWS does not create them. */
+/** Thing types, thing groups and the billing group the plan names must exist: AWS does not create them. */
 async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateName: string): Promise<void> {
   if (plan.thingTypeName !== null && (await tx.things.getType(plan.thingTypeName)) === null) {
     throw rejection(
@@ -188,6 +188,12 @@ async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateN
         `thing group ${group} named by template ${templateName} does not exist; create it with CreateThingGroup`,
       );
     }
+  }
+  if (plan.billingGroup !== null && (await tx.billingGroups.get(plan.billingGroup)) === null) {
+    throw rejection(
+      'InvalidPayload',
+      `billing group ${plan.billingGroup} named by template ${templateName} does not exist; create it with CreateBillingGroup`,
+    );
   }
 }
 

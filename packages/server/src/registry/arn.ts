@@ -11,7 +11,8 @@ export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_ACCOUNT_ID = '000000000000';
 
 /** Resource types appearing in IoT ARNs, as AWS spells them. */
-export type ArnResourceType = 'cert' | 'cacert' | 'thing' | 'thingtype' | 'thinggroup' | 'policy' | 'provisioningtemplate';
+export type ArnResourceType =
+  'cert' | 'cacert' | 'thing' | 'thingtype' | 'thinggroup' | 'billinggroup' | 'policy' | 'provisioningtemplate' | 'rolealias';
 
 /** The parts of an IoT ARN. */
 export interface ParsedArn {
@@ -75,6 +76,16 @@ export class ArnBuilder {
   /** Thing group ARN. */
   thingGroup(name: string): string {
     return this.of('thinggroup', name);
+  }
+
+  /** Billing group ARN. */
+  billingGroup(name: string): string {
+    return this.of('billinggroup', name);
+  }
+
+  /** Role alias ARN. */
+  roleAlias(alias: string): string {
+    return this.of('rolealias', alias);
   }
 
   /** Policy ARN. */

@@ -73,6 +73,10 @@ export interface ThingTypesTable {
   arn: string;
   description: string | null;
   created_at: Int8;
+  /** 0005: DeprecateThingType (0/1; defaults to 0). */
+  deprecated: ColumnType<BoolInt, BoolInt | undefined, BoolInt>;
+  /** 0005: when it was deprecated; null when not deprecated. */
+  deprecated_at: ColumnType<string | number | null, number | null | undefined, number | null>;
 }
 
 /** `things`. `attributes` (JSON) is authoritative; `thing_attributes` is its search index. */
@@ -254,6 +258,29 @@ export interface CertificateTemplatesTable {
   created_at: Int8;
 }
 
+/** `billing_groups` (migration 0005). Members: `things.billing_group_name`. */
+export interface BillingGroupsTable {
+  name: string;
+  id: string;
+  arn: string;
+  description: string | null;
+  version: number;
+  created_at: Int8;
+  modified_at: Int8;
+}
+
+/** `role_aliases` (migration 0005). */
+export interface RoleAliasesTable {
+  alias: string;
+  arn: string;
+  role_arn: string;
+  credential_duration_seconds: number;
+  /** Account id of the owner. */
+  owner: string;
+  created_at: Int8;
+  modified_at: Int8;
+}
+
 /** The whole database. */
 export interface Database {
   settings: SettingsTable;
@@ -276,4 +303,6 @@ export interface Database {
   certificate_rotations: CertificateRotationsTable;
   rotation_policies: RotationPoliciesTable;
   certificate_templates: CertificateTemplatesTable;
+  billing_groups: BillingGroupsTable;
+  role_aliases: RoleAliasesTable;
 }

@@ -30,6 +30,8 @@ export type ResourceType =
   | 'thing'
   | 'thing-type'
   | 'thing-group'
+  | 'billing-group'
+  | 'role-alias'
   | 'policy'
   | 'policy-version'
   | 'provisioning-template'

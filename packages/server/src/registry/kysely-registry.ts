@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { ArnBuilder } from './arn.js';
+import { KyselyBillingGroupStore } from './billing-groups/store.js';
 import { KyselyCaCertificateStore } from './ca-certificates/store.js';
 import { KyselyCertificateStore } from './certificates/store.js';
 import type { RegistryObserver } from './changes.js';
@@ -12,6 +13,8 @@ import type { RegistryDialect, RegistryLimits } from './common-types.js';
 import type { Database } from './db-schema.js';
 import { KyselyEventStore } from './events/store.js';
 import { KyselyPolicyStore } from './policies/store.js';
+import { KyselyPrincipalPolicyStore } from './principal-policies/store.js';
+import { KyselyRoleAliasStore } from './role-aliases/store.js';
 import { KyselyRotationStore } from './rotations/store.js';
 import { Session } from './session.js';
 import { KyselySettingStore } from './settings/store.js';
@@ -47,6 +50,9 @@ export class KyselyRegistry implements Registry {
   readonly thingPrincipals: KyselyThingPrincipalStore;
   readonly thingGroups: KyselyThingGroupStore;
   readonly policies: KyselyPolicyStore;
+  readonly principalPolicies: KyselyPrincipalPolicyStore;
+  readonly billingGroups: KyselyBillingGroupStore;
+  readonly roleAliases: KyselyRoleAliasStore;
   readonly templates: KyselyTemplateStore;
   readonly tokens: KyselyOwnershipTokenStore;
   readonly events: KyselyEventStore;
@@ -76,6 +82,9 @@ export class KyselyRegistry implements Registry {
     this.thingPrincipals = new KyselyThingPrincipalStore(session);
     this.thingGroups = new KyselyThingGroupStore(session);
     this.policies = new KyselyPolicyStore(session);
+    this.principalPolicies = new KyselyPrincipalPolicyStore(session);
+    this.billingGroups = new KyselyBillingGroupStore(session);
+    this.roleAliases = new KyselyRoleAliasStore(session);
     this.templates = new KyselyTemplateStore(session);
     this.tokens = new KyselyOwnershipTokenStore(session);
     this.events = new KyselyEventStore(session);

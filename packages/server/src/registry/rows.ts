@@ -109,7 +109,14 @@ export function toThing(r: Selectable<ThingsTable>): ThingRow {
 
 /** Stored thing type → {@link ThingTypeRow}. */
 export function toThingType(r: Selectable<ThingTypesTable>): ThingTypeRow {
-  return { name: r.name, arn: r.arn, description: r.description, createdAt: num(r.created_at) };
+  return {
+    name: r.name,
+    arn: r.arn,
+    description: r.description,
+    createdAt: num(r.created_at),
+    deprecated: r.deprecated === 1,
+    deprecationDate: optNum(r.deprecated_at),
+  };
 }
 
 /** Stored thing group → {@link ThingGroupRow}. */

@@ -6,12 +6,15 @@
  *
  * Getters return `null` for a missing resource; mutators throw {@link RegistryError} (see errors.ts).
  */
+import type { BillingGroupStore } from './billing-groups/types.js';
 import type { CaCertificateStore } from './ca-certificates/types.js';
 import type { CertificateStore } from './certificates/types.js';
 import type { RegistryObserver } from './changes.js';
 import type { RegistryDialect } from './common-types.js';
 import type { EventStore } from './events/types.js';
 import type { PolicyStore } from './policies/types.js';
+import type { PrincipalPolicyStore } from './principal-policies/types.js';
+import type { RoleAliasStore } from './role-aliases/types.js';
 import type { RotationStore } from './rotations/types.js';
 import type { SettingStore } from './settings/types.js';
 import type { TemplateStore } from './templates/types.js';
@@ -32,6 +35,9 @@ export * from './tokens/types.js';
 export * from './events/types.js';
 export * from './settings/types.js';
 export * from './rotations/types.js';
+export * from './billing-groups/types.js';
+export * from './role-aliases/types.js';
+export * from './principal-policies/types.js';
 export type {
   CertificateChange,
   CertificateChangeOperation,
@@ -67,6 +73,12 @@ export interface Registry {
   readonly thingGroups: ThingGroupStore;
   /** Policies, their versions and attachments. */
   readonly policies: PolicyStore;
+  /** The deprecated principal-policy listings over the policy attachments. */
+  readonly principalPolicies: PrincipalPolicyStore;
+  /** Billing groups and their things. */
+  readonly billingGroups: BillingGroupStore;
+  /** Role aliases (stored and served; no credentials provider). */
+  readonly roleAliases: RoleAliasStore;
   /** Provisioning templates and their versions. */
   readonly templates: TemplateStore;
   /** Certificate ownership tokens. */

@@ -49,12 +49,18 @@ export interface RoutesEnv {
 export interface RoutesEnvOptions {
   /** Also serve the web console with these sessions (cookie auth on every route). */
   consoleSessions?: ConsoleSessions;
+  /** The registry's clock (epoch ms); default the real time. */
+  registryClock?: () => number;
 }
 
 /** Starts a fresh environment (about 50 ms). */
 export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<RoutesEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'fleetprov-routes-'));
-  const registry = await openRegistry(join(dir, 'registry.db'), { region: REGION, accountId: ACCOUNT_ID });
+  const registry = await openRegistry(join(dir, 'registry.db'), {
+    region: REGION,
+    accountId: ACCOUNT_ID,
+    ...(options.registryClock === undefined ? {} : { clock: options.registryClock }),
+  });
   const ca = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
   const keyPool = new KeyPool({ targets: { 'ec-p256': 2 }, workers: 1 });
   const server = await issueServerCertificate(ca, ['127.0.0.1']);
@@ -157,6 +163,13 @@ export async function snapshot(registry: Registry): Promise<unknown> {
     groups.map((g) => drainToken((nextToken) => registry.thingGroups.listThings(g.name, nextToken ? { nextToken } : {}))),
   );
   const thingTypes = await drainToken((nextToken) => registry.things.listTypes(nextToken ? { nextToken } : {}));
+  const billingGroups = await drainToken((nextToken) =>
+    registry.billingGroups.list({ maxResults: 250, ...(nextToken ? { nextToken } : {}) }),
+  );
+  const billingMembers = await Promise.all(
+    billingGroups.map((g) => drainToken((nextToken) => registry.billingGroups.listThings(g.name, nextToken ? { nextToken } : {}))),
+  );
+  const roleAliases = await drainMarker((marker) => registry.roleAliases.list({ pageSize: 250, ...(marker ? { marker } : {}) }));
   return {
     certificates,
     policies,
@@ -169,6 +182,9 @@ export async function snapshot(registry: Registry): Promise<unknown> {
     groups,
     members,
     thingTypes,
+    billingGroups,
+    billingMembers,
+    roleAliases,
   };
 }
 

@@ -156,6 +156,34 @@ describe('the SigV4 scope', () => {
     }
   });
 
+  it('the walk covers the operations added for issue 17 (principal policies, billing groups, role aliases, ...)', () => {
+    const walked = new Set(routes.map((r) => `${r.method} ${r.url}`));
+    const added = [
+      'PUT /principal-policies/:policyName', // AttachPrincipalPolicy
+      'DELETE /principal-policies/:policyName', // DetachPrincipalPolicy
+      'GET /principal-policies', // ListPrincipalPolicies
+      'GET /policy-principals', // ListPolicyPrincipals
+      'GET /certificates-by-ca/:caCertificateId', // ListCertificatesByCA
+      'DELETE /thing-types/:thingTypeName', // DeleteThingType
+      'POST /thing-types/:thingTypeName/deprecate', // DeprecateThingType
+      'PUT /thing-groups/updateThingGroupsForThing', // UpdateThingGroupsForThing
+      'POST /billing-groups/:billingGroupName', // CreateBillingGroup
+      'GET /billing-groups/:billingGroupName', // DescribeBillingGroup
+      'GET /billing-groups', // ListBillingGroups
+      'PATCH /billing-groups/:billingGroupName', // UpdateBillingGroup
+      'DELETE /billing-groups/:billingGroupName', // DeleteBillingGroup
+      'PUT /billing-groups/addThingToBillingGroup', // AddThingToBillingGroup
+      'PUT /billing-groups/removeThingFromBillingGroup', // RemoveThingFromBillingGroup
+      'GET /billing-groups/:billingGroupName/things', // ListThingsInBillingGroup
+      'POST /role-aliases/:roleAlias', // CreateRoleAlias
+      'GET /role-aliases/:roleAlias', // DescribeRoleAlias
+      'GET /role-aliases', // ListRoleAliases
+      'PUT /role-aliases/:roleAlias', // UpdateRoleAlias
+      'DELETE /role-aliases/:roleAlias', // DeleteRoleAlias
+    ];
+    for (const route of added) assert.ok(walked.has(route), `${route} is registered and walked for its signature check`);
+  });
+
   it('serves the probes unsigned', async () => {
     const health = await rawRequest(baseUrl, { method: 'GET', path: '/healthz' });
     assert.deepEqual([health.status, health.json()], [200, { status: 'ok' }]);

@@ -3,12 +3,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { certId, certInput, collect, rejectsWith, withRegistry, type OpenFn } from './helpers.js';
+import { certId, certInput, collect, FakeClock, rejectsWith, withRegistry, type OpenFn } from './helpers.js';
 
 export function thingCases(open: OpenFn): void {
   test('thing: create, read, idempotent re-create, conflicts', () =>
     withRegistry(open, async (r) => {
       await r.things.createType({ name: 'sensor', description: 'a sensor' });
+      // A thing's billing group must exist (AWS CreateThing: ResourceNotFoundException otherwise).
+      await rejectsWith(r.things.create({ name: 'born_1', billingGroupName: 'bg' }), 'ResourceNotFound');
+      await r.billingGroups.create({ name: 'bg' });
       const t = await r.things.create({
         name: 'born_1',
         thingTypeName: 'sensor',
@@ -51,6 +54,8 @@ export function thingCases(open: OpenFn): void {
       const err = await rejectsWith(r.things.update('u', { attributes: { y: '1' }, expectedVersion: 2 }), 'VersionConflict');
       assert.equal(err.resourceId, 'u');
       assert.deepEqual((await r.things.get('u'))?.attributes, { z: '26' }, 'a conflicting update changes nothing');
+      await rejectsWith(r.things.update('u', { billingGroupName: 'b1' }), 'ResourceNotFound');
+      await r.billingGroups.create({ name: 'b1' });
       const untyped = await r.things.update('u', { removeThingType: true, billingGroupName: 'b1' });
       assert.equal(untyped.thingTypeName, null);
       assert.equal(untyped.billingGroupName, 'b1');
@@ -140,28 +145,38 @@ export function thingCases(open: OpenFn): void {
       assert.equal((await r.things.create({ name: 'gone' })).version, 1);
     }));
 
-  test('thing type: create, list, delete guarded by use', () =>
-    withRegistry(open, async (r) => {
-      const tt = await r.things.createType({ name: 'type-a', description: 'A' });
-      assert.equal(tt.arn, 'arn:aws:iot:us-east-1:000000000000:thingtype/type-a');
-      assert.deepEqual(await r.things.getType('type-a'), tt);
-      await rejectsWith(r.things.createType({ name: 'type-a' }), 'ResourceAlreadyExists');
-      for (const n of ['type-b', 'type-c']) await r.things.createType({ name: n });
-      const all = await collect(async (t) => {
-        const p = await r.things.listTypes({ maxResults: 2, nextToken: t });
-        return { items: p.items, next: p.nextToken };
-      });
-      assert.deepEqual(
-        all.items.map((x) => x.name),
-        ['type-a', 'type-b', 'type-c'],
-      );
-      await r.things.create({ name: 'uses-a', thingTypeName: 'type-a' });
-      await rejectsWith(r.things.deleteType('type-a'), 'DeleteConflict');
-      await r.things.update('uses-a', { removeThingType: true });
-      assert.equal(await r.things.deleteType('type-a'), true);
-      assert.equal(await r.things.deleteType('type-a'), false);
-      assert.equal(await r.things.getType('type-a'), null);
-    }));
+  test('thing type: create, list, delete guarded by use', () => {
+    const clock = new FakeClock();
+    return withRegistry(
+      open,
+      async (r) => {
+        const tt = await r.things.createType({ name: 'type-a', description: 'A' });
+        assert.equal(tt.arn, 'arn:aws:iot:us-east-1:000000000000:thingtype/type-a');
+        assert.deepEqual(await r.things.getType('type-a'), tt);
+        await rejectsWith(r.things.createType({ name: 'type-a' }), 'ResourceAlreadyExists');
+        for (const n of ['type-b', 'type-c']) await r.things.createType({ name: n });
+        const all = await collect(async (t) => {
+          const p = await r.things.listTypes({ maxResults: 2, nextToken: t });
+          return { items: p.items, next: p.nextToken };
+        });
+        assert.deepEqual(
+          all.items.map((x) => x.name),
+          ['type-a', 'type-b', 'type-c'],
+        );
+        await r.things.create({ name: 'uses-a', thingTypeName: 'type-a' });
+        // AWS deletes only a type deprecated 5 minutes ago (Developer Guide, "Delete a thing type").
+        await rejectsWith(r.things.deleteType('type-a'), 'InvalidRequest');
+        await r.things.deprecateType('type-a');
+        clock.tick(5 * 60_000);
+        await rejectsWith(r.things.deleteType('type-a'), 'DeleteConflict');
+        await r.things.update('uses-a', { removeThingType: true });
+        assert.equal(await r.things.deleteType('type-a'), true);
+        assert.equal(await r.things.deleteType('type-a'), false);
+        assert.equal(await r.things.getType('type-a'), null);
+      },
+      { clock: clock.fn },
+    );
+  });
 
   test('thing group: hierarchy, depth limit, listing, update and delete', () =>
     withRegistry(

@@ -83,7 +83,8 @@ function describeCertificate(c: CertificateRow): object {
   };
 }
 
-function summarizeCertificate(c: CertificateRow): object {
+/** A certificate as ListCertificates and ListCertificatesByCA list it (AWS `Certificate`). */
+export function summarizeCertificate(c: CertificateRow): object {
   return { certificateArn: c.arn, certificateId: c.id, status: c.status, certificateMode: c.mode, creationDate: epochSeconds(c.createdAt) };
 }
 

@@ -85,7 +85,11 @@ function thingTypeDefinition(t: ThingTypeRow): object {
     thingTypeName: t.name,
     thingTypeArn: t.arn,
     thingTypeProperties: compact({ thingTypeDescription: t.description }),
-    thingTypeMetadata: { deprecated: false, creationDate: epochSeconds(t.createdAt) },
+    thingTypeMetadata: compact({
+      deprecated: t.deprecated,
+      deprecationDate: t.deprecationDate === null ? null : epochSeconds(t.deprecationDate),
+      creationDate: epochSeconds(t.createdAt),
+    }),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Insertable, type Selectable } from 'kysely';
-import { codePoints, forUpdate, insertUnique, type Ctx } from '../context.js';
+import { codePoints, forUpdate, insertUnique, num, type Ctx } from '../context.js';
 import { cutPage, decodeCursor, encodeCursor, pageSize } from '../cursor.js';
 import type { ThingsTable } from '../db-schema.js';
 import { alreadyExists, invalid, notFound, RegistryError } from '../errors.js';
@@ -21,7 +21,7 @@ import type {
   TokenPageRequest,
 } from '../types.js';
 import * as v from '../validate.js';
-import type { ThingStore } from './types.js';
+import { THING_TYPE_DELETE_DELAY_MS, type ThingStore } from './types.js';
 
 /** The stored thing row, optionally locked; undefined when absent. */
 export async function selectThing(ctx: Ctx, name: string, lock: boolean): Promise<Selectable<ThingsTable> | undefined> {
@@ -36,9 +36,29 @@ export async function requireThing(ctx: Ctx, name: string, lock: boolean): Promi
   return row;
 }
 
-async function requireThingType(ctx: Ctx, name: string): Promise<void> {
-  const t = await ctx.db.selectFrom('thing_types').select('name').where('name', '=', name).executeTakeFirst();
+/**
+ * A thing type a thing is being associated with: ResourceNotFound when absent, InvalidRequest when
+ * deprecated (AWS: "You can not associate new things with deprecated thing type").
+ */
+async function requireAssociableThingType(ctx: Ctx, name: string): Promise<void> {
+  const t = await ctx.db.selectFrom('thing_types').select(['name', 'deprecated']).where('name', '=', name).executeTakeFirst();
   if (!t) throw notFound('thing-type', name, ctx.arns.thingType(name));
+  if (t.deprecated === 1) {
+    throw invalid(
+      `thing type ${JSON.stringify(name)} is deprecated: no new thing may be associated with it; undo the deprecation with DeprecateThingType undoDeprecate, or use another type`,
+    );
+  }
+}
+
+/**
+ * A billing group a thing is being put in: ResourceNotFound when absent. On PostgreSQL the row is
+ * share-locked until the transaction ends, so a concurrent DeleteBillingGroup cannot leave the thing
+ * in a deleted group (SQLite serialises writers anyway).
+ */
+export async function requireBillingGroupExists(ctx: Ctx, name: string): Promise<void> {
+  const qb = ctx.db.selectFrom('billing_groups').select('name').where('name', '=', name);
+  const g = await (ctx.dialect === 'postgres' ? qb.forShare() : qb).executeTakeFirst();
+  if (!g) throw notFound('billing-group', name, ctx.arns.billingGroup(name));
 }
 
 async function writeAttributeIndex(ctx: Ctx, thingName: string, attrs: Attributes, replace: boolean): Promise<void> {
@@ -88,7 +108,8 @@ export class KyselyThingStore implements ThingStore {
         if (same) return toThing(existing);
         throw alreadyExists('thing', name, existing.arn);
       }
-      if (thingTypeName !== null) await requireThingType(ctx, thingTypeName);
+      if (thingTypeName !== null) await requireAssociableThingType(ctx, thingTypeName);
+      if (billing !== null) await requireBillingGroupExists(ctx, billing);
       const now = ctx.now();
       const row: Insertable<ThingsTable> & Selectable<ThingsTable> = {
         name,
@@ -201,11 +222,15 @@ export class KyselyThingStore implements ThingStore {
       if (removeType) thingType = null;
       else if (update.thingTypeName !== undefined) {
         thingType = v.name(update.thingTypeName, 'thingTypeName');
-        await requireThingType(ctx, thingType);
+        // Keeping the type a thing already has is no new association, even when it is deprecated.
+        if (thingType !== row.thing_type_name) await requireAssociableThingType(ctx, thingType);
       }
       let billing = row.billing_group_name;
       if (removeBilling) billing = null;
-      else if (update.billingGroupName !== undefined) billing = v.name(update.billingGroupName, 'billingGroupName');
+      else if (update.billingGroupName !== undefined) {
+        billing = v.name(update.billingGroupName, 'billingGroupName');
+        if (billing !== row.billing_group_name) await requireBillingGroupExists(ctx, billing);
+      }
       let attrs = v.parseAttributes(row.attributes);
       if (newAttrs !== undefined) attrs = mergeAttributes(merge ? attrs : {}, newAttrs);
       const next: Selectable<ThingsTable> = {
@@ -289,6 +314,8 @@ export class KyselyThingStore implements ThingStore {
         arn: ctx.arns.thingType(name),
         description: v.optText(input.description, 'description', 2028),
         created_at: ctx.now(),
+        deprecated: 0,
+        deprecated_at: null,
       };
       const exists = await ctx.db.selectFrom('thing_types').select('name').where('name', '=', name).executeTakeFirst();
       if (exists) throw alreadyExists('thing-type', name, row.arn);
@@ -327,10 +354,39 @@ export class KyselyThingStore implements ThingStore {
     });
   }
 
+  /** ThingStore.deprecateType. */
+  deprecateType(typeName: unknown, opts: { undo?: boolean } = {}): Promise<ThingTypeRow> {
+    return this.#s.write(async (ctx) => {
+      const name = v.name(typeName, 'thingTypeName');
+      const undo = v.bool(opts.undo, 'undoDeprecate', false);
+      const row = await forUpdate(ctx, ctx.db.selectFrom('thing_types').selectAll().where('name', '=', name)).executeTakeFirst();
+      if (!row) throw notFound('thing-type', name, ctx.arns.thingType(name));
+      // Already in the requested state: nothing changes (a repeated deprecation keeps its date).
+      if ((row.deprecated === 1) !== undo) return toThingType(row);
+      const next = { deprecated: undo ? 0 : 1, deprecated_at: undo ? null : ctx.now() };
+      await ctx.db.updateTable('thing_types').set(next).where('name', '=', name).execute();
+      return toThingType({ ...row, ...next });
+    });
+  }
+
   /** ThingStore.deleteType. */
   deleteType(typeName: unknown): Promise<boolean> {
     return this.#s.write(async (ctx) => {
       const name = v.name(typeName, 'thingTypeName');
+      const row = await forUpdate(ctx, ctx.db.selectFrom('thing_types').selectAll().where('name', '=', name)).executeTakeFirst();
+      if (!row) return false;
+      const deprecatedAt = row.deprecated === 1 && row.deprecated_at !== null ? num(row.deprecated_at) : null;
+      if (deprecatedAt === null) {
+        throw invalid(
+          `thing type ${JSON.stringify(name)} is not deprecated; deprecate it with DeprecateThingType, wait 5 minutes, then delete it`,
+        );
+      }
+      const wait = deprecatedAt + THING_TYPE_DELETE_DELAY_MS - ctx.now();
+      if (wait > 0) {
+        throw invalid(
+          `thing type ${JSON.stringify(name)} was deprecated less than 5 minutes ago; it can be deleted in ${Math.ceil(wait / 1000)} seconds`,
+        );
+      }
       const used = await ctx.db.selectFrom('things').select('name').where('thing_type_name', '=', name).limit(1).executeTakeFirst();
       if (used) {
         throw new RegistryError('DeleteConflict', `thing ${JSON.stringify(used.name)} uses thing type ${JSON.stringify(name)}`, {

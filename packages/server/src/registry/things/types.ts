@@ -59,13 +59,24 @@ export interface ThingTypeRow {
   arn: string;
   description: string | null;
   createdAt: number;
+  /** DeprecateThingType: no new thing may be associated with it. */
+  deprecated: boolean;
+  /** When it was deprecated; null while not deprecated. */
+  deprecationDate: number | null;
 }
+
+/**
+ * How long a thing type must have been deprecated before DeleteThingType may delete it: AWS's
+ * "wait for five minutes after you deprecate it" (Developer Guide, "Delete a thing type").
+ */
+export const THING_TYPE_DELETE_DELAY_MS = 5 * 60_000;
 
 /** The things and thing types store of a `Registry` (`registry.things`). */
 export interface ThingStore {
   /**
    * CreateThing. Idempotent when the same configuration exists already; ResourceAlreadyExists when a
-   * thing of that name exists with another configuration. ResourceNotFound for an unknown thing type.
+   * thing of that name exists with another configuration. ResourceNotFound for an unknown thing type
+   * or billing group; InvalidRequest for a deprecated thing type.
    */
   create(input: NewThing): Promise<ThingRow>;
   /** DescribeThing: the thing, or null. */
@@ -74,7 +85,10 @@ export interface ThingStore {
   list(req?: ListThingsRequest): Promise<TokenPage<ThingRow>>;
   /** Number of things. */
   count(): Promise<number>;
-  /** UpdateThing. VersionConflict when `expectedVersion` differs. Bumps version. */
+  /**
+   * UpdateThing. VersionConflict when `expectedVersion` differs. Bumps version. ResourceNotFound for
+   * an unknown thing type or billing group; InvalidRequest for a change to a deprecated thing type.
+   */
   update(name: string, update: ThingUpdate): Promise<ThingRow>;
   /**
    * DeleteThing. Returns false when there was no such thing. DeleteConflict while certificates are
@@ -87,6 +101,14 @@ export interface ThingStore {
   getType(name: string): Promise<ThingTypeRow | null>;
   /** ListThingTypes, by name. */
   listTypes(req?: TokenPageRequest): Promise<TokenPage<ThingTypeRow>>;
-  /** DeleteThingType. DeleteConflict while things use it; false when absent. */
+  /**
+   * DeprecateThingType: marks the type deprecated (now) or, with `undo`, not deprecated. Deprecating
+   * a deprecated type keeps its deprecation date. ResourceNotFound for an unknown type.
+   */
+  deprecateType(name: string, opts?: { undo?: boolean }): Promise<ThingTypeRow>;
+  /**
+   * DeleteThingType. False when absent. InvalidRequest unless deprecated for at least
+   * {@link THING_TYPE_DELETE_DELAY_MS}; DeleteConflict while things use it.
+   */
   deleteType(name: string): Promise<boolean>;
 }
