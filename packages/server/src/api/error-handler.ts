@@ -19,6 +19,7 @@ import { RegistryError, type RegistryErrorCode } from '../registry/index.js';
 import { RotationError } from '../rotation/index.js';
 import { TemplateError } from '../templates/index.js';
 import { ApiError, type ApiErrorExtraValue, type ApiErrorType } from './errors.js';
+import { awsDeleteRefusal } from './routes/aws-messages.js';
 
 /** AWS exception name of every registry error code. */
 export const REGISTRY_ERROR_TYPES: Readonly<Record<RegistryErrorCode, ApiErrorType>> = Object.freeze({
@@ -42,6 +43,8 @@ function sentence(message: string): string {
 
 /** The {@link ApiError} for a registry error (with `resourceId`/`resourceArn` when it already exists). */
 export function registryErrorToApi(err: RegistryError): ApiError {
+  const refused = awsDeleteRefusal(err);
+  if (refused !== null) return refused;
   const errorType = REGISTRY_ERROR_TYPES[err.code];
   const extra: Record<string, ApiErrorExtraValue> = {};
   if (err.code === 'ResourceAlreadyExists') {

@@ -73,6 +73,8 @@ export interface ThingTypesTable {
   arn: string;
   description: string | null;
   created_at: Int8;
+  /** JSON array of attribute names, or null (0005). */
+  searchable_attributes: string | null;
 }
 
 /** `things`. `attributes` (JSON) is authoritative; `thing_attributes` is its search index. */

@@ -40,6 +40,21 @@ export type ResourceType =
   | 'rotation'
   | 'rotation-policy';
 
+/**
+ * Why a delete was refused, for callers that answer each case differently (the control plane
+ * words each as AWS does): principals attached to a thing, child groups of a thing group, things or
+ * policies attached to a certificate, an ACTIVE certificate, targets of a policy, non-default
+ * versions of a policy.
+ */
+export type DeleteRefusal =
+  | 'thing-has-principals'
+  | 'group-has-children'
+  | 'certificate-has-things'
+  | 'certificate-has-policies'
+  | 'certificate-active'
+  | 'policy-attached'
+  | 'policy-has-versions';
+
 /** Why `tokens.consume` refused a token. */
 export type TokenFailure = 'unknown' | 'used' | 'expired' | 'principal-mismatch';
 
@@ -52,6 +67,8 @@ export interface RegistryErrorDetails {
   resourceArn?: string;
   /** For code InvalidToken. */
   tokenFailure?: TokenFailure;
+  /** For codes DeleteConflict and CertificateState of a delete: which rule refused it. */
+  refusal?: DeleteRefusal;
   /** The driver error this one was mapped from. */
   cause?: unknown;
 }
@@ -64,6 +81,7 @@ export class RegistryError extends Error {
   readonly resourceId?: string;
   readonly resourceArn?: string;
   readonly tokenFailure?: TokenFailure;
+  readonly refusal?: DeleteRefusal;
 
   constructor(code: RegistryErrorCode, message: string, details: RegistryErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -73,6 +91,7 @@ export class RegistryError extends Error {
     if (details.resourceId !== undefined) this.resourceId = details.resourceId;
     if (details.resourceArn !== undefined) this.resourceArn = details.resourceArn;
     if (details.tokenFailure !== undefined) this.tokenFailure = details.tokenFailure;
+    if (details.refusal !== undefined) this.refusal = details.refusal;
   }
 }
 

@@ -21,6 +21,7 @@ export {
   type RegistryErrorDetails,
   type ResourceType,
   type TokenFailure,
+  type DeleteRefusal,
 } from './errors.js';
 export { ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, parseIotArn, type ArnResourceType, type ParsedArn } from './arn.js';
 export { openRegistry, dialectOf, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_POOL_SIZE } from './open.js';

@@ -109,7 +109,14 @@ export function toThing(r: Selectable<ThingsTable>): ThingRow {
 
 /** Stored thing type → {@link ThingTypeRow}. */
 export function toThingType(r: Selectable<ThingTypesTable>): ThingTypeRow {
-  return { name: r.name, arn: r.arn, description: r.description, createdAt: num(r.created_at) };
+  const searchable = r.searchable_attributes === null ? null : (JSON.parse(r.searchable_attributes) as unknown);
+  return {
+    name: r.name,
+    arn: r.arn,
+    description: r.description,
+    searchableAttributes: Array.isArray(searchable) ? searchable.filter((a): a is string => typeof a === 'string') : null,
+    createdAt: num(r.created_at),
+  };
 }
 
 /** Stored thing group → {@link ThingGroupRow}. */

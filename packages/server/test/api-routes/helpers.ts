@@ -4,6 +4,7 @@
  * route registered, and the real `@aws-sdk/client-iot` as the client.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,9 @@ import { openRegistry, type Registry } from '../../src/registry/index.js';
 import type { ServiceContext } from '../../src/service-context.js';
 import { consoleRoutes, createSessionAuth, type ConsoleSessions } from '../../src/console/index.js';
 import { ADMIN, iotClient } from '../api/helpers.js';
+import { PG_URL } from '../support/postgres.js';
+import pg from 'pg';
+import type { SigV4PluginOptions } from '../../src/api/sigv4-plugin.js';
 
 /** Region and account of the test server (ARNs use them). */
 export const REGION = 'eu-central-1';
@@ -49,12 +53,29 @@ export interface RoutesEnv {
 export interface RoutesEnvOptions {
   /** Also serve the web console with these sessions (cookie auth on every route). */
   consoleSessions?: ConsoleSessions;
+  /**
+   * The registry's database: `sqlite` (default, a file in a temp dir) or `postgres` (a fresh schema
+   * on {@link PG_URL}, dropped by `close()`), or a PostgreSQL URL to open (with `pgSchema`).
+   */
+  db?: 'sqlite' | 'postgres' | { url: string; schema: string };
+  /** Options passed to the SigV4 plugin (clock, window). */
+  sigv4?: Pick<SigV4PluginOptions, 'now' | 'maxClockSkewMs'>;
 }
+
+/** The dialect of a registry test: a registry factory per dialect, for suites run on both. */
+export type RoutesDialect = 'sqlite' | 'postgres';
 
 /** Starts a fresh environment (about 50 ms). */
 export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<RoutesEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'fleetprov-routes-'));
-  const registry = await openRegistry(join(dir, 'registry.db'), { region: REGION, accountId: ACCOUNT_ID });
+  const db = options.db ?? 'sqlite';
+  const pgSchema = db === 'postgres' ? `fp_routes_${process.pid}_${randomBytes(4).toString('hex')}` : null;
+  const registry =
+    db === 'sqlite'
+      ? await openRegistry(join(dir, 'registry.db'), { region: REGION, accountId: ACCOUNT_ID })
+      : db === 'postgres'
+        ? await openRegistry(PG_URL, { region: REGION, accountId: ACCOUNT_ID, schema: pgSchema ?? undefined })
+        : await openRegistry(db.url, { region: REGION, accountId: ACCOUNT_ID, schema: db.schema });
   const ca = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
   const keyPool = new KeyPool({ targets: { 'ec-p256': 2 }, workers: 1 });
   const server = await issueServerCertificate(ca, ['127.0.0.1']);
@@ -84,7 +105,11 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
   });
   const sessions = options.consoleSessions;
   await app.register(async (aws) => {
-    await aws.register(sigv4Plugin, { credentials, ...(sessions === undefined ? {} : { sessionAuth: createSessionAuth(sessions) }) });
+    await aws.register(sigv4Plugin, {
+      credentials,
+      ...options.sigv4,
+      ...(sessions === undefined ? {} : { sessionAuth: createSessionAuth(sessions) }),
+    });
     await aws.register(controlPlaneRoutes, { context: ctx });
     if (sessions !== undefined) await aws.register(consoleExtensionRoutes, { context: ctx, sessions });
   });
@@ -107,8 +132,20 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
       await keyPool.close();
       await registry.close();
       await rm(dir, { recursive: true, force: true });
+      if (pgSchema !== null) await dropPgSchema(pgSchema);
     },
   };
+}
+
+/** Drops a PostgreSQL schema a test created. */
+export async function dropPgSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
 }
 
 /**

@@ -223,7 +223,7 @@ export class KyselyCertificateStore implements CertificateStore {
         throw new RegistryError(
           'CertificateState',
           'the certificate is ACTIVE; deactivate it before deleting it',
-          certDetails(ctx, row.id),
+          { ...certDetails(ctx, row.id), refusal: 'certificate-active' },
         );
       }
       if (row.status === 'PENDING_TRANSFER') {
@@ -239,7 +239,7 @@ export class KyselyCertificateStore implements CertificateStore {
         throw new RegistryError(
           'DeleteConflict',
           `the certificate is attached to thing ${JSON.stringify(thing.thing_name)}; detach it first`,
-          certDetails(ctx, row.id),
+          { ...certDetails(ctx, row.id), refusal: 'certificate-has-things' },
         );
       }
       if (!force) {
@@ -253,7 +253,7 @@ export class KyselyCertificateStore implements CertificateStore {
           throw new RegistryError(
             'DeleteConflict',
             `policy ${JSON.stringify(policy.policy_name)} is attached to the certificate; detach it or force the deletion`,
-            certDetails(ctx, row.id),
+            { ...certDetails(ctx, row.id), refusal: 'certificate-has-policies' },
           );
         }
       }
