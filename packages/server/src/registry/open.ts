@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, Migrator } from 'kysely';
 import pg from 'pg';
-import { ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, isValidAccountId, isValidRegion } from './arn.js';
+import { ACCOUNT_ID_RULE, ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, isValidAccountId, isValidRegion, REGION_RULE } from './arn.js';
 import { DEFAULT_LIMITS } from './context.js';
 import type { Database as Schema } from './db-schema.js';
 import { invalid } from './errors.js';
@@ -94,8 +94,8 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
   if (typeof urlOrPath !== 'string' || urlOrPath.length === 0) throw invalid('registry location must be a non-empty string');
   const region = opts.region ?? DEFAULT_REGION;
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
-  if (!isValidRegion(region)) throw invalid(`invalid region ${JSON.stringify(region)}`);
-  if (!isValidAccountId(accountId)) throw invalid(`invalid accountId ${JSON.stringify(accountId)}: 12 digits expected`);
+  if (!isValidRegion(region)) throw invalid(`invalid region ${JSON.stringify(region)}: ${REGION_RULE} expected`);
+  if (!isValidAccountId(accountId)) throw invalid(`invalid accountId ${JSON.stringify(accountId)}: ${ACCOUNT_ID_RULE} expected`);
   const limits = limitsFrom(opts);
   const clock = opts.clock ?? Date.now;
   const dialect = dialectOf(urlOrPath);
