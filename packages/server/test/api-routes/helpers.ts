@@ -15,7 +15,8 @@ import pino from 'pino';
 import { buildApiApp, type ApiApp } from '../../src/api/app.js';
 import { staticCredentialStore } from '../../src/api/credentials.js';
 import { controlPlaneRoutes } from '../../src/api/routes/index.js';
-import { consoleExtensionRoutes } from '../../src/api/extensions/index.js';
+import { consoleExtensionRoutes, fleetprovExtensions } from '../../src/api/extensions/index.js';
+import { RotationService } from '../../src/rotation/index.js';
 import { sigv4Plugin } from '../../src/api/sigv4-plugin.js';
 import { createCertificateAuthority, issueServerCertificate, KeyPool, type CertificateAuthority } from '../../src/pki/index.js';
 import { openRegistry, type Registry } from '../../src/registry/index.js';
@@ -24,6 +25,7 @@ import { consoleRoutes, createSessionAuth, type ConsoleSessions } from '../../sr
 import { ADMIN, iotClient } from '../api/helpers.js';
 import { PG_URL } from '../support/postgres.js';
 import pg from 'pg';
+import type { RouteOptions } from 'fastify';
 import type { SigV4PluginOptions } from '../../src/api/sigv4-plugin.js';
 
 /** Region and account of the test server (ARNs use them). */
@@ -46,6 +48,8 @@ export interface RoutesEnv {
   /** Every call of `ctx.disconnectCertificate`, in order. */
   disconnects: DisconnectCall[];
   baseUrl: string;
+  /** Every route registered on the app (method, url, schema), as Fastify's onRoute hook saw it. */
+  routes: RouteOptions[];
   close(): Promise<void>;
 }
 
@@ -58,6 +62,8 @@ export interface RoutesEnvOptions {
    * on {@link PG_URL}, dropped by `close()`), or a PostgreSQL URL to open (with `pgSchema`).
    */
   db?: 'sqlite' | 'postgres' | { url: string; schema: string };
+  /** Also register every `/fleetprov/*` extension (event log, rotation with an idle RotationService). */
+  extensions?: boolean;
   /** Options passed to the SigV4 plugin (clock, window). */
   sigv4?: Pick<SigV4PluginOptions, 'now' | 'maxClockSkewMs'>;
 }
@@ -104,6 +110,10 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
     logger: false,
   });
   const sessions = options.consoleSessions;
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
   await app.register(async (aws) => {
     await aws.register(sigv4Plugin, {
       credentials,
@@ -111,7 +121,10 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
       ...(sessions === undefined ? {} : { sessionAuth: createSessionAuth(sessions) }),
     });
     await aws.register(controlPlaneRoutes, { context: ctx });
-    if (sessions !== undefined) await aws.register(consoleExtensionRoutes, { context: ctx, sessions });
+    if (options.extensions === true) {
+      const rotation = new RotationService(ctx);
+      await aws.register(fleetprovExtensions, { context: ctx, rotation, ...(sessions === undefined ? {} : { sessions }) });
+    } else if (sessions !== undefined) await aws.register(consoleExtensionRoutes, { context: ctx, sessions });
   });
   if (sessions !== undefined) await app.register(consoleRoutes, { sessions, credentials });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -126,6 +139,7 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
     ctx,
     disconnects,
     baseUrl,
+    routes,
     async close() {
       client.destroy();
       await app.close();
