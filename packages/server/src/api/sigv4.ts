@@ -510,16 +510,17 @@ function parseSignedHeaders(list: string): string[] {
 
 function checkTime(params: SignatureParams, signedAtMs: number, now: number, maxSkew: number): void {
   const amzDate = params.amzDate ?? '';
-  const skewMinutes = Math.round(maxSkew / 60000);
+  // AWS words its window in minutes ("- 5 min."); a window that is not whole minutes is said in seconds.
+  const window = maxSkew % 60_000 === 0 ? `${maxSkew / 60_000} min.` : `${Math.round(maxSkew / 1000)} sec.`;
   if (signedAtMs - now > maxSkew) {
     throw invalidSignature(
-      `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + maxSkew)} (${formatAmzDate(now)} + ${skewMinutes} min.)`,
+      `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + maxSkew)} (${formatAmzDate(now)} + ${window})`,
     );
   }
   if (params.form === 'header') {
     if (now - signedAtMs > maxSkew) {
       throw invalidSignature(
-        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - maxSkew)} (${formatAmzDate(now)} - ${skewMinutes} min.)`,
+        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - maxSkew)} (${formatAmzDate(now)} - ${window})`,
       );
     }
     return;
