@@ -64,7 +64,7 @@ export interface RoutesEnvOptions {
   db?: 'sqlite' | 'postgres' | { url: string; schema: string };
   /** Also register every `/fleetprov/*` extension (event log, rotation with an idle RotationService). */
   extensions?: boolean;
-  /** Options passed to the SigV4 plugin (clock, window). */
+  /** Options passed to the SigV4 plugin (clock, window); with `now`, the Date header follows that clock too. */
   sigv4?: Pick<SigV4PluginOptions, 'now' | 'maxClockSkewMs'>;
 }
 
@@ -111,6 +111,13 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
   });
   const sessions = options.consoleSessions;
   const routes: RouteOptions[] = [];
+  const serverNow = options.sigv4?.now;
+  if (serverNow !== undefined) {
+    // The server's clock is the test's: its Date header says so too (the SDKs correct their clocks from it).
+    app.addHook('onSend', async (_request, reply) => {
+      void reply.header('date', new Date(serverNow()).toUTCString());
+    });
+  }
   app.addHook('onRoute', (route) => {
     routes.push(route);
   });
