@@ -147,3 +147,60 @@ export function isRetryableTransactionError(err: unknown): boolean {
   const code = driverCode(err);
   return code === '40001' || code === '40P01';
 }
+
+/** Node socket errors of a database server that cannot be reached. */
+const UNREACHABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+]);
+
+/**
+ * PostgreSQL SQLSTATEs of an unavailable server: class 08 (connection exception), 57P01-57P03
+ * (admin shutdown, crash shutdown, cannot connect now: pg_terminate_backend, a restart), 53300
+ * (too many connections) and 53100 (disk full).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300|53100)$/;
+
+/** node-postgres errors without a code that mean the connection is gone or could not be made. */
+const PG_CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error and is not queryable',
+  'Connection ended unexpectedly',
+];
+
+/**
+ * SQLite result codes (better-sqlite3's `code`, extended codes included) of a database that cannot
+ * be used for now: locked past the busy timeout, I/O errors, the file unopenable, the disk full.
+ */
+const UNAVAILABLE_SQLITE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|PROTOCOL)(_[A-Z_]+)?$/;
+
+/**
+ * True when `err` (or an error in its `cause` chain) says the database cannot be reached or used
+ * right now, as opposed to a request it refused: PostgreSQL connection refused, reset, terminated
+ * (pg_terminate_backend, a restart) or timed out; SQLite busy past its timeout, locked, or failing
+ * I/O. The control plane answers these with 503 ServiceUnavailableException, which the AWS SDKs retry.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth++) {
+    if (current instanceof RegistryError) return false; // a refusal on purpose, not an outage
+    const code = driverCode(current);
+    if (code !== undefined && (UNREACHABLE_SOCKET_CODES.has(code) || UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_SQLITE.test(code))) {
+      return true;
+    }
+    const message = (current as { message?: unknown }).message;
+    if (typeof message === 'string' && code === undefined && PG_CONNECTION_MESSAGES.some((m) => message.startsWith(m))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -17,6 +17,7 @@ export {
   isRegistryError,
   isUniqueViolation,
   isForeignKeyViolation,
+  isDatabaseUnavailable,
   type RegistryErrorCode,
   type RegistryErrorDetails,
   type ResourceType,
@@ -36,6 +37,6 @@ export {
   type ParsedArn,
 } from './arn.js';
 export { checkArnScope, ARN_SCOPE_SETTING } from './arn-scope.js';
-export { openRegistry, dialectOf, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_POOL_SIZE } from './open.js';
+export { openRegistry, dialectOf, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE } from './open.js';
 export { KyselyRegistry, MAX_TRANSACTION_ATTEMPTS, type KyselyRegistryConfig } from './kysely-registry.js';
 export { DEFAULT_LIMITS } from './context.js';

@@ -24,6 +24,8 @@ import type { Registry, RegistryDialect, RegistryLimits, RegistryOptions } from 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** Default PostgreSQL pool size. */
 export const DEFAULT_POOL_SIZE = 10;
+/** Default time a new PostgreSQL connection may take to open, ms. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -56,10 +58,17 @@ function openSqlite(path: string, busyTimeoutMs: number): Kysely<Schema> {
   return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(db) }) });
 }
 
-async function openPostgres(url: string, schema: string | undefined, poolSize: number): Promise<{ db: Kysely<Schema>; schema: string }> {
+async function openPostgres(
+  url: string,
+  schema: string | undefined,
+  poolSize: number,
+  connectTimeoutMs: number,
+): Promise<{ db: Kysely<Schema>; schema: string }> {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
+    // Without it, a database that stops answering leaves requests waiting forever for a connection.
+    connectionTimeoutMillis: connectTimeoutMs,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
@@ -107,7 +116,9 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
       throw invalid('schema must match [a-z_][a-z0-9_]{0,62} (lowercase, unquoted)');
     const poolSize = opts.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw invalid('poolSize must be a positive integer');
-    const opened = await openPostgres(urlOrPath, opts.schema, poolSize);
+    const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1) throw invalid('connectTimeoutMs must be a positive integer');
+    const opened = await openPostgres(urlOrPath, opts.schema, poolSize, connectTimeoutMs);
     db = opened.db;
     migrationSchema = opened.schema;
   } else {

@@ -19,7 +19,7 @@ import { consoleExtensionRoutes, fleetprovExtensions } from '../../src/api/exten
 import { RotationService } from '../../src/rotation/index.js';
 import { sigv4Plugin } from '../../src/api/sigv4-plugin.js';
 import { createCertificateAuthority, issueServerCertificate, KeyPool, type CertificateAuthority } from '../../src/pki/index.js';
-import { openRegistry, type Registry } from '../../src/registry/index.js';
+import { openRegistry, type Registry, type RegistryOptions } from '../../src/registry/index.js';
 import type { ServiceContext } from '../../src/service-context.js';
 import { consoleRoutes, createSessionAuth, type ConsoleSessions } from '../../src/console/index.js';
 import { ADMIN, iotClient } from '../api/helpers.js';
@@ -48,6 +48,8 @@ export interface RoutesEnv {
   /** Every call of `ctx.disconnectCertificate`, in order. */
   disconnects: DisconnectCall[];
   baseUrl: string;
+  /** The SQLite file of the registry; null on PostgreSQL. */
+  sqlitePath: string | null;
   /** Every route registered on the app (method, url, schema), as Fastify's onRoute hook saw it. */
   routes: RouteOptions[];
   close(): Promise<void>;
@@ -62,6 +64,8 @@ export interface RoutesEnvOptions {
    * on {@link PG_URL}, dropped by `close()`), or a PostgreSQL URL to open (with `pgSchema`).
    */
   db?: 'sqlite' | 'postgres' | { url: string; schema: string };
+  /** Further registry options (busy timeout, connect timeout, pool size). */
+  registryOptions?: Pick<RegistryOptions, 'busyTimeoutMs' | 'connectTimeoutMs' | 'poolSize'>;
   /** Also register every `/fleetprov/*` extension (event log, rotation with an idle RotationService). */
   extensions?: boolean;
   /** Options passed to the SigV4 plugin (clock, window); with `now`, the Date header follows that clock too. */
@@ -76,12 +80,14 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
   const dir = await mkdtemp(join(tmpdir(), 'fleetprov-routes-'));
   const db = options.db ?? 'sqlite';
   const pgSchema = db === 'postgres' ? `fp_routes_${process.pid}_${randomBytes(4).toString('hex')}` : null;
+  const sqlitePath = db === 'sqlite' ? join(dir, 'registry.db') : null;
+  const base = { region: REGION, accountId: ACCOUNT_ID, ...options.registryOptions };
   const registry =
-    db === 'sqlite'
-      ? await openRegistry(join(dir, 'registry.db'), { region: REGION, accountId: ACCOUNT_ID })
+    sqlitePath !== null
+      ? await openRegistry(sqlitePath, base)
       : db === 'postgres'
-        ? await openRegistry(PG_URL, { region: REGION, accountId: ACCOUNT_ID, schema: pgSchema ?? undefined })
-        : await openRegistry(db.url, { region: REGION, accountId: ACCOUNT_ID, schema: db.schema });
+        ? await openRegistry(PG_URL, { ...base, schema: pgSchema ?? '' })
+        : await openRegistry((db as { url: string }).url, { ...base, schema: (db as { schema: string }).schema });
   const ca = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
   const keyPool = new KeyPool({ targets: { 'ec-p256': 2 }, workers: 1 });
   const server = await issueServerCertificate(ca, ['127.0.0.1']);
@@ -146,6 +152,7 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
     ctx,
     disconnects,
     baseUrl,
+    sqlitePath,
     routes,
     async close() {
       client.destroy();
