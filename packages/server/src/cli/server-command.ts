@@ -12,7 +12,13 @@ const DEFAULT_SIGNATURE_WINDOW_SECONDS = 300;
  * A setting from its flag, else from its environment variable, else undefined; checked with `valid`
  * (the error names where the value came from and the rule).
  */
-function flagOrEnv(flagValue: string | undefined, flag: string, envName: string, valid: (v: string) => boolean, rule: string): string | undefined {
+function flagOrEnv(
+  flagValue: string | undefined,
+  flag: string,
+  envName: string,
+  valid: (v: string) => boolean,
+  rule: string,
+): string | undefined {
   const fromEnv = process.env[envName];
   const value = flagValue ?? (fromEnv === '' ? undefined : fromEnv);
   if (value === undefined) return undefined;
@@ -99,7 +105,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--region <region>', 'AWS region code in every ARN, e.g. eu-central-1; also FLEETPROV_REGION (default us-east-1)')
     .option(
       '--signature-window-seconds <n>',
-      'how far a signed request\'s X-Amz-Date may be from the server clock (AWS: 300); older or later requests are refused',
+      "how far a signed request's X-Amz-Date may be from the server clock (AWS: 300); older or later requests are refused",
       String(DEFAULT_SIGNATURE_WINDOW_SECONDS),
     )
     .addHelpText(

@@ -84,7 +84,9 @@ function suite(dialect: 'sqlite' | 'postgres'): void {
       await env.client.send(new CreateThingGroupCommand({ thingGroupName: 'lg-room', parentGroupName: 'lg-floor' }));
       await env.client.send(new CreateThingGroupCommand({ thingGroupName: 'lg-yard' }));
       const names = async (input: ListThingGroupsCommandInput) =>
-        ((await env.client.send(new ListThingGroupsCommand(input))).thingGroups ?? []).map((g) => g.groupName).filter((n) => n?.startsWith('lg-'));
+        ((await env.client.send(new ListThingGroupsCommand(input))).thingGroups ?? [])
+          .map((g) => g.groupName)
+          .filter((n) => n?.startsWith('lg-'));
       assert.deepEqual(await names({ recursive: false }), ['lg-site', 'lg-yard']);
       assert.deepEqual(await names({ recursive: false, namePrefixFilter: 'lg-' }), ['lg-site', 'lg-yard']);
       assert.deepEqual(await names({ recursive: false, namePrefixFilter: 'lg-r' }), []);
@@ -95,11 +97,17 @@ function suite(dialect: 'sqlite' | 'postgres'): void {
       assert.deepEqual(await names({ parentGroup: 'lg-site', recursive: false }), ['lg-floor']);
       assert.deepEqual(await names({ parentGroup: 'lg-site' }), ['lg-floor', 'lg-room']);
       const page = await env.client.send(new ListThingGroupsCommand({ recursive: false, maxResults: 1, namePrefixFilter: 'lg-' }));
-      assert.deepEqual(page.thingGroups?.map((g) => g.groupName), ['lg-site']);
+      assert.deepEqual(
+        page.thingGroups?.map((g) => g.groupName),
+        ['lg-site'],
+      );
       const rest = await env.client.send(
         new ListThingGroupsCommand({ recursive: false, maxResults: 1, namePrefixFilter: 'lg-', nextToken: page.nextToken }),
       );
-      assert.deepEqual(rest.thingGroups?.map((g) => g.groupName), ['lg-yard']);
+      assert.deepEqual(
+        rest.thingGroups?.map((g) => g.groupName),
+        ['lg-yard'],
+      );
     });
 
     it('RegisterCertificate(WithoutCA) of a certificate already held: 409 ResourceAlreadyExistsException with resourceId and resourceArn (moto)', async () => {
@@ -226,7 +234,9 @@ function suite(dialect: 'sqlite' | 'postgres'): void {
       );
       assert.equal(again.thingGroupId, first.thingGroupId);
       const err = await expectAwsError(
-        env.client.send(new CreateThingGroupCommand({ thingGroupName: 'dup-group', thingGroupProperties: { thingGroupDescription: 'two' } })),
+        env.client.send(
+          new CreateThingGroupCommand({ thingGroupName: 'dup-group', thingGroupProperties: { thingGroupDescription: 'two' } }),
+        ),
         'ResourceAlreadyExistsException',
         { status: 409, message: exactly('Thing Group dup-group already exists in current account with different properties') },
       );
@@ -239,16 +249,28 @@ function suite(dialect: 'sqlite' | 'postgres'): void {
       const ghostCert = arn('cert', 'a'.repeat(64));
       const ghostGroup = arn('thinggroup', 'ghost-group');
       await assertUnchanged(env.registry, async () => {
-        await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'to-attach', target: ghostCert })), 'ResourceNotFoundException', {
-          status: 404,
-          message: exactly('The specified resource does not exist'),
-        });
-        await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'to-attach', target: ghostGroup })), 'ResourceNotFoundException', {
-          message: exactly(`No thing group with ARN ${ghostGroup} exists`),
-        });
-        await expectAwsError(env.client.send(new AttachPolicyCommand({ policyName: 'no-such-policy', target: ghostGroup })), 'ResourceNotFoundException', {
-          message: /no-such-policy/,
-        });
+        await expectAwsError(
+          env.client.send(new AttachPolicyCommand({ policyName: 'to-attach', target: ghostCert })),
+          'ResourceNotFoundException',
+          {
+            status: 404,
+            message: exactly('The specified resource does not exist'),
+          },
+        );
+        await expectAwsError(
+          env.client.send(new AttachPolicyCommand({ policyName: 'to-attach', target: ghostGroup })),
+          'ResourceNotFoundException',
+          {
+            message: exactly(`No thing group with ARN ${ghostGroup} exists`),
+          },
+        );
+        await expectAwsError(
+          env.client.send(new AttachPolicyCommand({ policyName: 'no-such-policy', target: ghostGroup })),
+          'ResourceNotFoundException',
+          {
+            message: /no-such-policy/,
+          },
+        );
       });
     });
   });

@@ -119,7 +119,12 @@ describe('SigV4 replay window', () => {
     });
     assert.equal(res.status, 200, res.body);
     const signed = await signForWire(env.baseUrl, { method: 'GET', path: '/things' }, smithySigner(ADMIN));
-    const refused = await rawRequest(env.baseUrl, { method: 'GET', path: signed.path, headers: signed.headers, ca: env.ca.rootCertificatePem });
+    const refused = await rawRequest(env.baseUrl, {
+      method: 'GET',
+      path: signed.path,
+      headers: signed.headers,
+      ca: env.ca.rootCertificatePem,
+    });
     assert.equal(refused.status, 403);
     clock.offsetMs = 0;
   });

@@ -42,7 +42,10 @@ function pagedRoutes(routes: readonly RouteOptions[]): PagedRoute[] {
   const out: PagedRoute[] = [];
   for (const r of routes) {
     const methods = [r.method].flat().filter((m) => m !== 'HEAD');
-    const schema = r.schema as { querystring?: { properties?: Record<string, unknown> }; headers?: { properties?: Record<string, unknown> } };
+    const schema = r.schema as {
+      querystring?: { properties?: Record<string, unknown> };
+      headers?: { properties?: Record<string, unknown> };
+    };
     const props = schema?.querystring?.properties ?? {};
     const headers = Object.keys(schema?.headers?.properties ?? {});
     for (const method of methods) {
@@ -94,7 +97,18 @@ function routePath(route: PagedRoute, fixtures: Fixtures): string {
 }
 
 const base64url = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
-const LIST_KINDS = ['things', 'thing-types', 'thing-groups', 'group-things', 'thing-groups-of', 'thing-principals', 'templates', 'policies', 'certs-asc', 'rotations'];
+const LIST_KINDS = [
+  'things',
+  'thing-types',
+  'thing-groups',
+  'group-things',
+  'thing-groups-of',
+  'thing-principals',
+  'templates',
+  'policies',
+  'certs-asc',
+  'rotations',
+];
 
 /** A forged token: `wire` is how it travels in the query string (already percent-encoded). */
 interface ForgedToken {
@@ -117,7 +131,10 @@ const forgedTokens: fc.Arbitrary<ForgedToken> = fc.oneof(
     .map((a) => ({ wire: escapeComponent(a.join('')), label: 'control' })),
   // invalid UTF-8 sent raw (lone continuation bytes, overlongs, surrogates, truncated sequences)
   fc
-    .array(fc.constantFrom('%FF', '%FE', '%C0%AF', '%ED%A0%80', '%E2%82', '%80', '%F4%90%80%80', '%00', 'A', '%2'), { minLength: 1, maxLength: 12 })
+    .array(fc.constantFrom('%FF', '%FE', '%C0%AF', '%ED%A0%80', '%E2%82', '%80', '%F4%90%80%80', '%00', 'A', '%2'), {
+      minLength: 1,
+      maxLength: 12,
+    })
     .map((a) => ({ wire: a.join(''), label: 'bad-utf8' })),
   // huge (under the 16 KiB request head, over the 8192-character token limit, or just under it)
   fc
@@ -159,7 +176,11 @@ async function sendForged(env: RoutesEnv, route: PagedRoute, fixtures: Fixtures,
     headers[h] = value;
   }
   const decoded = decodeQueryComponent(token.wire);
-  const signed = await signForWire(env.baseUrl, { method: route.method, path, query: { [route.param]: decoded }, headers }, smithySigner(ADMIN));
+  const signed = await signForWire(
+    env.baseUrl,
+    { method: route.method, path, query: { [route.param]: decoded }, headers },
+    smithySigner(ADMIN),
+  );
   return rawRequest(env.baseUrl, {
     method: route.method,
     path: `${path}?${route.param}=${token.wire}`,
@@ -236,7 +257,11 @@ function suite(dialect: 'sqlite' | 'postgres'): void {
           const res = await sendForged(env, route, fixtures, token);
           // An empty or accepted token is not forged (e.g. base64 of `{"k":"things","v":["a"]}` on /things).
           if (res.status === 200) return;
-          assert.equal(res.status, 400, `${route.method} ${route.url} ${route.param} (${token.label}) ${token.wire.slice(0, 80)}: ${res.body}`);
+          assert.equal(
+            res.status,
+            400,
+            `${route.method} ${route.url} ${route.param} (${token.label}) ${token.wire.slice(0, 80)}: ${res.body}`,
+          );
           assert.equal(res.headers['x-amzn-errortype'], 'InvalidRequestException', res.body);
         }),
         { numRuns: 300 },

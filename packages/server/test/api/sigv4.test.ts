@@ -262,7 +262,10 @@ describe('verifySigV4 against the SDK signer', () => {
     const narrow = { ...opts, maxClockSkewMs: 90_000 };
     await verifySigV4(await at(-89_000), narrow);
     const stale = await rejection(verifySigV4(await at(-91_000), narrow));
-    assert.match(stale.message, /^Signature expired: 20261123T095829Z is now earlier than 20261123T095830Z \(20261123T100000Z - 90 sec\.\)$/);
+    assert.match(
+      stale.message,
+      /^Signature expired: 20261123T095829Z is now earlier than 20261123T095830Z \(20261123T100000Z - 90 sec\.\)$/,
+    );
   });
 
   it('checks the credential scope: date, region, service and terminator', async () => {

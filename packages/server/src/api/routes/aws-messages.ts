@@ -42,9 +42,13 @@ export function thingGroupHasChildren(groupName: string): ApiError {
  * group. [moto] `create_thing_group` ("this behavior is not documented, but AWS does it like that").
  */
 export function thingGroupExists(groupName: string, groupId: string, groupArn: string): ApiError {
-  return new ApiError('ResourceAlreadyExistsException', `Thing Group ${groupName} already exists in current account with different properties`, {
-    extra: { resourceId: groupId, resourceArn: groupArn },
-  });
+  return new ApiError(
+    'ResourceAlreadyExistsException',
+    `Thing Group ${groupName} already exists in current account with different properties`,
+    {
+      extra: { resourceId: groupId, resourceArn: groupArn },
+    },
+  );
 }
 
 /**

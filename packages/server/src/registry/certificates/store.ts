@@ -220,11 +220,10 @@ export class KyselyCertificateStore implements CertificateStore {
       const force = v.bool(opts.force, 'force', false);
       const row = await mustGetCertificate(ctx, id, true);
       if (row.status === 'ACTIVE') {
-        throw new RegistryError(
-          'CertificateState',
-          'the certificate is ACTIVE; deactivate it before deleting it',
-          { ...certDetails(ctx, row.id), refusal: 'certificate-active' },
-        );
+        throw new RegistryError('CertificateState', 'the certificate is ACTIVE; deactivate it before deleting it', {
+          ...certDetails(ctx, row.id),
+          refusal: 'certificate-active',
+        });
       }
       if (row.status === 'PENDING_TRANSFER') {
         throw new RegistryError('CertificateState', 'the certificate is pending transfer', certDetails(ctx, row.id));

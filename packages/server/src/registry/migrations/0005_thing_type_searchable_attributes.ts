@@ -16,7 +16,10 @@ type AnyDb = Kysely<any>;
 export function thingTypeSearchableAttributes(_dialect: RegistryDialect): Migration {
   return {
     async up(db: AnyDb): Promise<void> {
-      await db.schema.alterTable('thing_types').addColumn('searchable_attributes', sql`text`).execute();
+      await db.schema
+        .alterTable('thing_types')
+        .addColumn('searchable_attributes', sql`text`)
+        .execute();
     },
   };
 }

@@ -30,7 +30,8 @@ function searchableAttributes(value: unknown): string | null {
   if (value.length > MAX_SEARCHABLE_ATTRIBUTES) throw invalid(`searchableAttributes has more than ${MAX_SEARCHABLE_ATTRIBUTES} names`);
   const names = value.map((n, i) => v.name(n, `searchableAttributes[${i}]`));
   for (const n of names) {
-    if (n.length > v.MAX_ATTRIBUTE_NAME_LENGTH) throw invalid(`searchableAttributes name is longer than ${v.MAX_ATTRIBUTE_NAME_LENGTH} characters`);
+    if (n.length > v.MAX_ATTRIBUTE_NAME_LENGTH)
+      throw invalid(`searchableAttributes name is longer than ${v.MAX_ATTRIBUTE_NAME_LENGTH} characters`);
   }
   return JSON.stringify(names);
 }
