@@ -6,10 +6,21 @@
 import { chmod } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
-import { openRegistry, type Registry } from './registry/index.js';
+import {
+  ACCOUNT_ID_RULE,
+  checkArnScope,
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_REGION,
+  isValidAccountId,
+  isValidRegion,
+  openRegistry,
+  REGION_RULE,
+  type Registry,
+} from './registry/index.js';
 import { CertificateFactsCache, KeyPool } from './pki/index.js';
 import { BrokerBus, startBroker, TopicRouter, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
+import { DEFAULT_SIGNATURE_WINDOW_MS, MAX_SIGNATURE_WINDOW_MS } from './api/sigv4.js';
 import { registerControlPlane } from './api/control-plane.js';
 import {
   createProvisioningHandler,
@@ -45,9 +56,19 @@ export interface ServerOptions {
   logLevel?: string;
   /** A logger to use instead of creating one. */
   logger?: Logger;
-  /** Region and account id in ARNs. Defaults `us-east-1`, `000000000000`. */
+  /**
+   * Region in every ARN (an AWS region code). Default `us-east-1`. Requests signed for any region
+   * are accepted. A registry keeps the region and account it was first used with (see
+   * registry/arn-scope.ts).
+   */
   region?: string;
+  /** Account id (12 digits) in every ARN and `ownedBy`. Default `000000000000`. */
   accountId?: string;
+  /**
+   * How far a signed request's time stamp (`X-Amz-Date`) may be from the server clock, either way,
+   * ms. Default 5 minutes, AWS's rule ({@link DEFAULT_SIGNATURE_WINDOW_MS}).
+   */
+  signatureWindowMs?: number;
   /** Validity of issued device certificates in days. Default 365. */
   certificateValidityDays?: number;
   /** Fixed expiry of every issued device certificate instead of the validity in days, e.g. AWS's `2049-12-31T23:59:59Z`. */
@@ -135,8 +156,14 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const logger = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { service: 'fleetprov' } });
-  const region = options.region ?? 'us-east-1';
-  const accountId = options.accountId ?? '000000000000';
+  const region = options.region ?? DEFAULT_REGION;
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
+  if (!isValidRegion(region)) throw new RangeError(`region must be ${REGION_RULE}, got ${JSON.stringify(region)}`);
+  if (!isValidAccountId(accountId)) throw new RangeError(`accountId must be ${ACCOUNT_ID_RULE}, got ${JSON.stringify(accountId)}`);
+  const signatureWindowMs = options.signatureWindowMs ?? DEFAULT_SIGNATURE_WINDOW_MS;
+  if (!Number.isSafeInteger(signatureWindowMs) || signatureWindowMs < 1000 || signatureWindowMs > MAX_SIGNATURE_WINDOW_MS) {
+    throw new RangeError(`signatureWindowMs must be an integer from 1000 to ${MAX_SIGNATURE_WINDOW_MS}, got ${signatureWindowMs}`);
+  }
   const hostnames = [...(options.hostnames ?? [])];
   if (host !== '0.0.0.0' && host !== '::' && !hostnames.includes(host)) hostnames.push(host);
   const metricsToken = options.metricsToken === undefined ? undefined : checkMetricsToken(options.metricsToken);
@@ -151,6 +178,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // through this bus, which the broker binds to itself when it starts listening.
   const bus = new BrokerBus();
   const rawRegistry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
+  try {
+    await checkArnScope(rawRegistry);
+  } catch (err) {
+    await rawRegistry.close();
+    throw err;
+  }
   // Registry changes are logged with the change and published on $aws/events/... after commit.
   const eventConfigurations = cachedEventConfigurations(rawRegistry);
   const eventPublisher = createEventPublisher({ bus, configurations: eventConfigurations, logger });
@@ -232,6 +265,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     await registerControlPlane(api, {
       context,
+      signatureWindowMs,
       credentials,
       sessions: consoleSessions,
       rotation,

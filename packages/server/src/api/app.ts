@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type https from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ACCOUNT_ID_RULE, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, isValidAccountId, isValidRegion, REGION_RULE } from '../registry/arn.js';
 import { ApiError } from './errors.js';
 import { apiErrorHandler, sendApiError, toApiError } from './error-handler.js';
 import { parseQueryString } from './querystring.js';
@@ -77,18 +78,18 @@ declare module 'fastify' {
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
-const ACCOUNT_ID_RE = /^\d{12}$/;
 
 /**
  * Builds the root control-plane app (not yet listening) with its public probes. Register the
  * AWS operations in a `sigv4Plugin` (sigv4-plugin.ts) scope, then `await app.listen({ host, port })`.
  *
- * @throws {RangeError} when `accountId` is not 12 digits or `bodyLimit` is not a positive integer
+ * @throws {RangeError} when `accountId` is not 12 digits, `region` not a region code or `bodyLimit` not a positive integer
  */
 export function buildApiApp(options: ApiAppOptions = {}): ApiApp {
-  const region = options.region ?? 'us-east-1';
-  const accountId = options.accountId ?? '000000000000';
-  if (!ACCOUNT_ID_RE.test(accountId)) throw new RangeError(`accountId must be 12 digits, got '${accountId}'`);
+  const region = options.region ?? DEFAULT_REGION;
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
+  if (!isValidAccountId(accountId)) throw new RangeError(`accountId must be ${ACCOUNT_ID_RULE}, got '${accountId}'`);
+  if (!isValidRegion(region)) throw new RangeError(`region must be ${REGION_RULE}, got '${region}'`);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0) throw new RangeError('bodyLimit must be a positive integer');
 

@@ -32,13 +32,19 @@ export interface ControlPlaneOptions {
   eventConfigurations?: ReturnType<typeof cachedEventConfigurations>;
   /** What `/metrics` serves; `null` answers "metrics disabled". */
   metrics: MetricsEndpoint | null;
+  /** How far a signed request's time stamp may be from the server clock, ms; default 5 minutes (sigv4.ts). */
+  signatureWindowMs?: number;
 }
 
 /** Registers every control-plane route on `app`, in its scope. Call before `app.listen()`. */
 export async function registerControlPlane(app: ApiApp, options: ControlPlaneOptions): Promise<void> {
   const { context, credentials, sessions, rotation } = options;
   await app.register(async (aws) => {
-    await aws.register(sigv4Plugin, { credentials, sessionAuth: createSessionAuth(sessions) });
+    await aws.register(sigv4Plugin, {
+      credentials,
+      sessionAuth: createSessionAuth(sessions),
+      ...(options.signatureWindowMs === undefined ? {} : { maxClockSkewMs: options.signatureWindowMs }),
+    });
     await aws.register(controlPlaneRoutes, {
       context,
       endpointAddress: context.endpointAddress,

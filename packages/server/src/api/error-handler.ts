@@ -10,15 +10,18 @@
  *   message; a refused CSR is an `InvalidRequestException`; rotation errors map by their code;
  * - Fastify's own errors: an oversized body is `RequestEntityTooLargeException` (413), other
  *   client faults `InvalidRequestException`;
+ * - a registry database that cannot be reached or used right now (PostgreSQL connection refused or
+ *   terminated, SQLite busy past its timeout or failing I/O): `ServiceUnavailableException` (503);
  * - anything else: `InternalFailureException` (500) with the request id, details only in the log.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CsrError } from '../pki/index.js';
 import { PolicyError } from '../policy/index.js';
-import { RegistryError, type RegistryErrorCode } from '../registry/index.js';
+import { isDatabaseUnavailable, RegistryError, type RegistryErrorCode } from '../registry/index.js';
 import { RotationError } from '../rotation/index.js';
 import { TemplateError } from '../templates/index.js';
 import { ApiError, type ApiErrorExtraValue, type ApiErrorType } from './errors.js';
+import { awsDeleteRefusal } from './routes/aws-messages.js';
 
 /** AWS exception name of every registry error code. */
 export const REGISTRY_ERROR_TYPES: Readonly<Record<RegistryErrorCode, ApiErrorType>> = Object.freeze({
@@ -42,6 +45,8 @@ function sentence(message: string): string {
 
 /** The {@link ApiError} for a registry error (with `resourceId`/`resourceArn` when it already exists). */
 export function registryErrorToApi(err: RegistryError): ApiError {
+  const refused = awsDeleteRefusal(err);
+  if (refused !== null) return refused;
   const errorType = REGISTRY_ERROR_TYPES[err.code];
   const extra: Record<string, ApiErrorExtraValue> = {};
   if (err.code === 'ResourceAlreadyExists') {
@@ -87,6 +92,7 @@ interface FrameworkErrorShape {
 export function toApiError(error: unknown, bodyLimit: number, request: FastifyRequest): ApiError {
   const typed = typedErrorToApi(error);
   if (typed !== null) return typed;
+  if (isDatabaseUnavailable(error)) return databaseUnavailable(request, error);
   const shape: FrameworkErrorShape = typeof error === 'object' && error !== null ? (error as FrameworkErrorShape) : {};
   const message = typeof shape.message === 'string' ? shape.message : 'Invalid request.';
   if (shape.validation !== undefined) return new ApiError('InvalidRequestException', message);
@@ -98,6 +104,19 @@ export function toApiError(error: unknown, bodyLimit: number, request: FastifyRe
     return new ApiError('InvalidRequestException', message);
   }
   return new ApiError('InternalFailureException', `An internal error occurred (request id ${request.id}).`, { cause: error });
+}
+
+/**
+ * The 503 `ServiceUnavailableException` for a registry database that cannot be reached or used
+ * right now (see `isDatabaseUnavailable`): what AWS answers while it cannot serve, and what the AWS
+ * SDKs retry with backoff. The driver's error goes to the log only.
+ */
+export function databaseUnavailable(request: FastifyRequest, cause: unknown): ApiError {
+  return new ApiError(
+    'ServiceUnavailableException',
+    `The service is temporarily unavailable: the registry database cannot be reached. Retry the request (request id ${request.id}).`,
+    { cause },
+  );
 }
 
 /** Sends `error` as AWS does: its status, `x-amzn-ErrorType` and the JSON body `{message, ...extra}`. */
@@ -116,7 +135,8 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
 export function apiErrorHandler(bodyLimit: number): (error: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply {
   return (error, request, reply) => {
     const apiError = toApiError(error, bodyLimit, request);
-    if (apiError.statusCode >= 500) request.log.error({ err: error }, 'request failed with an internal error');
+    if (apiError.errorType === 'ServiceUnavailableException') request.log.warn({ err: error }, 'request failed: service unavailable');
+    else if (apiError.statusCode >= 500) request.log.error({ err: error }, 'request failed with an internal error');
     return sendApiError(reply, apiError);
   };
 }

@@ -46,7 +46,11 @@ export interface SigV4PluginOptions {
   credentials: CredentialStore;
   /** Credential-scope services accepted; default `iot` and `execute-api`. */
   signingServices?: readonly string[];
-  /** Allowed clock skew of signed requests in ms; default 15 minutes. */
+  /**
+   * How far a signed request's time stamp (`X-Amz-Date`) may be from the server clock, either way,
+   * ms; default 5 minutes (AWS's rule, see {@link DEFAULT_SIGNATURE_WINDOW_MS} in sigv4.ts).
+   * Console session requests carry no signature and are not affected.
+   */
   maxClockSkewMs?: number;
   /** Clock in epoch ms, for signature time checks; default `Date.now`. */
   now?: () => number;

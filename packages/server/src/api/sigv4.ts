@@ -36,8 +36,17 @@ export type CredentialStore = (accessKeyId: string, sessionToken: string | undef
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
 /** Credential-scope services accepted by default: `iot` (current SDKs) and `execute-api` (SDKs before May 2023). */
 export const DEFAULT_SIGNING_SERVICES: readonly string[] = Object.freeze(['iot', 'execute-api']);
-/** How far `X-Amz-Date` may be from the server clock, as AWS allows: 15 minutes. */
-export const DEFAULT_MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
+/**
+ * How far `X-Amz-Date` may be from the server clock, either way, by default: 5 minutes. AWS's
+ * documented rule: "a signed request must reach AWS within five minutes of the time stamp in the
+ * request" (IAM User Guide, "Elements of an AWS API request signature"), answered with
+ * `Signature expired: <X-Amz-Date> is now earlier than <now - 5 min> (<now> - 5 min.)`.
+ */
+export const DEFAULT_SIGNATURE_WINDOW_MS = 5 * 60 * 1000;
+/** Same as {@link DEFAULT_SIGNATURE_WINDOW_MS} (the name the verifier's option uses). */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = DEFAULT_SIGNATURE_WINDOW_MS;
+/** Widest signature window a server accepts: 7 days (a presigned URL's longest life). */
+export const MAX_SIGNATURE_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 /** Longest validity of a presigned request (`X-Amz-Expires`), in seconds: 7 days. */
 export const MAX_PRESIGNED_EXPIRES_SECONDS = 7 * 24 * 60 * 60;
 /** Longest `Authorization` header accepted, in characters. */
@@ -79,7 +88,7 @@ export interface SigV4VerifyOptions {
   credentials: CredentialStore;
   /** Accepted credential-scope services; default {@link DEFAULT_SIGNING_SERVICES}. */
   services?: readonly string[];
-  /** Allowed distance between `X-Amz-Date` and the server clock; default 15 minutes. */
+  /** Allowed distance between `X-Amz-Date` and the server clock; default 5 minutes. */
   maxClockSkewMs?: number;
   /** Clock, in epoch milliseconds; default `Date.now`. */
   now?: () => number;
@@ -501,16 +510,17 @@ function parseSignedHeaders(list: string): string[] {
 
 function checkTime(params: SignatureParams, signedAtMs: number, now: number, maxSkew: number): void {
   const amzDate = params.amzDate ?? '';
-  const skewMinutes = Math.round(maxSkew / 60000);
+  // AWS words its window in minutes ("- 5 min."); a window that is not whole minutes is said in seconds.
+  const window = maxSkew % 60_000 === 0 ? `${maxSkew / 60_000} min.` : `${Math.round(maxSkew / 1000)} sec.`;
   if (signedAtMs - now > maxSkew) {
     throw invalidSignature(
-      `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + maxSkew)} (${formatAmzDate(now)} + ${skewMinutes} min.)`,
+      `Signature not yet current: ${amzDate} is still later than ${formatAmzDate(now + maxSkew)} (${formatAmzDate(now)} + ${window})`,
     );
   }
   if (params.form === 'header') {
     if (now - signedAtMs > maxSkew) {
       throw invalidSignature(
-        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - maxSkew)} (${formatAmzDate(now)} - ${skewMinutes} min.)`,
+        `Signature expired: ${amzDate} is now earlier than ${formatAmzDate(now - maxSkew)} (${formatAmzDate(now)} - ${window})`,
       );
     }
     return;

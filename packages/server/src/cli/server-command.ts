@@ -2,6 +2,32 @@ import type { Command } from 'commander';
 import type { RunningServer } from '../server.js';
 import { CliError, type CliIo } from './io.js';
 import { readInputFile } from './files.js';
+import { ACCOUNT_ID_RULE, isValidAccountId, isValidRegion, REGION_RULE } from '../registry/arn.js';
+import { isRegistryError } from '../registry/errors.js';
+
+/** Default of --signature-window-seconds: AWS's five minutes. */
+const DEFAULT_SIGNATURE_WINDOW_SECONDS = 300;
+
+/**
+ * A setting from its flag, else from its environment variable, else undefined; checked with `valid`
+ * (the error names where the value came from and the rule).
+ */
+function flagOrEnv(
+  flagValue: string | undefined,
+  flag: string,
+  envName: string,
+  valid: (v: string) => boolean,
+  rule: string,
+): string | undefined {
+  const fromEnv = process.env[envName];
+  const value = flagValue ?? (fromEnv === '' ? undefined : fromEnv);
+  if (value === undefined) return undefined;
+  if (!valid(value)) {
+    const source = flagValue !== undefined ? flag : envName;
+    throw new CliError(`${source} must be ${rule}, got "${value}"`);
+  }
+  return value;
+}
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -75,6 +101,13 @@ export function addServerCommand(program: Command, io: CliIo): void {
     )
     .option('--hook-timeout-ms <n>', 'time a pre-provisioning hook (webhook) may take before the request is denied', '5000')
     .option('--hook-ca <file>', 'PEM file of CA certificates to trust for https:// webhooks (besides the system store)')
+    .option('--account-id <id>', 'AWS account id (12 digits) in every ARN and ownedBy; also FLEETPROV_ACCOUNT_ID (default 000000000000)')
+    .option('--region <region>', 'AWS region code in every ARN, e.g. eu-central-1; also FLEETPROV_REGION (default us-east-1)')
+    .option(
+      '--signature-window-seconds <n>',
+      "how far a signed request's X-Amz-Date may be from the server clock (AWS: 300); older or later requests are refused",
+      String(DEFAULT_SIGNATURE_WINDOW_SECONDS),
+    )
     .addHelpText(
       'after',
       '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.',
@@ -97,7 +130,15 @@ export function addServerCommand(program: Command, io: CliIo): void {
         hookCa?: string;
         rotationGraceSeconds: string;
         rotationRetireStatus: string;
+        accountId?: string;
+        region?: string;
+        signatureWindowSeconds: string;
       }) => {
+        const accountId = flagOrEnv(opts.accountId, '--account-id', 'FLEETPROV_ACCOUNT_ID', isValidAccountId, ACCOUNT_ID_RULE);
+        const region = flagOrEnv(opts.region, '--region', 'FLEETPROV_REGION', isValidRegion, REGION_RULE);
+        const windowSeconds = Number(opts.signatureWindowSeconds);
+        if (!/^\d+$/.test(opts.signatureWindowSeconds) || windowSeconds < 1 || windowSeconds > 7 * 86_400)
+          throw new CliError(`--signature-window-seconds must be an integer from 1 to ${7 * 86_400}, got "${opts.signatureWindowSeconds}"`);
         const grace = Number(opts.rotationGraceSeconds);
         if (!/^\d+$/.test(opts.rotationGraceSeconds) || grace > 366 * 86_400)
           throw new CliError(`--rotation-grace-seconds must be an integer from 0 to ${366 * 86_400}, got "${opts.rotationGraceSeconds}"`);
@@ -146,6 +187,9 @@ export function addServerCommand(program: Command, io: CliIo): void {
             provisioningRatePerSecond: rateLimit,
             rotation: { graceMs: grace * 1000, retireStatus: opts.rotationRetireStatus },
             preProvisioningHookTimeoutMs: hookTimeoutMs,
+            signatureWindowMs: windowSeconds * 1000,
+            ...(accountId !== undefined ? { accountId } : {}),
+            ...(region !== undefined ? { region } : {}),
             ...(hookSecret !== undefined ? { hookSecret } : {}),
             ...(hookCa !== undefined ? { hookCa } : {}),
             ...((opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN)
@@ -158,6 +202,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
           if (e.code === 'EADDRINUSE')
             throw new CliError(`a port is already in use (${e.message}); choose others with --mqtt-port / --http-port`, 1);
           if (e.code === 'EACCES') throw new CliError(`cannot listen: ${e.message} (ports below 1024 need privileges)`, 1);
+          if (isRegistryError(err, 'InvalidRequest')) throw new CliError(`registry: ${err.message}`, 1);
           throw err;
         }
         const stopped = new Promise<void>((resolveStop) => {

@@ -24,7 +24,16 @@ export interface ParsedArn {
 }
 
 const ACCOUNT_RE = /^[0-9]{12}$/;
-const REGION_RE = /^[a-z0-9-]{1,32}$/;
+/**
+ * An AWS region code: a two-letter prefix, one or more words and a number (`us-east-1`,
+ * `eu-central-2`, `us-gov-west-1`, `cn-northwest-1`, `us-isob-east-1`), at most 32 characters.
+ */
+const REGION_RE = /^(?=.{1,32}$)[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$/;
+
+/** The rule {@link isValidRegion} applies, for messages. */
+export const REGION_RULE = 'an AWS region code such as us-east-1 or eu-central-1';
+/** The rule {@link isValidAccountId} applies, for messages. */
+export const ACCOUNT_ID_RULE = 'exactly 12 digits, such as 123456789012';
 
 /** Checks a region string. */
 export function isValidRegion(region: string): boolean {
@@ -42,8 +51,8 @@ export class ArnBuilder {
   readonly accountId: string;
 
   constructor(region: string = DEFAULT_REGION, accountId: string = DEFAULT_ACCOUNT_ID) {
-    if (!isValidRegion(region)) throw new TypeError(`invalid region ${JSON.stringify(region)}`);
-    if (!isValidAccountId(accountId)) throw new TypeError(`invalid accountId ${JSON.stringify(accountId)}: 12 digits expected`);
+    if (!isValidRegion(region)) throw new TypeError(`invalid region ${JSON.stringify(region)}: ${REGION_RULE} expected`);
+    if (!isValidAccountId(accountId)) throw new TypeError(`invalid accountId ${JSON.stringify(accountId)}: ${ACCOUNT_ID_RULE} expected`);
     this.region = region;
     this.accountId = accountId;
   }

@@ -72,6 +72,11 @@ export interface RegistryOptions {
   schema?: string;
   /** PostgreSQL: maximum pool size. Default 10. */
   poolSize?: number;
+  /**
+   * PostgreSQL: how long opening a connection may take, ms, before the query fails (and the control
+   * plane answers 503 ServiceUnavailableException). Default 10000.
+   */
+  connectTimeoutMs?: number;
 }
 
 /** Which database a registry runs on. */

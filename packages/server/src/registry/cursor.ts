@@ -7,6 +7,9 @@
  */
 import { invalid } from './errors.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './types.js';
+import { MAX_KEY_BYTES } from './validate.js';
+
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** The sort key of a list item: strings and integers. */
 export type CursorKey = ReadonlyArray<string | number>;
@@ -21,7 +24,9 @@ export function encodeCursor(kind: string, key: CursorKey): string {
 
 /**
  * Decodes a cursor given back by a caller. `undefined`/'' → null (first page). InvalidRequest for
- * anything this list did not produce, including a key of the wrong shape (`shape`: 's' string, 'n' integer).
+ * anything this list did not produce, including a key of the wrong shape (`shape`: 's' string, 'n' integer)
+ * and a string key no stored key could be (NUL, lone surrogates, oversized): a forged token never
+ * reaches the database.
  */
 export function decodeCursor(kind: string, token: unknown, shape: string): Array<string | number> | null {
   if (token === undefined || token === null || token === '') return null;
@@ -42,11 +47,19 @@ export function decodeCursor(kind: string, token: unknown, shape: string): Array
   const out: Array<string | number> = [];
   for (let i = 0; i < shape.length; i++) {
     const item: unknown = v[i];
-    if (shape[i] === 's' && typeof item === 'string') out.push(item);
+    if (shape[i] === 's' && typeof item === 'string' && isStorableKey(item)) out.push(item);
     else if (shape[i] === 'n' && typeof item === 'number' && Number.isSafeInteger(item)) out.push(item);
     else throw invalid('invalid pagination token');
   }
   return out;
+}
+
+/**
+ * Whether a decoded string key can be compared against stored keys on every dialect: no NUL (which
+ * PostgreSQL refuses in text, failing the query), no lone surrogate, and no larger than a stored key.
+ */
+function isStorableKey(key: string): boolean {
+  return !key.includes('\u0000') && !LONE_SURROGATE.test(key) && Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES;
 }
 
 /** A page size from a caller: `undefined` → the default; otherwise an integer in 1..max. */

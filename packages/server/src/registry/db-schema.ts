@@ -77,6 +77,8 @@ export interface ThingTypesTable {
   deprecated: ColumnType<BoolInt, BoolInt | undefined, BoolInt>;
   /** 0005: when it was deprecated; null when not deprecated. */
   deprecated_at: ColumnType<string | number | null, number | null | undefined, number | null>;
+  /** JSON array of attribute names, or null (0006). */
+  searchable_attributes: string | null;
 }
 
 /** `things`. `attributes` (JSON) is authoritative; `thing_attributes` is its search index. */

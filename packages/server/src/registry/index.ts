@@ -17,12 +17,26 @@ export {
   isRegistryError,
   isUniqueViolation,
   isForeignKeyViolation,
+  isDatabaseUnavailable,
   type RegistryErrorCode,
   type RegistryErrorDetails,
   type ResourceType,
   type TokenFailure,
+  type DeleteRefusal,
 } from './errors.js';
-export { ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, parseIotArn, type ArnResourceType, type ParsedArn } from './arn.js';
-export { openRegistry, dialectOf, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_POOL_SIZE } from './open.js';
+export {
+  ACCOUNT_ID_RULE,
+  ArnBuilder,
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_REGION,
+  isValidAccountId,
+  isValidRegion,
+  parseIotArn,
+  REGION_RULE,
+  type ArnResourceType,
+  type ParsedArn,
+} from './arn.js';
+export { checkArnScope, ARN_SCOPE_SETTING } from './arn-scope.js';
+export { openRegistry, dialectOf, DEFAULT_BUSY_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_POOL_SIZE } from './open.js';
 export { KyselyRegistry, MAX_TRANSACTION_ATTEMPTS, type KyselyRegistryConfig } from './kysely-registry.js';
 export { DEFAULT_LIMITS } from './context.js';

@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, Migrator } from 'kysely';
 import pg from 'pg';
-import { ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, isValidAccountId, isValidRegion } from './arn.js';
+import { ACCOUNT_ID_RULE, ArnBuilder, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, isValidAccountId, isValidRegion, REGION_RULE } from './arn.js';
 import { DEFAULT_LIMITS } from './context.js';
 import type { Database as Schema } from './db-schema.js';
 import { invalid } from './errors.js';
@@ -24,6 +24,8 @@ import type { Registry, RegistryDialect, RegistryLimits, RegistryOptions } from 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** Default PostgreSQL pool size. */
 export const DEFAULT_POOL_SIZE = 10;
+/** Default time a new PostgreSQL connection may take to open, ms. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -56,10 +58,17 @@ function openSqlite(path: string, busyTimeoutMs: number): Kysely<Schema> {
   return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(db) }) });
 }
 
-async function openPostgres(url: string, schema: string | undefined, poolSize: number): Promise<{ db: Kysely<Schema>; schema: string }> {
+async function openPostgres(
+  url: string,
+  schema: string | undefined,
+  poolSize: number,
+  connectTimeoutMs: number,
+): Promise<{ db: Kysely<Schema>; schema: string }> {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
+    // Without it, a database that stops answering leaves requests waiting forever for a connection.
+    connectionTimeoutMillis: connectTimeoutMs,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
@@ -94,8 +103,8 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
   if (typeof urlOrPath !== 'string' || urlOrPath.length === 0) throw invalid('registry location must be a non-empty string');
   const region = opts.region ?? DEFAULT_REGION;
   const accountId = opts.accountId ?? DEFAULT_ACCOUNT_ID;
-  if (!isValidRegion(region)) throw invalid(`invalid region ${JSON.stringify(region)}`);
-  if (!isValidAccountId(accountId)) throw invalid(`invalid accountId ${JSON.stringify(accountId)}: 12 digits expected`);
+  if (!isValidRegion(region)) throw invalid(`invalid region ${JSON.stringify(region)}: ${REGION_RULE} expected`);
+  if (!isValidAccountId(accountId)) throw invalid(`invalid accountId ${JSON.stringify(accountId)}: ${ACCOUNT_ID_RULE} expected`);
   const limits = limitsFrom(opts);
   const clock = opts.clock ?? Date.now;
   const dialect = dialectOf(urlOrPath);
@@ -107,7 +116,9 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
       throw invalid('schema must match [a-z_][a-z0-9_]{0,62} (lowercase, unquoted)');
     const poolSize = opts.poolSize ?? DEFAULT_POOL_SIZE;
     if (!Number.isSafeInteger(poolSize) || poolSize < 1) throw invalid('poolSize must be a positive integer');
-    const opened = await openPostgres(urlOrPath, opts.schema, poolSize);
+    const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    if (!Number.isSafeInteger(connectTimeoutMs) || connectTimeoutMs < 1) throw invalid('connectTimeoutMs must be a positive integer');
+    const opened = await openPostgres(urlOrPath, opts.schema, poolSize, connectTimeoutMs);
     db = opened.db;
     migrationSchema = opened.schema;
   } else {

@@ -109,6 +109,7 @@ export function toThing(r: Selectable<ThingsTable>): ThingRow {
 
 /** Stored thing type → {@link ThingTypeRow}. */
 export function toThingType(r: Selectable<ThingTypesTable>): ThingTypeRow {
+  const searchable = r.searchable_attributes === null ? null : (JSON.parse(r.searchable_attributes) as unknown);
   return {
     name: r.name,
     arn: r.arn,
@@ -116,6 +117,7 @@ export function toThingType(r: Selectable<ThingTypesTable>): ThingTypeRow {
     createdAt: num(r.created_at),
     deprecated: r.deprecated === 1,
     deprecationDate: optNum(r.deprecated_at),
+    searchableAttributes: Array.isArray(searchable) ? searchable.filter((a): a is string => typeof a === 'string') : null,
   };
 }
 

@@ -449,14 +449,14 @@ describe('DeleteCertificate', () => {
         'DeleteConflictException',
         {
           status: 409,
-          message: /del-thing/,
+          message: /^Things must be detached before deletion \(arn: /,
         },
       );
     });
     await env.client.send(new DetachThingPrincipalCommand({ thingName: 'del-thing', principal: certificateArn }));
     await assertUnchanged(env.registry, () =>
       expectAwsError(env.client.send(new DeleteCertificateCommand({ certificateId: id })), 'DeleteConflictException', {
-        message: /del-policy/,
+        message: /^Certificate policies must be detached before deletion \(arn: /,
       }),
     );
 

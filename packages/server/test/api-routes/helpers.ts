@@ -4,6 +4,7 @@
  * route registered, and the real `@aws-sdk/client-iot` as the client.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,13 +15,18 @@ import pino from 'pino';
 import { buildApiApp, type ApiApp } from '../../src/api/app.js';
 import { staticCredentialStore } from '../../src/api/credentials.js';
 import { controlPlaneRoutes } from '../../src/api/routes/index.js';
-import { consoleExtensionRoutes } from '../../src/api/extensions/index.js';
+import { consoleExtensionRoutes, fleetprovExtensions } from '../../src/api/extensions/index.js';
+import { RotationService } from '../../src/rotation/index.js';
 import { sigv4Plugin } from '../../src/api/sigv4-plugin.js';
 import { createCertificateAuthority, issueServerCertificate, KeyPool, type CertificateAuthority } from '../../src/pki/index.js';
-import { openRegistry, type Registry } from '../../src/registry/index.js';
+import { openRegistry, type Registry, type RegistryOptions } from '../../src/registry/index.js';
 import type { ServiceContext } from '../../src/service-context.js';
 import { consoleRoutes, createSessionAuth, type ConsoleSessions } from '../../src/console/index.js';
 import { ADMIN, iotClient } from '../api/helpers.js';
+import { PG_URL } from '../support/postgres.js';
+import pg from 'pg';
+import type { RouteOptions } from 'fastify';
+import type { SigV4PluginOptions } from '../../src/api/sigv4-plugin.js';
 
 /** Region and account of the test server (ARNs use them). */
 export const REGION = 'eu-central-1';
@@ -42,6 +48,10 @@ export interface RoutesEnv {
   /** Every call of `ctx.disconnectCertificate`, in order. */
   disconnects: DisconnectCall[];
   baseUrl: string;
+  /** The SQLite file of the registry; null on PostgreSQL. */
+  sqlitePath: string | null;
+  /** Every route registered on the app (method, url, schema), as Fastify's onRoute hook saw it. */
+  routes: RouteOptions[];
   close(): Promise<void>;
 }
 
@@ -51,16 +61,40 @@ export interface RoutesEnvOptions {
   consoleSessions?: ConsoleSessions;
   /** The registry's clock (epoch ms); default the real time. */
   registryClock?: () => number;
+  /**
+   * The registry's database: `sqlite` (default, a file in a temp dir) or `postgres` (a fresh schema
+   * on {@link PG_URL}, dropped by `close()`), or a PostgreSQL URL to open (with `pgSchema`).
+   */
+  db?: 'sqlite' | 'postgres' | { url: string; schema: string };
+  /** Further registry options (busy timeout, connect timeout, pool size). */
+  registryOptions?: Pick<RegistryOptions, 'busyTimeoutMs' | 'connectTimeoutMs' | 'poolSize'>;
+  /** Also register every `/fleetprov/*` extension (event log, rotation with an idle RotationService). */
+  extensions?: boolean;
+  /** Options passed to the SigV4 plugin (clock, window); with `now`, the Date header follows that clock too. */
+  sigv4?: Pick<SigV4PluginOptions, 'now' | 'maxClockSkewMs'>;
 }
+
+/** The dialect of a registry test: a registry factory per dialect, for suites run on both. */
+export type RoutesDialect = 'sqlite' | 'postgres';
 
 /** Starts a fresh environment (about 50 ms). */
 export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<RoutesEnv> {
   const dir = await mkdtemp(join(tmpdir(), 'fleetprov-routes-'));
-  const registry = await openRegistry(join(dir, 'registry.db'), {
+  const db = options.db ?? 'sqlite';
+  const pgSchema = db === 'postgres' ? `fp_routes_${process.pid}_${randomBytes(4).toString('hex')}` : null;
+  const sqlitePath = db === 'sqlite' ? join(dir, 'registry.db') : null;
+  const base = {
     region: REGION,
     accountId: ACCOUNT_ID,
+    ...options.registryOptions,
     ...(options.registryClock === undefined ? {} : { clock: options.registryClock }),
-  });
+  };
+  const registry =
+    sqlitePath !== null
+      ? await openRegistry(sqlitePath, base)
+      : db === 'postgres'
+        ? await openRegistry(PG_URL, { ...base, schema: pgSchema ?? '' })
+        : await openRegistry((db as { url: string }).url, { ...base, schema: (db as { schema: string }).schema });
   const ca = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
   const keyPool = new KeyPool({ targets: { 'ec-p256': 2 }, workers: 1 });
   const server = await issueServerCertificate(ca, ['127.0.0.1']);
@@ -89,10 +123,28 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
     logger: false,
   });
   const sessions = options.consoleSessions;
+  const routes: RouteOptions[] = [];
+  const serverNow = options.sigv4?.now;
+  if (serverNow !== undefined) {
+    // The server's clock is the test's: its Date header says so too (the SDKs correct their clocks from it).
+    app.addHook('onSend', async (_request, reply) => {
+      void reply.header('date', new Date(serverNow()).toUTCString());
+    });
+  }
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
   await app.register(async (aws) => {
-    await aws.register(sigv4Plugin, { credentials, ...(sessions === undefined ? {} : { sessionAuth: createSessionAuth(sessions) }) });
+    await aws.register(sigv4Plugin, {
+      credentials,
+      ...options.sigv4,
+      ...(sessions === undefined ? {} : { sessionAuth: createSessionAuth(sessions) }),
+    });
     await aws.register(controlPlaneRoutes, { context: ctx });
-    if (sessions !== undefined) await aws.register(consoleExtensionRoutes, { context: ctx, sessions });
+    if (options.extensions === true) {
+      const rotation = new RotationService(ctx);
+      await aws.register(fleetprovExtensions, { context: ctx, rotation, ...(sessions === undefined ? {} : { sessions }) });
+    } else if (sessions !== undefined) await aws.register(consoleExtensionRoutes, { context: ctx, sessions });
   });
   if (sessions !== undefined) await app.register(consoleRoutes, { sessions, credentials });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -107,14 +159,28 @@ export async function startRoutesEnv(options: RoutesEnvOptions = {}): Promise<Ro
     ctx,
     disconnects,
     baseUrl,
+    sqlitePath,
+    routes,
     async close() {
       client.destroy();
       await app.close();
       await keyPool.close();
       await registry.close();
       await rm(dir, { recursive: true, force: true });
+      if (pgSchema !== null) await dropPgSchema(pgSchema);
     },
   };
+}
+
+/** Drops a PostgreSQL schema a test created. */
+export async function dropPgSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
 }
 
 /**

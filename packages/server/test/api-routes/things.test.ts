@@ -260,7 +260,11 @@ describe('things', () => {
     const { certificateArn } = await env.client.send(new CreateKeysAndCertificateCommand({}));
     await env.client.send(new AttachThingPrincipalCommand({ thingName: 'dev-7', principal: certificateArn }));
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new DeleteThingCommand({ thingName: 'dev-7' })), 'DeleteConflictException', { status: 409 });
+      // AWS answers InvalidRequestException here (the model lists no DeleteConflictException for DeleteThing).
+      await expectAwsError(env.client.send(new DeleteThingCommand({ thingName: 'dev-7' })), 'InvalidRequestException', {
+        status: 400,
+        message: /is still attached to one or more principals/,
+      });
       await expectAwsError(env.client.send(new DeleteThingCommand({ thingName: 'dev-6', expectedVersion: 9 })), 'VersionConflictException');
     });
     await env.client.send(new DetachThingPrincipalCommand({ thingName: 'dev-7', principal: certificateArn }));
@@ -391,8 +395,9 @@ describe('thing groups', () => {
 
   it('deletes groups: refuses while children exist, succeeds for leaves and absent groups', async () => {
     await assertUnchanged(env.registry, async () => {
-      await expectAwsError(env.client.send(new DeleteThingGroupCommand({ thingGroupName: 'floor-1' })), 'DeleteConflictException', {
-        status: 409,
+      await expectAwsError(env.client.send(new DeleteThingGroupCommand({ thingGroupName: 'floor-1' })), 'InvalidRequestException', {
+        status: 400,
+        message: /when there are still child groups attached to it/,
       });
       await expectAwsError(
         env.client.send(new CreateThingGroupCommand({ thingGroupName: 'orphan', parentGroupName: 'ghost' })),

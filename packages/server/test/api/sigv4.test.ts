@@ -239,17 +239,32 @@ describe('verifySigV4 against the SDK signer', () => {
     await verifySigV4({ ...req, rawHeaders: raw }, opts);
   });
 
-  it('accepts clock skew up to 15 minutes either way, and says how stale or early a request is', async () => {
+  it('accepts clock skew up to 5 minutes either way (AWS), and says how stale or early a request is', async () => {
     const at = (offsetMs: number) => signed({ method: 'GET', path: '/endpoint' }, { at: T0 + offsetMs });
-    await verifySigV4(await at(-15 * 60_000), opts);
-    await verifySigV4(await at(15 * 60_000), opts);
-    const old = await rejection(verifySigV4(await at(-15 * 60_000 - 1000), opts));
+    await verifySigV4(await at(-5 * 60_000), opts);
+    await verifySigV4(await at(5 * 60_000), opts);
+    const old = await rejection(verifySigV4(await at(-5 * 60_000 - 1000), opts));
     assert.equal(old.errorType, 'InvalidSignatureException');
-    assert.equal(old.message, 'Signature expired: 20261123T094459Z is now earlier than 20261123T094500Z (20261123T100000Z - 15 min.)');
-    const early = await rejection(verifySigV4(await at(15 * 60_000 + 1000), opts));
+    assert.equal(old.message, 'Signature expired: 20261123T095459Z is now earlier than 20261123T095500Z (20261123T100000Z - 5 min.)');
+    const early = await rejection(verifySigV4(await at(5 * 60_000 + 1000), opts));
     assert.equal(
       early.message,
-      'Signature not yet current: 20261123T101501Z is still later than 20261123T101500Z (20261123T100000Z + 15 min.)',
+      'Signature not yet current: 20261123T100501Z is still later than 20261123T100500Z (20261123T100000Z + 5 min.)',
+    );
+  });
+
+  it('a configured window (maxClockSkewMs) replaces the five minutes', async () => {
+    const at = (offsetMs: number) => signed({ method: 'GET', path: '/endpoint' }, { at: T0 + offsetMs });
+    const wide = { ...opts, maxClockSkewMs: 15 * 60_000 };
+    await verifySigV4(await at(-14 * 60_000), wide);
+    const old = await rejection(verifySigV4(await at(-16 * 60_000), wide));
+    assert.match(old.message, /\(20261123T100000Z - 15 min\.\)$/);
+    const narrow = { ...opts, maxClockSkewMs: 90_000 };
+    await verifySigV4(await at(-89_000), narrow);
+    const stale = await rejection(verifySigV4(await at(-91_000), narrow));
+    assert.match(
+      stale.message,
+      /^Signature expired: 20261123T095829Z is now earlier than 20261123T095830Z \(20261123T100000Z - 90 sec\.\)$/,
     );
   });
 

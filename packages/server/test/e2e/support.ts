@@ -68,9 +68,12 @@ function bannerLine(stdout: string, label: string): string | undefined {
   return m?.[1];
 }
 
-/** Starts `fleetprov server …args` and resolves once its banner is printed. */
-export async function startServerProcess(args: readonly string[], timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [fleetprovBin(), 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `fleetprov server …args` (with `env` added to the environment) and resolves once its banner is printed. */
+export async function startServerProcess(args: readonly string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [fleetprovBin(), 'server', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');

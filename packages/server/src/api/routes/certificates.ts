@@ -20,6 +20,7 @@ import {
 } from '../../pki/index.js';
 import {
   CERTIFICATE_STATUSES,
+  isRegistryError,
   type CaCertificateRow,
   type CertificateMode,
   type CertificateRow,
@@ -43,6 +44,7 @@ import {
   type MarkerPagingQuery,
 } from './schemas.js';
 import { compact, epochSeconds, type RouteOptions } from './shared.js';
+import { certificateAlreadyRegistered } from './aws-messages.js';
 
 const CERTIFICATE_PARAMS = params({ certificateId: CERTIFICATE_ID });
 const SET_AS_ACTIVE_QUERY = query({ setAsActive: QUERY_BOOLEAN });
@@ -100,6 +102,23 @@ function parseForRegistration(pem: string, field: string): CertificateFacts {
     if (err instanceof PkiError) throw certificateValidation(`${field} is not a valid X.509 certificate: ${err.message}`, err);
     throw err;
   }
+}
+
+/**
+ * Refuses a certificate the registry already holds, as AWS does: ResourceAlreadyExistsException
+ * with its id and ARN (whatever else is wrong with the request).
+ */
+async function requireNotRegistered(ctx: ServiceContext, facts: CertificateFacts): Promise<void> {
+  const existing = await ctx.registry.certificates.get(facts.certificateId);
+  if (existing !== null) throw certificateAlreadyRegistered(existing.id, existing.arn);
+}
+
+/** The registry's ResourceAlreadyExists of a certificate (a concurrent registration) worded as AWS does. */
+function duplicateAsAws(err: unknown): never {
+  if (isRegistryError(err, 'ResourceAlreadyExists') && err.resourceType === 'certificate' && err.resourceId !== undefined) {
+    throw certificateAlreadyRegistered(err.resourceId, err.resourceArn ?? '');
+  }
+  throw err;
 }
 
 /** Refuses a certificate whose validity period has ended. */
@@ -229,10 +248,13 @@ export const certificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app, 
       const caPem = request.body.caCertificatePem ?? undefined;
       const status = registrationStatus(givenStatus, queryFlag(request.query.setAsActive));
       const facts = parseForRegistration(pem, 'certificatePem');
+      await requireNotRegistered(ctx, facts);
       requireNotExpired(facts, ctx.now());
       const ca = await findIssuingCa(ctx, pem, caPem);
       const mode: CertificateMode = ca.mode;
-      const row = await registry.certificates.create(certificateRecord(pem, facts, status, { caCertificateId: ca.id, mode }));
+      const row = await registry.certificates
+        .create(certificateRecord(pem, facts, status, { caCertificateId: ca.id, mode }))
+        .catch(duplicateAsAws);
       return { certificateArn: row.arn, certificateId: row.id };
     },
   );
@@ -245,8 +267,9 @@ export const certificatesRoutes: FastifyPluginAsync<RouteOptions> = async (app, 
       const pem = request.body.certificatePem;
       const status = registrationStatus(request.body.status, undefined);
       const facts = parseForRegistration(pem, 'certificatePem');
+      await requireNotRegistered(ctx, facts);
       requireNotExpired(facts, ctx.now());
-      const row = await registry.certificates.create(certificateRecord(pem, facts, status, { mode: 'SNI_ONLY' }));
+      const row = await registry.certificates.create(certificateRecord(pem, facts, status, { mode: 'SNI_ONLY' })).catch(duplicateAsAws);
       return { certificateArn: row.arn, certificateId: row.id };
     },
   );

@@ -10,8 +10,9 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { parsePolicy } from '../../policy/index.js';
-import { ArnBuilder, type PolicyVersionRow } from '../../registry/index.js';
+import { ArnBuilder, isRegistryError, type PolicyVersionRow } from '../../registry/index.js';
 import { resourceNotFound, type ApiError } from '../errors.js';
+import { policyExists, policyNotFoundForTargets, policyTargetGroupNotFound, policyTargetNotFound } from './aws-messages.js';
 import {
   ARN,
   MARKER_PAGING,
@@ -69,7 +70,10 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
       const name = request.params.policyName;
       const document = request.body.policyDocument;
       validateDocument(document);
-      const policy = await registry.policies.create({ name, document });
+      const policy = await registry.policies.create({ name, document }).catch((err: unknown) => {
+        if (isRegistryError(err, 'ResourceAlreadyExists')) throw policyExists(name, err.resourceArn ?? arns.policy(name));
+        throw err;
+      });
       return { policyName: policy.name, policyArn: policy.arn, policyDocument: policy.document, policyVersionId: policy.defaultVersionId };
     },
   );
@@ -191,8 +195,15 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
     { schema: { params: POLICY_PARAMS, body: TARGET_BODY } },
     async (request) => {
       const name = request.params.policyName;
-      const target = policyTargetFromArn(ctx, request.body.target, 'target');
-      await registry.policies.attach(name, target);
+      const targetArn = request.body.target;
+      const target = policyTargetFromArn(ctx, targetArn, 'target');
+      await registry.policies.attach(name, target).catch((err: unknown) => {
+        // An unknown policy keeps the registry's ResourceNotFoundException; an unknown target is worded as AWS does.
+        if (isRegistryError(err, 'ResourceNotFound') && err.resourceType !== 'policy') {
+          throw target.type === 'thing-group' ? policyTargetGroupNotFound(targetArn) : policyTargetNotFound();
+        }
+        throw err;
+      });
       return {};
     },
   );
@@ -235,8 +246,9 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
     async (request) => {
       const name = request.params.policyName;
       const paging = markerPage(request.query);
-      const page = await registry.policies.listTargets(name, {
-        ...paging,
+      const page = await registry.policies.listTargets(name, { ...paging }).catch((err: unknown) => {
+        if (isRegistryError(err, 'ResourceNotFound') && err.resourceType === 'policy') throw policyNotFoundForTargets();
+        throw err;
       });
       return compact({ targets: page.items.map((t) => t.arn), nextMarker: page.nextMarker });
     },

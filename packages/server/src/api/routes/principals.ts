@@ -6,11 +6,20 @@
  * (fleetprov has no Cognito identities).
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { ThingPrincipalType } from '../../registry/index.js';
+import { isRegistryError, type ThingPrincipalType } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
 import { resourceNotFound } from '../errors.js';
 import { ARN, oneOf, params, query, RESOURCE_NAME, TOKEN_PAGING, tokenPage, type Schema, type TokenPagingQuery } from './schemas.js';
 import { certificateIdFromArn, compact, quoteValue, type RouteOptions } from './shared.js';
+import { thingPrincipalsOfUnknownThing } from './aws-messages.js';
+
+/** ListThingPrincipals(V2) of an unknown thing is worded as AWS does. */
+function unknownThingAsAws(thingName: string): (err: unknown) => never {
+  return (err) => {
+    if (isRegistryError(err, 'ResourceNotFound') && err.resourceType === 'thing') throw thingPrincipalsOfUnknownThing(thingName);
+    throw err;
+  };
+}
 
 /** The header carrying the principal. */
 const PRINCIPAL_HEADER = 'x-amzn-principal';
@@ -66,7 +75,8 @@ export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
     '/things/:thingName/principals',
     { schema: { params: THING_PARAMS, querystring: query(TOKEN_PAGING) } },
     async (request) => {
-      const page = await registry.thingPrincipals.listForThing(request.params.thingName, tokenPage(request.query));
+      const thingName = request.params.thingName;
+      const page = await registry.thingPrincipals.listForThing(thingName, tokenPage(request.query)).catch(unknownThingAsAws(thingName));
       return compact({ principals: page.items.map((p) => p.certificateArn), nextToken: page.nextToken });
     },
   );
@@ -77,10 +87,10 @@ export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
     { schema: { params: THING_PARAMS, querystring: TYPED_LIST_QUERY } },
     async (request) => {
       const type = request.query.thingPrincipalType;
-      const page = await registry.thingPrincipals.listForThing(request.params.thingName, {
-        ...tokenPage(request.query),
-        ...(type !== undefined ? { type } : {}),
-      });
+      const thingName = request.params.thingName;
+      const page = await registry.thingPrincipals
+        .listForThing(thingName, { ...tokenPage(request.query), ...(type !== undefined ? { type } : {}) })
+        .catch(unknownThingAsAws(thingName));
       return compact({
         thingPrincipalObjects: page.items.map((p) => ({ principal: p.certificateArn, thingPrincipalType: p.type })),
         nextToken: page.nextToken,

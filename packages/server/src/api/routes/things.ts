@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Attributes, ThingGroupRow, ThingRow, ThingTypeRow } from '../../registry/index.js';
+import { isRegistryError, type Attributes, type ThingGroupRow, type ThingRow, type ThingTypeRow } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
 import { invalidRequest, resourceNotFound, type ApiError } from '../errors.js';
 import {
@@ -32,10 +32,11 @@ import {
   type TokenPagingQuery,
 } from './schemas.js';
 import { compact, epochSeconds, quoteValue, thingGroupNameFromArn, thingNameFromArn, type RouteOptions } from './shared.js';
+import { thingGroupExists } from './aws-messages.js';
 
 /** Thing type and thing group descriptions: at most 2028 characters without control characters. */
 const LONG_DESCRIPTION = description(2028);
-/** Thing-type searchable attributes: at most 3 (accepted, not stored). */
+/** Thing-type searchable attributes: at most 3 (API_ThingTypeProperties). */
 const MAX_SEARCHABLE_ATTRIBUTES = 3;
 /** Versions are positive integers. */
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
@@ -84,7 +85,7 @@ function thingTypeDefinition(t: ThingTypeRow): object {
   return {
     thingTypeName: t.name,
     thingTypeArn: t.arn,
-    thingTypeProperties: compact({ thingTypeDescription: t.description }),
+    thingTypeProperties: compact({ thingTypeDescription: t.description, searchableAttributes: t.searchableAttributes }),
     thingTypeMetadata: compact({
       deprecated: t.deprecated,
       deprecationDate: t.deprecationDate === null ? null : epochSeconds(t.deprecationDate),
@@ -272,7 +273,10 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
   );
 
   // CreateThingType
-  app.post<{ Params: { thingTypeName: string }; Body: { thingTypeProperties?: { thingTypeDescription?: string | null } | null } }>(
+  app.post<{
+    Params: { thingTypeName: string };
+    Body: { thingTypeProperties?: { thingTypeDescription?: string | null; searchableAttributes?: string[] | null } | null };
+  }>(
     '/thing-types/:thingTypeName',
     {
       schema: {
@@ -288,9 +292,11 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
     },
     async (request) => {
       const description = present(request.body.thingTypeProperties?.thingTypeDescription);
+      const searchableAttributes = present(request.body.thingTypeProperties?.searchableAttributes);
       const type = await registry.things.createType({
         name: request.params.thingTypeName,
         ...(description === undefined ? {} : { description }),
+        ...(searchableAttributes === undefined ? {} : { searchableAttributes }),
       });
       return { thingTypeName: type.name, thingTypeArn: type.arn, thingTypeId: thingTypeId(type) };
     },
@@ -340,12 +346,22 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
       const { parentGroupName, thingGroupProperties: properties } = request.body;
       const description = present(properties?.thingGroupDescription);
       const attributes = present(properties?.attributePayload?.attributes);
-      const group = await registry.thingGroups.create({
-        name: request.params.thingGroupName,
-        ...(parentGroupName == null ? {} : { parentGroupName }),
-        ...(description === undefined ? {} : { description }),
-        ...(attributes === undefined ? {} : { attributes }),
-      });
+      const name = request.params.thingGroupName;
+      const group = await registry.thingGroups
+        .create({
+          name,
+          ...(parentGroupName == null ? {} : { parentGroupName }),
+          ...(description === undefined ? {} : { description }),
+          ...(attributes === undefined ? {} : { attributes }),
+        })
+        .catch(async (err: unknown) => {
+          // An identical request returned the group; this one differs from it.
+          if (isRegistryError(err, 'ResourceAlreadyExists')) {
+            const existing = await registry.thingGroups.get(name);
+            if (existing !== null) throw thingGroupExists(name, existing.id, existing.arn);
+          }
+          throw err;
+        });
       return { thingGroupName: group.name, thingGroupArn: group.arn, thingGroupId: group.id };
     },
   );

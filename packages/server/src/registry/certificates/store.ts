@@ -220,11 +220,10 @@ export class KyselyCertificateStore implements CertificateStore {
       const force = v.bool(opts.force, 'force', false);
       const row = await mustGetCertificate(ctx, id, true);
       if (row.status === 'ACTIVE') {
-        throw new RegistryError(
-          'CertificateState',
-          'the certificate is ACTIVE; deactivate it before deleting it',
-          certDetails(ctx, row.id),
-        );
+        throw new RegistryError('CertificateState', 'the certificate is ACTIVE; deactivate it before deleting it', {
+          ...certDetails(ctx, row.id),
+          refusal: 'certificate-active',
+        });
       }
       if (row.status === 'PENDING_TRANSFER') {
         throw new RegistryError('CertificateState', 'the certificate is pending transfer', certDetails(ctx, row.id));
@@ -239,7 +238,7 @@ export class KyselyCertificateStore implements CertificateStore {
         throw new RegistryError(
           'DeleteConflict',
           `the certificate is attached to thing ${JSON.stringify(thing.thing_name)}; detach it first`,
-          certDetails(ctx, row.id),
+          { ...certDetails(ctx, row.id), refusal: 'certificate-has-things' },
         );
       }
       if (!force) {
@@ -253,7 +252,7 @@ export class KyselyCertificateStore implements CertificateStore {
           throw new RegistryError(
             'DeleteConflict',
             `policy ${JSON.stringify(policy.policy_name)} is attached to the certificate; detach it or force the deletion`,
-            certDetails(ctx, row.id),
+            { ...certDetails(ctx, row.id), refusal: 'certificate-has-policies' },
           );
         }
       }

@@ -13,6 +13,7 @@ import { initial } from './0001_initial.js';
 import { hooks } from './0003_hooks.js';
 import { rotation } from './0004_rotation.js';
 import { billingGroupsRoleAliases } from './0005_billing_groups_role_aliases.js';
+import { thingTypeSearchableAttributes } from './0006_thing_type_searchable_attributes.js';
 
 /** Name of Kysely's migration bookkeeping table. */
 export const MIGRATION_TABLE = 'fleetprov_migration';
@@ -26,6 +27,7 @@ export function registryMigrations(dialect: RegistryDialect): Record<string, Mig
     '0003_hooks': hooks(dialect),
     '0004_rotation': rotation(dialect),
     '0005_billing_groups_role_aliases': billingGroupsRoleAliases(dialect),
+    '0006_thing_type_searchable_attributes': thingTypeSearchableAttributes(dialect),
   };
 }
 

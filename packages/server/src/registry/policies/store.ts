@@ -172,7 +172,10 @@ export class KyselyPolicyStore implements PolicyStore {
         .executeTakeFirst();
       if (cert || group) {
         const what = cert ? `certificate ${cert.certificate_id}` : `thing group ${JSON.stringify(group?.group_name)}`;
-        throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} is attached to ${what}; detach it first`, details);
+        throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} is attached to ${what}; detach it first`, {
+          ...details,
+          refusal: 'policy-attached',
+        });
       }
       const other = await ctx.db
         .selectFrom('policy_versions')
@@ -185,14 +188,18 @@ export class KyselyPolicyStore implements PolicyStore {
         throw new RegistryError(
           'DeleteConflict',
           `policy ${JSON.stringify(name)} has non-default version ${other.version_id}; delete it first`,
-          details,
+          { ...details, refusal: 'policy-has-versions' },
         );
       }
       try {
         await ctx.db.deleteFrom('policies').where('name', '=', name).execute();
       } catch (err) {
         if (isForeignKeyViolation(err))
-          throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} is attached`, { ...details, cause: err });
+          throw new RegistryError('DeleteConflict', `policy ${JSON.stringify(name)} is attached`, {
+            ...details,
+            refusal: 'policy-attached',
+            cause: err,
+          });
         throw err;
       }
     });

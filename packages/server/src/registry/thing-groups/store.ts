@@ -170,6 +170,9 @@ export class KyselyThingGroupStore implements ThingGroupStore {
         } else {
           qb = qb.where('parent_name', '=', parent);
         }
+      } else if (!recursive) {
+        // No parent and not recursive: the root groups only (child groups are what `recursive` adds).
+        qb = qb.where('parent_name', 'is', null);
       }
       if (req.namePrefixFilter !== undefined) {
         const prefix = v.text(req.namePrefixFilter, 'namePrefixFilter', v.MAX_NAME_LENGTH);
@@ -233,6 +236,7 @@ export class KyselyThingGroupStore implements ThingGroupStore {
             resourceType: 'thing-group',
             resourceId: name,
             resourceArn: row.arn,
+            refusal: 'group-has-children',
           },
         );
       }

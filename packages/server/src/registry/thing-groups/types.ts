@@ -37,7 +37,11 @@ export interface ThingGroupUpdate {
 /** Input of {@link ThingGroupStore.list}. */
 export interface ListThingGroupsRequest extends TokenPageRequest {
   parentGroupName?: string;
-  /** With `parentGroupName`: all descendants instead of direct children. Default true (AWS). */
+  /**
+   * Whether child groups are listed too (AWS: "If true, return child groups as well"). Default true:
+   * every group, or every descendant of `parentGroupName`. False: the root groups, or the direct
+   * children of `parentGroupName`. `namePrefixFilter` then filters that set.
+   */
   recursive?: boolean;
   namePrefixFilter?: string;
 }

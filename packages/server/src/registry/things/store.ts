@@ -21,7 +21,20 @@ import type {
   TokenPageRequest,
 } from '../types.js';
 import * as v from '../validate.js';
-import { THING_TYPE_DELETE_DELAY_MS, type ThingStore } from './types.js';
+import { MAX_SEARCHABLE_ATTRIBUTES, THING_TYPE_DELETE_DELAY_MS, type NewThingType, type ThingStore } from './types.js';
+
+/** A thing type's searchable attributes as stored: a JSON array of attribute names, or null. */
+function searchableAttributes(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value)) throw invalid('searchableAttributes must be an array of attribute names');
+  if (value.length > MAX_SEARCHABLE_ATTRIBUTES) throw invalid(`searchableAttributes has more than ${MAX_SEARCHABLE_ATTRIBUTES} names`);
+  const names = value.map((n, i) => v.name(n, `searchableAttributes[${i}]`));
+  for (const n of names) {
+    if (n.length > v.MAX_ATTRIBUTE_NAME_LENGTH)
+      throw invalid(`searchableAttributes name is longer than ${v.MAX_ATTRIBUTE_NAME_LENGTH} characters`);
+  }
+  return JSON.stringify(names);
+}
 
 /** The stored thing row, optionally locked; undefined when absent. */
 export async function selectThing(ctx: Ctx, name: string, lock: boolean): Promise<Selectable<ThingsTable> | undefined> {
@@ -294,6 +307,7 @@ export class KyselyThingStore implements ThingStore {
             resourceType: 'thing',
             resourceId: name,
             resourceArn: row.arn,
+            refusal: 'thing-has-principals',
           },
         );
       }
@@ -305,7 +319,7 @@ export class KyselyThingStore implements ThingStore {
   }
 
   /** ThingStore.createType. */
-  createType(input: { name: string; description?: string | null }): Promise<ThingTypeRow> {
+  createType(input: NewThingType): Promise<ThingTypeRow> {
     return this.#s.write(async (ctx) => {
       if (typeof input !== 'object' || input === null) throw v.invalidInput('thing type');
       const name = v.name(input.name, 'thingTypeName');
@@ -316,6 +330,7 @@ export class KyselyThingStore implements ThingStore {
         created_at: ctx.now(),
         deprecated: 0,
         deprecated_at: null,
+        searchable_attributes: searchableAttributes(input.searchableAttributes),
       };
       const exists = await ctx.db.selectFrom('thing_types').select('name').where('name', '=', name).executeTakeFirst();
       if (exists) throw alreadyExists('thing-type', name, row.arn);

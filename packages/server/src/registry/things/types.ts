@@ -58,6 +58,8 @@ export interface ThingTypeRow {
   name: string;
   arn: string;
   description: string | null;
+  /** `thingTypeProperties.searchableAttributes`: attribute names, or null when none were given. */
+  searchableAttributes: string[] | null;
   createdAt: number;
   /** DeprecateThingType: no new thing may be associated with it. */
   deprecated: boolean;
@@ -70,6 +72,17 @@ export interface ThingTypeRow {
  * "wait for five minutes after you deprecate it" (Developer Guide, "Delete a thing type").
  */
 export const THING_TYPE_DELETE_DELAY_MS = 5 * 60_000;
+
+/** Input of {@link ThingStore.createType}. */
+export interface NewThingType {
+  name: string;
+  description?: string | null;
+  /** At most {@link MAX_SEARCHABLE_ATTRIBUTES} attribute names (AWS: 3). */
+  searchableAttributes?: readonly string[] | null;
+}
+
+/** Most searchable attributes of a thing type (AWS: 3). */
+export const MAX_SEARCHABLE_ATTRIBUTES = 3;
 
 /** The things and thing types store of a `Registry` (`registry.things`). */
 export interface ThingStore {
@@ -96,7 +109,7 @@ export interface ThingStore {
    */
   delete(name: string, opts?: { expectedVersion?: number }): Promise<boolean>;
   /** CreateThingType. ResourceAlreadyExists. */
-  createType(input: { name: string; description?: string | null }): Promise<ThingTypeRow>;
+  createType(input: NewThingType): Promise<ThingTypeRow>;
   /** DescribeThingType: the thing type, or null. */
   getType(name: string): Promise<ThingTypeRow | null>;
   /** ListThingTypes, by name. */
