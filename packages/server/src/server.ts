@@ -6,6 +6,7 @@
 import { chmod } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
+import { sqliteToDataDirError, toDataDirError } from './data-dir-check.js';
 import { openRegistry, type Registry } from './registry/index.js';
 import { CertificateFactsCache, KeyPool } from './pki/index.js';
 import { BrokerBus, startBroker, TopicRouter, type Broker } from './broker/index.js';
@@ -146,11 +147,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const hookSecret =
     options.hookSecret !== undefined
       ? { secret: checkHookSecret(options.hookSecret), path: null }
-      : await loadOrCreateHookSecret(data.paths.dir);
+      : await loadOrCreateHookSecret(data.paths.dir).catch((error: unknown) => {
+          throw toDataDirError(error, data.paths.dir, 'write the hook secret');
+        });
   // The services the broker needs (its authority, its routes) are built before it; they reach it
   // through this bus, which the broker binds to itself when it starts listening.
   const bus = new BrokerBus();
-  const rawRegistry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
+  const rawRegistry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId }).catch((error: unknown) => {
+    if (options.db !== undefined) throw error;
+    throw sqliteToDataDirError(toDataDirError(error, data.paths.dir, 'open the registry'), data.paths.dir, data.paths.sqlite);
+  });
   // Registry changes are logged with the change and published on $aws/events/... after commit.
   const eventConfigurations = cachedEventConfigurations(rawRegistry);
   const eventPublisher = createEventPublisher({ bus, configurations: eventConfigurations, logger });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { RunningServer } from '../server.js';
+import { DataDirError } from '../data-dir-check.js';
 import { CliError, type CliIo } from './io.js';
 import { readInputFile } from './files.js';
 
@@ -7,6 +8,27 @@ function port(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`${name} must be a port number 0-65535, got "${value}"`);
   return n;
+}
+
+/** The errno of a listen failure: the error's own, or its cause's (the broker wraps it in a `ListenFailed`). */
+function listenErrno(err: unknown): { code: string; message: string } | null {
+  for (let e = err as (NodeJS.ErrnoException & { cause?: unknown }) | null, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && (e.syscall === 'listen' || e.syscall === 'bind')) return { code: e.code, message: e.message };
+  }
+  return null;
+}
+
+/**
+ * A failed start said in words (exit 1): a data directory that cannot be used, a port in use or
+ * forbidden. Anything else is rethrown (an unexpected error, exit 70).
+ */
+export function startupFailure(err: unknown): unknown {
+  if (err instanceof DataDirError) return new CliError(err.message, 1);
+  const listen = listenErrno(err);
+  if (listen?.code === 'EADDRINUSE')
+    return new CliError(`a port is already in use (${listen.message}); choose others with --mqtt-port / --http-port`, 1);
+  if (listen?.code === 'EACCES') return new CliError(`cannot listen: ${listen.message} (ports below 1024 need privileges)`, 1);
+  return err;
 }
 
 /** The banner printed once the server is up. */
@@ -154,11 +176,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
             ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
           });
         } catch (err) {
-          const e = err as NodeJS.ErrnoException;
-          if (e.code === 'EADDRINUSE')
-            throw new CliError(`a port is already in use (${e.message}); choose others with --mqtt-port / --http-port`, 1);
-          if (e.code === 'EACCES') throw new CliError(`cannot listen: ${e.message} (ports below 1024 need privileges)`, 1);
-          throw err;
+          throw startupFailure(err);
         }
         const stopped = new Promise<void>((resolveStop) => {
           const stop = (signal: string) => {
