@@ -1,8 +1,27 @@
 import type { Command } from 'commander';
 import type { RunningServer } from '../server.js';
+import { checkTrustedProxies } from '../net/trusted-proxies.js';
 import { DataDirError } from '../data-dir-check.js';
 import { CliError, type CliIo } from './io.js';
 import { readInputFile } from './files.js';
+
+/** A positive integer option, or undefined when not given. */
+function positiveInteger(value: string | undefined, name: string, max = 2_147_483_647): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new CliError(`${name} must be an integer from 1 to ${max}, got "${value}"`);
+  return n;
+}
+
+/** `--trust-proxy` values: comma-separated addresses, CIDR ranges or loopback/linklocal/uniquelocal, repeatable. */
+function trustedProxies(values: readonly string[]): string[] | undefined {
+  try {
+    return checkTrustedProxies(values.flatMap((v) => v.split(',')).filter((v) => v.trim() !== ''));
+  } catch (err) {
+    throw new CliError(`--trust-proxy: ${(err as Error).message.replace(/^trustProxy: /, '')}`);
+  }
+}
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -97,9 +116,24 @@ export function addServerCommand(program: Command, io: CliIo): void {
     )
     .option('--hook-timeout-ms <n>', 'time a pre-provisioning hook (webhook) may take before the request is denied', '5000')
     .option('--hook-ca <file>', 'PEM file of CA certificates to trust for https:// webhooks (besides the system store)')
+    .option('--fd-limit <n>', 'open-file limit to cut the connection budget from (default: read from /proc/self/limits, else 10240)')
+    .option('--max-connections <n>', 'simultaneous MQTT connections (default: from the open-file limit, at most 50000)')
+    .option('--max-pending-per-address <n>', 'MQTT connections per source address that have not finished TLS and CONNECT', '100')
+    .option('--max-connections-per-address <n>', 'open MQTT connections per source address', '10000')
+    .option(
+      '--http-max-connections <n>',
+      'simultaneous control-plane (HTTPS) connections (default: a tenth of the open-file limit, 16-4096)',
+    )
+    .option(
+      '--trust-proxy <addrs>',
+      'reverse proxies whose X-Forwarded-For is believed (comma-separated addresses, CIDR ranges, loopback; repeatable): the console login limit keys on the forwarded client address',
+      (v: string, prev: string[] = []) => [...prev, v],
+      [],
+    )
     .addHelpText(
       'after',
-      '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.',
+      '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.' +
+        '\nConnection limits: see "Connection limits" in the README; refusals are logged (summarised) and counted in fleetprov_connections_refused_total.',
     )
     .action(
       async (opts: {
@@ -119,7 +153,19 @@ export function addServerCommand(program: Command, io: CliIo): void {
         hookCa?: string;
         rotationGraceSeconds: string;
         rotationRetireStatus: string;
+        fdLimit?: string;
+        maxConnections?: string;
+        maxPendingPerAddress: string;
+        maxConnectionsPerAddress: string;
+        httpMaxConnections?: string;
+        trustProxy: string[];
       }) => {
+        const fdLimit = positiveInteger(opts.fdLimit, '--fd-limit');
+        const maxConnections = positiveInteger(opts.maxConnections, '--max-connections');
+        const maxPendingPerAddress = positiveInteger(opts.maxPendingPerAddress, '--max-pending-per-address');
+        const maxConnectionsPerAddress = positiveInteger(opts.maxConnectionsPerAddress, '--max-connections-per-address');
+        const httpsMaxConnections = positiveInteger(opts.httpMaxConnections, '--http-max-connections');
+        const trustProxy = trustedProxies(opts.trustProxy);
         const grace = Number(opts.rotationGraceSeconds);
         if (!/^\d+$/.test(opts.rotationGraceSeconds) || grace > 366 * 86_400)
           throw new CliError(`--rotation-grace-seconds must be an integer from 0 to ${366 * 86_400}, got "${opts.rotationGraceSeconds}"`);
@@ -174,6 +220,14 @@ export function addServerCommand(program: Command, io: CliIo): void {
               ? { metricsToken: opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN }
               : {}),
             ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
+            ...(fdLimit !== undefined ? { fdLimit } : {}),
+            ...(httpsMaxConnections !== undefined ? { httpsMaxConnections } : {}),
+            ...(trustProxy !== undefined ? { trustProxy } : {}),
+            brokerLimits: {
+              ...(maxConnections !== undefined ? { maxConnections } : {}),
+              ...(maxPendingPerAddress !== undefined ? { maxPendingPerAddress } : {}),
+              ...(maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress } : {}),
+            },
           });
         } catch (err) {
           throw startupFailure(err);
