@@ -237,3 +237,21 @@ describe('trusted proxies', () => {
     }
   });
 });
+
+describe('fleetprov server: connection-limit flags', () => {
+  test('malformed limits and proxies are usage errors (exit 2) naming the flag', async () => {
+    const { run } = await import('../cli/support.js');
+    for (const [flag, value, message] of [
+      ['--fd-limit', '0', /--fd-limit must be an integer from 1/],
+      ['--max-connections', 'lots', /--max-connections must be an integer from 1/],
+      ['--max-pending-per-address', '-5', /--max-pending-per-address must be an integer from 1/],
+      ['--max-connections-per-address', '1.5', /--max-connections-per-address must be an integer from 1/],
+      ['--http-max-connections', '0', /--http-max-connections must be an integer from 1/],
+      ['--trust-proxy', '10.0.0.0/33', /--trust-proxy: "10\.0\.0\.0\/33" is not an IP address, a CIDR range/],
+    ] as const) {
+      const r = await run('server', '--data-dir', '/nonexistent/never-created', flag, value);
+      assert.equal(r.code, 2, `${flag} ${value}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+});
