@@ -8,12 +8,13 @@
  *   DIR/registry.db           SQLite registry (unless --db selects PostgreSQL)
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, chmod } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './pki/index.js';
 import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { classifyHostnames } from './pki/issue.js';
 import { generateAccessKeyPair, readSharedCredentialsFile, writeSharedCredentialsFile, type AccessKeyPair } from './api/credentials.js';
+import { ensureWritableDataDir, toDataDirError } from './data-dir-check.js';
 
 /** Paths of the files in a data directory. */
 export interface DataDirPaths {
@@ -84,11 +85,21 @@ async function loadServerTls(
 /**
  * Creates (first start) or loads (restart) everything in the data directory.
  * Private keys and the credentials file are written atomically with mode 0600.
+ *
+ * @throws {DataDirError} when the directory or a file in it cannot be created or written (read-only,
+ *   permission denied, a file where a directory must be), with the path and what to do
  */
 export async function prepareDataDir(dir: string, hostnames: readonly string[] = []): Promise<PreparedDataDir> {
   const paths = dataDirPaths(dir);
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  await chmod(paths.dir, 0o700);
+  await ensureWritableDataDir(paths.dir);
+  try {
+    return await fillDataDir(paths, hostnames);
+  } catch (error) {
+    throw toDataDirError(error, paths.dir);
+  }
+}
+
+async function fillDataDir(paths: DataDirPaths, hostnames: readonly string[]): Promise<PreparedDataDir> {
   const { ca, created } = await loadOrCreateCa(paths.caDir);
 
   await mkdir(join(paths.dir, 'tls'), { recursive: true, mode: 0o700 });

@@ -5,6 +5,7 @@
 export { startServer, type ServerOptions, type RunningServer } from './server.js';
 export type { ServiceContext, GeneratedKeyAlgorithm } from './service-context.js';
 export { prepareDataDir, dataDirPaths, type DataDirPaths, type PreparedDataDir } from './data-dir.js';
+export { DataDirError, type DataDirProblem } from './data-dir-check.js';
 export { parseTemplate, resolveTemplate, planProvisioning, evaluateTemplate, TemplateError } from './templates/index.js';
 export type { ProvisioningPlan, ParsedTemplate, EvaluationInput, ExistingThing } from './templates/types.js';
 export { parsePolicy, evaluatePolicies, PolicyCache, PolicyError, explainDecision } from './policy/index.js';

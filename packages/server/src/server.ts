@@ -6,6 +6,7 @@
 import { chmod } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
+import { sqliteToDataDirError, toDataDirError } from './data-dir-check.js';
 import {
   ACCOUNT_ID_RULE,
   checkArnScope,
@@ -18,7 +19,9 @@ import {
   type Registry,
 } from './registry/index.js';
 import { CertificateFactsCache, KeyPool } from './pki/index.js';
-import { BrokerBus, startBroker, TopicRouter, type Broker } from './broker/index.js';
+import { BrokerBus, startBroker, TopicRouter, type Broker, type BrokerLimits } from './broker/index.js';
+import { connectionBudget, LOW_FD_LIMIT, type ConnectionBudget } from './net/fd-limit.js';
+import { ConnectionGate, gateTlsServer } from './net/connection-gate.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
 import { DEFAULT_SIGNATURE_WINDOW_MS, MAX_SIGNATURE_WINDOW_MS } from './api/sigv4.js';
 import { registerControlPlane } from './api/control-plane.js';
@@ -119,6 +122,94 @@ export interface ServerOptions {
    * or REVOKED), and how often the monitor runs (`intervalMs`, default 60 s).
    */
   rotation?: Omit<RotationOptions, 'publish'>;
+  /**
+   * The open-file limit the connection budget is cut from (net/fd-limit.ts). Default: read from
+   * `/proc/self/limits` on Linux, else 10240. The broker gets what is left after a tenth for the
+   * process, the database and files and a tenth for the control plane, at most 50000.
+   */
+  fdLimit?: number;
+  /**
+   * Overrides of the broker's limits (`broker/limits.ts`): `maxConnections` (default from the
+   * budget above), `maxPendingPerAddress` (100), `maxConnectionsPerAddress` (10000),
+   * `shedPendingAfterMs` (2000), the timeouts…
+   */
+  brokerLimits?: Partial<BrokerLimits>;
+  /** Simultaneous control-plane (HTTPS) connections. Default from the budget (a tenth of the open-file limit, 16–4096). */
+  httpsMaxConnections?: number;
+  /**
+   * Reverse proxies in front of the control plane whose `X-Forwarded-For` is believed (addresses,
+   * CIDR ranges, `loopback`…): the console's failed-login limit then keys on the forwarded client
+   * address. Default none.
+   */
+  trustProxy?: readonly string[];
+}
+
+/** Control-plane connections from one address that have not finished TLS. */
+export const HTTPS_MAX_PENDING_PER_ADDRESS = 32;
+
+/** The connection limits of a server: its budget and the broker limits derived from it. */
+export interface ConnectionLimits {
+  budget: ConnectionBudget;
+  broker: Partial<BrokerLimits>;
+  https: { maxConnections: number; maxPendingPerAddress: number; maxConnectionsPerAddress: number; shedPendingAfterMs: number };
+}
+
+/**
+ * The connection limits of {@link startServer}: the budget from the open-file limit, with the
+ * explicit options on top.
+ * @throws {RangeError} for an `fdLimit` or `httpsMaxConnections` that is not a positive integer
+ */
+export function connectionLimits(
+  options: Pick<ServerOptions, 'fdLimit' | 'brokerLimits' | 'httpsMaxConnections'>,
+  readLimit?: () => number | null,
+): ConnectionLimits {
+  const budget = connectionBudget({
+    ...(options.fdLimit !== undefined ? { fdLimit: options.fdLimit } : {}),
+    ...(readLimit !== undefined ? { readLimit } : {}),
+  });
+  const httpsMax = options.httpsMaxConnections ?? budget.https;
+  if (!Number.isSafeInteger(httpsMax) || httpsMax < 1) throw new RangeError('httpsMaxConnections must be a positive integer');
+  return {
+    budget,
+    broker: { maxConnections: budget.mqtt, ...options.brokerLimits },
+    https: {
+      maxConnections: httpsMax,
+      maxPendingPerAddress: Math.min(httpsMax, HTTPS_MAX_PENDING_PER_ADDRESS),
+      // One address (an admin script, a proxy) may take half, so probes from elsewhere still get in.
+      maxConnectionsPerAddress: Math.max(1, Math.min(httpsMax, Math.max(16, Math.floor(httpsMax / 2)))),
+      shedPendingAfterMs: 2000,
+    },
+  };
+}
+
+/** Logs the connection limits in force, and warns when the open-file limit leaves little room. */
+function logConnectionLimits(logger: Logger, limits: ConnectionLimits, brokerLimits: Readonly<BrokerLimits>): void {
+  const { budget } = limits;
+  const fields = {
+    fdLimit: budget.fdLimit,
+    fdLimitSource: budget.fdLimitSource,
+    mqttMaxConnections: brokerLimits.maxConnections,
+    httpsMaxConnections: limits.https.maxConnections,
+    reservedDescriptors: budget.reserved,
+    maxPendingPerAddress: brokerLimits.maxPendingPerAddress,
+    maxConnectionsPerAddress: brokerLimits.maxConnectionsPerAddress,
+  };
+  logger.info(
+    fields,
+    `connection limits: open files ${budget.fdLimit} (${budget.fdLimitSource}); MQTT ${brokerLimits.maxConnections}, HTTPS ${limits.https.maxConnections}; per address ${brokerLimits.maxPendingPerAddress} pending, ${brokerLimits.maxConnectionsPerAddress} open`,
+  );
+  const total = brokerLimits.maxConnections + limits.https.maxConnections + budget.reserved;
+  if (total > budget.fdLimit) {
+    logger.warn(
+      fields,
+      `MQTT ${brokerLimits.maxConnections} + HTTPS ${limits.https.maxConnections} connections + ${budget.reserved} kept for files exceed the open-file limit ${budget.fdLimit}: a full broker will make accept() fail (EMFILE); raise the limit (ulimit -n) or lower the connection limits`,
+    );
+  } else if (budget.fdLimit < LOW_FD_LIMIT) {
+    logger.warn(
+      fields,
+      `the open-file limit ${budget.fdLimit} leaves room for only ${brokerLimits.maxConnections} MQTT connections; raise it (ulimit -n)`,
+    );
+  }
 }
 
 /** A running server. */
@@ -168,16 +259,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (host !== '0.0.0.0' && host !== '::' && !hostnames.includes(host)) hostnames.push(host);
   const metricsToken = options.metricsToken === undefined ? undefined : checkMetricsToken(options.metricsToken);
   const metrics = metricsToken === undefined ? null : createMetrics();
+  const limits = connectionLimits(options);
 
   const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
   const hookSecret =
     options.hookSecret !== undefined
       ? { secret: checkHookSecret(options.hookSecret), path: null }
-      : await loadOrCreateHookSecret(data.paths.dir);
+      : await loadOrCreateHookSecret(data.paths.dir).catch((error: unknown) => {
+          throw toDataDirError(error, data.paths.dir, 'write the hook secret');
+        });
   // The services the broker needs (its authority, its routes) are built before it; they reach it
   // through this bus, which the broker binds to itself when it starts listening.
   const bus = new BrokerBus();
-  const rawRegistry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId });
+  const rawRegistry = await openRegistry(options.db ?? data.paths.sqlite, { region, accountId }).catch((error: unknown) => {
+    if (options.db !== undefined) throw error;
+    throw sqliteToDataDirError(toDataDirError(error, data.paths.dir, 'open the registry'), data.paths.dir, data.paths.sqlite);
+  });
   try {
     await checkArnScope(rawRegistry);
   } catch (err) {
@@ -237,7 +334,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       router,
       bus,
       logger,
+      limits: limits.broker,
     });
+    logConnectionLimits(logger, limits, broker.limits);
     broker.on('connected', (e) => rotation.onConnected(e.certificateId));
     rotation.start();
     let brokerListening = true;
@@ -247,6 +346,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     if (metrics !== null) {
       cleanups.push(metrics.observeBroker(broker));
+      metrics.observeListener('mqtt', () => broker.socketCounts());
       metrics.observeCertificates({ countCertificatesByStatus: () => registry.certificates.countByStatus() });
     }
 
@@ -257,12 +357,23 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger: logger.child({ component: 'api' }),
       region,
       accountId,
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
       readiness: createReadinessProbe({
         registry: { getSetting: (key) => registry.settings.get(key) },
         brokerListening: () => brokerListening,
         logger: logger.child({ component: 'health' }),
       }),
     });
+    // The control plane has its own connection budget and per-address limits: an MQTT flood cannot take its descriptors.
+    const httpsGate = new ConnectionGate({
+      listener: 'https',
+      ...limits.https,
+      logger: logger.child({ component: 'api' }),
+      ...(metrics !== null ? { onRefused: metrics.recordConnectionRefused } : {}),
+    });
+    gateTlsServer(api.server, httpsGate);
+    cleanups.push(() => httpsGate.close());
+    metrics?.observeListener('https', () => ({ open: httpsGate.open, pending: httpsGate.pending }));
     await registerControlPlane(api, {
       context,
       signatureWindowMs,

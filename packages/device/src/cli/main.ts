@@ -13,7 +13,7 @@ import { registerRotateCommand } from './commands/rotate.js';
 import { registerStatusCommand } from './commands/status.js';
 import { ExitCode, processIo, type CliIo } from './output.js';
 
-export { ExitCode, describeError, type CliIo } from './output.js';
+export { ExitCode, describeError, exitQuietlyOnClosedPipe, type CliIo } from './output.js';
 export { defaultOutDir } from './inputs.js';
 export { buildProvisionOptions } from './commands/provision.js';
 export { settingsFromFlags } from './commands/provision-flags.js';

@@ -28,6 +28,26 @@ export const processIo: CliIo = {
   stderr: (text) => void process.stderr.write(text),
 };
 
+/**
+ * Makes the CLI's standard streams safe to pipe into a reader that stops early
+ * (`fleetprov-device … --help | head`): once standard output's reader is gone (EPIPE) nothing more
+ * can be shown, so the process ends quietly with status 0 instead of an unhandled-error stack trace;
+ * a closed standard error is ignored (the exit code still tells the outcome). Other stream errors are
+ * rethrown. Installed by the bin, once.
+ */
+export function exitQuietlyOnClosedPipe(
+  streams: { stdout: NodeJS.EventEmitter; stderr: NodeJS.EventEmitter } = process,
+  exit: (code: number) => void = (code) => process.exit(code),
+): void {
+  streams.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    exit(0);
+  });
+  streams.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 /** Exit codes. */
 export const ExitCode = { Ok: 0, Failed: 1, Usage: 2, Interrupted: 130 } as const;
 

@@ -23,6 +23,7 @@ import { ApiError } from './errors.js';
 import { apiErrorHandler, sendApiError, toApiError } from './error-handler.js';
 import { parseQueryString } from './querystring.js';
 import { AJV_OPTIONS, schemaErrorFormatter } from './schema-errors.js';
+import { checkTrustedProxies } from '../net/trusted-proxies.js';
 
 /** Default request-body limit: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -61,7 +62,19 @@ export interface ApiAppOptions {
   bodyLimit?: number;
   /** Readiness probe behind `GET /readyz`; default always ready. */
   readiness?: () => boolean | Promise<boolean>;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` / `X-Forwarded-Host` are believed:
+   * IP addresses, CIDR ranges, or the names `loopback`, `linklocal`, `uniquelocal` (Fastify's
+   * `trustProxy`). A request arriving from one of them has `request.ip` set to the forwarded client
+   * address (the console's failed-login limit keys on it). Default: none; the TCP peer is the client.
+   */
+  trustProxy?: readonly string[];
+  /** Time a client has to complete the TLS handshake, ms. Default 10 s (Node's own is 120 s). */
+  tlsHandshakeTimeoutMs?: number;
 }
+
+/** Default time a control-plane client has to complete the TLS handshake: 10 s. */
+export const DEFAULT_API_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** The Fastify instance {@link buildApiApp} returns (HTTP or HTTPS), and every scope in it. */
 export type ApiApp = FastifyInstance<http.Server | https.Server>;
@@ -93,8 +106,10 @@ export function buildApiApp(options: ApiAppOptions = {}): ApiApp {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0) throw new RangeError('bodyLimit must be a positive integer');
 
+  const trustProxy = checkTrustedProxies(options.trustProxy);
   const common = {
     bodyLimit,
+    ...(trustProxy !== undefined ? { trustProxy } : {}),
     requestTimeout: 60_000,
     connectionTimeout: 60_000,
     genReqId: () => randomUUID(),
@@ -113,7 +128,14 @@ export function buildApiApp(options: ApiAppOptions = {}): ApiApp {
   const app: ApiApp =
     options.https === undefined
       ? Fastify({ ...common, http: { maxHeaderSize: MAX_HEADER_BYTES } })
-      : Fastify({ ...common, https: { ...options.https, maxHeaderSize: MAX_HEADER_BYTES } });
+      : Fastify({
+          ...common,
+          https: {
+            ...options.https,
+            maxHeaderSize: MAX_HEADER_BYTES,
+            handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_API_TLS_HANDSHAKE_TIMEOUT_MS,
+          },
+        });
 
   app.decorate('awsAccount', Object.freeze({ partition: 'aws' as const, region, accountId }));
   app.decorateRequest('awsAuth', null);

@@ -6,14 +6,14 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:tls';
-import type { Socket } from 'node:net';
+import type { Server as TcpServer, Socket } from 'node:net';
 import { Aedes, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { checkTopicName } from '@fleetprov/protocol';
 import type { BrokerAuthority } from './authority.js';
 import { ConnectionRegistry } from './connections.js';
 import { BrokerError } from './errors.js';
-import type { BrokerEvents, DeniedEvent } from './events.js';
+import type { BrokerEvents, ConnectionRefusedEvent, DeniedEvent } from './events.js';
 import { clientError, dropConnection } from './handlers/close.js';
 import { authenticate, clientReady, preConnect } from './handlers/connect.js';
 import { errorMessage, type BrokerReporter } from './handlers/context.js';
@@ -21,31 +21,33 @@ import { authorizeForward } from './handlers/deliver.js';
 import { authorizePublish } from './handlers/publish.js';
 import { authorizeSubscribe, unsubscribed } from './handlers/subscribe.js';
 import { resolveLimits, type BrokerLimits } from './limits.js';
-import { installListener, type ListenerContext } from './listener.js';
+import { createAdmissionServer, installListener, type ListenerContext } from './listener.js';
+import { ConnectionGate } from '../net/connection-gate.js';
 import type { MessageBus } from './message-bus.js';
 import { checkBrokerOptions, type BrokerOptions, type ServerPublishOptions } from './options.js';
 import { TopicRouter } from './router.js';
 import { SessionExpiry, type SessionStore } from './session-expiry.js';
 import { createBrokerTlsServer } from './tls-server.js';
 
-export type { BrokerEvents, ConnectedEvent, DeniedEvent, DenialStage, DisconnectedEvent } from './events.js';
+export type { BrokerEvents, ConnectedEvent, ConnectionRefusedEvent, DeniedEvent, DenialStage, DisconnectedEvent } from './events.js';
 export type { BrokerOptions, ServerPublishOptions } from './options.js';
 
 /** A running broker. Create it with {@link startBroker}. */
 export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
   readonly #aedes: Aedes;
-  readonly #server: Server;
+  /** The TCP server that listens and admits connections; hands them to the TLS server. */
+  readonly #server: TcpServer;
   readonly #ctx: ListenerContext;
+  readonly #flushListenerLogs: () => void;
   readonly #host: string;
   #port = 0;
   #closePromise: Promise<void> | null = null;
   #deniedReceives = 0;
 
   /** @internal use {@link startBroker}. */
-  constructor(aedes: Aedes, server: Server, options: BrokerOptions, limits: BrokerLimits, log: Logger) {
+  constructor(aedes: Aedes, tlsServer: Server, options: BrokerOptions, limits: BrokerLimits, log: Logger) {
     super();
     this.#aedes = aedes;
-    this.#server = server;
     this.#host = options.host ?? '0.0.0.0';
     const report: BrokerReporter = {
       connected: (event) => this.emit('connected', event),
@@ -69,9 +71,29 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
       sockets: new Set<Socket>(),
       excessFilters: new WeakSet<object>(),
       isClosing: () => this.#closePromise !== null,
+      gate: new ConnectionGate({
+        listener: 'mqtt',
+        maxConnections: limits.maxConnections,
+        maxPendingPerAddress: limits.maxPendingPerAddress,
+        maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+        shedPendingAfterMs: limits.shedPendingAfterMs,
+        logger: log,
+        onRefused: (event) => this.#emitRefused(event),
+      }),
     };
     this.#installAedesHooks(options.authority, options.router ?? new TopicRouter());
-    installListener(this.#ctx, server);
+    this.#flushListenerLogs = installListener(this.#ctx, tlsServer);
+    this.#server = createAdmissionServer(this.#ctx, tlsServer);
+  }
+
+  /** TCP connections open (including those still in TLS or before CONNACK) and how many of them are pending. */
+  socketCounts(): { open: number; pending: number } {
+    return { open: this.#ctx.gate.open, pending: this.#ctx.gate.pending };
+  }
+
+  /** TCP connections refused or shed by the connection limits since start. */
+  get refusedConnectionCount(): number {
+    return this.#ctx.gate.refusedCount();
   }
 
   /** The port the broker listens on. */
@@ -162,6 +184,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
       this.#ctx.sessions.close();
       await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
       await serverClosed;
+      this.#ctx.gate.close();
+      this.#flushListenerLogs();
       this.#ctx.log.info('broker closed');
     })();
     return this.#closePromise;
@@ -195,7 +219,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
     aedes.authorizePublish = (client, packet, callback) => authorizePublish(publish, client, packet, callback);
     aedes.authorizeSubscribe = (client, subscription, callback) => authorizeSubscribe(ctx, client, subscription, callback);
     aedes.authorizeForward = (client, packet) => authorizeForward(publish, client, packet);
-    aedes.on('clientReady', (client) => clientReady(connect, client));
+    aedes.on('clientReady', (client) => {
+      clientReady(connect, client);
+      const conn = ctx.connections.forClient(client);
+      if (conn) ctx.gate.established(conn.socket);
+    });
     aedes.on('clientError', (client, error) => clientError(ctx, client, error));
     aedes.on('connectionError', (client, error) => clientError(ctx, client, error));
     aedes.on('keepaliveTimeout', (client) => ctx.connections.forClient(client)?.setCloseReason('keep-alive timeout'));
@@ -204,10 +232,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
   }
 
   #emitDenied(event: DeniedEvent): void {
+    this.#emitSafely(() => this.emit('denied', event), 'denied');
+  }
+
+  #emitRefused(event: ConnectionRefusedEvent): void {
+    this.#emitSafely(() => this.emit('connectionRefused', event), 'connectionRefused');
+  }
+
+  /** Runs an emit; a listener that throws is logged, never propagated into the broker. */
+  #emitSafely(emit: () => void, name: string): void {
     try {
-      this.emit('denied', event);
+      emit();
     } catch (error) {
-      this.#ctx.log.error({ err: error }, 'a denied listener threw');
+      this.#ctx.log.error({ err: error }, `a ${name} listener threw`);
     }
   }
 }

@@ -33,6 +33,8 @@ export class BrokerError extends Error {
 
 /** MQTT CONNACK return codes the broker sends (MQTT 3.1.1 §3.2.2.3). */
 export const ConnackCode = Object.freeze({
+  /** The protocol level is not MQTT 3.1.1 (MQTT 3.1 `MQIsdp` level 3, or an unknown level). */
+  UnacceptableProtocolVersion: 1,
   /** The client id is not allowed (empty, too long, reserved `$` prefix). */
   IdentifierRejected: 2,
   /** The authority failed or timed out. */

@@ -3,6 +3,10 @@
  * {@link BrokerEvents}, emitted by the broker.
  */
 
+import type { ConnectionRefusedEvent } from '../net/connection-gate.js';
+
+export type { ConnectionRefusedEvent } from '../net/connection-gate.js';
+
 /** Where in the connection's life a refusal happened. */
 export type DenialStage = 'tls' | 'connect' | 'publish' | 'subscribe' | 'receive' | 'provisioning';
 
@@ -52,4 +56,6 @@ export interface BrokerEvents {
   connected: [ConnectedEvent];
   disconnected: [DisconnectedEvent];
   denied: [DeniedEvent];
+  /** A TCP connection refused (or shed) before TLS: limits of net/connection-gate.ts. */
+  connectionRefused: [ConnectionRefusedEvent];
 }

@@ -7,6 +7,7 @@ export {
   type BrokerEvents,
   type BrokerOptions,
   type ConnectedEvent,
+  type ConnectionRefusedEvent,
   type DeniedEvent,
   type DenialStage,
   type DisconnectedEvent,

@@ -33,8 +33,25 @@ export interface BrokerLimits {
   provisioningTimeoutMs: number;
   /** Time a client's socket may stay unwritable before the client is dropped. Default 30 s. */
   drainTimeoutMs: number;
-  /** Simultaneous TCP connections accepted; further ones are closed at once. Default 50000. */
+  /**
+   * Simultaneous TCP connections accepted; further ones are closed at once (or a connection pending
+   * for `shedPendingAfterMs` is closed to make room). Default 50000 here; `startServer` derives it
+   * from the process's open-file limit (net/fd-limit.ts).
+   */
   maxConnections: number;
+  /**
+   * Connections from one source address that have not yet finished TLS and CONNECT; further ones
+   * from that address are closed at once. Default 100: devices behind one NAT each finish their
+   * handshake in well under a second, a flood of sockets that never handshake does not.
+   */
+  maxPendingPerAddress: number;
+  /** Open connections from one source address, connected or not. Default 10000. */
+  maxConnectionsPerAddress: number;
+  /**
+   * While the broker holds `maxConnections`, a connection that has been waiting this long (ms) for its
+   * TLS handshake or CONNECT is closed to make room for a new one. Default 2000.
+   */
+  shedPendingAfterMs: number;
   /**
    * How long the subscriptions and queued messages of a disconnected `cleanSession: false` client
    * are kept. AWS: 1 hour (3600000).
@@ -59,6 +76,9 @@ export const DEFAULT_BROKER_LIMITS: Readonly<BrokerLimits> = Object.freeze({
   provisioningTimeoutMs: 30_000,
   drainTimeoutMs: 30_000,
   maxConnections: 50_000,
+  maxPendingPerAddress: 100,
+  maxConnectionsPerAddress: 10_000,
+  shedPendingAfterMs: 2000,
   sessionExpiryMs: 3_600_000,
 });
 

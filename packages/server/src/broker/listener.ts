@@ -1,16 +1,22 @@
 /**
- * The socket side of the broker: accepts TLS connections (a client certificate is required), puts
- * each in the connections table with its TLS facts, guards its MQTT frames and hands it to aedes,
- * and inspects parsed packets for what aedes' hooks cannot see.
+ * The socket side of the broker: admits TCP connections through the connection gate (limits per
+ * listener and per source address, before any TLS work), accepts TLS connections (a client
+ * certificate is required), puts each in the connections table with its TLS facts, guards its MQTT
+ * frames and hands it to aedes, and inspects parsed packets for what aedes' hooks cannot see.
  */
 import type { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Server, TLSSocket } from 'node:tls';
 import type { Aedes, Client } from 'aedes';
+import type { ConnectionGate } from '../net/connection-gate.js';
+import { RateLimitedLog } from '../net/rate-limited-log.js';
 import type { BrokerConnection } from './connections.js';
 import { MqttFrameGuard } from './frame-guard.js';
 import { connectionClosed, type CloseContext } from './handlers/close.js';
 import { peerCertificates, sourceIpOf } from './tls-server.js';
+
+/** Failed TLS handshakes of one kind logged one by one per 5 s (10 lines in all); the rest are summarised with counts. */
+const TLS_FAILURE_LOG_BURST = 5;
 
 /** What the listener needs besides the shared handler context. */
 export interface ListenerContext extends CloseContext {
@@ -21,6 +27,24 @@ export interface ListenerContext extends CloseContext {
   readonly excessFilters: WeakSet<object>;
   /** True once the broker is closing: new connections are destroyed. */
   isClosing(): boolean;
+  /** Admission of TCP connections (limits per listener and per address). */
+  readonly gate: ConnectionGate;
+}
+
+/**
+ * The TCP server the broker listens with: each accepted socket goes through the gate first and,
+ * when admitted, is handed to the TLS server (which never listens itself). A refused socket costs
+ * no TLS work and no handshake log line.
+ */
+export function createAdmissionServer(ctx: Pick<ListenerContext, 'gate' | 'isClosing'>, tlsServer: Server): TcpServer {
+  return createTcpServer((socket: Socket) => {
+    if (ctx.isClosing()) {
+      socket.destroy();
+      return;
+    }
+    if (!ctx.gate.admit(socket)) return;
+    tlsServer.emit('connection', socket);
+  });
 }
 
 /** Packet fields the packet inspector reads; aedes hands it the parsed mqtt-packet objects. */
@@ -29,18 +53,34 @@ interface InspectedPacket {
   subscriptions?: Array<{ topic?: unknown; qos?: number }>;
 }
 
-/** Installs the TLS server's connection, handshake-error and secure-connection handlers. */
-export function installListener(ctx: ListenerContext, server: Server): void {
-  server.maxConnections = ctx.limits.maxConnections;
+/**
+ * Installs the TLS server's connection, handshake-error and secure-connection handlers. Returns a
+ * function that logs what the handshake-failure log has not summarised yet (call it on close).
+ */
+export function installListener(ctx: ListenerContext, server: Server): () => void {
   server.on('connection', (socket: Socket) => {
     ctx.sockets.add(socket);
     socket.once('close', () => ctx.sockets.delete(socket));
   });
+  const tlsFailures = new RateLimitedLog({
+    logger: ctx.log,
+    subject: 'TLS handshakes failed',
+    burst: TLS_FAILURE_LOG_BURST,
+    level: 'info',
+  });
   server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
-    const sourceIp = sourceIpOf(socket);
-    ctx.log.info({ sourceIp, err: error.message }, `TLS handshake with ${sourceIp} failed: ${error.message}`);
-    ctx.report.denied({ stage: 'tls', sourceIp, reason: `TLS handshake failed: ${error.message}` });
     socket.destroy();
+    const tcp = tcpSocketOf(socket);
+    // The broker's own close, or the gate shedding it (counted there), cut the handshake.
+    if (ctx.isClosing() || (tcp !== undefined && ctx.gate.wasShed(tcp))) return;
+    const sourceIp = handshakeSourceIp(socket, tcp);
+    tlsFailures.note({
+      reason: error.message,
+      sourceIp,
+      fields: { err: error.message },
+      message: `TLS handshake with ${sourceIp} failed: ${error.message}`,
+    });
+    ctx.report.denied({ stage: 'tls', sourceIp, reason: `TLS handshake failed: ${error.message}` });
   });
   let warnedNoInspector = false;
   const warnNoInspector = (): void => {
@@ -57,6 +97,22 @@ export function installListener(ctx: ListenerContext, server: Server): void {
       socket.destroy();
     }
   });
+  return () => tlsFailures.flush();
+}
+
+/** The TCP socket a server-side TLS socket wraps (Node keeps it as `_parent`), if known. */
+function tcpSocketOf(socket: TLSSocket): Socket | undefined {
+  const parent = (socket as unknown as { _parent?: unknown })._parent;
+  return typeof parent === 'object' && parent !== null ? (parent as Socket) : undefined;
+}
+
+/**
+ * The source address of a TLS socket whose handshake failed. Once the peer hung up the TLS socket no
+ * longer knows its address; the TCP socket under it still does.
+ */
+function handshakeSourceIp(socket: TLSSocket, tcp: Socket | undefined): string {
+  const own = sourceIpOf(socket);
+  return own !== 'unknown' || tcp === undefined ? own : sourceIpOf(tcp);
 }
 
 /** Opens a connection for a completed TLS handshake, or refuses it (no client certificate, broker closing). */

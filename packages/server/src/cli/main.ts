@@ -11,6 +11,8 @@ import { addEventsCommand } from './events-command.js';
 import { addConsoleCommand } from './console-command.js';
 import { CliError, processIo, type CliIo } from './io.js';
 
+export { exitQuietlyOnClosedPipe } from './io.js';
+
 /** Builds the `fleetprov` command tree. */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('fleetprov')

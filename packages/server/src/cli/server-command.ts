@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { RunningServer } from '../server.js';
+import { checkTrustedProxies } from '../net/trusted-proxies.js';
+import { DataDirError } from '../data-dir-check.js';
 import { CliError, type CliIo } from './io.js';
 import { readInputFile } from './files.js';
 import { ACCOUNT_ID_RULE, isValidAccountId, isValidRegion, REGION_RULE } from '../registry/arn.js';
@@ -29,10 +31,49 @@ function flagOrEnv(
   return value;
 }
 
+/** A positive integer option, or undefined when not given. */
+function positiveInteger(value: string | undefined, name: string, max = 2_147_483_647): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new CliError(`${name} must be an integer from 1 to ${max}, got "${value}"`);
+  return n;
+}
+
+/** `--trust-proxy` values: comma-separated addresses, CIDR ranges or loopback/linklocal/uniquelocal, repeatable. */
+function trustedProxies(values: readonly string[]): string[] | undefined {
+  try {
+    return checkTrustedProxies(values.flatMap((v) => v.split(',')).filter((v) => v.trim() !== ''));
+  } catch (err) {
+    throw new CliError(`--trust-proxy: ${(err as Error).message.replace(/^trustProxy: /, '')}`);
+  }
+}
+
 function port(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`${name} must be a port number 0-65535, got "${value}"`);
   return n;
+}
+
+/** The errno of a listen failure: the error's own, or its cause's (the broker wraps it in a `ListenFailed`). */
+function listenErrno(err: unknown): { code: string; message: string } | null {
+  for (let e = err as (NodeJS.ErrnoException & { cause?: unknown }) | null, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && (e.syscall === 'listen' || e.syscall === 'bind')) return { code: e.code, message: e.message };
+  }
+  return null;
+}
+
+/**
+ * A failed start said in words (exit 1): a data directory that cannot be used, a port in use or
+ * forbidden. Anything else is rethrown (an unexpected error, exit 70).
+ */
+export function startupFailure(err: unknown): unknown {
+  if (err instanceof DataDirError) return new CliError(err.message, 1);
+  const listen = listenErrno(err);
+  if (listen?.code === 'EADDRINUSE')
+    return new CliError(`a port is already in use (${listen.message}); choose others with --mqtt-port / --http-port`, 1);
+  if (listen?.code === 'EACCES') return new CliError(`cannot listen: ${listen.message} (ports below 1024 need privileges)`, 1);
+  return err;
 }
 
 /** The banner printed once the server is up. */
@@ -108,9 +149,24 @@ export function addServerCommand(program: Command, io: CliIo): void {
       "how far a signed request's X-Amz-Date may be from the server clock (AWS: 300); older or later requests are refused",
       String(DEFAULT_SIGNATURE_WINDOW_SECONDS),
     )
+    .option('--fd-limit <n>', 'open-file limit to cut the connection budget from (default: read from /proc/self/limits, else 10240)')
+    .option('--max-connections <n>', 'simultaneous MQTT connections (default: from the open-file limit, at most 50000)')
+    .option('--max-pending-per-address <n>', 'MQTT connections per source address that have not finished TLS and CONNECT', '100')
+    .option('--max-connections-per-address <n>', 'open MQTT connections per source address', '10000')
+    .option(
+      '--http-max-connections <n>',
+      'simultaneous control-plane (HTTPS) connections (default: a tenth of the open-file limit, 16-4096)',
+    )
+    .option(
+      '--trust-proxy <addrs>',
+      'reverse proxies whose X-Forwarded-For is believed (comma-separated addresses, CIDR ranges, loopback; repeatable): the console login limit keys on the forwarded client address',
+      (v: string, prev: string[] = []) => [...prev, v],
+      [],
+    )
     .addHelpText(
       'after',
-      '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.',
+      '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.' +
+        '\nConnection limits: see "Connection limits" in the README; refusals are logged (summarised) and counted in fleetprov_connections_refused_total.',
     )
     .action(
       async (opts: {
@@ -133,12 +189,24 @@ export function addServerCommand(program: Command, io: CliIo): void {
         accountId?: string;
         region?: string;
         signatureWindowSeconds: string;
+        fdLimit?: string;
+        maxConnections?: string;
+        maxPendingPerAddress: string;
+        maxConnectionsPerAddress: string;
+        httpMaxConnections?: string;
+        trustProxy: string[];
       }) => {
         const accountId = flagOrEnv(opts.accountId, '--account-id', 'FLEETPROV_ACCOUNT_ID', isValidAccountId, ACCOUNT_ID_RULE);
         const region = flagOrEnv(opts.region, '--region', 'FLEETPROV_REGION', isValidRegion, REGION_RULE);
         const windowSeconds = Number(opts.signatureWindowSeconds);
         if (!/^\d+$/.test(opts.signatureWindowSeconds) || windowSeconds < 1 || windowSeconds > 7 * 86_400)
           throw new CliError(`--signature-window-seconds must be an integer from 1 to ${7 * 86_400}, got "${opts.signatureWindowSeconds}"`);
+        const fdLimit = positiveInteger(opts.fdLimit, '--fd-limit');
+        const maxConnections = positiveInteger(opts.maxConnections, '--max-connections');
+        const maxPendingPerAddress = positiveInteger(opts.maxPendingPerAddress, '--max-pending-per-address');
+        const maxConnectionsPerAddress = positiveInteger(opts.maxConnectionsPerAddress, '--max-connections-per-address');
+        const httpsMaxConnections = positiveInteger(opts.httpMaxConnections, '--http-max-connections');
+        const trustProxy = trustedProxies(opts.trustProxy);
         const grace = Number(opts.rotationGraceSeconds);
         if (!/^\d+$/.test(opts.rotationGraceSeconds) || grace > 366 * 86_400)
           throw new CliError(`--rotation-grace-seconds must be an integer from 0 to ${366 * 86_400}, got "${opts.rotationGraceSeconds}"`);
@@ -196,14 +264,18 @@ export function addServerCommand(program: Command, io: CliIo): void {
               ? { metricsToken: opts.metricsToken ?? process.env.FLEETPROV_METRICS_TOKEN }
               : {}),
             ...(certificateNotAfter !== undefined ? { certificateNotAfter } : {}),
+            ...(fdLimit !== undefined ? { fdLimit } : {}),
+            ...(httpsMaxConnections !== undefined ? { httpsMaxConnections } : {}),
+            ...(trustProxy !== undefined ? { trustProxy } : {}),
+            brokerLimits: {
+              ...(maxConnections !== undefined ? { maxConnections } : {}),
+              ...(maxPendingPerAddress !== undefined ? { maxPendingPerAddress } : {}),
+              ...(maxConnectionsPerAddress !== undefined ? { maxConnectionsPerAddress } : {}),
+            },
           });
         } catch (err) {
-          const e = err as NodeJS.ErrnoException;
-          if (e.code === 'EADDRINUSE')
-            throw new CliError(`a port is already in use (${e.message}); choose others with --mqtt-port / --http-port`, 1);
-          if (e.code === 'EACCES') throw new CliError(`cannot listen: ${e.message} (ports below 1024 need privileges)`, 1);
           if (isRegistryError(err, 'InvalidRequest')) throw new CliError(`registry: ${err.message}`, 1);
-          throw err;
+          throw startupFailure(err);
         }
         const stopped = new Promise<void>((resolveStop) => {
           const stop = (signal: string) => {

@@ -18,14 +18,21 @@ import { jsonBodyPlugin } from '../api/sigv4-plugin.js';
 import { object, text, type Schema } from '../api/routes/schemas.js';
 import { checkCsrf, checkOrigin, CSRF_HEADER, readCookie, requestSession, SESSION_COOKIE, sessionCookieHeader } from './auth.js';
 import { safeEqual, type ConsoleSession, type ConsoleSessions } from './sessions.js';
+import {
+  DEFAULT_LOGIN_FAILURE_WINDOW_MS,
+  DEFAULT_MAX_FAILURES_PER_KEY,
+  LoginLimiter,
+  type FailureOutcome,
+  type LoginLimiterOptions,
+} from './login-limiter.js';
 
 /** Directory of the console's static files (`packages/server/console`). */
 export const CONSOLE_ASSET_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'console');
 
-/** Failed logins allowed per client address within {@link LOGIN_FAILURE_WINDOW_MS}. */
-export const MAX_LOGIN_FAILURES = 10;
+/** Failed logins allowed per (client address, access key id) within {@link LOGIN_FAILURE_WINDOW_MS} (see login-limiter.ts). */
+export const MAX_LOGIN_FAILURES = DEFAULT_MAX_FAILURES_PER_KEY;
 /** Window of {@link MAX_LOGIN_FAILURES}: 5 minutes. */
-export const LOGIN_FAILURE_WINDOW_MS = 5 * 60 * 1000;
+export const LOGIN_FAILURE_WINDOW_MS = DEFAULT_LOGIN_FAILURE_WINDOW_MS;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -65,6 +72,8 @@ export interface ConsoleRouteOptions {
   assetDir?: string;
   /** Clock in epoch ms; default the sessions' clock. */
   now?: () => number;
+  /** The failed-login limits (login-limiter.ts); the clock is {@link now}. */
+  loginLimits?: Omit<LoginLimiterOptions, 'now'>;
 }
 
 interface Asset {
@@ -105,7 +114,8 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRouteOptions> = async (app
   const assets = loadAssets(options.assetDir ?? CONSOLE_ASSET_DIR);
   const index = assets.get('index.html');
   if (index === undefined) throw new Error(`the console's index.html is missing from ${options.assetDir ?? CONSOLE_ASSET_DIR}`);
-  const failures = new Map<string, number[]>();
+  const limiter = new LoginLimiter({ ...options.loginLimits, now });
+  const windowMinutes = limiter.windowMs / 60_000;
   const maxAgeSeconds = Math.floor(sessions.maxTtlMs / 1000);
 
   const notFound = (request: FastifyRequest): ApiError =>
@@ -120,20 +130,28 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRouteOptions> = async (app
     return sendAsset(reply, asset);
   });
 
-  /** Refuses a login attempt beyond the failure budget of its address. */
-  function checkFailureBudget(ip: string): void {
-    const cutoff = now() - LOGIN_FAILURE_WINDOW_MS;
-    const recent = (failures.get(ip) ?? []).filter((t) => t > cutoff);
-    if (recent.length === 0) failures.delete(ip);
-    else failures.set(ip, recent);
-    if (recent.length >= MAX_LOGIN_FAILURES) {
-      throw new ApiError('ThrottlingException', `Too many failed logins from ${ip}; wait ${LOGIN_FAILURE_WINDOW_MS / 60000} minutes.`);
+  /**
+   * Answers a failed sign-in with `refusal`, logged, while its address is within its failure limit;
+   * beyond it with `ThrottlingException` (a locked key's own refusal is kept), logged once when the
+   * limit is crossed.
+   */
+  function refuseFailure(request: FastifyRequest, outcome: FailureOutcome, reason: string, fields: object, refusal: ApiError): never {
+    const address = request.ip;
+    if (!outcome.addressThrottled) {
+      request.log.warn({ ...fields, reason, clientAddress: address }, 'console login refused');
+      throw refusal;
     }
-  }
-
-  function recordFailure(ip: string): void {
-    if (failures.size > 10_000) failures.clear();
-    failures.set(ip, [...(failures.get(ip) ?? []), now()]);
+    if (outcome.addressJustThrottled) {
+      request.log.warn(
+        { ...fields, reason, clientAddress: address, failures: outcome.addressFailures, windowMinutes },
+        `console login refused: ${limiter.maxFailuresPerAddress} failed sign-ins from ${address} within ${windowMinutes} minutes; further failures from it are answered ThrottlingException and not logged one by one`,
+      );
+    }
+    if (refusal.errorType === 'ThrottlingException') throw refusal;
+    throw new ApiError(
+      'ThrottlingException',
+      `Too many failed logins from ${address}; failed attempts are throttled for up to ${windowMinutes} minutes (a right key pair or login token still signs in).`,
+    );
   }
 
   async function checkKeyPair(accessKeyId: string, secretAccessKey: string): Promise<boolean> {
@@ -156,18 +174,22 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRouteOptions> = async (app
     '/console/api/login',
     { schema: { body: LOGIN_BODY }, onRequest: checkLoginOrigin },
     async (request, reply) => {
-      checkFailureBudget(request.ip);
+      const address = request.ip;
       const body = request.body;
       let accessKeyId: string | undefined;
       if (body.loginToken != null) {
         const token = body.loginToken;
         accessKeyId = sessions.consumeLoginToken(token);
         if (accessKeyId === undefined) {
-          recordFailure(request.ip);
-          request.log.warn({ reason: 'unknown, used or expired login token' }, 'console login refused');
-          throw new ApiError(
-            'UnrecognizedClientException',
-            'The login token is not valid (unknown, already used or expired); run fleetprov console-login again.',
+          refuseFailure(
+            request,
+            limiter.recordFailure(address, null),
+            'unknown, used or expired login token',
+            {},
+            new ApiError(
+              'UnrecognizedClientException',
+              'The login token is not valid (unknown, already used or expired); run fleetprov console-login again.',
+            ),
           );
         }
       } else {
@@ -175,11 +197,29 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleRouteOptions> = async (app
         const secret = body.secretAccessKey;
         if (id == null) throw new ApiError('InvalidRequestException', 'accessKeyId must be a string.');
         if (secret == null) throw new ApiError('InvalidRequestException', 'secretAccessKey must be a string.');
-        if (!(await checkKeyPair(id, secret))) {
-          recordFailure(request.ip);
-          request.log.warn({ accessKeyId: id, reason: 'wrong access key pair' }, 'console login refused');
-          throw new ApiError('UnrecognizedClientException', 'The access key id or the secret access key is wrong.');
+        if (limiter.isKeyLocked(address, id)) {
+          // Not checked, and counted for the address only: the key's lock ends a window after the failure that set it.
+          refuseFailure(
+            request,
+            limiter.recordFailure(address, null),
+            'access key locked for this address',
+            { accessKeyId: id },
+            new ApiError(
+              'ThrottlingException',
+              `Too many failed logins with access key ${id} from ${address}; wait up to ${windowMinutes} minutes, or sign in with a login token (fleetprov console-login).`,
+            ),
+          );
         }
+        if (!(await checkKeyPair(id, secret))) {
+          refuseFailure(
+            request,
+            limiter.recordFailure(address, id),
+            'wrong access key pair',
+            { accessKeyId: id },
+            new ApiError('UnrecognizedClientException', 'The access key id or the secret access key is wrong.'),
+          );
+        }
+        limiter.recordSuccess(address, id);
         accessKeyId = id;
       }
       const { cookie, session } = sessions.create(accessKeyId);

@@ -1,11 +1,12 @@
 /**
  * fleetprov's Prometheus metrics, on a registry of their own (never prom-client's global one, so
  * several servers in one process do not collide): provisioning requests and their latency, the
- * pre-provisioning hook's latency, live MQTT connections, authorization denials, certificates by
- * status, and prom-client's default process metrics.
+ * pre-provisioning hook's latency, live MQTT connections, authorization denials, TCP connections
+ * per listener and those refused by the connection limits, certificates by status, and prom-client's
+ * default process metrics.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from 'prom-client';
-import type { DeniedEvent } from '../broker/index.js';
+import type { ConnectionRefusedEvent, DeniedEvent } from '../broker/index.js';
 import type { ProvisioningOutcome } from '../provisioning/handler.js';
 import { CERTIFICATE_STATUSES, type CertificateStatus } from '../registry/index.js';
 import { CachedSnapshot } from './snapshot.js';
@@ -19,11 +20,19 @@ export const DEFAULT_MAX_TEMPLATE_LABELS = 100;
 /** `template` label of templates beyond the label limit. */
 export const OTHER_TEMPLATE_LABEL = '_other';
 
-/** The broker facts the metrics read: its live connection count and its `denied` events. */
+/** The broker facts the metrics read: its live connection count, its `denied` and `connectionRefused` events. */
 export interface ObservedBroker {
   connectionCount(): number;
   on(event: 'denied', listener: (event: DeniedEvent) => void): unknown;
   off(event: 'denied', listener: (event: DeniedEvent) => void): unknown;
+  on(event: 'connectionRefused', listener: (event: ConnectionRefusedEvent) => void): unknown;
+  off(event: 'connectionRefused', listener: (event: ConnectionRefusedEvent) => void): unknown;
+}
+
+/** A listener's TCP connections at scrape time (net/connection-gate.ts). */
+export interface ObservedListener {
+  open: number;
+  pending: number;
 }
 
 /** Where certificate counts come from (the registry). */
@@ -55,6 +64,10 @@ export interface FleetprovMetrics {
   recordPreProvisioningHook(durationMs: number): void;
   /** Counts one refusal by the broker. */
   recordDenial(event: Pick<DeniedEvent, 'stage' | 'action'>): void;
+  /** Counts one TCP connection refused (or shed) by a listener's connection limits. */
+  recordConnectionRefused(event: Pick<ConnectionRefusedEvent, 'listener' | 'reason'>): void;
+  /** Reports a listener's open and pending TCP connections at scrape time. */
+  observeListener(listener: string, read: () => ObservedListener): void;
   /** Reports the broker's live connections at scrape time and counts its denials. Returns a function that stops. */
   observeBroker(broker: ObservedBroker): () => void;
   /** Reports certificates by status at scrape time, from a cache refreshed at most every `certificateCacheMs`. */
@@ -112,6 +125,27 @@ export function createMetrics(options: MetricsOptions = {}): FleetprovMetrics {
     registers,
   });
 
+  const refusedConnections = new Counter({
+    name: 'fleetprov_connections_refused_total',
+    help: 'TCP connections closed by the connection limits before TLS or CONNECT finished, by listener (mqtt, https) and reason (max_connections, address_pending_limit, address_connection_limit, shed_pending).',
+    labelNames: ['listener', 'reason'] as const,
+    registers,
+  });
+  const listeners = new Map<string, () => ObservedListener>();
+  new Gauge({
+    name: 'fleetprov_tcp_connections',
+    help: 'Open TCP connections by listener (mqtt, https) and state: pending (TLS or MQTT CONNECT not finished) or established.',
+    labelNames: ['listener', 'state'] as const,
+    registers,
+    collect() {
+      for (const [listener, read] of listeners) {
+        const { open, pending } = read();
+        this.set({ listener, state: 'pending' }, pending);
+        this.set({ listener, state: 'established' }, Math.max(0, open - pending));
+      }
+    },
+  });
+
   let broker: ObservedBroker | null = null;
   new Gauge({
     name: 'fleetprov_mqtt_connections',
@@ -162,6 +196,7 @@ export function createMetrics(options: MetricsOptions = {}): FleetprovMetrics {
   }
 
   const countDenial = (event: DeniedEvent): void => metrics.recordDenial(event);
+  const countRefused = (event: ConnectionRefusedEvent): void => metrics.recordConnectionRefused(event);
 
   const metrics: FleetprovMetrics = {
     registry,
@@ -183,11 +218,19 @@ export function createMetrics(options: MetricsOptions = {}): FleetprovMetrics {
     recordDenial(event) {
       denials.inc({ stage: event.stage, action: event.action ?? '' });
     },
+    recordConnectionRefused(event) {
+      refusedConnections.inc({ listener: event.listener, reason: event.reason });
+    },
+    observeListener(listener, read) {
+      listeners.set(listener, read);
+    },
     observeBroker(observed) {
       broker = observed;
       observed.on('denied', countDenial);
+      observed.on('connectionRefused', countRefused);
       return () => {
         observed.off('denied', countDenial);
+        observed.off('connectionRefused', countRefused);
         if (broker === observed) broker = null;
       };
     },

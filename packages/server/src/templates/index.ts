@@ -10,4 +10,5 @@ export { evaluateTemplate } from './evaluate.js';
 export { TemplateError, type TemplateErrorCode } from './errors.js';
 export { TEMPLATE_LIMITS } from './limits.js';
 export { CERTIFICATE_ID_PARAMETER, SUBJECT_PARAMETERS } from './parameters.js';
+export { detectTemplateType, type DetectedTemplateType } from './detect-type.js';
 export type * from './types.js';

@@ -173,6 +173,43 @@ describe('CONNECT', () => {
     }
   });
 
+  test('MQTT 3.1 (MQIsdp, level 3) gets CONNACK 1 (unacceptable protocol version), a logged reason, and is closed', async () => {
+    const mark = lines.length;
+    const deniedBefore = denied.length;
+    await assert.rejects(
+      connectDevice(broker.port, lab, open, { clientId: 'mqtt31', protocolId: 'MQIsdp', protocolVersion: 3 }),
+      (err: Error & { code?: number }) => {
+        assert.equal(err.code, 1);
+        return true;
+      },
+    );
+    await waitForLog(
+      lines,
+      /client "mqtt31" from 127\.0\.0\.1: connect refused: unsupported protocol MQTT 3\.1 \(protocol name "MQIsdp", level 3\): this broker accepts MQTT 3\.1\.1 \(protocol name "MQTT", level 4\) \(CONNACK 1\)/,
+    );
+    assert.equal(
+      authority.attempts.some((a) => a.clientId === 'mqtt31'),
+      false,
+      'the authority is not asked',
+    );
+    assert.ok(denied.slice(deniedBefore).some((e) => e.stage === 'connect' && /MQIsdp/.test(e.reason)));
+    assert.equal(lines.slice(mark).filter((l) => /connection dropped/.test(l.msg)).length, 0, 'one line, not two');
+
+    // The same on the wire: a hand-made MQTT 3.1 CONNECT gets exactly 20 02 00 01, then the close.
+    const socket = await rawTls(broker.port, lab, open);
+    const clientId = Buffer.from('mqtt31-raw');
+    const variable = Buffer.concat([Buffer.from([0, 6]), Buffer.from('MQIsdp'), Buffer.from([3, 0x02, 0, 60])]);
+    const payload = Buffer.concat([Buffer.from([0, clientId.length]), clientId]);
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.write(Buffer.concat([Buffer.from([0x10, variable.length + payload.length]), variable, payload]));
+    await socketClosed(socket);
+    assert.deepEqual([...Buffer.concat(received)], [0x20, 0x02, 0x00, 0x01]);
+    // MQTT 3.1.1 from the same certificate still connects.
+    const ok = await connectDevice(broker.port, lab, open, { clientId: 'mqtt311' });
+    await endAll([ok]);
+  });
+
   test('keep-alive is normalised: 5 → 30, 0 → 1200, 5000 → 1200, 60 unchanged', async () => {
     const cases: Array<[number, number]> = [
       [5, 30],

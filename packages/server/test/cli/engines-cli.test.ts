@@ -241,3 +241,59 @@ test('the built bin runs (`fleetprov --help`)', () => {
   assert.match(r.stdout, /policy/);
   assert.match(r.stdout, /server/);
 });
+
+test('template validate without --type reads a JITP template as JITP and says why', async () => {
+  for (const path of [fixture('templates', 'jitp-template.json'), join(packageRoot(), 'examples', 'jitp-device-template.json')]) {
+    const r = await run('template', 'validate', path);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /valid JITP template \(detected from AWS::IoT::Certificate::CommonName; --type overrides\)/);
+    const j = await run('template', 'validate', '--json', path);
+    assert.equal(j.code, 0, j.stderr);
+    assert.equal((JSON.parse(j.stdout) as { type: string }).type, 'JITP');
+  }
+  const render = await run(
+    'template',
+    'render',
+    fixture('templates', 'jitp-template.json'),
+    '--subject',
+    'CN=sensor-1,serialNumber=SN1,C=DE',
+    '--cert-id',
+    'cd'.repeat(32),
+  );
+  assert.equal(render.code, 0, render.stderr);
+  assert.equal((JSON.parse(render.stdout) as { thing: { thingName: string } }).thing.thingName, 'sensor-1');
+});
+
+test('template validate names --type JITP when a JITP template is read as FLEET_PROVISIONING', async () => {
+  const explicit = await run('template', 'validate', '--type', 'FLEET_PROVISIONING', fixture('templates', 'jitp-template.json'));
+  assert.equal(explicit.code, 1);
+  assert.match(explicit.stderr, /only provided to JITP templates .*it is a valid JITP template: pass --type JITP/);
+  const j = await run('template', 'validate', '--json', '--type', 'FLEET_PROVISIONING', fixture('templates', 'jitp-template.json'));
+  assert.equal(j.code, 1);
+  const out = JSON.parse(j.stdout) as { valid: boolean; type: string; message: string };
+  assert.equal(out.type, 'FLEET_PROVISIONING');
+  assert.match(out.message, /pass --type JITP/);
+  // A JITP template with a second problem: not valid as either type, the flag is still named.
+  const broken = await tempFile(
+    'broken-jitp.json',
+    JSON.stringify({
+      Parameters: { 'AWS::IoT::Certificate::CommonName': { Type: 'String' } },
+      Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'Undeclared' } } } },
+    }),
+  );
+  const asFleet = await run('template', 'validate', '--type', 'FLEET_PROVISIONING', broken);
+  assert.equal(asFleet.code, 1);
+  assert.match(asFleet.stderr, /it uses AWS::IoT::Certificate::CommonName, which AWS provides to JITP templates only: pass --type JITP/);
+  const detected = await run('template', 'validate', broken);
+  assert.equal(detected.code, 1);
+  assert.match(detected.stderr, /undeclared parameter "Undeclared".*read as JITP, detected from AWS::IoT::Certificate::CommonName/);
+});
+
+test('template validate names --type FLEET_PROVISIONING when a fleet template is read as JITP', async () => {
+  const r = await run('template', 'validate', '--type', 'JITP', fixture('templates', 'rotation-template.json'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /it is a valid FLEET_PROVISIONING template: pass --type FLEET_PROVISIONING/);
+  const bad = await run('template', 'validate', '--type', 'JITTP', fixture('templates', 'rotation-template.json'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--type must be FLEET_PROVISIONING or JITP/);
+});

@@ -68,12 +68,18 @@ function bannerLine(stdout: string, label: string): string | undefined {
   return m?.[1];
 }
 
-/** Starts `fleetprov server …args` (with `env` added to the environment) and resolves once its banner is printed. */
-export async function startServerProcess(args: readonly string[], timeoutMs = 20_000, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [fleetprovBin(), 'server', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+/**
+ * Starts `fleetprov server …args` (with `env` added to the environment) and resolves once its banner is
+ * printed. `prefix` runs it under another command, e.g. `['prlimit', '--nofile=1024']`.
+ */
+export async function startServerProcess(
+  args: readonly string[],
+  timeoutMs = 20_000,
+  env: NodeJS.ProcessEnv = {},
+  prefix: readonly string[] = [],
+): Promise<ServerProcess> {
+  const command = [...prefix, process.execPath, fleetprovBin(), 'server', ...args];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');

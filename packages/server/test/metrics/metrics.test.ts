@@ -16,7 +16,7 @@ import {
   tokensMatch,
   type FleetprovMetrics,
 } from '../../src/metrics/index.js';
-import type { DeniedEvent } from '../../src/broker/index.js';
+import type { ConnectionRefusedEvent, DeniedEvent } from '../../src/broker/index.js';
 import { CERTIFICATE_STATUSES, type CertificateStatus } from '../../src/registry/index.js';
 
 /** Value of one series of a metric, or undefined when the series does not exist. */
@@ -189,6 +189,27 @@ describe('createMetrics', () => {
     broker.emit('denied', { stage: 'tls', sourceIp: '127.0.0.1', reason: 'x' });
     assert.equal(await value(metrics, 'fleetprov_authorization_denials_total', { stage: 'tls', action: '' }), 1);
     assert.equal(await value(metrics, 'fleetprov_mqtt_connections'), 0);
+  });
+
+  test('counts refused connections by listener and reason, and reports open and pending sockets per listener', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const broker = Object.assign(new EventEmitter<{ denied: [DeniedEvent]; connectionRefused: [ConnectionRefusedEvent] }>(), {
+      connectionCount: () => 0,
+    });
+    const stop = metrics.observeBroker(broker);
+    broker.emit('connectionRefused', { listener: 'mqtt', reason: 'address_pending_limit', sourceIp: '10.0.0.1' });
+    broker.emit('connectionRefused', { listener: 'mqtt', reason: 'address_pending_limit', sourceIp: '10.0.0.2' });
+    metrics.recordConnectionRefused({ listener: 'https', reason: 'max_connections' });
+    assert.equal(await value(metrics, 'fleetprov_connections_refused_total', { listener: 'mqtt', reason: 'address_pending_limit' }), 2);
+    assert.equal(await value(metrics, 'fleetprov_connections_refused_total', { listener: 'https', reason: 'max_connections' }), 1);
+    let sockets = { open: 5, pending: 2 };
+    metrics.observeListener('mqtt', () => sockets);
+    assert.equal(await value(metrics, 'fleetprov_tcp_connections', { listener: 'mqtt', state: 'pending' }), 2);
+    assert.equal(await value(metrics, 'fleetprov_tcp_connections', { listener: 'mqtt', state: 'established' }), 3);
+    sockets = { open: 1, pending: 1 };
+    assert.equal(await value(metrics, 'fleetprov_tcp_connections', { listener: 'mqtt', state: 'established' }), 0, 'read at scrape time');
+    stop();
+    assert.equal(broker.listenerCount('connectionRefused'), 0);
   });
 
   test('reports certificates by status from a cache; a failing registry drops the series and is counted', async () => {

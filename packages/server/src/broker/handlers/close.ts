@@ -7,7 +7,7 @@ import type { Client } from 'aedes';
 import type { BrokerConnection } from '../connections.js';
 import { BrokerError, ConnectRefusedError } from '../errors.js';
 import type { SessionExpiry } from '../session-expiry.js';
-import type { HandlerContext } from './context.js';
+import { CONNECT_REFUSED_PREFIX, type HandlerContext } from './context.js';
 
 /** What the close handler needs besides the shared context. */
 export interface CloseContext extends HandlerContext {
@@ -19,8 +19,9 @@ export interface CloseContext extends HandlerContext {
 export function clientError(ctx: HandlerContext, client: Client, error: Error): void {
   const conn = ctx.connections.forClient(client);
   if (!conn) return;
+  const refusedEarlier = conn.closeReason?.startsWith(CONNECT_REFUSED_PREFIX) === true;
   conn.setCloseReason(error.message);
-  if (error instanceof ConnectRefusedError || error instanceof BrokerError) return; // logged where raised
+  if (error instanceof ConnectRefusedError || error instanceof BrokerError || refusedEarlier) return; // logged where raised
   ctx.log.info({ ...conn.logFields(), err: error.message }, `${conn.label}: connection dropped: ${error.message}`);
 }
 

@@ -10,7 +10,7 @@ import type { BrokerConnection } from '../connections.js';
 import { ConnackCode, ConnectRefusedError, type ConnackCodeValue } from '../errors.js';
 import type { ConnectedEvent } from '../events.js';
 import type { SessionExpiry } from '../session-expiry.js';
-import { authorizeSafely, connectionFacts, errorMessage, type HandlerContext } from './context.js';
+import { authorizeSafely, connectionFacts, CONNECT_REFUSED_PREFIX, errorMessage, type HandlerContext } from './context.js';
 
 /** What the CONNECT handler needs besides the shared context. */
 export interface ConnectContext extends HandlerContext {
@@ -20,10 +20,31 @@ export interface ConnectContext extends HandlerContext {
   readonly sessions: SessionExpiry;
 }
 
+/** MQTT 3.1.1's protocol level (MQTT 3.1.1 §3.1.2.2), the one level the broker speaks. */
+export const MQTT_3_1_1_LEVEL = 4;
+
 /**
- * aedes' `preConnect`: records the client id and the requested keep-alive, and rewrites the packet's
- * keep-alive to AWS's normalised interval (0 → 1200, >1200 → 1200, 1–29 → 30): aedes drops a
- * client after 1.5 × `packet.keepalive` without traffic.
+ * Why a CONNECT's protocol is refused, or null for MQTT 3.1.1 (protocol name `MQTT`, level 4).
+ * AWS IoT Core speaks MQTT 3.1.1 and 5 only
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html); MQTT 3.1 (`MQIsdp`, level 3) is
+ * refused there, and here, as is MQTT 5, which this broker does not implement.
+ */
+export function unsupportedProtocol(packet: { protocolId?: unknown; protocolVersion?: unknown }): string | null {
+  const name = typeof packet.protocolId === 'string' ? packet.protocolId : String(packet.protocolId);
+  const level = typeof packet.protocolVersion === 'number' ? packet.protocolVersion : Number.NaN;
+  if (name === 'MQTT' && level === MQTT_3_1_1_LEVEL) return null;
+  const what =
+    name === 'MQIsdp' && level === 3
+      ? 'MQTT 3.1 (protocol name "MQIsdp", level 3)'
+      : `protocol name ${JSON.stringify(name.slice(0, 16))} level ${String(level)}`;
+  return `unsupported protocol ${what}: this broker accepts MQTT 3.1.1 (protocol name "MQTT", level 4)`;
+}
+
+/**
+ * aedes' `preConnect`: refuses a protocol other than MQTT 3.1.1 (see {@link unsupportedProtocol}),
+ * records the client id and the requested keep-alive, and rewrites the packet's keep-alive to AWS's
+ * normalised interval (0 → 1200, >1200 → 1200, 1–29 → 30): aedes drops a client after 1.5 ×
+ * `packet.keepalive` without traffic.
  */
 export function preConnect(
   ctx: HandlerContext,
@@ -37,6 +58,16 @@ export function preConnect(
     return;
   }
   conn.clientId = typeof packet.clientId === 'string' ? packet.clientId : '';
+  const protocolProblem = unsupportedProtocol(packet);
+  if (protocolProblem !== null) {
+    refuseConnect(ctx, conn, ConnackCode.UnacceptableProtocolVersion, protocolProblem);
+    // aedes answers a level outside 3–4 with CONNACK 1 (unacceptable protocol version) and closes;
+    // it accepts level 3, so the level it reads is moved out of its range (the packet is not used
+    // for anything else).
+    packet.protocolVersion = 0 as ConnectPacket['protocolVersion'];
+    callback(null, true);
+    return;
+  }
   const requested = typeof packet.keepalive === 'number' ? packet.keepalive : 0;
   conn.requestedKeepAlive = requested;
   packet.keepalive = normalizeKeepAlive(requested);
@@ -152,7 +183,7 @@ function refuseConnect(
   action?: string,
   resource?: string,
 ): ConnectRefusedError {
-  conn.setCloseReason(`connect refused: ${reason}`);
+  conn.setCloseReason(`${CONNECT_REFUSED_PREFIX}${reason}`);
   ctx.log.warn(
     { ...conn.logFields(), returnCode: code, reason },
     `${conn.label}: ${action ? reason : `connect refused: ${reason}`} (CONNACK ${code})`,

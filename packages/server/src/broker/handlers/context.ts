@@ -20,6 +20,9 @@ export interface BrokerReporter {
   receiveDenied(): void;
 }
 
+/** How the close reason of a connection refused at CONNECT starts (the refusal is logged where it happens). */
+export const CONNECT_REFUSED_PREFIX = 'connect refused: ';
+
 /** The context shared by every packet handler. */
 export interface HandlerContext {
   /** The live connections. */
