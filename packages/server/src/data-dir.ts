@@ -5,10 +5,15 @@
  *   DIR/ca/…                  root and issuing CA keys (0600)
  *   DIR/tls/server.pem, .key  the MQTT/HTTPS server certificate (chain) and key (0600)
  *   DIR/credentials           admin access keys, AWS shared-credentials format, profile `default` (0600)
- *   DIR/registry.db           SQLite registry (unless --db selects PostgreSQL)
+ *   DIR/registry.db           SQLite registry (unless --db selects PostgreSQL), with its -wal and -shm
+ *   DIR/hook-secret           webhook HMAC key (provisioning/hook-secret.ts)
+ *
+ * The directory is private: every directory in it is 0700 and every file 0600 (certificates too),
+ * each created with that mode; on every start what an earlier version left with wider modes is
+ * tightened ({@link makeDataDirPrivate}).
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile, chmod } from 'node:fs/promises';
+import { mkdir, readFile, chmod, lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './pki/index.js';
 import { writeFileAtomic } from '@fleetprov/device/atomic-write';
@@ -51,6 +56,26 @@ export function dataDirPaths(dir: string): DataDirPaths {
   };
 }
 
+/** Mode of every file in the data directory. */
+export const DATA_FILE_MODE = 0o600;
+/** Mode of the data directory and every directory in it. */
+export const DATA_DIR_MODE = 0o700;
+
+/**
+ * Sets every directory under `dir` (and `dir`) to 0700 and every regular file to 0600, `depth` levels
+ * deep. Symbolic links are left alone (they may point outside the directory). Used on every start, so
+ * a data directory written by an earlier version (certificates 0644, `-wal`/`-shm` 0644) is tightened.
+ */
+export async function makeDataDirPrivate(dir: string, depth = 3): Promise<void> {
+  await chmod(dir, DATA_DIR_MODE);
+  if (depth <= 0) return;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await makeDataDirPrivate(path, depth - 1);
+    else if (entry.isFile() && ((await lstat(path)).mode & 0o777) !== DATA_FILE_MODE) await chmod(path, DATA_FILE_MODE);
+  }
+}
+
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 /** Reuses the stored server certificate if it covers every host name and is not about to expire. */
@@ -83,20 +108,20 @@ async function loadServerTls(
 
 /**
  * Creates (first start) or loads (restart) everything in the data directory.
- * Private keys and the credentials file are written atomically with mode 0600.
+ * Every file is written atomically with mode 0600, every directory is 0700.
  */
 export async function prepareDataDir(dir: string, hostnames: readonly string[] = []): Promise<PreparedDataDir> {
   const paths = dataDirPaths(dir);
-  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
-  await chmod(paths.dir, 0o700);
+  await mkdir(paths.dir, { recursive: true, mode: DATA_DIR_MODE });
+  await makeDataDirPrivate(paths.dir);
   const { ca, created } = await loadOrCreateCa(paths.caDir);
 
-  await mkdir(join(paths.dir, 'tls'), { recursive: true, mode: 0o700 });
+  await mkdir(join(paths.dir, 'tls'), { recursive: true, mode: DATA_DIR_MODE });
   let serverTls = await loadServerTls(paths, hostnames, ca);
   if (!serverTls) {
     const issued = await issueServerCertificate(ca, hostnames);
-    await writeFileAtomic(paths.serverKey, issued.privateKeyPem, { mode: 0o600 });
-    await writeFileAtomic(paths.serverCert, issued.chainPem, { mode: 0o644 });
+    await writeFileAtomic(paths.serverKey, issued.privateKeyPem, { mode: DATA_FILE_MODE });
+    await writeFileAtomic(paths.serverCert, issued.chainPem, { mode: DATA_FILE_MODE });
     serverTls = { cert: issued.chainPem, key: issued.privateKeyPem };
   }
   const { dns, ips } = classifyHostnames(hostnames);

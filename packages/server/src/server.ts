@@ -3,7 +3,6 @@
  * mutual TLS with the Fleet Provisioning API, and the AWS-compatible control plane over HTTPS —
  * on a data directory (CA, credentials) and a registry (SQLite by default, PostgreSQL by URL).
  */
-import { chmod } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
 import { openRegistry, type Registry } from './registry/index.js';
@@ -155,8 +154,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const eventConfigurations = cachedEventConfigurations(rawRegistry);
   const eventPublisher = createEventPublisher({ bus, configurations: eventConfigurations, logger });
   const registry = observeRegistry(rawRegistry, { onCommit: (changes) => eventPublisher.publish(changes), logger });
-  // The SQLite file holds the ownership-token key: owner-only, like the CA keys.
-  if (options.db === undefined) await chmod(data.paths.sqlite, 0o600).catch(() => undefined);
   const keyAlgorithm = options.keyAlgorithm ?? 'rsa-2048';
   const keyPool = new KeyPool({ targets: keyAlgorithm === 'rsa-2048' ? { 'rsa-2048': options.keyPoolSize ?? 8 } : {} });
 

@@ -68,9 +68,17 @@ function bannerLine(stdout: string, label: string): string | undefined {
   return m?.[1];
 }
 
-/** Starts `fleetprov server …args` and resolves once its banner is printed. */
-export async function startServerProcess(args: readonly string[], timeoutMs = 20_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [fleetprovBin(), 'server', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `fleetprov server …args` and resolves once its banner is printed. With `umask` (octal text,
+ * e.g. `'0000'`) the server runs under that umask (through `sh -c 'umask …; exec node …'`).
+ */
+export async function startServerProcess(args: readonly string[], timeoutMs = 20_000, options: { umask?: string } = {}): Promise<ServerProcess> {
+  const argv = [fleetprovBin(), 'server', ...args];
+  if (options.umask !== undefined && !/^[0-7]{3,4}$/.test(options.umask)) throw new Error(`bad umask ${options.umask}`);
+  const child =
+    options.umask === undefined
+      ? spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('sh', ['-c', `umask ${options.umask}; exec "$0" "$@"`, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
