@@ -5,7 +5,7 @@
  */
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
-import { openRegistry, type Registry } from './registry/index.js';
+import { openRegistry, type ExistingThingPolicy, type Registry } from './registry/index.js';
 import { CertificateFactsCache, KeyPool } from './pki/index.js';
 import { BrokerBus, startBroker, TopicRouter, type Broker } from './broker/index.js';
 import { buildApiApp, staticCredentialStore, type ApiApp } from './api/index.js';
@@ -61,6 +61,27 @@ export interface ServerOptions {
    * default is high: 1000.
    */
   provisioningRatePerSecond?: number;
+  /**
+   * Most certificates one requesting certificate (a claim certificate, shared by a batch of devices)
+   * may have created with CreateKeysAndCertificate / CreateCertificateFromCsr and not registered yet
+   * (PENDING_ACTIVATION), counted in the registry; beyond it `429 Throttling`. Default 500; 0 = no cap.
+   */
+  maxPendingCertificates?: number;
+  /**
+   * Certificates one requesting certificate may create per second, sustained, counted in the registry
+   * (every server on a shared database sees the same count); beyond it `429 Throttling`. Default 10
+   * (AWS's whole-account RegisterThing quota); 0 = no limit.
+   */
+  certificateRatePerSecond?: number;
+  /** Certificates one requesting certificate may create at once. Default 5 × `certificateRatePerSecond` (50). */
+  certificateBurst?: number;
+  /**
+   * What RegisterThing does with a thing that exists already, on templates without their own setting
+   * (`PUT /fleetprov/template-protections/<template>`, `fleetprov template existing-thing`): `allow`
+   * (default, as AWS: any claim may provision it) or `owner` (only a certificate attached to the thing,
+   * or the claim certificate that first provisioned it; others get 403 AccessDenied).
+   */
+  existingThingPolicy?: ExistingThingPolicy;
   /**
    * An in-process pre-provisioning hook, called before every RegisterThing on a template without a
    * `preProvisioningHook` of its own, with AWS's Lambda event
@@ -234,6 +255,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       rotation,
       eventConfigurations,
       metrics: metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null,
+      ...(options.existingThingPolicy !== undefined ? { existingThingPolicy: options.existingThingPolicy } : {}),
     });
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());
@@ -289,6 +311,12 @@ function provisioningHandlerOptions(
   return {
     onRegistered: rotation.onRegistered,
     throttle: { ratePerSecond: rate, burst: rate * 2 },
+    certificateLimits: {
+      ...(options.maxPendingCertificates !== undefined ? { maxPending: options.maxPendingCertificates } : {}),
+      ...(options.certificateRatePerSecond !== undefined ? { ratePerSecond: options.certificateRatePerSecond } : {}),
+      ...(options.certificateBurst !== undefined ? { burst: options.certificateBurst } : {}),
+    },
+    ...(options.existingThingPolicy !== undefined ? { existingThingPolicy: options.existingThingPolicy } : {}),
     ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
     ...(options.preProvisioningHooks !== undefined ? { preProvisioningHooks: options.preProvisioningHooks } : {}),
     ...(options.preProvisioningHookTimeoutMs !== undefined ? { hookTimeoutMs: options.preProvisioningHookTimeoutMs } : {}),

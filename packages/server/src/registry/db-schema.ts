@@ -86,6 +86,8 @@ export interface ThingsTable {
   billing_group_name: string | null;
   created_at: Int8;
   modified_at: Int8;
+  /** 0005_claim_protections: certificate id of the connection whose RegisterThing first attached a certificate. */
+  provisioned_by: string | null;
 }
 
 /** `thing_attributes`: one row per attribute, rewritten with `things.attributes`. */
@@ -254,6 +256,14 @@ export interface CertificateTemplatesTable {
   created_at: Int8;
 }
 
+/** `template_protections` (migration 0005_claim_protections). */
+export interface TemplateProtectionsTable {
+  template_name: string;
+  existing_thing: string;
+  created_at: Int8;
+  modified_at: Int8;
+}
+
 /** The whole database. */
 export interface Database {
   settings: SettingsTable;
@@ -276,4 +286,5 @@ export interface Database {
   certificate_rotations: CertificateRotationsTable;
   rotation_policies: RotationPoliciesTable;
   certificate_templates: CertificateTemplatesTable;
+  template_protections: TemplateProtectionsTable;
 }

@@ -12,6 +12,7 @@ import type { RegistryDialect } from '../common-types.js';
 import { initial } from './0001_initial.js';
 import { hooks } from './0003_hooks.js';
 import { rotation } from './0004_rotation.js';
+import { claimProtections } from './0005_claim_protections.js';
 
 /** Name of Kysely's migration bookkeeping table. */
 export const MIGRATION_TABLE = 'fleetprov_migration';
@@ -24,6 +25,7 @@ export function registryMigrations(dialect: RegistryDialect): Record<string, Mig
     '0001_initial': initial(dialect),
     '0003_hooks': hooks(dialect),
     '0004_rotation': rotation(dialect),
+    '0005_claim_protections': claimProtections(dialect),
   };
 }
 
