@@ -144,7 +144,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
         if (!/^\d+(\.\d+)?$/.test(opts.certificateRate) || certificateRate > 1_000_000)
           throw new CliError(`--certificate-rate must be a number from 0 to 1000000, got "${opts.certificateRate}"`);
         const certificateBurst = opts.certificateBurst === undefined ? undefined : Number(opts.certificateBurst);
-        if (opts.certificateBurst !== undefined && (!/^\d+$/.test(opts.certificateBurst) || certificateBurst! < 1 || certificateBurst! > 1_000_000))
+        if (
+          opts.certificateBurst !== undefined &&
+          (!/^\d+$/.test(opts.certificateBurst) || certificateBurst! < 1 || certificateBurst! > 1_000_000)
+        )
           throw new CliError(`--certificate-burst must be an integer from 1 to 1000000, got "${opts.certificateBurst}"`);
         if (opts.existingThingPolicy !== 'allow' && opts.existingThingPolicy !== 'owner')
           throw new CliError(`--existing-thing-policy must be allow or owner, got "${opts.existingThingPolicy}"`);

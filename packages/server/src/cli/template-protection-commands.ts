@@ -49,7 +49,10 @@ export function addTemplateProtectionCommands(program: Command, io: CliIo): void
     } catch (err) {
       if (err instanceof ExtensionApiError) throw new CliError(`template existing-thing failed: ${err.errorType}: ${err.message}`, 1);
       if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED')
-        throw new CliError(`cannot reach the control plane at ${opts.endpoint}: is \`fleetprov server\` running? (--endpoint sets the URL)`, 1);
+        throw new CliError(
+          `cannot reach the control plane at ${opts.endpoint}: is \`fleetprov server\` running? (--endpoint sets the URL)`,
+          1,
+        );
       throw new CliError(`template existing-thing failed: ${(err as Error).message}`, 1);
     }
   });

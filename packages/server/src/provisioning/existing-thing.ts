@@ -27,7 +27,11 @@ export interface ExistingThingRequest {
 }
 
 /** The effective policy of a template: its own, else `defaultPolicy`. */
-export async function existingThingPolicyOf(tx: Registry, templateName: string, defaultPolicy: ExistingThingPolicy): Promise<ExistingThingPolicy> {
+export async function existingThingPolicyOf(
+  tx: Registry,
+  templateName: string,
+  defaultPolicy: ExistingThingPolicy,
+): Promise<ExistingThingPolicy> {
   return (await tx.templateProtections.get(templateName))?.existingThing ?? defaultPolicy;
 }
 

@@ -21,7 +21,15 @@ import {
 } from '@aws-sdk/client-iot';
 import mqtt from 'mqtt';
 import { createAdminClient } from '../../src/cli/admin-client.js';
-import { accepted, BIRTHING_TEMPLATE, CLAIM_POLICY, createKeys, FULL_CITIZEN_POLICY, registerThing, ROLE_ARN } from '../provisioning/helpers.js';
+import {
+  accepted,
+  BIRTHING_TEMPLATE,
+  CLAIM_POLICY,
+  createKeys,
+  FULL_CITIZEN_POLICY,
+  registerThing,
+  ROLE_ARN,
+} from '../provisioning/helpers.js';
 import { startServerProcess, type ServerProcess } from './support.js';
 
 /** Every file and directory under `dir` (not following symbolic links), with its permission bits. */
@@ -151,7 +159,13 @@ for (const umask of ['0022', '0000']) {
         await provisionDevice(server, claim, '0001');
         seen = await checkModes(dirs, beside, 'after provisioning a device');
         for (const suffix of ['', '-wal', '-shm']) assert.ok(seen.includes(dbFile + suffix), `${dbFile}${suffix} was checked`);
-        for (const name of ['credentials', 'hook-secret', join('ca', 'root-ca.pem'), join('tls', 'server.key'), join('tls', 'server.pem')]) {
+        for (const name of [
+          'credentials',
+          'hook-secret',
+          join('ca', 'root-ca.pem'),
+          join('tls', 'server.key'),
+          join('tls', 'server.pem'),
+        ]) {
           assert.ok(seen.includes(join(dataDir, name)), `${name} was checked`);
         }
 

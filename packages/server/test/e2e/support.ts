@@ -72,7 +72,11 @@ function bannerLine(stdout: string, label: string): string | undefined {
  * Starts `fleetprov server …args` and resolves once its banner is printed. With `umask` (octal text,
  * e.g. `'0000'`) the server runs under that umask (through `sh -c 'umask …; exec node …'`).
  */
-export async function startServerProcess(args: readonly string[], timeoutMs = 20_000, options: { umask?: string } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: readonly string[],
+  timeoutMs = 20_000,
+  options: { umask?: string } = {},
+): Promise<ServerProcess> {
   const argv = [fleetprovBin(), 'server', ...args];
   if (options.umask !== undefined && !/^[0-7]{3,4}$/.test(options.umask)) throw new Error(`bad umask ${options.umask}`);
   const child =

@@ -132,7 +132,10 @@ for (const backend of await backends('the existing-thing policy')) {
         // The device lost its identity: the factory's claim provisions it again.
         const second = await provision(factory, 'own2');
         // The device, connected with its own certificate, rotates it.
-        const device = await lab.connect({ certificateId: second.certificateId, cert: second.cert + lab.ca.issuingCertificatePem, key: second.key }, 'born_own2');
+        const device = await lab.connect(
+          { certificateId: second.certificateId, cert: second.cert + lab.ca.issuingCertificatePem, key: second.key },
+          'born_own2',
+        );
         const third = await provision(device, 'own2');
         assert.deepEqual(await principalsOf(lab, 'born_own2'), [first.certificateId, second.certificateId, third.certificateId].sort());
         assert.equal(await lab.registry.things.getProvisioner('born_own2'), lab.claim.certificateId);

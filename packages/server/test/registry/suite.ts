@@ -4,6 +4,7 @@
  */
 import { describe } from 'node:test';
 import { certificateCases } from './cases-certificates.js';
+import { claimCases } from './cases-claims.js';
 import { policyCases } from './cases-policies.js';
 import { rotationCases } from './cases-rotation.js';
 import { stateCases } from './cases-state.js';
@@ -20,5 +21,6 @@ export function registrySuite(name: string, open: OpenFn): void {
     policyCases(open);
     stateCases(open);
     rotationCases(open);
+    claimCases(open);
   });
 }

@@ -43,11 +43,7 @@ export function claimProtections(dialect: RegistryDialect): Migration {
         .execute();
 
       await db.schema.dropIndex('certificates_issued_by').execute();
-      await db.schema
-        .createIndex('certificates_issued_by_status')
-        .on('certificates')
-        .columns(['issued_by_principal', 'status'])
-        .execute();
+      await db.schema.createIndex('certificates_issued_by_status').on('certificates').columns(['issued_by_principal', 'status']).execute();
       await db.schema
         .createIndex('certificates_issued_by_created')
         .on('certificates')

@@ -193,12 +193,7 @@ export class KyselyThingStore implements ThingStore {
     return this.#s.write(async (ctx) => {
       const name = v.name(thingName, 'thingName');
       const id = v.name(certificateId, 'certificateId');
-      await ctx.db
-        .updateTable('things')
-        .set({ provisioned_by: id })
-        .where('name', '=', name)
-        .where('provisioned_by', 'is', null)
-        .execute();
+      await ctx.db.updateTable('things').set({ provisioned_by: id }).where('name', '=', name).where('provisioned_by', 'is', null).execute();
       const row = await ctx.db.selectFrom('things').select('provisioned_by').where('name', '=', name).executeTakeFirst();
       return row?.provisioned_by ?? null;
     });
