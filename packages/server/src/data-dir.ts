@@ -5,10 +5,15 @@
  *   DIR/ca/…                  root and issuing CA keys (0600)
  *   DIR/tls/server.pem, .key  the MQTT/HTTPS server certificate (chain) and key (0600)
  *   DIR/credentials           admin access keys, AWS shared-credentials format, profile `default` (0600)
- *   DIR/registry.db           SQLite registry (unless --db selects PostgreSQL)
+ *   DIR/registry.db           SQLite registry (unless --db selects PostgreSQL), with its -wal and -shm
+ *   DIR/hook-secret           webhook HMAC key (provisioning/hook-secret.ts)
+ *
+ * The directory is private: every directory in it is 0700 and every file 0600 (certificates too),
+ * each created with that mode; on every start what an earlier version left with wider modes is
+ * tightened ({@link makeDataDirPrivate}).
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, chmod, lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './pki/index.js';
 import { writeFileAtomic } from '@fleetprov/device/atomic-write';
@@ -52,6 +57,28 @@ export function dataDirPaths(dir: string): DataDirPaths {
   };
 }
 
+/** Mode of every file in the data directory. */
+export const DATA_FILE_MODE = 0o600;
+/** Mode of the data directory and every directory in it. */
+export const DATA_DIR_MODE = 0o700;
+
+/**
+ * Sets every directory under `dir` (and `dir`) to 0700 and every regular file to 0600, `depth` levels
+ * deep. Symbolic links are left alone (they may point outside the directory). Used on every start, so
+ * a data directory written by an earlier version (certificates 0644, `-wal`/`-shm` 0644) is tightened.
+ */
+export async function makeDataDirPrivate(dir: string, depth = 3): Promise<void> {
+  // Group and other permissions are taken away; the owner's are left alone (a read-only directory is reported, not reopened).
+  const mode = (await lstat(dir)).mode & 0o777;
+  if ((mode & 0o077) !== 0) await chmod(dir, mode & 0o700);
+  if (depth <= 0) return;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await makeDataDirPrivate(path, depth - 1);
+    else if (entry.isFile() && ((await lstat(path)).mode & 0o777) !== DATA_FILE_MODE) await chmod(path, DATA_FILE_MODE);
+  }
+}
+
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 /** Reuses the stored server certificate if it covers every host name and is not about to expire. */
@@ -84,7 +111,8 @@ async function loadServerTls(
 
 /**
  * Creates (first start) or loads (restart) everything in the data directory.
- * Private keys and the credentials file are written atomically with mode 0600.
+ * Every file is written atomically with mode 0600; directories are created 0700, and each start takes
+ * group and other permissions away from anything wider.
  *
  * @throws {DataDirError} when the directory or a file in it cannot be created or written (read-only,
  *   permission denied, a file where a directory must be), with the path and what to do
@@ -93,6 +121,7 @@ export async function prepareDataDir(dir: string, hostnames: readonly string[] =
   const paths = dataDirPaths(dir);
   await ensureWritableDataDir(paths.dir);
   try {
+    await makeDataDirPrivate(paths.dir);
     return await fillDataDir(paths, hostnames);
   } catch (error) {
     throw toDataDirError(error, paths.dir);
@@ -102,12 +131,12 @@ export async function prepareDataDir(dir: string, hostnames: readonly string[] =
 async function fillDataDir(paths: DataDirPaths, hostnames: readonly string[]): Promise<PreparedDataDir> {
   const { ca, created } = await loadOrCreateCa(paths.caDir);
 
-  await mkdir(join(paths.dir, 'tls'), { recursive: true, mode: 0o700 });
+  await mkdir(join(paths.dir, 'tls'), { recursive: true, mode: DATA_DIR_MODE });
   let serverTls = await loadServerTls(paths, hostnames, ca);
   if (!serverTls) {
     const issued = await issueServerCertificate(ca, hostnames);
-    await writeFileAtomic(paths.serverKey, issued.privateKeyPem, { mode: 0o600 });
-    await writeFileAtomic(paths.serverCert, issued.chainPem, { mode: 0o644 });
+    await writeFileAtomic(paths.serverKey, issued.privateKeyPem, { mode: DATA_FILE_MODE });
+    await writeFileAtomic(paths.serverCert, issued.chainPem, { mode: DATA_FILE_MODE });
     serverTls = { cert: issued.chainPem, key: issued.privateKeyPem };
   }
   const { dns, ips } = classifyHostnames(hostnames);

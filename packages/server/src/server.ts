@@ -3,7 +3,6 @@
  * mutual TLS with the Fleet Provisioning API, and the AWS-compatible control plane over HTTPS —
  * on a data directory (CA, credentials) and a registry (SQLite by default, PostgreSQL by URL).
  */
-import { chmod } from 'node:fs/promises';
 import pino, { type Logger } from 'pino';
 import { prepareDataDir, type DataDirPaths } from './data-dir.js';
 import { sqliteToDataDirError, toDataDirError } from './data-dir-check.js';
@@ -16,6 +15,7 @@ import {
   isValidRegion,
   openRegistry,
   REGION_RULE,
+  type ExistingThingPolicy,
   type Registry,
 } from './registry/index.js';
 import { CertificateFactsCache, KeyPool } from './pki/index.js';
@@ -86,6 +86,27 @@ export interface ServerOptions {
    * default is high: 1000.
    */
   provisioningRatePerSecond?: number;
+  /**
+   * Most certificates one requesting certificate (a claim certificate, shared by a batch of devices)
+   * may have created with CreateKeysAndCertificate / CreateCertificateFromCsr and not registered yet
+   * (PENDING_ACTIVATION), counted in the registry; beyond it `429 Throttling`. Default 500; 0 = no cap.
+   */
+  maxPendingCertificates?: number;
+  /**
+   * Certificates one requesting certificate may create per second, sustained, counted in the registry
+   * (every server on a shared database sees the same count); beyond it `429 Throttling`. Default 10
+   * (AWS's whole-account RegisterThing quota); 0 = no limit.
+   */
+  certificateRatePerSecond?: number;
+  /** Certificates one requesting certificate may create at once. Default 5 × `certificateRatePerSecond` (50). */
+  certificateBurst?: number;
+  /**
+   * What RegisterThing does with a thing that exists already, on templates without their own setting
+   * (`PUT /fleetprov/template-protections/<template>`, `fleetprov template existing-thing`): `allow`
+   * (default, as AWS: any claim may provision it) or `owner` (only a certificate attached to the thing,
+   * or the claim certificate that first provisioned it; others get 403 AccessDenied).
+   */
+  existingThingPolicy?: ExistingThingPolicy;
   /**
    * An in-process pre-provisioning hook, called before every RegisterThing on a template without a
    * `preProvisioningHook` of its own, with AWS's Lambda event
@@ -285,8 +306,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const eventConfigurations = cachedEventConfigurations(rawRegistry);
   const eventPublisher = createEventPublisher({ bus, configurations: eventConfigurations, logger });
   const registry = observeRegistry(rawRegistry, { onCommit: (changes) => eventPublisher.publish(changes), logger });
-  // The SQLite file holds the ownership-token key: owner-only, like the CA keys.
-  if (options.db === undefined) await chmod(data.paths.sqlite, 0o600).catch(() => undefined);
   const keyAlgorithm = options.keyAlgorithm ?? 'rsa-2048';
   const keyPool = new KeyPool({ targets: keyAlgorithm === 'rsa-2048' ? { 'rsa-2048': options.keyPoolSize ?? 8 } : {} });
 
@@ -382,6 +401,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       rotation,
       eventConfigurations,
       metrics: metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null,
+      ...(options.existingThingPolicy !== undefined ? { existingThingPolicy: options.existingThingPolicy } : {}),
     });
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());
@@ -437,6 +457,12 @@ function provisioningHandlerOptions(
   return {
     onRegistered: rotation.onRegistered,
     throttle: { ratePerSecond: rate, burst: rate * 2 },
+    certificateLimits: {
+      ...(options.maxPendingCertificates !== undefined ? { maxPending: options.maxPendingCertificates } : {}),
+      ...(options.certificateRatePerSecond !== undefined ? { ratePerSecond: options.certificateRatePerSecond } : {}),
+      ...(options.certificateBurst !== undefined ? { burst: options.certificateBurst } : {}),
+    },
+    ...(options.existingThingPolicy !== undefined ? { existingThingPolicy: options.existingThingPolicy } : {}),
     ...(options.preProvisioningHook !== undefined ? { preProvisioningHook: options.preProvisioningHook } : {}),
     ...(options.preProvisioningHooks !== undefined ? { preProvisioningHooks: options.preProvisioningHooks } : {}),
     ...(options.preProvisioningHookTimeoutMs !== undefined ? { hookTimeoutMs: options.preProvisioningHookTimeoutMs } : {}),

@@ -12,6 +12,7 @@ import { consoleRoutes } from '../console/routes.js';
 import { createSessionAuth } from '../console/auth.js';
 import type { cachedEventConfigurations } from '../events/event-configurations.js';
 import { registerMetricsRoute, type MetricsEndpoint } from '../metrics/route.js';
+import type { ExistingThingPolicy } from '../registry/index.js';
 import type { RotationService } from '../rotation/index.js';
 import type { ServiceContext } from '../service-context.js';
 import type { ApiApp } from './app.js';
@@ -34,6 +35,8 @@ export interface ControlPlaneOptions {
   metrics: MetricsEndpoint | null;
   /** How far a signed request's time stamp may be from the server clock, ms; default 5 minutes (sigv4.ts). */
   signatureWindowMs?: number;
+  /** The server's existing-thing policy (reported by `/fleetprov/template-protections`). Default `allow`. */
+  existingThingPolicy?: ExistingThingPolicy;
 }
 
 /** Registers every control-plane route on `app`, in its scope. Call before `app.listen()`. */
@@ -50,7 +53,12 @@ export async function registerControlPlane(app: ApiApp, options: ControlPlaneOpt
       endpointAddress: context.endpointAddress,
       ...(options.eventConfigurations === undefined ? {} : { configurations: options.eventConfigurations }),
     });
-    await aws.register(fleetprovExtensions, { context, rotation, sessions });
+    await aws.register(fleetprovExtensions, {
+      context,
+      rotation,
+      sessions,
+      ...(options.existingThingPolicy === undefined ? {} : { existingThingPolicy: options.existingThingPolicy }),
+    });
   });
   await app.register(consoleRoutes, { sessions, credentials });
   registerMetricsRoute(app, options.metrics);

@@ -6,6 +6,7 @@ import { addDemoCommand } from './demo-command.js';
 import { addAdminCommands } from './admin-commands.js';
 import { addDeviceCommand } from './device-command.js';
 import { addRotationCommands } from './rotation-commands.js';
+import { addTemplateProtectionCommands } from './template-protection-commands.js';
 import { addCaCommands } from './ca-commands.js';
 import { addEventsCommand } from './events-command.js';
 import { addConsoleCommand } from './console-command.js';
@@ -27,6 +28,7 @@ export function buildProgram(io: CliIo): Command {
   addAdminCommands(program, io);
   addDeviceCommand(program, io);
   addRotationCommands(program, io);
+  addTemplateProtectionCommands(program, io);
   addCaCommands(program, io);
   addEventsCommand(program, io);
   addConsoleCommand(program, io);

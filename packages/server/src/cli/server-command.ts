@@ -129,6 +129,22 @@ export function addServerCommand(program: Command, io: CliIo): void {
       'provisioning requests per second per certificate (devices of a batch share their claim certificate)',
       '1000',
     )
+    .option(
+      '--max-pending-certificates <n>',
+      'most certificates one claim certificate may have created and not registered yet (PENDING_ACTIVATION); 0 = no cap',
+      '500',
+    )
+    .option(
+      '--certificate-rate <n>',
+      'certificates one claim certificate may create per second (counted in the registry); 0 = no limit',
+      '10',
+    )
+    .option('--certificate-burst <n>', 'certificates one claim certificate may create at once (default 5 × --certificate-rate)')
+    .option(
+      '--existing-thing-policy <policy>',
+      'RegisterThing on a thing that exists: allow (as AWS) or owner (only its own certificates or the claim that first provisioned it); templates may override it',
+      'allow',
+    )
     .option('--key-algorithm <alg>', 'CreateKeysAndCertificate key: rsa-2048 (as AWS) or ec-p256', 'rsa-2048')
     .option(
       '--rotation-grace-seconds <n>',
@@ -180,6 +196,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
         certValidityDays: string;
         keyAlgorithm: string;
         rateLimit: string;
+        maxPendingCertificates: string;
+        certificateRate: string;
+        certificateBurst?: string;
+        existingThingPolicy: string;
         certNotAfter?: string;
         metricsToken?: string;
         hookTimeoutMs: string;
@@ -226,6 +246,20 @@ export function addServerCommand(program: Command, io: CliIo): void {
         }
         const rateLimit = Number(opts.rateLimit);
         if (!(rateLimit > 0)) throw new CliError(`--rate-limit must be a positive number, got "${opts.rateLimit}"`);
+        const maxPendingCertificates = Number(opts.maxPendingCertificates);
+        if (!/^\d+$/.test(opts.maxPendingCertificates) || maxPendingCertificates > 1_000_000)
+          throw new CliError(`--max-pending-certificates must be an integer from 0 to 1000000, got "${opts.maxPendingCertificates}"`);
+        const certificateRate = Number(opts.certificateRate);
+        if (!/^\d+(\.\d+)?$/.test(opts.certificateRate) || certificateRate > 1_000_000)
+          throw new CliError(`--certificate-rate must be a number from 0 to 1000000, got "${opts.certificateRate}"`);
+        const certificateBurst = opts.certificateBurst === undefined ? undefined : Number(opts.certificateBurst);
+        if (
+          opts.certificateBurst !== undefined &&
+          (!/^\d+$/.test(opts.certificateBurst) || certificateBurst! < 1 || certificateBurst! > 1_000_000)
+        )
+          throw new CliError(`--certificate-burst must be an integer from 1 to 1000000, got "${opts.certificateBurst}"`);
+        if (opts.existingThingPolicy !== 'allow' && opts.existingThingPolicy !== 'owner')
+          throw new CliError(`--existing-thing-policy must be allow or owner, got "${opts.existingThingPolicy}"`);
         const hookTimeoutMs = Number(opts.hookTimeoutMs);
         if (!Number.isInteger(hookTimeoutMs) || hookTimeoutMs < 1 || hookTimeoutMs > 600_000) {
           throw new CliError(`--hook-timeout-ms must be an integer from 1 to 600000, got "${opts.hookTimeoutMs}"`);
@@ -253,6 +287,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
             certificateValidityDays: validity,
             keyAlgorithm: opts.keyAlgorithm,
             provisioningRatePerSecond: rateLimit,
+            maxPendingCertificates,
+            certificateRatePerSecond: certificateRate,
+            ...(certificateBurst !== undefined ? { certificateBurst } : {}),
+            existingThingPolicy: opts.existingThingPolicy,
             rotation: { graceMs: grace * 1000, retireStatus: opts.rotationRetireStatus },
             preProvisioningHookTimeoutMs: hookTimeoutMs,
             signatureWindowMs: windowSeconds * 1000,

@@ -105,14 +105,18 @@ export async function loadOrCreateCa(dir: string, options: CreateCaOptions = {})
   return { ca, created: true, paths };
 }
 
-/** Writes a CA bundle to `dir` (keys 0600, certificates 0644), each file atomically. */
+/**
+ * Writes a CA bundle to `dir`, each file atomically and owner-only (0600): the directory is the
+ * server's private data directory, where every file is 0600 (the certificates are public, but
+ * nothing in it is meant for other users; `fleetprov claim create` copies the root certificate out).
+ */
 export async function saveCaBundle(dir: string, bundle: CaBundle): Promise<CaFilePaths> {
   const paths = caFilePaths(dir);
   // Keys first: a crash part-way leaves a directory that loadOrCreateCa refuses instead of a root
   // certificate without its key.
   await writeFileAtomic(paths.rootKey, bundle.rootKeyPem, { mode: 0o600 });
   await writeFileAtomic(paths.issuingKey, bundle.issuingKeyPem, { mode: 0o600 });
-  await writeFileAtomic(paths.issuingCert, bundle.issuingCertPem, { mode: 0o644 });
-  await writeFileAtomic(paths.rootCert, bundle.rootCertPem, { mode: 0o644 });
+  await writeFileAtomic(paths.issuingCert, bundle.issuingCertPem, { mode: 0o600 });
+  await writeFileAtomic(paths.rootCert, bundle.rootCertPem, { mode: 0o600 });
   return paths;
 }

@@ -1,6 +1,7 @@
 /**
- * CreateKeysAndCertificate and CreateCertificateFromCsr (AWS: fleet-provision-api.html): issue a certificate, store
- * it PENDING_ACTIVATION together with its ownership token in one transaction, answer with both.
+ * CreateKeysAndCertificate and CreateCertificateFromCsr (AWS: fleet-provision-api.html): check the limits per
+ * requesting certificate, issue a certificate, store it PENDING_ACTIVATION together with its ownership token
+ * in one transaction (which checks the limits again, under a lock), answer with both.
  */
 import { certificateRecord } from '../certificate-record.js';
 import { issuedCertificateValidity } from '../service-context.js';
@@ -12,6 +13,7 @@ import {
 } from '@fleetprov/protocol';
 import { createKeysAndCertificate, CsrError, issueFromCsr, type CertificateFacts } from '../pki/index.js';
 import type { ServiceContext } from '../service-context.js';
+import type { CertificateLimits } from './certificate-limits.js';
 import { rejection } from './errors.js';
 import type { OwnershipTokens } from './ownership-tokens.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
@@ -20,6 +22,13 @@ import { provisioningEvent, type RequestScope } from './request-scope.js';
 export interface CertificateOperationDeps {
   ctx: ServiceContext;
   tokens: OwnershipTokens;
+  /** Pending cap and creation rate per requesting certificate; null for none. */
+  limits: CertificateLimits | null;
+}
+
+/** The early, unlocked limit check: a refused request costs no key generation or signature. */
+async function checkLimitsEarly(deps: CertificateOperationDeps, scope: RequestScope): Promise<void> {
+  if (deps.limits !== null) await deps.limits.check(deps.ctx.registry, scope.principalId);
 }
 
 /**
@@ -35,6 +44,7 @@ async function storePendingCertificate(
   const { ctx, tokens } = deps;
   scope.certificateId = facts.certificateId;
   const token = await ctx.registry.transaction(async (tx) => {
+    if (deps.limits !== null) await deps.limits.check(tx, scope.principalId, { lock: true });
     await tx.certificates.create(certificateRecord(certificatePem, facts, 'PENDING_ACTIVATION', { issuedByPrincipal: scope.principalId }));
     const token = await tokens.issue(facts.certificateId, scope.principalId, { registry: tx });
     await tx.events.append(
@@ -53,6 +63,7 @@ async function storePendingCertificate(
 export async function handleCreateKeysAndCertificate(deps: CertificateOperationDeps, scope: RequestScope): Promise<Buffer> {
   const { ctx } = deps;
   parseCreateKeysAndCertificateRequest(scope.format, scope.payload);
+  await checkLimitsEarly(deps, scope);
   const issued = await createKeysAndCertificate(ctx.ca, {
     keyAlgorithm: ctx.keyAlgorithm,
     keyPool: ctx.keyPool,
@@ -71,6 +82,7 @@ export async function handleCreateKeysAndCertificate(deps: CertificateOperationD
 export async function handleCreateCertificateFromCsr(deps: CertificateOperationDeps, scope: RequestScope): Promise<Buffer> {
   const { ctx } = deps;
   const request = parseCreateCertificateFromCsrRequest(scope.format, scope.payload);
+  await checkLimitsEarly(deps, scope);
   let issued;
   try {
     issued = await issueFromCsr(ctx.ca, request.certificateSigningRequest, {

@@ -33,16 +33,20 @@ export class ProvisioningError extends Error {
  * `InternalFailure` (which never carries internal details in its message; `cause` does, for the log).
  */
 export class ServiceRejection extends ProtocolError {
-  constructor(code: ErrorCode, message: string, cause?: unknown) {
+  /** Facts for the event log's `details` (never sent to the device; never secrets). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, cause?: unknown, details?: Record<string, unknown>) {
     super(code, message, cause === undefined ? {} : { cause });
     this.name = 'ServiceRejection';
+    this.details = details;
   }
 }
 
 /**
  * A refusal to send to the device with `code` and a message saying what to fix.
- * `cause` is logged, never sent.
+ * `cause` is logged, never sent; `details` go to the rejection's event in the event log.
  */
-export function rejection(code: ErrorCode, message: string, cause?: unknown): ServiceRejection {
-  return new ServiceRejection(code, message, cause);
+export function rejection(code: ErrorCode, message: string, cause?: unknown, details?: Record<string, unknown>): ServiceRejection {
+  return new ServiceRejection(code, message, cause, details);
 }

@@ -17,7 +17,8 @@ import {
   type ParsedTopic,
 } from '@fleetprov/protocol';
 import type { RouteHandler, RouteReply, RoutedRequest, TopicMatcher } from '../broker/index.js';
-import type { TemplateRow } from '../registry/index.js';
+import { EXISTING_THING_POLICIES, type ExistingThingPolicy, type TemplateRow } from '../registry/index.js';
+import { CertificateLimits, type CertificateLimitOptions } from './certificate-limits.js';
 import type { ServiceContext } from '../service-context.js';
 import { handleCreateCertificateFromCsr, handleCreateKeysAndCertificate } from './create-certificate.js';
 import { ProvisioningError, rejection, ServiceRejection } from './errors.js';
@@ -35,6 +36,17 @@ export interface ProvisioningHandlerOptions {
   tokens?: OwnershipTokens;
   /** Per-principal rate limit (default 50 requests/s, burst 100), or `false` for none. */
   throttle?: ThrottleOptions | false;
+  /**
+   * Limits on the certificates one requesting certificate (a claim) may create, counted in the registry
+   * (certificate-limits.ts): at most 500 PENDING_ACTIVATION at once and 10 per second (burst 50) by
+   * default; `false` for none.
+   */
+  certificateLimits?: CertificateLimitOptions | false;
+  /**
+   * What RegisterThing does with an existing thing on templates without their own setting
+   * (existing-thing.ts): `allow` (default, as AWS) or `owner`.
+   */
+  existingThingPolicy?: ExistingThingPolicy;
   /**
    * The server-wide pre-provisioning hook (docs/hooks-claims-events.md): called before RegisterThing's transaction for
    * every template WITHOUT a `preProvisioningHook` of its own (a template's own hook is resolved from
@@ -99,12 +111,15 @@ interface Refusal {
   message: string;
   /** The error to log when it differs from the message (internal failures). */
   cause?: unknown;
+  /** Facts for the event's details (a {@link ServiceRejection}'s `details`). */
+  details?: Readonly<Record<string, unknown>>;
 }
 
 /** A device-facing refusal from anything an operation threw; internal details never leave the server. */
 function toRefusal(err: unknown): Refusal {
   const cause = err instanceof ProtocolError && err.cause !== undefined ? { cause: err.cause } : {};
-  if (err instanceof ProtocolError && err.code !== 'InternalFailure') return { code: err.code, message: err.message, ...cause };
+  const details = err instanceof ServiceRejection && err.details !== undefined ? { details: err.details } : {};
+  if (err instanceof ProtocolError && err.code !== 'InternalFailure') return { code: err.code, message: err.message, ...cause, ...details };
   const reference = randomBytes(6).toString('hex');
   if (err instanceof ServiceRejection)
     return { code: 'InternalFailure', message: `${err.message} (reference ${reference})`, cause: err.cause ?? err };
@@ -120,6 +135,9 @@ function checkOptions(opts: ProvisioningHandlerOptions): void {
   for (const name of ['preProvisioningHook', 'onOutcome', 'onPreProvisioningHookDuration', 'onRegistered'] as const) {
     if (opts[name] !== undefined && typeof opts[name] !== 'function')
       throw new ProvisioningError('InvalidArgument', `${name} must be a function`);
+  }
+  if (opts.existingThingPolicy !== undefined && !EXISTING_THING_POLICIES.includes(opts.existingThingPolicy)) {
+    throw new ProvisioningError('InvalidArgument', `existingThingPolicy must be one of ${EXISTING_THING_POLICIES.join(', ')}`);
   }
   const timeout = opts.hookTimeoutMs;
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < 1 || timeout > 600_000)) {
@@ -143,7 +161,8 @@ export async function createProvisioningHandler(
   const templates = new TemplateCache(opts.templateCacheSize);
   const log = ctx.logger.child({ component: 'provisioning' });
   const lastThrottleReport = new Map<string, { at: number; suppressed: number }>();
-  const certificateDeps = { ctx, tokens };
+  const limits = opts.certificateLimits === false ? null : new CertificateLimits(opts.certificateLimits ?? {});
+  const certificateDeps = { ctx, tokens, limits: limits?.disabled === true ? null : limits };
   const hooks: HookResolver = createHookResolver({
     ...(opts.preProvisioningHook !== undefined ? { defaultHook: opts.preProvisioningHook } : {}),
     ...(opts.preProvisioningHooks !== undefined ? { functions: opts.preProvisioningHooks } : {}),
@@ -157,6 +176,7 @@ export async function createProvisioningHandler(
     resolveHook: (template: TemplateRow) => timedHook(hooks(template)),
     hookTimeoutMs: opts.hookTimeoutMs ?? HOOK_TIMEOUT_MS,
     onRegistered: opts.onRegistered,
+    existingThingPolicy: opts.existingThingPolicy ?? 'allow',
   };
 
   /** The hook, reporting its duration to `onPreProvisioningHookDuration` when that is set. */
@@ -250,7 +270,11 @@ export async function createProvisioningHandler(
         provisioningEvent(scope, 'rejected', refusal.message, {
           errorCode: refusal.code,
           at: ctx.now().getTime(),
-          details: { statusCode: ERROR_STATUS_CODES[refusal.code], ...(suppressed > 0 ? { throttledSinceLastEvent: suppressed } : {}) },
+          details: {
+            ...refusal.details,
+            statusCode: ERROR_STATUS_CODES[refusal.code],
+            ...(suppressed > 0 ? { throttledSinceLastEvent: suppressed } : {}),
+          },
         }),
       );
     } catch (eventErr) {

@@ -54,6 +54,14 @@ export { TemporaryClaim } from './onboarding/temporary-claim.js';
 export { PrincipalFactory, statusRefusal, type PrincipalFactoryOptions } from './onboarding/principals.js';
 export { startTokenSweeper, type TokenSweeper, type TokenSweeperOptions, type SweepResult } from './sweeper.js';
 export { PrincipalThrottle, DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE_PER_SECOND, type ThrottleOptions } from './throttle.js';
+export {
+  CertificateLimits,
+  DEFAULT_CERTIFICATE_BURST_SECONDS,
+  DEFAULT_CERTIFICATE_RATE_PER_SECOND,
+  DEFAULT_MAX_PENDING_CERTIFICATES,
+  type CertificateLimitOptions,
+} from './certificate-limits.js';
+export { checkExistingThing, existingThingPolicyOf, type ExistingThingRequest } from './existing-thing.js';
 export { PROVISIONING_EVENT_TYPE } from './request-scope.js';
 export { ProvisioningError, ServiceRejection, type ProvisioningErrorCode } from './errors.js';
 export {

@@ -2,13 +2,14 @@
  * RegisterThing (AWS: fleet-provision-api.html#register-thing and provision-template.html): checks
  * the template and the ownership token, runs the pre-provisioning hook, evaluates the template, then
  * applies the plan in ONE registry transaction — consume the token, create or update the thing,
- * create inline policies, attach policies and the thing to the certificate, set the certificate's
- * status, append the event. A failure at any step leaves the registry as it was (the token stays
+ * (for an existing thing, check the existing-thing policy first: existing-thing.ts), create inline
+ * policies, attach policies and the thing to the certificate, set the certificate's status, append
+ * the event. A failure at any step leaves the registry as it was (the token stays
  * unused).
  */
 import { encodeRegisterThingResponse, parseRegisterThingRequest } from '@fleetprov/protocol';
 import { parsePolicy, PolicyError } from '../policy/index.js';
-import { isRegistryError, type Registry, type TemplateRow } from '../registry/index.js';
+import { isRegistryError, type ExistingThingPolicy, type Registry, type TemplateRow } from '../registry/index.js';
 import {
   planProvisioning,
   resolveTemplate,
@@ -21,6 +22,7 @@ import {
 } from '../templates/index.js';
 import { certificateFactsOf, type ServiceContext } from '../service-context.js';
 import { rejection } from './errors.js';
+import { checkExistingThing } from './existing-thing.js';
 import { runPreProvisioningHook, type PreProvisioningHook } from './hook.js';
 import { OwnershipTokenError, type OwnershipTokenClaims, type OwnershipTokens } from './ownership-tokens.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
@@ -36,6 +38,8 @@ export interface RegisterThingDeps {
   hookTimeoutMs: number;
   /** Called inside the transaction once the plan is applied (rotation bookkeeping); throwing rejects and rolls back. */
   onRegistered?: RegistrationObserver | undefined;
+  /** The existing-thing policy of templates without their own (existing-thing.ts). */
+  existingThingPolicy: ExistingThingPolicy;
 }
 
 /** What {@link RegisterThingDeps.onRegistered} learns about an applied RegisterThing. */
@@ -197,8 +201,18 @@ async function requireThingDependencies(tx: Registry, plan: ThingPlan, templateN
   }
 }
 
-/** Creates or updates the planned thing (also used by JITP). */
-export async function applyThing(tx: Registry, plan: ThingPlan, existing: ExistingThing | null, templateName: string): Promise<void> {
+/**
+ * Creates or updates the planned thing (also used by JITP). A thing created with `provisionedBy`
+ * records it as its provisioner (RegisterThing; a thing of that name created meanwhile is then a
+ * conflict, never silently shared).
+ */
+export async function applyThing(
+  tx: Registry,
+  plan: ThingPlan,
+  existing: ExistingThing | null,
+  templateName: string,
+  provisionedBy?: string,
+): Promise<void> {
   if (plan.action === 'unchanged') return;
   await requireThingDependencies(tx, plan, templateName);
   if (plan.action === 'create' || existing === null) {
@@ -207,6 +221,7 @@ export async function applyThing(tx: Registry, plan: ThingPlan, existing: Existi
       thingTypeName: plan.thingTypeName,
       attributes: plan.attributes,
       billingGroupName: plan.billingGroup,
+      ...(provisionedBy === undefined ? {} : { provisionedBy }),
     });
     for (const group of plan.thingGroups) await tx.thingGroups.addThing(group, plan.thingName);
     return;
@@ -334,7 +349,15 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
       } catch (err) {
         throw templateRejection(err, templateName);
       }
-      if (planned.thing !== undefined) await applyThing(tx, planned.thing, existing, templateName);
+      if (planned.thing !== undefined && existing !== null) {
+        await checkExistingThing(tx, {
+          thingName: planned.thing.thingName,
+          templateName,
+          principalId: scope.principalId,
+          defaultPolicy: deps.existingThingPolicy,
+        });
+      }
+      if (planned.thing !== undefined) await applyThing(tx, planned.thing, existing, templateName, scope.principalId);
       await applyPolicies(tx, planned, claims.certificateId, templateName);
       if (planned.thing !== undefined) await tx.thingPrincipals.attach(planned.thing.thingName, claims.certificateId);
       if (planned.certificate !== undefined) await tx.certificates.updateStatus(claims.certificateId, planned.certificate.status);

@@ -92,6 +92,8 @@ export interface ThingsTable {
   billing_group_name: string | null;
   created_at: Int8;
   modified_at: Int8;
+  /** 0007_claim_protections: certificate id of the connection whose RegisterThing first attached a certificate. */
+  provisioned_by: string | null;
 }
 
 /** `thing_attributes`: one row per attribute, rewritten with `things.attributes`. */
@@ -260,6 +262,14 @@ export interface CertificateTemplatesTable {
   created_at: Int8;
 }
 
+/** `template_protections` (migration 0007_claim_protections). */
+export interface TemplateProtectionsTable {
+  template_name: string;
+  existing_thing: string;
+  created_at: Int8;
+  modified_at: Int8;
+}
+
 /** `billing_groups` (migration 0005). Members: `things.billing_group_name`. */
 export interface BillingGroupsTable {
   name: string;
@@ -307,4 +317,5 @@ export interface Database {
   certificate_templates: CertificateTemplatesTable;
   billing_groups: BillingGroupsTable;
   role_aliases: RoleAliasesTable;
+  template_protections: TemplateProtectionsTable;
 }

@@ -19,6 +19,7 @@ import { KyselyRotationStore } from './rotations/store.js';
 import { Session } from './session.js';
 import { KyselySettingStore } from './settings/store.js';
 import { KyselyTemplateStore } from './templates/store.js';
+import { KyselyTemplateProtectionStore } from './template-protections/store.js';
 import { KyselyThingGroupStore } from './thing-groups/store.js';
 import { KyselyThingPrincipalStore } from './thing-principals/store.js';
 import { KyselyThingStore } from './things/store.js';
@@ -57,6 +58,7 @@ export class KyselyRegistry implements Registry {
   readonly tokens: KyselyOwnershipTokenStore;
   readonly events: KyselyEventStore;
   readonly rotations: KyselyRotationStore;
+  readonly templateProtections: KyselyTemplateProtectionStore;
   readonly settings: KyselySettingStore;
   readonly #session: Session;
 
@@ -89,6 +91,7 @@ export class KyselyRegistry implements Registry {
     this.tokens = new KyselyOwnershipTokenStore(session);
     this.events = new KyselyEventStore(session);
     this.rotations = new KyselyRotationStore(session);
+    this.templateProtections = new KyselyTemplateProtectionStore(session);
     this.settings = new KyselySettingStore(session);
   }
 

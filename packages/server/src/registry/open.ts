@@ -5,7 +5,8 @@
  * - `postgres://…` or `postgresql://…` → PostgreSQL through a `pg` Pool (option `schema` selects a
  *   schema, created if absent, via the connection's search_path).
  * - anything else → a SQLite file path, or `:memory:`, through better-sqlite3 with WAL journaling,
- *   foreign keys on and a busy timeout.
+ *   foreign keys on and a busy timeout. The file and its `-wal`/`-shm` are mode 0600 from their
+ *   first byte (sqlite-files.ts).
  */
 import Database from 'better-sqlite3';
 import { Kysely, Migrator } from 'kysely';
@@ -18,6 +19,7 @@ import { KyselyRegistry } from './kysely-registry.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, RegistryMigrationProvider } from './migrations/index.js';
 import { SingleSchemaPostgresDialect } from './pg-dialect.js';
 import { ImmediateSqliteDialect, withStatementCache } from './sqlite-dialect.js';
+import { prepareSqliteFiles } from './sqlite-files.js';
 import type { Registry, RegistryDialect, RegistryLimits, RegistryOptions } from './types.js';
 
 /** Default SQLite busy timeout, ms. */
@@ -124,6 +126,7 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
   } else {
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     if (!Number.isSafeInteger(busy) || busy < 0) throw invalid('busyTimeoutMs must be a non-negative integer');
+    await prepareSqliteFiles(urlOrPath);
     db = openSqlite(urlOrPath, busy);
   }
 

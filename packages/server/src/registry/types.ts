@@ -1,7 +1,7 @@
 /**
  * The registry's public types: `Registry`, composed of one store per aggregate (certificates, CA
  * certificates, things, thing principals, thing groups, policies, provisioning templates, ownership
- * tokens, the event log, rotations, settings), and, re-exported here, every aggregate's row types.
+ * tokens, the event log, rotations, template protections, settings), and, re-exported here, every aggregate's row types.
  * Timestamps are epoch milliseconds everywhere.
  *
  * Getters return `null` for a missing resource; mutators throw {@link RegistryError} (see errors.ts).
@@ -18,6 +18,7 @@ import type { RoleAliasStore } from './role-aliases/types.js';
 import type { RotationStore } from './rotations/types.js';
 import type { SettingStore } from './settings/types.js';
 import type { TemplateStore } from './templates/types.js';
+import type { TemplateProtectionStore } from './template-protections/types.js';
 import type { ThingGroupStore } from './thing-groups/types.js';
 import type { ThingPrincipalStore } from './thing-principals/types.js';
 import type { ThingStore } from './things/types.js';
@@ -38,6 +39,7 @@ export * from './rotations/types.js';
 export * from './billing-groups/types.js';
 export * from './role-aliases/types.js';
 export * from './principal-policies/types.js';
+export * from './template-protections/types.js';
 export type {
   CertificateChange,
   CertificateChangeOperation,
@@ -87,6 +89,8 @@ export interface Registry {
   readonly events: EventStore;
   /** Certificate rotations, rotation policies and which template registered a certificate. */
   readonly rotations: RotationStore;
+  /** fleetprov's per-template protections (the existing-thing policy). */
+  readonly templateProtections: TemplateProtectionStore;
   /** Key-value settings. */
   readonly settings: SettingStore;
 

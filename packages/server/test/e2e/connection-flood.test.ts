@@ -120,8 +120,7 @@ describe('a connection flood against a server with 1024 open files', { skip: ski
         'info',
       ],
       20_000,
-      {},
-      ['prlimit', `--nofile=${FD_LIMIT}`],
+      { prefix: ['prlimit', `--nofile=${FD_LIMIT}`] },
     );
     mqttPort = Number(new URL(server.banner.mqttUrl.replace('mqtts:', 'https:')).port);
     ca = await readFile(server.banner.caPath, 'utf8');

@@ -92,8 +92,7 @@ describe('fleetprov server --account-id / --region', () => {
 
     // The same values from the environment are accepted.
     server = await startServerProcess(['--data-dir', dataDir, ...PORTS], 20_000, {
-      FLEETPROV_ACCOUNT_ID: account,
-      FLEETPROV_REGION: region,
+      env: { FLEETPROV_ACCOUNT_ID: account, FLEETPROV_REGION: region },
     });
     assert.deepEqual(await server.stop(), { code: 0, signal: null });
   });

@@ -69,17 +69,22 @@ function bannerLine(stdout: string, label: string): string | undefined {
 }
 
 /**
- * Starts `fleetprov server …args` (with `env` added to the environment) and resolves once its banner is
- * printed. `prefix` runs it under another command, e.g. `['prlimit', '--nofile=1024']`.
+ * Starts `fleetprov server …args` and resolves once its banner is printed. `env` is added to the
+ * environment; `prefix` runs it under another command, e.g. `['prlimit', '--nofile=1024']`; with `umask`
+ * (octal text, e.g. `'0000'`) it runs under that umask (through `sh -c 'umask …; exec node …'`).
  */
 export async function startServerProcess(
   args: readonly string[],
   timeoutMs = 20_000,
-  env: NodeJS.ProcessEnv = {},
-  prefix: readonly string[] = [],
+  options: { env?: NodeJS.ProcessEnv; prefix?: readonly string[]; umask?: string } = {},
 ): Promise<ServerProcess> {
-  const command = [...prefix, process.execPath, fleetprovBin(), 'server', ...args];
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const argv = [process.execPath, fleetprovBin(), 'server', ...args];
+  if (options.umask !== undefined && !/^[0-7]{3,4}$/.test(options.umask)) throw new Error(`bad umask ${options.umask}`);
+  const command =
+    options.umask === undefined
+      ? [...(options.prefix ?? []), ...argv]
+      : [...(options.prefix ?? []), 'sh', '-c', `umask ${options.umask}; exec "$0" "$@"`, ...argv];
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');

@@ -14,7 +14,7 @@ async function tempDir(t: { after: (fn: () => Promise<void>) => void }): Promise
 
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 
-test('loadOrCreateCa creates the four files with safe modes, and a restart loads the same CA', async (t) => {
+test('loadOrCreateCa creates the four files owner-only (0600, certificates too), and a restart loads the same CA', async (t) => {
   const base = await tempDir(t);
   const dir = join(base, 'data', 'ca');
   const first = await loadOrCreateCa(dir);
@@ -22,8 +22,9 @@ test('loadOrCreateCa creates the four files with safe modes, and a restart loads
   assert.equal(await mode(dir), 0o700);
   assert.equal(await mode(first.paths.rootKey), 0o600);
   assert.equal(await mode(first.paths.issuingKey), 0o600);
-  assert.equal(await mode(first.paths.rootCert), 0o644);
-  assert.equal(await mode(first.paths.issuingCert), 0o644);
+  // Issue 17: every file of the data directory is 0600 (they were 0644 before).
+  assert.equal(await mode(first.paths.rootCert), 0o600);
+  assert.equal(await mode(first.paths.issuingCert), 0o600);
   assert.deepEqual((await readdir(dir)).sort(), ['issuing-ca.key', 'issuing-ca.pem', 'root-ca.key', 'root-ca.pem']);
   assert.equal(await readFile(join(dir, 'root-ca.pem'), 'utf8'), first.ca.rootCertificatePem);
   assert.match(await readFile(join(dir, 'root-ca.key'), 'utf8'), /^-----BEGIN PRIVATE KEY-----/);

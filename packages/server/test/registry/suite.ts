@@ -5,6 +5,7 @@
 import { describe } from 'node:test';
 import { billingGroupCases } from './cases-billing-groups.js';
 import { certificateCases } from './cases-certificates.js';
+import { claimCases } from './cases-claims.js';
 import { policyCases } from './cases-policies.js';
 import { principalPolicyCases } from './cases-principal-policies.js';
 import { roleAliasCases } from './cases-role-aliases.js';
@@ -28,5 +29,6 @@ export function registrySuite(name: string, open: OpenFn): void {
     thingTypeCases(open);
     roleAliasCases(open);
     principalPolicyCases(open);
+    claimCases(open);
   });
 }

@@ -13,6 +13,7 @@ import {
   CERTIFICATE_STATUSES,
   type CertificateRow,
   type CertificateStatus,
+  type IssuedCertificateCounts,
   type ListCertificatesRequest,
   type ListExpiringCertificatesRequest,
   type MarkerPage,
@@ -259,6 +260,48 @@ export class KyselyCertificateStore implements CertificateStore {
       // Policy attachments and ownership tokens go by ON DELETE CASCADE.
       await ctx.db.deleteFrom('certificates').where('id', '=', row.id).execute();
       ctx.record.certificate(row.id, 'DELETED', null, row.status as CertificateStatus);
+    });
+  }
+
+  /** CertificateStore.countIssuedBy: an optional row lock, then one SELECT of three scalar subqueries. */
+  countIssuedBy(principalId: unknown, windowMs: unknown, opts: { lock?: boolean } = {}): Promise<IssuedCertificateCounts> {
+    return this.#s.read(async (ctx) => {
+      const principal = v.certificateId(principalId, 'principalId');
+      const window = v.int(windowMs, 'windowMs', 0);
+      if (v.bool(opts.lock, 'lock', false) && ctx.dialect === 'postgres') {
+        // NO KEY UPDATE: serialises the counters of one principal without blocking rows that reference it.
+        await ctx.db.selectFrom('certificates').select('id').where('id', '=', principal).forNoKeyUpdate().execute();
+      }
+      const now = ctx.now();
+      const since = now - window;
+      const row = await ctx.db
+        .selectNoFrom((eb) => [
+          eb
+            .selectFrom('certificates')
+            .select((e) => e.fn.countAll<string | number>().as('n'))
+            .where('issued_by_principal', '=', principal)
+            .where('status', '=', 'PENDING_ACTIVATION')
+            .as('pending'),
+          eb
+            .selectFrom('certificates')
+            .select((e) => e.fn.countAll<string | number>().as('n'))
+            .where('issued_by_principal', '=', principal)
+            .where('created_at', '>', since)
+            .as('recent'),
+          eb
+            .selectFrom('certificates')
+            .select((e) => e.fn.min<string | number | null>('created_at').as('m'))
+            .where('issued_by_principal', '=', principal)
+            .where('created_at', '>', since)
+            .as('oldest'),
+        ])
+        .executeTakeFirstOrThrow();
+      return {
+        pending: Number(row.pending ?? 0),
+        recent: Number(row.recent ?? 0),
+        oldestRecentAt: row.oldest === null || row.oldest === undefined ? null : Number(row.oldest),
+        now,
+      };
     });
   }
 

@@ -122,6 +122,18 @@ export interface CertificateStore {
    * thing, or to a policy unless `force` (which detaches the policies).
    */
   delete(id: string, opts?: { force?: boolean }): Promise<void>;
+  /**
+   * fleetprov (the limits per claim certificate): what the certificate `principalId` issued through the
+   * Fleet Provisioning API — how many of those certificates are still PENDING_ACTIVATION, and how many
+   * were created in the last `windowMs` (by the registry clock). One statement, on the indexes
+   * (issued_by_principal, status) and (issued_by_principal, created_at).
+   *
+   * With `lock`, inside a transaction, the principal's own certificate row is locked first
+   * (PostgreSQL `SELECT … FOR NO KEY UPDATE`; SQLite transactions are `BEGIN IMMEDIATE` and serialise writers
+   * already), so transactions counting for the same principal run one after the other and each sees
+   * what the previous one committed, on every server sharing the database.
+   */
+  countIssuedBy(principalId: string, windowMs: number, opts?: { lock?: boolean }): Promise<IssuedCertificateCounts>;
   /** Number of certificates per status (every status present). Hidden ones only with `includeHidden`. */
   countByStatus(opts?: { includeHidden?: boolean }): Promise<Record<CertificateStatus, number>>;
   /** Certificates whose notAfter is before `before`, soonest first (hidden temporary claims excluded). */
@@ -142,4 +154,16 @@ export interface CertificateStore {
   rejectTransfer(id: string, rejectReason?: string | null): Promise<CertificateRow>;
   /** CancelCertificateTransfer: PENDING_TRANSFER → INACTIVE, transfer data cleared. */
   cancelTransfer(id: string): Promise<CertificateRow>;
+}
+
+/** What {@link CertificateStore.countIssuedBy} counts. */
+export interface IssuedCertificateCounts {
+  /** Certificates the principal issued that are still PENDING_ACTIVATION. */
+  pending: number;
+  /** Certificates the principal issued whose `createdAt` is within the window. */
+  recent: number;
+  /** `createdAt` of the oldest of those, or null when there is none. */
+  oldestRecentAt: number | null;
+  /** The registry clock's time the window ends at. */
+  now: number;
 }

@@ -112,7 +112,9 @@ export class KyselyThingStore implements ThingStore {
       const thingTypeName = v.optName(input.thingTypeName, 'thingTypeName');
       const attrs = input.attributes === undefined ? {} : v.attributes(input.attributes, 'attributes', true);
       const billing = v.optName(input.billingGroupName, 'billingGroupName');
+      const provisionedBy = v.optName(input.provisionedBy, 'provisionedBy');
       const existing = await selectThing(ctx, name, true);
+      if (existing && provisionedBy !== null) throw alreadyExists('thing', name, existing.arn);
       if (existing) {
         const same =
           existing.thing_type_name === thingTypeName &&
@@ -134,6 +136,7 @@ export class KyselyThingStore implements ThingStore {
         billing_group_name: billing,
         created_at: now,
         modified_at: now,
+        provisioned_by: provisionedBy,
       };
       await insertUnique(
         () => ctx.db.insertInto('things').values(row).execute(),
@@ -207,6 +210,26 @@ export class KyselyThingStore implements ThingStore {
         .select((eb) => eb.fn.countAll<string | number>().as('n'))
         .executeTakeFirstOrThrow();
       return Number(row.n);
+    });
+  }
+
+  /** ThingStore.getProvisioner. */
+  getProvisioner(name: unknown): Promise<string | null> {
+    return this.#s.read(async (ctx) => {
+      if (typeof name !== 'string') return null;
+      const row = await ctx.db.selectFrom('things').select('provisioned_by').where('name', '=', name).executeTakeFirst();
+      return row?.provisioned_by ?? null;
+    });
+  }
+
+  /** ThingStore.recordProvisioner: a conditional UPDATE, then the value stored. */
+  recordProvisioner(thingName: unknown, certificateId: unknown): Promise<string | null> {
+    return this.#s.write(async (ctx) => {
+      const name = v.name(thingName, 'thingName');
+      const id = v.name(certificateId, 'certificateId');
+      await ctx.db.updateTable('things').set({ provisioned_by: id }).where('name', '=', name).where('provisioned_by', 'is', null).execute();
+      const row = await ctx.db.selectFrom('things').select('provisioned_by').where('name', '=', name).executeTakeFirst();
+      return row?.provisioned_by ?? null;
     });
   }
 

@@ -26,6 +26,13 @@ export interface NewThing {
   /** Attributes with an empty value are not stored. */
   attributes?: Attributes;
   billingGroupName?: string | null;
+  /**
+   * fleetprov: the certificate id to record as the thing's provisioner (RegisterThing; see
+   * {@link ThingStore.getProvisioner}). With it, `create` is never idempotent: an existing thing is
+   * ResourceAlreadyExists even with the same configuration, so a RegisterThing that lost a race for
+   * the name never attaches its certificate to the winner's thing without the existing-thing check.
+   */
+  provisionedBy?: string | null;
 }
 
 /** Input of {@link ThingStore.update}. */
@@ -98,6 +105,19 @@ export interface ThingStore {
   list(req?: ListThingsRequest): Promise<TokenPage<ThingRow>>;
   /** Number of things. */
   count(): Promise<number>;
+  /**
+   * fleetprov (not an AWS attribute): the certificate id of the connection whose RegisterThing first
+   * attached a certificate to the thing (normally a claim certificate); null when none is recorded or
+   * the thing does not exist.
+   */
+  getProvisioner(name: string): Promise<string | null>;
+  /**
+   * fleetprov: records `certificateId` as the thing's provisioner unless one is recorded already (one
+   * conditional UPDATE: of two transactions racing on PostgreSQL the second waits for the first and
+   * then finds it recorded). Returns the provisioner recorded now (this one or the earlier one); null
+   * when the thing does not exist. Does not change the thing's version.
+   */
+  recordProvisioner(name: string, certificateId: string): Promise<string | null>;
   /**
    * UpdateThing. VersionConflict when `expectedVersion` differs. Bumps version. ResourceNotFound for
    * an unknown thing type or billing group; InvalidRequest for a change to a deprecated thing type.
