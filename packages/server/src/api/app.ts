@@ -60,6 +60,8 @@ export interface ApiAppOptions {
   bodyLimit?: number;
   /** Readiness probe behind `GET /readyz`; default always ready. */
   readiness?: () => boolean | Promise<boolean>;
+  /** Extra fields of the `/readyz` answer (e.g. the cluster node id). */
+  readinessDetails?: () => Record<string, unknown>;
 }
 
 /** The Fastify instance {@link buildApiApp} returns (HTTP or HTTPS), and every scope in it. */
@@ -140,7 +142,7 @@ export function buildApiApp(options: ApiAppOptions = {}): ApiApp {
   app.get('/readyz', async () => {
     const ready = options.readiness === undefined ? true : await options.readiness();
     if (!ready) throw new ApiError('ServiceUnavailableException', 'The service is not ready yet.');
-    return { status: 'ready' };
+    return { status: 'ready', ...(options.readinessDetails?.() ?? {}) };
   });
   return app;
 }
