@@ -5,6 +5,8 @@ declare module 'aedes-persistence-redis/asyncPersistence.js' {
     constructor(opts: { conn?: Redis; maxSessionDelivery?: number; packetTTL?: (packet: unknown) => number });
     setup(broker: unknown): Promise<void>;
     destroy(): Promise<void>;
+    createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
+    createRetainedStream(pattern: string): AsyncIterable<unknown>;
   }
   export = AsyncRedisPersistence;
 }

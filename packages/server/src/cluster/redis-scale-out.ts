@@ -9,6 +9,7 @@
  * clusters or test runs can share one Redis.
  */
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import AsyncRedisPersistence from 'aedes-persistence-redis/asyncPersistence.js';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -23,6 +24,21 @@ interface PrefixedEmitter {
 const { MQEmitterRedisPrefix } = createRequire(import.meta.url)('mqemitter-redis') as {
   MQEmitterRedisPrefix: new (prefix: string, options: { pubConn: Redis; subConn: Redis }) => PrefixedEmitter;
 };
+
+/**
+ * aedes-persistence-redis 12 returns retained messages as an async generator; aedes 1.2 pipes them
+ * (`stream.pipe(...)` in its subscribe handler), as from aedes-persistence's own stores, which return
+ * a `Readable`. This adapter gives aedes the `Readable` it expects.
+ */
+class RedisPersistence extends AsyncRedisPersistence {
+  override createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown> {
+    return Readable.from(super.createRetainedStreamCombi(patterns));
+  }
+
+  override createRetainedStream(pattern: string): AsyncIterable<unknown> {
+    return this.createRetainedStreamCombi([pattern]);
+  }
+}
 
 /** How long the first connection to Redis may take when the node starts, ms. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5000;
@@ -80,7 +96,7 @@ export async function createRedisScaleOut(options: ResolvedClusterOptions, logge
   const [db, pubConn, subConn] = conns as [Redis, Redis, Redis];
   const mq = new MQEmitterRedisPrefix(`${options.keyPrefix}mq:`, { pubConn, subConn });
   mq.state.on('error', (err: Error) => log.warn({ err: err.message }, `Redis emitter: ${err.message}`));
-  const persistence = new AsyncRedisPersistence({ conn: db });
+  const persistence = new RedisPersistence({ conn: db });
   let closed = false;
   return {
     broker: { id: options.nodeId, mq, persistence },
