@@ -49,11 +49,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
       [],
     )
     .option('--db <url>', 'registry: postgres://… for PostgreSQL, or a SQLite file path (default DATA_DIR/registry.db)')
-    .option(
-      '--redis <url>',
-      'cluster mode: redis://HOST:6379 shared by every node (needs --db postgres://…); see docs/cluster.md',
-    )
-    .option('--node-id <id>', 'cluster mode: this node\'s id (default: host name, process id and random bytes)')
+    .option('--redis <url>', 'cluster mode: redis://HOST:6379 shared by every node (needs --db postgres://…); see docs/cluster.md')
+    .option('--node-id <id>', "cluster mode: this node's id (default: host name, process id and random bytes)")
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--cert-validity-days <n>', 'validity of issued device certificates', '365')
     .option(

@@ -38,7 +38,11 @@ const KEY_PREFIX_RE = /^[A-Za-z0-9._:-]{1,64}$/;
  * of the same name still differ).
  */
 export function defaultNodeId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 80) || 'node';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9._-]/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '')
+      .slice(0, 80) || 'node';
   return `${host}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
@@ -67,10 +71,16 @@ export function resolveClusterOptions(options: ClusterOptions, registryLocation:
     throw new ClusterError('InvalidRedisUrl', `the database in --redis must be a number (redis://HOST:6379/0), got "${db}"`);
   const nodeId = options.nodeId ?? defaultNodeId();
   if (!NODE_ID_RE.test(nodeId))
-    throw new ClusterError('InvalidNodeId', `--node-id must be 1-128 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(nodeId)}`);
+    throw new ClusterError(
+      'InvalidNodeId',
+      `--node-id must be 1-128 characters of A-Z a-z 0-9 . _ - (starting with a letter or digit), got ${JSON.stringify(nodeId)}`,
+    );
   const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (!KEY_PREFIX_RE.test(keyPrefix))
-    throw new ClusterError('InvalidKeyPrefix', `the Redis key prefix must be 1-64 characters of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(keyPrefix)}`);
+    throw new ClusterError(
+      'InvalidKeyPrefix',
+      `the Redis key prefix must be 1-64 characters of A-Z a-z 0-9 . _ : -, got ${JSON.stringify(keyPrefix)}`,
+    );
   return { redis: options.redis, nodeId, keyPrefix };
 }
 

@@ -74,9 +74,13 @@ async function connect(url: string, options: { keyPrefix?: string; logger: Logge
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new ClusterError('RedisUnreachable', `cannot reach Redis at ${redact(url)}: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    throw new ClusterError(
+      'RedisUnreachable',
+      `cannot reach Redis at ${redact(url)}: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   return redis;
 }

@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { type EventEmitter, once } from 'node:events';
 import https from 'node:https';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -286,7 +286,18 @@ if (redisUp && pgUp) {
           startServer({ dataDir: dir, db: dbUrl(DB), redis: REDIS_URL, nodeId: 'bad id!', mqttPort: 0, httpPort: 0, logLevel: 'silent' }),
           (err: unknown) => err instanceof ClusterError && err.code === 'InvalidNodeId',
         );
-        const cli = await runNode([fleetprovBin(), 'server', '--data-dir', dir, '--redis', REDIS_URL, '--mqtt-port', '0', '--http-port', '0']);
+        const cli = await runNode([
+          fleetprovBin(),
+          'server',
+          '--data-dir',
+          dir,
+          '--redis',
+          REDIS_URL,
+          '--mqtt-port',
+          '0',
+          '--http-port',
+          '0',
+        ]);
         assert.equal(cli.code, 1, cli.stderr);
         assert.match(cli.stderr, /--db postgres:\/\//);
         const cli2 = await runNode([fleetprovBin(), 'server', '--data-dir', dir, '--node-id', 'x', '--mqtt-port', '0', '--http-port', '0']);
