@@ -2,6 +2,7 @@
 # Makes sure the real services the test suite talks to are up, starting or installing what is missing.
 # Run by `npm test` (and so by .ci/run) before the tests; idempotent and quick when everything is up.
 #   PostgreSQL (FLEETPROV_TEST_PG_URL, default 127.0.0.1:5432 trust) — registry and provisioning tests
+#   Redis (FLEETPROV_TEST_REDIS_URL, default redis://127.0.0.1:6379)  — cluster-mode tests
 #   Chromium at /usr/bin/chromium (or CHROMIUM_PATH)                  — the web console's browser test
 # What cannot be brought up stops the run at once, with the one command that fixes it.
 set -uo pipefail
@@ -24,6 +25,23 @@ if ! pg_up; then
     missing+=("PostgreSQL is not reachable at $PG_SHOWN: start it (sudo pg_ctlcluster \$(ls /etc/postgresql) main start), or set FLEETPROV_TEST_PG_URL to a server you can use")
   else
     missing+=("PostgreSQL is not installed: sudo apt-get install -y postgresql (trust auth on 127.0.0.1), or set FLEETPROV_TEST_PG_URL to a server you can use")
+  fi
+fi
+
+# Redis (cluster mode: aedes' Redis emitter and persistence)
+REDIS_URL="${FLEETPROV_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+REDIS_SHOWN="$(printf %s "$REDIS_URL" | sed -E 's#//([^:@/]*):[^@/]*@#//\1:***@#')"
+redis_up() { command -v redis-cli >/dev/null && [ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = PONG ]; }
+if ! redis_up && [ -z "${FLEETPROV_TEST_REDIS_URL:-}" ] && command -v redis-server >/dev/null; then
+  say "starting Redis"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
+  for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
+fi
+if ! redis_up; then
+  if command -v redis-server >/dev/null; then
+    missing+=("Redis is not reachable at $REDIS_SHOWN: start it (redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no), or set FLEETPROV_TEST_REDIS_URL to a server you can use")
+  else
+    missing+=("Redis is not installed: sudo apt-get install -y redis-server redis-tools, or set FLEETPROV_TEST_REDIS_URL to a server you can use")
   fi
 fi
 

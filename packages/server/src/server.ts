@@ -40,6 +40,8 @@ import { checkMetricsToken, createMetrics, createReadinessProbe, type FleetprovM
 import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js';
 import { cachedEventConfigurations, createEventPublisher, observeRegistry, type EventPublisher } from './events/index.js';
 import { ConsoleSessions } from './console/index.js';
+import { ClusterError, createRedisScaleOut, resolveClusterOptions, type RedisScaleOut } from './cluster/index.js';
+import { dialectOf } from './registry/open.js';
 
 /** Options of {@link startServer}; every one has a default. */
 export interface ServerOptions {
@@ -143,6 +145,17 @@ export interface ServerOptions {
    * or REVOKED), and how often the monitor runs (`intervalMs`, default 60 s).
    */
   rotation?: Omit<RotationOptions, 'publish'>;
+  /**
+   * Cluster mode (docs/cluster.md): `redis://HOST:6379` of the Redis every node shares. Requires a
+   * PostgreSQL `db`; the broker then uses aedes' Redis emitter and persistence, so messages, retained
+   * messages and persistent sessions are shared by every node, and a CONNECT on one node takes over
+   * the same client id's connection on another.
+   */
+  redis?: string;
+  /** This node's id in a cluster (default: host name, process id and random bytes). Only with `redis`. */
+  nodeId?: string;
+  /** Prefix of this cluster's Redis keys and channels. Default `fleetprov:`. Only with `redis`. */
+  redisKeyPrefix?: string;
   /**
    * The open-file limit the connection budget is cut from (net/fd-limit.ts). Default: read from
    * `/proc/self/limits` on Linux, else 10240. The broker gets what is left after a tenth for the
@@ -260,6 +273,8 @@ export interface RunningServer {
   hookSecretPath: string | null;
   /** Admin access key id (the secret is in `paths.credentials`). */
   accessKeyId: string;
+  /** This node's id in a cluster, or null when not in cluster mode (no `redis`). */
+  nodeId: string | null;
   /** Stops listeners, background work and the registry. */
   close(): Promise<void>;
 }
@@ -280,6 +295,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (host !== '0.0.0.0' && host !== '::' && !hostnames.includes(host)) hostnames.push(host);
   const metricsToken = options.metricsToken === undefined ? undefined : checkMetricsToken(options.metricsToken);
   const metrics = metricsToken === undefined ? null : createMetrics();
+  if (options.redis === undefined && (options.nodeId !== undefined || options.redisKeyPrefix !== undefined))
+    throw new ClusterError('InvalidNodeId', 'a node id and a Redis key prefix only apply in cluster mode: add --redis redis://HOST:6379');
+  const registryLocation = options.db ?? '(DATA_DIR/registry.db)';
+  const cluster =
+    options.redis === undefined
+      ? null
+      : resolveClusterOptions(
+          {
+            redis: options.redis,
+            ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+            ...(options.redisKeyPrefix !== undefined ? { keyPrefix: options.redisKeyPrefix } : {}),
+          },
+          registryLocation,
+          options.db !== undefined && dialectOf(options.db) === 'postgres',
+        );
   const limits = connectionLimits(options);
 
   const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
@@ -327,7 +357,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   const cleanups: Array<() => Promise<void> | void> = [];
+  let scaleOut: RedisScaleOut | null = null;
   try {
+    if (cluster !== null) {
+      scaleOut = await createRedisScaleOut(cluster, logger);
+      const redis = scaleOut;
+      cleanups.push(() => redis.close()); // after the broker's close (cleanups run in reverse)
+      logger.info({ nodeId: cluster.nodeId }, `cluster node ${cluster.nodeId}: broker state shared through Redis`);
+    }
     const rotation = new RotationService(context, {
       ...options.rotation,
       publish: (topic, payload) => bus.publish(topic, payload, { qos: 1 }),
@@ -354,6 +391,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       bus,
       logger,
       limits: limits.broker,
+      ...(scaleOut !== null ? { scaleOut: scaleOut.broker } : {}),
     });
     logConnectionLimits(logger, limits, broker.limits);
     broker.on('connected', (e) => rotation.onConnected(e.certificateId));
@@ -377,11 +415,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       region,
       accountId,
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
-      readiness: createReadinessProbe({
-        registry: { getSetting: (key) => registry.settings.get(key) },
-        brokerListening: () => brokerListening,
-        logger: logger.child({ component: 'health' }),
-      }),
+      readiness: withRedisReadiness(
+        createReadinessProbe({
+          registry: { getSetting: (key) => registry.settings.get(key) },
+          brokerListening: () => brokerListening,
+          logger: logger.child({ component: 'health' }),
+        }),
+        scaleOut,
+      ),
+      ...(cluster !== null ? { readinessDetails: () => ({ nodeId: cluster.nodeId }) } : {}),
     });
     // The control plane has its own connection budget and per-address limits: an MQTT flood cannot take its descriptors.
     const httpsGate = new ConnectionGate({
@@ -430,6 +472,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       events: eventPublisher,
       hookSecretPath: hookSecret.path,
       accessKeyId: data.admin.accessKeyId,
+      nodeId: cluster?.nodeId ?? null,
       async close() {
         if (closed) return;
         closed = true;
@@ -444,6 +487,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     await registry.close();
     throw err;
   }
+}
+
+/** The readiness probe, also requiring every Redis connection of a cluster node to be up. */
+function withRedisReadiness(probe: () => Promise<boolean>, scaleOut: RedisScaleOut | null): () => Promise<boolean> {
+  if (scaleOut === null) return probe;
+  return async () => (await probe()) && scaleOut.ready();
 }
 
 /** The Fleet Provisioning handler's options from the server's. */

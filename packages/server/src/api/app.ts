@@ -71,6 +71,8 @@ export interface ApiAppOptions {
   trustProxy?: readonly string[];
   /** Time a client has to complete the TLS handshake, ms. Default 10 s (Node's own is 120 s). */
   tlsHandshakeTimeoutMs?: number;
+  /** Extra fields of the `/readyz` answer (e.g. the cluster node id). */
+  readinessDetails?: () => Record<string, unknown>;
 }
 
 /** Default time a control-plane client has to complete the TLS handshake: 10 s. */
@@ -163,7 +165,7 @@ export function buildApiApp(options: ApiAppOptions = {}): ApiApp {
   app.get('/readyz', async () => {
     const ready = options.readiness === undefined ? true : await options.readiness();
     if (!ready) throw new ApiError('ServiceUnavailableException', 'The service is not ready yet.');
-    return { status: 'ready' };
+    return { status: 'ready', ...(options.readinessDetails?.() ?? {}) };
   });
   return app;
 }

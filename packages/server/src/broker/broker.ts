@@ -30,7 +30,7 @@ import { SessionExpiry, type SessionStore } from './session-expiry.js';
 import { createBrokerTlsServer } from './tls-server.js';
 
 export type { BrokerEvents, ConnectedEvent, ConnectionRefusedEvent, DeniedEvent, DenialStage, DisconnectedEvent } from './events.js';
-export type { BrokerOptions, ServerPublishOptions } from './options.js';
+export type { BrokerOptions, BrokerScaleOut, ServerPublishOptions } from './options.js';
 
 /** A running broker. Create it with {@link startBroker}. */
 export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
@@ -228,6 +228,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
     aedes.on('connectionError', (client, error) => clientError(ctx, client, error));
     aedes.on('keepaliveTimeout', (client) => ctx.connections.forClient(client)?.setCloseReason('keep-alive timeout'));
     aedes.on('unsubscribe', (filters, client) => unsubscribed(ctx, client, filters));
+    // A client id connected on another node (aedes announces every CONNECT on the shared emitter, and
+    // aedes itself closes the local connection of that id): the session belongs to that node now.
+    const mq = (aedes as unknown as { mq: SysEmitter }).mq;
+    mq.on('$SYS/+/new/clients', (packet, done) => {
+      const nodeId = packet.topic.split('/')[1];
+      if (nodeId !== aedes.id) remoteConnect(ctx, nodeId ?? '', Buffer.from(packet.payload).toString('utf8'));
+      done();
+    });
     (aedes as EventEmitter).on('error', (error: unknown) => ctx.log.error({ err: error }, 'aedes error'));
   }
 
@@ -249,6 +257,21 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
   }
 }
 
+/** The part of aedes' emitter (mqemitter) the broker listens on. */
+interface SysEmitter {
+  on(topic: string, listener: (packet: { topic: string; payload: Uint8Array | string }, done: () => void) => void): void;
+}
+
+/** A client id connected on node `nodeId`: mark its local connection taken over and stop its session's expiry here. */
+function remoteConnect(ctx: ListenerContext, nodeId: string, clientId: string): void {
+  ctx.sessions.connected(clientId);
+  const conn = ctx.connections.byClientId(clientId);
+  if (conn === undefined) return;
+  conn.takenOverRemotely = true;
+  conn.setCloseReason(`another connection with client id ${JSON.stringify(clientId)} connected on node ${nodeId}`);
+  ctx.log.info({ ...conn.logFields(), nodeId }, `${conn.label}: taken over by a connection on node ${nodeId}`);
+}
+
 /**
  * Starts the broker: creates aedes and the TLS listener, resolves once listening, and binds
  * `options.bus` to it.
@@ -268,6 +291,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const aedes = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
     drainTimeout: limits.drainTimeoutMs,
+    ...(options.scaleOut !== undefined
+      ? { id: options.scaleOut.id, mq: options.scaleOut.mq as never, persistence: options.scaleOut.persistence as never }
+      : {}),
   });
   const broker = new Broker(aedes, server, options, limits, log);
   try {

@@ -61,6 +61,8 @@ export class BrokerConnection {
   readonly subscriptions = new Map<string, number>();
   /** The requests to the server (routed by the topic router) of this connection; created on the first one. */
   requests: OrderedRunner<RouteReply | null> | null = null;
+  /** Closed because the same client id connected on another node of the cluster (its session lives there now). */
+  takenOverRemotely = false;
 
   constructor(id: number, facts: TlsFacts) {
     this.id = id;

@@ -6,6 +6,7 @@ export {
   startBroker,
   type BrokerEvents,
   type BrokerOptions,
+  type BrokerScaleOut,
   type ConnectedEvent,
   type ConnectionRefusedEvent,
   type DeniedEvent,

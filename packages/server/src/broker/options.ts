@@ -27,6 +27,21 @@ export interface BrokerOptions {
   logger: Logger;
   /** Overrides of the default limits. */
   limits?: Partial<BrokerLimits>;
+  /**
+   * aedes' scale-out parts (cluster mode, see `cluster/`): a shared emitter and persistence and this
+   * node's broker id. Default: aedes' in-memory emitter and persistence (one node).
+   */
+  scaleOut?: BrokerScaleOut;
+}
+
+/** aedes' scale-out parts: the emitter and persistence every node shares, and this node's id. */
+export interface BrokerScaleOut {
+  /** aedes broker id (`$SYS/<id>/…`); unique per node. */
+  id: string;
+  /** aedes `mq` option (an mqemitter, e.g. mqemitter-redis). */
+  mq: unknown;
+  /** aedes `persistence` option (an aedes-persistence, e.g. aedes-persistence-redis). */
+  persistence: unknown;
 }
 
 /** Options of `Broker.publish`. */

@@ -49,6 +49,8 @@ function trustedProxies(values: readonly string[]): string[] | undefined {
   }
 }
 
+import { ClusterError } from '../cluster/errors.js';
+
 function port(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`${name} must be a port number 0-65535, got "${value}"`);
@@ -85,6 +87,7 @@ export function banner(server: RunningServer): string {
     `  control plane (AWS)    ${server.controlPlaneUrl}`,
     `  health                 ${server.controlPlaneUrl}/healthz, /readyz${server.metrics ? `, /metrics (bearer token)` : ''}`,
     `  web console            ${server.controlPlaneUrl}/console/   (sign in with the admin keys, or: fleetprov console-login)`,
+    ...(server.nodeId !== null ? [`  cluster node           ${server.nodeId}   (broker state shared through Redis)`] : []),
     `  CA file (trust anchor) ${server.caPath}`,
     `  admin credentials      ${server.paths.credentials}`,
     `  webhook HMAC secret    ${server.hookSecretPath ?? '(FLEETPROV_HOOK_SECRET)'}   (pre-provisioning webhooks verify x-fleetprov-signature with it)`,
@@ -114,6 +117,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
       [],
     )
     .option('--db <url>', 'registry: postgres://… for PostgreSQL, or a SQLite file path (default DATA_DIR/registry.db)')
+    .option('--redis <url>', 'cluster mode: redis://HOST:6379 shared by every node (needs --db postgres://…); see docs/cluster.md')
+    .option('--node-id <id>', "cluster mode: this node's id (default: host name, process id and random bytes)")
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--cert-validity-days <n>', 'validity of issued device certificates', '365')
     .option(
@@ -192,6 +197,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
         httpPort: string;
         hostname: string[];
         db?: string;
+        redis?: string;
+        nodeId?: string;
         logLevel: string;
         certValidityDays: string;
         keyAlgorithm: string;
@@ -264,6 +271,13 @@ export function addServerCommand(program: Command, io: CliIo): void {
         if (!Number.isInteger(hookTimeoutMs) || hookTimeoutMs < 1 || hookTimeoutMs > 600_000) {
           throw new CliError(`--hook-timeout-ms must be an integer from 1 to 600000, got "${opts.hookTimeoutMs}"`);
         }
+        if (opts.redis !== undefined && (opts.db === undefined || !/^postgres(ql)?:\/\//i.test(opts.db)))
+          throw new CliError(
+            `--redis runs a cluster node, and every node must share one registry: use --db postgres://… (SQLite${opts.db === undefined ? ', the default,' : ''} cannot be shared)`,
+            1,
+          );
+        if (opts.nodeId !== undefined && opts.redis === undefined)
+          throw new CliError('--node-id only applies to a cluster node: add --redis redis://HOST:6379 and --db postgres://…', 1);
         const hookSecret = process.env.FLEETPROV_HOOK_SECRET;
         if (hookSecret !== undefined && (hookSecret.length < 16 || /\s/.test(hookSecret))) {
           throw new CliError(
@@ -283,6 +297,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
             httpPort: port(opts.httpPort, '--http-port'),
             hostnames: opts.hostname,
             ...(opts.db !== undefined ? { db: opts.db } : {}),
+            ...(opts.redis !== undefined ? { redis: opts.redis } : {}),
+            ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
             logLevel: opts.logLevel,
             certificateValidityDays: validity,
             keyAlgorithm: opts.keyAlgorithm,
@@ -313,6 +329,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
           });
         } catch (err) {
           if (isRegistryError(err, 'InvalidRequest')) throw new CliError(`registry: ${err.message}`, 1);
+          if (err instanceof ClusterError) throw new CliError(err.message, 1);
           throw startupFailure(err);
         }
         const stopped = new Promise<void>((resolveStop) => {

@@ -65,7 +65,7 @@ async function openPostgres(
   schema: string | undefined,
   poolSize: number,
   connectTimeoutMs: number,
-): Promise<{ db: Kysely<Schema>; schema: string }> {
+): Promise<{ db: Kysely<Schema>; schema: string; pool: pg.Pool }> {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
@@ -90,10 +90,32 @@ async function openPostgres(
       target = row.rows[0]?.s ?? undefined;
       if (!target) throw invalid('the PostgreSQL search_path selects no schema; pass options.schema');
     }
-    return { db: new Kysely<Schema>({ dialect: new SingleSchemaPostgresDialect({ pool }, target) }), schema: target };
+    return { db: new Kysely<Schema>({ dialect: new SingleSchemaPostgresDialect({ pool }, target) }), schema: target, pool };
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Runs `fn` holding a session-level PostgreSQL advisory lock keyed by the schema name, on a connection
+ * of its own. Several nodes starting at the same moment on one schema (cluster mode) then migrate one
+ * after the other: the first applies the migrations, the others find them applied. Kysely's migrator
+ * takes a transaction-level lock too, but only after creating its bookkeeping tables, and two
+ * concurrent `create table if not exists` on a fresh schema can fail with a unique violation.
+ */
+export async function withMigrationLock<T>(pool: pg.Pool, schema: string, fn: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const key = `fleetprov.migrate:${schema}`;
+  try {
+    await client.query('select pg_advisory_lock(hashtextextended($1, 0))', [key]);
+    try {
+      return await fn();
+    } finally {
+      await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]);
+    }
+  } finally {
+    client.release();
   }
 }
 
@@ -113,6 +135,7 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
 
   let db: Kysely<Schema>;
   let migrationSchema: string | undefined;
+  let pool: pg.Pool | undefined;
   if (dialect === 'postgres') {
     if (opts.schema !== undefined && !SCHEMA_RE.test(opts.schema))
       throw invalid('schema must match [a-z_][a-z0-9_]{0,62} (lowercase, unquoted)');
@@ -123,6 +146,7 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
     const opened = await openPostgres(urlOrPath, opts.schema, poolSize, connectTimeoutMs);
     db = opened.db;
     migrationSchema = opened.schema;
+    pool = opened.pool;
   } else {
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     if (!Number.isSafeInteger(busy) || busy < 0) throw invalid('busyTimeoutMs must be a non-negative integer');
@@ -137,7 +161,14 @@ export async function openRegistry(urlOrPath: string, opts: RegistryOptions = {}
     migrationLockTableName: MIGRATION_LOCK_TABLE,
     ...(migrationSchema === undefined ? {} : { migrationTableSchema: migrationSchema }),
   });
-  const { error } = await migrator.migrateToLatest();
+  let error: unknown;
+  try {
+    ({ error } = await (pool !== undefined && migrationSchema !== undefined
+      ? withMigrationLock(pool, migrationSchema, () => migrator.migrateToLatest())
+      : migrator.migrateToLatest()));
+  } catch (err) {
+    error = err;
+  }
   if (error !== undefined) {
     await db.destroy();
     throw error instanceof Error ? error : new Error(`registry migration failed: ${String(error)}`);

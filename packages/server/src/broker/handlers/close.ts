@@ -31,7 +31,13 @@ export function connectionClosed(ctx: CloseContext, conn: BrokerConnection): voi
   if (previous === null) return;
   conn.requests?.close();
   // A persistent session starts expiring when its last connection goes (not when a takeover closes the old one).
-  if (previous === 'connected' && conn.clientId !== null && ctx.connections.byClientId(conn.clientId) === undefined) {
+  // Nor when the client id connected on another node of a cluster: that node owns the session now.
+  if (
+    previous === 'connected' &&
+    conn.clientId !== null &&
+    !conn.takenOverRemotely &&
+    ctx.connections.byClientId(conn.clientId) === undefined
+  ) {
     ctx.sessions.disconnected(conn.clientId, conn.client?.clean !== false);
   }
   const reason = conn.closeReason ?? 'connection closed';
