@@ -169,6 +169,18 @@ class PgProxy {
   }
 }
 
+/** Waits (at most 5 s) until no backend of `applicationName` is left, then lets the socket closes reach the pool. */
+async function backendsGone(admin: pg.Client, applicationName: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const left = await admin.query<{ n: string }>('select count(*)::text as n from pg_stat_activity where application_name = $1', [applicationName]);
+    if (Number(left.rows[0]?.n) === 0) break;
+    assert.ok(Date.now() < deadline, `backends of ${applicationName} still there 5 s after pg_terminate_backend`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 if (await requirePostgres('PostgreSQL unreachable: 503 ServiceUnavailableException')) {
   describe('PostgreSQL unreachable: 503 ServiceUnavailableException, retried by the SDK, then served again', () => {
     const target = new URL(PG_URL);
@@ -254,12 +266,16 @@ if (await requirePostgres('PostgreSQL unreachable: 503 ServiceUnavailableExcepti
           [schema],
         );
         assert.ok(Number(terminated.rows[0]?.n) >= 1, 'the registry had connections to terminate');
+        // pg_terminate_backend only signals the backends: wait until they are gone and their sockets
+        // closed through the proxy, so that every pooled connection is known dead (otherwise the
+        // first request after forwarding resumes may still draw one whose FATAL is in flight).
+        await backendsGone(admin, schema);
         await unavailable();
         proxy.mode = 'forward';
         await served();
         // Terminated again while new connections are possible: the pool reconnects, nothing fails.
         await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1', [schema]);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await backendsGone(admin, schema);
         await served();
       } finally {
         proxy.mode = 'forward';
