@@ -9,12 +9,9 @@
  *   FLEETPROV_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:provision   (profile the server)
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as tlsConnect, createSecureContext } from 'node:tls';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import {
   AttachPolicyCommand,
@@ -26,6 +23,7 @@ import { encodePayload, requestTopic, subscriptionTopics, type Operation, type P
 import { createCsr } from '../src/pki/index.js';
 import { createAdminClient } from '../src/cli/admin-client.js';
 import { percentile } from './measure.js';
+import { processCpuMs, processRssKb, startServerProcess, type ServerProcess } from './processes.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,75 +36,17 @@ const KEYS_DEVICES = arg('keys-devices', 40);
 /** `--only csr|baseline|keys` runs one part (for profiling); default all. */
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const TEMPLATE = 'bench_template';
-const bin = fileURLToPath(new URL('../../bin/fleetprov.js', import.meta.url));
-
-interface ServerProcess {
-  child: ChildProcess;
-  mqttPort: number;
-  httpPort: number;
-  dataDir: string;
-}
-
-async function startServerProcess(keyAlgorithm: string): Promise<ServerProcess> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'fleetprov-bench-'));
-  const nodeArgs = (process.env.FLEETPROV_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  const child = spawn(
-    process.execPath,
-    [
-      ...nodeArgs,
-      bin,
-      'server',
-      '--data-dir',
-      dataDir,
-      '--mqtt-port',
-      '0',
-      '--http-port',
-      '0',
-      '--log-level',
-      'error',
-      '--key-algorithm',
-      keyAlgorithm,
-      // Every device shares one claim certificate and the load generator runs far above a factory line's
-      // rate: the limits per claim stay on (their counting is measured) but high enough never to refuse.
-      '--certificate-rate',
-      '100000',
-      '--max-pending-certificates',
-      '1000000',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  const ports = await new Promise<{ mqttPort: number; httpPort: number }>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /mqtts:\/\/[^:]+:(\d+)/.exec(out);
-      const h = /https:\/\/[^:\s]+:(\d+)/.exec(out);
-      if (m && h) resolve({ mqttPort: Number(m[1]), httpPort: Number(h[1]) });
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-  return { child, dataDir, ...ports };
-}
-
-/** CPU time (user + system) a process has used, ms, from /proc (Linux; NaN elsewhere). */
-async function processCpuMs(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return NaN;
-  }
-}
 
 /** The server process whose CPU time each run reports. */
 let measuredServerPid = 0;
 
-function peakRssMb(pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/status`, 'utf8').then(
-    (s) => Number(/VmHWM:\s+(\d+)/.exec(s)?.[1] ?? NaN) / 1024,
-    () => NaN,
-  );
+const peakRssMb = async (pid: number): Promise<number> => (await processRssKb(pid, 'VmHWM')) / 1024;
+
+/** A server for this benchmark: device keys of `keyAlgorithm`; the limits per claim raised (see below). */
+function startBenchServer(keyAlgorithm: string): Promise<ServerProcess> {
+  // Every device shares one claim certificate and the load generator runs far above a factory line's
+  // rate: the limits per claim stay on (their counting is measured) but high enough never to refuse.
+  return startServerProcess(['--key-algorithm', keyAlgorithm, '--certificate-rate', '100000', '--max-pending-certificates', '1000000']);
 }
 
 async function rpc(
@@ -131,7 +71,7 @@ async function rpc(
 }
 
 async function main(): Promise<void> {
-  const server = await startServerProcess('ec-p256');
+  const server = await startBenchServer('ec-p256');
   measuredServerPid = server.child.pid!;
   const ca = await readFile(join(server.dataDir, 'ca', 'root-ca.pem'), 'utf8');
   const iot = await createAdminClient({
@@ -355,7 +295,7 @@ async function main(): Promise<void> {
 
   // CreateKeysAndCertificate: RSA-2048 (AWS's key type; bounded by key generation) vs EC P-256.
   for (const alg of ONLY === undefined || ONLY === 'keys' ? ['rsa-2048', 'ec-p256'] : []) {
-    const s = await startServerProcess(alg);
+    const s = await startBenchServer(alg);
     measuredServerPid = s.child.pid!;
     const sca = await readFile(join(s.dataDir, 'ca', 'root-ca.pem'), 'utf8');
     const siot = await createAdminClient({
