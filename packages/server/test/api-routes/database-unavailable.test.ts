@@ -173,7 +173,9 @@ class PgProxy {
 async function backendsGone(admin: pg.Client, applicationName: string): Promise<void> {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const left = await admin.query<{ n: string }>('select count(*)::text as n from pg_stat_activity where application_name = $1', [applicationName]);
+    const left = await admin.query<{ n: string }>('select count(*)::text as n from pg_stat_activity where application_name = $1', [
+      applicationName,
+    ]);
     if (Number(left.rows[0]?.n) === 0) break;
     assert.ok(Date.now() < deadline, `backends of ${applicationName} still there 5 s after pg_terminate_backend`);
     await new Promise((resolve) => setTimeout(resolve, 20));
