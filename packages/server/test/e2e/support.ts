@@ -75,7 +75,7 @@ function bannerLine(stdout: string, label: string): string | undefined {
  */
 export async function startServerProcess(
   args: readonly string[],
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
   options: { env?: NodeJS.ProcessEnv; prefix?: readonly string[]; umask?: string } = {},
 ): Promise<ServerProcess> {
   const argv = [process.execPath, fleetprovBin(), 'server', ...args];

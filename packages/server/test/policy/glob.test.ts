@@ -104,14 +104,15 @@ test('adversarial patterns finish in milliseconds', () => {
     const g = compileGlob(p, W);
     const t = performance.now();
     assert.equal(g.match(subject, {}), false);
-    assert.ok(performance.now() - t < 100, `${p.slice(0, 20)}… took ${performance.now() - t} ms`);
+    assert.ok(performance.now() - t < 500, `${p.slice(0, 20)}… took ${performance.now() - t} ms`);
   }
   // Through the policy engine, with a long request resource.
   const p = named('adv', doc({ Effect: 'Allow', Action: 'iot:Publish', Resource: `arn:aws:iot:r:a:topic/${'*a'.repeat(500)}*b` }));
   const t = performance.now();
   assert.equal(evaluatePolicies([p], 'iot:Publish', `topic/${'a'.repeat(60_000)}`).allowed, false);
   assert.equal(evaluatePolicies([p], 'iot:Publish', `topic/${'a'.repeat(60_000)}b`).allowed, true);
-  assert.ok(performance.now() - t < 100);
+  // Linear matching takes a few ms; backtracking over these inputs would take seconds.
+  assert.ok(performance.now() - t < 500);
 });
 
 test('property: the matcher agrees with a regular-expression reference', () => {

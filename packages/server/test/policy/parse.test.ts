@@ -214,9 +214,19 @@ test('size: maxChars counts characters excluding whitespace; default 20480, AWS 
 
 test('a 10 MB input is rejected immediately, whatever maxChars says', () => {
   const huge = `{"Version":"2012-10-17","Statement":[${'{},'.repeat(3_500_000)}{}]}`;
-  const t = performance.now();
-  rejects(huge, '', 'the input limit is 1048576', { maxChars: 50_000_000 });
-  assert.ok(performance.now() - t < 50, 'rejected without parsing');
+  // Rejected on its length, before any parsing: JSON.parse must not be reached.
+  const parse = JSON.parse;
+  let parsed = 0;
+  JSON.parse = ((...args: Parameters<typeof JSON.parse>) => {
+    parsed += 1;
+    return parse(...args) as unknown;
+  }) as typeof JSON.parse;
+  try {
+    rejects(huge, '', 'the input limit is 1048576', { maxChars: 50_000_000 });
+  } finally {
+    JSON.parse = parse;
+  }
+  assert.equal(parsed, 0, 'rejected without parsing');
   rejects('x'.repeat(10 * 1024 * 1024), '', 'input limit');
 });
 
@@ -240,13 +250,12 @@ test('hostile shapes throw PolicyError, never TypeError or RangeError', () => {
   rejects(null, '', 'must be a JSON text or an object');
 });
 
-test('huge Statement arrays are bounded by maxChars and parse linearly when allowed', () => {
+test('huge Statement arrays are bounded by maxChars and parse in full when allowed', () => {
+  // How fast they parse is measured by `npm run bench` (engines), not asserted here.
   const many = JSON.stringify(doc(...Array.from({ length: 5000 }, () => ALLOW_ALL)));
   rejects(many, '', 'the limit is 20480');
-  const t = performance.now();
   const p = parsePolicy(many, { maxChars: 1_000_000 });
   assert.equal(p.statements.length, 5000);
-  assert.ok(performance.now() - t < 1000);
 });
 
 test('__proto__ and constructor keys are plain data', () => {
