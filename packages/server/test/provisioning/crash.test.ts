@@ -44,7 +44,7 @@ describe('crash consistency (SQLite, SIGKILL mid-way)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  test('every certificate is fully provisioned or untouched', { timeout: 20_000 }, async () => {
+  test('every certificate is fully provisioned or untouched', { timeout: 120_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'fleetprov-crash-'));
     const dbPath = join(dir, 'registry.db');
     const ca = await createCertificateAuthority({ keyAlgorithm: 'ec-p256' });
