@@ -65,7 +65,8 @@ export function observeRegistry(registry: Registry, opts: ObserveRegistryOptions
   const observer: RegistryObserver = {
     now: opts.now ?? Date.now,
     async beforeCommit(tx, changes) {
-      for (const change of changes) await tx.events.append(logRow(change));
+      // Written with the transaction's other event rows, in one INSERT just before commit.
+      for (const change of changes) await tx.events.appendAtCommit(logRow(change));
     },
     afterCommit(changes) {
       try {

@@ -18,6 +18,9 @@ import { rejection } from './errors.js';
 import type { OwnershipTokens } from './ownership-tokens.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
 
+/** Any failure rejects the request: SQLite may skip the savepoint around each write (registry TransactionOptions). */
+const ALL_OR_NOTHING = { allOrNothing: true } as const;
+
 /** What the certificate operations need. */
 export interface CertificateOperationDeps {
   ctx: ServiceContext;
@@ -47,14 +50,14 @@ async function storePendingCertificate(
     if (deps.limits !== null) await deps.limits.check(tx, scope.principalId, { lock: true });
     await tx.certificates.create(certificateRecord(certificatePem, facts, 'PENDING_ACTIVATION', { issuedByPrincipal: scope.principalId }));
     const token = await tokens.issue(facts.certificateId, scope.principalId, { registry: tx });
-    await tx.events.append(
+    await tx.events.appendAtCommit(
       provisioningEvent(scope, 'accepted', `certificate ${facts.certificateId} created (PENDING_ACTIVATION)`, {
         at: ctx.now().getTime(),
         details: { keyType: facts.publicKey.type, keyBits: facts.publicKey.bits, notAfter: facts.notAfter.toISOString() },
       }),
     );
     return token;
-  });
+  }, ALL_OR_NOTHING);
   ctx.certificateFacts?.remember(facts);
   return token;
 }

@@ -261,13 +261,20 @@ export async function applyPolicies(tx: Registry, plan: ProvisioningPlan, certif
           if (!isRegistryError(err, 'ResourceAlreadyExists')) throw err;
         }
       }
-    } else if ((await tx.policies.get(policy.policyName)) === null) {
-      throw rejection(
-        'InvalidPayload',
-        `policy ${policy.policyName} named by template ${templateName} does not exist; create it with CreatePolicy`,
-      );
     }
-    await tx.policies.attach(policy.policyName, { type: 'certificate', id: certificateId });
+    try {
+      // attach checks that the policy exists (no lookup first).
+      await tx.policies.attach(policy.policyName, { type: 'certificate', id: certificateId });
+    } catch (err) {
+      if (isRegistryError(err, 'ResourceNotFound') && err.resourceType === 'policy') {
+        throw rejection(
+          'InvalidPayload',
+          `policy ${policy.policyName} named by template ${templateName} does not exist; create it with CreatePolicy`,
+          err,
+        );
+      }
+      throw err;
+    }
   }
 }
 
@@ -332,68 +339,72 @@ export async function handleRegisterThing(deps: RegisterThingDeps, scope: Reques
   const resolved = resolve(deps.ctx, parsed, templateName, parameters, claims.certificateId, certificatePem);
   if (resolved.thing !== undefined) scope.thingName = resolved.thing.thingName;
 
-  const plan = await ctx.registry.transaction(async (tx) => {
-    await tokens.consume(claims, tx);
-    const certificate = await tx.certificates.get(claims.certificateId);
-    if (certificate === null || certificate.status !== 'PENDING_ACTIVATION') {
-      throw rejection(
-        'InvalidCertificateOwnershipToken',
-        `certificate ${claims.certificateId} is no longer PENDING_ACTIVATION; call CreateKeysAndCertificate or CreateCertificateFromCsr again`,
-      );
-    }
-    try {
-      const existing = resolved.thing === undefined ? null : await existingThing(tx, resolved.thing.thingName);
-      let planned: ProvisioningPlan;
+  const plan = await ctx.registry.transaction(
+    async (tx) => {
+      await tokens.consume(claims, tx);
+      const certificate = await tx.certificates.get(claims.certificateId);
+      if (certificate === null || certificate.status !== 'PENDING_ACTIVATION') {
+        throw rejection(
+          'InvalidCertificateOwnershipToken',
+          `certificate ${claims.certificateId} is no longer PENDING_ACTIVATION; call CreateKeysAndCertificate or CreateCertificateFromCsr again`,
+        );
+      }
       try {
-        planned = planProvisioning(resolved, existing);
-      } catch (err) {
-        throw templateRejection(err, templateName);
-      }
-      if (planned.thing !== undefined && existing !== null) {
-        await checkExistingThing(tx, {
-          thingName: planned.thing.thingName,
-          templateName,
-          principalId: scope.principalId,
-          defaultPolicy: deps.existingThingPolicy,
-        });
-      }
-      if (planned.thing !== undefined) await applyThing(tx, planned.thing, existing, templateName, scope.principalId);
-      await applyPolicies(tx, planned, claims.certificateId, templateName);
-      if (planned.thing !== undefined) await tx.thingPrincipals.attach(planned.thing.thingName, claims.certificateId);
-      if (planned.certificate !== undefined) await tx.certificates.updateStatus(claims.certificateId, planned.certificate.status);
-      const status = planned.certificate?.status ?? 'PENDING_ACTIVATION';
-      if (deps.onRegistered !== undefined) {
-        await deps.onRegistered(tx, {
-          principalId: scope.principalId,
-          certificateId: claims.certificateId,
-          thingName: planned.thing?.thingName,
-          templateName,
-          certificateStatus: status,
-        });
-      }
-      await tx.events.append(
-        provisioningEvent(
-          scope,
-          'accepted',
-          planned.thing === undefined
-            ? `certificate ${claims.certificateId} registered (${status})`
-            : `thing ${planned.thing.thingName} ${planned.thing.action === 'create' ? 'created' : planned.thing.action === 'update' ? 'updated' : 'unchanged'}; certificate ${claims.certificateId} attached (${status})`,
-          {
-            at: ctx.now().getTime(),
-            details: {
-              resources: planned.resources,
-              certificateStatus: status,
-              ...(planned.thing === undefined ? {} : { thingAction: planned.thing.action }),
-              ...(overridden.length === 0 ? {} : { parameterOverrides: overridden }),
+        const existing = resolved.thing === undefined ? null : await existingThing(tx, resolved.thing.thingName);
+        let planned: ProvisioningPlan;
+        try {
+          planned = planProvisioning(resolved, existing);
+        } catch (err) {
+          throw templateRejection(err, templateName);
+        }
+        if (planned.thing !== undefined && existing !== null) {
+          await checkExistingThing(tx, {
+            thingName: planned.thing.thingName,
+            templateName,
+            principalId: scope.principalId,
+            defaultPolicy: deps.existingThingPolicy,
+          });
+        }
+        if (planned.thing !== undefined) await applyThing(tx, planned.thing, existing, templateName, scope.principalId);
+        await applyPolicies(tx, planned, claims.certificateId, templateName);
+        if (planned.thing !== undefined) await tx.thingPrincipals.attach(planned.thing.thingName, claims.certificateId);
+        if (planned.certificate !== undefined) await tx.certificates.updateStatus(claims.certificateId, planned.certificate.status);
+        const status = planned.certificate?.status ?? 'PENDING_ACTIVATION';
+        if (deps.onRegistered !== undefined) {
+          await deps.onRegistered(tx, {
+            principalId: scope.principalId,
+            certificateId: claims.certificateId,
+            thingName: planned.thing?.thingName,
+            templateName,
+            certificateStatus: status,
+          });
+        }
+        await tx.events.appendAtCommit(
+          provisioningEvent(
+            scope,
+            'accepted',
+            planned.thing === undefined
+              ? `certificate ${claims.certificateId} registered (${status})`
+              : `thing ${planned.thing.thingName} ${planned.thing.action === 'create' ? 'created' : planned.thing.action === 'update' ? 'updated' : 'unchanged'}; certificate ${claims.certificateId} attached (${status})`,
+            {
+              at: ctx.now().getTime(),
+              details: {
+                resources: planned.resources,
+                certificateStatus: status,
+                ...(planned.thing === undefined ? {} : { thingAction: planned.thing.action }),
+                ...(overridden.length === 0 ? {} : { parameterOverrides: overridden }),
+              },
             },
-          },
-        ),
-      );
-      return planned;
-    } catch (err) {
-      throw registryRejection(err, templateName);
-    }
-  });
+          ),
+        );
+        return planned;
+      } catch (err) {
+        throw registryRejection(err, templateName);
+      }
+      // Every failure above rejects the request and rolls everything back (see TransactionOptions).
+    },
+    { allOrNothing: true },
+  );
 
   if (plan.certificate === undefined) {
     deps.ctx.logger.warn(

@@ -24,7 +24,7 @@ import { KyselyThingGroupStore } from './thing-groups/store.js';
 import { KyselyThingPrincipalStore } from './thing-principals/store.js';
 import { KyselyThingStore } from './things/store.js';
 import { KyselyOwnershipTokenStore } from './tokens/store.js';
-import type { Registry } from './types.js';
+import type { Registry, TransactionOptions } from './types.js';
 
 export { MAX_TRANSACTION_ATTEMPTS } from './session.js';
 
@@ -96,8 +96,8 @@ export class KyselyRegistry implements Registry {
   }
 
   /** Registry.transaction. */
-  transaction<T>(fn: (tx: Registry) => Promise<T>): Promise<T> {
-    return this.#session.transaction(fn);
+  transaction<T>(fn: (tx: Registry) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    return this.#session.transaction(fn, options);
   }
 
   /** Registry.observe. */

@@ -18,10 +18,10 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import { thingEventPayload, type ChangeRecorder, type RegistryChange, type RegistryObserver } from './changes.js';
 import type { Ctx, WriteCtx } from './context.js';
-import type { Database } from './db-schema.js';
+import type { Database, ProvisioningEventsTable } from './db-schema.js';
 import { isRetryableTransactionError, RegistryError } from './errors.js';
 import type { Registry } from './types.js';
 
@@ -59,11 +59,39 @@ class Mutex {
   }
 }
 
+/** Options of a top-level transaction (see {@link TransactionOptions} in types.ts). */
+export interface TxOptions {
+  allOrNothing?: boolean;
+}
+
+/** Most event rows written by one multi-row INSERT at commit (SQLite allows 32 766 bound values; a row has 11). */
+const EVENT_ROWS_PER_INSERT = 500;
+
 /** State of one open top-level transaction. */
 class TxState {
   readonly lock = new Mutex();
   done = false;
+  /**
+   * SQLite, all-or-nothing: multi-statement writes run without a savepoint; the first one that fails
+   * is kept here and fails the whole transaction, even if the caller caught it.
+   */
+  readonly skipSavepoints: boolean;
+  failed = false;
+  failure: unknown = undefined;
+  /** Event-log rows appended with `appendAtCommit`, written by one INSERT just before commit. */
+  readonly deferredEvents: Insertable<ProvisioningEventsTable>[] = [];
   #seq = 0;
+
+  constructor(skipSavepoints: boolean) {
+    this.skipSavepoints = skipSavepoints;
+  }
+
+  /** Records the first failed write of an all-or-nothing transaction. */
+  fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = err;
+  }
 
   nextSavepoint(): string {
     this.#seq += 1;
@@ -163,11 +191,33 @@ export class Session {
     const tx = this.#tx;
     if (tx) {
       const own: RegistryChange[] = [];
-      const result = await this.#inSavepoint(tx, () => fn(this.#writeCtx(own)));
+      const result = tx.skipSavepoints
+        ? await tx.lock.run(async () => {
+            try {
+              return await fn(this.#writeCtx(own));
+            } catch (err) {
+              tx.fail(err);
+              throw err;
+            }
+          })
+        : await this.#inSavepoint(tx, () => fn(this.#writeCtx(own)));
       this.#changes?.push(...own);
       return result;
     }
     return this.#topLevel((child) => fn(child.#writeCtx(child.#changes)));
+  }
+
+  /**
+   * Queues an event-log row to be inserted just before the enclosing top-level transaction commits
+   * (after the observer's `beforeCommit`), together with the others in one statement. Returns false
+   * outside a transaction: the caller inserts the row itself. A rolled-back nested transaction drops
+   * the rows it queued.
+   */
+  deferEvent(row: Insertable<ProvisioningEventsTable>): boolean {
+    this.#guard();
+    if (this.#tx === null) return false;
+    this.#tx.deferredEvents.push(row);
+    return true;
   }
 
   /**
@@ -187,10 +237,10 @@ export class Session {
    * Registry.transaction: a top-level transaction, or a savepoint around `fn` when nested. `bind`
    * turns the session `fn` runs in into the registry it receives.
    */
-  async transaction<T>(fn: (tx: Registry) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Registry) => Promise<T>, options: TxOptions = {}): Promise<T> {
     this.#guard();
     const tx = this.#tx;
-    if (tx === null) return this.#topLevel((child) => fn(this.#root.bind(child)));
+    if (tx === null) return this.#topLevel((child) => fn(this.#root.bind(child)), options);
     // Nested: a savepoint around fn. Writes of fn take the lock themselves, so it is held only
     // while the savepoint is opened and closed.
     const name = await tx.lock.run(async () => {
@@ -199,11 +249,17 @@ export class Session {
       return sp;
     });
     const inner: RegistryChange[] = [];
+    const queued = tx.deferredEvents.length;
+    const { failed, failure } = tx;
     let result: T;
     try {
       result = await fn(this.#root.bind(new Session(this.ctx, this.#root, tx, this.#observer, inner)));
     } catch (err) {
       await tx.lock.run(() => this.#rollbackTo(name, err));
+      // The savepoint undid whatever the failed writes inside it had done, and the rows it queued.
+      tx.deferredEvents.length = queued;
+      tx.failed = failed;
+      tx.failure = failure;
       throw err;
     }
     await tx.lock.run(() => sql`release savepoint ${sql.id(name)}`.execute(this.ctx.db));
@@ -235,6 +291,16 @@ export class Session {
     });
   }
 
+  /** Inserts queued event-log rows, in order, with as few statements as the bound-value limit allows. */
+  static async #insertEvents(db: Kysely<Database>, rows: readonly Insertable<ProvisioningEventsTable>[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += EVENT_ROWS_PER_INSERT) {
+      await db
+        .insertInto('provisioning_events')
+        .values(rows.slice(i, i + EVENT_ROWS_PER_INSERT))
+        .execute();
+    }
+  }
+
   /** Rolls back to and releases a savepoint; if that fails too, the original error is what the caller sees. */
   async #rollbackTo(name: string, original: unknown): Promise<void> {
     try {
@@ -249,11 +315,12 @@ export class Session {
    * Runs `fn` in a top-level transaction (re-run on a PostgreSQL serialization failure). On an
    * observed session, its changes go to the observer before commit and, once committed, after.
    */
-  async #topLevel<T>(fn: (child: Session) => Promise<T>): Promise<T> {
+  async #topLevel<T>(fn: (child: Session) => Promise<T>, options: TxOptions = {}): Promise<T> {
     const observer = this.#observer;
+    const skipSavepoints = options.allOrNothing === true && this.ctx.dialect === 'sqlite';
     for (let attempt = 1; ; attempt++) {
       const marker: TxMarker = { active: true };
-      const state = new TxState();
+      const state = new TxState(skipSavepoints);
       const changes: RegistryChange[] = [];
       let result: T;
       try {
@@ -262,6 +329,9 @@ export class Session {
             const child = new Session({ ...this.ctx, db: trx }, this.#root, state, observer, changes);
             const value = await fn(child);
             if (observer !== null && changes.length > 0) await observer.beforeCommit(this.#root.bind(child), changes);
+            // fn caught a failed write of an all-or-nothing transaction and went on: fail with that write.
+            if (state.failed) throw state.failure;
+            await state.lock.run(() => Session.#insertEvents(trx, state.deferredEvents));
             return value;
           }),
         );

@@ -99,7 +99,7 @@ export interface Registry {
    * savepoints. On PostgreSQL a serialization failure or deadlock re-runs `fn` (up to 3 attempts),
    * so `fn` must have no side effects outside the registry.
    */
-  transaction<T>(fn: (tx: Registry) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Registry) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /**
    * A registry over the same database whose thing and certificate changes are reported to
    * `observer`, per top-level transaction (a change outside `transaction` runs in its own): inside
@@ -108,4 +108,16 @@ export interface Registry {
   observe(observer: RegistryObserver): Registry;
   /** Closes the database connection(s). */
   close(): Promise<void>;
+}
+
+/** Options of {@link Registry.transaction} (top-level transactions only; ignored when nested). */
+export interface TransactionOptions {
+  /**
+   * The caller treats every failed write as fatal to the whole transaction (it rethrows it, or a
+   * rejection made from it). A write that fails then fails the transaction even if `fn` caught it;
+   * in exchange, on SQLite the writes of `fn` run without a savepoint each (two statements fewer per
+   * multi-statement write). PostgreSQL keeps its savepoints (a failed statement aborts the transaction
+   * there). Nested `transaction` calls still roll back alone. Default false.
+   */
+  allOrNothing?: boolean;
 }

@@ -133,7 +133,7 @@ export class KyselyCertificateStore implements CertificateStore {
         const ca = await ctx.db.selectFrom('ca_certificates').select('id').where('id', '=', caCertificateId).executeTakeFirst();
         if (!ca) throw notFound('ca-certificate', caCertificateId, ctx.arns.caCertificate(caCertificateId));
       }
-      if (await selectCertificate(ctx, id, false)) throw alreadyExists('certificate', id, row.arn);
+      // The primary key refuses a duplicate (hidden ones included): no existence check first.
       await insertUnique(
         () => ctx.db.insertInto('certificates').values(row).execute(),
         (cause) => alreadyExists('certificate', id, row.arn, cause),

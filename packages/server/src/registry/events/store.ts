@@ -2,7 +2,9 @@
  * The append-only provisioning event log.
  */
 import { toEvent } from '../rows.js';
-import { sql } from 'kysely';
+import { sql, type Insertable } from 'kysely';
+import type { Ctx } from '../context.js';
+import type { ProvisioningEventsTable } from '../db-schema.js';
 import type { Session } from '../session.js';
 import type { CountEventsRequest, EventCountBucket, EventOutcome, EventRow, ListEventsRequest, NewEvent } from '../types.js';
 import * as v from '../validate.js';
@@ -13,6 +15,26 @@ const OUTCOMES: readonly EventOutcome[] = ['accepted', 'rejected', 'info'];
 export const DEFAULT_EVENT_LIMIT = 100;
 /** Largest number of events returned by `events.list`. */
 export const MAX_EVENT_LIMIT = 1000;
+
+/** The checked row of an event. */
+function eventRow(ctx: Ctx, event: NewEvent): Insertable<ProvisioningEventsTable> {
+  if (typeof event !== 'object' || event === null) throw v.invalidInput('event');
+  const details = event.details === undefined || event.details === null ? null : event.details;
+  if (details !== null && (typeof details !== 'object' || Array.isArray(details))) throw v.invalidInput('event details (an object)');
+  return {
+    at: event.at === undefined ? ctx.now() : v.epochMs(event.at, 'at'),
+    type: v.name(event.type, 'type'),
+    operation: v.optName(event.operation, 'operation'),
+    template_name: v.optName(event.templateName, 'templateName'),
+    certificate_id: v.optName(event.certificateId, 'certificateId'),
+    thing_name: v.optName(event.thingName, 'thingName'),
+    client_id: v.optText(event.clientId, 'clientId', v.MAX_NAME_LENGTH),
+    outcome: v.oneOf(event.outcome, OUTCOMES, 'outcome'),
+    error_code: v.optName(event.errorCode, 'errorCode'),
+    message: v.optText(event.message, 'message', v.MAX_JSON_LENGTH),
+    details: details === null ? null : v.jsonText(details, 'details'),
+  };
+}
 
 /** {@link EventStore} over Kysely; every method runs through the registry handle's {@link Session}. */
 export class KyselyEventStore implements EventStore {
@@ -25,28 +47,15 @@ export class KyselyEventStore implements EventStore {
   /** EventStore.append. */
   append(event: NewEvent): Promise<EventRow> {
     return this.#s.single(async (ctx) => {
-      if (typeof event !== 'object' || event === null) throw v.invalidInput('event');
-      const details = event.details === undefined || event.details === null ? null : event.details;
-      if (details !== null && (typeof details !== 'object' || Array.isArray(details))) throw v.invalidInput('event details (an object)');
-      const row = await ctx.db
-        .insertInto('provisioning_events')
-        .values({
-          at: event.at === undefined ? ctx.now() : v.epochMs(event.at, 'at'),
-          type: v.name(event.type, 'type'),
-          operation: v.optName(event.operation, 'operation'),
-          template_name: v.optName(event.templateName, 'templateName'),
-          certificate_id: v.optName(event.certificateId, 'certificateId'),
-          thing_name: v.optName(event.thingName, 'thingName'),
-          client_id: v.optText(event.clientId, 'clientId', v.MAX_NAME_LENGTH),
-          outcome: v.oneOf(event.outcome, OUTCOMES, 'outcome'),
-          error_code: v.optName(event.errorCode, 'errorCode'),
-          message: v.optText(event.message, 'message', v.MAX_JSON_LENGTH),
-          details: details === null ? null : v.jsonText(details, 'details'),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const row = await ctx.db.insertInto('provisioning_events').values(eventRow(ctx, event)).returningAll().executeTakeFirstOrThrow();
       return toEvent(row);
     });
+  }
+
+  /** EventStore.appendAtCommit. */
+  async appendAtCommit(event: NewEvent): Promise<void> {
+    if (this.#s.deferEvent(eventRow(this.#s.ctx, event))) return;
+    await this.append(event);
   }
 
   /** EventStore.list. */

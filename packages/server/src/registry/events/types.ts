@@ -86,6 +86,12 @@ export interface EventCountBucket {
 export interface EventStore {
   /** Appends a provisioning event. */
   append(event: NewEvent): Promise<EventRow>;
+  /**
+   * Appends a provisioning event as part of the enclosing transaction: the row is checked now and
+   * written just before commit, in one INSERT with the transaction's other such rows (it gets its id
+   * then). Outside a transaction, the same as `append`. Hot paths use it to save a statement per event.
+   */
+  appendAtCommit(event: NewEvent): Promise<void>;
   /** Events matching the filters, by id. */
   list(req?: ListEventsRequest): Promise<EventRow[]>;
   /** Deletes events with `at` before `before`. Returns the count. */

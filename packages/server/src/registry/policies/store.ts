@@ -323,14 +323,20 @@ export class KyselyPolicyStore implements PolicyStore {
     return this.#s.write(async (ctx) => {
       const name = v.name(policyName, 'policyName');
       const target = checkTarget(rawTarget);
-      await requirePolicy(ctx, name, false);
-      await requireTarget(ctx, target, true); // the lock serialises attachments to this target
+      try {
+        await requireTarget(ctx, target, true); // the lock serialises attachments to this target
+      } catch (err) {
+        await requirePolicy(ctx, name, false); // a missing policy is reported first
+        throw err;
+      }
+      // The policy must exist: the foreign key of the INSERT checks it (no lookup first).
       const attached =
         target.type === 'certificate'
           ? await ctx.db.selectFrom('certificate_policies').select('policy_name').where('certificate_id', '=', target.id).execute()
           : await ctx.db.selectFrom('thing_group_policies').select('policy_name').where('group_name', '=', target.id).execute();
       if (attached.some((r) => r.policy_name === name)) return;
       if (attached.length >= ctx.limits.maxPoliciesPerTarget) {
+        await requirePolicy(ctx, name, false);
         throw new RegistryError(
           'LimitExceeded',
           `at most ${ctx.limits.maxPoliciesPerTarget} policies may be attached to ${targetArn(ctx, target)}`,

@@ -5,7 +5,7 @@ import type { Selectable, Updateable } from 'kysely';
 import { insertUnique, num, optNum, type Ctx } from '../context.js';
 import { decodeCursor, encodeCursor, cutPage, pageSize } from '../cursor.js';
 import type { CertificateRotationsTable, RotationPoliciesTable } from '../db-schema.js';
-import { alreadyExists, notFound, RegistryError } from '../errors.js';
+import { alreadyExists, isForeignKeyViolation, notFound, RegistryError } from '../errors.js';
 import {
   OPEN_ROTATION_STATES,
   ROTATION_REASONS,
@@ -332,12 +332,17 @@ export class KyselyRotationStore implements RotationStore {
     return this.#s.write(async (ctx) => {
       const id = v.certificateId(certificateId);
       const template = v.name(templateName, 'templateName');
-      await requireCertificateRow(ctx, id);
-      await ctx.db
-        .insertInto('certificate_templates')
-        .values({ certificate_id: id, template_name: template, created_at: ctx.now() })
-        .onConflict((oc) => oc.column('certificate_id').doUpdateSet({ template_name: template }))
-        .execute();
+      // The foreign key checks that the certificate exists (no lookup first).
+      try {
+        await ctx.db
+          .insertInto('certificate_templates')
+          .values({ certificate_id: id, template_name: template, created_at: ctx.now() })
+          .onConflict((oc) => oc.column('certificate_id').doUpdateSet({ template_name: template }))
+          .execute();
+      } catch (err) {
+        if (isForeignKeyViolation(err)) throw notFound('certificate', id, ctx.arns.certificate(id));
+        throw err;
+      }
     });
   }
 

@@ -1,9 +1,11 @@
 /**
  * Thing principals: certificates attached to things (exclusive or not).
  */
+import type { Selectable } from 'kysely';
+import type { ThingPrincipalsTable } from '../db-schema.js';
 import { forUpdate, type Ctx } from '../context.js';
 import { cutPage, decodeCursor, encodeCursor, pageSize } from '../cursor.js';
-import { invalid, notFound } from '../errors.js';
+import { invalid, isForeignKeyViolation, notFound } from '../errors.js';
 import { toThingPrincipal } from '../rows.js';
 import type { Session } from '../session.js';
 import type { ThingPrincipalPageRequest, ThingPrincipalRow, ThingPrincipalType, TokenPage } from '../types.js';
@@ -37,8 +39,14 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
       const thing = v.name(thingName, 'thingName');
       const cert = v.certificateId(certificateId);
       const kind = principalType(type);
-      await requireThing(ctx, thing, false);
-      await requireCertificate(ctx, cert, true); // the lock serialises attachments of this certificate
+      // The thing must exist: the foreign key of the INSERT checks it; a missing thing is still reported
+      // before any other refusal.
+      try {
+        await requireCertificate(ctx, cert, true); // the lock serialises attachments of this certificate
+      } catch (err) {
+        await requireThing(ctx, thing, false);
+        throw err;
+      }
       const current = await ctx.db
         .selectFrom('thing_principals')
         .select(['thing_name', 'type'])
@@ -47,9 +55,11 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
       const others = current.filter((r) => r.thing_name !== thing);
       const exclusiveElsewhere = others.find((r) => r.type === 'EXCLUSIVE_THING');
       if (exclusiveElsewhere) {
+        await requireThing(ctx, thing, false);
         throw invalid(`certificate ${cert} is exclusively attached to thing ${JSON.stringify(exclusiveElsewhere.thing_name)}`);
       }
       if (kind === 'EXCLUSIVE_THING' && others.length > 0) {
+        await requireThing(ctx, thing, false);
         throw invalid(
           `certificate ${cert} is attached to thing ${JSON.stringify(others[0]?.thing_name)}; it cannot be attached exclusively`,
         );
@@ -66,10 +76,15 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
         }
         return;
       }
-      await ctx.db
-        .insertInto('thing_principals')
-        .values({ thing_name: thing, certificate_id: cert, type: kind, created_at: ctx.now() })
-        .execute();
+      try {
+        await ctx.db
+          .insertInto('thing_principals')
+          .values({ thing_name: thing, certificate_id: cert, type: kind, created_at: ctx.now() })
+          .execute();
+      } catch (err) {
+        if (isForeignKeyViolation(err)) throw notFound('thing', thing, ctx.arns.thing(thing));
+        throw err;
+      }
     });
   }
 
@@ -114,16 +129,24 @@ export class KyselyThingPrincipalStore implements ThingPrincipalStore {
       const cert = v.certificateId(certificateId);
       const size = pageSize(req.maxResults, 'maxResults');
       const after = decodeCursor('principal-things', req.nextToken, 's');
-      await requireCertificate(ctx, cert, false);
-      let qb = ctx.db.selectFrom('thing_principals').selectAll().where('certificate_id', '=', cert);
-      if (req.type !== undefined) qb = qb.where('type', '=', principalType(req.type));
-      if (after) qb = qb.where('thing_name', '>', after[0] as string);
-      const rows = (
-        await qb
-          .orderBy('thing_name')
-          .limit(size + 1)
-          .execute()
-      ).map((r) => toThingPrincipal(ctx, r));
+      const type = req.type === undefined ? undefined : principalType(req.type);
+      // One statement: the certificate left-joined with its things (no row: no such certificate;
+      // one row of nulls: none attached).
+      const found = await ctx.db
+        .selectFrom('certificates as c')
+        .leftJoin('thing_principals as tp', (join) => {
+          let on = join.onRef('tp.certificate_id', '=', 'c.id');
+          if (type !== undefined) on = on.on('tp.type', '=', type);
+          if (after) on = on.on('tp.thing_name', '>', after[0] as string);
+          return on;
+        })
+        .select(['tp.thing_name', 'tp.certificate_id', 'tp.type', 'tp.created_at'])
+        .where('c.id', '=', cert)
+        .orderBy('tp.thing_name')
+        .limit(size + 1)
+        .execute();
+      if (found.length === 0) throw notFound('certificate', cert, ctx.arns.certificate(cert));
+      const rows = found.filter((r): r is Selectable<ThingPrincipalsTable> => r.thing_name !== null).map((r) => toThingPrincipal(ctx, r));
       const page = cutPage(rows, size, (r) => [r.thingName]);
       return page.nextKey ? { items: page.items, nextToken: encodeCursor('principal-things', page.nextKey) } : { items: page.items };
     });

@@ -113,8 +113,8 @@ export class KyselyThingStore implements ThingStore {
       const attrs = input.attributes === undefined ? {} : v.attributes(input.attributes, 'attributes', true);
       const billing = v.optName(input.billingGroupName, 'billingGroupName');
       const provisionedBy = v.optName(input.provisionedBy, 'provisionedBy');
-      const existing = await selectThing(ctx, name, true);
-      if (existing && provisionedBy !== null) throw alreadyExists('thing', name, existing.arn);
+      // A provisioned thing is always new: the primary key refuses an existing one (below), no lookup first.
+      const existing = provisionedBy === null ? await selectThing(ctx, name, true) : undefined;
       if (existing) {
         const same =
           existing.thing_type_name === thingTypeName &&

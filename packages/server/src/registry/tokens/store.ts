@@ -2,7 +2,7 @@
  * Certificate ownership tokens: the server-side record of each token and its single use.
  */
 import { insertUnique } from '../context.js';
-import { alreadyExists, notFound, RegistryError, type TokenFailure } from '../errors.js';
+import { alreadyExists, isForeignKeyViolation, notFound, RegistryError, type TokenFailure } from '../errors.js';
 import { toOwnershipToken } from '../rows.js';
 import type { Session } from '../session.js';
 import type { NewOwnershipToken, OwnershipTokenRow } from '../types.js';
@@ -39,12 +39,16 @@ export class KyselyOwnershipTokenStore implements OwnershipTokenStore {
         used_at: null,
         created_at: ctx.now(),
       };
-      const cert = await ctx.db.selectFrom('certificates').select('id').where('id', '=', row.certificate_id).executeTakeFirst();
-      if (!cert) throw notFound('certificate', row.certificate_id, ctx.arns.certificate(row.certificate_id));
-      await insertUnique(
-        () => ctx.db.insertInto('ownership_tokens').values(row).execute(),
-        (cause) => alreadyExists('ownership-token', row.id, undefined, cause),
-      );
+      // The certificate must exist: the foreign key checks it within the INSERT.
+      try {
+        await insertUnique(
+          () => ctx.db.insertInto('ownership_tokens').values(row).execute(),
+          (cause) => alreadyExists('ownership-token', row.id, undefined, cause),
+        );
+      } catch (err) {
+        if (isForeignKeyViolation(err)) throw notFound('certificate', row.certificate_id, ctx.arns.certificate(row.certificate_id));
+        throw err;
+      }
       return toOwnershipToken(row);
     });
   }
