@@ -77,7 +77,7 @@ test('backup while running, destroy, restore: devices connect, used tokens stay 
     keyAlgorithm: 'ec-p256',
     keyPoolSize: 1,
   });
-  let iot: IoTClient = await createAdminClient({
+  const iot: IoTClient = await createAdminClient({
     endpoint: server.controlPlaneUrl,
     credentialsPath: server.paths.credentials,
     caPath: server.caPath,
