@@ -153,6 +153,16 @@ test('a revoked certificate fails openssl verify -crl_check and is revoked in op
   assert.match(ocspAfter.out, /revoke-me\.pem: revoked/);
   assert.match(ocspAfter.out, /bystander\.pem: good/);
 
+  // The event log says who issued and who revoked it (the admin access key that signed the requests).
+  const rows = await server.registry.events.list({ types: ['registry'], certificateId: device.id });
+  assert.deepEqual(
+    rows.map((r) => [r.operation, r.details?.requestedBy]),
+    [
+      ['certificate.created', { kind: 'admin', accessKeyId: server.accessKeyId }],
+      ['certificate.updated', { kind: 'admin', accessKeyId: server.accessKeyId }],
+    ],
+  );
+
   const crlText = await openssl('crl', '-in', crl, '-noout', '-text');
   assert.match(crlText.out, /Next Update:/);
   assert.match(crlText.out, /X509v3 CRL Number:/);
