@@ -54,6 +54,14 @@ if [ ! -x "$CHROMIUM" ] && [ -z "${CHROMIUM_PATH:-}" ] && command -v apt-get >/d
 fi
 [ -x "$CHROMIUM" ] || missing+=("Chromium is missing at $CHROMIUM: sudo apt-get install -y chromium, or set CHROMIUM_PATH to a Chromium binary")
 
+# openssl CLI (the revocation tests check CRLs and OCSP with it)
+if ! command -v openssl >/dev/null && command -v apt-get >/dev/null; then
+  say "installing Debian's openssl (once)"
+  export DEBIAN_FRONTEND=noninteractive
+  { as_root apt-get update -qq && as_root apt-get install -y -qq openssl; } >/dev/null 2>&1 || true
+fi
+command -v openssl >/dev/null || missing+=("the openssl CLI is missing: sudo apt-get install -y openssl")
+
 if [ ${#missing[@]} -gt 0 ]; then
   for m in "${missing[@]}"; do say "$m"; done
   say "the test suite needs these; nothing was run"

@@ -42,6 +42,10 @@ import { cachedEventConfigurations, createEventPublisher, observeRegistry, type 
 import { ConsoleSessions } from './console/index.js';
 import { ClusterError, createRedisScaleOut, resolveClusterOptions, type RedisScaleOut } from './cluster/index.js';
 import { dialectOf } from './registry/open.js';
+import { normalizePublicUrl, withRevocationUrls } from './pki/revocation-urls.js';
+import { revocationSignerFor } from './pki/revocation-signer.js';
+import { RevocationService } from './revocation/service.js';
+import { certificateFactsOf } from './service-context.js';
 
 /** Options of {@link startServer}; every one has a default. */
 export interface ServerOptions {
@@ -176,6 +180,15 @@ export interface ServerOptions {
    * address. Default none.
    */
   trustProxy?: readonly string[];
+  /**
+   * The URL relying parties reach this server's control plane at, e.g. `https://fleet.example.com:8443`:
+   * device certificates issued then carry the CRL distribution point `<publicUrl>/crl/<caId>.crl` and
+   * the OCSP URL `<publicUrl>/ocsp` (docs/ca.md, "Revocation"). Default none (no URLs in certificates;
+   * the CRL and OCSP endpoints are served either way).
+   */
+  publicUrl?: string;
+  /** How often each CRL is rebuilt without a revocation, ms. Default 24 hours (nextUpdate: twice that). */
+  crlRefreshMs?: number;
 }
 
 /** Control-plane connections from one address that have not finished TLS. */
@@ -269,6 +282,10 @@ export interface RunningServer {
   metrics: FleetprovMetrics | null;
   /** The certificate-rotation service (requests, due certificates, the monitor). */
   rotation: RotationService;
+  /** The CRLs and OCSP answers of the issuing CA (docs/ca.md, "Revocation"). */
+  revocation: RevocationService;
+  /** `publicUrl`, normalised, or null when not set. */
+  publicUrl: string | null;
   /** The file holding the webhook HMAC key, or null when `hookSecret` was given. */
   hookSecretPath: string | null;
   /** Admin access key id (the secret is in `paths.credentials`). */
@@ -311,6 +328,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           options.db !== undefined && dialectOf(options.db) === 'postgres',
         );
   const limits = connectionLimits(options);
+  const publicUrl = options.publicUrl === undefined ? undefined : normalizePublicUrl(options.publicUrl);
 
   const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
   const hookSecret =
@@ -335,13 +353,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // Registry changes are logged with the change and published on $aws/events/... after commit.
   const eventConfigurations = cachedEventConfigurations(rawRegistry);
   const eventPublisher = createEventPublisher({ bus, configurations: eventConfigurations, logger });
-  const registry = observeRegistry(rawRegistry, { onCommit: (changes) => eventPublisher.publish(changes), logger });
+  let revocation: RevocationService | null = null;
+  const registry = observeRegistry(rawRegistry, {
+    onCommit: (changes) => {
+      eventPublisher.publish(changes);
+      void revocation?.onChanges(changes);
+    },
+    logger,
+  });
   const keyAlgorithm = options.keyAlgorithm ?? 'rsa-2048';
   const keyPool = new KeyPool({ targets: keyAlgorithm === 'rsa-2048' ? { 'rsa-2048': options.keyPoolSize ?? 8 } : {} });
 
   const context: ServiceContext = {
     registry,
-    ca: data.ca,
+    ca: publicUrl === undefined ? data.ca : withRevocationUrls(data.ca, publicUrl),
     keyPool,
     logger,
     region,
@@ -355,6 +380,24 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     now: () => new Date(),
     certificateFacts: new CertificateFactsCache(),
   };
+
+  const revocationService = new RevocationService({
+    registry,
+    signers: [revocationSignerFor(data.ca.issuer)],
+    authorityKeyIdOf: (row) => {
+      try {
+        return certificateFactsOf(context, row.id, row.pem).authorityKeyId ?? null;
+      } catch {
+        return null;
+      }
+    },
+    logger: logger.child({ component: 'revocation' }),
+    now: () => context.now(),
+    ...(options.crlRefreshMs !== undefined ? { crlRefreshMs: options.crlRefreshMs } : {}),
+    // A cluster node does not see the other nodes' revocations: its CRL is rebuilt when 5 s old.
+    ...(cluster !== null ? { crlMaxAgeMs: 5000 } : {}),
+  });
+  revocation = revocationService;
 
   const cleanups: Array<() => Promise<void> | void> = [];
   let scaleOut: RedisScaleOut | null = null;
@@ -444,7 +487,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       eventConfigurations,
       metrics: metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null,
       ...(options.existingThingPolicy !== undefined ? { existingThingPolicy: options.existingThingPolicy } : {}),
+      revocation: revocationService,
     });
+    revocationService.start();
+    cleanups.push(() => revocationService.stop());
     await api.listen({ host, port: options.httpPort ?? 8443 });
     cleanups.push(() => api.close());
     const address = api.server.address();
@@ -469,6 +515,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       context,
       metrics,
       rotation,
+      revocation: revocationService,
+      publicUrl: publicUrl ?? null,
       events: eventPublisher,
       hookSecretPath: hookSecret.path,
       accessKeyId: data.admin.accessKeyId,

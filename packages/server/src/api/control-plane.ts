@@ -4,6 +4,7 @@
  *
  * - in the SigV4 scope ({@link sigv4Plugin}, with the console's session cookie as its one explicit
  *   alternative): every AWS operation (routes/) and every `/fleetprov/*` extension (extensions/);
+ * - outside it, public too: the CRLs and the OCSP responder (revocation-routes.ts), for relying parties;
  * - outside it, public: `/healthz` and `/readyz` (registered by `buildApiApp`), the console's pages
  *   (they check the session themselves) and `/metrics` (bearer token, see metrics/route.ts).
  */
@@ -20,6 +21,8 @@ import { fleetprovExtensions } from './extensions/index.js';
 import { controlPlaneRoutes } from './routes/index.js';
 import type { CredentialStore } from './sigv4.js';
 import { sigv4Plugin } from './sigv4-plugin.js';
+import { registerRevocationRoutes } from './revocation-routes.js';
+import type { RevocationService } from '../revocation/service.js';
 
 /** Options of {@link registerControlPlane}. */
 export interface ControlPlaneOptions {
@@ -37,6 +40,8 @@ export interface ControlPlaneOptions {
   signatureWindowMs?: number;
   /** The server's existing-thing policy (reported by `/fleetprov/template-protections`). Default `allow`. */
   existingThingPolicy?: ExistingThingPolicy;
+  /** Serves `GET /crl/<caId>.crl` and `POST /ocsp` (public, outside SigV4; api/revocation-routes.ts). Default: not served. */
+  revocation?: RevocationService;
 }
 
 /** Registers every control-plane route on `app`, in its scope. Call before `app.listen()`. */
@@ -62,4 +67,5 @@ export async function registerControlPlane(app: ApiApp, options: ControlPlaneOpt
   });
   await app.register(consoleRoutes, { sessions, credentials });
   registerMetricsRoute(app, options.metrics);
+  if (options.revocation !== undefined) registerRevocationRoutes(app, options.revocation);
 }

@@ -31,6 +31,7 @@ import {
   type SigV4VerifyOptions,
   type VerifiedSigV4,
 } from './sigv4.js';
+import { enterRequester } from '../events/requester.js';
 
 /** Who sent a request that {@link SigV4PluginOptions.sessionAuth} accepted instead of a signature. */
 export interface SessionPrincipal {
@@ -134,6 +135,14 @@ async function sigv4(aws: FastifyInstance, options: SigV4PluginOptions): Promise
       }
     }
     parseRequestBody(request, maxJsonDepth);
+  });
+
+  // Who asked, for the event log (events/requester.ts). A callback hook: the handler runs in its context.
+  aws.addHook('preHandler', (request, _reply, done) => {
+    if (request.sessionAuth !== null)
+      enterRequester({ kind: 'console', accessKeyId: request.sessionAuth.accessKeyId, sessionId: request.sessionAuth.sessionId });
+    else if (request.awsAuth !== null) enterRequester({ kind: 'admin', accessKeyId: request.awsAuth.accessKeyId });
+    done();
   });
 
   // Unknown paths are answered inside this scope, so an unsigned probe learns nothing.

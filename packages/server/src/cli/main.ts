@@ -10,6 +10,7 @@ import { addTemplateProtectionCommands } from './template-protection-commands.js
 import { addCaCommands } from './ca-commands.js';
 import { addEventsCommand } from './events-command.js';
 import { addConsoleCommand } from './console-command.js';
+import { addBackupCommands } from './backup-command.js';
 import { CliError, processIo, type CliIo } from './io.js';
 
 export { exitQuietlyOnClosedPipe } from './io.js';
@@ -32,6 +33,7 @@ export function buildProgram(io: CliIo): Command {
   addCaCommands(program, io);
   addEventsCommand(program, io);
   addConsoleCommand(program, io);
+  addBackupCommands(program, io);
   const configure = (cmd: Command): void => {
     for (const sub of cmd.commands) {
       sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -50,6 +50,19 @@ function trustedProxies(values: readonly string[]): string[] | undefined {
 }
 
 import { ClusterError } from '../cluster/errors.js';
+import { normalizePublicUrl } from '../pki/revocation-urls.js';
+
+/** `--public-url` (or FLEETPROV_PUBLIC_URL), checked; undefined when neither is set. */
+function publicUrlOption(flag: string | undefined): string | undefined {
+  const env = process.env.FLEETPROV_PUBLIC_URL;
+  const value = flag ?? (env === '' ? undefined : env);
+  if (value === undefined) return undefined;
+  try {
+    return normalizePublicUrl(value);
+  } catch (err) {
+    throw new CliError(`${flag !== undefined ? '--public-url' : 'FLEETPROV_PUBLIC_URL'}: ${(err as Error).message}`);
+  }
+}
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -86,6 +99,7 @@ export function banner(server: RunningServer): string {
     `  MQTT (mTLS) endpoint   ${server.mqttUrl}   (devices; ALPN x-amzn-mqtt-ca accepted)`,
     `  control plane (AWS)    ${server.controlPlaneUrl}`,
     `  health                 ${server.controlPlaneUrl}/healthz, /readyz${server.metrics ? `, /metrics (bearer token)` : ''}`,
+    `  revocation (public)    ${server.controlPlaneUrl}/crl/${server.context.ca.issuingCertificateId}.crl, /ocsp${server.publicUrl !== null ? `   (in device certificates as ${server.publicUrl})` : ''}`,
     `  web console            ${server.controlPlaneUrl}/console/   (sign in with the admin keys, or: fleetprov console-login)`,
     ...(server.nodeId !== null ? [`  cluster node           ${server.nodeId}   (broker state shared through Redis)`] : []),
     `  CA file (trust anchor) ${server.caPath}`,
@@ -184,6 +198,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
       (v: string, prev: string[] = []) => [...prev, v],
       [],
     )
+    .option(
+      '--public-url <url>',
+      'URL relying parties reach the control plane at (e.g. https://fleet.example.com:8443): device certificates then carry its CRL (/crl/<caId>.crl) and OCSP (/ocsp) URLs; also FLEETPROV_PUBLIC_URL',
+    )
     .addHelpText(
       'after',
       '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.' +
@@ -222,6 +240,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
         maxConnectionsPerAddress: string;
         httpMaxConnections?: string;
         trustProxy: string[];
+        publicUrl?: string;
       }) => {
         const accountId = flagOrEnv(opts.accountId, '--account-id', 'FLEETPROV_ACCOUNT_ID', isValidAccountId, ACCOUNT_ID_RULE);
         const region = flagOrEnv(opts.region, '--region', 'FLEETPROV_REGION', isValidRegion, REGION_RULE);
@@ -234,6 +253,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
         const maxConnectionsPerAddress = positiveInteger(opts.maxConnectionsPerAddress, '--max-connections-per-address');
         const httpsMaxConnections = positiveInteger(opts.httpMaxConnections, '--http-max-connections');
         const trustProxy = trustedProxies(opts.trustProxy);
+        const publicUrl = publicUrlOption(opts.publicUrl);
         const grace = Number(opts.rotationGraceSeconds);
         if (!/^\d+$/.test(opts.rotationGraceSeconds) || grace > 366 * 86_400)
           throw new CliError(`--rotation-grace-seconds must be an integer from 0 to ${366 * 86_400}, got "${opts.rotationGraceSeconds}"`);
@@ -321,6 +341,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
             ...(fdLimit !== undefined ? { fdLimit } : {}),
             ...(httpsMaxConnections !== undefined ? { httpsMaxConnections } : {}),
             ...(trustProxy !== undefined ? { trustProxy } : {}),
+            ...(publicUrl !== undefined ? { publicUrl } : {}),
             brokerLimits: {
               ...(maxConnections !== undefined ? { maxConnections } : {}),
               ...(maxPendingPerAddress !== undefined ? { maxPendingPerAddress } : {}),

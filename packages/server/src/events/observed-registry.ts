@@ -11,6 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { NewEvent, Registry, RegistryChange, RegistryObserver } from '../registry/index.js';
+import { currentRequester, type Requester } from './requester.js';
 
 export type { RegistryChange } from '../registry/index.js';
 
@@ -24,6 +25,12 @@ export interface ObserveRegistryOptions {
   /** Clock, ms. Default `Date.now`. */
   now?: () => number;
   logger?: Logger;
+}
+
+/** `{ requestedBy }` of the current control-plane request (events/requester.ts), or nothing. */
+function requestedBy(): { requestedBy?: Requester } {
+  const requester = currentRequester();
+  return requester === undefined ? {} : { requestedBy: { ...requester } };
 }
 
 /** The event-log row of a change. */
@@ -53,7 +60,7 @@ function logRow(change: RegistryChange): NewEvent {
     certificateId: change.certificateId,
     outcome: 'info',
     message: `certificate ${change.certificateId} ${verb}`,
-    details: { status: change.status, previousStatus: change.previousStatus },
+    details: { status: change.status, previousStatus: change.previousStatus, ...requestedBy() },
   };
 }
 

@@ -34,6 +34,11 @@ export interface DerSigningIdentity {
   readonly subjectDer: Buffer;
   /** The CA's key identifier (hex): AuthorityKeyIdentifier of everything it signs. */
   readonly keyIdentifier: string;
+  /**
+   * Extensions appended to every device certificate, DER `Extension`s concatenated (the CRL
+   * distribution point and OCSP URL of `--public-url`, see revocation-urls.ts). Default none.
+   */
+  readonly extraExtensions?: Buffer;
 }
 
 /** Inputs of one device certificate. */
@@ -103,7 +108,7 @@ function twoDigits(n: number): string {
 }
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, always whole seconds in Z. */
-function encodeTime(date: Date): Buffer {
+export function encodeTime(date: Date): Buffer {
   const year = date.getUTCFullYear();
   const rest =
     twoDigits(date.getUTCMonth() + 1) +
@@ -145,6 +150,7 @@ export function deviceTbsCertificate(issuer: DerSigningIdentity, input: DeviceCe
         encodeOid(OID_SUBJECT_KEY_ID),
         encodeElement(Tag.OCTET_STRING, encodeElement(Tag.OCTET_STRING, subjectKeyId)),
       ),
+      ...(issuer.extraExtensions !== undefined ? [issuer.extraExtensions] : []),
     ),
   );
   return encodeElement(

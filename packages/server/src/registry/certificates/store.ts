@@ -186,6 +186,18 @@ export class KyselyCertificateStore implements CertificateStore {
     });
   }
 
+  /** CertificateStore.listBySerial. */
+  listBySerial(serial: unknown): Promise<CertificateRow[]> {
+    return this.#s.read(async (ctx) => {
+      if (typeof serial !== 'string' || !/^[0-9a-fA-F]{1,128}$/.test(serial)) return [];
+      const hex = serial.toLowerCase().replace(/^0+(?=.)/, '');
+      // Stored serials are lowercase hex as issued; a serial with a high first bit may be stored with a 00 octet before it.
+      const candidates = [hex, hex.length % 2 === 1 ? `0${hex}` : `00${hex}`];
+      const rows = await ctx.db.selectFrom('certificates').selectAll().where('serial', 'in', candidates).limit(16).execute();
+      return rows.map(toCertificate);
+    });
+  }
+
   /** CertificateStore.updateStatus. */
   updateStatus(id: unknown, status: unknown): Promise<CertificateRow> {
     return this.#s.write(async (ctx) => {

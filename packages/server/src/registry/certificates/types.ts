@@ -134,6 +134,12 @@ export interface CertificateStore {
    * what the previous one committed, on every server sharing the database.
    */
   countIssuedBy(principalId: string, windowMs: number, opts?: { lock?: boolean }): Promise<IssuedCertificateCounts>;
+  /**
+   * fleetprov (the OCSP responder): the certificates with serial number `serial` (hex, any case, leading
+   * zeros ignored), hidden ones included; on the serial index. Usually one; certificates of different
+   * CAs may share a serial. At most 16.
+   */
+  listBySerial(serial: string): Promise<CertificateRow[]>;
   /** Number of certificates per status (every status present). Hidden ones only with `includeHidden`. */
   countByStatus(opts?: { includeHidden?: boolean }): Promise<Record<CertificateStatus, number>>;
   /** Certificates whose notAfter is before `before`, soonest first (hidden temporary claims excluded). */

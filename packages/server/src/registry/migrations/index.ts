@@ -15,6 +15,7 @@ import { rotation } from './0004_rotation.js';
 import { billingGroupsRoleAliases } from './0005_billing_groups_role_aliases.js';
 import { thingTypeSearchableAttributes } from './0006_thing_type_searchable_attributes.js';
 import { claimProtections } from './0007_claim_protections.js';
+import { certificateSerialIndex } from './0008_certificate_serial_index.js';
 
 /** Name of Kysely's migration bookkeeping table. */
 export const MIGRATION_TABLE = 'fleetprov_migration';
@@ -30,6 +31,7 @@ export function registryMigrations(dialect: RegistryDialect): Record<string, Mig
     '0005_billing_groups_role_aliases': billingGroupsRoleAliases(dialect),
     '0006_thing_type_searchable_attributes': thingTypeSearchableAttributes(dialect),
     '0007_claim_protections': claimProtections(dialect),
+    '0008_certificate_serial_index': certificateSerialIndex(),
   };
 }
 
