@@ -50,6 +50,7 @@ function trustedProxies(values: readonly string[]): string[] | undefined {
 }
 
 import { ClusterError } from '../cluster/errors.js';
+import { CA_PASSPHRASE_ENV, caCustodyFailure, readCaPassphrase } from './ca-custody.js';
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -89,6 +90,9 @@ export function banner(server: RunningServer): string {
     `  web console            ${server.controlPlaneUrl}/console/   (sign in with the admin keys, or: fleetprov console-login)`,
     ...(server.nodeId !== null ? [`  cluster node           ${server.nodeId}   (broker state shared through Redis)`] : []),
     `  CA file (trust anchor) ${server.caPath}`,
+    server.caCustody.plaintextKeys
+      ? `  CA keys                PLAINTEXT on disk (development only; encrypt them: fleetprov ca encrypt-keys, then --production)`
+      : `  CA keys                encrypted (PKCS#8, scrypt + AES-256)${server.caCustody.production ? ', production mode' : ''}`,
     `  admin credentials      ${server.paths.credentials}`,
     `  webhook HMAC secret    ${server.hookSecretPath ?? '(FLEETPROV_HOOK_SECRET)'}   (pre-provisioning webhooks verify x-fleetprov-signature with it)`,
     '',
@@ -184,6 +188,11 @@ export function addServerCommand(program: Command, io: CliIo): void {
       (v: string, prev: string[] = []) => [...prev, v],
       [],
     )
+    .option(
+      '--ca-passphrase-file <file>',
+      `CA passphrase (first line of FILE; else ${CA_PASSPHRASE_ENV}): CA keys are kept encrypted with it`,
+    )
+    .option('--production', 'refuse to start with a plaintext CA private key under DATA_DIR/ca/ (and never write one)')
     .addHelpText(
       'after',
       '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.' +
@@ -222,7 +231,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
         maxConnectionsPerAddress: string;
         httpMaxConnections?: string;
         trustProxy: string[];
+        caPassphraseFile?: string;
+        production?: boolean;
       }) => {
+        const caPassphrase = await readCaPassphrase(opts.caPassphraseFile);
         const accountId = flagOrEnv(opts.accountId, '--account-id', 'FLEETPROV_ACCOUNT_ID', isValidAccountId, ACCOUNT_ID_RULE);
         const region = flagOrEnv(opts.region, '--region', 'FLEETPROV_REGION', isValidRegion, REGION_RULE);
         const windowSeconds = Number(opts.signatureWindowSeconds);
@@ -321,6 +333,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
             ...(fdLimit !== undefined ? { fdLimit } : {}),
             ...(httpsMaxConnections !== undefined ? { httpsMaxConnections } : {}),
             ...(trustProxy !== undefined ? { trustProxy } : {}),
+            ...(caPassphrase !== undefined ? { caPassphrase } : {}),
+            ...(opts.production === true ? { production: true } : {}),
             brokerLimits: {
               ...(maxConnections !== undefined ? { maxConnections } : {}),
               ...(maxPendingPerAddress !== undefined ? { maxPendingPerAddress } : {}),
@@ -330,6 +344,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
         } catch (err) {
           if (isRegistryError(err, 'InvalidRequest')) throw new CliError(`registry: ${err.message}`, 1);
           if (err instanceof ClusterError) throw new CliError(err.message, 1);
+          const custody = caCustodyFailure(err);
+          if (custody) throw custody;
           throw startupFailure(err);
         }
         const stopped = new Promise<void>((resolveStop) => {

@@ -10,6 +10,7 @@ import { PkiError } from './errors.js';
 import { generateKeyPair, importSigningKey, parsePrivateKeyPem, spkiDer, type KeyAlgorithm } from './keys.js';
 import { createSigner, parseCertificatePem, randomSerialNumber, signCertificate, type CertificateSigner } from './signer.js';
 import { x509 } from './x509.js';
+import { caSignerFromCertificateSigner, type CaSigner } from './ca-signer.js';
 
 /** The CA serialised as PEM text: what `loadOrCreateCa` keeps on disk. */
 export interface CaBundle {
@@ -29,6 +30,8 @@ export interface CertificateAuthority {
   readonly bundle: CaBundle;
   /** Signs device and server certificates. */
   readonly issuer: CertificateSigner;
+  /** The issuing CA as a plain signing interface (CRLs, OCSP responses). */
+  readonly issuingSigner: CaSigner;
   /** Root certificate PEM: the trust anchor (devices use it as their root CA file). */
   readonly rootCertificatePem: string;
   /** Issuing CA certificate PEM: append it to leaf certificates to present a chain. */
@@ -153,6 +156,7 @@ export async function loadCertificateAuthority(bundle: CaBundle): Promise<Certif
   return {
     bundle: { ...bundle },
     issuer,
+    issuingSigner: caSignerFromCertificateSigner(issuer),
     rootCertificatePem: root.certificate.toString('pem') + '\n',
     issuingCertificatePem: issuer.certificatePem,
     caCertificatesPem: root.certificate.toString('pem') + '\n' + issuer.certificatePem,

@@ -12,7 +12,29 @@ export {
   type CreateCaOptions,
   type CaKeyAlgorithm,
 } from './ca.js';
-export { loadOrCreateCa, saveCaBundle, caFilePaths, CA_FILES, type CaFilePaths, type LoadedCa } from './files.js';
+export {
+  loadOrCreateCa,
+  saveCaBundle,
+  caFilePaths,
+  encryptCaKeyFiles,
+  findPlaintextKeyFiles,
+  CA_FILES,
+  type CaFilePaths,
+  type LoadedCa,
+  type CaKeyStorage,
+  type CaKeyStorageReport,
+  type CaCustodyOptions,
+  type EncryptCaKeysResult,
+} from './files.js';
+export { caSignerFromCertificateSigner, type CaSigner, type CaKeyLocation } from './ca-signer.js';
+export {
+  encryptPrivateKey,
+  decryptPrivateKey,
+  isEncryptedKeyPem,
+  isPlaintextKeyPem,
+  MIN_PASSPHRASE_LENGTH,
+  SCRYPT_PARAMS,
+} from './key-encryption.js';
 export {
   issueFromCsr,
   createKeysAndCertificate,
