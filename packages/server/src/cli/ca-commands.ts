@@ -117,7 +117,11 @@ interface IssueOptions {
 
 /** Adds `ca create|register|list|describe|update|issue`. */
 export function addCaCommands(program: Command, io: CliIo): void {
-  const ca = program.command('ca').description('manufacturer CAs for just-in-time provisioning (JITP) and registration (JITR)');
+  const ca = program
+    .command('ca')
+    .description(
+      "the server's own CA (init, encrypt-keys, issue-intermediate) and manufacturer CAs for just-in-time provisioning (JITP) and registration (JITR)",
+    );
   const keyAlgorithm = () => new Option('--key-algorithm <alg>', 'key algorithm').choices(['ec-p256', 'rsa-2048']).default('ec-p256');
   addCaCustodyCommands(ca, io);
 

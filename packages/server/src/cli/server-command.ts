@@ -92,7 +92,7 @@ export function banner(server: RunningServer): string {
     `  CA file (trust anchor) ${server.caPath}`,
     server.caCustody.plaintextKeys
       ? `  CA keys                PLAINTEXT on disk (development only; encrypt them: fleetprov ca encrypt-keys, then --production)`
-      : `  CA keys                encrypted (PKCS#8, scrypt + AES-256)${server.caCustody.production ? ', production mode' : ''}`,
+      : `  CA keys                encrypted (PKCS#8, scrypt + AES-256)${server.caCustody.rootKey === 'offline' ? ', root key offline' : ''}${server.caCustody.production ? ', production mode' : ''}`,
     `  admin credentials      ${server.paths.credentials}`,
     `  webhook HMAC secret    ${server.hookSecretPath ?? '(FLEETPROV_HOOK_SECRET)'}   (pre-provisioning webhooks verify x-fleetprov-signature with it)`,
     '',

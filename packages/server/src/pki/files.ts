@@ -16,7 +16,7 @@
  * not yet) still loads, and running the command again finishes it.
  */
 import { chmod, mkdir, readdir, readFile, lstat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { isAtomicWriteTempName, writeFileAtomic } from '@fleetprov/device/atomic-write';
 import {
@@ -38,6 +38,12 @@ export const CA_FILES = Object.freeze({
   issuingKey: 'issuing-ca.key',
 });
 
+/**
+ * Marker file of a CA whose root key is kept offline (`fleetprov ca init --root-offline`): with it, a
+ * directory without `root-ca.key` is complete, and the server never needs the root key.
+ */
+export const ROOT_OFFLINE_MARKER = 'root-key-offline';
+
 /** Absolute paths of the four CA files. */
 export interface CaFilePaths {
   readonly rootCert: string;
@@ -47,7 +53,7 @@ export interface CaFilePaths {
 }
 
 /** How a CA private key is kept at rest. */
-export type CaKeyStorage = 'plaintext' | 'encrypted';
+export type CaKeyStorage = 'plaintext' | 'encrypted' | 'offline';
 
 /** How each CA key is kept at rest. */
 export interface CaKeyStorageReport {
@@ -114,13 +120,25 @@ export async function loadOrCreateCa(dir: string, options: CreateCaOptions & CaC
   await chmod(dir, 0o700);
   const paths = caFilePaths(dir);
   if (options.requireEncrypted) await refusePlaintextKeys(dir);
-  const [rootCertPem, rootKeyText, issuingCertPem, issuingKeyText] = await Promise.all([
+  const [rootCertPem, rootKeyText, issuingCertPem, issuingKeyText, offlineMarker] = await Promise.all([
     readIfExists(paths.rootCert),
     readIfExists(paths.rootKey),
     readIfExists(paths.issuingCert),
     readIfExists(paths.issuingKey),
+    readIfExists(join(dir, ROOT_OFFLINE_MARKER)),
   ]);
-  const present = [rootCertPem, rootKeyText, issuingCertPem, issuingKeyText].filter((x) => x !== undefined).length;
+  const present = [rootCertPem, rootKeyText, issuingCertPem, issuingKeyText, offlineMarker].filter((x) => x !== undefined).length;
+  if (
+    rootCertPem !== undefined &&
+    rootKeyText === undefined &&
+    offlineMarker !== undefined &&
+    issuingCertPem !== undefined &&
+    issuingKeyText !== undefined
+  ) {
+    const issuing = openKeyFile(issuingKeyText, `the issuing CA key ${paths.issuingKey}`, options.passphrase);
+    const ca = await loadCertificateAuthority({ rootCertPem, issuingCertPem, issuingKeyPem: issuing.pem });
+    return { ca, created: false, paths, keyStorage: { root: 'offline', issuing: issuing.storage } };
+  }
   if (rootCertPem !== undefined && rootKeyText !== undefined && issuingCertPem !== undefined && issuingKeyText !== undefined) {
     const root = openKeyFile(rootKeyText, `the root CA key ${paths.rootKey}`, options.passphrase);
     const issuing = openKeyFile(issuingKeyText, `the issuing CA key ${paths.issuingKey}`, options.passphrase);
@@ -129,7 +147,7 @@ export async function loadOrCreateCa(dir: string, options: CreateCaOptions & CaC
   }
   if (present > 0) {
     const missing = Object.entries(paths)
-      .filter((_, i) => [rootCertPem, rootKeyText, issuingCertPem, issuingKeyText][i] === undefined)
+      .filter((_, i) => [rootCertPem, offlineMarker ?? rootKeyText, issuingCertPem, issuingKeyText][i] === undefined)
       .map(([, p]) => p);
     throw new PkiError(
       'CaFilesIncomplete',
@@ -235,22 +253,28 @@ export interface EncryptCaKeysResult {
 export async function encryptCaKeyFiles(dir: string, passphrase: string): Promise<EncryptCaKeysResult> {
   passphraseBytes(passphrase);
   const paths = caFilePaths(dir);
-  const [rootCert, rootKey, issuingCert, issuingKey] = await Promise.all(
-    [paths.rootCert, paths.rootKey, paths.issuingCert, paths.issuingKey].map((p) => readIfExists(p)),
+  const [rootCert, rootKey, issuingCert, issuingKey, offlineMarker] = await Promise.all(
+    [paths.rootCert, paths.rootKey, paths.issuingCert, paths.issuingKey, join(dir, ROOT_OFFLINE_MARKER)].map((p) => readIfExists(p)),
   );
-  if (rootCert === undefined || rootKey === undefined || issuingCert === undefined || issuingKey === undefined) {
+  if (
+    rootCert === undefined ||
+    (rootKey === undefined && offlineMarker === undefined) ||
+    issuingCert === undefined ||
+    issuingKey === undefined
+  ) {
     throw new PkiError('CaFilesIncomplete', `${dir} does not hold a complete CA (${Object.values(CA_FILES).join(', ')})`);
   }
   const files = [
-    { path: paths.rootKey, what: `the root CA key ${paths.rootKey}`, text: rootKey },
-    { path: paths.issuingKey, what: `the issuing CA key ${paths.issuingKey}`, text: issuingKey },
+    ...(rootKey === undefined ? [] : [{ path: paths.rootKey, what: `the root CA key ${paths.rootKey}`, text: rootKey, role: 'root' }]),
+    { path: paths.issuingKey, what: `the issuing CA key ${paths.issuingKey}`, text: issuingKey, role: 'issuing' },
   ];
   const opened = files.map((f) => ({ ...f, ...openKeyFile(f.text, f.what, passphrase) }));
+  const rootOpened = opened.find((f) => f.role === 'root');
   await loadCertificateAuthority({
     rootCertPem: rootCert,
-    rootKeyPem: opened[0]!.pem,
+    ...(rootOpened === undefined ? {} : { rootKeyPem: rootOpened.pem }),
     issuingCertPem: issuingCert,
-    issuingKeyPem: opened[1]!.pem,
+    issuingKeyPem: opened.find((f) => f.role === 'issuing')!.pem,
   });
   const encrypted: string[] = [];
   const alreadyEncrypted: string[] = [];
@@ -282,16 +306,73 @@ export async function encryptCaKeyFiles(dir: string, passphrase: string): Promis
  * server's private data directory, where every file is 0600 (the certificates are public, but
  * nothing in it is meant for other users; `fleetprov claim create` copies the root certificate out).
  */
-export async function saveCaBundle(dir: string, bundle: CaBundle, options: { passphrase?: string } = {}): Promise<CaFilePaths> {
+export async function saveCaBundle(
+  dir: string,
+  bundle: CaBundle,
+  options: { passphrase?: string; rootKeyOut?: string } = {},
+): Promise<CaFilePaths> {
   const paths = caFilePaths(dir);
   const keyText = async (pem: string): Promise<string> =>
     options.passphrase === undefined ? pem : encryptPrivateKey(parsePrivateKeyPem(pem), options.passphrase);
-  const [rootKeyText, issuingKeyText] = await Promise.all([keyText(bundle.rootKeyPem), keyText(bundle.issuingKeyPem)]);
-  // Keys first: a crash part-way leaves a directory that loadOrCreateCa refuses instead of a root
-  // certificate without its key.
-  await writeFileAtomic(paths.rootKey, rootKeyText, { mode: 0o600 });
+  const offline = options.rootKeyOut !== undefined || bundle.rootKeyPem === undefined;
+  const rootKeyText = bundle.rootKeyPem === undefined ? undefined : await keyText(bundle.rootKeyPem);
+  const issuingKeyText = await keyText(bundle.issuingKeyPem);
+  // Keys first, the root certificate last: a crash part-way leaves a directory that loadOrCreateCa
+  // refuses (incomplete) instead of a root certificate without its key.
+  if (rootKeyText !== undefined) await writeFileAtomic(options.rootKeyOut ?? paths.rootKey, rootKeyText, { mode: 0o600 });
   await writeFileAtomic(paths.issuingKey, issuingKeyText, { mode: 0o600 });
   await writeFileAtomic(paths.issuingCert, bundle.issuingCertPem, { mode: 0o600 });
+  if (offline) {
+    await writeFileAtomic(
+      join(dir, ROOT_OFFLINE_MARKER),
+      'The root CA key of this CA is kept offline; the server never loads it (docs/ca.md, "Offline root").\n',
+      { mode: 0o600 },
+    );
+  }
   await writeFileAtomic(paths.rootCert, bundle.rootCertPem, { mode: 0o600 });
   return paths;
+}
+
+/** Options of {@link initCaDirectory}. */
+export interface InitCaOptions extends CreateCaOptions {
+  /** Encrypt the keys with this passphrase (the root key file too). */
+  passphrase?: string;
+  /**
+   * Offline root: write the root key to this file (outside the CA directory) instead of into it, and
+   * mark the directory so the server runs without the root key.
+   */
+  rootKeyOut?: string;
+}
+
+/**
+ * Creates a new CA in an empty CA directory (`fleetprov ca init`), optionally with its root key
+ * written elsewhere (offline root). Refuses a directory that holds any CA file, and an existing
+ * `rootKeyOut`.
+ * @throws {PkiError} `InvalidOption` (existing files, root key file inside the CA directory), `InvalidPassphrase`
+ */
+export async function initCaDirectory(dir: string, options: InitCaOptions = {}): Promise<LoadedCa> {
+  if (options.passphrase !== undefined) passphraseBytes(options.passphrase);
+  const paths = caFilePaths(dir);
+  const existing: string[] = [];
+  for (const path of [...Object.values(paths), join(dir, ROOT_OFFLINE_MARKER), ...(options.rootKeyOut ? [options.rootKeyOut] : [])]) {
+    if ((await readIfExists(path)) !== undefined) existing.push(path);
+  }
+  if (existing.length > 0) {
+    throw new PkiError(
+      'InvalidOption',
+      `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; fleetprov never overwrites a CA`,
+    );
+  }
+  if (options.rootKeyOut !== undefined && resolve(dirname(options.rootKeyOut)) === resolve(dir)) {
+    throw new PkiError('InvalidOption', `the offline root key must be written outside the CA directory ${dir}`);
+  }
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const ca = await createCertificateAuthority(options);
+  await saveCaBundle(dir, ca.bundle, {
+    ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
+    ...(options.rootKeyOut === undefined ? {} : { rootKeyOut: options.rootKeyOut }),
+  });
+  const storage: CaKeyStorage = options.passphrase === undefined ? 'plaintext' : 'encrypted';
+  return { ca, created: true, paths, keyStorage: { root: options.rootKeyOut === undefined ? storage : 'offline', issuing: storage } };
 }

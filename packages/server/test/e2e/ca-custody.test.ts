@@ -3,13 +3,15 @@
  * every key file either as it was or encrypted (the CA loads, a rerun finishes); `server --production`
  * refuses a plaintext CA, a missing or wrong passphrase; and a production server started with a
  * passphrase on an empty data directory writes no plaintext CA key, says so in its banner and /readyz,
- * and issues a device certificate from a CSR over MQTT that verifies up to the root.
+ * and issues a device certificate from a CSR over MQTT that verifies up to the root; `ca init
+ * --root-offline` and `ca issue-intermediate` make CA directories a production server runs from
+ * without the root key.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { watch } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import mqtt from 'mqtt';
 import { AttachPolicyCommand, CreateKeysAndCertificateCommand, CreatePolicyCommand } from '@aws-sdk/client-iot';
 import { encodePayload, requestTopic, subscriptionTopics } from '@fleetprov/protocol';
 import { createAdminClient } from '../../src/cli/admin-client.js';
+import { startServer } from '../../src/server.js';
 import {
   caFilePaths,
   createCsr,
@@ -249,4 +252,96 @@ test('a --production server with a passphrase writes no plaintext CA key and iss
   assert.ok(issuing.checkIssued(root) && issuing.verify(root.publicKey), 'the issuing CA chains to the root');
   assert.equal(device.publicKey.export({ type: 'spki', format: 'pem' }), csr.publicKeyPem, "the certificate carries the CSR's key");
   assert.deepEqual(await findPlaintextKeyFiles(join(dataDir, 'ca')), [], 'still no plaintext CA key after issuing');
+});
+
+test('ca init --root-offline: the root key goes to a file, a --production server runs without it; ca issue-intermediate makes a new CA directory under the same root', async (t) => {
+  const base = await tempDir(t);
+  const passFile = join(base, 'pass');
+  await writeFile(passFile, PASS + '\n', { mode: 0o600 });
+  const dataDir = join(base, 'data');
+  const rootKey = join(base, 'root.key');
+  const usage = await run('ca', 'init', '--data-dir', dataDir, '--root-offline');
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--root-offline needs --root-key-out FILE/);
+  const init = await run(
+    'ca',
+    'init',
+    '--data-dir',
+    dataDir,
+    '--root-offline',
+    '--root-key-out',
+    rootKey,
+    '--ca-passphrase-file',
+    passFile,
+  );
+  assert.equal(init.code, 0, init.stderr);
+  assert.match(init.stdout, /root key \S+root\.key \(encrypted\): move it to offline storage now/);
+  assert.ok(isEncryptedKeyPem(await readFile(rootKey, 'utf8')));
+  assert.deepEqual((await readdir(join(dataDir, 'ca'))).sort(), ['issuing-ca.key', 'issuing-ca.pem', 'root-ca.pem', 'root-key-offline']);
+  const again = await run('ca', 'init', '--data-dir', dataDir, '--ca-passphrase-file', passFile);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already exist.*never overwrites a CA/);
+
+  const first = await startServer({ dataDir, mqttPort: 0, httpPort: 0, logLevel: 'silent', production: true, caPassphrase: PASS });
+  try {
+    assert.deepEqual(first.caCustody, { rootKey: 'offline', issuingKey: 'encrypted', plaintextKeys: false, production: true });
+  } finally {
+    await first.close();
+  }
+
+  // On the offline machine: a new issuing CA under the same root.
+  const out = join(base, 'new-ca');
+  const rootCert = join(dataDir, 'ca', 'root-ca.pem');
+  const noPass = await run('ca', 'issue-intermediate', '--root-cert', rootCert, '--root-key', rootKey, '--out', out);
+  assert.equal(noPass.code, 2);
+  assert.match(noPass.stderr, /root\.key is encrypted: give the CA passphrase/);
+  const wrongKey = await run(
+    'ca',
+    'issue-intermediate',
+    '--root-cert',
+    rootCert,
+    '--root-key',
+    join(dataDir, 'ca', 'issuing-ca.key'),
+    '--out',
+    out,
+    '--ca-passphrase-file',
+    passFile,
+  );
+  assert.equal(wrongKey.code, 1);
+  assert.match(wrongKey.stderr, /does not belong to the certificate/);
+  const issued = await run(
+    'ca',
+    'issue-intermediate',
+    '--root-cert',
+    rootCert,
+    '--root-key',
+    rootKey,
+    '--out',
+    out,
+    '--ca-passphrase-file',
+    passFile,
+  );
+  assert.equal(issued.code, 0, issued.stderr);
+  assert.match(issued.stdout, /issuing CA [0-9a-f]{64} signed by the root/);
+  const dataDir3 = join(base, 'data3');
+  await mkdir(dataDir3, { mode: 0o700 });
+  await cp(out, join(dataDir3, 'ca'), { recursive: true });
+  const third = await startServer({
+    dataDir: dataDir3,
+    mqttPort: 0,
+    httpPort: 0,
+    logLevel: 'silent',
+    production: true,
+    caPassphrase: PASS,
+  });
+  try {
+    assert.equal(third.caCustody.rootKey, 'offline');
+    assert.equal(await readFile(third.caPath, 'utf8'), await readFile(rootCert, 'utf8'), 'same root: devices keep their trust anchor');
+    const newIssuing = new X509Certificate(await readFile(join(dataDir3, 'ca', 'issuing-ca.pem'), 'utf8'));
+    const oldIssuing = new X509Certificate(await readFile(join(dataDir, 'ca', 'issuing-ca.pem'), 'utf8'));
+    assert.notEqual(newIssuing.fingerprint256, oldIssuing.fingerprint256);
+    assert.ok(newIssuing.verify(new X509Certificate(await readFile(rootCert, 'utf8')).publicKey));
+  } finally {
+    await third.close();
+  }
 });

@@ -7,16 +7,19 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, verify } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
+  createCertificateAuthority,
   decryptPrivateKey,
   encryptCaKeyFiles,
   encryptPrivateKey,
   findPlaintextKeyFiles,
+  initCaDirectory,
   isEncryptedKeyPem,
+  issueIssuingCa,
   loadOrCreateCa,
 } from '../../src/pki/index.js';
 
@@ -141,7 +144,7 @@ test('encryptCaKeyFiles converts a plaintext CA in place; a second run finds it 
   const dev = await loadOrCreateCa(dir);
   // A temporary file left by an interrupted plaintext write is removed too.
   const leftover = `${dev.paths.rootKey}.tmp-123-abcdef`;
-  await writeFile(leftover, dev.ca.bundle.rootKeyPem, { mode: 0o600 });
+  await writeFile(leftover, dev.ca.bundle.rootKeyPem!, { mode: 0o600 });
   const result = await encryptCaKeyFiles(dir, PASS);
   assert.deepEqual(result.encrypted, [dev.paths.rootKey, dev.paths.issuingKey]);
   assert.deepEqual(result.alreadyEncrypted, []);
@@ -173,4 +176,53 @@ test("the issuing CA's CaSigner signs data that verifies with its public key and
   assert.equal(signer.certificatePem, ca.issuingCertificatePem);
   assert.match(signer.keyIdentifier, /^[0-9a-f]{40}$/);
   assert.equal(signer.certificateDer.toString('base64'), ca.issuingCertificatePem.split('\n').slice(1, -2).join(''));
+});
+
+test('an offline root: initCaDirectory writes the root key elsewhere, the CA loads without it, production accepts it', async (t) => {
+  const base = await tempDir(t);
+  const dir = join(base, 'ca');
+  const rootKeyOut = join(base, 'offline', 'root.key');
+  await mkdir(join(base, 'offline'), { mode: 0o700 });
+  await assert.rejects(initCaDirectory(dir, { rootKeyOut: join(dir, 'root.key') }), {
+    code: 'InvalidOption',
+    message: /outside the CA directory/,
+  });
+  const created = await initCaDirectory(dir, { passphrase: PASS, rootKeyOut });
+  assert.deepEqual(created.keyStorage, { root: 'offline', issuing: 'encrypted' });
+  assert.deepEqual((await readdir(dir)).sort(), ['issuing-ca.key', 'issuing-ca.pem', 'root-ca.pem', 'root-key-offline']);
+  assert.equal((await stat(rootKeyOut)).mode & 0o777, 0o600);
+  const rootKey = decryptPrivateKey(await readFile(rootKeyOut, 'utf8'), PASS);
+  assert.ok(rootKey.equals(createPrivateKey(created.ca.bundle.rootKeyPem!)));
+
+  const loaded = await loadOrCreateCa(dir, { passphrase: PASS, requireEncrypted: true });
+  assert.equal(loaded.created, false);
+  assert.deepEqual(loaded.keyStorage, { root: 'offline', issuing: 'encrypted' });
+  assert.equal(loaded.ca.bundle.rootKeyPem, undefined, 'the root key is never loaded');
+  assert.equal(loaded.ca.issuingCertificateId, created.ca.issuingCertificateId);
+  await assert.rejects(initCaDirectory(dir, { passphrase: PASS }), { code: 'InvalidOption', message: /already exist.*never overwrites/ });
+
+  // Without the marker, a missing root key is an incomplete directory, as before.
+  await rm(join(dir, 'root-key-offline'));
+  await assert.rejects(loadOrCreateCa(dir, { passphrase: PASS }), { code: 'CaFilesIncomplete', message: /root-ca\.key/ });
+  await writeFile(join(dir, 'root-key-offline'), 'offline\n');
+
+  // The offline machine issues a new issuing CA; a directory with it loads under the same root.
+  const next = await issueIssuingCa({ certificatePem: created.ca.rootCertificatePem, privateKey: rootKey }, { validityDays: 3650 });
+  const other = join(base, 'ca2');
+  await mkdir(other, { mode: 0o700 });
+  await writeFile(join(other, 'root-ca.pem'), created.ca.rootCertificatePem);
+  await writeFile(join(other, 'issuing-ca.pem'), next.issuingCertPem);
+  await writeFile(join(other, 'issuing-ca.key'), await encryptPrivateKey(next.issuingKey, PASS));
+  await writeFile(join(other, 'root-key-offline'), 'offline\n');
+  const second = await loadOrCreateCa(other, { passphrase: PASS, requireEncrypted: true });
+  assert.equal(second.ca.rootCertificateId, created.ca.rootCertificateId);
+  assert.notEqual(second.ca.issuingCertificateId, created.ca.issuingCertificateId);
+  // A root key that is not the root's is refused.
+  const { privateKey: stranger } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  await assert.rejects(issueIssuingCa({ certificatePem: created.ca.rootCertificatePem, privateKey: stranger }), { code: 'KeyMismatch' });
+  // An issuing certificate from another root is refused on load.
+  const foreign = await createCertificateAuthority();
+  await writeFile(join(other, 'issuing-ca.pem'), foreign.issuingCertificatePem);
+  await writeFile(join(other, 'issuing-ca.key'), foreign.bundle.issuingKeyPem);
+  await assert.rejects(loadOrCreateCa(other), { code: 'CaMismatch' });
 });
