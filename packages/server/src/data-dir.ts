@@ -15,7 +15,13 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, chmod, lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadOrCreateCa, issueServerCertificate, type CertificateAuthority } from './pki/index.js';
+import {
+  loadOrCreateCa,
+  issueServerCertificate,
+  type CaCustodyOptions,
+  type CaKeyStorageReport,
+  type CertificateAuthority,
+} from './pki/index.js';
 import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { classifyHostnames } from './pki/issue.js';
 import { generateAccessKeyPair, readSharedCredentialsFile, writeSharedCredentialsFile, type AccessKeyPair } from './api/credentials.js';
@@ -41,6 +47,8 @@ export interface PreparedDataDir {
   admin: AccessKeyPair;
   /** True when this call created the CA (first start). */
   created: boolean;
+  /** How the CA keys are kept on disk (plaintext, the development default, or encrypted). */
+  caKeyStorage: CaKeyStorageReport;
 }
 
 /** Paths inside `dir`. */
@@ -117,19 +125,23 @@ async function loadServerTls(
  * @throws {DataDirError} when the directory or a file in it cannot be created or written (read-only,
  *   permission denied, a file where a directory must be), with the path and what to do
  */
-export async function prepareDataDir(dir: string, hostnames: readonly string[] = []): Promise<PreparedDataDir> {
+export async function prepareDataDir(
+  dir: string,
+  hostnames: readonly string[] = [],
+  custody: CaCustodyOptions = {},
+): Promise<PreparedDataDir> {
   const paths = dataDirPaths(dir);
   await ensureWritableDataDir(paths.dir);
   try {
     await makeDataDirPrivate(paths.dir);
-    return await fillDataDir(paths, hostnames);
+    return await fillDataDir(paths, hostnames, custody);
   } catch (error) {
     throw toDataDirError(error, paths.dir);
   }
 }
 
-async function fillDataDir(paths: DataDirPaths, hostnames: readonly string[]): Promise<PreparedDataDir> {
-  const { ca, created } = await loadOrCreateCa(paths.caDir);
+async function fillDataDir(paths: DataDirPaths, hostnames: readonly string[], custody: CaCustodyOptions): Promise<PreparedDataDir> {
+  const { ca, created, keyStorage } = await loadOrCreateCa(paths.caDir, custody);
 
   await mkdir(join(paths.dir, 'tls'), { recursive: true, mode: DATA_DIR_MODE });
   let serverTls = await loadServerTls(paths, hostnames, ca);
@@ -153,5 +165,6 @@ async function fillDataDir(paths: DataDirPaths, hostnames: readonly string[]): P
     serverTls: { ...serverTls, hostnames: [...dns, ...ips] },
     admin: { accessKeyId: admin.accessKeyId!, secretAccessKey: admin.secretAccessKey! },
     created,
+    caKeyStorage: keyStorage,
   };
 }

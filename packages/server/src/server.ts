@@ -18,7 +18,7 @@ import {
   type ExistingThingPolicy,
   type Registry,
 } from './registry/index.js';
-import { CertificateFactsCache, KeyPool } from './pki/index.js';
+import { CertificateFactsCache, KeyPool, type CaKeyStorage, type CaKeyStorageReport } from './pki/index.js';
 import { BrokerBus, startBroker, TopicRouter, type Broker, type BrokerLimits } from './broker/index.js';
 import { connectionBudget, LOW_FD_LIMIT, type ConnectionBudget } from './net/fd-limit.js';
 import { ConnectionGate, gateTlsServer } from './net/connection-gate.js';
@@ -161,6 +161,16 @@ export interface ServerOptions {
   /** Prefix of this cluster's Redis keys and channels. Default `fleetprov:`. Only with `redis`. */
   redisKeyPrefix?: string;
   /**
+   * CA passphrase (docs/ca.md): a new CA's keys are written as encrypted PKCS#8 with it, and
+   * encrypted CA keys are decrypted with it. Without it, a new CA's keys are plaintext (development).
+   */
+  caPassphrase?: string;
+  /**
+   * Production mode: refuse to start with a plaintext private key anywhere under `DATA_DIR/ca/`, and
+   * never write one (a first start needs `caPassphrase`).
+   */
+  production?: boolean;
+  /**
    * The open-file limit the connection budget is cut from (net/fd-limit.ts). Default: read from
    * `/proc/self/limits` on Linux, else 10240. The broker gets what is left after a tenth for the
    * process, the database and files and a tenth for the control plane, at most 50000.
@@ -292,6 +302,8 @@ export interface RunningServer {
   accessKeyId: string;
   /** This node's id in a cluster, or null when not in cluster mode (no `redis`). */
   nodeId: string | null;
+  /** How the CA keys are kept (also in `/readyz` as `ca`). */
+  caCustody: CaCustodyReport;
   /** Stops listeners, background work and the registry. */
   close(): Promise<void>;
 }
@@ -330,7 +342,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const limits = connectionLimits(options);
   const publicUrl = options.publicUrl === undefined ? undefined : normalizePublicUrl(options.publicUrl);
 
-  const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames);
+  const data = await prepareDataDir(options.dataDir ?? '.fleetprov', hostnames, {
+    ...(options.caPassphrase !== undefined ? { passphrase: options.caPassphrase } : {}),
+    ...(options.production === true ? { requireEncrypted: true } : {}),
+  });
+  const caCustody = caCustodyReport(data.caKeyStorage, options.production === true);
+  if (caCustody.plaintextKeys)
+    logger.warn(
+      { ca: caCustody },
+      'CA private keys are stored in plaintext (development default); use a CA passphrase and --production for a deployment (docs/ca.md)',
+    );
   const hookSecret =
     options.hookSecret !== undefined
       ? { secret: checkHookSecret(options.hookSecret), path: null }
@@ -466,7 +487,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         }),
         scaleOut,
       ),
-      ...(cluster !== null ? { readinessDetails: () => ({ nodeId: cluster.nodeId }) } : {}),
+      readinessDetails: () => ({ ...(cluster !== null ? { nodeId: cluster.nodeId } : {}), ca: caCustody }),
     });
     // The control plane has its own connection budget and per-address limits: an MQTT flood cannot take its descriptors.
     const httpsGate = new ConnectionGate({
@@ -521,6 +542,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       hookSecretPath: hookSecret.path,
       accessKeyId: data.admin.accessKeyId,
       nodeId: cluster?.nodeId ?? null,
+      caCustody,
       async close() {
         if (closed) return;
         closed = true;
@@ -535,6 +557,27 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     await registry.close();
     throw err;
   }
+}
+
+/** How the CA keys are kept, as `/readyz` and the banner report it. */
+export interface CaCustodyReport {
+  /** Storage of the root CA key: `plaintext` or `encrypted` (PKCS#8, scrypt + AES-256). */
+  readonly rootKey: CaKeyStorage;
+  /** Storage of the issuing CA key. */
+  readonly issuingKey: CaKeyStorage;
+  /** True when any CA key is plaintext on disk (development only). */
+  readonly plaintextKeys: boolean;
+  /** True in production mode (`--production`). */
+  readonly production: boolean;
+}
+
+function caCustodyReport(storage: CaKeyStorageReport, production: boolean): CaCustodyReport {
+  return {
+    rootKey: storage.root,
+    issuingKey: storage.issuing,
+    plaintextKeys: storage.root === 'plaintext' || storage.issuing === 'plaintext',
+    production,
+  };
 }
 
 /** The readiness probe, also requiring every Redis connection of a cluster node to be up. */

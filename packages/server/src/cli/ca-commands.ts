@@ -26,6 +26,7 @@ import { writeFileAtomic } from '@fleetprov/device/atomic-write';
 import { call, client, print, withConnection, type ConnectionOptions } from './admin-commands.js';
 import { readInputFile } from './files.js';
 import { CliError, type CliIo } from './io.js';
+import { addCaCustodyCommands } from './ca-custody.js';
 
 /** File names `ca create` writes. */
 export const CA_CERT_FILE = 'ca.pem.crt';
@@ -116,8 +117,13 @@ interface IssueOptions {
 
 /** Adds `ca create|register|list|describe|update|issue`. */
 export function addCaCommands(program: Command, io: CliIo): void {
-  const ca = program.command('ca').description('manufacturer CAs for just-in-time provisioning (JITP) and registration (JITR)');
+  const ca = program
+    .command('ca')
+    .description(
+      "the server's own CA (init, encrypt-keys, issue-intermediate) and manufacturer CAs for just-in-time provisioning (JITP) and registration (JITR)",
+    );
   const keyAlgorithm = () => new Option('--key-algorithm <alg>', 'key algorithm').choices(['ec-p256', 'rsa-2048']).default('ec-p256');
+  addCaCustodyCommands(ca, io);
 
   ca.command('create')
     .description(`make a test manufacturer CA (self-signed): DIR/${CA_CERT_FILE} and DIR/${CA_KEY_FILE} (0600)`)

@@ -63,6 +63,7 @@ function publicUrlOption(flag: string | undefined): string | undefined {
     throw new CliError(`${flag !== undefined ? '--public-url' : 'FLEETPROV_PUBLIC_URL'}: ${(err as Error).message}`);
   }
 }
+import { CA_PASSPHRASE_ENV, caCustodyFailure, readCaPassphrase } from './ca-custody.js';
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -103,6 +104,9 @@ export function banner(server: RunningServer): string {
     `  web console            ${server.controlPlaneUrl}/console/   (sign in with the admin keys, or: fleetprov console-login)`,
     ...(server.nodeId !== null ? [`  cluster node           ${server.nodeId}   (broker state shared through Redis)`] : []),
     `  CA file (trust anchor) ${server.caPath}`,
+    server.caCustody.plaintextKeys
+      ? `  CA keys                PLAINTEXT on disk (development only; encrypt them: fleetprov ca encrypt-keys, then --production)`
+      : `  CA keys                encrypted (PKCS#8, scrypt + AES-256)${server.caCustody.rootKey === 'offline' ? ', root key offline' : ''}${server.caCustody.production ? ', production mode' : ''}`,
     `  admin credentials      ${server.paths.credentials}`,
     `  webhook HMAC secret    ${server.hookSecretPath ?? '(FLEETPROV_HOOK_SECRET)'}   (pre-provisioning webhooks verify x-fleetprov-signature with it)`,
     '',
@@ -202,6 +206,11 @@ export function addServerCommand(program: Command, io: CliIo): void {
       '--public-url <url>',
       'URL relying parties reach the control plane at (e.g. https://fleet.example.com:8443): device certificates then carry its CRL (/crl/<caId>.crl) and OCSP (/ocsp) URLs; also FLEETPROV_PUBLIC_URL',
     )
+    .option(
+      '--ca-passphrase-file <file>',
+      `CA passphrase (first line of FILE; else ${CA_PASSPHRASE_ENV}): CA keys are kept encrypted with it`,
+    )
+    .option('--production', 'refuse to start with a plaintext CA private key under DATA_DIR/ca/ (and never write one)')
     .addHelpText(
       'after',
       '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.' +
@@ -241,7 +250,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
         httpMaxConnections?: string;
         trustProxy: string[];
         publicUrl?: string;
+        caPassphraseFile?: string;
+        production?: boolean;
       }) => {
+        const caPassphrase = await readCaPassphrase(opts.caPassphraseFile);
         const accountId = flagOrEnv(opts.accountId, '--account-id', 'FLEETPROV_ACCOUNT_ID', isValidAccountId, ACCOUNT_ID_RULE);
         const region = flagOrEnv(opts.region, '--region', 'FLEETPROV_REGION', isValidRegion, REGION_RULE);
         const windowSeconds = Number(opts.signatureWindowSeconds);
@@ -342,6 +354,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
             ...(httpsMaxConnections !== undefined ? { httpsMaxConnections } : {}),
             ...(trustProxy !== undefined ? { trustProxy } : {}),
             ...(publicUrl !== undefined ? { publicUrl } : {}),
+            ...(caPassphrase !== undefined ? { caPassphrase } : {}),
+            ...(opts.production === true ? { production: true } : {}),
             brokerLimits: {
               ...(maxConnections !== undefined ? { maxConnections } : {}),
               ...(maxPendingPerAddress !== undefined ? { maxPendingPerAddress } : {}),
@@ -351,6 +365,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
         } catch (err) {
           if (isRegistryError(err, 'InvalidRequest')) throw new CliError(`registry: ${err.message}`, 1);
           if (err instanceof ClusterError) throw new CliError(err.message, 1);
+          const custody = caCustodyFailure(err);
+          if (custody) throw custody;
           throw startupFailure(err);
         }
         const stopped = new Promise<void>((resolveStop) => {

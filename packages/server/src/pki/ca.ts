@@ -10,13 +10,17 @@ import { PkiError } from './errors.js';
 import { generateKeyPair, importSigningKey, parsePrivateKeyPem, spkiDer, type KeyAlgorithm } from './keys.js';
 import { createSigner, parseCertificatePem, randomSerialNumber, signCertificate, type CertificateSigner } from './signer.js';
 import { x509 } from './x509.js';
+import { caSignerFromCertificateSigner, type CaSigner } from './ca-signer.js';
 
 /** The CA serialised as PEM text: what `loadOrCreateCa` keeps on disk. */
 export interface CaBundle {
   /** Root CA certificate: the trust anchor handed to devices. */
   readonly rootCertPem: string;
-  /** Root CA private key (PKCS#8 PEM). Needed only to re-issue the issuing CA. */
-  readonly rootKeyPem: string;
+  /**
+   * Root CA private key (PKCS#8 PEM). Needed only to issue an issuing CA; absent when the root is
+   * kept offline (`fleetprov ca init --root-offline`).
+   */
+  readonly rootKeyPem?: string;
   /** Issuing CA certificate, signed by the root. */
   readonly issuingCertPem: string;
   /** Issuing CA private key (PKCS#8 PEM). */
@@ -29,6 +33,8 @@ export interface CertificateAuthority {
   readonly bundle: CaBundle;
   /** Signs device and server certificates. */
   readonly issuer: CertificateSigner;
+  /** The issuing CA as a plain signing interface (CRLs, OCSP responses). */
+  readonly issuingSigner: CaSigner;
   /** Root certificate PEM: the trust anchor (devices use it as their root CA file). */
   readonly rootCertificatePem: string;
   /** Issuing CA certificate PEM: append it to leaf certificates to present a chain. */
@@ -139,11 +145,16 @@ function requireCa(cert: NodeX509Certificate, role: string): void {
 export async function loadCertificateAuthority(bundle: CaBundle): Promise<CertificateAuthority> {
   const root = parseCertificatePem(bundle.rootCertPem);
   const issuing = parseCertificatePem(bundle.issuingCertPem);
-  const rootKey = parsePrivateKeyPem(bundle.rootKeyPem);
-  if (!root.node.checkPrivateKey(rootKey)) throw new PkiError('KeyMismatch', 'the root CA key does not belong to the root CA certificate');
+  let rootPublicKey = root.node.publicKey;
+  if (bundle.rootKeyPem !== undefined) {
+    const rootKey = parsePrivateKeyPem(bundle.rootKeyPem);
+    if (!root.node.checkPrivateKey(rootKey))
+      throw new PkiError('KeyMismatch', 'the root CA key does not belong to the root CA certificate');
+    rootPublicKey = createPublicKey(rootKey);
+  }
   requireCa(root.node, 'root');
   requireCa(issuing.node, 'issuing');
-  if (!root.node.checkIssued(root.node) || !root.node.verify(createPublicKey(rootKey))) {
+  if (!root.node.checkIssued(root.node) || !root.node.verify(rootPublicKey)) {
     throw new PkiError('CaMismatch', 'the root CA certificate is not self-signed');
   }
   if (!issuing.node.checkIssued(root.node) || !issuing.node.verify(root.node.publicKey)) {
@@ -153,10 +164,53 @@ export async function loadCertificateAuthority(bundle: CaBundle): Promise<Certif
   return {
     bundle: { ...bundle },
     issuer,
+    issuingSigner: caSignerFromCertificateSigner(issuer),
     rootCertificatePem: root.certificate.toString('pem') + '\n',
     issuingCertificatePem: issuer.certificatePem,
     caCertificatesPem: root.certificate.toString('pem') + '\n' + issuer.certificatePem,
     rootCertificateId: certificateIdFromDer(root.der),
     issuingCertificateId: certificateIdFromDer(issuing.der),
   };
+}
+
+/** Options of {@link issueIssuingCa}. */
+export interface IssueIssuingCaOptions {
+  /** Key algorithm of the new issuing CA key. Default `ec-p256`. */
+  keyAlgorithm?: CaKeyAlgorithm;
+  /** Subject. Default `{ O: 'fleetprov', CN: 'fleetprov Issuing CA' }`. */
+  subject?: DnInput;
+  /** Lifetime in days (default 30 years), cut to the root's own expiry. */
+  validityDays?: number;
+  /** Issue time. Default now. */
+  now?: Date;
+}
+
+/**
+ * Issues a new issuing CA (key pair and certificate, pathLen 0) under a root CA: what
+ * `fleetprov ca issue-intermediate` runs on the machine that holds an offline root key.
+ * @throws {PkiError} `InvalidCertificate`, `InvalidKey`, `KeyMismatch`, `CaMismatch`, `InvalidValidity`, `InvalidName`
+ */
+export async function issueIssuingCa(
+  root: { readonly certificatePem: string; readonly privateKey: KeyObject },
+  options: IssueIssuingCaOptions = {},
+): Promise<{ issuingCertPem: string; issuingKeyPem: string; issuingKey: KeyObject }> {
+  const rootCert = parseCertificatePem(root.certificatePem);
+  requireCa(rootCert.node, 'root');
+  const rootSigner = await createSigner(root.certificatePem, root.privateKey);
+  const now = options.now ?? new Date();
+  const days = checkDays(options.validityDays ?? CA_DEFAULTS.issuingValidityDays, 'validityDays');
+  const notBefore = new Date(Math.floor((now.getTime() - CA_DEFAULTS.backdateSeconds * 1000) / 1000) * 1000);
+  const rootEnd = rootCert.certificate.notAfter;
+  const notAfter = new Date(Math.min(notBefore.getTime() + days * DAY_MS, rootEnd.getTime()));
+  if (notAfter.getTime() <= now.getTime()) throw new PkiError('InvalidValidity', 'the root CA has expired; it cannot issue an issuing CA');
+  const keys = await generateKeyPair(options.keyAlgorithm ?? 'ec-p256');
+  const cert = await signCertificate(rootSigner, {
+    subject: buildName(options.subject ?? { O: 'fleetprov', CN: 'fleetprov Issuing CA' }),
+    publicKeySpki: spkiDer(keys.publicKey),
+    serialNumber: randomSerialNumber(),
+    notBefore,
+    notAfter,
+    extensions: caExtensions(0),
+  });
+  return { issuingCertPem: cert.toString('pem') + '\n', issuingKeyPem: pkcs8Pem(keys.privateKey), issuingKey: keys.privateKey };
 }

@@ -17,7 +17,15 @@ export type PkiErrorCode =
   | 'InvalidOption'
   | 'CaFilesIncomplete'
   | 'PoolClosed'
-  | 'KeyGenerationFailed';
+  | 'KeyGenerationFailed'
+  /** A CA key is encrypted and no passphrase was given. */
+  | 'PassphraseRequired'
+  /** The passphrase does not decrypt the key (or the encrypted key is damaged). */
+  | 'WrongPassphrase'
+  /** A passphrase too short or too long. */
+  | 'InvalidPassphrase'
+  /** Production mode found (or would write) a CA private key in plaintext. */
+  | 'PlaintextCaKey';
 
 /** Codes of {@link CsrError}: why a certificate signing request was refused. */
 export type CsrErrorCode =

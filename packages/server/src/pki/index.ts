@@ -6,13 +6,40 @@ export { PkiError, CsrError, type PkiErrorCode, type CsrErrorCode } from './erro
 export {
   createCertificateAuthority,
   loadCertificateAuthority,
+  issueIssuingCa,
   CA_DEFAULTS,
+  type IssueIssuingCaOptions,
   type CaBundle,
   type CertificateAuthority,
   type CreateCaOptions,
   type CaKeyAlgorithm,
 } from './ca.js';
-export { loadOrCreateCa, saveCaBundle, caFilePaths, CA_FILES, type CaFilePaths, type LoadedCa } from './files.js';
+export {
+  loadOrCreateCa,
+  saveCaBundle,
+  caFilePaths,
+  encryptCaKeyFiles,
+  findPlaintextKeyFiles,
+  initCaDirectory,
+  ROOT_OFFLINE_MARKER,
+  CA_FILES,
+  type InitCaOptions,
+  type CaFilePaths,
+  type LoadedCa,
+  type CaKeyStorage,
+  type CaKeyStorageReport,
+  type CaCustodyOptions,
+  type EncryptCaKeysResult,
+} from './files.js';
+export { caSignerFromCertificateSigner, type CaSigner, type CaKeyLocation } from './ca-signer.js';
+export {
+  encryptPrivateKey,
+  decryptPrivateKey,
+  isEncryptedKeyPem,
+  isPlaintextKeyPem,
+  MIN_PASSPHRASE_LENGTH,
+  SCRYPT_PARAMS,
+} from './key-encryption.js';
 export {
   issueFromCsr,
   createKeysAndCertificate,

@@ -190,7 +190,11 @@ if (redisUp && pgUp) {
           })
           .on('error', reject);
       });
-      assert.deepEqual(JSON.parse(body), { status: 'ready', nodeId: 'node-b' });
+      assert.deepEqual(JSON.parse(body), {
+        status: 'ready',
+        nodeId: 'node-b',
+        ca: { rootKey: 'plaintext', issuingKey: 'plaintext', plaintextKeys: true, production: false },
+      });
     });
 
     test('QoS 0 and 1 messages published on one node reach subscribers on both', async () => {

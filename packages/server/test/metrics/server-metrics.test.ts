@@ -286,7 +286,10 @@ describe('metrics and health on a running server', () => {
     assert.equal((await get(server, ca, '/healthz')).status, 200);
     const ready = await get(server, ca, '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(JSON.parse(ready.body), { status: 'ready' });
+    assert.deepEqual(JSON.parse(ready.body), {
+      status: 'ready',
+      ca: { rootKey: 'plaintext', issuingKey: 'plaintext', plaintextKeys: true, production: false },
+    });
 
     await server.registry.close();
     const notReady = await get(server, ca, '/readyz');
