@@ -41,6 +41,9 @@ import type { GeneratedKeyAlgorithm, ServiceContext } from './service-context.js
 import { cachedEventConfigurations, createEventPublisher, observeRegistry, type EventPublisher } from './events/index.js';
 import { ConsoleSessions } from './console/index.js';
 import { ClusterError, createRedisScaleOut, resolveClusterOptions, type RedisScaleOut } from './cluster/index.js';
+import { startClusterSignals, type ClusterSignal, type ClusterSignals } from './cluster/signals.js';
+import { leaseTtl, redisLeases, soloLeases, type JobLeases } from './cluster/lease.js';
+import { redisThrottle } from './cluster/throttle.js';
 import { dialectOf } from './registry/open.js';
 import { normalizePublicUrl, withRevocationUrls } from './pki/revocation-urls.js';
 import { revocationSignerFor } from './pki/revocation-signer.js';
@@ -304,6 +307,11 @@ export interface RunningServer {
   nodeId: string | null;
   /** How the CA keys are kept (also in `/readyz` as `ca`). */
   caCustody: CaCustodyReport;
+  /**
+   * Periodic passes this node ran, by job (`token-sweeper`, `rotation-monitor`): in a cluster only
+   * the node holding a job's lease runs it.
+   */
+  periodicJobRuns: Readonly<Record<string, number>>;
   /** Stops listeners, background work and the registry. */
   close(): Promise<void>;
 }
@@ -383,6 +391,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     logger,
   });
   const keyAlgorithm = options.keyAlgorithm ?? 'rsa-2048';
+  // In a cluster, changes that affect live connections or caches are also sent to the other nodes
+  // (cluster/signals.ts); `signals` is set once Redis is connected.
+  let signals: ClusterSignals | null = null;
+  const applySignal = (signal: ClusterSignal): void => {
+    if (signal.type === 'disconnect-certificate') {
+      const dropped = bus.disconnectCertificate(signal.certificateId, signal.reason);
+      if (dropped > 0)
+        logger.info({ certificateId: signal.certificateId, dropped, reason: signal.reason }, 'disconnected clients of a certificate');
+    } else if (signal.type === 'reauthorize') bus.reauthorize(signal.scope);
+    else eventConfigurations.invalidate();
+  };
+  const sendSignal = (signal: ClusterSignal): void => {
+    applySignal(signal);
+    signals?.send(signal);
+  };
   const keyPool = new KeyPool({ targets: keyAlgorithm === 'rsa-2048' ? { 'rsa-2048': options.keyPoolSize ?? 8 } : {} });
 
   const context: ServiceContext = {
@@ -397,7 +420,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     keyAlgorithm,
     endpointAddress:
       hostnames.find((h) => h !== '127.0.0.1' && h !== 'localhost') ?? (host === '0.0.0.0' || host === '::' ? 'localhost' : host),
-    disconnectCertificate: (certificateId, reason) => bus.disconnectCertificate(certificateId, reason),
+    disconnectCertificate: (certificateId, reason) => {
+      signals?.send({ type: 'disconnect-certificate', certificateId, reason });
+      return bus.disconnectCertificate(certificateId, reason);
+    },
+    reauthorize: (scope) => sendSignal({ type: 'reauthorize', scope }),
     now: () => new Date(),
     certificateFacts: new CertificateFactsCache(),
   };
@@ -422,16 +449,35 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   const cleanups: Array<() => Promise<void> | void> = [];
   let scaleOut: RedisScaleOut | null = null;
+  // Periodic jobs (token sweeper, rotation monitor) run on the node holding their lease (cluster/lease.ts).
+  let leases: JobLeases = soloLeases();
   try {
     if (cluster !== null) {
       scaleOut = await createRedisScaleOut(cluster, logger);
       const redis = scaleOut;
       cleanups.push(() => redis.close()); // after the broker's close (cleanups run in reverse)
+      const started = await startClusterSignals({
+        nodeId: cluster.nodeId,
+        channel: `${cluster.keyPrefix}signals`,
+        pub: redis.commands,
+        sub: redis.signalSubscriber,
+        logger,
+        apply: applySignal,
+        resync: () => {
+          bus.reauthorize({ all: true });
+          eventConfigurations.invalidate();
+        },
+      });
+      signals = started;
+      cleanups.push(() => started.stop());
+      const clusterLeases = redisLeases(redis.commands, { keyPrefix: cluster.keyPrefix, nodeId: cluster.nodeId, logger });
+      leases = clusterLeases;
       logger.info({ nodeId: cluster.nodeId }, `cluster node ${cluster.nodeId}: broker state shared through Redis`);
     }
-    const rotation = new RotationService(context, {
+    const rotation: RotationService = new RotationService(context, {
       ...options.rotation,
       publish: (topic, payload) => bus.publish(topic, payload, { qos: 1 }),
+      shouldRun: (): Promise<boolean> => leases.acquire('rotation-monitor', leaseTtl(rotation.intervalMs)),
     });
     cleanups.push(() => rotation.stop());
     const authority = createRegistryAuthority(context, {
@@ -440,10 +486,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       expiredCertificateRecovery: (cert, clientId) => rotation.recoveryGrant(cert, clientId),
     });
     cleanups.push(() => authority.close());
+    // In a cluster the per-certificate provisioning rate limit is one bucket in Redis for every node.
+    const sharedRedis = scaleOut;
+    const throttleStore =
+      sharedRedis !== null && cluster !== null
+        ? (rate: { ratePerSecond: number; burst: number }) =>
+            redisThrottle(sharedRedis.commands, { ...rate, keyPrefix: cluster.keyPrefix, logger })
+        : undefined;
     const router = new TopicRouter()
       .handle(
         fleetProvisioningRequests,
-        await createProvisioningHandler(context, provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics)),
+        await createProvisioningHandler(context, {
+          ...provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics),
+          ...(throttleStore !== undefined ? { throttleStore } : {}),
+        }),
       )
       .handle(rotationAcknowledgements, createRotationAckHandler({ registry, service: rotation, logger }));
     const broker = await startBroker({
@@ -505,7 +561,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       credentials,
       sessions: consoleSessions,
       rotation,
-      eventConfigurations,
+      eventConfigurations: {
+        get: () => eventConfigurations.get(),
+        invalidate: () => sendSignal({ type: 'event-configurations' }),
+      },
       metrics: metrics !== null && metricsToken !== undefined ? { metrics, token: metricsToken } : null,
       ...(options.existingThingPolicy !== undefined ? { existingThingPolicy: options.existingThingPolicy } : {}),
       revocation: revocationService,
@@ -517,7 +576,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const address = api.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : (options.httpPort ?? 8443);
 
-    const sweeper = startTokenSweeper(context, { intervalMs: options.sweepIntervalMs ?? 60_000 });
+    const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    const sweeper = startTokenSweeper(context, {
+      intervalMs: sweepIntervalMs,
+      shouldRun: () => leases.acquire('token-sweeper', leaseTtl(sweepIntervalMs)),
+    });
     cleanups.push(() => sweeper.stop());
 
     const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -543,9 +606,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       accessKeyId: data.admin.accessKeyId,
       nodeId: cluster?.nodeId ?? null,
       caCustody,
+      periodicJobRuns: leases.runs,
       async close() {
         if (closed) return;
         closed = true;
+        // The periodic jobs stop first and give their leases up while Redis is still connected,
+        // so another node takes them over at its next pass.
+        await sweeper.stop();
+        await rotation.stop();
+        await leases.releaseAll();
         for (const fn of cleanups.reverse()) await fn();
         await keyPool.close();
         await registry.close();

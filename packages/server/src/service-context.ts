@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ReauthorizeScope } from './broker/index.js';
 import type { Registry } from './registry/index.js';
 import {
   parseCertificateFacts,
@@ -36,6 +37,12 @@ export interface ServiceContext {
   endpointAddress: string;
   /** Drops live MQTT connections of a certificate (after deactivate/revoke/delete); returns how many. */
   disconnectCertificate(certificateId: string, reason: string): number;
+  /**
+   * Re-reads now the policies of the live connections in `scope` (after a policy, attachment or
+   * thing change), on this node and, in a cluster, on every node. Optional: without it live
+   * connections see such changes at their next periodic refresh.
+   */
+  reauthorize?(scope: ReauthorizeScope): void;
   /** Current time (tests may fix it). */
   now(): Date;
   /**

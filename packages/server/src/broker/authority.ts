@@ -22,6 +22,28 @@ export interface Principal {
    * reflect the current policies (AWS applies changes to live connections too).
    */
   authorize(action: string, resource: string): Decision;
+  /**
+   * Re-reads the principal's policies, thing and certificate status now instead of at the next
+   * periodic refresh (after a policy, attachment or thing change, possibly made on another cluster
+   * node). Optional: principals that never change (temporary claims in recovery mode) omit it.
+   */
+  refresh?(): void;
+  /**
+   * Whether a change of policy `policyName` (a new default version) may change this principal's
+   * decisions. Optional: without it, every policy change refreshes the principal.
+   */
+  usesPolicy?(policyName: string): boolean;
+}
+
+/**
+ * Which live connections to re-authorize after a change: those of the named certificates, of the
+ * named things (client id or attached thing), using the named policies, or `all`.
+ */
+export interface ReauthorizeScope {
+  all?: boolean;
+  certificateIds?: readonly string[];
+  thingNames?: readonly string[];
+  policyNames?: readonly string[];
 }
 
 /** The facts of one CONNECT, handed to {@link BrokerAuthority.authenticate}. */

@@ -10,7 +10,7 @@ import type { Server as TcpServer, Socket } from 'node:net';
 import { Aedes, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { checkTopicName } from '@fleetprov/protocol';
-import type { BrokerAuthority } from './authority.js';
+import type { BrokerAuthority, Principal, ReauthorizeScope } from './authority.js';
 import { ConnectionRegistry } from './connections.js';
 import { BrokerError } from './errors.js';
 import type { BrokerEvents, ConnectionRefusedEvent, DeniedEvent } from './events.js';
@@ -146,6 +146,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
       dropConnection(this.#ctx, conn);
     }
     return connections.length;
+  }
+
+  /**
+   * Re-reads now the principals of the live connections in `scope` (after a policy, attachment or
+   * thing change), so their next packets are authorized with the current registry. Returns how
+   * many principals were asked to refresh.
+   */
+  reauthorize(scope: ReauthorizeScope): number {
+    let count = 0;
+    for (const conn of this.#ctx.connections.all()) {
+      const principal = conn.principal;
+      if (principal?.refresh === undefined || !inScope(principal, conn.clientId, scope)) continue;
+      principal.refresh();
+      count++;
+    }
+    if (count > 0) this.#ctx.log.debug({ scope, count }, `re-authorizing ${count} connection(s)`);
+    return count;
   }
 
   /**
@@ -304,4 +321,18 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   options.bus?.bind(broker);
   return broker;
+}
+
+/** Whether a connection (its principal and client id) falls in a re-authorization scope. */
+function inScope(principal: Principal, clientId: string | null, scope: ReauthorizeScope): boolean {
+  if (scope.all === true) return true;
+  if (scope.certificateIds?.includes(principal.certificateId) === true) return true;
+  if (scope.thingNames !== undefined) {
+    const thing = principal.context.thing?.thingName;
+    if ((clientId !== null && scope.thingNames.includes(clientId)) || (thing !== undefined && scope.thingNames.includes(thing)))
+      return true;
+  }
+  if (scope.policyNames !== undefined)
+    return scope.policyNames.some((name) => (principal.usesPolicy === undefined ? true : principal.usesPolicy(name)));
+  return false;
 }

@@ -14,7 +14,7 @@ export {
   type DisconnectedEvent,
   type ServerPublishOptions,
 } from './broker.js';
-export type { AuthenticationResult, BrokerAuthority, ConnectAttempt, Principal } from './authority.js';
+export type { AuthenticationResult, BrokerAuthority, ConnectAttempt, Principal, ReauthorizeScope } from './authority.js';
 export {
   TopicRouter,
   type RequestFacts,

@@ -5,6 +5,7 @@
  * routes); they get a {@link BrokerBus} at construction, which the broker binds itself to when it
  * starts listening (`startBroker({ bus })`).
  */
+import type { ReauthorizeScope } from './authority.js';
 import type { ServerPublishOptions } from './options.js';
 
 /** What services may ask of the broker. */
@@ -16,6 +17,8 @@ export interface MessageBus {
   publish(topic: string, payload: Buffer | string, options?: ServerPublishOptions): Promise<void>;
   /** Closes every live connection authenticated with `certificateId`; returns how many were closed. */
   disconnectCertificate(certificateId: string, reason: string): number;
+  /** Re-reads the principals of the live connections in `scope` now; returns how many. */
+  reauthorize(scope: ReauthorizeScope): number;
 }
 
 /**
@@ -42,5 +45,9 @@ export class BrokerBus implements MessageBus {
 
   disconnectCertificate(certificateId: string, reason: string): number {
     return this.#broker === null ? 0 : this.#broker.disconnectCertificate(certificateId, reason);
+  }
+
+  reauthorize(scope: ReauthorizeScope): number {
+    return this.#broker === null ? 0 : this.#broker.reauthorize(scope);
   }
 }

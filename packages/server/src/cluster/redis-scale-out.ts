@@ -20,6 +20,8 @@ import { redact, type ResolvedClusterOptions } from './options.js';
 /** mqemitter-redis' prefixed emitter (exported by the package but not in its type declarations). */
 interface PrefixedEmitter {
   state: { on(event: 'error', listener: (err: Error) => void): void };
+  emit(packet: unknown, done?: (err?: Error) => void): unknown;
+  close(done?: () => void): unknown;
 }
 const { MQEmitterRedisPrefix } = createRequire(import.meta.url)('mqemitter-redis') as {
   MQEmitterRedisPrefix: new (prefix: string, options: { pubConn: Redis; subConn: Redis }) => PrefixedEmitter;
@@ -40,6 +42,27 @@ class RedisPersistence extends AsyncRedisPersistence {
   }
 }
 
+/**
+ * aedes closes its emitter (QUIT on both connections) while the connections it is closing still
+ * publish their `$SYS/.../unsubscribes` announcements; mqemitter-redis would send those on a
+ * connection that is ending, whose rejection ("Connection is closed.") nobody handles. Once the
+ * emitter is closing, an emit is dropped and reported done (nothing listens for it any more).
+ */
+function dropEmitsOnceClosing(mq: PrefixedEmitter): void {
+  let closing = false;
+  const emit = mq.emit.bind(mq);
+  const close = mq.close.bind(mq);
+  mq.emit = (packet, done) => {
+    if (!closing) return emit(packet, done);
+    if (done !== undefined) setImmediate(done);
+    return mq;
+  };
+  mq.close = (done) => {
+    closing = true;
+    return close(done);
+  };
+}
+
 /** How long the first connection to Redis may take when the node starts, ms. */
 export const REDIS_CONNECT_TIMEOUT_MS = 5000;
 
@@ -47,6 +70,13 @@ export const REDIS_CONNECT_TIMEOUT_MS = 5000;
 export interface RedisScaleOut {
   /** What the broker needs (`BrokerOptions.scaleOut`). */
   broker: BrokerScaleOut;
+  /**
+   * A connection in normal mode, without the key prefix (the emitter's publish connection), for
+   * fleetprov's own commands: signals, shared throttles. Keys must be prefixed by the caller.
+   */
+  commands: Redis;
+  /** A connection of its own for the cluster signal channel (put in subscriber mode by cluster/signals.ts). */
+  signalSubscriber: Redis;
   /** Whether every Redis connection of this node is up (for `/readyz`). */
   ready(): boolean;
   /** Releases the persistence's connection (the emitter's are closed by aedes' close). Idempotent. */
@@ -93,23 +123,39 @@ export async function createRedisScaleOut(options: ResolvedClusterOptions, logge
     conns.push(await connect(options.redis, { keyPrefix: options.keyPrefix, logger: log, role: 'persistence' }));
     conns.push(await connect(options.redis, { logger: log, role: 'publish' }));
     conns.push(await connect(options.redis, { logger: log, role: 'subscribe' }));
+    conns.push(await connect(options.redis, { logger: log, role: 'signals' }));
   } catch (err) {
     for (const c of conns) c.disconnect();
     throw err;
   }
-  const [db, pubConn, subConn] = conns as [Redis, Redis, Redis];
+  const [db, pubConn, subConn, signalSubscriber] = conns as [Redis, Redis, Redis, Redis];
   const mq = new MQEmitterRedisPrefix(`${options.keyPrefix}mq:`, { pubConn, subConn });
+  dropEmitsOnceClosing(mq);
   mq.state.on('error', (err: Error) => log.warn({ err: err.message }, `Redis emitter: ${err.message}`));
   const persistence = new RedisPersistence({ conn: db });
   let closed = false;
   return {
     broker: { id: options.nodeId, mq, persistence },
+    commands: pubConn,
+    signalSubscriber,
     ready: () => conns.every((c) => c.status === 'ready'),
     async close() {
       if (closed) return;
       closed = true;
       await persistence.destroy().catch(() => undefined);
-      for (const c of conns) c.disconnect();
+      // QUIT rather than a hard disconnect: commands still in flight (the persistence cleaning up
+      // after the connections the broker just closed) get their replies instead of rejecting with
+      // "Connection is closed." where nobody catches it.
+      await Promise.all(
+        conns.map((c) =>
+          c.status === 'end'
+            ? undefined
+            : c.quit().then(
+                () => undefined,
+                () => c.disconnect(),
+              ),
+        ),
+      );
     },
   };
 }

@@ -28,7 +28,7 @@ import { createOwnershipTokens, type OwnershipTokens } from './ownership-tokens.
 import { handleRegisterThing, type RegistrationObserver } from './register-thing.js';
 import { provisioningEvent, type RequestScope } from './request-scope.js';
 import { TemplateCache } from './template-cache.js';
-import { PrincipalThrottle, type ThrottleOptions } from './throttle.js';
+import { PrincipalThrottle, type ProvisioningThrottle, type ThrottleOptions } from './throttle.js';
 
 /** Options of {@link createProvisioningHandler}. */
 export interface ProvisioningHandlerOptions {
@@ -36,6 +36,11 @@ export interface ProvisioningHandlerOptions {
   tokens?: OwnershipTokens;
   /** Per-principal rate limit (default 50 requests/s, burst 100), or `false` for none. */
   throttle?: ThrottleOptions | false;
+  /**
+   * Builds the per-principal rate limit from the `throttle` options instead of an in-memory one, e.g.
+   * one shared by the nodes of a cluster (cluster/throttle.ts).
+   */
+  throttleStore?: (options: { ratePerSecond: number; burst: number }) => ProvisioningThrottle;
   /**
    * Limits on the certificates one requesting certificate (a claim) may create, counted in the registry
    * (certificate-limits.ts): at most 500 PENDING_ACTIVATION at once and 10 per second (burst 50) by
@@ -157,7 +162,7 @@ export async function createProvisioningHandler(
 ): Promise<RouteHandler<ParsedTopic>> {
   checkOptions(opts);
   const tokens = opts.tokens ?? (await createOwnershipTokens(ctx));
-  const throttle = opts.throttle === false ? null : new PrincipalThrottle(opts.throttle ?? {});
+  const throttle: ProvisioningThrottle | null = createThrottle(opts);
   const templates = new TemplateCache(opts.templateCacheSize);
   const log = ctx.logger.child({ component: 'provisioning' });
   const lastThrottleReport = new Map<string, { at: number; suppressed: number }>();
@@ -295,7 +300,7 @@ export async function createProvisioningHandler(
       startedAt: performance.now(),
     };
     try {
-      const wait = throttle === null ? 0 : throttle.take(scope.principalId);
+      const wait = throttle === null ? 0 : await throttle.take(scope.principalId);
       if (wait > 0 && throttle !== null) {
         throw rejection(
           'Throttling',
@@ -323,4 +328,11 @@ export async function createProvisioningHandler(
       return reply;
     }
   };
+}
+
+/** The handler's rate limit: none, in memory, or built by `throttleStore` with the same (checked) rate and burst. */
+function createThrottle(opts: ProvisioningHandlerOptions): ProvisioningThrottle | null {
+  if (opts.throttle === false) return null;
+  const local = new PrincipalThrottle(opts.throttle ?? {});
+  return opts.throttleStore === undefined ? local : opts.throttleStore({ ratePerSecond: local.ratePerSecond, burst: local.burst });
 }

@@ -53,7 +53,13 @@ export { RegisteredCertificate } from './onboarding/registered-certificate.js';
 export { TemporaryClaim } from './onboarding/temporary-claim.js';
 export { PrincipalFactory, statusRefusal, type PrincipalFactoryOptions } from './onboarding/principals.js';
 export { startTokenSweeper, type TokenSweeper, type TokenSweeperOptions, type SweepResult } from './sweeper.js';
-export { PrincipalThrottle, DEFAULT_THROTTLE_BURST, DEFAULT_THROTTLE_RATE_PER_SECOND, type ThrottleOptions } from './throttle.js';
+export {
+  PrincipalThrottle,
+  DEFAULT_THROTTLE_BURST,
+  DEFAULT_THROTTLE_RATE_PER_SECOND,
+  type ProvisioningThrottle,
+  type ThrottleOptions,
+} from './throttle.js';
 export {
   CertificateLimits,
   DEFAULT_CERTIFICATE_BURST_SECONDS,

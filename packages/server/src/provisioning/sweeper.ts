@@ -11,6 +11,11 @@ import { PROVISIONING_EVENT_TYPE } from './request-scope.js';
 export interface TokenSweeperOptions {
   /** Time between sweeps, ms. */
   intervalMs: number;
+  /**
+   * Asked before each periodic sweep: false skips it (in a cluster, another node holds the sweeper's
+   * lease, cluster/lease.ts). `sweepNow()` is not gated. Default: every sweep runs.
+   */
+  shouldRun?: () => Promise<boolean>;
 }
 
 /** What one sweep removed. */
@@ -90,7 +95,10 @@ export function startTokenSweeper(ctx: ServiceContext, options: TokenSweeperOpti
 
   const timer = setInterval(() => {
     if (stopped || running !== null) return;
-    sweepNow().catch((err: unknown) => log.error({ err }, 'sweeping expired ownership tokens failed; retrying at the next interval'));
+    const gate = options.shouldRun?.() ?? Promise.resolve(true);
+    gate
+      .then((run) => (run && !stopped ? sweepNow() : null))
+      .catch((err: unknown) => log.error({ err }, 'sweeping expired ownership tokens failed; retrying at the next interval'));
   }, intervalMs);
   timer.unref();
 

@@ -35,8 +35,19 @@ function positive(value: number | undefined, fallback: number, name: string, max
   return value;
 }
 
+/**
+ * A per-principal rate limit: {@link PrincipalThrottle} in memory, or one shared by the nodes of a
+ * cluster (cluster/throttle.ts).
+ */
+export interface ProvisioningThrottle {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  /** Takes one token: 0 when allowed, otherwise the milliseconds until a token is available. */
+  take(principal: string): number | Promise<number>;
+}
+
 /** Token buckets keyed by principal (certificate id). */
-export class PrincipalThrottle {
+export class PrincipalThrottle implements ProvisioningThrottle {
   readonly #rate: number;
   readonly #burst: number;
   readonly #maxPrincipals: number;

@@ -56,6 +56,11 @@ export interface RotationOptions {
   renotifyIntervalMs?: number;
   /** Publishes a server message (QoS 1) to subscribers allowed to receive it; without it nobody is notified. */
   publish?: (topic: string, payload: Buffer) => Promise<void>;
+  /**
+   * Asked before each periodic pass: false skips it (in a cluster, another node holds the monitor's
+   * lease, cluster/lease.ts). `runOnce()` is not gated. Default: every pass runs.
+   */
+  shouldRun?: () => Promise<boolean>;
 }
 
 /** A certificate a rotation policy says is due (or will be within the horizon asked for). */
@@ -99,6 +104,7 @@ export class RotationService {
   readonly #intervalMs: number;
   readonly #renotifyMs: number;
   readonly #publish: ((topic: string, payload: Buffer) => Promise<void>) | undefined;
+  readonly #shouldRun: (() => Promise<boolean>) | undefined;
   #timer: NodeJS.Timeout | null = null;
   #pass: Promise<RotationPassResult> | null = null;
 
@@ -113,6 +119,12 @@ export class RotationService {
     this.#intervalMs = validMs(opts.intervalMs, 'intervalMs', DEFAULT_ROTATION_INTERVAL_MS, 10);
     this.#renotifyMs = validMs(opts.renotifyIntervalMs, 'renotifyIntervalMs', DEFAULT_RENOTIFY_INTERVAL_MS, 0);
     this.#publish = opts.publish;
+    this.#shouldRun = opts.shouldRun;
+  }
+
+  /** Time between periodic monitor passes, ms. */
+  get intervalMs(): number {
+    return this.#intervalMs;
   }
 
   get #registry(): Registry {
@@ -615,7 +627,11 @@ export class RotationService {
   start(): void {
     if (this.#timer !== null) return;
     this.#timer = setInterval(() => {
-      this.runOnce().catch((err: unknown) => this.#log.error({ err }, 'rotation monitor pass failed; retrying at the next interval'));
+      if (this.#pass !== null) return;
+      const gate = this.#shouldRun?.() ?? Promise.resolve(true);
+      gate
+        .then((run) => (run && this.#timer !== null ? this.runOnce() : null))
+        .catch((err: unknown) => this.#log.error({ err }, 'rotation monitor pass failed; retrying at the next interval'));
     }, this.#intervalMs);
     this.#timer.unref();
   }

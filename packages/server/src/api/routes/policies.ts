@@ -28,7 +28,7 @@ import {
   text,
   type MarkerPagingQuery,
 } from './schemas.js';
-import { compact, epochSeconds, policyTargetFromArn, quoteValue, type RouteOptions } from './shared.js';
+import { compact, epochSeconds, policyTargetFromArn, quoteValue, targetScope, type RouteOptions } from './shared.js';
 
 /** `policyDocument`: at most 404600 characters (the model's bound; the engine applies its own size limit). */
 const POLICY_DOCUMENT = text(404_600, 1);
@@ -131,6 +131,7 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
       const document = request.body.policyDocument;
       validateDocument(document);
       const version = await registry.policies.createVersion(name, document, { setAsDefault });
+      if (version.isDefault) ctx.reauthorize?.({ policyNames: [name] });
       return {
         policyArn: arns.policy(name),
         policyDocument: version.document,
@@ -185,6 +186,7 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
     { schema: { params: VERSION_PARAMS } },
     async (request) => {
       await registry.policies.setDefaultVersion(request.params.policyName, request.params.policyVersionId);
+      ctx.reauthorize?.({ policyNames: [request.params.policyName] });
       return {};
     },
   );
@@ -204,6 +206,7 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
         }
         throw err;
       });
+      ctx.reauthorize?.(targetScope(target));
       return {};
     },
   );
@@ -216,6 +219,7 @@ export const policiesRoutes: FastifyPluginAsync<RouteOptions> = async (app, { co
       const name = request.params.policyName;
       const target = policyTargetFromArn(ctx, request.body.target, 'target');
       await registry.policies.detach(name, target);
+      ctx.reauthorize?.(targetScope(target));
       return {};
     },
   );

@@ -20,7 +20,7 @@ import {
   type MarkerPagingQuery,
   type Schema,
 } from './schemas.js';
-import { compact, policyTargetFromArn, type RouteOptions } from './shared.js';
+import { compact, policyTargetFromArn, targetScope, type RouteOptions } from './shared.js';
 
 /** The header carrying the principal. */
 const PRINCIPAL_HEADER = 'x-amzn-iot-principal';
@@ -57,6 +57,7 @@ export const principalPoliciesRoutes: FastifyPluginAsync<RouteOptions> = async (
     async (request) => {
       const target = policyTargetFromArn(ctx, request.headers[PRINCIPAL_HEADER], 'principal');
       await registry.policies.attach(request.params.policyName, target);
+      ctx.reauthorize?.(targetScope(target));
       return {};
     },
   );
@@ -68,6 +69,7 @@ export const principalPoliciesRoutes: FastifyPluginAsync<RouteOptions> = async (
     async (request) => {
       const target = policyTargetFromArn(ctx, request.headers[PRINCIPAL_HEADER], 'principal');
       await registry.policies.detach(request.params.policyName, target);
+      ctx.reauthorize?.(targetScope(target));
       return {};
     },
   );

@@ -51,6 +51,7 @@ export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
       const certificateId = principalCertificateId(ctx, request.headers);
       const type = request.query.thingPrincipalType ?? 'NON_EXCLUSIVE_THING';
       await registry.thingPrincipals.attach(thingName, certificateId, type);
+      ctx.reauthorize?.({ certificateIds: [certificateId] });
       return {};
     },
   );
@@ -66,6 +67,7 @@ export const principalsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
       if ((await registry.certificates.get(certificateId)) === null)
         throw resourceNotFound(`The certificate ${certificateId} does not exist.`);
       await registry.thingPrincipals.detach(thingName, certificateId);
+      ctx.reauthorize?.({ certificateIds: [certificateId] });
       return {};
     },
   );

@@ -2,6 +2,7 @@
  * Helpers shared by the operation families: AWS timestamps, ARN targets, response shaping.
  */
 import { parseIotArn } from '../../registry/index.js';
+import type { ReauthorizeScope } from '../../broker/index.js';
 import type { PolicyTarget } from '../../registry/index.js';
 import type { ServiceContext } from '../../service-context.js';
 import { invalidRequest } from '../errors.js';
@@ -90,6 +91,14 @@ export function thingNameFromArn(ctx: ServiceContext, arn: string, field: string
   if (resourceType !== 'thing')
     throw invalidRequest(`${field} must be a thing ARN (arn:aws:iot:${ctx.registry.region}:${ctx.registry.accountId}:thing/<name>).`);
   return checkArnResource(resourceName, `${field} thing name`, RESOURCE_NAME_RE, '1-128 characters of [a-zA-Z0-9:_-]');
+}
+
+/**
+ * The live connections a change of policy target `target` affects: a certificate's, or (a thing
+ * group: its things, its subgroups' things) every connection.
+ */
+export function targetScope(target: PolicyTarget): ReauthorizeScope {
+  return target.type === 'certificate' ? { certificateIds: [target.id] } : { all: true };
 }
 
 /**

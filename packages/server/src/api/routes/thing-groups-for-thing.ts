@@ -52,6 +52,7 @@ export const thingGroupsForThingRoutes: FastifyPluginAsync<RouteOptions> = async
         }
         for (const group of toAdd) await tx.thingGroups.addThing(group, thingName);
       });
+      ctx.reauthorize?.({ thingNames: [thingName] });
       return {};
     },
   );

@@ -257,6 +257,7 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
         ...(attributePayload?.attributes == null ? {} : { attributes: attributePayload.attributes }),
         ...(attributePayload?.merge == null ? {} : { merge: attributePayload.merge }),
       });
+      ctx.reauthorize?.({ thingNames: [name] });
       return {};
     },
   );
@@ -268,6 +269,7 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
     async (request) => {
       const expectedVersion = queryInteger(request.query.expectedVersion, 'expectedVersion', 1, MAX_VERSION);
       await registry.things.delete(request.params.thingName, expectedVersion === undefined ? {} : { expectedVersion });
+      ctx.reauthorize?.({ thingNames: [request.params.thingName] });
       return {};
     },
   );
@@ -431,6 +433,7 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
     async (request) => {
       const expectedVersion = queryInteger(request.query.expectedVersion, 'expectedVersion', 1, MAX_VERSION);
       await registry.thingGroups.delete(request.params.thingGroupName, expectedVersion === undefined ? {} : { expectedVersion });
+      ctx.reauthorize?.({ all: true });
       return {};
     },
   );
@@ -442,6 +445,7 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
     async (request) => {
       const { groupName, thingName } = thingAndGroup(ctx, request.body);
       await registry.thingGroups.addThing(groupName, thingName);
+      ctx.reauthorize?.({ thingNames: [thingName] });
       return {};
     },
   );
@@ -456,6 +460,7 @@ export const thingsRoutes: FastifyPluginAsync<RouteOptions> = async (app, { cont
         throw resourceNotFound(`The thing group ${quoteValue(groupName)} does not exist.`);
       if ((await registry.things.get(thingName)) === null) throw thingNotFound(thingName);
       await registry.thingGroups.removeThing(groupName, thingName);
+      ctx.reauthorize?.({ thingNames: [thingName] });
       return {};
     },
   );

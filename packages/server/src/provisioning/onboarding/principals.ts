@@ -230,6 +230,8 @@ class RefreshingPrincipal implements Principal {
   #state: PrincipalState;
   #loadedAt: number;
   #refreshing = false;
+  /** A forced refresh arrived while one was running. */
+  #again = false;
 
   constructor(refresher: Refresher, certId: string, state: PrincipalState) {
     this.#refresher = refresher;
@@ -250,19 +252,41 @@ class RefreshingPrincipal implements Principal {
     return state.set.authorize(action, resource, state.context);
   }
 
+  /**
+   * Re-reads the principal now (a policy, attachment or thing change, possibly on another node).
+   * When a re-read is already running it may have read the registry before the change: another
+   * one follows it.
+   */
+  refresh(): void {
+    if (this.#refresher.isClosed()) return;
+    if (this.#refreshing) this.#again = true;
+    else this.#refresh();
+  }
+
+  /** Whether policy `policyName` is one of this principal's (or its policies could not be compiled). */
+  usesPolicy(policyName: string): boolean {
+    const state = this.#state;
+    if (state.set === null) return !state.certificateRefused;
+    return state.set.members.some((m) => m.policyName === policyName);
+  }
+
   /** Re-reads the principal in the background; keeps the current state if that fails. */
   #refresh(): void {
     this.#refreshing = true;
+    this.#again = false;
     const refresher = this.#refresher;
+    const done = (): void => {
+      this.#loadedAt = refresher.clock();
+      this.#refreshing = false;
+      if (this.#again && !refresher.isClosed()) this.#refresh();
+    };
     refresher.reload().then(
       (state) => {
         this.#state = state;
-        this.#loadedAt = refresher.clock();
-        this.#refreshing = false;
+        done();
       },
       (err: unknown) => {
-        this.#loadedAt = refresher.clock();
-        this.#refreshing = false;
+        done();
         if (!refresher.isClosed())
           refresher.log.warn(
             { certificateId: this.certificateId, err },
