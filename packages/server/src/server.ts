@@ -42,6 +42,7 @@ import { cachedEventConfigurations, createEventPublisher, observeRegistry, type 
 import { ConsoleSessions } from './console/index.js';
 import { ClusterError, createRedisScaleOut, resolveClusterOptions, type RedisScaleOut } from './cluster/index.js';
 import { dialectOf } from './registry/open.js';
+import { DRAIN_REPLY_SETTLE_MS, DRAINING_REASON, InFlight, type DrainResult } from './cluster/drain.js';
 
 /** Options of {@link startServer}; every one has a default. */
 export interface ServerOptions {
@@ -277,6 +278,14 @@ export interface RunningServer {
   nodeId: string | null;
   /** Stops listeners, background work and the registry. */
   close(): Promise<void>;
+  /**
+   * Drains the node, then closes it: `/readyz` answers 503 (draining), the MQTT listener stops
+   * accepting, provisioning requests in flight finish (at most `timeoutMs`), then every MQTT
+   * connection is closed (devices reconnect to another node) and the server closes.
+   */
+  drain(timeoutMs: number): Promise<DrainResult>;
+  /** True once {@link RunningServer.drain} started. */
+  readonly draining: boolean;
 }
 
 /** Starts the broker, the provisioning API and the control plane on a data directory. */
@@ -357,6 +366,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   const cleanups: Array<() => Promise<void> | void> = [];
+  const inFlight = new InFlight();
+  let draining = false;
   let scaleOut: RedisScaleOut | null = null;
   try {
     if (cluster !== null) {
@@ -379,7 +390,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const router = new TopicRouter()
       .handle(
         fleetProvisioningRequests,
-        await createProvisioningHandler(context, provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics)),
+        inFlight.wrap(await createProvisioningHandler(context, provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics))),
       )
       .handle(rotationAcknowledgements, createRotationAckHandler({ registry, service: rotation, logger }));
     const broker = await startBroker({
@@ -424,6 +435,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         scaleOut,
       ),
       ...(cluster !== null ? { readinessDetails: () => ({ nodeId: cluster.nodeId }) } : {}),
+      notReadyReason: () => (draining ? DRAINING_REASON : null),
     });
     // The control plane has its own connection budget and per-address limits: an MQTT flood cannot take its descriptors.
     const httpsGate = new ConnectionGate({
@@ -455,6 +467,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
     const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
     let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      for (const fn of cleanups.reverse()) await fn();
+      await keyPool.close();
+      await registry.close();
+    };
+    let drained: Promise<DrainResult> | null = null;
     return {
       mqttPort: broker.port,
       httpPort,
@@ -473,12 +493,34 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       hookSecretPath: hookSecret.path,
       accessKeyId: data.admin.accessKeyId,
       nodeId: cluster?.nodeId ?? null,
-      async close() {
-        if (closed) return;
-        closed = true;
-        for (const fn of cleanups.reverse()) await fn();
-        await keyPool.close();
-        await registry.close();
+      close,
+      get draining() {
+        return draining;
+      },
+      drain(timeoutMs: number) {
+        drained ??= (async () => {
+          const started = Date.now();
+          draining = true;
+          logger.info(
+            { timeoutMs, inFlight: inFlight.count },
+            `draining: no new MQTT connections, ${inFlight.count} provisioning requests in flight`,
+          );
+          await broker.stopAccepting();
+          const finished = await inFlight.idle(timeoutMs);
+          const abandonedRequests = finished ? 0 : inFlight.count;
+          if (!finished)
+            logger.warn({ abandonedRequests }, `drain timeout: ${abandonedRequests} provisioning requests still running are abandoned`);
+          // The last replies go through aedes' outgoing path (its persistence, then the socket) after
+          // their handler resolved: give them a moment to be written before the connections close.
+          await new Promise((resolve) => setTimeout(resolve, DRAIN_REPLY_SETTLE_MS));
+          await broker.flushed(1000);
+          const closedConnections = broker.connectionCount();
+          await close();
+          const elapsedMs = Date.now() - started;
+          logger.info({ closedConnections, elapsedMs }, `drained in ${elapsedMs} ms: ${closedConnections} MQTT connections closed`);
+          return { abandonedRequests, closedConnections, elapsedMs };
+        })();
+        return drained;
       },
     };
   } catch (err) {
