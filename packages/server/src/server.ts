@@ -49,6 +49,7 @@ import { normalizePublicUrl, withRevocationUrls } from './pki/revocation-urls.js
 import { revocationSignerFor } from './pki/revocation-signer.js';
 import { RevocationService } from './revocation/service.js';
 import { certificateFactsOf } from './service-context.js';
+import { DRAIN_REPLY_SETTLE_MS, DRAINING_REASON, InFlight, type DrainResult } from './cluster/drain.js';
 
 /** Options of {@link startServer}; every one has a default. */
 export interface ServerOptions {
@@ -314,6 +315,14 @@ export interface RunningServer {
   periodicJobRuns: Readonly<Record<string, number>>;
   /** Stops listeners, background work and the registry. */
   close(): Promise<void>;
+  /**
+   * Drains the node, then closes it: `/readyz` answers 503 (draining), the MQTT listener stops
+   * accepting, provisioning requests in flight finish (at most `timeoutMs`), then every MQTT
+   * connection is closed (devices reconnect to another node) and the server closes.
+   */
+  drain(timeoutMs: number): Promise<DrainResult>;
+  /** True once {@link RunningServer.drain} started. */
+  readonly draining: boolean;
 }
 
 /** Starts the broker, the provisioning API and the control plane on a data directory. */
@@ -448,6 +457,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   revocation = revocationService;
 
   const cleanups: Array<() => Promise<void> | void> = [];
+  const inFlight = new InFlight();
+  let draining = false;
   let scaleOut: RedisScaleOut | null = null;
   // Periodic jobs (token sweeper, rotation monitor) run on the node holding their lease (cluster/lease.ts).
   let leases: JobLeases = soloLeases();
@@ -496,10 +507,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const router = new TopicRouter()
       .handle(
         fleetProvisioningRequests,
-        await createProvisioningHandler(context, {
-          ...provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics),
-          ...(throttleStore !== undefined ? { throttleStore } : {}),
-        }),
+        inFlight.wrap(
+          await createProvisioningHandler(context, {
+            ...provisioningHandlerOptions(options, rotation, hookSecret.secret, metrics),
+            ...(throttleStore !== undefined ? { throttleStore } : {}),
+          }),
+        ),
       )
       .handle(rotationAcknowledgements, createRotationAckHandler({ registry, service: rotation, logger }));
     const broker = await startBroker({
@@ -544,6 +557,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         scaleOut,
       ),
       readinessDetails: () => ({ ...(cluster !== null ? { nodeId: cluster.nodeId } : {}), ca: caCustody }),
+      notReadyReason: () => (draining ? DRAINING_REASON : null),
     });
     // The control plane has its own connection budget and per-address limits: an MQTT flood cannot take its descriptors.
     const httpsGate = new ConnectionGate({
@@ -585,6 +599,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
     const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
     let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      // The periodic jobs stop first and give their leases up while Redis is still connected,
+      // so another node takes them over at its next pass.
+      await sweeper.stop();
+      await rotation.stop();
+      await leases.releaseAll();
+      for (const fn of cleanups.reverse()) await fn();
+      await keyPool.close();
+      await registry.close();
+    };
+    let drained: Promise<DrainResult> | null = null;
     return {
       mqttPort: broker.port,
       httpPort,
@@ -607,17 +634,34 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       nodeId: cluster?.nodeId ?? null,
       caCustody,
       periodicJobRuns: leases.runs,
-      async close() {
-        if (closed) return;
-        closed = true;
-        // The periodic jobs stop first and give their leases up while Redis is still connected,
-        // so another node takes them over at its next pass.
-        await sweeper.stop();
-        await rotation.stop();
-        await leases.releaseAll();
-        for (const fn of cleanups.reverse()) await fn();
-        await keyPool.close();
-        await registry.close();
+      close,
+      get draining() {
+        return draining;
+      },
+      drain(timeoutMs: number) {
+        drained ??= (async () => {
+          const started = Date.now();
+          draining = true;
+          logger.info(
+            { timeoutMs, inFlight: inFlight.count },
+            `draining: no new MQTT connections, ${inFlight.count} provisioning requests in flight`,
+          );
+          await broker.stopAccepting();
+          const finished = await inFlight.idle(timeoutMs);
+          const abandonedRequests = finished ? 0 : inFlight.count;
+          if (!finished)
+            logger.warn({ abandonedRequests }, `drain timeout: ${abandonedRequests} provisioning requests still running are abandoned`);
+          // The last replies go through aedes' outgoing path (its persistence, then the socket) after
+          // their handler resolved: give them a moment to be written before the connections close.
+          await new Promise((resolve) => setTimeout(resolve, DRAIN_REPLY_SETTLE_MS));
+          await broker.flushed(1000);
+          const closedConnections = broker.connectionCount();
+          await close();
+          const elapsedMs = Date.now() - started;
+          logger.info({ closedConnections, elapsedMs }, `drained in ${elapsedMs} ms: ${closedConnections} MQTT connections closed`);
+          return { abandonedRequests, closedConnections, elapsedMs };
+        })();
+        return drained;
       },
     };
   } catch (err) {

@@ -73,6 +73,11 @@ export interface ApiAppOptions {
   tlsHandshakeTimeoutMs?: number;
   /** Extra fields of the `/readyz` answer (e.g. the cluster node id). */
   readinessDetails?: () => Record<string, unknown>;
+  /**
+   * Why the node is not ready whatever the probe says (e.g. it is draining), or null: `/readyz` then
+   * answers 503 with this message without running the probe.
+   */
+  notReadyReason?: () => string | null;
 }
 
 /** Default time a control-plane client has to complete the TLS handshake: 10 s. */
@@ -163,6 +168,8 @@ export function buildApiApp(options: ApiAppOptions = {}): ApiApp {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async () => {
+    const reason = options.notReadyReason?.() ?? null;
+    if (reason !== null) throw new ApiError('ServiceUnavailableException', reason);
     const ready = options.readiness === undefined ? true : await options.readiness();
     if (!ready) throw new ApiError('ServiceUnavailableException', 'The service is not ready yet.');
     return { status: 'ready', ...(options.readinessDetails?.() ?? {}) };

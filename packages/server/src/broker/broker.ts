@@ -42,6 +42,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
   readonly #host: string;
   #port = 0;
   #closePromise: Promise<void> | null = null;
+  #listenerClosed: Promise<void> | null = null;
   #deniedReceives = 0;
 
   /** @internal use {@link startBroker}. */
@@ -188,11 +189,42 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
     });
   }
 
+  /**
+   * Stops accepting new connections (the listening socket closes; in a `--workers` process the
+   * others keep the port) while the open ones carry on: the first step of draining a node.
+   * Resolves once the listener is closed; idempotent.
+   */
+  stopAccepting(): Promise<void> {
+    void this.#stopListening();
+    return Promise.resolve();
+  }
+
+  /**
+   * Resolves true once every connection's socket has written out what was queued on it (e.g. the
+   * last provisioning replies before a drain closes the connections), false after `timeoutMs`.
+   */
+  async flushed(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const busy = [...this.#ctx.sockets].some((socket) => !socket.destroyed && socket.writableLength > 0);
+      if (!busy) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Closes the listening socket once; resolves when its last connection ended too. */
+  #stopListening(): Promise<void> {
+    this.#listenerClosed ??= new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    return this.#listenerClosed;
+  }
+
   /** Stops listening and closes every connection. Idempotent. */
   close(): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
     this.#closePromise = (async () => {
-      const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      const serverClosed = this.#stopListening();
       for (const conn of this.#ctx.connections.all()) {
         conn.setCloseReason('broker shutting down');
         dropConnection(this.#ctx, conn);

@@ -64,6 +64,9 @@ function publicUrlOption(flag: string | undefined): string | undefined {
   }
 }
 import { CA_PASSPHRASE_ENV, caCustodyFailure, readCaPassphrase } from './ca-custody.js';
+import cluster from 'node:cluster';
+import { notifyPrimary, parseWorkers, runPrimary, WorkerStartError, workerIndex, workerNodeId } from '../cluster/workers.js';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from '../cluster/drain.js';
 
 function port(value: string, name: string): number {
   const n = Number(value);
@@ -137,6 +140,10 @@ export function addServerCommand(program: Command, io: CliIo): void {
     .option('--db <url>', 'registry: postgres://… for PostgreSQL, or a SQLite file path (default DATA_DIR/registry.db)')
     .option('--redis <url>', 'cluster mode: redis://HOST:6379 shared by every node (needs --db postgres://…); see docs/cluster.md')
     .option('--node-id <id>', "cluster mode: this node's id (default: host name, process id and random bytes)")
+    .option(
+      '--redis-key-prefix <prefix>',
+      "cluster mode: prefix of this cluster's Redis keys and channels, so several clusters can share one Redis (default fleetprov:)",
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--cert-validity-days <n>', 'validity of issued device certificates', '365')
     .option(
@@ -211,6 +218,16 @@ export function addServerCommand(program: Command, io: CliIo): void {
       `CA passphrase (first line of FILE; else ${CA_PASSPHRASE_ENV}): CA keys are kept encrypted with it`,
     )
     .option('--production', 'refuse to start with a plaintext CA private key under DATA_DIR/ca/ (and never write one)')
+    .option(
+      '--workers <n>',
+      'worker processes behind the same ports, each a cluster node (needs --redis and --db postgres://…); auto = one per CPU',
+      '1',
+    )
+    .option(
+      '--drain-timeout <seconds>',
+      'on SIGTERM/SIGINT: time in-flight provisioning may take to finish before connections are closed (/readyz answers 503 meanwhile)',
+      String(DEFAULT_DRAIN_TIMEOUT_MS / 1000),
+    )
     .addHelpText(
       'after',
       '\nWebhook calls are signed with the secret in DATA_DIR/hook-secret (generated on first start), or with FLEETPROV_HOOK_SECRET when set.' +
@@ -226,6 +243,7 @@ export function addServerCommand(program: Command, io: CliIo): void {
         db?: string;
         redis?: string;
         nodeId?: string;
+        redisKeyPrefix?: string;
         logLevel: string;
         certValidityDays: string;
         keyAlgorithm: string;
@@ -252,6 +270,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
         publicUrl?: string;
         caPassphraseFile?: string;
         production?: boolean;
+        workers: string;
+        drainTimeout: string;
       }) => {
         const caPassphrase = await readCaPassphrase(opts.caPassphraseFile);
         const accountId = flagOrEnv(opts.accountId, '--account-id', 'FLEETPROV_ACCOUNT_ID', isValidAccountId, ACCOUNT_ID_RULE);
@@ -310,6 +330,30 @@ export function addServerCommand(program: Command, io: CliIo): void {
           );
         if (opts.nodeId !== undefined && opts.redis === undefined)
           throw new CliError('--node-id only applies to a cluster node: add --redis redis://HOST:6379 and --db postgres://…', 1);
+        if (opts.redisKeyPrefix !== undefined && opts.redis === undefined)
+          throw new CliError('--redis-key-prefix only applies to a cluster node: add --redis redis://HOST:6379 and --db postgres://…', 1);
+        const workers = parseWorkers(opts.workers);
+        if (workers === null) throw new CliError(`--workers must be auto or an integer from 1 to 256, got "${opts.workers}"`);
+        if (workers > 1 && opts.redis === undefined)
+          throw new CliError(
+            `--workers ${workers} runs ${workers} cluster nodes that must share one registry and the broker's state: add --redis redis://HOST:6379 and --db postgres://… (see docs/cluster.md), or use --workers 1`,
+            1,
+          );
+        const drainSeconds = Number(opts.drainTimeout);
+        if (!/^\d+$/.test(opts.drainTimeout) || drainSeconds > 3600)
+          throw new CliError(`--drain-timeout must be an integer from 0 to 3600 (seconds), got "${opts.drainTimeout}"`);
+        const drainTimeoutMs = drainSeconds * 1000;
+        if (workers > 1 && cluster.isPrimary) {
+          try {
+            await runPrimary({ workers, stdout: io.stdout, stderr: io.stderr, stopTimeoutMs: drainTimeoutMs + 15_000 });
+          } catch (err) {
+            if (err instanceof WorkerStartError) throw new CliError(err.message, 1);
+            throw err;
+          }
+          return;
+        }
+        const worker = workerIndex();
+        const nodeId = worker === null ? opts.nodeId : workerNodeId(opts.nodeId, worker);
         const hookSecret = process.env.FLEETPROV_HOOK_SECRET;
         if (hookSecret !== undefined && (hookSecret.length < 16 || /\s/.test(hookSecret))) {
           throw new CliError(
@@ -330,7 +374,8 @@ export function addServerCommand(program: Command, io: CliIo): void {
             hostnames: opts.hostname,
             ...(opts.db !== undefined ? { db: opts.db } : {}),
             ...(opts.redis !== undefined ? { redis: opts.redis } : {}),
-            ...(opts.nodeId !== undefined ? { nodeId: opts.nodeId } : {}),
+            ...(nodeId !== undefined ? { nodeId } : {}),
+            ...(opts.redisKeyPrefix !== undefined ? { redisKeyPrefix: opts.redisKeyPrefix } : {}),
             logLevel: opts.logLevel,
             certificateValidityDays: validity,
             keyAlgorithm: opts.keyAlgorithm,
@@ -371,13 +416,23 @@ export function addServerCommand(program: Command, io: CliIo): void {
         }
         const stopped = new Promise<void>((resolveStop) => {
           const stop = (signal: string) => {
-            io.stderr(`\nfleetprov: ${signal} received, shutting down\n`);
-            server.close().then(resolveStop, resolveStop);
+            const who = worker === null ? '' : ` (worker ${worker})`;
+            io.stderr(`\nfleetprov${who}: ${signal} received, shutting down (draining first, at most ${drainSeconds} s)\n`);
+            server.drain(drainTimeoutMs).then(
+              (result) => {
+                io.stderr(
+                  `fleetprov${who}: drained in ${result.elapsedMs} ms (${result.closedConnections} MQTT connections closed${result.abandonedRequests > 0 ? `, ${result.abandonedRequests} provisioning requests abandoned at the timeout` : ''})\n`,
+                );
+                resolveStop();
+              },
+              () => resolveStop(),
+            );
           };
           process.once('SIGINT', () => stop('SIGINT'));
           process.once('SIGTERM', () => stop('SIGTERM'));
         });
-        io.stdout(banner(server) + '\n');
+        if (worker === null) io.stdout(banner(server) + '\n');
+        else notifyPrimary({ type: 'fleetprov:ready', index: worker, nodeId: server.nodeId, banner: banner(server) });
         await stopped;
       },
     );
