@@ -11,6 +11,7 @@ import type * as tls from 'node:tls';
 import { PassThrough } from 'node:stream';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+import { NotAuthorizedError, openConnection } from '@fleetprov/device';
 import { startBroker, TopicRouter, type Broker, type DeniedEvent } from '../../src/broker/index.js';
 import { fleetProvisioningRequests } from '../../src/provisioning/index.js';
 import { checkInbound } from '../../src/broker/mqtt5/inbound.js';
@@ -490,5 +491,28 @@ describe('MQTT 5 bad input', () => {
     const verdict = publish();
     assert.equal(verdict.ok, false);
     assert.equal(!verdict.ok && verdict.code, 0x93);
+  });
+});
+
+describe('@fleetprov/device with protocolVersion 5', () => {
+  test('connects with MQTT 5; a refusal names the reason string the broker sent', async () => {
+    const base = { endpoint: '127.0.0.1', port: broker.port, rootCa: lab.caPem, protocolVersion: 5 as const };
+    const client = await openConnection({ ...base, cert: open.cert, key: open.key, clientId: 'device-lib-v5' });
+    try {
+      assert.equal(client.options.protocolVersion, 5);
+    } finally {
+      await client.endAsync(true);
+    }
+    await assert.rejects(
+      openConnection({ ...base, cert: stranger.cert, key: stranger.key, clientId: 'device-lib-v5-stranger' }),
+      (err: Error) => {
+        assert.ok(err instanceof NotAuthorizedError, String(err));
+        assert.match(
+          err.message,
+          /CONNACK: not authorized\) for client id "device-lib-v5-stranger": the broker says: authentication refused: certificate [0-9a-f]{64} is not registered/,
+        );
+        return true;
+      },
+    );
   });
 });
