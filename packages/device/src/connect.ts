@@ -44,6 +44,8 @@ export interface MutualTlsOptions {
   connectTimeoutMs?: number;
   /** MQTT keep-alive in seconds; 60 by default. */
   keepaliveSec?: number;
+  /** MQTT protocol: 4 (MQTT 3.1.1, the default) or 5 (MQTT 5: refusals carry the broker's reason string). */
+  protocolVersion?: 4 | 5;
   /** Cancels the attempt. */
   signal?: AbortSignal;
   /** Extra mqtt.js options (applied last; use with care). */
@@ -83,16 +85,17 @@ const PERMANENT_NETWORK_ERRORS = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_A
  *
  * @param step the provisioning step to blame.
  */
-export function classifyConnectError(err: unknown, step: ProvisioningStep, target: string, clientId: string): Error {
+export function classifyConnectError(err: unknown, step: ProvisioningStep, target: string, clientId: string, reasonString?: string): Error {
   const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
+  const message =
+    (err instanceof Error ? err.message : String(err)) + (reasonString === undefined ? '' : ` (the broker says: ${reasonString})`);
   if (typeof code === 'number') {
     if (code === 5 || code === 135 || code === 4 || code === 134) {
       return new NotAuthorizedError(
         step,
         'connect',
         undefined,
-        `${target} refused the connection (CONNACK: not authorized) for client id "${clientId}": the certificate may be unknown, inactive or revoked, or its policy does not allow iot:Connect on client/${clientId}`,
+        `${target} refused the connection (CONNACK: not authorized) for client id "${clientId}": ${reasonString === undefined ? `the certificate may be unknown, inactive or revoked, or its policy does not allow iot:Connect on client/${clientId}` : `the broker says: ${reasonString}`}`,
       );
     }
     return new ConnectionError(step, `${target} refused the connection: ${message}`, {
@@ -154,7 +157,7 @@ export function openConnection(options: MutualTlsOptions, step: ProvisioningStep
     key: options.key,
     rejectUnauthorized: true,
     clientId: options.clientId,
-    protocolVersion: 4,
+    protocolVersion: options.protocolVersion ?? 4,
     clean: true,
     keepalive: options.keepaliveSec ?? DEFAULT_KEEPALIVE_SEC,
     reconnectPeriod: 0,
@@ -182,7 +185,12 @@ export function openConnection(options: MutualTlsOptions, step: ProvisioningStep
       rejectPromise(err);
     };
     const onConnect = (): void => finish(null);
-    const onError = (err: unknown): void => finish(classifyConnectError(err, step, target, options.clientId));
+    let connackReason: string | undefined;
+    const onPacket = (packet: { cmd?: string }): void => {
+      const said = (packet as { properties?: { reasonString?: unknown } }).properties?.reasonString;
+      if (packet.cmd === 'connack' && typeof said === 'string') connackReason = said;
+    };
+    const onError = (err: unknown): void => finish(classifyConnectError(err, step, target, options.clientId, connackReason));
     const onClose = (): void =>
       finish(
         new ConnectionError(step, `${target} closed the connection before accepting it (client id "${options.clientId}")`, {
@@ -199,6 +207,7 @@ export function openConnection(options: MutualTlsOptions, step: ProvisioningStep
       return;
     }
     client.on('connect', onConnect);
+    client.on('packetreceive', onPacket);
     client.on('error', onError);
     client.on('close', onClose);
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -262,6 +271,8 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** MQTT keep-alive in seconds; 60 by default. */
   keepaliveSec?: number;
+  /** MQTT protocol: 4 (MQTT 3.1.1, the default) or 5 (MQTT 5: refusals carry the broker's reason string). */
+  protocolVersion?: 4 | 5;
   /** Cancels the attempt. */
   signal?: AbortSignal;
   /**
@@ -308,6 +319,7 @@ export async function connect(identity: DeviceIdentity, options: ConnectOptions)
     clientId,
     connectTimeoutMs: options.connectTimeoutMs,
     keepaliveSec: options.keepaliveSec,
+    ...(options.protocolVersion !== undefined ? { protocolVersion: options.protocolVersion } : {}),
     signal: options.signal,
     mqttOptions: options.mqttOptions,
   };

@@ -78,6 +78,7 @@ export function tlsOptions(conn: ResolvedConnection, creds: SessionCredentials, 
     clientId: creds.clientId,
     connectTimeoutMs: conn.timeouts.connectMs,
     keepaliveSec: conn.keepaliveSec,
+    protocolVersion: conn.protocolVersion,
     signal,
   };
 }

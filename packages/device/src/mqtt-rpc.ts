@@ -141,12 +141,15 @@ export class MqttSession {
         const refused = filters.findIndex((_f, i) => codes[i] === undefined || (codes[i]! & 0x80) !== 0);
         if (refused >= 0) {
           const filter = filters[refused]!;
+          const code = `0x${(codes[refused] ?? 0x80).toString(16)}`;
+          const said = (packet as { properties?: { reasonString?: unknown } }).properties?.reasonString;
+          const reason = typeof said === 'string' ? ` (the broker says: ${said})` : '';
           w.reject(
             new NotAuthorizedError(
               step,
               'subscribe',
               filter,
-              `the broker refused the subscription to ${filter} (SUBACK 0x80)${hint === undefined ? '' : `: ${hint(filter)}`}`,
+              `the broker refused the subscription to ${filter} (SUBACK ${code})${reason}${hint === undefined ? '' : `: ${hint(filter)}`}`,
             ),
           );
           return;
@@ -195,7 +198,21 @@ export class MqttSession {
         ),
     );
     if (w.settled()) return w.promise;
-    this.client.publish(topic, Buffer.from(payload), { qos: 1 }, (err) => {
+    this.client.publish(topic, Buffer.from(payload), { qos: 1 }, (err, packet) => {
+      const reasonCode = (err as { code?: unknown } | undefined)?.code;
+      if (err && typeof reasonCode === 'number' && reasonCode >= 0x80) {
+        // MQTT 5: the PUBACK carries the refusal and the broker's reason string.
+        const said = (packet as { properties?: { reasonString?: unknown } } | undefined)?.properties?.reasonString;
+        w.reject(
+          new NotAuthorizedError(
+            step,
+            'publish',
+            topic,
+            `the broker refused the PUBLISH to ${topic} (PUBACK 0x${reasonCode.toString(16)})${typeof said === 'string' ? ` (the broker says: ${said})` : ''}${hint === undefined ? '' : `: ${hint(topic)}`}`,
+          ),
+        );
+        return;
+      }
       if (err) {
         // A close (reported by the close handler as a denial) may be what failed the publish.
         setImmediate(() =>

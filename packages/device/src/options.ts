@@ -56,6 +56,8 @@ export interface ConnectionInput {
   retry?: Partial<RetryPolicy>;
   /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
+  /** MQTT protocol: 4 (MQTT 3.1.1, the default) or 5 (MQTT 5: refusals carry the broker's reason string). */
+  protocolVersion?: 4 | 5;
 }
 
 /** {@link ConnectionInput} after validation and defaults. */
@@ -67,6 +69,7 @@ export interface ResolvedConnection {
   timeouts: ProvisionTimeouts;
   retry: RetryPolicy;
   keepaliveSec: number;
+  protocolVersion: 4 | 5;
 }
 
 /** The Fleet Provisioning exchange options of provisioning and rotation. */
@@ -166,6 +169,13 @@ export function resolveRetryPolicy(
   };
 }
 
+/** The MQTT protocol version, 4 (default) or 5. */
+export function resolveProtocolVersion(value: unknown): 4 | 5 {
+  if (value === undefined || value === 4) return 4;
+  if (value === 5) return 5;
+  throw new ConfigError(`protocolVersion must be 4 (MQTT 3.1.1) or 5 (MQTT 5), got ${JSON.stringify(value)}`, 'protocolVersion');
+}
+
 /** Validates {@link ConnectionInput} and fills in the defaults. */
 export function resolveConnectionOptions(input: ConnectionInput): ResolvedConnection {
   return {
@@ -176,6 +186,7 @@ export function resolveConnectionOptions(input: ConnectionInput): ResolvedConnec
     timeouts: resolveTimeouts(input.timeouts),
     retry: resolveRetryPolicy(input.retry),
     keepaliveSec: resolveKeepalive(input.keepaliveSec),
+    protocolVersion: resolveProtocolVersion(input.protocolVersion),
   };
 }
 

@@ -154,6 +154,8 @@ export interface ProvisionOptions {
   decommissionClaim?: () => void | Promise<void>;
   /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
+  /** MQTT protocol: 4 (MQTT 3.1.1, the default) or 5 (MQTT 5: refusals carry the broker's reason string). */
+  protocolVersion?: 4 | 5;
   /** Cancels provisioning; the promise rejects with `AbortError`. */
   signal?: AbortSignal;
   /** Receives progress events. */
@@ -297,6 +299,7 @@ export async function provision(options: ProvisionOptions | RotationProvisionOpt
       'timeouts',
       'retry',
       'keepaliveSec',
+      'protocolVersion',
       'signal',
       'onProgress',
     ] as const) {

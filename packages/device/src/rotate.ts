@@ -108,6 +108,8 @@ export interface RotateOptions {
   retry?: Partial<RetryPolicy>;
   /** MQTT keep-alive in seconds, 30 to 1200 (the range AWS IoT applies); 60 by default. */
   keepaliveSec?: number;
+  /** MQTT protocol: 4 (MQTT 3.1.1, the default) or 5 (MQTT 5: refusals carry the broker's reason string). */
+  protocolVersion?: 4 | 5;
   /** Cancels the rotation; the promise rejects with `AbortError`. */
   signal?: AbortSignal;
   /** Receives progress events. */

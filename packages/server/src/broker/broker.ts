@@ -28,6 +28,7 @@ import { checkBrokerOptions, type BrokerOptions, type ServerPublishOptions } fro
 import { TopicRouter } from './router.js';
 import { SessionExpiry, type SessionStore } from './session-expiry.js';
 import { createBrokerTlsServer } from './tls-server.js';
+import { installWritePath, ReasonCode, sendDisconnect } from './mqtt5/index.js';
 
 export type { BrokerEvents, ConnectedEvent, ConnectionRefusedEvent, DeniedEvent, DenialStage, DisconnectedEvent } from './events.js';
 export type { BrokerOptions, BrokerScaleOut, ServerPublishOptions } from './options.js';
@@ -140,6 +141,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
     const connections = this.#ctx.connections.byCertificate(certificateId);
     for (const conn of connections) {
       conn.setCloseReason(`certificate ${certificateId} disconnected by the server: ${reason}`);
+      sendDisconnect(conn, ReasonCode.AdministrativeAction, `certificate ${certificateId} disconnected by the server: ${reason}`);
       this.#ctx.log.info(
         { connectionId: conn.id, clientId: conn.clientId, certificateId, reason },
         `${conn.label}: disconnected by the server: ${reason}`,
@@ -227,6 +229,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
       const serverClosed = this.#stopListening();
       for (const conn of this.#ctx.connections.all()) {
         conn.setCloseReason('broker shutting down');
+        sendDisconnect(conn, ReasonCode.ServerShuttingDown, 'broker shutting down');
         dropConnection(this.#ctx, conn);
       }
       for (const socket of this.#ctx.sockets) socket.destroy();
@@ -275,7 +278,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements MessageBus {
     });
     aedes.on('clientError', (client, error) => clientError(ctx, client, error));
     aedes.on('connectionError', (client, error) => clientError(ctx, client, error));
-    aedes.on('keepaliveTimeout', (client) => ctx.connections.forClient(client)?.setCloseReason('keep-alive timeout'));
+    aedes.on('keepaliveTimeout', (client) => {
+      const conn = ctx.connections.forClient(client);
+      if (!conn) return;
+      conn.setCloseReason('keep-alive timeout');
+      sendDisconnect(conn, ReasonCode.KeepAliveTimeout, `no packet within 1.5 × the keep-alive of ${conn.keepAliveSeconds ?? 0} s`);
+    });
     aedes.on('unsubscribe', (filters, client) => unsubscribed(ctx, client, filters));
     // A client id connected on another node (aedes announces every CONNECT on the shared emitter, and
     // aedes itself closes the local connection of that id): the session belongs to that node now.
@@ -344,6 +352,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       ? { id: options.scaleOut.id, mq: options.scaleOut.mq as never, persistence: options.scaleOut.persistence as never }
       : {}),
   });
+  // MQTT 5's Maximum Packet Size counts the fixed header (at most 5 bytes); the frame guard counts the rest.
+  installWritePath(limits.maxPacketBytes + 5);
   const broker = new Broker(aedes, server, options, limits, log);
   try {
     await broker.listen(options.port);

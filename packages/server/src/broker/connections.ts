@@ -7,6 +7,7 @@ import type { Client } from 'aedes';
 import type { Principal } from './authority.js';
 import type { OrderedRunner } from './ordered-runner.js';
 import type { RouteReply } from './router.js';
+import type { Mqtt5Session } from './mqtt5/session.js';
 
 /** Lifecycle of a {@link BrokerConnection}. */
 export type ConnectionState =
@@ -63,6 +64,10 @@ export class BrokerConnection {
   requests: OrderedRunner<RouteReply | null> | null = null;
   /** Closed because the same client id connected on another node of the cluster (its session lives there now). */
   takenOverRemotely = false;
+  /** MQTT 5 state when the client connected with MQTT 5 (see mqtt5/), else null (MQTT 3.1.1). */
+  mqtt5: Mqtt5Session | null = null;
+  /** Ends the socket gracefully once aedes closes the connection (so a DISCONNECT written last reaches the client). */
+  lingerOnClose: (() => void) | null = null;
 
   constructor(id: number, facts: TlsFacts) {
     this.id = id;

@@ -34,6 +34,7 @@ export class MqttFrameGuard extends Duplex {
   #lengthBytes = 0;
   #bodyLeft = 0;
   #violated = false;
+  #lingerMs = 0;
 
   constructor(socket: Duplex, options: FrameGuardOptions) {
     super({ allowHalfOpen: false });
@@ -46,6 +47,14 @@ export class MqttFrameGuard extends Duplex {
     socket.on('close', () => {
       if (!this.destroyed) this.destroy();
     });
+  }
+
+  /**
+   * From now on, destroying this stream ends the socket gracefully (so what was written last, such
+   * as an MQTT 5 DISCONNECT, reaches the peer) and destroys it after `ms` at the latest.
+   */
+  lingerOnDestroy(ms: number): void {
+    this.#lingerMs = ms;
   }
 
   #onData(chunk: Buffer): void {
@@ -123,7 +132,11 @@ export class MqttFrameGuard extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#socket.destroy();
+    if (this.#lingerMs > 0 && !this.#socket.destroyed) {
+      const socket = this.#socket;
+      socket.end();
+      setTimeout(() => socket.destroy(), this.#lingerMs).unref();
+    } else this.#socket.destroy();
     callback(error);
   }
 }

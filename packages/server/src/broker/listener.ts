@@ -14,6 +14,7 @@ import type { BrokerConnection } from './connections.js';
 import { MqttFrameGuard } from './frame-guard.js';
 import { connectionClosed, type CloseContext } from './handlers/close.js';
 import { peerCertificates, sourceIpOf } from './tls-server.js';
+import { installInboundGate, ReasonCode, sendDisconnect } from './mqtt5/index.js';
 
 /** Failed TLS handshakes of one kind logged one by one per 5 s (10 lines in all); the rest are summarised with counts. */
 const TLS_FAILURE_LOG_BURST = 5;
@@ -148,11 +149,15 @@ function accept(ctx: ListenerContext, socket: TLSSocket): BrokerConnection | nul
     maxPacketBytes: ctx.limits.maxPacketBytes,
     onViolation: (error) => {
       conn.setCloseReason(error.message);
+      sendDisconnect(conn, error.code === 'PacketTooLarge' ? ReasonCode.PacketTooLarge : ReasonCode.MalformedPacket, error.message);
       ctx.log.warn({ ...conn.logFields(), sourceIp }, `${conn.label}: disconnected: ${error.message}`);
     },
   });
   const client = ctx.aedes.handle(guard);
   ctx.connections.attachClient(conn, client);
+  if (!installInboundGate(conn, client, guard, ctx.log, Math.floor(ctx.limits.sessionExpiryMs / 1000))) {
+    ctx.log.warn('aedes parser not reachable: MQTT 5 is not available on this connection');
+  }
   ctx.log.debug({ connectionId: conn.id, sourceIp, alpnProtocol: facts.alpnProtocol }, `TLS connection #${conn.id} from ${sourceIp}`);
   return conn;
 }

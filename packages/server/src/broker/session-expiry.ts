@@ -38,6 +38,8 @@ export class SessionExpiry {
   readonly #now: () => number;
   /** Disconnected persistent sessions by client id, with the time they were left; oldest first. */
   readonly #disconnected = new Map<string, number>();
+  /** Sessions whose expiry is not the broker's (MQTT 5 Session Expiry Interval), ms. */
+  readonly #ownExpiry = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   #sweeping: Promise<number> | null = null;
   #expired = 0;
@@ -65,12 +67,19 @@ export class SessionExpiry {
   /** A client connected: its session (if any) is live again. */
   connected(clientId: string): void {
     this.#disconnected.delete(clientId);
+    this.#ownExpiry.delete(clientId);
   }
 
-  /** A client disconnected; a persistent session starts its expiry now. */
-  disconnected(clientId: string, cleanSession: boolean): void {
+  /**
+   * A client disconnected; a persistent session starts its expiry now. `expiryMs` (an MQTT 5
+   * client's Session Expiry Interval, already capped) replaces the broker's expiry for this session.
+   */
+  disconnected(clientId: string, cleanSession: boolean, expiryMs?: number): void {
     this.#disconnected.delete(clientId);
-    if (!cleanSession) this.#disconnected.set(clientId, this.#now());
+    this.#ownExpiry.delete(clientId);
+    if (cleanSession) return;
+    this.#disconnected.set(clientId, this.#now());
+    if (expiryMs !== undefined && expiryMs !== this.#expiryMs) this.#ownExpiry.set(clientId, expiryMs);
   }
 
   /**
@@ -88,19 +97,25 @@ export class SessionExpiry {
     const cutoff = this.#now() - this.#expiryMs;
     const due: string[] = [];
     for (const [clientId, at] of this.#disconnected) {
-      if (at > cutoff) break; // insertion order is disconnect order
-      due.push(clientId);
+      const own = this.#ownExpiry.get(clientId);
+      if (own !== undefined) {
+        if (at <= this.#now() - own) due.push(clientId);
+        continue;
+      }
+      if (at <= cutoff) due.push(clientId);
     }
     let count = 0;
     for (const clientId of due) {
       if (this.#disconnected.get(clientId) === undefined) continue; // reconnected meanwhile
       this.#disconnected.delete(clientId);
+      const expiryMs = this.#ownExpiry.get(clientId) ?? this.#expiryMs;
+      this.#ownExpiry.delete(clientId);
       try {
         await this.#deleteSession(clientId);
         count += 1;
         this.#log.info(
           { clientId },
-          `persistent session of client ${clientId} expired after ${Math.round(this.#expiryMs / 1000)} s disconnected: subscriptions and queued messages deleted`,
+          `persistent session of client ${clientId} expired after ${Math.round(expiryMs / 1000)} s disconnected: subscriptions and queued messages deleted`,
         );
       } catch (error) {
         this.#log.warn({ clientId, err: error }, `deleting the expired session of client ${clientId} failed`);

@@ -185,7 +185,7 @@ describe('CONNECT', () => {
     );
     await waitForLog(
       lines,
-      /client "mqtt31" from 127\.0\.0\.1: connect refused: unsupported protocol MQTT 3\.1 \(protocol name "MQIsdp", level 3\): this broker accepts MQTT 3\.1\.1 \(protocol name "MQTT", level 4\) \(CONNACK 1\)/,
+      /client "mqtt31" from 127\.0\.0\.1: connect refused: unsupported protocol MQTT 3\.1 \(protocol name "MQIsdp", level 3\): this broker accepts MQTT 3\.1\.1 and MQTT 5 \(protocol name "MQTT", level 4 or 5\) \(CONNACK 1\)/,
     );
     assert.equal(
       authority.attempts.some((a) => a.clientId === 'mqtt31'),

@@ -3,6 +3,7 @@
  * connection leaves the table, its pending requests are abandoned, a persistent session starts
  * expiring, and a connection that had completed CONNECT is reported `disconnected`.
  */
+import { DISCONNECT_LINGER_MS } from '../mqtt5/connection.js';
 import type { Client } from 'aedes';
 import type { BrokerConnection } from '../connections.js';
 import { BrokerError, ConnectRefusedError } from '../errors.js';
@@ -38,7 +39,8 @@ export function connectionClosed(ctx: CloseContext, conn: BrokerConnection): voi
     !conn.takenOverRemotely &&
     ctx.connections.byClientId(conn.clientId) === undefined
   ) {
-    ctx.sessions.disconnected(conn.clientId, conn.client?.clean !== false);
+    const mqtt5Expiry = conn.mqtt5 !== null ? conn.mqtt5.sessionExpiry * 1000 : undefined;
+    ctx.sessions.disconnected(conn.clientId, conn.client?.clean !== false, mqtt5Expiry);
   }
   const reason = conn.closeReason ?? 'connection closed';
   if (previous === 'connected' && conn.principal && conn.clientId !== null) {
@@ -70,5 +72,9 @@ export function dropConnection(ctx: HandlerContext, conn: BrokerConnection): voi
   } catch (error) {
     ctx.log.debug({ err: error }, 'error while closing a client');
   }
-  conn.socket.destroy();
+  // After an MQTT 5 DISCONNECT the socket is ended (so the DISCONNECT arrives) and destroyed soon after.
+  if (conn.mqtt5?.disconnected === true) {
+    conn.socket.end();
+    setTimeout(() => conn.socket.destroy(), DISCONNECT_LINGER_MS).unref();
+  } else conn.socket.destroy();
 }

@@ -10,6 +10,7 @@ import type { BrokerConnection } from '../connections.js';
 import { ConnackCode, ConnectRefusedError, type ConnackCodeValue } from '../errors.js';
 import type { ConnectedEvent } from '../events.js';
 import type { SessionExpiry } from '../session-expiry.js';
+import { beginMqtt5, connackReasonCode, MQTT_5_LEVEL, ReasonCode, sendDisconnect } from '../mqtt5/index.js';
 import { authorizeSafely, connectionFacts, CONNECT_REFUSED_PREFIX, errorMessage, type HandlerContext } from './context.js';
 
 /** What the CONNECT handler needs besides the shared context. */
@@ -32,12 +33,12 @@ export const MQTT_3_1_1_LEVEL = 4;
 export function unsupportedProtocol(packet: { protocolId?: unknown; protocolVersion?: unknown }): string | null {
   const name = typeof packet.protocolId === 'string' ? packet.protocolId : String(packet.protocolId);
   const level = typeof packet.protocolVersion === 'number' ? packet.protocolVersion : Number.NaN;
-  if (name === 'MQTT' && level === MQTT_3_1_1_LEVEL) return null;
+  if (name === 'MQTT' && (level === MQTT_3_1_1_LEVEL || level === MQTT_5_LEVEL)) return null;
   const what =
     name === 'MQIsdp' && level === 3
       ? 'MQTT 3.1 (protocol name "MQIsdp", level 3)'
       : `protocol name ${JSON.stringify(name.slice(0, 16))} level ${String(level)}`;
-  return `unsupported protocol ${what}: this broker accepts MQTT 3.1.1 (protocol name "MQTT", level 4)`;
+  return `unsupported protocol ${what}: this broker accepts MQTT 3.1.1 and MQTT 5 (protocol name "MQTT", level 4 or 5)`;
 }
 
 /**
@@ -68,10 +69,12 @@ export function preConnect(
     callback(null, true);
     return;
   }
+  if (conn.mqtt5 !== null) conn.mqtt5.connectProblem = beginMqtt5(packet as Parameters<typeof beginMqtt5>[0]);
   const requested = typeof packet.keepalive === 'number' ? packet.keepalive : 0;
   conn.requestedKeepAlive = requested;
   packet.keepalive = normalizeKeepAlive(requested);
   conn.keepAliveSeconds = packet.keepalive;
+  if (conn.mqtt5 !== null && packet.keepalive !== requested) conn.mqtt5.serverKeepAlive = packet.keepalive;
   callback(null, true);
 }
 
@@ -98,6 +101,10 @@ export function authenticate(
 /** Authenticates a CONNECT; returns the refusal to send, or null to accept. */
 async function authenticateConnection(ctx: ConnectContext, conn: BrokerConnection): Promise<ConnectRefusedError | null> {
   const clientId = conn.clientId ?? '';
+  const mqtt5Problem = conn.mqtt5?.connectProblem;
+  if (mqtt5Problem) {
+    return refuseConnect(ctx, conn, ConnackCode.NotAuthorized, mqtt5Problem.reason, undefined, undefined, mqtt5Problem.code);
+  }
   const idProblem = checkClientId(clientId);
   if (idProblem !== null) {
     return refuseConnect(ctx, conn, ConnackCode.IdentifierRejected, `client id rejected: ${idProblem}`);
@@ -146,7 +153,9 @@ async function authenticateConnection(ctx: ConnectContext, conn: BrokerConnectio
   conn.principal = principal;
   const previous = ctx.connections.authenticated(conn);
   if (previous) {
-    previous.setCloseReason(`client id ${JSON.stringify(clientId)} taken over by connection #${conn.id} from ${conn.sourceIp}`);
+    const reason = `client id ${JSON.stringify(clientId)} taken over by connection #${conn.id} from ${conn.sourceIp}`;
+    previous.setCloseReason(reason);
+    sendDisconnect(previous, ReasonCode.SessionTakenOver, reason);
   }
   return null;
 }
@@ -182,8 +191,10 @@ function refuseConnect(
   reason: string,
   action?: string,
   resource?: string,
+  mqtt5Code?: number,
 ): ConnectRefusedError {
   conn.setCloseReason(`${CONNECT_REFUSED_PREFIX}${reason}`);
+  if (conn.mqtt5 !== null) conn.mqtt5.connackRefusal = { code: mqtt5Code ?? connackReasonCode(code), reason };
   ctx.log.warn(
     { ...conn.logFields(), returnCode: code, reason },
     `${conn.label}: ${action ? reason : `connect refused: ${reason}`} (CONNACK ${code})`,
@@ -203,6 +214,8 @@ export function clientReady(ctx: ConnectContext, client: Client): void {
   const conn = ctx.connections.forClient(client);
   if (!conn || !conn.principal || conn.state !== 'connecting') return;
   ctx.connections.markConnected(conn);
+  // MQTT 5: Clean Start decided what aedes restored; the Session Expiry Interval decides what it keeps.
+  if (conn.mqtt5 !== null) (client as { clean: boolean }).clean = conn.mqtt5.sessionExpiry === 0;
   if (conn.clientId !== null) ctx.sessions.connected(conn.clientId);
   const event: ConnectedEvent = {
     connectionId: conn.id,

@@ -51,6 +51,7 @@ export function onRequestOutcome(
   requestTopic: string,
   requestQos: number,
   outcome: JobOutcome<RouteReply | null>,
+  correlationData?: Buffer,
 ): void {
   const facts = { ...conn.logFields(), topic: requestTopic };
   if (!outcome.ok) {
@@ -67,14 +68,14 @@ export function onRequestOutcome(
     return;
   }
   try {
-    deliverReply(ctx, conn, reply, requestQos);
+    deliverReply(ctx, conn, reply, requestQos, correlationData);
   } catch (error) {
     ctx.log.error({ ...facts, err: error }, `${conn.label}: delivering the provisioning reply failed`);
   }
 }
 
 /** Sends a reply to the requesting connection only, if it is still there and may receive it (subscribed or not). */
-function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteReply, requestQos: number): void {
+function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteReply, requestQos: number, correlationData?: Buffer): void {
   const client = conn.client;
   const principal = conn.principal;
   const log = ctx.log;
@@ -113,6 +114,8 @@ function deliverReply(ctx: HandlerContext, conn: BrokerConnection, reply: RouteR
     qos,
     retain: false,
     dup: false,
+    // MQTT 5 request/response: the reply carries the request's Correlation Data (3.1.1 clients never see properties).
+    ...(correlationData !== undefined ? { properties: { correlationData } } : {}),
   };
   client.publish(packet, (error?: Error) => {
     if (error)

@@ -4,6 +4,7 @@
  * (topics a route of the {@link TopicRouter} recognises) are queued on the connection's ordered
  * runner, whose outcome handlers/deliver.ts sends back.
  */
+import { ReasonCode, sendDisconnect, writeDirect } from '../mqtt5/index.js';
 import type { Client, PublishPacket } from 'aedes';
 import { checkTopicName } from '@fleetprov/protocol';
 import type { BrokerConnection } from '../connections.js';
@@ -26,7 +27,9 @@ export type PublishVerdict =
    * Allowed. `route` is set for a request a route handles; `unhandledRequest` is true for a request
    * topic no route handles (accepted and dropped: request topics are never routed to subscribers).
    */
-  { ok: true; route: RouteMatch | null; unhandledRequest: boolean } | { ok: false; reason: string; action?: string; resource?: string };
+  | { ok: true; route: RouteMatch | null; unhandledRequest: boolean }
+  /** Refused; `mqtt5Code` is the MQTT 5 reason code when it is not 0x87 (not authorized). */
+  | { ok: false; reason: string; action?: string; resource?: string; mqtt5Code?: number };
 
 /** aedes' `authorizePublish`: a refusal disconnects the client (or only drops its will message). */
 export function authorizePublish(
@@ -51,6 +54,7 @@ export function authorizePublish(
       conn.setCloseReason(`publish refused: ${verdict.reason}`);
       const message = verdict.action ? verdict.reason : `publish refused: ${verdict.reason}`;
       ctx.log.warn({ ...conn.logFields(), topic: packet.topic, reason: verdict.reason }, `${conn.label}: ${message}; disconnecting`);
+      refuseMqtt5Publish(conn, packet, verdict);
     }
     ctx.report.denied({
       stage: 'publish',
@@ -72,6 +76,19 @@ export function authorizePublish(
   callback(null);
 }
 
+/**
+ * MQTT 5: a refused PUBLISH gets a PUBACK with the reason code (QoS 1) and then a DISCONNECT with
+ * the same code and reason string before the connection closes (AWS IoT Core disconnects too).
+ */
+function refuseMqtt5Publish(conn: BrokerConnection, packet: PublishPacket, verdict: { reason: string; mqtt5Code?: number }): void {
+  if (conn.mqtt5 === null) return;
+  const code = verdict.mqtt5Code ?? ReasonCode.NotAuthorized;
+  if (packet.qos === 1 && typeof packet.messageId === 'number') {
+    writeDirect(conn, { cmd: 'puback', messageId: packet.messageId, reasonCode: code, properties: { reasonString: verdict.reason } });
+  }
+  sendDisconnect(conn, code, verdict.reason);
+}
+
 /** The checks of one PUBLISH, in AWS IoT's order: limits, topic name, reserved topics, policies. */
 export function checkPublish(ctx: PublishContext, conn: BrokerConnection, packet: PublishPacket, isWill: boolean): PublishVerdict {
   const principal = conn.principal;
@@ -79,11 +96,15 @@ export function checkPublish(ctx: PublishContext, conn: BrokerConnection, packet
   const topic = packet.topic;
   const size = Buffer.isBuffer(packet.payload) ? packet.payload.length : Buffer.byteLength(String(packet.payload ?? ''), 'utf8');
   if (size > ctx.limits.maxPayloadBytes) {
-    return { ok: false, reason: `payload is ${size} bytes; the maximum is ${ctx.limits.maxPayloadBytes}` };
+    return {
+      ok: false,
+      reason: `payload is ${size} bytes; the maximum is ${ctx.limits.maxPayloadBytes}`,
+      mqtt5Code: ReasonCode.PacketTooLarge,
+    };
   }
-  if (packet.qos === 2) return { ok: false, reason: 'QoS 2 is not supported; use QoS 0 or 1' };
+  if (packet.qos === 2) return { ok: false, reason: 'QoS 2 is not supported; use QoS 0 or 1', mqtt5Code: ReasonCode.QoSNotSupported };
   const nameProblem = checkTopicName(topic);
-  if (nameProblem !== null) return { ok: false, reason: nameProblem };
+  if (nameProblem !== null) return { ok: false, reason: nameProblem, mqtt5Code: ReasonCode.TopicNameInvalid };
   // A request topic a route recognises is parsed there, once; every other topic is classified.
   const route = ctx.router.match(topic);
   let unhandledRequest = false;
@@ -115,6 +136,12 @@ export function checkPublish(ctx: PublishContext, conn: BrokerConnection, packet
   return { ok: true, route, unhandledRequest };
 }
 
+/** The MQTT 5 Correlation Data of a request, which its reply carries back. */
+function correlationDataOf(packet: PublishPacket): Buffer | undefined {
+  const data = (packet as { properties?: { correlationData?: unknown } }).properties?.correlationData;
+  return Buffer.isBuffer(data) ? data : undefined;
+}
+
 /** Queues a request on the connection's ordered runner; a full queue drops it (logged, reported). */
 function dispatchRequest(ctx: HandlerContext, conn: BrokerConnection, packet: PublishPacket, route: RouteMatch): void {
   const principal = conn.principal;
@@ -129,7 +156,7 @@ function dispatchRequest(ctx: HandlerContext, conn: BrokerConnection, packet: Pu
   const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(String(packet.payload ?? ''), 'utf8');
   const accepted = conn.requests.submit(
     () => route.run({ topic, payload, principal, clientId }),
-    (outcome) => onRequestOutcome(ctx, conn, topic, packet.qos, outcome),
+    (outcome) => onRequestOutcome(ctx, conn, topic, packet.qos, outcome, correlationDataOf(packet)),
   );
   if (!accepted) {
     const reason = `provisioning request on ${topic} dropped: ${conn.requests.pending} requests of this connection are already pending`;
