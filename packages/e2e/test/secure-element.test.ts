@@ -25,6 +25,7 @@ import {
   loadIdentity,
   Pkcs11Error,
   provision,
+  rotate,
   type DeviceIdentity,
   type Pkcs11Options,
 } from '@fleetprov/device';
@@ -186,6 +187,22 @@ describe('secure element (PKCS#11, SoftHSM2) against a fleetprov server', () => 
     assert.equal(await fleet.certificateCount(), certs, 'no request reached the server');
     assert.deepEqual(await loadIdentity(dir()), identity);
     await connectAndPublish(fleet, identity, PIN);
+  });
+
+  it('rotate() refuses a token identity with a clear error and leaves it unchanged', async () => {
+    const before = await readFile(join(dir(), 'runtime-config.json'), 'utf8');
+    await assert.rejects(
+      rotate({
+        endpoint: '127.0.0.1',
+        port: fleet.server.mqttPort,
+        rootCa: fleet.rootCa,
+        storageDir: dir(),
+        templateName: 'birthing_template',
+      }),
+      (err: unknown) => err instanceof ConfigError && /PKCS#11 token; rotate\(\) does not rotate token keys yet/.test(err.message),
+    );
+    assert.equal(await readFile(join(dir(), 'runtime-config.json'), 'utf8'), before);
+    await connectAndPublish(fleet, identity);
   });
 
   it('absent token, missing module and a label of the wrong type are clear errors; nothing is written', async () => {
