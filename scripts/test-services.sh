@@ -62,6 +62,17 @@ if ! command -v openssl >/dev/null && command -v apt-get >/dev/null; then
 fi
 command -v openssl >/dev/null || missing+=("the openssl CLI is missing: sudo apt-get install -y openssl")
 
+# SoftHSM2, OpenSC and OpenSSL's PKCS#11 engine (the device's secure-element tests)
+p11_engine() { compgen -G '/usr/lib/*/engines-3/pkcs11.so' >/dev/null || [ -e /usr/lib64/engines-3/pkcs11.so ]; }
+if { [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v pkcs11-tool >/dev/null || ! p11_engine; } && command -v apt-get >/dev/null; then
+  say "installing Debian's softhsm2, opensc and libengine-pkcs11-openssl (once)"
+  export DEBIAN_FRONTEND=noninteractive
+  { as_root apt-get update -qq && as_root apt-get install -y -qq softhsm2 opensc libengine-pkcs11-openssl; } >/dev/null 2>&1 || true
+fi
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || missing+=("SoftHSM2 is missing: sudo apt-get install -y softhsm2")
+command -v pkcs11-tool >/dev/null || missing+=("pkcs11-tool is missing: sudo apt-get install -y opensc")
+p11_engine || missing+=("OpenSSL's PKCS#11 engine is missing: sudo apt-get install -y libengine-pkcs11-openssl")
+
 if [ ${#missing[@]} -gt 0 ]; then
   for m in "${missing[@]}"; do say "$m"; done
   say "the test suite needs these; nothing was run"

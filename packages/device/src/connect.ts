@@ -5,8 +5,11 @@
 
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { readFile } from 'node:fs/promises';
+import type { SecureContext } from 'node:tls';
 import { AbortError, ConfigError, ConnectionError, NotAuthorizedError, ProvisioningTimeoutError, type ProvisioningStep } from './errors.js';
 import type { DeviceIdentity } from './identity.js';
+import { readPinFile } from './pkcs11/options.js';
+import { isTokenKeyRef, parseTokenKeyUri, registerTokenPin, tokenSecureContext } from './pkcs11/tls.js';
 import { retry, type RetryPolicy } from './retry.js';
 
 /** ALPN protocol AWS IoT requires for MQTT over TLS on port 443. */
@@ -36,7 +39,11 @@ export interface MutualTlsOptions {
   rootCa: string;
   /** Client certificate, PEM. */
   cert: string;
-  /** Client private key, PEM. */
+  /**
+   * Client private key, PEM; or a token key reference (`pkcs11:token=…;object=…;type=private`)
+   * whose token PIN was registered in this process: TLS then signs in the token through
+   * OpenSSL's PKCS#11 engine.
+   */
   key: string;
   /** MQTT client id. */
   clientId: string;
@@ -148,13 +155,21 @@ export function openConnection(options: MutualTlsOptions, step: ProvisioningStep
   const target = `${options.endpoint}:${port}`;
   if (options.signal?.aborted) return Promise.reject(new AbortError(undefined, options.signal.reason));
   const alpn = alpnFor(port, options.alpn);
+  let tlsMaterial: Pick<IClientOptions, 'ca' | 'cert' | 'key'> | { secureContext: SecureContext };
+  if (isTokenKeyRef(options.key)) {
+    try {
+      tlsMaterial = { secureContext: tokenSecureContext({ ref: options.key, certPem: options.cert, ca: options.rootCa }) };
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  } else {
+    tlsMaterial = { ca: options.rootCa, cert: options.cert, key: options.key };
+  }
   const clientOptions: IClientOptions = {
     protocol: 'mqtts',
     host: options.endpoint,
     port,
-    ca: options.rootCa,
-    cert: options.cert,
-    key: options.key,
+    ...tlsMaterial,
     rejectUnauthorized: true,
     clientId: options.clientId,
     protocolVersion: options.protocolVersion ?? 4,
@@ -288,6 +303,11 @@ export interface ConnectOptions {
   retryFirstConnection?: boolean | Partial<RetryPolicy>;
   /** Called before each retry of `retryFirstConnection`. */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  /**
+   * The token user PIN of an identity whose key is in a PKCS#11 token, when it was not
+   * provisioned with a PIN file (the PIN itself is never stored).
+   */
+  pkcs11Pin?: string;
 }
 
 /**
@@ -303,8 +323,22 @@ export async function connect(identity: DeviceIdentity, options: ConnectOptions)
   let key: string;
   try {
     cert = await readFile(identity.certificatePath, 'utf8');
-    key = await readFile(identity.privateKeyPath, 'utf8');
+    if (isTokenKeyRef(identity.privateKeyPath)) {
+      key = identity.privateKeyPath;
+      const se = identity.secureElement;
+      if (se === undefined) throw new ConfigError('the identity names a token key but has no secure-element settings', identity.statePath);
+      const pin = options.pkcs11Pin ?? (se.pinFile === undefined ? undefined : await readPinFile(se.pinFile));
+      if (pin === undefined)
+        throw new ConfigError(
+          "the identity's key is in a PKCS#11 token: pass pkcs11Pin (it was provisioned without a PIN file)",
+          'pkcs11Pin',
+        );
+      registerTokenPin(parseTokenKeyUri(key).tokenLabel, se.module, pin);
+    } else {
+      key = await readFile(identity.privateKeyPath, 'utf8');
+    }
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read the identity's credentials: ${(err as Error).message}`, identity.certificatePath, err);
   }
   const clientId = options.clientId ?? identity.clientId;

@@ -16,6 +16,7 @@ export const DeviceErrorCodes = {
   Config: 'ERR_FLEETPROV_CONFIG',
   InvalidResponse: 'ERR_FLEETPROV_INVALID_RESPONSE',
   Storage: 'ERR_FLEETPROV_STORAGE',
+  Pkcs11: 'ERR_FLEETPROV_PKCS11',
   Abort: 'ABORT_ERR',
 } as const;
 

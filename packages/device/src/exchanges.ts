@@ -46,7 +46,7 @@ import type { RetryPolicy } from './retry.js';
 export interface SessionCredentials {
   /** Client certificate, PEM. */
   cert: string;
-  /** Client private key, PEM. */
+  /** Client private key, PEM, or a token key reference (`pkcs11:` URI, see `pkcs11/tls.ts`). */
   key: string;
   /** MQTT client id. */
   clientId: string;
@@ -178,7 +178,13 @@ async function exchange(
 /** What to send for a new certificate. */
 export type CreateCertificateRequest =
   /** CreateCertificateFromCsr: `csrPem` made from `privateKeyPem`, which stays on the device. */
-  | { method: 'csr'; csrPem: string; privateKeyPem: string }
+  | {
+      method: 'csr';
+      csrPem: string;
+      privateKeyPem: string;
+      /** Secure-element mode: the token key's public half (DER SPKI); `privateKeyPem` is then empty. */
+      tokenPublicKey?: Buffer;
+    }
   /** CreateKeysAndCertificate: the server generates the key. */
   | { method: 'keys' };
 
@@ -230,12 +236,12 @@ export async function createCertificate(ctx: ExchangeContext, request: CreateCer
       ownershipToken: r.certificateOwnershipToken,
     };
   }
-  checkIssued(step, issued);
+  checkIssued(step, issued, request.method === 'csr' ? request.tokenPublicKey : undefined);
   return issued;
 }
 
 /** Checks the certificate id is safe as a file name and the certificate belongs to the key. */
-function checkIssued(step: ProvisioningStep, issued: IssuedCertificate): void {
+function checkIssued(step: ProvisioningStep, issued: IssuedCertificate, tokenPublicKey?: Buffer): void {
   if (!isValidCertificateId(issued.certificateId)) {
     throw new InvalidResponseError(
       step,
@@ -243,6 +249,11 @@ function checkIssued(step: ProvisioningStep, issued: IssuedCertificate): void {
     );
   }
   const cert = parseReply(step, () => readCertificate(issued.certificatePem, 'certificatePem'));
+  if (tokenPublicKey !== undefined) {
+    const certSpki = cert.publicKey.export({ type: 'spki', format: 'der' });
+    if (!certSpki.equals(tokenPublicKey)) throw new InvalidResponseError(step, "the certificate does not carry the token key's public key");
+    return;
+  }
   const key = parseReply(step, () => readPrivateKey(issued.privateKeyPem, 'privateKey'));
   if (!certificateMatchesKey(cert, key)) throw new InvalidResponseError(step, 'the certificate does not belong to the private key');
 }

@@ -5,6 +5,8 @@
 import { resolve } from 'node:path';
 import { StorageError } from './errors.js';
 import { certificateInfo, certificateMatchesKey, MAX_PEM_CHARS, readCertificate, readPrivateKey } from './keys.js';
+import type { SecureElementRef } from './pkcs11/options.js';
+import { isTokenKeyRef } from './pkcs11/tls.js';
 import type { StoredCredentialsCheck } from './resume.js';
 import { readRuntimeState, readTextFile, stateFilePath, type PreviousCredential, type RuntimeState } from './storage.js';
 
@@ -18,8 +20,13 @@ export interface DeviceIdentity {
   certificateId: string;
   /** Absolute path of the certificate file. */
   certificatePath: string;
-  /** Absolute path of the private key file. */
+  /**
+   * Absolute path of the private key file; for a key in a PKCS#11 token, its reference
+   * `pkcs11:token=…;object=…;type=private` (see {@link DeviceIdentity.secureElement}).
+   */
   privateKeyPath: string;
+  /** Where the key lives when it is in a PKCS#11 token (module, token and key label, PIN file). */
+  secureElement?: SecureElementRef;
   /** The certificate, PEM. */
   certificatePem: string;
   /** Start of the certificate's validity. */
@@ -49,6 +56,7 @@ export type CredentialsInspection =
  */
 export async function inspectCredentials(certificatePath: string, privateKeyPath: string): Promise<CredentialsInspection> {
   if (certificatePath === '' || privateKeyPath === '') return { usable: false, problem: 'no certificate or key path recorded' };
+  if (isTokenKeyRef(privateKeyPath)) return inspectTokenCredentials(certificatePath);
   let certPem: string | null;
   let keyPem: string | null;
   try {
@@ -66,6 +74,21 @@ export async function inspectCredentials(certificatePath: string, privateKeyPath
       return { usable: false, problem: `${privateKeyPath} is not the private key of ${certificatePath}` };
     }
     const info = certificateInfo(cert);
+    return { usable: true, certificatePem: certPem, certificateId: info.certificateId, notBefore: info.notBefore, notAfter: info.notAfter };
+  } catch (err) {
+    return { usable: false, problem: (err as Error).message };
+  }
+}
+
+/**
+ * The certificate of an identity whose key is in a PKCS#11 token: it must exist and parse; that
+ * the token holds its key is checked when connecting (reading the token needs the PIN).
+ */
+async function inspectTokenCredentials(certificatePath: string): Promise<CredentialsInspection> {
+  try {
+    const certPem = await readTextFile(certificatePath, MAX_PEM_CHARS);
+    if (certPem === null) return { usable: false, problem: `certificate file ${certificatePath} is missing` };
+    const info = certificateInfo(readCertificate(certPem, certificatePath));
     return { usable: true, certificatePem: certPem, certificateId: info.certificateId, notBefore: info.notBefore, notAfter: info.notAfter };
   } catch (err) {
     return { usable: false, problem: (err as Error).message };
@@ -95,6 +118,7 @@ export function identityFromState(
     statePath: stateFilePath(resolve(storageDir)),
     verifiedAt: state.fleetprov?.verifiedAt,
     previous: state.fleetprov?.previous.map((p) => ({ ...p })) ?? [],
+    ...(state.fleetprov?.secureElement === undefined ? {} : { secureElement: { ...state.fleetprov.secureElement } }),
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * @fleetprov/device — provision a device's identity with AWS IoT Fleet
  * Provisioning (by claim), against fleetprov or AWS IoT Core, and connect
- * with it. Pure TypeScript over mqtt.js; no native addon.
+ * with it. Pure TypeScript over mqtt.js; no native addon (the secure-element mode loads the
+ * optional `pkcs11js` addon on demand, see docs/secure-element.md).
  */
 
 export {
@@ -88,3 +89,7 @@ export {
   type RejectionDetails,
 } from './errors.js';
 export type { ProgressEvent, ProgressListener, ProgressStatus } from './events.js';
+export { Pkcs11Error, type Pkcs11Problem } from './pkcs11/errors.js';
+export { type Pkcs11Options, type SecureElementRef } from './pkcs11/options.js';
+export { inspectTokenKey, deleteTokenKey, type TokenKeyInspection } from './pkcs11/prepare.js';
+export { tokenKeyUri, isTokenKeyRef } from './pkcs11/tls.js';

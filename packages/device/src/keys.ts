@@ -33,7 +33,8 @@ export interface KeyAndCsr {
 const crypto = webcrypto;
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
-type SigningAlgorithm = webcrypto.Algorithm | webcrypto.EcdsaParams;
+/** A WebCrypto signing algorithm. */
+export type SigningAlgorithm = webcrypto.Algorithm | webcrypto.EcdsaParams;
 
 interface SigningParams {
   importAlgorithm: webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams;
@@ -84,7 +85,16 @@ export async function createCsrForKey(privateKeyPem: string, subject: string): P
   return buildCsr({ privateKey, publicKey }, params.signingAlgorithm, subject);
 }
 
-async function buildCsr(keys: CryptoKeyPair, signingAlgorithm: SigningAlgorithm, subject: string): Promise<string> {
+/**
+ * Builds and signs a CSR for `keys` with `provider` (WebCrypto by default; the secure-element
+ * mode passes a WebCrypto-shaped provider whose `sign` runs in the token).
+ */
+export async function buildCsr(
+  keys: CryptoKeyPair,
+  signingAlgorithm: SigningAlgorithm,
+  subject: string,
+  provider: webcrypto.Crypto = crypto,
+): Promise<string> {
   const invalid = (cause?: unknown): ConfigError =>
     new ConfigError(`invalid CSR subject ${JSON.stringify(subject)}: write it like "CN=my-device,O=Acme"`, 'csrSubject', cause);
   // The library's parser is lenient (it turns "hello" into an empty name), so check the shape first.
@@ -96,7 +106,7 @@ async function buildCsr(keys: CryptoKeyPair, signingAlgorithm: SigningAlgorithm,
     throw invalid(err);
   }
   if (name.toString() === '') throw invalid();
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name, keys, signingAlgorithm }, crypto);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name, keys, signingAlgorithm }, provider);
   return csr.toString('pem');
 }
 

@@ -52,6 +52,9 @@ import {
   type KeyAlgorithm,
 } from './keys.js';
 import type { MqttSession } from './mqtt-rpc.js';
+import type { Pkcs11Options } from './pkcs11/options.js';
+import { prepareTokenKey, type PreparedTokenKey } from './pkcs11/prepare.js';
+import { isTokenKeyRef } from './pkcs11/tls.js';
 import {
   defaultCsrSubject,
   defaultClientId,
@@ -130,6 +133,13 @@ export interface ProvisionOptions {
    * the key is not copied into `storageDir`; otherwise a copy is stored (0600).
    */
   deviceKeyPath?: string;
+  /**
+   * Secure-element mode: the device key is generated (EC P-256, when `keyLabel` is absent) and
+   * kept in this PKCS#11 token; only the CSR leaves it, and TLS signs in the token. Only the
+   * certificate and a key reference are stored. Requires method `csr`; not combinable with
+   * `csrPem`, `deviceKeyPem` or `deviceKeyPath`.
+   */
+  pkcs11?: Pkcs11Options;
   /** Subject of generated CSRs; `CN=<clientId>` by default (characters other than `A-Za-z0-9._:-` become `_`). */
   csrSubject?: string;
   /** Credentials directory (created with mode 0700). */
@@ -183,6 +193,7 @@ interface ResolvedOptions extends ResolvedConnection, ResolvedExchange {
   storageDir: string;
   probe: ProbeOptions | undefined;
   keepPrevious: boolean;
+  pkcs11: Pkcs11Options | undefined;
 }
 
 /**
@@ -202,6 +213,17 @@ export function resolveProvisionOptions(options: ProvisionOptions): ResolvedOpti
   if (clientIdProblem !== null) throw new ConfigError(`clientId: ${clientIdProblem}`, 'clientId');
   if (exchange.method === 'keys' && (options.csrPem !== undefined || options.deviceKeyPem !== undefined)) {
     throw new ConfigError('csrPem and deviceKeyPem are for method "csr"; with method "keys" the server generates the key', 'method');
+  }
+  if (options.pkcs11 !== undefined) {
+    if (exchange.method === 'keys') {
+      throw new ConfigError(
+        'method "keys" (CreateKeysAndCertificate) is refused with pkcs11: the server would generate the private key and send it over the network, so it could never be a token key; use method "csr" (the default), where the key is generated in the token and only a CSR leaves it',
+        'method',
+      );
+    }
+    for (const name of ['csrPem', 'deviceKeyPem', 'deviceKeyPath'] as const) {
+      if (options[name] !== undefined) throw new ConfigError(`${name} cannot be combined with pkcs11: the device key is the token's`, name);
+    }
   }
   if (options.csrPem !== undefined && options.deviceKeyPem === undefined) {
     throw new ConfigError(
@@ -232,6 +254,7 @@ export function resolveProvisionOptions(options: ProvisionOptions): ResolvedOpti
     storageDir,
     probe: options.probe,
     keepPrevious: options.keepPrevious ?? true,
+    pkcs11: options.pkcs11,
   };
 }
 
@@ -258,6 +281,8 @@ interface Run {
   attempt: number;
   /** The `decommissionClaim` callback. */
   decommission: (() => void | Promise<void>) | undefined;
+  /** Secure-element mode: the token key, its CSR and where it lives. */
+  token: PreparedTokenKey | undefined;
 }
 
 function event(run: Run, step: ProvisioningStep, status: ProgressEvent['status'], detail?: string): void {
@@ -316,6 +341,7 @@ export async function provision(options: ProvisionOptions | RotationProvisionOpt
     previous: [],
     attempt: 1,
     decommission: options.decommissionClaim,
+    token: undefined,
   };
   throwIfAborted(run.signal);
   await checkMaterial(o);
@@ -325,6 +351,11 @@ export async function provision(options: ProvisionOptions | RotationProvisionOpt
   // describe a working identity that a new registration would replace.
   run.state = await readRuntimeState(o.storageDir);
   run.previous = run.state?.fleetprov?.previous.map((p) => ({ ...p })) ?? [];
+  if (o.pkcs11 !== undefined) {
+    // Before any network traffic: the token is present, takes the PIN, and holds (or now holds) the key.
+    const complete = run.state?.runtimeConfig.completedFp === true;
+    run.token = await prepareTokenKey(o.pkcs11, o.csrSubject, !complete, (detail) => event(run, 'create-certificate', 'start', detail));
+  }
 
   const first = await decide(run);
   if (first.action !== 'done') {
@@ -440,7 +471,8 @@ async function claimSession(run: Run, action: Extract<ResumeAction, { action: 'c
 }
 
 /** Key material for a CSR request: the CSR and the private key it was made from. */
-async function csrMaterial(o: ResolvedOptions): Promise<{ csrPem: string; keyPem: string }> {
+async function csrMaterial(o: ResolvedOptions, token: PreparedTokenKey | undefined): Promise<{ csrPem: string; keyPem: string }> {
+  if (token !== undefined) return { csrPem: token.csrPem!, keyPem: '' };
   if (o.csrPem !== undefined && o.deviceKeyPem !== undefined) return { csrPem: o.csrPem, keyPem: o.deviceKeyPem };
   if (o.deviceKeyPem !== undefined) return { csrPem: await createCsrForKey(o.deviceKeyPem, o.csrSubject), keyPem: o.deviceKeyPem };
   const generated = await generateKeyAndCsr(o.keyAlgorithm, o.csrSubject);
@@ -453,9 +485,14 @@ async function createAndStore(run: Run, ctx: ExchangeContext): Promise<string> {
   const step: ProvisioningStep = 'create-certificate';
   let issued: IssuedCertificate;
   if (o.method === 'csr') {
-    const material = await csrMaterial(o);
+    const material = await csrMaterial(o, run.token);
     event(run, step, 'start', createCertificateTopic(o.method, o.format));
-    issued = await createCertificate(ctx, { method: 'csr', csrPem: material.csrPem, privateKeyPem: material.keyPem });
+    issued = await createCertificate(ctx, {
+      method: 'csr',
+      csrPem: material.csrPem,
+      privateKeyPem: material.keyPem,
+      ...(run.token === undefined ? {} : { tokenPublicKey: run.token.spki! }),
+    });
   } else {
     event(run, step, 'start', createCertificateTopic(o.method, o.format));
     issued = await createCertificate(ctx, { method: 'keys' });
@@ -472,7 +509,8 @@ async function storeIssued(run: Run, issued: IssuedCertificate): Promise<void> {
   const paths = credentialPaths(o.storageDir, issued.certificateId);
   let privateKeyPath = paths.privateKeyPath;
   const keyStaysOutside = o.method === 'csr' && o.deviceKeyPath !== undefined;
-  if (keyStaysOutside) privateKeyPath = o.deviceKeyPath!;
+  if (run.token !== undefined) privateKeyPath = run.token.ref;
+  else if (keyStaysOutside) privateKeyPath = o.deviceKeyPath!;
   else await writeFileAtomic(privateKeyPath, issued.privateKeyPem, { mode: PRIVATE_KEY_MODE });
   await writeFileAtomic(paths.certificatePath, issued.certificatePem, { mode: CERTIFICATE_MODE });
   const state: RuntimeState = {
@@ -491,6 +529,7 @@ async function storeIssued(run: Run, issued: IssuedCertificate): Promise<void> {
       format: o.format,
       templateName: o.templateName,
       previous: run.previous.map((p) => ({ ...p })),
+      ...(run.token === undefined ? {} : { secureElement: { ...run.token.secureElement } }),
     },
   };
   await writeRuntimeState(o.storageDir, state);
@@ -527,6 +566,7 @@ async function registerAndStore(run: Run, ctx: ExchangeContext, token: string): 
       templateName: o.templateName,
       clientId,
       previous: run.previous.map((p) => ({ ...p })),
+      ...(previousState.fleetprov?.secureElement === undefined ? {} : { secureElement: { ...previousState.fleetprov.secureElement } }),
     },
   };
   event(run, 'store', 'start', 'registration');
@@ -544,7 +584,7 @@ async function verifySession(run: Run): Promise<void> {
   const clientId = fp.clientId ?? (rc.thingName === '' ? o.clientId : rc.thingName);
   const creds = await inspectCredentials(rc.certificatePath, rc.privateKeyPath);
   if (!creds.usable) throw new ConfigError(`the stored credentials became unusable: ${creds.problem}`, rc.certificatePath);
-  const key = await readFile(rc.privateKeyPath, 'utf8');
+  const key = isTokenKeyRef(rc.privateKeyPath) ? rc.privateKeyPath : await readFile(rc.privateKeyPath, 'utf8');
   event(
     run,
     'reconnect',

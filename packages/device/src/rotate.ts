@@ -40,6 +40,7 @@ import {
   subscribeReplies,
   type ExchangeContext,
 } from './exchanges.js';
+import { isTokenKeyRef } from './pkcs11/tls.js';
 import { identityFromState, inspectCredentials, type DeviceIdentity } from './identity.js';
 import { generateKeyAndCsr, readCertificate, type KeyAlgorithm } from './keys.js';
 import type { MqttSession } from './mqtt-rpc.js';
@@ -190,6 +191,13 @@ export async function rotate(options: RotateOptions): Promise<RotationResult> {
   if (state === null || !state.runtimeConfig.completedFp) {
     throw new ConfigError(
       `${o.storageDir} holds no completed provisioning; run provision() (fleetprov-device provision) first`,
+      o.storageDir,
+    );
+  }
+  if (isTokenKeyRef(state.runtimeConfig.privateKeyPath)) {
+    // Before any change or traffic: the identity stays as it is.
+    throw new ConfigError(
+      `${o.storageDir} holds an identity whose key is in a PKCS#11 token; rotate() does not rotate token keys yet (see docs/secure-element.md): the identity is unchanged`,
       o.storageDir,
     );
   }

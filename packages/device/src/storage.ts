@@ -17,6 +17,8 @@ import { chmod, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { StorageError } from './errors.js';
 import { isAtomicWriteTempName, writeFileAtomic } from './fs/atomic-write.js';
+import type { SecureElementRef } from './pkcs11/options.js';
+import { isTokenKeyRef, parseTokenKeyUri, tokenKeyUri } from './pkcs11/tls.js';
 
 export { writeFileAtomic, type AtomicWriteOptions } from './fs/atomic-write.js';
 
@@ -204,6 +206,11 @@ export interface FleetprovSection {
   previous: PreviousCredential[];
   /** A certificate rotation in progress (see `rotate()`). */
   rotation?: PendingRotation;
+  /**
+   * The PKCS#11 token holding the device key (secure-element mode). The runtime config's `key`
+   * is then empty, as the AWS IoT Device Client writes it in that mode.
+   */
+  secureElement?: SecureElementRef;
 }
 
 /** The whole runtime state file. */
@@ -226,7 +233,8 @@ export function serializeRuntimeState(state: RuntimeState): string {
     'runtime-config': {
       'completed-fp': rc.completedFp,
       cert: rc.certificatePath,
-      key: rc.privateKeyPath,
+      // The AWS IoT Device Client stores an empty key path when the key is in a secure element.
+      key: isTokenKeyRef(rc.privateKeyPath) ? '' : rc.privateKeyPath,
       'thing-name': rc.thingName,
       'device-config': rc.deviceConfiguration,
     },
@@ -243,6 +251,19 @@ export function serializeRuntimeState(state: RuntimeState): string {
       clientId: fp.clientId,
       verifiedAt: fp.verifiedAt,
       previous: fp.previous.map((p) => ({ certificateId: p.certificateId, cert: p.certificatePath, key: p.privateKeyPath })),
+      ...(fp.secureElement === undefined
+        ? {}
+        : {
+            'secure-element': {
+              // The AWS IoT Device Client's names for these settings (the PIN itself is never stored).
+              'pkcs11-lib': fp.secureElement.module,
+              'secure-element-token-label': fp.secureElement.tokenLabel,
+              'secure-element-key-label': isTokenKeyRef(rc.privateKeyPath)
+                ? parseTokenKeyUri(rc.privateKeyPath).keyLabel
+                : fp.secureElement.keyLabel,
+              'pin-file': fp.secureElement.pinFile,
+            },
+          }),
       ...(fp.rotation === undefined
         ? {}
         : {
@@ -281,7 +302,7 @@ function requiredString(obj: Record<string, unknown>, key: string, where: string
 }
 
 function resolvePath(dir: string, path: string): string {
-  return path === '' || isAbsolute(path) ? path : resolve(dir, path);
+  return path === '' || isAbsolute(path) || isTokenKeyRef(path) ? path : resolve(dir, path);
 }
 
 const STAGES: readonly ProvisioningStage[] = ['credentials-issued', 'registered', 'verified'];
@@ -355,6 +376,20 @@ export function parseRuntimeState(text: string, dir: string): RuntimeState {
   if (clientId !== undefined) fleetprov.clientId = clientId;
   const verifiedAt = optionalString(fpRaw, 'verifiedAt', 'fleetprov');
   if (verifiedAt !== undefined) fleetprov.verifiedAt = verifiedAt;
+  const seRaw = field(fpRaw, 'secure-element');
+  if (seRaw !== undefined && seRaw !== null) {
+    const where = 'fleetprov.secure-element';
+    if (!isRecord(seRaw)) throw new TypeError(`${where} must be an object`);
+    const se: SecureElementRef = {
+      module: requiredString(seRaw, 'pkcs11-lib', where),
+      tokenLabel: requiredString(seRaw, 'secure-element-token-label', where),
+      keyLabel: requiredString(seRaw, 'secure-element-key-label', where),
+    };
+    const pinFile = optionalString(seRaw, 'pin-file', where);
+    if (pinFile !== undefined) se.pinFile = resolvePath(dir, pinFile);
+    fleetprov.secureElement = se;
+    if (runtimeConfig.privateKeyPath === '') runtimeConfig.privateKeyPath = tokenKeyUri(se.tokenLabel, se.keyLabel);
+  }
   const rotationRaw = field(fpRaw, 'rotation');
   if (rotationRaw !== undefined && rotationRaw !== null) fleetprov.rotation = parsePendingRotation(rotationRaw, dir);
   return { runtimeConfig, fleetprov };
@@ -429,5 +464,6 @@ export function credentialPaths(dir: string, certificateId: string): { certifica
 
 /** True when `path` lies directly inside `dir` (used to never delete files the user supplied). */
 export function isInsideDir(dir: string, path: string): boolean {
+  if (isTokenKeyRef(path)) return false;
   return dirname(resolve(path)) === resolve(dir) && basename(path) !== '';
 }
